@@ -1,0 +1,413 @@
+"""The customer: one stream per customer, holding every interaction with them.
+
+The state kept here is only what the rules need (statuses, deadlines, consent); the
+views rebuild everything else from the events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.aggregates.base import LedgerAggregate
+from ledger.errors import rule
+from ledger.ids import stream_id
+
+EntryIdTaken = rule("entry_id_taken")
+UnknownEntry = rule("unknown_entry")
+EntryRetracted = rule("entry_retracted")
+EntryNotCorrectable = rule("field_not_correctable")
+EntryNotRetractable = rule("entry_not_retractable")
+EntryClosed = rule("entry_closed")
+DueBeforeMade = rule("due_before_made")
+QuoteExpired = rule("quote_expired")
+QuoteStillValid = rule("quote_still_valid")
+PromiseNotDue = rule("promise_not_yet_due")
+LinkedEntryMissing = rule("linked_entry_missing")
+AlreadyChurned = rule("already_churned")
+NotChurned = rule("not_churned")
+CustomerErased = rule("customer_erased")
+OwnerUnchanged = rule("owner_unchanged")
+
+OPEN = "open"
+OVERDUE = "overdue"
+
+# Which fields of which kind of entry a correction may change.
+CORRECTABLE: dict[str, frozenset[str]] = {
+    "contact": frozenset({"rep", "channel", "direction", "subject", "summary", "occurred_at"}),
+    "request": frozenset({"kind", "channel", "summary", "respond_by", "occurred_at"}),
+    "quote": frozenset(
+        {"rep", "product", "quantity", "unit_price", "currency", "discount", "valid_until",
+         "occurred_at"}
+    ),
+    "promise": frozenset({"rep", "text", "category", "due_by", "occurred_at"}),
+    "touch": frozenset({"channel", "material", "department", "occurred_at"}),
+    "complaint": frozenset({"category", "severity", "description", "respond_by", "occurred_at"}),
+    "satisfaction": frozenset({"items", "product", "rep", "occurred_at"}),
+    "purchase": frozenset(
+        {"amount", "currency", "cost", "rep", "product", "quantity", "occurred_at"}
+    ),
+    "consent": frozenset({"occurred_at"}),
+    "churn": frozenset({"defection_type", "competitor", "reason", "occurred_at"}),
+}
+RETRACTABLE = frozenset(
+    {"contact", "request", "quote", "promise", "touch", "complaint", "satisfaction", "purchase"}
+)
+# Entry kinds whose open/closed state the aggregate tracks, and the state fields a
+# correction keeps in step.
+_TRACKED_FIELDS = {"respond_by", "valid_until", "due_by", "unit_price", "currency", "product",
+                   "discount", "rep", "occurred_at"}
+
+
+class Customer(LedgerAggregate):
+    @staticmethod
+    def create_id(ref: str, **_: Any) -> UUID:
+        return stream_id("customer", ref)
+
+    @event("Registered")
+    def __init__(
+        self,
+        ref: str,
+        name: str,
+        kind: str,
+        email: str | None,
+        phone: str | None,
+        address: str | None,
+        company: str | None,
+        segment: str | None,
+        locale: str | None,
+        owner: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.ref = ref
+        self.profile: dict[str, str | None] = {
+            "name": name, "kind": kind, "email": email, "phone": phone, "address": address,
+            "company": company, "segment": segment, "locale": locale,
+        }
+        self.owner = owner
+        self.registered_at = occurred_at
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.consents: list[dict[str, Any]] = []
+        self.churned_at: datetime | None = None
+        self.erased = False
+
+    # -- profile and ownership ---------------------------------------------------------
+
+    @event("ProfileChanged")
+    def change_profile(self, changes: dict[str, str | None], occurred_at: datetime,
+                       actor: str) -> None:
+        self.check_not_erased()
+        self.profile.update(changes)
+
+    @event("OwnerAssigned")
+    def assign_owner(self, from_rep: str | None, to_rep: str, reason: str,
+                     occurred_at: datetime, actor: str) -> None:
+        if to_rep == self.owner:
+            raise OwnerUnchanged(f"{to_rep} already owns customer {self.ref}")
+        self.owner = to_rep
+
+    # -- contacts and requests ------------------------------------------------------------
+
+    @event("ContactLogged")
+    def log_contact(self, contact_id: str, rep: str, channel: str, direction: str, subject: str,
+                    summary: str | None, occurred_at: datetime, actor: str) -> None:
+        self._open_entry(contact_id, "contact", occurred_at, rep=rep)
+
+    @event("RequestReceived")
+    def receive_request(self, request_id: str, kind: str, channel: str, summary: str | None,
+                        respond_by: datetime, rep: str | None, occurred_at: datetime,
+                        actor: str) -> None:
+        self.check_due_not_before(respond_by, occurred_at, "respond_by")
+        self._open_entry(request_id, "request", occurred_at, status=OPEN, respond_by=respond_by,
+                         rep=rep)
+
+    @event("RequestAnswered")
+    def answer_request(self, request_id: str, rep: str, channel: str, summary: str | None,
+                       occurred_at: datetime, actor: str) -> None:
+        self._close_entry(request_id, "request", "answered", occurred_at, "answer")
+
+    # -- quotes --------------------------------------------------------------------------------
+
+    @event("QuoteIssued")
+    def issue_quote(self, quote_id: str, rep: str, product: str, quantity: Decimal,
+                    unit_price: Decimal, currency: str, discount: Decimal,
+                    valid_until: datetime, occurred_at: datetime, actor: str) -> None:
+        self.check_due_not_before(valid_until, occurred_at, "valid_until")
+        self._open_entry(quote_id, "quote", occurred_at, status=OPEN, rep=rep, product=product,
+                         unit_price=unit_price, currency=currency, discount=discount,
+                         valid_until=valid_until)
+
+    @event("QuoteAccepted")
+    def accept_quote(self, quote_id: str, note: str | None, occurred_at: datetime,
+                     actor: str) -> None:
+        quote = self._open(quote_id, "quote")
+        if occurred_at > quote["valid_until"]:
+            raise QuoteExpired(
+                f"quote {quote_id} was valid until {quote['valid_until'].isoformat()}; it cannot "
+                f"be accepted on {occurred_at.isoformat()}. Issue a new quote instead"
+            )
+        self._close_entry(quote_id, "quote", "accepted", occurred_at, "acceptance")
+
+    @event("QuoteDeclined")
+    def decline_quote(self, quote_id: str, reason: str | None, occurred_at: datetime,
+                      actor: str) -> None:
+        self._close_entry(quote_id, "quote", "declined", occurred_at, "decline")
+
+    @event("QuoteExpired")
+    def expire_quote(self, quote_id: str, occurred_at: datetime, actor: str) -> None:
+        quote = self._open(quote_id, "quote")
+        if occurred_at <= quote["valid_until"]:
+            raise QuoteStillValid(
+                f"quote {quote_id} is valid until {quote['valid_until'].isoformat()}; it cannot "
+                f"expire on {occurred_at.isoformat()}"
+            )
+        self._close_entry(quote_id, "quote", "expired", occurred_at, "expiry")
+
+    @event("QuoteWithdrawn")
+    def withdraw_quote(self, quote_id: str, reason: str | None, occurred_at: datetime,
+                       actor: str) -> None:
+        self._close_entry(quote_id, "quote", "withdrawn", occurred_at, "withdrawal")
+
+    # -- promises -----------------------------------------------------------------------------
+
+    @event("PromiseMade")
+    def make_promise(self, promise_id: str, rep: str, text: str, category: str, due_by: datetime,
+                     quote_id: str | None, complaint_id: str | None, occurred_at: datetime,
+                     actor: str) -> None:
+        self.check_due_not_before(due_by, occurred_at, "due_by", DueBeforeMade)
+        for linked, kind in ((quote_id, "quote"), (complaint_id, "complaint")):
+            if linked is not None:
+                self.check_linked(linked, kind)
+        self._open_entry(promise_id, "promise", occurred_at, status=OPEN, rep=rep, due_by=due_by)
+
+    @event("PromiseKept")
+    def keep_promise(self, promise_id: str, note: str | None, occurred_at: datetime,
+                     actor: str) -> None:
+        self._close_entry(promise_id, "promise", "kept", occurred_at, "outcome")
+
+    @event("PromiseBroken")
+    def break_promise(self, promise_id: str, reason: str | None, occurred_at: datetime,
+                      actor: str) -> None:
+        self._close_entry(promise_id, "promise", "broken", occurred_at, "outcome")
+
+    @event("PromiseCancelled")
+    def cancel_promise(self, promise_id: str, reason: str | None, occurred_at: datetime,
+                       actor: str) -> None:
+        self._close_entry(promise_id, "promise", "cancelled", occurred_at, "cancellation")
+
+    @event("PromiseMarkedOverdue")
+    def mark_promise_overdue(self, promise_id: str, occurred_at: datetime, actor: str) -> None:
+        promise = self._entry(promise_id, "promise")
+        if promise["status"] != OPEN:
+            raise EntryClosed(f"promise {promise_id} is {promise['status']}, not open")
+        if occurred_at <= promise["due_by"]:
+            raise PromiseNotDue(
+                f"promise {promise_id} is due by {promise['due_by'].isoformat()}; it is not "
+                f"overdue on {occurred_at.isoformat()}"
+            )
+        promise["status"] = OVERDUE
+
+    # -- marketing and consent --------------------------------------------------------------
+
+    def touch_by_campaign(self, touch_id: str, campaign: str, channel: str, material: str | None,
+                          department: str | None, occurred_at: datetime, actor: str) -> None:
+        self._campaign_touched(
+            touch_id=touch_id, campaign=campaign, channel=channel, material=material,
+            department=department, opted_out=not self.consents_to(channel, "marketing",
+                                                                  occurred_at),
+            occurred_at=occurred_at, actor=actor,
+        )
+
+    @event("CampaignTouched")
+    def _campaign_touched(self, touch_id: str, campaign: str, channel: str,
+                          material: str | None, department: str | None, opted_out: bool,
+                          occurred_at: datetime, actor: str) -> None:
+        self._open_entry(touch_id, "touch", occurred_at)
+
+    @event("ConsentChanged")
+    def change_consent(self, consent_id: str, channel: str, purpose: str, granted: bool,
+                       occurred_at: datetime, actor: str) -> None:
+        self._open_entry(consent_id, "consent", occurred_at)
+        self.consents.append(
+            {"id": consent_id, "channel": channel, "purpose": purpose, "granted": granted,
+             "at": occurred_at}
+        )
+        self.consents.sort(key=lambda c: c["at"])
+
+    def consents_to(self, channel: str, purpose: str, when: datetime) -> bool:
+        """Consent in business time: the last change on or before ``when`` decides; none means yes."""
+        granted = True
+        for change in self.consents:
+            if change["at"] > when:
+                break
+            if change["channel"] == channel and change["purpose"] == purpose:
+                granted = change["granted"]
+        return granted
+
+    # -- complaints and satisfaction ----------------------------------------------------------
+
+    @event("ComplaintFiled")
+    def file_complaint(self, complaint_id: str, category: str, severity: str, description: str,
+                       respond_by: datetime | None, rep: str | None, occurred_at: datetime,
+                       actor: str) -> None:
+        if respond_by is not None:
+            self.check_due_not_before(respond_by, occurred_at, "respond_by")
+        self._open_entry(complaint_id, "complaint", occurred_at, status=OPEN,
+                         respond_by=respond_by, rep=rep)
+
+    @event("ComplaintEscalated")
+    def escalate_complaint(self, complaint_id: str, to: str, reason: str | None,
+                           occurred_at: datetime, actor: str) -> None:
+        complaint = self._open(complaint_id, "complaint")
+        self.check_not_before(complaint["occurred_at"], occurred_at, "escalation")
+        complaint["escalated"] = True
+
+    @event("ComplaintResolved")
+    def resolve_complaint(self, complaint_id: str, resolution: str, satisfied: bool | None,
+                          occurred_at: datetime, actor: str) -> None:
+        self._close_entry(complaint_id, "complaint", "resolved", occurred_at, "resolution")
+
+    @event("ComplaintReopened")
+    def reopen_complaint(self, complaint_id: str, reason: str, occurred_at: datetime,
+                         actor: str) -> None:
+        complaint = self._entry(complaint_id, "complaint")
+        if complaint["status"] != "resolved":
+            raise EntryClosed(f"complaint {complaint_id} is {complaint['status']}; only a "
+                              "resolved complaint can be reopened")
+        self.check_not_before(complaint["closed_at"], occurred_at, "reopening")
+        complaint["status"] = OPEN
+
+    @event("SatisfactionRecorded")
+    def record_satisfaction(self, survey_id: str, items: dict[str, str], product: str | None,
+                            rep: str | None, occurred_at: datetime, actor: str) -> None:
+        self._open_entry(survey_id, "satisfaction", occurred_at)
+
+    # -- purchases and churn ---------------------------------------------------------------
+
+    @event("PurchaseRecorded")
+    def record_purchase(self, order_id: str, amount: Decimal, currency: str, cost: Decimal | None,
+                        rep: str | None, product: str | None, quantity: Decimal | None,
+                        quote_id: str | None, occurred_at: datetime, actor: str) -> None:
+        if quote_id is not None:
+            self.check_linked(quote_id, "quote")
+        self._open_entry(order_id, "purchase", occurred_at)
+
+    @event("Churned")
+    def churn(self, churn_id: str, defection_type: str, competitor: str | None, reason: str | None,
+              occurred_at: datetime, actor: str) -> None:
+        if self.churned_at is not None:
+            raise AlreadyChurned(f"customer {self.ref} churned on {self.churned_at.isoformat()} "
+                                 "and has not been won back")
+        self._open_entry(churn_id, "churn", occurred_at)
+        self.churned_at = occurred_at
+
+    @event("WonBack")
+    def win_back(self, rep: str | None, reason: str | None, occurred_at: datetime,
+                 actor: str) -> None:
+        if self.churned_at is None:
+            raise NotChurned(f"customer {self.ref} has not churned; there is nothing to win back")
+        self.check_not_before(self.churned_at, occurred_at, "win-back")
+        self.churned_at = None
+
+    # -- corrections, retractions, erasure -----------------------------------------------------
+
+    @event("EntryCorrected")
+    def correct_entry(self, entry_id: str, fields: dict[str, Any], reason: str,
+                      occurred_at: datetime, actor: str) -> None:
+        entry = self._entry(entry_id)
+        allowed = CORRECTABLE[entry["kind"]]
+        refused = sorted(set(fields) - allowed)
+        if refused:
+            raise EntryNotCorrectable(
+                f"a {entry['kind']} entry cannot have {', '.join(refused)} corrected; "
+                f"correctable fields are {', '.join(sorted(allowed))}"
+            )
+        merged = {**entry, **{k: v for k, v in fields.items() if k in _TRACKED_FIELDS}}
+        for due in ("respond_by", "valid_until", "due_by"):
+            if merged.get(due) is not None:
+                self.check_due_not_before(merged[due], merged["occurred_at"], due)
+        entry.update(merged)
+
+    @event("EntryRetracted")
+    def retract_entry(self, entry_id: str, reason: str, occurred_at: datetime,
+                      actor: str) -> None:
+        entry = self._entry(entry_id)
+        if entry["kind"] not in RETRACTABLE:
+            raise EntryNotRetractable(
+                f"a {entry['kind']} entry cannot be retracted; record a new one that supersedes it"
+            )
+        entry["retracted"] = True
+
+    @event("PersonalDataErased")
+    def erase_personal_data(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        self.check_not_erased()
+        self.profile = dict.fromkeys(self.profile)
+        self.erased = True
+
+    # -- queries used by handlers and views ------------------------------------------------
+
+    def entry_kind(self, entry_id: str) -> str:
+        return str(self._entry(entry_id)["kind"])
+
+    def entry(self, entry_id: str) -> dict[str, Any]:
+        return dict(self._entry(entry_id))
+
+    def open_entries(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {
+            entry_id: dict(entry) for entry_id, entry in self.entries.items()
+            if entry["kind"] == kind and entry.get("status") in (OPEN, OVERDUE)
+            and not entry.get("retracted")
+        }
+
+    # -- guards --------------------------------------------------------------------------
+
+    def check_not_erased(self) -> None:
+        if self.erased:
+            raise CustomerErased(f"customer {self.ref}'s personal data was erased")
+
+    def check_linked(self, entry_id: str, kind: str) -> None:
+        entry = self.entries.get(entry_id)
+        if entry is None or entry["kind"] != kind:
+            raise LinkedEntryMissing(f"customer {self.ref} has no {kind} {entry_id}")
+
+    @staticmethod
+    def check_due_not_before(due: datetime, occurred_at: datetime, field: str,
+                             error: type[Exception] | None = None) -> None:
+        if due < occurred_at:
+            raise (error or DueBeforeMade)(
+                f"{field} {due.isoformat()} is before the entry itself ({occurred_at.isoformat()})"
+            )
+
+    def _entry(self, entry_id: str, kind: str | None = None) -> dict[str, Any]:
+        entry = self.entries.get(entry_id)
+        if entry is None or (kind is not None and entry["kind"] != kind):
+            raise UnknownEntry(f"customer {self.ref} has no {kind or 'entry'} {entry_id}")
+        if entry.get("retracted"):
+            raise EntryRetracted(f"{entry['kind']} {entry_id} was retracted")
+        return entry
+
+    def _open(self, entry_id: str, kind: str) -> dict[str, Any]:
+        entry = self._entry(entry_id, kind)
+        if entry["status"] not in (OPEN, OVERDUE):
+            raise EntryClosed(f"{kind} {entry_id} is already {entry['status']}")
+        return entry
+
+    def _open_entry(self, entry_id: str, kind: str, occurred_at: datetime, **state: Any) -> None:
+        if entry_id in self.entries:
+            raise EntryIdTaken(
+                f"customer {self.ref} already has an entry {entry_id} "
+                f"(a {self.entries[entry_id]['kind']}); use a new id"
+            )
+        self.entries[entry_id] = {"kind": kind, "occurred_at": occurred_at, **state}
+
+    def _close_entry(self, entry_id: str, kind: str, status: str, occurred_at: datetime,
+                     what: str) -> None:
+        entry = self._open(entry_id, kind)
+        self.check_not_before(entry["occurred_at"], occurred_at, f"the {what} of {kind} {entry_id}")
+        entry["status"] = status
+        entry["closed_at"] = occurred_at

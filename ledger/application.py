@@ -1,0 +1,335 @@
+"""The ledger application: the one entry point that executes commands, and reads aggregates.
+
+``Ledger.execute`` runs one command; ``Ledger.execute_many`` runs a batch in as few
+transactions as it can (one, unless a concurrent writer interferes), each command
+succeeding or failing on its own: a refused command leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from ledger import clock
+from ledger.aggregates import Campaign, Customer, Rep
+from ledger.aggregates.base import LedgerAggregate
+from ledger.commands.handlers import HANDLERS
+from ledger.commands.models import Command
+from ledger.config import Settings
+from ledger.errors import (
+    CommandIdReused,
+    DuplicateReference,
+    LedgerError,
+    UnknownReference,
+    VersionConflict,
+)
+from ledger.ids import Kind, stream_id
+from ledger.store import CommandRow, LedgerRecorder, RecordedCommand
+
+A = TypeVar("A", bound=LedgerAggregate)
+
+KINDS: dict[Kind, type[LedgerAggregate]] = {"customer": Customer, "rep": Rep,
+                                              "campaign": Campaign}
+
+
+@dataclass(frozen=True)
+class WrittenEvent:
+    version: int
+    type: str
+    position: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "type": self.type, "position": self.position}
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command wrote: where, at which version and log position."""
+
+    command: str
+    target: str
+    ref: str
+    id: UUID
+    version: int
+    events: tuple[WrittenEvent, ...]
+    entry_id: str | None = None
+    command_id: str | None = None
+    duplicate: bool = False
+
+    @property
+    def position(self) -> int | None:
+        return self.events[-1].position if self.events else None
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [f"{self.ref}#{e.version}" for e in self.events]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "command": self.command, "target": self.target, "ref": self.ref, "id": str(self.id),
+            "version": self.version, "entry_id": self.entry_id, "command_id": self.command_id,
+            "event_ids": self.event_ids, "events": [e.to_dict() for e in self.events],
+            "position": self.position, "duplicate": self.duplicate,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, position: int | None) -> CommandResult:
+        events = tuple(WrittenEvent(e["version"], e["type"]) for e in data["events"])
+        if events:
+            last = events[-1]
+            events = (*events[:-1], WrittenEvent(last.version, last.type, position))
+        return cls(command=data["command"], target=data["target"], ref=data["ref"],
+                   id=UUID(data["id"]), version=data["version"], events=events,
+                   entry_id=data.get("entry_id"), command_id=data.get("command_id"),
+                   duplicate=True)
+
+
+Outcome = CommandResult | LedgerError
+
+
+class Ledger(Application[UUID]):
+    name = "Ledger"
+    snapshotting_intervals = {Customer: 200}  # noqa: RUF012 - the library's class attribute
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        super().__init__(env=self.settings.eventsourcing_env())
+
+    @property
+    def ledger_recorder(self) -> LedgerRecorder:
+        assert isinstance(self.recorder, LedgerRecorder)
+        return self.recorder
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def execute(self, command: Command, *, actor: str) -> CommandResult:
+        """Run one command; raise the ``LedgerError`` that refused it."""
+        outcome = self.execute_many([command], actor=actor)[0]
+        if isinstance(outcome, LedgerError):
+            raise outcome
+        return outcome
+
+    def execute_many(self, commands: Sequence[Command], *, actor: str,
+                     recorded_at: Sequence[datetime] | None = None) -> list[Outcome]:
+        """Run commands in order, in one transaction; each outcome is a result or the error.
+
+        ``recorded_at`` (one instant per command) backdates recording, for building
+        demo worlds and tests; production callers leave it out.
+        """
+        command_ids = [c.command_id for c in commands if c.command_id is not None]
+        recorded = self.ledger_recorder.select_commands(command_ids) if command_ids else {}
+        batch = _Batch(self, actor, recorded)
+        for index, command in enumerate(commands):
+            # One instant per command: its default occurred_at and its recording time agree.
+            with clock.recording_at(recorded_at[index] if recorded_at else clock.now()):
+                batch.run(command)
+        try:
+            return batch.commit()
+        except IntegrityError:
+            if len(commands) == 1:
+                return [self._explain_conflict(commands[0])]
+            # Someone wrote concurrently: give each command its own transaction and outcome.
+            return [
+                outcome
+                for index, command in enumerate(commands)
+                for outcome in self.execute_many(
+                    [command], actor=actor,
+                    recorded_at=[recorded_at[index]] if recorded_at else None)
+            ]
+
+    def _explain_conflict(self, command: Command) -> LedgerError:
+        if command.command_id:
+            recorded = self.ledger_recorder.select_commands([command.command_id])
+            if command.command_id in recorded:
+                return _replay(command, recorded[command.command_id])
+        kind = command.target
+        if type(command).__name__ in ("RegisterCustomer", "HireRep", "LaunchCampaign"):
+            return DuplicateReference(f"{kind} {command.target_ref()} is already registered")
+        return VersionConflict(
+            f"{kind} {command.target_ref()} was changed by another writer at the same moment; "
+            "reload it and try again")
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def load(self, kind: Kind, ref: str, *, version: int | None = None) -> LedgerAggregate:
+        try:
+            aggregate = self.repository.get(stream_id(kind, ref), version=version)
+        except AggregateNotFoundError:
+            raise UnknownReference(f"no {kind} with reference {ref!r}") from None
+        assert isinstance(aggregate, KINDS[kind])
+        return aggregate
+
+    def customer(self, ref: str) -> Customer:
+        return self.load("customer", ref)  # type: ignore[return-value]
+
+    def rep(self, ref: str) -> Rep:
+        return self.load("rep", ref)  # type: ignore[return-value]
+
+    def campaign(self, ref: str) -> Campaign:
+        return self.load("campaign", ref)  # type: ignore[return-value]
+
+    def history(self, kind: Kind, ref: str) -> list[Aggregate.Event]:
+        """Every event of one stream, in the order it was recorded."""
+        events = list(self.events.get(stream_id(kind, ref)))
+        if not events:
+            raise UnknownReference(f"no {kind} with reference {ref!r}")
+        return events  # type: ignore[return-value]
+
+
+def _replay(command: Command, recorded: RecordedCommand) -> Outcome:
+    if recorded.fingerprint != command.fingerprint():
+        return CommandIdReused(
+            f"command_id {command.command_id!r} was already used for a different command; "
+            "use a new command_id for a new command", where="command_id")
+    return CommandResult.from_dict(recorded.result, position=recorded.position)
+
+
+@dataclass
+class _Pending:
+    command: Command
+    aggregate: LedgerAggregate
+    first_event: int
+    last_event: int
+    entry_id: str | None
+
+
+@dataclass
+class _Batch:
+    """A unit of work: commands applied to aggregates in memory, then saved at once."""
+
+    app: Ledger
+    actor: str
+    recorded: dict[str, RecordedCommand]
+    aggregates: dict[UUID, LedgerAggregate] = field(default_factory=dict)
+    outcomes: list[Outcome | _Pending | int] = field(default_factory=list)
+    seen_ids: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    # -- used by handlers ---------------------------------------------------------------
+
+    def get(self, kind: Kind, ref: str) -> LedgerAggregate:
+        aggregate_id = stream_id(kind, ref)
+        if aggregate_id not in self.aggregates:
+            self.aggregates[aggregate_id] = self.app.load(kind, ref)
+        return self.aggregates[aggregate_id]
+
+    def exists(self, kind: Kind, ref: str) -> bool:
+        try:
+            self.get(kind, ref)
+        except UnknownReference:
+            return False
+        return True
+
+    def target(self, command: Command) -> LedgerAggregate:
+        aggregate = self.get(command.target, command.target_ref())
+        if command.expected_version is not None and command.expected_version != aggregate.version:
+            raise VersionConflict(
+                f"{command.target} {command.target_ref()} is at version {aggregate.version}, "
+                f"not the expected {command.expected_version}; reload it and try again",
+                where="expected_version")
+        return aggregate
+
+    def create(self, aggregate: LedgerAggregate) -> LedgerAggregate:
+        self.aggregates[aggregate.id] = aggregate
+        return aggregate
+
+    def check_new(self, command: Command) -> None:
+        if command.expected_version not in (None, 0):
+            raise VersionConflict(f"{command.target} {command.target_ref()} does not exist yet; "
+                                  "expected_version can only be 0", where="expected_version")
+        if self.exists(command.target, command.target_ref()):
+            raise DuplicateReference(
+                f"{command.target} {command.target_ref()} is already registered; choose "
+                "another reference", where="ref")
+
+    # -- running and committing --------------------------------------------------------------
+
+    def run(self, command: Command) -> None:
+        if command.command_id is not None and self._is_repeat(command):
+            return
+        try:
+            before = {aid: len(a.pending_events) for aid, a in self.aggregates.items()}
+            aggregate, entry_id = HANDLERS[type(command)](command, self)
+            first = before.get(aggregate.id, 0)
+            self.outcomes.append(_Pending(command, aggregate, first, len(aggregate.pending_events),
+                                          entry_id))
+        except LedgerError as error:
+            self.outcomes.append(error)
+
+    def _is_repeat(self, command: Command) -> bool:
+        assert command.command_id is not None
+        if command.command_id in self.seen_ids:
+            index, fingerprint = self.seen_ids[command.command_id]
+            if fingerprint != command.fingerprint():
+                self.outcomes.append(CommandIdReused(
+                    f"command_id {command.command_id!r} is used twice in this batch for "
+                    "different commands", where="command_id"))
+            else:
+                self.outcomes.append(index)
+            return True
+        self.seen_ids[command.command_id] = (len(self.outcomes), command.fingerprint())
+        if command.command_id in self.recorded:
+            self.outcomes.append(_replay(command, self.recorded[command.command_id]))
+            return True
+        return False
+
+    def commit(self) -> list[Outcome]:
+        pending = [o for o in self.outcomes if isinstance(o, _Pending)]
+        written = {id(p): p.aggregate.pending_events[p.first_event:p.last_event] for p in pending}
+        rows = []
+        for p in pending:
+            if p.command.command_id is not None:
+                result = self._result(p, written[id(p)], {})
+                rows.append(CommandRow(p.command.command_id, p.command.fingerprint(),
+                                       p.aggregate.id, result.version, _stored(result)))
+        changed = [a for a in self.aggregates.values() if a.pending_events]
+        positions: dict[int, int | None] = {}
+        if changed:
+            recordings = self.app.save(*changed, commands=rows)
+            positions = {id(r.domain_event): r.notification.id for r in recordings}
+        finished: list[Outcome] = []
+        for outcome in self.outcomes:
+            if isinstance(outcome, _Pending):
+                finished.append(self._result(outcome, written[id(outcome)], positions))
+            elif isinstance(outcome, int):
+                first = finished[outcome]
+                finished.append(first if isinstance(first, LedgerError)
+                                else _as_duplicate(first))
+            else:
+                finished.append(outcome)
+        return finished
+
+    @staticmethod
+    def _result(pending: _Pending, events: list[Any],
+                positions: dict[int, int | None]) -> CommandResult:
+        command = pending.command
+        return CommandResult(
+            command=command.type,  # type: ignore[attr-defined]
+            target=command.target,
+            ref=command.target_ref(),
+            id=pending.aggregate.id,
+            version=events[-1].originator_version if events else pending.aggregate.version,
+            events=tuple(WrittenEvent(e.originator_version, type(e).__name__,
+                                      positions.get(id(e))) for e in events),
+            entry_id=pending.entry_id,
+            command_id=command.command_id,
+        )
+
+
+def _stored(result: CommandResult) -> dict[str, Any]:
+    data = result.to_dict()
+    data.pop("position")
+    data.pop("duplicate")
+    for event in data["events"]:
+        event.pop("position")
+    return data
+
+
+def _as_duplicate(result: CommandResult) -> CommandResult:
+    return CommandResult(**{**result.__dict__, "duplicate": True})

@@ -1,0 +1,170 @@
+"""Field types shared by the commands: limits, enums, money, time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
+
+# ISO 4217 active codes.
+CURRENCIES = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP
+    GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS
+    KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR
+    MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF
+    SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD
+    TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWG""".split()
+)
+
+
+def _text(max_length: int) -> Any:
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=max_length)]
+
+
+Name = _text(200)
+Short = _text(200)
+Text = _text(4000)
+Ref = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                      pattern=r"^[^\s#/?]+$"),
+]
+EntryId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                           pattern=r"^[^\s#/?]+$"),
+]
+CommandId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254,
+                           pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40,
+                           pattern=r"^\+?[0-9 ()./-]+$"),
+]
+
+
+def _currency(code: str) -> str:
+    code = code.strip().upper()
+    if code not in CURRENCIES:
+        raise ValueError(f"{code!r} is not an ISO 4217 currency code (for example CNY, EUR, USD)")
+    return code
+
+
+def _no_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("give amounts as strings or integers, not floats: a float cannot hold "
+                         "money exactly (write \"12.50\", not 12.5)")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+Currency = Annotated[str, AfterValidator(_currency)]
+Money = Annotated[Decimal, BeforeValidator(_no_float),
+                  Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+Cost = Annotated[Decimal, BeforeValidator(_no_float),
+                 Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+Quantity = Annotated[Decimal, BeforeValidator(_no_float),
+                     Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+Fraction = Annotated[Decimal, BeforeValidator(_no_float),
+                     Field(ge=0, lt=1, max_digits=6, decimal_places=4, allow_inf_nan=False,
+                           description="a fraction off the unit price: 0.15 means 15 % off")]
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class Channel(StrEnum):
+    visit = "visit"
+    phone = "phone"
+    email = "email"
+    letter = "letter"
+    chat = "chat"
+    event = "event"
+    web = "web"
+    sms = "sms"
+
+
+class Direction(StrEnum):
+    inbound = "in"
+    outbound = "out"
+
+
+class CustomerKind(StrEnum):
+    person = "person"
+    company = "company"
+
+
+class RequestKind(StrEnum):
+    callback = "callback"
+    repair = "repair"
+    registration = "registration"
+    quote = "quote"
+    info = "info"
+
+
+class PromiseCategory(StrEnum):
+    price = "price"
+    delivery = "delivery"
+    service = "service"
+    follow_up = "follow_up"
+    refund = "refund"
+    other = "other"
+
+
+class Purpose(StrEnum):
+    marketing = "marketing"
+    service = "service"
+    research = "research"
+
+
+class ComplaintCategory(StrEnum):
+    product = "product"
+    service = "service"
+    delivery = "delivery"
+    billing = "billing"
+    staff = "staff"
+    user_error = "user_error"
+    other = "other"
+
+
+class Severity(StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+
+class Level(StrEnum):
+    """The 7-level satisfaction scale, with its CSM score."""
+
+    very_satisfied = "very_satisfied"
+    satisfied = "satisfied"
+    fairly_satisfied = "fairly_satisfied"
+    neutral = "neutral"
+    fairly_dissatisfied = "fairly_dissatisfied"
+    dissatisfied = "dissatisfied"
+    very_dissatisfied = "very_dissatisfied"
+
+    @property
+    def score(self) -> int:
+        return LEVEL_SCORES[self]
+
+
+LEVEL_SCORES = {
+    Level.very_satisfied: 90, Level.satisfied: 60, Level.fairly_satisfied: 30, Level.neutral: 0,
+    Level.fairly_dissatisfied: -30, Level.dissatisfied: -60, Level.very_dissatisfied: -90,
+}
+
+
+class DefectionType(StrEnum):
+    price = "price"
+    product = "product"
+    service = "service"
+    self_change = "self_change"

@@ -1,0 +1,368 @@
+"""One short handler per command: load what the command names, call one aggregate method.
+
+A handler returns the aggregate it changed and the id of the entry it created (if any).
+Rules live in the aggregates; handlers only resolve references and fill in defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from ledger import clock
+from ledger.aggregates import Campaign, Customer, Rep
+from ledger.aggregates.customer import CORRECTABLE, UnknownEntry
+from ledger.commands import models as m
+from ledger.ids import entry_id
+
+if TYPE_CHECKING:
+    from ledger.aggregates.base import LedgerAggregate
+    from ledger.application import _Batch as Batch
+
+Handled = tuple["LedgerAggregate", str | None]
+C = TypeVar("C", bound=m.Command)
+HANDLERS: dict[type[m.Command], Callable[[Any, Batch], Handled]] = {}
+
+
+def handles(command_class: type[C]) -> Callable[[Callable[[C, Batch], Handled]],
+                                                  Callable[[C, Batch], Handled]]:
+    def register(handler: Callable[[C, Batch], Handled]) -> Callable[[C, Batch], Handled]:
+        HANDLERS[command_class] = handler
+        return handler
+    return register
+
+
+def when(command: m.Command) -> datetime:
+    return command.occurred_at or clock.now()
+
+
+def new_id(command: m.Command, given: str | None) -> str:
+    return given or entry_id(command.command_id)
+
+
+def customer(command: m.Command, batch: Batch) -> Customer:
+    return cast(Customer, batch.target(command))
+
+
+def acting_rep(batch: Batch, ref: str | None, at: datetime) -> None:
+    """The rep exists and had not departed when they acted."""
+    if ref is not None:
+        cast(Rep, batch.get("rep", ref)).check_active_at(at)
+
+
+def known_rep(batch: Batch, ref: str | None) -> None:
+    if ref is not None:
+        batch.get("rep", ref)
+
+
+# -- customers -------------------------------------------------------------------------------
+
+
+@handles(m.RegisterCustomer)
+def register_customer(c: m.RegisterCustomer, batch: Batch) -> Handled:
+    batch.check_new(c)
+    acting_rep(batch, c.owner, when(c))
+    return batch.create(Customer(
+        ref=c.ref, name=c.name, kind=c.kind, email=c.email, phone=c.phone, address=c.address,
+        company=c.company, segment=c.segment, locale=c.locale, owner=c.owner,
+        occurred_at=when(c), actor=batch.actor)), None
+
+
+@handles(m.UpdateProfile)
+def update_profile(c: m.UpdateProfile, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.change_profile(changes=c.changes(), occurred_at=when(c), actor=batch.actor)
+    return agg, None
+
+
+@handles(m.AssignOwner)
+def assign_owner(c: m.AssignOwner, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    agg.assign_owner(from_rep=agg.owner, to_rep=c.rep, reason=c.reason, occurred_at=when(c),
+                     actor=batch.actor)
+    return agg, None
+
+
+@handles(m.LogContact)
+def log_contact(c: m.LogContact, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    contact_id = new_id(c, c.contact_id)
+    agg.log_contact(contact_id=contact_id, rep=c.rep, channel=c.channel, direction=c.direction,
+                    subject=c.subject, summary=c.summary, occurred_at=when(c), actor=batch.actor)
+    return agg, contact_id
+
+
+@handles(m.ReceiveRequest)
+def receive_request(c: m.ReceiveRequest, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    request_id = new_id(c, c.request_id)
+    agg.receive_request(request_id=request_id, kind=c.kind, channel=c.channel, summary=c.summary,
+                        respond_by=c.respond_by, rep=c.rep, occurred_at=when(c),
+                        actor=batch.actor)
+    return agg, request_id
+
+
+@handles(m.AnswerRequest)
+def answer_request(c: m.AnswerRequest, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    agg.answer_request(request_id=c.request_id, rep=c.rep, channel=c.channel, summary=c.summary,
+                       occurred_at=when(c), actor=batch.actor)
+    return agg, c.request_id
+
+
+@handles(m.IssueQuote)
+def issue_quote(c: m.IssueQuote, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    quote_id = new_id(c, c.quote_id)
+    agg.issue_quote(quote_id=quote_id, rep=c.rep, product=c.product, quantity=c.quantity,
+                    unit_price=c.unit_price, currency=c.currency, discount=c.discount,
+                    valid_until=c.valid_until, occurred_at=when(c), actor=batch.actor)
+    return agg, quote_id
+
+
+@handles(m.AcceptQuote)
+def accept_quote(c: m.AcceptQuote, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.accept_quote(quote_id=c.quote_id, note=c.note, occurred_at=when(c), actor=batch.actor)
+    return agg, c.quote_id
+
+
+@handles(m.DeclineQuote)
+def decline_quote(c: m.DeclineQuote, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.decline_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c),
+                      actor=batch.actor)
+    return agg, c.quote_id
+
+
+@handles(m.ExpireQuote)
+def expire_quote(c: m.ExpireQuote, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.expire_quote(quote_id=c.quote_id, occurred_at=when(c), actor=batch.actor)
+    return agg, c.quote_id
+
+
+@handles(m.WithdrawQuote)
+def withdraw_quote(c: m.WithdrawQuote, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.withdraw_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c),
+                       actor=batch.actor)
+    return agg, c.quote_id
+
+
+@handles(m.MakePromise)
+def make_promise(c: m.MakePromise, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    promise_id = new_id(c, c.promise_id)
+    agg.make_promise(promise_id=promise_id, rep=c.rep, text=c.text, category=c.category,
+                     due_by=c.due_by, quote_id=c.quote_id, complaint_id=c.complaint_id,
+                     occurred_at=when(c), actor=batch.actor)
+    return agg, promise_id
+
+
+@handles(m.KeepPromise)
+def keep_promise(c: m.KeepPromise, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.keep_promise(promise_id=c.promise_id, note=c.note, occurred_at=when(c), actor=batch.actor)
+    return agg, c.promise_id
+
+
+@handles(m.BreakPromise)
+def break_promise(c: m.BreakPromise, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.break_promise(promise_id=c.promise_id, reason=c.reason, occurred_at=when(c),
+                      actor=batch.actor)
+    return agg, c.promise_id
+
+
+@handles(m.CancelPromise)
+def cancel_promise(c: m.CancelPromise, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.cancel_promise(promise_id=c.promise_id, reason=c.reason, occurred_at=when(c),
+                       actor=batch.actor)
+    return agg, c.promise_id
+
+
+@handles(m.MarkPromiseOverdue)
+def mark_promise_overdue(c: m.MarkPromiseOverdue, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.mark_promise_overdue(promise_id=c.promise_id, occurred_at=when(c), actor=batch.actor)
+    return agg, c.promise_id
+
+
+@handles(m.TouchCampaign)
+def touch_campaign(c: m.TouchCampaign, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    campaign = cast(Campaign, batch.get("campaign", c.campaign))
+    touch_id = new_id(c, c.touch_id)
+    agg.touch_by_campaign(
+        touch_id=touch_id, campaign=c.campaign, channel=c.channel or campaign.channel,
+        material=c.material or campaign.material, department=c.department or campaign.department,
+        occurred_at=when(c), actor=batch.actor)
+    return agg, touch_id
+
+
+@handles(m.ChangeConsent)
+def change_consent(c: m.ChangeConsent, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    consent_id = new_id(c, c.consent_id)
+    agg.change_consent(consent_id=consent_id, channel=c.channel, purpose=c.purpose,
+                       granted=c.granted, occurred_at=when(c), actor=batch.actor)
+    return agg, consent_id
+
+
+@handles(m.FileComplaint)
+def file_complaint(c: m.FileComplaint, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    complaint_id = new_id(c, c.complaint_id)
+    agg.file_complaint(complaint_id=complaint_id, category=c.category, severity=c.severity,
+                       description=c.description, respond_by=c.respond_by, rep=c.rep,
+                       occurred_at=when(c), actor=batch.actor)
+    return agg, complaint_id
+
+
+@handles(m.EscalateComplaint)
+def escalate_complaint(c: m.EscalateComplaint, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.escalate_complaint(complaint_id=c.complaint_id, to=c.to, reason=c.reason,
+                           occurred_at=when(c), actor=batch.actor)
+    return agg, c.complaint_id
+
+
+@handles(m.ResolveComplaint)
+def resolve_complaint(c: m.ResolveComplaint, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.resolve_complaint(complaint_id=c.complaint_id, resolution=c.resolution,
+                          satisfied=c.satisfied, occurred_at=when(c), actor=batch.actor)
+    return agg, c.complaint_id
+
+
+@handles(m.ReopenComplaint)
+def reopen_complaint(c: m.ReopenComplaint, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.reopen_complaint(complaint_id=c.complaint_id, reason=c.reason, occurred_at=when(c),
+                         actor=batch.actor)
+    return agg, c.complaint_id
+
+
+@handles(m.RecordSatisfaction)
+def record_satisfaction(c: m.RecordSatisfaction, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    known_rep(batch, c.rep)
+    survey_id = new_id(c, c.survey_id)
+    agg.record_satisfaction(survey_id=survey_id, items=dict(c.items), product=c.product,
+                            rep=c.rep, occurred_at=when(c), actor=batch.actor)
+    return agg, survey_id
+
+
+@handles(m.RecordPurchase)
+def record_purchase(c: m.RecordPurchase, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    known_rep(batch, c.rep)
+    agg.record_purchase(order_id=c.order_id, amount=c.amount, currency=c.currency, cost=c.cost,
+                        rep=c.rep, product=c.product, quantity=c.quantity, quote_id=c.quote_id,
+                        occurred_at=when(c), actor=batch.actor)
+    return agg, c.order_id
+
+
+@handles(m.RecordChurn)
+def record_churn(c: m.RecordChurn, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    churn_id = new_id(c, c.churn_id)
+    agg.churn(churn_id=churn_id, defection_type=c.defection_type, competitor=c.competitor,
+              reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return agg, churn_id
+
+
+@handles(m.RecordWinBack)
+def record_win_back(c: m.RecordWinBack, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    agg.win_back(rep=c.rep, reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return agg, None
+
+
+@handles(m.CorrectEntry)
+def correct_entry(c: m.CorrectEntry, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    kind = agg.entry_kind(c.entry_id)
+    if kind not in CORRECTABLE:
+        raise UnknownEntry(f"customer {agg.ref} has no correctable entry {c.entry_id}")
+    fields = m.validate_correction(kind, c.fields, CORRECTABLE[kind], where="fields")
+    known_rep(batch, fields.get("rep"))
+    agg.correct_entry(entry_id=c.entry_id, fields=fields, reason=c.reason, occurred_at=when(c),
+                      actor=batch.actor)
+    return agg, c.entry_id
+
+
+@handles(m.RetractEntry)
+def retract_entry(c: m.RetractEntry, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.retract_entry(entry_id=c.entry_id, reason=c.reason, occurred_at=when(c),
+                      actor=batch.actor)
+    return agg, c.entry_id
+
+
+# -- reps ---------------------------------------------------------------------------------------
+
+
+@handles(m.HireRep)
+def hire_rep(c: m.HireRep, batch: Batch) -> Handled:
+    batch.check_new(c)
+    acting_rep(batch, c.manager, when(c))
+    return batch.create(Rep(ref=c.ref, name=c.name, team=c.team, manager=c.manager,
+                               email=c.email, occurred_at=when(c), actor=batch.actor)), None
+
+
+@handles(m.MoveRep)
+def move_rep(c: m.MoveRep, batch: Batch) -> Handled:
+    rep = cast(Rep, batch.target(c))
+    acting_rep(batch, c.manager, when(c))
+    rep.move(team=c.team, manager=c.manager, reason=c.reason, occurred_at=when(c),
+             actor=batch.actor)
+    return rep, None
+
+
+@handles(m.DepartRep)
+def depart_rep(c: m.DepartRep, batch: Batch) -> Handled:
+    rep = cast(Rep, batch.target(c))
+    rep.depart(reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return rep, None
+
+
+# -- campaigns -------------------------------------------------------------------------------
+
+
+@handles(m.LaunchCampaign)
+def launch_campaign(c: m.LaunchCampaign, batch: Batch) -> Handled:
+    batch.check_new(c)
+    return batch.create(Campaign(
+        ref=c.ref, name=c.name, channel=c.channel, budget=c.budget, currency=c.currency,
+        starts_at=c.starts_at, ends_at=c.ends_at, material=c.material, department=c.department,
+        occurred_at=when(c), actor=batch.actor)), None
+
+
+@handles(m.RecordCampaignCost)
+def record_campaign_cost(c: m.RecordCampaignCost, batch: Batch) -> Handled:
+    campaign = cast(Campaign, batch.target(c))
+    campaign.record_cost(amount=c.amount, currency=c.currency, note=c.note, occurred_at=when(c),
+                         actor=batch.actor)
+    return campaign, None
+
+
+@handles(m.CloseCampaign)
+def close_campaign(c: m.CloseCampaign, batch: Batch) -> Handled:
+    campaign = cast(Campaign, batch.target(c))
+    campaign.close(reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return campaign, None
+
+
+assert set(HANDLERS) == set(m.COMMANDS.values()), "every command needs a handler"

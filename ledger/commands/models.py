@@ -1,0 +1,515 @@
+"""One pydantic model per command. A command's JSON form is ``{"type": "<name>", ...fields}``.
+
+Commands are imperative and say what a user wants done; the aggregates decide whether it
+may be done. Validation here is about the shape of the input: limits, enums, money,
+timezone-aware times, deadlines not before the entry.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from ledger.commands.fields import (
+    Channel,
+    CommandId,
+    ComplaintCategory,
+    Cost,
+    Currency,
+    CustomerKind,
+    DefectionType,
+    Direction,
+    Email,
+    EntryId,
+    Fraction,
+    Instant,
+    Level,
+    Money,
+    Name,
+    Phone,
+    PromiseCategory,
+    Purpose,
+    Quantity,
+    Ref,
+    RequestKind,
+    Severity,
+    Short,
+    Text,
+)
+from ledger.errors import CommandInvalid
+
+
+class Command(BaseModel):
+    """Fields every command may carry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
+
+    target: ClassVar[Literal["customer", "rep", "campaign"]] = "customer"
+
+    command_id: CommandId | None = Field(
+        None, description="Makes the command idempotent: running it again returns the first "
+        "result and writes nothing.")
+    expected_version: int | None = Field(
+        None, ge=0, description="Refuse the command unless the target is at this version.")
+    occurred_at: Instant | None = Field(
+        None, description="When it happened in the world (defaults to now).")
+
+    def target_ref(self) -> str:
+        return str(getattr(self, self.target))
+
+    def fingerprint(self) -> str:
+        """What makes two commands with one command_id the same command."""
+        body = self.model_dump(mode="json", exclude={"command_id"}, exclude_none=True)
+        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _check_due(due_field: str) -> Any:
+    def check(self: Any) -> Any:
+        due = getattr(self, due_field)
+        if due is not None and self.occurred_at is not None and due < self.occurred_at:
+            raise ValueError(f"{due_field} ({due.isoformat()}) is before occurred_at "
+                             f"({self.occurred_at.isoformat()})")
+        return self
+    return model_validator(mode="after")(check)
+
+
+# -- customers -------------------------------------------------------------------------------
+
+
+class RegisterCustomer(Command):
+    type: Literal["register_customer"] = "register_customer"
+    ref: Ref = Field(description="The customer's reference in your systems, e.g. CUST-00042.")
+    name: Name
+    kind: CustomerKind = CustomerKind.person
+    email: Email | None = None
+    phone: Phone | None = None
+    address: Text | None = None
+    company: Name | None = None
+    segment: Short | None = None
+    locale: Short | None = None
+    owner: Ref | None = Field(None, description="Rep who owns the relationship.")
+
+    def target_ref(self) -> str:
+        return self.ref
+
+
+class UpdateProfile(Command):
+    type: Literal["update_profile"] = "update_profile"
+    customer: Ref
+    name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    address: Text | None = None
+    company: Name | None = None
+    segment: Short | None = None
+    locale: Short | None = None
+
+    PROFILE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "name", "email", "phone", "address", "company", "segment", "locale")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        if not self.changes():
+            raise ValueError(f"give at least one of {', '.join(self.PROFILE_FIELDS)} "
+                             "(null clears a field)")
+        if "name" in self.model_fields_set and self.name is None:
+            raise ValueError("name cannot be cleared")
+        return self
+
+    def changes(self) -> dict[str, str | None]:
+        return {f: getattr(self, f) for f in self.PROFILE_FIELDS if f in self.model_fields_set}
+
+
+class AssignOwner(Command):
+    type: Literal["assign_owner"] = "assign_owner"
+    customer: Ref
+    rep: Ref = Field(description="The new owner.")
+    reason: Text
+
+
+class LogContact(Command):
+    type: Literal["log_contact"] = "log_contact"
+    customer: Ref
+    rep: Ref
+    channel: Channel
+    direction: Direction
+    subject: Short
+    summary: Text | None = None
+    contact_id: EntryId | None = None
+
+
+class ReceiveRequest(Command):
+    type: Literal["receive_request"] = "receive_request"
+    customer: Ref
+    kind: RequestKind
+    channel: Channel
+    respond_by: Instant
+    summary: Text | None = None
+    rep: Ref | None = Field(None, description="Rep who should answer.")
+    request_id: EntryId | None = None
+
+    _due = _check_due("respond_by")
+
+
+class AnswerRequest(Command):
+    type: Literal["answer_request"] = "answer_request"
+    customer: Ref
+    request_id: EntryId
+    rep: Ref
+    channel: Channel
+    summary: Text | None = None
+
+
+class IssueQuote(Command):
+    type: Literal["issue_quote"] = "issue_quote"
+    customer: Ref
+    rep: Ref
+    product: Short
+    quantity: Quantity = Decimal(1)
+    unit_price: Money
+    currency: Currency
+    discount: Fraction = Decimal(0)
+    valid_until: Instant
+    quote_id: EntryId | None = None
+
+    _due = _check_due("valid_until")
+
+
+class AcceptQuote(Command):
+    type: Literal["accept_quote"] = "accept_quote"
+    customer: Ref
+    quote_id: EntryId
+    note: Text | None = None
+
+
+class DeclineQuote(Command):
+    type: Literal["decline_quote"] = "decline_quote"
+    customer: Ref
+    quote_id: EntryId
+    reason: Text | None = None
+
+
+class ExpireQuote(Command):
+    type: Literal["expire_quote"] = "expire_quote"
+    customer: Ref
+    quote_id: EntryId
+
+
+class WithdrawQuote(Command):
+    type: Literal["withdraw_quote"] = "withdraw_quote"
+    customer: Ref
+    quote_id: EntryId
+    reason: Text | None = None
+
+
+class MakePromise(Command):
+    type: Literal["make_promise"] = "make_promise"
+    customer: Ref
+    rep: Ref
+    text: Text
+    category: PromiseCategory = PromiseCategory.other
+    due_by: Instant
+    quote_id: EntryId | None = None
+    complaint_id: EntryId | None = None
+    promise_id: EntryId | None = None
+
+    _due = _check_due("due_by")
+
+
+class KeepPromise(Command):
+    type: Literal["keep_promise"] = "keep_promise"
+    customer: Ref
+    promise_id: EntryId
+    note: Text | None = None
+
+
+class BreakPromise(Command):
+    type: Literal["break_promise"] = "break_promise"
+    customer: Ref
+    promise_id: EntryId
+    reason: Text | None = None
+
+
+class CancelPromise(Command):
+    type: Literal["cancel_promise"] = "cancel_promise"
+    customer: Ref
+    promise_id: EntryId
+    reason: Text | None = None
+
+
+class MarkPromiseOverdue(Command):
+    type: Literal["mark_promise_overdue"] = "mark_promise_overdue"
+    customer: Ref
+    promise_id: EntryId
+
+
+class TouchCampaign(Command):
+    type: Literal["touch_campaign"] = "touch_campaign"
+    customer: Ref
+    campaign: Ref
+    channel: Channel | None = Field(None, description="Defaults to the campaign's channel.")
+    material: Short | None = Field(None, description="Defaults to the campaign's material.")
+    department: Short | None = Field(None, description="Defaults to the campaign's department.")
+    touch_id: EntryId | None = None
+
+
+class ChangeConsent(Command):
+    type: Literal["change_consent"] = "change_consent"
+    customer: Ref
+    channel: Channel
+    purpose: Purpose = Purpose.marketing
+    granted: bool
+    consent_id: EntryId | None = None
+
+
+class FileComplaint(Command):
+    type: Literal["file_complaint"] = "file_complaint"
+    customer: Ref
+    category: ComplaintCategory
+    severity: Severity
+    description: Text
+    respond_by: Instant | None = None
+    rep: Ref | None = Field(None, description="Rep responsible for handling it.")
+    complaint_id: EntryId | None = None
+
+    _due = _check_due("respond_by")
+
+
+class EscalateComplaint(Command):
+    type: Literal["escalate_complaint"] = "escalate_complaint"
+    customer: Ref
+    complaint_id: EntryId
+    to: Short = Field(description="Who takes it over: a person, team or rep reference.")
+    reason: Text | None = None
+
+
+class ResolveComplaint(Command):
+    type: Literal["resolve_complaint"] = "resolve_complaint"
+    customer: Ref
+    complaint_id: EntryId
+    resolution: Text
+    satisfied: bool | None = None
+
+
+class ReopenComplaint(Command):
+    type: Literal["reopen_complaint"] = "reopen_complaint"
+    customer: Ref
+    complaint_id: EntryId
+    reason: Text
+
+
+SurveyItems = Annotated[dict[Short, Level], Field(min_length=1, max_length=50)]
+
+
+class RecordSatisfaction(Command):
+    type: Literal["record_satisfaction"] = "record_satisfaction"
+    customer: Ref
+    items: SurveyItems = Field(description="Survey item -> level on the 7-level scale.")
+    product: Short | None = None
+    rep: Ref | None = None
+    survey_id: EntryId | None = None
+
+
+class RecordPurchase(Command):
+    type: Literal["record_purchase"] = "record_purchase"
+    customer: Ref
+    order_id: EntryId
+    amount: Money
+    currency: Currency
+    cost: Cost | None = None
+    rep: Ref | None = None
+    product: Short | None = None
+    quantity: Quantity | None = None
+    quote_id: EntryId | None = None
+
+
+class RecordChurn(Command):
+    type: Literal["record_churn"] = "record_churn"
+    customer: Ref
+    defection_type: DefectionType
+    competitor: Short | None = None
+    reason: Text | None = None
+    churn_id: EntryId | None = None
+
+
+class RecordWinBack(Command):
+    type: Literal["record_win_back"] = "record_win_back"
+    customer: Ref
+    rep: Ref | None = None
+    reason: Text | None = None
+
+
+class CorrectEntry(Command):
+    type: Literal["correct_entry"] = "correct_entry"
+    customer: Ref
+    entry_id: EntryId
+    fields: dict[Short, Any] = Field(min_length=1, description="Field -> corrected value.")
+    reason: Text
+
+
+class RetractEntry(Command):
+    type: Literal["retract_entry"] = "retract_entry"
+    customer: Ref
+    entry_id: EntryId
+    reason: Text
+
+
+# -- reps --------------------------------------------------------------------------------------
+
+
+class HireRep(Command):
+    type: Literal["hire_rep"] = "hire_rep"
+    target: ClassVar[Literal["customer", "rep", "campaign"]] = "rep"
+    ref: Ref = Field(description="The rep's reference, e.g. REP-7.")
+    name: Name
+    team: Short
+    manager: Ref | None = Field(None, description="The rep who manages this one.")
+    email: Email | None = None
+
+    def target_ref(self) -> str:
+        return self.ref
+
+
+class MoveRep(Command):
+    type: Literal["move_rep"] = "move_rep"
+    target: ClassVar[Literal["customer", "rep", "campaign"]] = "rep"
+    rep: Ref
+    team: Short
+    manager: Ref | None = None
+    reason: Text | None = None
+
+
+class DepartRep(Command):
+    type: Literal["depart_rep"] = "depart_rep"
+    target: ClassVar[Literal["customer", "rep", "campaign"]] = "rep"
+    rep: Ref
+    reason: Text
+
+
+# -- campaigns -------------------------------------------------------------------------------
+
+
+class LaunchCampaign(Command):
+    type: Literal["launch_campaign"] = "launch_campaign"
+    target: ClassVar[Literal["customer", "rep", "campaign"]] = "campaign"
+    ref: Ref = Field(description="The campaign's reference, e.g. CMP-2025-EXPO.")
+    name: Name
+    channel: Channel
+    budget: Money
+    currency: Currency
+    starts_at: Instant
+    ends_at: Instant
+    material: Short | None = None
+    department: Short | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> Self:
+        if self.ends_at < self.starts_at:
+            raise ValueError(f"ends_at ({self.ends_at.isoformat()}) is before starts_at "
+                             f"({self.starts_at.isoformat()})")
+        return self
+
+    def target_ref(self) -> str:
+        return self.ref
+
+
+class RecordCampaignCost(Command):
+    type: Literal["record_campaign_cost"] = "record_campaign_cost"
+    target: ClassVar[Literal["customer", "rep", "campaign"]] = "campaign"
+    campaign: Ref
+    amount: Money
+    currency: Currency
+    note: Text | None = None
+
+
+class CloseCampaign(Command):
+    type: Literal["close_campaign"] = "close_campaign"
+    target: ClassVar[Literal["customer", "rep", "campaign"]] = "campaign"
+    campaign: Ref
+    reason: Text | None = None
+
+
+AnyCommand = Annotated[
+    RegisterCustomer | UpdateProfile | AssignOwner | LogContact | ReceiveRequest | AnswerRequest
+    | IssueQuote | AcceptQuote | DeclineQuote | ExpireQuote | WithdrawQuote | MakePromise
+    | KeepPromise | BreakPromise | CancelPromise | MarkPromiseOverdue | TouchCampaign
+    | ChangeConsent | FileComplaint | EscalateComplaint | ResolveComplaint | ReopenComplaint
+    | RecordSatisfaction | RecordPurchase | RecordChurn | RecordWinBack | CorrectEntry
+    | RetractEntry | HireRep | MoveRep | DepartRep | LaunchCampaign | RecordCampaignCost
+    | CloseCampaign,
+    Field(discriminator="type"),
+]
+
+COMMANDS: dict[str, type[Command]] = {
+    model.model_fields["type"].default: model
+    for model in Command.__subclasses__()
+}
+
+_VALUES = ConfigDict(use_enum_values=True)
+
+# Where the fields a correction may change were first given, per kind of entry.
+_ENTRY_SOURCES: dict[str, type[Command]] = {
+    "contact": LogContact, "request": ReceiveRequest, "quote": IssueQuote,
+    "promise": MakePromise, "touch": TouchCampaign, "complaint": FileComplaint,
+    "satisfaction": RecordSatisfaction, "purchase": RecordPurchase, "consent": ChangeConsent,
+    "churn": RecordChurn,
+}
+
+
+def validate_correction(kind: str, fields: dict[str, Any], allowed: frozenset[str],
+                        *, where: str = "") -> dict[str, Any]:
+    """Corrected values, checked against the same limits as when the entry was first written."""
+    refused = sorted(set(fields) - allowed)
+    if refused:
+        raise CommandInvalid(
+            f"a {kind} entry cannot have {', '.join(refused)} corrected; correctable fields are "
+            f"{', '.join(sorted(allowed))}", where=where,
+            errors=[{"field": f"fields.{name}", "message": "not correctable"} for name in refused])
+    source = _ENTRY_SOURCES[kind].model_fields
+    values: dict[str, Any] = {}
+    for name, value in fields.items():
+        info = source[name]
+        if value is None and info.is_required():
+            raise CommandInvalid(f"fields.{name}: cannot be cleared", where=where,
+                                 errors=[{"field": f"fields.{name}", "message": "required"}])
+        annotation = Instant if name == "occurred_at" else info.rebuild_annotation()
+        try:
+            values[name] = TypeAdapter(annotation, config=_VALUES).validate_python(value)
+        except ValidationError as exc:
+            raise invalid(exc, where=where, loc=("fields", name)) from None
+    return values
+
+
+def parse_command(data: dict[str, Any] | str | bytes, *, where: str = "") -> Command:
+    """A validated command from its JSON form; ``CommandInvalid`` says what and where."""
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            raise CommandInvalid(f"not valid JSON: {exc.msg} at column {exc.colno}",
+                                 where=where) from None
+    if not isinstance(data, dict):
+        raise CommandInvalid("a command is a JSON object with a \"type\" field", where=where)
+    kind = data.get("type")
+    if kind not in COMMANDS:
+        known = ", ".join(sorted(COMMANDS))
+        raise CommandInvalid(f"unknown command type {kind!r}; known types: {known}", where=where,
+                             errors=[{"field": "type", "message": "unknown command type"}])
+    try:
+        return COMMANDS[kind].model_validate(data)
+    except ValidationError as exc:
+        raise invalid(exc, where=where, prefix=f"{kind}: ") from None
+
+
+def invalid(exc: ValidationError, *, where: str = "", prefix: str = "",
+            loc: tuple[str, ...] = ()) -> CommandInvalid:
+    errors = [
+        {"field": ".".join(str(p) for p in (*loc, *err["loc"])) or "(command)",
+         "message": err["msg"].removeprefix("Value error, ")}
+        for err in exc.errors()
+    ]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return CommandInvalid(prefix + summary, where=where, errors=errors)

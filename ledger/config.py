@@ -1,0 +1,74 @@
+"""Configuration, from environment variables prefixed ``LEDGER_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the ledger keeps its data and how it talks to the store.
+
+    LEDGER_DATABASE_URL   postgresql://user:password@host:port/dbname (unset: SQLite)
+    LEDGER_DATABASE_SCHEMA PostgreSQL schema for the ledger's tables (default public)
+    LEDGER_DATA_DIR       folder of the SQLite file (default ./var)
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    database_url: str | None = None
+    database_schema: str = ""
+    data_dir: Path = Path("var")
+    cache_size: int = Field(2000, ge=0, description="Aggregates kept in memory.")
+    pool_size: int = Field(5, ge=1)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "ledger.sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return bool(self.database_url)
+
+    def describe(self) -> str:
+        if self.database_url:
+            url = urlparse(self.database_url)
+            return f"PostgreSQL {url.hostname}:{url.port or 5432}/{url.path.lstrip('/')}"
+        return f"SQLite {self.sqlite_path}"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        env = {
+            "AGGREGATE_CACHE_MAXSIZE": str(self.cache_size),
+            "AGGREGATE_CACHE_FASTFORWARD": "y",
+            "CREATE_TABLE": "y",
+        }
+        if not self.database_url:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            env.update({
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path),
+                "SQLITE_LOCK_TIMEOUT": "30",
+                "APPLICATION_RECORDER_TOPIC": "ledger.store:SQLiteLedgerRecorder",
+            })
+            return env
+        url = urlparse(self.database_url)
+        if url.scheme not in ("postgresql", "postgres"):
+            raise ValueError(f"LEDGER_DATABASE_URL must start with postgresql://, not {url.scheme}://")
+        env.update({
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": self.database_schema,
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store:PostgresLedgerRecorder",
+        })
+        return env

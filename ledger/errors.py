@@ -1,0 +1,71 @@
+"""Errors a user can meet. Each says what was wrong, where, and what to do.
+
+The HTTP layer maps the classes to status codes: ``CommandInvalid`` 422,
+``UnknownReference`` 404, ``RuleViolation`` and ``Conflict`` 409.
+"""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger reports to its users."""
+
+    code = "ledger_error"
+
+    def __init__(self, message: str, *, where: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class CommandInvalid(LedgerError):
+    """The command itself is malformed: a missing field, a bad value, an unknown type."""
+
+    code = "invalid_command"
+
+    def __init__(self, message: str, *, where: str = "", errors: list[dict[str, str]] | None = None):
+        super().__init__(message, where=where)
+        self.errors = errors or []
+
+
+class UnknownReference(LedgerError):
+    """A customer, rep, campaign or entry that the ledger has never seen."""
+
+    code = "unknown_reference"
+
+
+class RuleViolation(LedgerError):
+    """A state rule of an aggregate refused the command; ``rule`` names it."""
+
+    code = "rule_violation"
+    rule = "rule"
+
+    def __init__(self, message: str, *, where: str = "") -> None:
+        super().__init__(message, where=where)
+
+
+class Conflict(LedgerError):
+    """The command collides with what is already written."""
+
+    code = "conflict"
+
+
+class DuplicateReference(Conflict):
+    code = "duplicate_reference"
+
+
+class VersionConflict(Conflict):
+    code = "version_conflict"
+
+
+class CommandIdReused(Conflict):
+    code = "command_id_reused"
+
+
+def rule(name: str) -> type[RuleViolation]:
+    """A ``RuleViolation`` subclass whose ``rule`` attribute is ``name``."""
+    class_name = "".join(part.title() for part in name.split("_")) + "Error"
+    return type(class_name, (RuleViolation,), {"rule": name, "code": name})

@@ -1,0 +1,21 @@
+"""Stable ids: a user's reference maps to the same UUID in every store, forever."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID, uuid4, uuid5
+
+NAMESPACE = UUID("6f1c2b1e-3f0a-4d67-9d2b-2f5b8c1e7a10")
+
+Kind = Literal["customer", "rep", "campaign"]
+
+
+def stream_id(kind: Kind, ref: str) -> UUID:
+    return uuid5(NAMESPACE, f"{kind}:{ref}")
+
+
+def entry_id(command_id: str | None, slot: str = "entry") -> str:
+    """A new entry id; derived from the command id when there is one, so retries agree."""
+    if command_id is None:
+        return str(uuid4())
+    return str(uuid5(NAMESPACE, f"{command_id}:{slot}"))

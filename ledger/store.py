@@ -1,0 +1,129 @@
+"""The event store's recorders, extended with the command log.
+
+The command log remembers the result of every command that carried a ``command_id``.
+Its rows are written in the same transaction as the command's events, so a command is
+either wholly recorded (events and result) or not at all, and a retry finds its result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import psycopg
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from psycopg.sql import SQL, Identifier
+
+COMMANDS_TABLE = "ledger_commands"
+
+
+class CommandRow(NamedTuple):
+    command_id: str
+    fingerprint: str
+    originator_id: UUID
+    originator_version: int
+    result: dict[str, Any]
+
+
+class RecordedCommand(NamedTuple):
+    fingerprint: str
+    result: dict[str, Any]
+    position: int | None
+
+
+class LedgerRecorder:
+    """What the application needs of either recorder beyond the library's interface."""
+
+    def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
+        raise NotImplementedError
+
+
+def _encode(row: CommandRow, originator_id: Any) -> tuple[Any, ...]:
+    return (row.command_id, row.fingerprint, originator_id, row.originator_version,
+            json.dumps(row.result, ensure_ascii=False))
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {COMMANDS_TABLE} ("
+            "command_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL, "
+            "result TEXT NOT NULL)",
+        ]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[Any],
+                       **kwargs: Any) -> Sequence[int] | None:
+        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+        commands: Iterable[CommandRow] = kwargs.get("commands", ())
+        c.executemany(f"INSERT INTO {COMMANDS_TABLE} VALUES (?, ?, ?, ?, ?)",
+                      [_encode(row, row.originator_id.hex) for row in commands])
+        return notification_ids
+
+    def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
+        found: dict[str, RecordedCommand] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(command_ids), 500):
+                chunk = list(command_ids[start:start + 500])
+                c.execute(
+                    f"SELECT c.command_id, c.fingerprint, c.result, e.rowid AS position "
+                    f"FROM {COMMANDS_TABLE} c LEFT JOIN {self.events_table_name} e "
+                    "ON e.originator_id = c.originator_id "
+                    "AND e.originator_version = c.originator_version "
+                    f"WHERE c.command_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+                for row in c.fetchall():
+                    found[row["command_id"]] = RecordedCommand(
+                        row["fingerprint"], json.loads(row["result"]), row["position"])
+        return found
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
+    def __init__(self, datastore: PostgresDatastore, *,
+                 events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        self.sql_create_statements.insert(
+            0, SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(schema))
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+            "command_id text PRIMARY KEY, fingerprint text NOT NULL, "
+            "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+            "result jsonb NOT NULL)"
+        ).format(schema, Identifier(COMMANDS_TABLE)))
+        self.insert_command_statement = SQL(
+            "INSERT INTO {0}.{1} VALUES (%s, %s, %s, %s, %s)"
+        ).format(schema, Identifier(COMMANDS_TABLE))
+        self.select_commands_statement = SQL(
+            "SELECT c.command_id, c.fingerprint, c.result, e.notification_id AS position "
+            "FROM {0}.{1} c LEFT JOIN {0}.{2} e ON e.originator_id = c.originator_id "
+            "AND e.originator_version = c.originator_version WHERE c.command_id = ANY(%s)"
+        ).format(schema, Identifier(COMMANDS_TABLE), Identifier(self.events_table_name))
+
+    def create_table(self) -> None:
+        # The schema must exist before the library creates its composite type in it.
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self.sql_create_statements[0], prepare=False)
+        super().create_table()
+
+    def _insert_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],
+                       **kwargs: Any) -> None:
+        commands: Sequence[CommandRow] = kwargs.get("commands", ())
+        if commands:
+            curs.executemany(self.insert_command_statement,
+                             [_encode(row, row.originator_id) for row in commands])
+        super()._insert_events(curs, stored_events, **kwargs)
+
+    def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.select_commands_statement, (list(command_ids),))
+            return {
+                row["command_id"]: RecordedCommand(row["fingerprint"], row["result"],
+                                                   row["position"])
+                for row in curs.fetchall()
+            }

@@ -125,7 +125,7 @@ class Ledger(Application[UUID]):
         """
         command_ids = [c.command_id for c in commands if c.command_id is not None]
         recorded = self.ledger_recorder.select_commands(command_ids) if command_ids else {}
-        batch = _Batch(self, actor, recorded)
+        batch = Batch(self, actor, recorded)
         for index, command in enumerate(commands):
             # One instant per command: its default occurred_at and its recording time agree.
             with clock.recording_at(recorded_at[index] if recorded_at else clock.now()):
@@ -201,7 +201,7 @@ class _Pending:
 
 
 @dataclass
-class _Batch:
+class Batch:
     """A unit of work: commands applied to aggregates in memory, then saved at once."""
 
     app: Ledger

@@ -18,6 +18,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg.sql import SQL, Identifier
 
 COMMANDS_TABLE = "ledger_commands"
+DDL_LOCK = 0x1ED6E5  # advisory lock key held while creating tables
 
 
 class CommandRow(NamedTuple):
@@ -106,10 +107,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
         ).format(schema, Identifier(COMMANDS_TABLE), Identifier(self.events_table_name))
 
     def create_table(self) -> None:
-        # The schema must exist before the library creates its composite type in it.
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(self.sql_create_statements[0], prepare=False)
-        super().create_table()
+        # Processes starting together must not run the DDL at once ("tuple concurrently
+        # updated"), and the schema must exist before the library creates its type in it.
+        with psycopg.connect(**self.datastore.pool.kwargs, autocommit=True) as lock:
+            lock.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(self.sql_create_statements[0], prepare=False)
+            super().create_table()
 
     def _insert_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],
                        **kwargs: Any) -> None:

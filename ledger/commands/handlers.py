@@ -18,7 +18,7 @@ from ledger.ids import entry_id
 
 if TYPE_CHECKING:
     from ledger.aggregates.base import LedgerAggregate
-    from ledger.application import _Batch as Batch
+    from ledger.application import Batch
 
 Handled = tuple["LedgerAggregate", str | None]
 C = TypeVar("C", bound=m.Command)

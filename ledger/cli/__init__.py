@@ -1,0 +1,1 @@
+"""The ledger command line (entry point: ledger.cli.main:main)."""

@@ -1,0 +1,199 @@
+"""The ``ledger`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tqdm import tqdm
+
+from ledger.application import Ledger
+from ledger.config import Settings
+from ledger.errors import LedgerError
+
+DESCRIPTION = """\
+An event-sourced ledger of every customer interaction: contacts, quotes, promises,
+campaign touches, complaints, purchases. Nothing is ever updated or deleted.
+
+The store is a SQLite file under --data-dir (default ./var), or PostgreSQL when
+LEDGER_DATABASE_URL=postgresql://user@host:port/dbname is set (or --database-url).
+"""
+
+EPILOG = """\
+examples:
+  ledger demo --customers 3000            build a demo world of 100,000+ events
+  ledger customer show CUST-00042         a customer's history, oldest first
+  ledger import commands.jsonl            one JSON command per line; safe to re-run
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except LedgerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; every batch written so far is complete", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ledger", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path,
+                        help="folder of the SQLite store (env LEDGER_DATA_DIR, default ./var)")
+    parser.add_argument("--database-url",
+                        help="PostgreSQL URL (env LEDGER_DATABASE_URL); overrides --data-dir")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="build a realistic demo world in the configured store",
+        description="Build reps, campaigns and customers with two years of interactions: every "
+        "kind of event, late-recorded entries, corrections, opt-outs, conflicting quotes, "
+        "broken and overdue promises, complaints. The same seed builds the same world.")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.add_argument("--customers", type=int, default=3000, help="customers (default 3000)")
+    demo.add_argument("--days", type=int, default=730, help="days of history (default 730)")
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo.set_defaults(run=run_demo)
+
+    imp = commands.add_parser(
+        "import", help="execute commands from a JSON-lines file",
+        description="Execute one command per line ({\"type\": \"log_contact\", ...}). A bad line "
+        "is reported with its number and reason and nothing of it is written; the good lines "
+        "are written. Lines without a command_id get one from their content, so importing the "
+        "same file again writes nothing new. Exit status 1 if any line failed.")
+    imp.add_argument("file", type=Path, help="the .jsonl file, or - for standard input")
+    imp.add_argument("--actor", default="import", help="who is recording (default: import)")
+    imp.add_argument("--batch-size", type=int, default=500,
+                     help="commands per transaction (default 500)")
+    imp.add_argument("--json", action="store_true", help="print the report as JSON")
+    imp.set_defaults(run=run_import)
+
+    customer = commands.add_parser("customer", help="look at one customer").add_subparsers(
+        title="customer commands", metavar="COMMAND")
+    show = customer.add_parser(
+        "show", help="a customer's history, oldest first",
+        description="Every interaction with the customer in business-time order: late-recorded "
+        "entries say so, corrections and retractions are marked on the entry they concern.")
+    show.add_argument("ref", help="the customer's reference, e.g. CUST-00042")
+    show.add_argument("--tz", default=os.environ.get("LEDGER_TIMEZONE", "UTC"),
+                      help="show times in this zone, e.g. Asia/Shanghai "
+                      "(env LEDGER_TIMEZONE, default UTC)")
+    show.add_argument("--json", action="store_true", help="print the history as JSON")
+    show.set_defaults(run=run_customer_show)
+    return parser
+
+
+def open_ledger(args: argparse.Namespace) -> Ledger:
+    overrides: dict[str, Any] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.database_url is not None:
+        overrides["database_url"] = args.database_url
+    return Ledger(Settings(**overrides))
+
+
+@contextmanager
+def progress_bar(total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
+    with tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+              disable=None) as bar:
+        yield bar.update
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from ledger.demo import build_world
+
+    app = open_ledger(args)
+    print(f"building a demo world in {app.settings.describe()} ...", file=sys.stderr)
+    started = time.perf_counter()
+    with progress_bar(None, " commands") as progress:
+        summary = build_world(app, seed=args.seed, customers=args.customers, days=args.days,
+                              progress=progress)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print_json({**summary.__dict__, "seconds": round(seconds, 1)})
+        return 0
+    print(f"demo world in {app.settings.describe()}, {seconds:.0f} s:")
+    print(f"  {summary.customers:,} customers, {summary.reps} reps, {summary.campaigns} campaigns")
+    print(f"  {summary.events:,} events from {summary.commands:,} commands, "
+          f"{summary.first_day:%Y-%m-%d} to {summary.last_day:%Y-%m-%d}")
+    print(f"  rep {summary.departed_rep} departed; cases to look at:")
+    for name, ref in summary.seeded.items():
+        print(f"    {name:<32} {ref}")
+    example = summary.seeded.get("corrected_customer") or next(iter(summary.seeded.values()))
+    print(f"next: ledger customer show {example}")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from ledger.importer import import_lines
+
+    app = open_ledger(args)
+    if str(args.file) == "-":
+        lines = sys.stdin.readlines()
+    else:
+        if not args.file.is_file():
+            print(f"error: {args.file}: no such file", file=sys.stderr)
+            return 2
+        lines = args.file.read_text(encoding="utf-8").splitlines()
+    with progress_bar(sum(1 for line in lines if line.strip()), " lines") as progress:
+        report = import_lines(app, lines, actor=args.actor, batch_size=args.batch_size,
+                              progress=progress)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        for error in report.errors:
+            print(f"line {error.line}: {error.error.message}", file=sys.stderr)
+        print(f"{report.lines:,} lines: {report.written:,} written ({report.events:,} events), "
+              f"{report.duplicates:,} already recorded, {report.failed:,} failed")
+    return 1 if report.errors else 0
+
+
+def run_customer_show(args: argparse.Namespace) -> int:
+    from ledger.history import history_lines, render
+
+    try:
+        zone = ZoneInfo(args.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        print(f"error: --tz {args.tz!r} is not a time zone (try Asia/Shanghai or UTC)",
+              file=sys.stderr)
+        return 2
+    app = open_ledger(args)
+    customer = app.customer(args.ref)
+    lines = history_lines(app.history("customer", args.ref))
+    if args.json:
+        print_json({"ref": customer.ref, "version": customer.version, "owner": customer.owner,
+                    "profile": customer.profile, "history": [line.to_dict() for line in lines]})
+        return 0
+    profile = customer.profile
+    print(f"{customer.ref}  {profile['name'] or '(erased)'}  ({profile['kind']}"
+          f"{', ' + profile['company'] if profile.get('company') else ''})")
+    print(f"owner {customer.owner or '-'}, {customer.version} events, "
+          f"shown in {zone.key}, now {datetime.now(timezone.utc).astimezone(zone):%Y-%m-%d %H:%M}")
+    print(render(lines, zone=zone))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

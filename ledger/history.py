@@ -1,0 +1,133 @@
+"""A customer's history as lines a person can read: what happened, when, who, and the trail.
+
+Entries are ordered by business time (when they happened); an entry recorded more than a
+day after it happened says so; corrections and retractions are shown where they were made
+and also marked on the entry they concern.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+LATE = timedelta(days=1)
+
+# Event type -> (label, fields shown in the line, in order).
+FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Registered": ("registered", ("name", "kind", "company", "email", "phone", "owner")),
+    "ProfileChanged": ("profile changed", ("changes",)),
+    "OwnerAssigned": ("owner assigned", ("from_rep", "to_rep", "reason")),
+    "ContactLogged": ("contact", ("rep", "channel", "direction", "subject", "summary")),
+    "RequestReceived": ("request", ("kind", "channel", "respond_by", "rep", "summary")),
+    "RequestAnswered": ("request answered", ("request_id", "rep", "channel", "summary")),
+    "QuoteIssued": ("quote", ("quote_id", "rep", "product", "quantity", "unit_price", "currency",
+                              "discount", "valid_until")),
+    "QuoteAccepted": ("quote accepted", ("quote_id", "note")),
+    "QuoteDeclined": ("quote declined", ("quote_id", "reason")),
+    "QuoteExpired": ("quote expired", ("quote_id",)),
+    "QuoteWithdrawn": ("quote withdrawn", ("quote_id", "reason")),
+    "PromiseMade": ("promise", ("promise_id", "rep", "category", "text", "due_by", "quote_id",
+                                "complaint_id")),
+    "PromiseKept": ("promise kept", ("promise_id", "note")),
+    "PromiseBroken": ("promise broken", ("promise_id", "reason")),
+    "PromiseCancelled": ("promise cancelled", ("promise_id", "reason")),
+    "PromiseMarkedOverdue": ("promise overdue", ("promise_id",)),
+    "CampaignTouched": ("campaign touch", ("campaign", "channel", "material", "department")),
+    "ConsentChanged": ("consent", ("channel", "purpose", "granted")),
+    "ComplaintFiled": ("complaint", ("complaint_id", "category", "severity", "description",
+                                     "respond_by", "rep")),
+    "ComplaintEscalated": ("complaint escalated", ("complaint_id", "to", "reason")),
+    "ComplaintResolved": ("complaint resolved", ("complaint_id", "resolution", "satisfied")),
+    "ComplaintReopened": ("complaint reopened", ("complaint_id", "reason")),
+    "SatisfactionRecorded": ("satisfaction", ("items", "product", "rep")),
+    "PurchaseRecorded": ("purchase", ("order_id", "amount", "currency", "cost", "product",
+                                      "quantity", "rep", "quote_id")),
+    "Churned": ("churned", ("defection_type", "competitor", "reason")),
+    "WonBack": ("won back", ("rep", "reason")),
+    "EntryCorrected": ("correction", ("entry_id", "fields", "reason")),
+    "EntryRetracted": ("retraction", ("entry_id", "reason")),
+    "PersonalDataErased": ("personal data erased", ("reason",)),
+}
+# Events that open an entry, and the field holding the entry's id.
+OPENING = {"ContactLogged": "contact_id", "RequestReceived": "request_id",
+           "QuoteIssued": "quote_id", "PromiseMade": "promise_id", "CampaignTouched": "touch_id",
+           "ConsentChanged": "consent_id", "ComplaintFiled": "complaint_id",
+           "SatisfactionRecorded": "survey_id", "PurchaseRecorded": "order_id",
+           "Churned": "churn_id"}
+
+
+@dataclass
+class Line:
+    version: int
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    details: dict[str, Any]
+    entry_id: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def late(self) -> bool:
+        return self.recorded_at - self.occurred_at > LATE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "kind": self.kind, "entry_id": self.entry_id,
+                "occurred_at": self.occurred_at.isoformat(),
+                "recorded_at": self.recorded_at.isoformat(), "actor": self.actor,
+                "late": self.late, "flags": self.flags, "details": self.details}
+
+
+def history_lines(events: list[Any]) -> list[Line]:
+    """One line per event, oldest first by business time, with the correction trail marked."""
+    lines: list[Line] = []
+    by_entry: dict[str, Line] = {}
+    for event in events:
+        kind = type(event).__name__
+        _, shown = FORMATS.get(kind, (kind, ()))
+        details = {name: getattr(event, name) for name in shown
+                   if getattr(event, name, None) is not None}
+        line = Line(event.originator_version, kind, event.occurred_at, event.timestamp,
+                    event.actor, details, getattr(event, OPENING[kind]) if kind in OPENING
+                    else None)
+        if getattr(event, "opted_out", False):
+            line.flags.append(f"sent after opt-out on {event.channel}")
+        if line.entry_id:
+            by_entry[line.entry_id] = line
+        target = by_entry.get(getattr(event, "entry_id", "") or "")
+        if kind == "EntryCorrected" and target is not None:
+            for name, value in event.fields.items():
+                old = target.details.get(name, target.occurred_at if name == "occurred_at"
+                                         else None)
+                target.flags.append(f"{name} corrected from {_text(old)} to {_text(value)} "
+                                    f"(v{event.originator_version}: {event.reason})")
+                if name == "occurred_at":
+                    target.occurred_at = value
+                else:
+                    target.details[name] = value
+        elif kind == "EntryRetracted" and target is not None:
+            target.flags.append(f"RETRACTED (v{event.originator_version}: {event.reason})")
+        lines.append(line)
+    return sorted(lines, key=lambda line: (line.occurred_at, line.version))
+
+
+def render(lines: list[Line], *, zone: Any = None) -> str:
+    out = []
+    for line in lines:
+        when = line.occurred_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        label = FORMATS.get(line.kind, (line.kind, ()))[0]
+        detail = "  ".join(f"{k}={_text(v, zone)}" for k, v in line.details.items())
+        late = (f"  [recorded {line.recorded_at.astimezone(zone):%Y-%m-%d}, "
+                f"{(line.recorded_at - line.occurred_at).days} days late]" if line.late else "")
+        out.append(f"{when}  #{line.version:<4} {label:<20} {detail}{late}  by {line.actor}")
+        out.extend(f"{'':>24}! {flag}" for flag in line.flags)
+    return "\n".join(out)
+
+
+def _text(value: Any, zone: Any = None) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_text(v, zone)}" for k, v in value.items()) + "}"
+    return str(value)

@@ -1,0 +1,100 @@
+"""Bulk import of JSON-lines commands: one command per line, each accepted or refused alone.
+
+Every line gets a command_id from its content unless it carries one, so importing the
+same file twice writes nothing new. Lines are written in batches, one transaction each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger.application import CommandResult, Ledger
+from ledger.commands.models import Command, parse_command
+from ledger.errors import LedgerError
+
+
+@dataclass
+class LineError:
+    line: int
+    error: LedgerError
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "code": self.error.code,
+                "rule": getattr(self.error, "rule", None), "message": self.error.message,
+                "field": self.error.where or None}
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    written: int = 0
+    events: int = 0
+    duplicates: int = 0
+    errors: list[LineError] = field(default_factory=list)
+    last_position: int | None = None
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lines": self.lines, "written": self.written, "events": self.events,
+                "duplicates": self.duplicates, "failed": self.failed,
+                "last_position": self.last_position,
+                "errors": [e.to_dict() for e in self.errors]}
+
+
+def content_id(command: Command) -> str:
+    return "import:" + hashlib.sha256(command.fingerprint().encode()).hexdigest()[:32]
+
+
+def import_lines(app: Ledger, lines: Iterable[str], *, actor: str = "import",
+                 batch_size: int = 500,
+                 progress: Callable[[int], None] | None = None) -> ImportReport:
+    report = ImportReport()
+    batch: list[tuple[int, Command]] = []
+
+    def flush() -> None:
+        outcomes = app.execute_many([c for _, c in batch], actor=actor)
+        for (number, _), outcome in zip(batch, outcomes, strict=True):
+            record(report, number, outcome)
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        report.lines += 1
+        try:
+            command = parse_command(line, where=f"line {number}")
+        except LedgerError as error:
+            report.errors.append(LineError(number, error))
+            if progress:
+                progress(1)
+            continue
+        if command.command_id is None:
+            command = command.model_copy(update={"command_id": content_id(command)})
+        batch.append((number, command))
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    report.errors.sort(key=lambda e: e.line)
+    return report
+
+
+def record(report: ImportReport, number: int, outcome: CommandResult | LedgerError) -> None:
+    if isinstance(outcome, LedgerError):
+        if not outcome.where:
+            outcome.where = f"line {number}"
+        report.errors.append(LineError(number, outcome))
+    elif outcome.duplicate:
+        report.duplicates += 1
+    else:
+        report.written += 1
+        report.events += len(outcome.events)
+        report.last_position = max(report.last_position or 0, outcome.position or 0)

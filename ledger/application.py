@@ -96,10 +96,11 @@ Outcome = CommandResult | LedgerError
 
 class Ledger(Application[UUID]):
     name = "Ledger"
-    snapshotting_intervals = {Customer: 200}  # noqa: RUF012 - the library's class attribute
+    is_snapshotting_enabled = True
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
+        self.snapshotting_intervals = {Customer: self.settings.snapshot_interval}
         super().__init__(env=self.settings.eventsourcing_env())
 
     @property

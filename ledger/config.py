@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     cache_size: int = Field(2000, ge=0, description="Aggregates kept in memory.")
     pool_size: int = Field(5, ge=1)
+    snapshot_interval: int = Field(200, ge=2, description="Snapshot a customer every N events.")
 
     @property
     def sqlite_path(self) -> Path:

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     database_schema: str = ""
     data_dir: Path = Path("var")
-    cache_size: int = Field(2000, ge=0, description="Aggregates kept in memory.")
+    cache_size: int = Field(2000, ge=0, description="Aggregates kept in memory (0: none).")
     pool_size: int = Field(5, ge=1)
     snapshot_interval: int = Field(200, ge=2, description="Snapshot a customer every N events.")
 
@@ -41,11 +41,10 @@ class Settings(BaseSettings):
         return f"SQLite {self.sqlite_path}"
 
     def eventsourcing_env(self) -> dict[str, str]:
-        env = {
-            "AGGREGATE_CACHE_MAXSIZE": str(self.cache_size),
-            "AGGREGATE_CACHE_FASTFORWARD": "y",
-            "CREATE_TABLE": "y",
-        }
+        env = {"CREATE_TABLE": "y"}
+        if self.cache_size:  # the library reads 0 as "unbounded", we mean "none"
+            env.update(AGGREGATE_CACHE_MAXSIZE=str(self.cache_size),
+                       AGGREGATE_CACHE_FASTFORWARD="y")
         if not self.database_url:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             env.update({

@@ -26,12 +26,23 @@ def at(days: float = 0, hours: float = 0) -> str:
     return (T0 + timedelta(days=days, hours=hours)).isoformat()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}. Start it (see "
+                    "README, Tests) or point LEDGER_TEST_DATABASE_URL at a server.")
+    return POSTGRES_URL
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a fresh, empty store of each kind."""
     if request.param == "sqlite":
         yield Settings(data_dir=tmp_path / "var", database_url=None)
         return
+    request.getfixturevalue("postgres_server")
     schema = f"test_{uuid.uuid4().hex[:12]}"
     yield Settings(database_url=POSTGRES_URL, database_schema=schema, data_dir=tmp_path / "var")
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:

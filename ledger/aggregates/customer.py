@@ -58,7 +58,9 @@ RETRACTABLE = frozenset(
     {"contact", "request", "quote", "promise", "touch", "complaint", "satisfaction", "purchase"}
 )
 # Entry kinds whose open/closed state the aggregate tracks, and the state fields a
-# correction keeps in step.
+# correction keeps in step. Other entries are remembered by id and kind alone, so that a
+# customer with thousands of contacts stays small to snapshot and quick to load.
+STATEFUL = frozenset({"request", "quote", "promise", "complaint"})
 _TRACKED_FIELDS = {"respond_by", "valid_until", "due_by", "unit_price", "currency", "product",
                    "discount", "rep", "occurred_at"}
 
@@ -91,7 +93,9 @@ class Customer(LedgerAggregate):
         }
         self.owner = owner
         self.registered_at = occurred_at
+        self.kinds: dict[str, str] = {}
         self.entries: dict[str, dict[str, Any]] = {}
+        self.retracted: dict[str, str] = {}
         self.consents: list[dict[str, Any]] = []
         self.churned_at: datetime | None = None
         self.erased = False
@@ -116,7 +120,7 @@ class Customer(LedgerAggregate):
     @event("ContactLogged")
     def log_contact(self, contact_id: str, rep: str, channel: str, direction: str, subject: str,
                     summary: str | None, occurred_at: datetime, actor: str) -> None:
-        self._open_entry(contact_id, "contact", occurred_at, rep=rep)
+        self._open_entry(contact_id, "contact", occurred_at)
 
     @event("RequestReceived")
     def receive_request(self, request_id: str, kind: str, channel: str, summary: str | None,
@@ -327,11 +331,12 @@ class Customer(LedgerAggregate):
                 f"a {entry['kind']} entry cannot have {', '.join(refused)} corrected; "
                 f"correctable fields are {', '.join(sorted(allowed))}"
             )
-        merged = {**entry, **{k: v for k, v in fields.items() if k in _TRACKED_FIELDS}}
-        for due in ("respond_by", "valid_until", "due_by"):
-            if merged.get(due) is not None:
-                self.check_due_not_before(merged[due], merged["occurred_at"], due)
-        entry.update(merged)
+        if entry["kind"] in STATEFUL:
+            merged = {**entry, **{k: v for k, v in fields.items() if k in _TRACKED_FIELDS}}
+            for due in ("respond_by", "valid_until", "due_by"):
+                if merged.get(due) is not None:
+                    self.check_due_not_before(merged[due], merged["occurred_at"], due)
+            entry.update(merged)
 
     @event("EntryRetracted")
     def retract_entry(self, entry_id: str, reason: str, occurred_at: datetime,
@@ -341,7 +346,7 @@ class Customer(LedgerAggregate):
             raise EntryNotRetractable(
                 f"a {entry['kind']} entry cannot be retracted; record a new one that supersedes it"
             )
-        entry["retracted"] = True
+        self.retracted[entry_id] = reason
 
     @event("PersonalDataErased")
     def erase_personal_data(self, reason: str, occurred_at: datetime, actor: str) -> None:
@@ -360,8 +365,8 @@ class Customer(LedgerAggregate):
     def open_entries(self, kind: str) -> dict[str, dict[str, Any]]:
         return {
             entry_id: dict(entry) for entry_id, entry in self.entries.items()
-            if entry["kind"] == kind and entry.get("status") in (OPEN, OVERDUE)
-            and not entry.get("retracted")
+            if entry["kind"] == kind and entry["status"] in (OPEN, OVERDUE)
+            and entry_id not in self.retracted
         }
 
     # -- guards --------------------------------------------------------------------------
@@ -371,8 +376,7 @@ class Customer(LedgerAggregate):
             raise CustomerErased(f"customer {self.ref}'s personal data was erased")
 
     def check_linked(self, entry_id: str, kind: str) -> None:
-        entry = self.entries.get(entry_id)
-        if entry is None or entry["kind"] != kind:
+        if self.kinds.get(entry_id) != kind:
             raise LinkedEntryMissing(f"customer {self.ref} has no {kind} {entry_id}")
 
     @staticmethod
@@ -384,12 +388,12 @@ class Customer(LedgerAggregate):
             )
 
     def _entry(self, entry_id: str, kind: str | None = None) -> dict[str, Any]:
-        entry = self.entries.get(entry_id)
-        if entry is None or (kind is not None and entry["kind"] != kind):
+        found = self.kinds.get(entry_id)
+        if found is None or (kind is not None and found != kind):
             raise UnknownEntry(f"customer {self.ref} has no {kind or 'entry'} {entry_id}")
-        if entry.get("retracted"):
-            raise EntryRetracted(f"{entry['kind']} {entry_id} was retracted")
-        return entry
+        if entry_id in self.retracted:
+            raise EntryRetracted(f"{found} {entry_id} was retracted")
+        return self.entries.get(entry_id) or {"kind": found}
 
     def _open(self, entry_id: str, kind: str) -> dict[str, Any]:
         entry = self._entry(entry_id, kind)
@@ -398,12 +402,14 @@ class Customer(LedgerAggregate):
         return entry
 
     def _open_entry(self, entry_id: str, kind: str, occurred_at: datetime, **state: Any) -> None:
-        if entry_id in self.entries:
+        if entry_id in self.kinds:
             raise EntryIdTaken(
                 f"customer {self.ref} already has an entry {entry_id} "
-                f"(a {self.entries[entry_id]['kind']}); use a new id"
+                f"(a {self.kinds[entry_id]}); use a new id"
             )
-        self.entries[entry_id] = {"kind": kind, "occurred_at": occurred_at, **state}
+        self.kinds[entry_id] = kind
+        if kind in STATEFUL:
+            self.entries[entry_id] = {"kind": kind, "occurred_at": occurred_at, **state}
 
     def _close_entry(self, entry_id: str, kind: str, status: str, occurred_at: datetime,
                      what: str) -> None:

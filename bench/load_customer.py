@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from statistics import median
 from datetime import datetime, timedelta, timezone
+from statistics import median
 
 from bench.common import drop, ms, store_arguments, throwaway_settings, timings
 from ledger.application import Ledger
@@ -28,7 +28,7 @@ def build(app: Ledger, ref: str, events: int) -> None:
     commands = [
         parse_command({"type": "log_contact", "customer": ref, "rep": "REP-1",
                        "channel": "phone", "direction": "out", "subject": f"call {n}",
-                       "summary": "讨论了新的报价和交货时间", 
+                       "summary": "讨论了新的报价和交货时间",
                        "occurred_at": (T0 + timedelta(minutes=n)).isoformat()})
         for n in range(events - 1)
     ]

@@ -100,7 +100,8 @@ class Ledger(Application[UUID]):
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self.snapshotting_intervals = {Customer: self.settings.snapshot_interval}
+        # Per instance, so that each store can choose its interval.
+        self.snapshotting_intervals = {Customer: self.settings.snapshot_interval}  # type: ignore[misc]
         super().__init__(env=self.settings.eventsourcing_env())
 
     @property
@@ -145,7 +146,7 @@ class Ledger(Application[UUID]):
                     recorded_at=[recorded_at[index]] if recorded_at else None)
             ]
 
-    def _explain_conflict(self, command: Command) -> LedgerError:
+    def _explain_conflict(self, command: Command) -> Outcome:
         if command.command_id:
             recorded = self.ledger_recorder.select_commands([command.command_id])
             if command.command_id in recorded:
@@ -161,7 +162,7 @@ class Ledger(Application[UUID]):
 
     def load(self, kind: Kind, ref: str, *, version: int | None = None) -> LedgerAggregate:
         try:
-            aggregate = self.repository.get(stream_id(kind, ref), version=version)
+            aggregate: LedgerAggregate = self.repository.get(stream_id(kind, ref), version=version)
         except AggregateNotFoundError:
             raise UnknownReference(f"no {kind} with reference {ref!r}") from None
         assert isinstance(aggregate, KINDS[kind])

@@ -26,7 +26,8 @@ class CommandInvalid(LedgerError):
 
     code = "invalid_command"
 
-    def __init__(self, message: str, *, where: str = "", errors: list[dict[str, str]] | None = None):
+    def __init__(self, message: str, *, where: str = "",
+                 errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message, where=where)
         self.errors = errors or []
 

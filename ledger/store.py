@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 import psycopg
@@ -109,7 +109,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
     def create_table(self) -> None:
         # Processes starting together must not run the DDL at once ("tuple concurrently
         # updated"), and the schema must exist before the library creates its type in it.
-        with psycopg.connect(**self.datastore.pool.kwargs, autocommit=True) as lock:
+        connect_kwargs = cast(dict[str, Any], self.datastore.pool.kwargs)
+        with psycopg.connect(**connect_kwargs, autocommit=True) as lock:
             lock.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
             with self.datastore.transaction(commit=True) as curs:
                 curs.execute(self.sql_create_statements[0], prepare=False)

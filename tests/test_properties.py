@@ -50,7 +50,8 @@ COMMAND = st.one_of(
           direction=st.just("in"), subject=text, contact_id=ids("K")),
     shape("receive_request", customer=customer, kind=st.just("repair"), channel=st.just("web"),
           respond_by=day, request_id=ids("R")),
-    shape("answer_request", customer=customer, request_id=ids("R"), rep=rep, channel=st.just("web")),
+    shape("answer_request", customer=customer, request_id=ids("R"), rep=rep,
+          channel=st.just("web")),
     shape("issue_quote", customer=customer, rep=rep, product=st.just("tea"), unit_price=money,
           currency=st.just("CNY"), valid_until=day, quote_id=ids("Q")),
     *(shape(t, customer=customer, quote_id=ids("Q"))

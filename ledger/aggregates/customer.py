@@ -244,7 +244,10 @@ class Customer(LedgerAggregate):
         self.consents.sort(key=lambda c: c["at"])
 
     def consents_to(self, channel: str, purpose: str, when: datetime) -> bool:
-        """Consent in business time: the last change on or before ``when`` decides; none means yes."""
+        """Consent in business time: the last change on or before ``when`` decides.
+
+        With no change on record, consent is assumed.
+        """
         granted = True
         for change in self.consents:
             if change["at"] > when:

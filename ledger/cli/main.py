@@ -187,8 +187,8 @@ def run_customer_show(args: argparse.Namespace) -> int:
                     "profile": customer.profile, "history": [line.to_dict() for line in lines]})
         return 0
     profile = customer.profile
-    print(f"{customer.ref}  {profile['name'] or '(erased)'}  ({profile['kind']}"
-          f"{', ' + profile['company'] if profile.get('company') else ''})")
+    company = f", {profile['company']}" if profile.get("company") else ""
+    print(f"{customer.ref}  {profile['name'] or '(erased)'}  ({profile['kind']}{company})")
     print(f"owner {customer.owner or '-'}, {customer.version} events, "
           f"shown in {zone.key}, now {datetime.now(timezone.utc).astimezone(zone):%Y-%m-%d %H:%M}")
     print(render(lines, zone=zone))

@@ -118,17 +118,20 @@ class Ledger(Application[UUID]):
             raise outcome
         return outcome
 
-    def execute_many(self, commands: Sequence[Command], *, actor: str,
+    def execute_many(self, commands: Sequence[Command], *, actor: str | Sequence[str],
                      recorded_at: Sequence[datetime] | None = None) -> list[Outcome]:
         """Run commands in order, in one transaction; each outcome is a result or the error.
 
-        ``recorded_at`` (one instant per command) backdates recording, for building
-        demo worlds and tests; production callers leave it out.
+        ``actor`` is who records them: one for all, or one per command. ``recorded_at``
+        (one instant per command) backdates recording, for building demo worlds and
+        tests; production callers leave it out.
         """
+        actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
         command_ids = [c.command_id for c in commands if c.command_id is not None]
         recorded = self.ledger_recorder.select_commands(command_ids) if command_ids else {}
-        batch = Batch(self, actor, recorded)
+        batch = Batch(self, actors[0] if actors else "", recorded)
         for index, command in enumerate(commands):
+            batch.actor = actors[index]
             # One instant per command: its default occurred_at and its recording time agree.
             with clock.recording_at(recorded_at[index] if recorded_at else clock.now()):
                 batch.run(command)
@@ -142,7 +145,7 @@ class Ledger(Application[UUID]):
                 outcome
                 for index, command in enumerate(commands)
                 for outcome in self.execute_many(
-                    [command], actor=actor,
+                    [command], actor=actors[index],
                     recorded_at=[recorded_at[index]] if recorded_at else None)
             ]
 
@@ -293,7 +296,12 @@ class Batch:
         changed = [a for a in self.aggregates.values() if a.pending_events]
         positions: dict[int, int | None] = {}
         if changed:
-            recordings = self.app.save(*changed, commands=rows)
+            # The log follows the order of the commands, not of the aggregates: handing the
+            # events over first, and the emptied aggregates after (for snapshots), does that.
+            in_order = [e for p in pending for e in written[id(p)]]
+            for aggregate in changed:
+                aggregate.collect_events()
+            recordings = self.app.save(*in_order, *changed, commands=rows)
             positions = {id(r.domain_event): r.notification.id for r in recordings}
         finished: list[Outcome] = []
         for outcome in self.outcomes:

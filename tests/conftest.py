@@ -36,17 +36,21 @@ def postgres_server() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings for a fresh, empty store of each kind."""
+def fresh_store(request: pytest.FixtureRequest, folder: Path) -> Iterator[Settings]:
+    """Settings for a fresh, empty store of the kind ``request.param`` names."""
     if request.param == "sqlite":
-        yield Settings(data_dir=tmp_path / "var", database_url=None)
+        yield Settings(data_dir=folder / "var", database_url=None)
         return
     request.getfixturevalue("postgres_server")
     schema = f"test_{uuid.uuid4().hex[:12]}"
-    yield Settings(database_url=POSTGRES_URL, database_schema=schema, data_dir=tmp_path / "var")
+    yield Settings(database_url=POSTGRES_URL, database_schema=schema, data_dir=folder / "var")
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    yield from fresh_store(request, tmp_path)
 
 
 @pytest.fixture

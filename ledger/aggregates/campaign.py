@@ -47,6 +47,11 @@ class Campaign(LedgerAggregate):
                                    f"its costs in {self.currency}, not {currency}")
         self.spent += amount
 
+    def check_open_at(self, when: datetime) -> None:
+        if self.closed_at is not None and when > self.closed_at:
+            raise CampaignClosed(f"campaign {self.ref} was closed on "
+                                 f"{self.closed_at.isoformat()}; no touches after that")
+
     @event("Closed")
     def close(self, reason: str | None, occurred_at: datetime, actor: str) -> None:
         if self.closed_at is not None:

@@ -98,6 +98,7 @@ class Customer(LedgerAggregate):
         self.retracted: dict[str, str] = {}
         self.consents: list[dict[str, Any]] = []
         self.churned_at: datetime | None = None
+        self.won_back_at: datetime | None = None
         self.erased = False
 
     # -- profile and ownership ---------------------------------------------------------
@@ -310,6 +311,8 @@ class Customer(LedgerAggregate):
         if self.churned_at is not None:
             raise AlreadyChurned(f"customer {self.ref} churned on {self.churned_at.isoformat()} "
                                  "and has not been won back")
+        if self.won_back_at is not None:
+            self.check_not_before(self.won_back_at, occurred_at, "churn")
         self._open_entry(churn_id, "churn", occurred_at)
         self.churned_at = occurred_at
 
@@ -320,6 +323,7 @@ class Customer(LedgerAggregate):
             raise NotChurned(f"customer {self.ref} has not churned; there is nothing to win back")
         self.check_not_before(self.churned_at, occurred_at, "win-back")
         self.churned_at = None
+        self.won_back_at = occurred_at
 
     # -- corrections, retractions, erasure -----------------------------------------------------
 
@@ -340,6 +344,11 @@ class Customer(LedgerAggregate):
                 if merged.get(due) is not None:
                     self.check_due_not_before(merged[due], merged["occurred_at"], due)
             entry.update(merged)
+        if entry["kind"] == "consent" and "occurred_at" in fields:
+            for change in self.consents:
+                if change["id"] == entry_id:
+                    change["at"] = fields["occurred_at"]
+            self.consents.sort(key=lambda c: c["at"])
 
     @event("EntryRetracted")
     def retract_entry(self, entry_id: str, reason: str, occurred_at: datetime,

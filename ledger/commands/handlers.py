@@ -201,6 +201,7 @@ def mark_promise_overdue(c: m.MarkPromiseOverdue, batch: Batch) -> Handled:
 def touch_campaign(c: m.TouchCampaign, batch: Batch) -> Handled:
     agg = customer(c, batch)
     campaign = cast(Campaign, batch.get("campaign", c.campaign))
+    campaign.check_open_at(when(c))
     touch_id = new_id(c, c.touch_id)
     agg.touch_by_campaign(
         touch_id=touch_id, campaign=c.campaign, channel=c.channel or campaign.channel,

@@ -99,3 +99,23 @@ def test_a_campaign_cannot_end_before_it_starts() -> None:
         Campaign(ref="CMP-1", name="n", channel="email", budget=Decimal(1), currency="CNY",
                  starts_at=day(5), ends_at=day(1), material=None, department=None,
                  occurred_at=day(0), actor="test")
+
+
+def test_a_corrected_opt_out_time_moves_the_consent_with_it() -> None:
+    c = customer()
+    c.change_consent(consent_id="S-1", channel="email", purpose="marketing", granted=False,
+                     occurred_at=day(5), actor="test")
+    assert c.consents_to("email", "marketing", day(3))
+    c.correct_entry(entry_id="S-1", fields={"occurred_at": day(2)}, reason="form dated 2nd",
+                    occurred_at=day(6), actor="test")
+    assert not c.consents_to("email", "marketing", day(3))
+
+
+def test_a_churn_cannot_predate_the_last_win_back() -> None:
+    c = customer()
+    c.churn(churn_id="CH-1", defection_type="price", competitor=None, reason=None,
+            occurred_at=day(2), actor="test")
+    c.win_back(rep=None, reason=None, occurred_at=day(10), actor="test")
+    with pytest.raises(RuleViolation, match="churn is dated .* before the entry"):
+        c.churn(churn_id="CH-2", defection_type="price", competitor=None, reason=None,
+                occurred_at=day(8), actor="test")

@@ -61,3 +61,11 @@ def test_a_campaign_records_costs_in_its_currency_until_closed(world: Ledger) ->
 def test_a_touch_needs_a_known_campaign(world: Ledger) -> None:
     with pytest.raises(UnknownReference, match="no campaign with reference 'CMP-NONE'"):
         run(world, type="touch_campaign", customer="CUST-1", campaign="CMP-NONE")
+
+
+def test_a_closed_campaign_touches_no_one_afterwards(world: Ledger) -> None:
+    run(world, type="touch_campaign", customer="CUST-1", campaign="CMP-EXPO", occurred_at=at(5))
+    run(world, type="close_campaign", campaign="CMP-EXPO", occurred_at=at(10))
+    with pytest.raises(RuleViolation, match="CMP-EXPO was closed on .* no touches after that"):
+        run(world, type="touch_campaign", customer="CUST-1", campaign="CMP-EXPO",
+            occurred_at=at(11))

@@ -1,0 +1,78 @@
+"""One transaction on the ledger's own database, with SQL written once for both engines.
+
+Views write SQL with ``?`` placeholders and ``{name}`` table names; this turns them into the
+engine's placeholders and the table names of the build in hand (live, or a rebuild beside
+the live tables). Times are stored as ISO-8601 UTC text and money as decimal text, so that
+both engines order and compare them alike and nothing is rounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
+
+def iso(value: datetime | None) -> str | None:
+    """A time as sortable UTC text."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=timezone.utc)
+
+
+def money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class ViewDb:
+    def __init__(self, cursor: Any, *, postgres: bool, tables: dict[str, str]) -> None:
+        self.cursor = cursor
+        self.postgres = postgres
+        self.tables = tables
+
+    def sql(self, statement: str) -> str:
+        statement = statement.format(**self.tables)
+        return statement.replace("?", "%s") if self.postgres else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self.sql(statement), tuple(params))
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self.cursor.executemany(self.sql(statement), rows)
+
+    def rows(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.execute(statement, params)
+        return [dict(row) for row in self.cursor.fetchall()]
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        found = self.rows(statement, params)
+        return found[0] if found else None
+
+
+class Database:
+    """The datastore the events live in, opened for views."""
+
+    def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
+        self.datastore = datastore
+        self.postgres = isinstance(datastore, PostgresDatastore)
+
+    @contextmanager
+    def transaction(self, tables: dict[str, str], *, commit: bool = True) -> Iterator[ViewDb]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield ViewDb(cursor, postgres=self.postgres, tables=tables)
+
+    def ddl_types(self) -> dict[str, str]:
+        return {"int": "BIGINT" if self.postgres else "INTEGER", "text": "TEXT",
+                "bool": "BOOLEAN" if self.postgres else "INTEGER"}

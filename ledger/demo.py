@@ -445,7 +445,8 @@ def touch(w: World, life: Life, at: datetime, plan: CampaignPlan, *, after: date
     if plan.channel == "event" and w.rng.random() < 0.25:
         contact(w, life, at + w.days(0, 1), channel="event", direction="in",
                 subject=("参观展位", "Visited our stand")[life.lang])
-    if w.rng.random() < 0.01 and w.before_end(again := at + w.days(3, 25)):
+    again = at + w.days(3, 25)
+    if w.rng.random() < 0.01 and w.before_end(again) and again <= plan.ends:
         w.say(life, m.TouchCampaign, "import", again, after=rec, touch_id=w.new_id("T"),
               campaign=plan.ref, department="sales" if plan.department != "sales" else "marketing")
 

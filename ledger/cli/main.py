@@ -144,6 +144,10 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"  {summary.customers:,} customers, {summary.reps} reps, {summary.campaigns} campaigns")
     print(f"  {summary.events:,} events from {summary.commands:,} commands, "
           f"{summary.first_day:%Y-%m-%d} to {summary.last_day:%Y-%m-%d}")
+    if summary.rejected:
+        print(f"  {summary.rejected} commands refused, for example:")
+        for reason in summary.rejections[:3]:
+            print(f"    {reason}")
     print(f"  rep {summary.departed_rep} departed; cases to look at:")
     for name, ref in summary.seeded.items():
         print(f"    {name:<32} {ref}")

@@ -62,16 +62,31 @@ class ViewDb:
 
 
 class Database:
-    """The datastore the events live in, opened for views."""
+    """The datastore the events live in, opened for views (in the ledger's own schema)."""
 
     def __init__(self, datastore: SQLiteDatastore | PostgresDatastore) -> None:
         self.datastore = datastore
         self.postgres = isinstance(datastore, PostgresDatastore)
+        self.schema = datastore.schema if isinstance(datastore, PostgresDatastore) else ""
+
+    def qualify(self, tables: dict[str, str]) -> dict[str, str]:
+        if not self.postgres:
+            return tables
+        return {logical: f'"{self.schema}"."{name}"' for logical, name in tables.items()}
 
     @contextmanager
     def transaction(self, tables: dict[str, str], *, commit: bool = True) -> Iterator[ViewDb]:
         with self.datastore.transaction(commit=commit) as cursor:
-            yield ViewDb(cursor, postgres=self.postgres, tables=tables)
+            yield ViewDb(cursor, postgres=self.postgres, tables=self.qualify(tables))
+
+    def table_exists(self, tx: ViewDb, name: str) -> bool:
+        if self.postgres:
+            found = tx.one("SELECT 1 AS found FROM information_schema.tables "
+                           "WHERE table_schema = ? AND table_name = ?", (self.schema, name))
+        else:
+            found = tx.one("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' "
+                           "AND name = ?", (name,))
+        return found is not None
 
     def ddl_types(self) -> dict[str, str]:
         return {"int": "BIGINT" if self.postgres else "INTEGER", "text": "TEXT",

@@ -1,0 +1,76 @@
+"""What a view is: tables, and a pure function from a batch of events to changes in them.
+
+A view never reads the aggregates or the clock: everything it writes follows from the
+events, so that the live view, a rebuild from scratch and a replay into a throwaway store
+are one and the same computation.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ledger.errors import CommandInvalid
+from ledger.projections.db import ViewDb
+
+if TYPE_CHECKING:
+    from ledger.projections.runner import Refs
+
+
+class View(ABC):
+    name: ClassVar[str]
+    # logical table name -> column definitions; types may use {int}, {text}, {bool}
+    tables: ClassVar[dict[str, str]]
+    # (logical table, columns) for each index
+    indexes: ClassVar[list[tuple[str, str]]] = []
+
+    @abstractmethod
+    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        """Change the view's tables for these events, in log order."""
+
+    def table_names(self, suffix: str = "") -> dict[str, str]:
+        return {logical: f"view_{logical}{suffix}" for logical in self.tables}
+
+
+def event_type(event: Any) -> str:
+    return type(event).__name__
+
+
+@dataclass
+class Page:
+    """One page of a list; ``next_cursor`` fetches the next (None: this is the last)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": self.items, "next_cursor": self.next_cursor}
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    """The sort key of the last row of the previous page; a bad cursor is a clear error."""
+    if not cursor:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        raise CommandInvalid("the cursor is not one this ledger gave out; start from the "
+                             "first page", where="cursor") from None
+    if not isinstance(values, list):
+        raise CommandInvalid("malformed cursor", where="cursor")
+    return values
+
+
+def page_of(rows: list[dict[str, Any]], limit: int, key: Sequence[str]) -> Page:
+    """Cut ``limit + 1`` rows fetched in ``key`` order into a page and the cursor after it."""
+    items = rows[:limit]
+    more = len(rows) > limit
+    return Page(items, encode_cursor([items[-1][k] for k in key]) if more and items else None)

@@ -1,0 +1,77 @@
+"""promises: every promise by customer and rep, with its status and links."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ledger.projections.base import Page, View, decode_cursor, event_type, page_of
+from ledger.projections.db import Database, ViewDb, iso
+from ledger.projections.runner import Refs
+
+OUTCOMES = {"PromiseKept": "kept", "PromiseBroken": "broken", "PromiseCancelled": "cancelled",
+            "PromiseMarkedOverdue": "overdue"}
+CORRECTABLE = {"rep": "rep", "text": "text", "category": "category", "due_by": "due_by",
+               "occurred_at": "made_at"}
+
+
+class Promises(View):
+    name = "promises"
+    tables = {"promises": (
+        "customer TEXT NOT NULL, promise_id TEXT NOT NULL, rep TEXT NOT NULL, text TEXT NOT NULL,"
+        " category TEXT NOT NULL, made_at TEXT NOT NULL, due_by TEXT NOT NULL,"
+        " status TEXT NOT NULL, closed_at TEXT, outcome_note TEXT, quote_id TEXT,"
+        " complaint_id TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
+        " PRIMARY KEY (customer, promise_id)")}
+    indexes = [("promises", "rep, status"), ("promises", "status, due_by")]
+
+    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        for event in events:
+            kind = event_type(event)
+            if kind == "PromiseMade":
+                db.execute(
+                    "INSERT INTO {promises} VALUES (?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?, ?,"
+                    " ?, ?)",
+                    (refs.ref(event), event.promise_id, event.rep, event.text, event.category,
+                     iso(event.occurred_at), iso(event.due_by), event.quote_id,
+                     event.complaint_id, False, iso(event.timestamp)))
+            elif kind in OUTCOMES:
+                closed = None if kind == "PromiseMarkedOverdue" else iso(event.occurred_at)
+                note = getattr(event, "note", None) or getattr(event, "reason", None)
+                db.execute("UPDATE {promises} SET status = ?, closed_at = ?, outcome_note = ? "
+                           "WHERE customer = ? AND promise_id = ?",
+                           (OUTCOMES[kind], closed, note, refs.ref(event), event.promise_id))
+            elif kind == "EntryCorrected":
+                changes = {CORRECTABLE[k]: v for k, v in event.fields.items() if k in CORRECTABLE}
+                if changes:
+                    sets = ", ".join(f"{column} = ?" for column in changes)
+                    values = [iso(v) if column.endswith(("_at", "_by")) else v
+                              for column, v in changes.items()]
+                    db.execute(f"UPDATE {{promises}} SET {sets} WHERE customer = ? AND "
+                               "promise_id = ?", (*values, refs.ref(event), event.entry_id))
+            elif kind == "EntryRetracted":
+                db.execute("UPDATE {promises} SET retracted = ? WHERE customer = ? AND "
+                           "promise_id = ?", (True, refs.ref(event), event.entry_id))
+
+
+def promises_of(db: Database, customer: str, *, rep: str | None = None,
+                status: str | None = None, limit: int = 100,
+                cursor: str | None = None) -> Page:
+    """What each rep promised this customer, oldest first (filter by rep and status)."""
+    where, params = ["customer = ?"], [customer]
+    if rep is not None:
+        where.append("rep = ?")
+        params.append(rep)
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    after = decode_cursor(cursor)
+    if after:
+        where.append("(made_at > ? OR (made_at = ? AND promise_id > ?))")
+        params += [after[0], after[0], after[1]]
+    with db.transaction(Promises().table_names(), commit=False) as tx:
+        rows = tx.rows(f"SELECT * FROM {{promises}} WHERE {' AND '.join(where)} "
+                       "ORDER BY made_at, promise_id LIMIT ?", (*params, limit + 1))
+    for row in rows:
+        row["retracted"] = bool(row["retracted"])
+    return page_of(rows, limit, ("made_at", "promise_id"))

@@ -1,0 +1,288 @@
+"""Keeps every view current: reads the log in batches, applies each batch to each view in
+one transaction together with the view's new position (exactly once), resumes where it
+stopped, and stops a view that cannot process an event at that event, saying why.
+
+The library's ``ProjectionRunner`` commits one transaction per event and tracks a single
+view; catching up a million events needs batches, and a rebuild must swap a whole view
+at once, so positions live in ``view_positions`` written beside the view's rows.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Notification
+
+from ledger.application import Ledger
+from ledger.projections.base import View
+from ledger.projections.db import Database, ViewDb, iso
+
+CREATED = {"Registered": "customer", "Hired": "rep", "Launched": "campaign"}
+SHARED_TABLES = {
+    "positions": "view_positions",
+    "streams": "view_streams",
+}
+SHARED_COLUMNS = {
+    "positions": "view TEXT PRIMARY KEY, position {int} NOT NULL, error TEXT, "
+                 "error_position {int}, updated_at TEXT NOT NULL",
+    "streams": "id TEXT PRIMARY KEY, kind TEXT NOT NULL, ref TEXT NOT NULL",
+}
+
+
+@dataclass
+class ViewStatus:
+    view: str
+    position: int
+    head: int
+    error: str | None = None
+    error_position: int | None = None
+
+    @property
+    def lag(self) -> int:
+        return self.head - self.position
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"view": self.view, "position": self.position, "head": self.head,
+                "lag": self.lag, "error": self.error, "error_position": self.error_position}
+
+
+class Refs:
+    """Stream id -> (kind, reference), so views can name what an event belongs to."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[UUID, tuple[str, str]] = {}
+
+    def learn(self, events: Sequence[Any]) -> list[tuple[str, str, str]]:
+        new = []
+        for event in events:
+            kind = CREATED.get(type(event).__name__)
+            if kind is not None and event.originator_id not in self.by_id:
+                self.by_id[event.originator_id] = (kind, event.ref)
+                new.append((str(event.originator_id), kind, event.ref))
+        return new
+
+    def ref(self, event: Any) -> str:
+        return self.by_id[event.originator_id][1]
+
+
+class Runner:
+    def __init__(self, app: Ledger, views: Sequence[View], *, batch_size: int = 2000,
+                 database: Database | None = None) -> None:
+        self.app = app
+        self.views = list(views)
+        self.batch_size = batch_size
+        self.db = database or Database(app.recorder.datastore)  # type: ignore[attr-defined]
+        self.refs = Refs()
+        self.failed: dict[str, str] = {}
+        self.wakeup = threading.Event()
+        self.ensure_tables()
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def ensure_tables(self, views: Sequence[View] | None = None, suffix: str = "") -> None:
+        types = self.db.ddl_types()
+        with self.db.transaction(SHARED_TABLES) as tx:
+            for logical, columns in SHARED_COLUMNS.items():
+                tx.execute(f"CREATE TABLE IF NOT EXISTS {{{logical}}} "
+                           f"({columns.format(**types)})")
+        for view in views if views is not None else self.views:
+            names = view.table_names(suffix)
+            with self.db.transaction(names) as tx:
+                create_view_tables(self.db, tx, view, types, names, suffix)
+        with self.db.transaction(SHARED_TABLES, commit=False) as tx:
+            for row in tx.rows("SELECT id, kind, ref FROM {streams}"):
+                self.refs.by_id[UUID(row["id"])] = (row["kind"], row["ref"])
+
+    # -- positions -----------------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        with self.db.transaction(SHARED_TABLES, commit=False) as tx:
+            rows = tx.rows("SELECT view, position FROM {positions}")
+        found = {row["view"]: int(row["position"]) for row in rows}
+        return {view.name: found.get(view.name, 0) for view in self.views}
+
+    def status(self) -> list[ViewStatus]:
+        head = self.app.recorder.max_notification_id() or 0
+        with self.db.transaction(SHARED_TABLES, commit=False) as tx:
+            rows = {r["view"]: r for r in tx.rows("SELECT * FROM {positions}")}
+        return [
+            ViewStatus(view.name, int(rows[view.name]["position"]) if view.name in rows else 0,
+                       head, (rows.get(view.name) or {}).get("error"),
+                       (rows.get(view.name) or {}).get("error_position"))
+            for view in self.views
+        ]
+
+    # -- processing --------------------------------------------------------------------------
+
+    def catch_up(self, *, until: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> int:
+        """Process every event written so far (or up to ``until``); return how many."""
+        processed = 0
+        positions = self.positions()
+        while True:
+            active = [v for v in self.views if v.name not in self.failed]
+            if not active:
+                return processed
+            start = min(positions[v.name] for v in active)
+            limit = self.batch_size if until is None else min(self.batch_size, until - start)
+            if limit <= 0:
+                return processed
+            notifications = self.app.recorder.select_notifications(
+                start=start, limit=limit, inclusive_of_start=False)
+            if not notifications:
+                return processed
+            batch = self.decode(notifications)
+            for view in active:
+                todo = [(p, e) for p, e in batch if p > positions[view.name]]
+                if todo:
+                    positions[view.name] = self.apply(view, todo)
+            processed += len(batch)
+            if progress is not None:
+                progress(len(batch))
+
+    def decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
+        return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+
+    def apply(self, view: View, batch: list[tuple[int, Any]], suffix: str = "") -> int:
+        """Apply a batch to one view; on failure, find the event and stop the view there."""
+        tables = {**SHARED_TABLES, **view.table_names(suffix)}
+        try:
+            with self.db.transaction(tables) as tx:
+                self.write(tx, view, batch, suffix)
+            return batch[-1][0]
+        except Exception:
+            if len(batch) == 1:
+                self.record_failure(view, batch[0][0], suffix)
+                return self.position_of(view, suffix)
+        position = self.position_of(view, suffix)
+        for item in batch:
+            position = self.apply(view, [item], suffix)
+            if view.name in self.failed:
+                break
+        return position
+
+    def write(self, tx: ViewDb, view: View, batch: list[tuple[int, Any]], suffix: str) -> None:
+        events = [event for _, event in batch]
+        new_streams = self.refs.learn(events)
+        if new_streams:
+            tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
+                           "ON CONFLICT (id) DO NOTHING", new_streams)
+        view.apply(tx, events, self.refs)
+        set_position(tx, view.name + suffix, batch[-1][0])
+
+    def record_failure(self, view: View, position: int, suffix: str) -> None:
+        error = traceback.format_exc(limit=3)
+        self.failed[view.name] = error
+        with self.db.transaction(SHARED_TABLES) as tx:
+            tx.execute(
+                "INSERT INTO {positions} (view, position, error, error_position, updated_at) "
+                "VALUES (?, 0, ?, ?, ?) ON CONFLICT (view) DO UPDATE SET error = excluded.error, "
+                "error_position = excluded.error_position, updated_at = excluded.updated_at",
+                (view.name + suffix, error, position, iso(datetime.now(timezone.utc))))
+
+    def position_of(self, view: View, suffix: str = "") -> int:
+        with self.db.transaction(SHARED_TABLES, commit=False) as tx:
+            row = tx.one("SELECT position FROM {positions} WHERE view = ?", (view.name + suffix,))
+        return int(row["position"]) if row else 0
+
+    # -- following the log ---------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, poll: float = 0.5) -> None:
+        """Follow the log until ``stop`` is set: catch up, then wait for a wake-up or a poll."""
+        while not stop.is_set():
+            if self.catch_up() == 0:
+                self.wakeup.wait(poll)
+                self.wakeup.clear()
+
+    # -- rebuilding ------------------------------------------------------------------------------
+
+    def rebuild(self, view: View, *, progress: Callable[[int], None] | None = None,
+                verify: bool = False) -> bool | None:
+        """Build the view afresh beside the live one and swap it in when it has caught up.
+
+        With ``verify``, compare the rebuilt tables with the live ones first and return
+        whether they were identical.
+        """
+        suffix = f"__rebuild_{uuid.uuid4().hex[:6]}"
+        self.ensure_tables([view], suffix)
+        position = 0
+        while True:
+            head = self.app.recorder.max_notification_id() or 0
+            while position < head:
+                notifications = self.app.recorder.select_notifications(
+                    start=position, limit=self.batch_size, inclusive_of_start=False)
+                if not notifications:
+                    break
+                batch = self.decode(notifications)
+                position = self.apply(view, batch, suffix)
+                if view.name in self.failed:
+                    self.drop(view, suffix)
+                    raise RuntimeError(f"rebuilding {view.name} failed at position "
+                                       f"{batch[-1][0]}:\n{self.failed[view.name]}")
+                if progress is not None:
+                    progress(len(batch))
+            self.catch_up(until=position)
+            if self.positions()[view.name] <= position:
+                break
+        identical = self.compare(view, suffix) if verify else None
+        self.swap(view, suffix, position)
+        return identical
+
+    def compare(self, view: View, suffix: str) -> bool:
+        tables = {**{f"live_{k}": v for k, v in view.table_names().items()},
+                  **{f"built_{k}": v for k, v in view.table_names(suffix).items()}}
+        with self.db.transaction(tables, commit=False) as tx:
+            for logical in view.tables:
+                a = tx.rows(f"SELECT * FROM {{live_{logical}}}")
+                b = tx.rows(f"SELECT * FROM {{built_{logical}}}")
+                if sorted(map(repr, a)) != sorted(map(repr, b)):
+                    return False
+        return True
+
+    def swap(self, view: View, suffix: str, position: int) -> None:
+        """In one transaction: drop the live tables, rename the rebuilt ones, move the position."""
+        live = view.table_names()
+        tables = {**SHARED_TABLES, **{f"live_{k}": v for k, v in live.items()},
+                  **{f"built_{k}": v for k, v in view.table_names(suffix).items()}}
+        with self.db.transaction(tables) as tx:
+            for logical in view.tables:
+                tx.execute(f"DROP TABLE IF EXISTS {{live_{logical}}}")
+                tx.execute(f"ALTER TABLE {{built_{logical}}} RENAME TO {live[logical]}")
+            set_position(tx, view.name, position)
+            tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
+        self.failed.pop(view.name, None)
+
+    def drop(self, view: View, suffix: str) -> None:
+        with self.db.transaction({**SHARED_TABLES, **view.table_names(suffix)}) as tx:
+            for logical in view.tables:
+                tx.execute(f"DROP TABLE IF EXISTS {{{logical}}}")
+            tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
+
+
+def create_view_tables(db: Database, tx: ViewDb, view: View, types: dict[str, str],
+                       names: dict[str, str], suffix: str) -> None:
+    """Create what is missing; indexes come with a new table (their names stay unique)."""
+    token = suffix.rsplit("_", 1)[-1] if suffix else uuid.uuid4().hex[:6]
+    for logical, columns in view.tables.items():
+        if db.table_exists(tx, names[logical]):
+            continue
+        tx.execute(f"CREATE TABLE {{{logical}}} ({columns.format(**types)})")
+        for n, (table, indexed) in enumerate(view.indexes):
+            if table == logical:
+                tx.execute(f"CREATE INDEX ix_{logical}_{n}_{token} ON {{{logical}}} ({indexed})")
+
+
+def set_position(tx: ViewDb, view: str, position: int) -> None:
+    tx.execute(
+        "INSERT INTO {positions} (view, position, error, error_position, updated_at) "
+        "VALUES (?, ?, NULL, NULL, ?) ON CONFLICT (view) DO UPDATE SET "
+        "position = excluded.position, error = NULL, error_position = NULL, "
+        "updated_at = excluded.updated_at",
+        (view, position, iso(datetime.now(timezone.utc))))

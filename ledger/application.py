@@ -7,6 +7,7 @@ succeeding or failing on its own: a refused command leaves no trace.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from ledger import clock
 from ledger.aggregates import Campaign, Customer, Rep
@@ -100,9 +101,14 @@ class Ledger(Application[UUID]):
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
+        self.listeners: list[threading.Event] = []  # set after each save (wakes runners)
         # Per instance, so that each store can choose its interval.
         self.snapshotting_intervals = {Customer: self.settings.snapshot_interval}  # type: ignore[misc]
         super().__init__(env=self.settings.eventsourcing_env())
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        for listener in self.listeners:
+            listener.set()
 
     @property
     def ledger_recorder(self) -> LedgerRecorder:

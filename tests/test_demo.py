@@ -70,7 +70,7 @@ def test_the_same_seed_writes_the_same_counts(tmp_path: Path,
 
 def test_building_the_same_world_again_writes_nothing(
         world: tuple[Ledger, DemoSummary]) -> None:
-    app, summary = world
+    app, _ = world
     before = app.recorder.max_notification_id()
     again = build_world(app, seed=1, customers=40, days=365)
     assert (again.events, again.rejected) == (0, 0)

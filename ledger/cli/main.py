@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tqdm import tqdm
-
-from ledger.application import Ledger
-from ledger.config import Settings
+from ledger.cli.common import open_ledger, print_json, progress_bar
+from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
 from ledger.errors import LedgerError
+from ledger.projections import queries
+from ledger.projections.registry import all_views
+from ledger.projections.runner import Runner
 
 DESCRIPTION = """\
 An event-sourced ledger of every customer interaction: contacts, quotes, promises,
@@ -104,27 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
                       "(env LEDGER_TIMEZONE, default UTC)")
     show.add_argument("--json", action="store_true", help="print the history as JSON")
     show.set_defaults(run=run_customer_show)
+    promises = customer.add_parser(
+        "promises", help="what each rep promised this customer",
+        description="Every promise made to the customer, oldest first, with its status "
+        "(open, kept, broken, cancelled, overdue) and what it is linked to.")
+    promises.add_argument("ref", help="the customer's reference")
+    promises.add_argument("--rep", help="only this rep's promises")
+    promises.add_argument("--status", choices=["open", "kept", "broken", "cancelled", "overdue"])
+    add_query_options(promises, listing=True)
+    promises.set_defaults(run=customer_promises)
+    add_commands(commands)
     return parser
-
-
-def open_ledger(args: argparse.Namespace) -> Ledger:
-    overrides: dict[str, Any] = {}
-    if args.data_dir is not None:
-        overrides["data_dir"] = args.data_dir
-    if args.database_url is not None:
-        overrides["database_url"] = args.database_url
-    return Ledger(Settings(**overrides))
-
-
-@contextmanager
-def progress_bar(total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
-    with tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-              disable=None) as bar:
-        yield bar.update
-
-
-def print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -136,6 +123,10 @@ def run_demo(args: argparse.Namespace) -> int:
     with progress_bar(None, " commands") as progress:
         summary = build_world(app, seed=args.seed, customers=args.customers, days=args.days,
                               progress=progress)
+    print("building the views ...", file=sys.stderr)
+    runner = Runner(app, all_views())
+    with progress_bar(summary.events, " events") as progress:
+        runner.catch_up(progress=progress)
     seconds = time.perf_counter() - started
     if args.json:
         print_json({**summary.__dict__, "seconds": round(seconds, 1)})
@@ -202,6 +193,17 @@ def run_customer_show(args: argparse.Namespace) -> int:
     print(f"owner {customer.owner or '-'}, {customer.version} events, "
           f"shown in {zone.key}, now {datetime.now(timezone.utc).astimezone(zone):%Y-%m-%d %H:%M}")
     print(render(lines, zone=zone))
+    return 0
+
+
+def customer_promises(args: argparse.Namespace) -> int:
+    runner = caught_up(args)
+    page = queries.promises_of(runner.db, args.ref, rep=args.rep, status=args.status,
+                               limit=args.limit, cursor=args.cursor)
+    if not page.items and not args.cursor:
+        runner.app.customer(args.ref)  # an unknown customer is an error, not an empty list
+    print_page(args, page, ["promise_id", "rep", "made_at", "due_by", "status", "category",
+                            "text"])
     return 0
 
 

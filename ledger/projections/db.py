@@ -22,7 +22,9 @@ def iso(value: datetime | None) -> str | None:
     """A time as sortable UTC text."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    return value.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def parse_iso(text: str | None) -> datetime | None:

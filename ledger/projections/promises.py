@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ledger.projections.base import Page, View, decode_cursor, event_type, page_of
 from ledger.projections.db import Database, ViewDb, iso
@@ -17,13 +17,14 @@ CORRECTABLE = {"rep": "rep", "text": "text", "category": "category", "due_by": "
 
 class Promises(View):
     name = "promises"
-    tables = {"promises": (
+    tables: ClassVar[dict[str, str]] = {"promises": (
         "customer TEXT NOT NULL, promise_id TEXT NOT NULL, rep TEXT NOT NULL, text TEXT NOT NULL,"
         " category TEXT NOT NULL, made_at TEXT NOT NULL, due_by TEXT NOT NULL,"
         " status TEXT NOT NULL, closed_at TEXT, outcome_note TEXT, quote_id TEXT,"
         " complaint_id TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
         " PRIMARY KEY (customer, promise_id)")}
-    indexes = [("promises", "rep, status"), ("promises", "status, due_by")]
+    indexes: ClassVar[list[tuple[str, str]]] = [("promises", "rep, status"),
+                                               ("promises", "status, due_by")]
 
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
         for event in events:

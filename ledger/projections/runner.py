@@ -60,13 +60,15 @@ class Refs:
         self.by_id: dict[UUID, tuple[str, str]] = {}
 
     def learn(self, events: Sequence[Any]) -> list[tuple[str, str, str]]:
-        new = []
+        """The streams these events create, all of them: a rolled-back batch may have
+        taught them to memory already, and the table must still get them."""
+        created = []
         for event in events:
             kind = CREATED.get(type(event).__name__)
-            if kind is not None and event.originator_id not in self.by_id:
+            if kind is not None:
                 self.by_id[event.originator_id] = (kind, event.ref)
-                new.append((str(event.originator_id), kind, event.ref))
-        return new
+                created.append((str(event.originator_id), kind, event.ref))
+        return created
 
     def ref(self, event: Any) -> str:
         return self.by_id[event.originator_id][1]
@@ -82,6 +84,7 @@ class Runner:
         self.refs = Refs()
         self.failed: dict[str, str] = {}
         self.wakeup = threading.Event()
+        app.listeners.append(self.wakeup)
         self.ensure_tables()
 
     # -- tables ------------------------------------------------------------------------------
@@ -164,22 +167,20 @@ class Runner:
         position = self.position_of(view, suffix)
         for item in batch:
             position = self.apply(view, [item], suffix)
-            if view.name in self.failed:
+            if view.name + suffix in self.failed:
                 break
         return position
 
     def write(self, tx: ViewDb, view: View, batch: list[tuple[int, Any]], suffix: str) -> None:
         events = [event for _, event in batch]
-        new_streams = self.refs.learn(events)
-        if new_streams:
-            tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
-                           "ON CONFLICT (id) DO NOTHING", new_streams)
+        tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
+                       "ON CONFLICT (id) DO NOTHING", self.refs.learn(events))
         view.apply(tx, events, self.refs)
         set_position(tx, view.name + suffix, batch[-1][0])
 
     def record_failure(self, view: View, position: int, suffix: str) -> None:
         error = traceback.format_exc(limit=3)
-        self.failed[view.name] = error
+        self.failed[view.name + suffix] = error
         with self.db.transaction(SHARED_TABLES) as tx:
             tx.execute(
                 "INSERT INTO {positions} (view, position, error, error_position, updated_at) "
@@ -222,14 +223,15 @@ class Runner:
                     break
                 batch = self.decode(notifications)
                 position = self.apply(view, batch, suffix)
-                if view.name in self.failed:
+                if view.name + suffix in self.failed:
+                    error = self.failed.pop(view.name + suffix)
                     self.drop(view, suffix)
-                    raise RuntimeError(f"rebuilding {view.name} failed at position "
-                                       f"{batch[-1][0]}:\n{self.failed[view.name]}")
+                    raise RuntimeError(f"rebuilding {view.name} failed after position "
+                                       f"{position}:\n{error}")
                 if progress is not None:
                     progress(len(batch))
             self.catch_up(until=position)
-            if self.positions()[view.name] <= position:
+            if self.position_of(view) <= position:
                 break
         identical = self.compare(view, suffix) if verify else None
         self.swap(view, suffix, position)

@@ -1,0 +1,35 @@
+"""What the command-line modules share: opening the ledger, progress, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tqdm import tqdm
+
+from ledger.application import Ledger
+from ledger.config import Settings
+
+
+def open_ledger(args: argparse.Namespace) -> Ledger:
+    overrides: dict[str, Any] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.database_url is not None:
+        overrides["database_url"] = args.database_url
+    return Ledger(Settings(**overrides))
+
+
+@contextmanager
+def progress_bar(total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
+    with tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+              disable=None) as bar:
+        yield bar.update
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))

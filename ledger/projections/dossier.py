@@ -1,0 +1,321 @@
+"""dossier: each rep with the customers they own and have talked to; ``rep_dossier`` adds what
+they left open (promises, quotes, complaints, requests) and, once they have departed, the
+hand-over list of everything that needs a new owner.
+
+``rep_dossier`` reads the tables of four views, which the runner must keep: promises, quotes,
+service and this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from ledger.errors import LedgerError, UnknownReference
+from ledger.projections.base import View, event_type
+from ledger.projections.db import Database, ViewDb, iso
+from ledger.projections.promises import Promises
+from ledger.projections.quotes import Quotes
+from ledger.projections.runner import Refs
+from ledger.projections.service import Service, Writes, open_items
+
+NEEDS = "rep_dossier needs the promises, quotes, service and dossier views"
+
+
+class ViewNotBuilt(LedgerError):
+    """A query needs a view whose tables the runner has not created yet."""
+
+    code = "view_not_built"
+
+
+class Dossier(View):
+    name = "dossier"
+    tables: ClassVar[dict[str, str]] = {
+        "customers": (
+            "ref TEXT PRIMARY KEY, name TEXT, kind TEXT NOT NULL, owner TEXT, owner_since TEXT,"
+            " registered_at TEXT NOT NULL, churned_at TEXT, churn_id TEXT,"
+            " erased {bool} NOT NULL"),
+        "reps": (
+            "ref TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, manager TEXT,"
+            " hired_at TEXT NOT NULL, departed_at TEXT, departure_reason TEXT"),
+        "rep_customers": (
+            "rep TEXT NOT NULL, customer TEXT NOT NULL, contacts {int} NOT NULL,"
+            " first_contact_at TEXT NOT NULL, last_contact_at TEXT NOT NULL,"
+            " PRIMARY KEY (rep, customer)"),
+        # every contact, so that a corrected or retracted one moves the counts above
+        "rep_contacts": (
+            "customer TEXT NOT NULL, contact_id TEXT NOT NULL, rep TEXT NOT NULL,"
+            " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
+            " PRIMARY KEY (customer, contact_id)"),
+        "owner_history": (
+            "customer TEXT NOT NULL, seq {int} NOT NULL, rep TEXT NOT NULL, since TEXT NOT NULL,"
+            " until TEXT, reason TEXT, PRIMARY KEY (customer, seq)"),
+    }
+    indexes: ClassVar[list[tuple[str, str]]] = [
+        ("customers", "owner"), ("rep_customers", "customer"), ("rep_contacts", "rep, customer"),
+        ("owner_history", "rep")]
+
+    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        writes = Writes(db)
+        for event in events:
+            handler = getattr(self, f"on_{event_type(event)}", None)
+            if handler is not None:
+                handler(writes, event, refs.ref(event))
+        writes.flush()
+
+    # -- customers and owners --------------------------------------------------------------------
+
+    def on_Registered(self, db: Writes, e: Any, ref: str) -> None:
+        db.later("INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+                 (ref, e.name, e.kind, e.owner, iso(e.occurred_at) if e.owner else None,
+                  iso(e.occurred_at), False))
+        if e.owner is not None:
+            self.new_owner(db, ref, e.owner, e.occurred_at, "registered")
+
+    def on_ProfileChanged(self, db: Writes, e: Any, ref: str) -> None:
+        if "name" in e.changes:
+            db.execute("UPDATE {customers} SET name = ? WHERE ref = ?", (e.changes["name"], ref))
+
+    def on_OwnerAssigned(self, db: Writes, e: Any, ref: str) -> None:
+        db.execute("UPDATE {customers} SET owner = ?, owner_since = ? WHERE ref = ?",
+                   (e.to_rep, iso(e.occurred_at), ref))
+        db.execute("UPDATE {owner_history} SET until = ? WHERE customer = ? AND until IS NULL",
+                   (iso(e.occurred_at), ref))
+        self.new_owner(db, ref, e.to_rep, e.occurred_at, e.reason)
+
+    @staticmethod
+    def new_owner(db: Writes, ref: str, rep: str, since: datetime, reason: str) -> None:
+        db.execute("INSERT INTO {owner_history} SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, NULL,"
+                   " ? FROM {owner_history} WHERE customer = ?",
+                   (ref, rep, iso(since), reason, ref))
+
+    def on_Churned(self, db: Writes, e: Any, ref: str) -> None:
+        db.execute("UPDATE {customers} SET churned_at = ?, churn_id = ? WHERE ref = ?",
+                   (iso(e.occurred_at), e.churn_id, ref))
+
+    def on_WonBack(self, db: Writes, e: Any, ref: str) -> None:
+        db.execute("UPDATE {customers} SET churned_at = NULL, churn_id = NULL WHERE ref = ?",
+                   (ref,))
+
+    def on_PersonalDataErased(self, db: Writes, e: Any, ref: str) -> None:
+        db.execute("UPDATE {customers} SET name = NULL, erased = ? WHERE ref = ?", (True, ref))
+
+    # -- contacts ---------------------------------------------------------------------------------
+
+    def on_ContactLogged(self, db: Writes, e: Any, ref: str) -> None:
+        at = iso(e.occurred_at)
+        db.later("INSERT INTO {rep_contacts} VALUES (?, ?, ?, ?, ?)",
+                 (ref, e.contact_id, e.rep, at, False))
+        db.later(
+            "INSERT INTO {rep_customers} AS rc VALUES (?, ?, 1, ?, ?) ON CONFLICT (rep, customer)"
+            " DO UPDATE SET contacts = rc.contacts + 1,"
+            " first_contact_at = CASE WHEN excluded.first_contact_at < rc.first_contact_at"
+            "  THEN excluded.first_contact_at ELSE rc.first_contact_at END,"
+            " last_contact_at = CASE WHEN excluded.last_contact_at > rc.last_contact_at"
+            "  THEN excluded.last_contact_at ELSE rc.last_contact_at END",
+            (e.rep, ref, at, at))
+
+    def on_EntryCorrected(self, db: Writes, e: Any, ref: str) -> None:
+        if "occurred_at" in e.fields:
+            db.execute("UPDATE {customers} SET churned_at = ? WHERE ref = ? AND churn_id = ?",
+                       (iso(e.fields["occurred_at"]), ref, e.entry_id))
+        changes = [(column, iso(e.fields[column]) if column == "occurred_at" else e.fields[column])
+                   for column in ("rep", "occurred_at") if column in e.fields]
+        if changes:
+            self.change_contact(db, ref, e.entry_id, changes)
+
+    def on_EntryRetracted(self, db: Writes, e: Any, ref: str) -> None:
+        self.change_contact(db, ref, e.entry_id, [("retracted", True)])
+
+    def change_contact(self, db: Writes, ref: str, contact_id: str,
+                       changes: list[tuple[str, Any]]) -> None:
+        """Change one contact, then count again the rep-customer pairs it left and joined."""
+        before = db.one("SELECT rep FROM {rep_contacts} WHERE customer = ? AND contact_id = ?",
+                        (ref, contact_id))
+        if before is None:
+            return
+        sets = ", ".join(f"{column} = ?" for column, _ in changes)
+        db.execute(f"UPDATE {{rep_contacts}} SET {sets} WHERE customer = ? AND contact_id = ?",
+                   (*(v for _, v in changes), ref, contact_id))
+        for rep in {before["rep"], *(v for column, v in changes if column == "rep")}:
+            self.recount(db, rep, ref)
+
+    @staticmethod
+    def recount(db: Writes, rep: str, ref: str) -> None:
+        found = db.one("SELECT COUNT(*) AS n, MIN(occurred_at) AS first_at,"
+                       " MAX(occurred_at) AS last_at FROM {rep_contacts}"
+                       " WHERE rep = ? AND customer = ? AND retracted = ?", (rep, ref, False))
+        db.execute("DELETE FROM {rep_customers} WHERE rep = ? AND customer = ?", (rep, ref))
+        if found and found["n"]:
+            db.execute("INSERT INTO {rep_customers} VALUES (?, ?, ?, ?, ?)",
+                       (rep, ref, found["n"], found["first_at"], found["last_at"]))
+
+    # -- reps -------------------------------------------------------------------------------------
+
+    def on_Hired(self, db: Writes, e: Any, ref: str) -> None:
+        db.later("INSERT INTO {reps} VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                 (ref, e.name, e.team, e.manager, iso(e.occurred_at)))
+
+    def on_MovedTeam(self, db: Writes, e: Any, ref: str) -> None:
+        db.execute("UPDATE {reps} SET team = ?, manager = ? WHERE ref = ?",
+                   (e.team, e.manager, ref))
+
+    def on_Departed(self, db: Writes, e: Any, ref: str) -> None:
+        db.execute("UPDATE {reps} SET departed_at = ?, departure_reason = ? WHERE ref = ?",
+                   (iso(e.occurred_at), e.reason, ref))
+
+
+# -- the dossier ---------------------------------------------------------------------------------
+
+
+def needed_views() -> list[View]:
+    return [Promises(), Quotes(), Service(), Dossier()]
+
+
+def rep_dossier(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
+    """What a rep owns, has touched and has left open; for a departed rep, the hand-over list
+    (most urgent first). ``as_of`` is "now" for deadlines: what is overdue, what has lapsed.
+
+    Needs the promises, quotes, service and dossier views (``ViewNotBuilt`` names a missing
+    one); ``UnknownReference`` if the rep was never hired.
+    """
+    views = needed_views()
+    tables = {k: v for view in views for k, v in view.table_names().items()}
+    with db.transaction(tables, commit=False) as tx:
+        for view in views:
+            if not all(db.table_exists(tx, name) for name in view.table_names().values()):
+                raise ViewNotBuilt(f"the {view.name} view has not been built: {NEEDS}; run "
+                                   "the projection runner with them", where="rep_dossier")
+        person = tx.one("SELECT * FROM {reps} WHERE ref = ?", (rep,))
+        if person is None:
+            raise UnknownReference(f"no rep {rep} has been hired; check the reference",
+                                   where="rep")
+        reps = {r["ref"]: r for r in tx.rows("SELECT ref, manager, departed_at FROM {reps}")}
+        owned = owned_customers(tx, rep)
+        touched = tx.rows(
+            "SELECT rc.customer, c.name, c.owner, rc.contacts, rc.first_contact_at,"
+            " rc.last_contact_at FROM {rep_customers} rc LEFT JOIN {customers} c"
+            " ON c.ref = rc.customer WHERE rc.rep = ?"
+            " ORDER BY rc.last_contact_at DESC, rc.customer", (rep,))
+        handed_on = tx.rows(
+            "SELECT h.customer, c.name, h.since, h.until, c.owner AS now_owned_by"
+            " FROM {owner_history} h LEFT JOIN {customers} c ON c.ref = h.customer"
+            " WHERE h.rep = ? AND h.until IS NOT NULL ORDER BY h.until, h.customer", (rep,))
+        promises = tx.rows(
+            "SELECT customer, promise_id, text, category, made_at, due_by, status, quote_id,"
+            " complaint_id FROM {promises} WHERE rep = ? AND status IN ('open', 'overdue')"
+            " AND retracted = ? ORDER BY due_by, customer, promise_id", (rep, False))
+        quotes = tx.rows("SELECT * FROM {quotes} WHERE rep = ? AND status = 'open' AND"
+                         " retracted = ? ORDER BY valid_until, customer, quote_id", (rep, False))
+        service = open_items(tx, rep)
+        owners = owners_of(tx, {i["customer"] for i in (*promises, *quotes,
+                                                         *service["open_complaints"],
+                                                         *service["unanswered_requests"])})
+    now = iso(as_of)
+    assert now is not None
+    for promise in promises:
+        promise["overdue"] = promise["status"] == "overdue" or promise["due_by"] < now
+    for quote in quotes:
+        quote.pop("retracted", None)
+        quote["lapsed"] = quote["valid_until"] < now
+    for item in (*service["open_complaints"], *service["unanswered_requests"]):
+        item["overdue"] = item["respond_by"] is not None and item["respond_by"] < now
+    departed = person["departed_at"] is not None
+    found: dict[str, Any] = {
+        "rep": {"ref": person["ref"], "name": person["name"], "team": person["team"],
+                "manager": person["manager"], "hired_at": person["hired_at"],
+                "departed": departed, "departed_at": person["departed_at"],
+                "departure_reason": person["departure_reason"]},
+        "as_of": now,
+        "last_contact_at": max((t["last_contact_at"] for t in touched), default=None),
+        "customers_owned": owned,
+        "customers_handed_on": handed_on,
+        "customers_touched": touched,
+        "open_promises": promises,
+        "open_quotes": quotes,
+        **service,
+    }
+    found["handover"] = handover(found, reps, owners, now) if departed else []
+    return found
+
+
+def owned_customers(tx: ViewDb, rep: str) -> list[dict[str, Any]]:
+    """The rep's customers, each with the last contact by this rep and by anyone."""
+    owned = tx.rows("SELECT ref AS customer, name, owner_since, churned_at, erased"
+                    " FROM {customers} WHERE owner = ? ORDER BY ref", (rep,))
+    contacts: dict[str, list[dict[str, Any]]] = {}
+    for row in tx.rows("SELECT rc.* FROM {rep_customers} rc JOIN {customers} c"
+                       " ON c.ref = rc.customer WHERE c.owner = ?", (rep,)):
+        contacts.setdefault(row["customer"], []).append(row)
+    for customer in owned:
+        customer["erased"] = bool(customer["erased"])
+        by = contacts.get(customer["customer"], [])
+        mine = next((c for c in by if c["rep"] == rep), None)
+        last = max(by, key=lambda c: (c["last_contact_at"], c["rep"]), default=None)
+        customer.update(
+            contacts_by_rep=mine["contacts"] if mine else 0,
+            last_contact_by_rep_at=mine["last_contact_at"] if mine else None,
+            last_contact_at=last["last_contact_at"] if last else None,
+            last_contact_by=last["rep"] if last else None)
+    return owned
+
+
+def owners_of(tx: ViewDb, customers: set[str]) -> dict[str, str | None]:
+    if not customers:
+        return {}
+    refs = sorted(customers)
+    marks = ", ".join("?" for _ in refs)
+    return {row["ref"]: row["owner"] for row in
+            tx.rows(f"SELECT ref, owner FROM {{customers}} WHERE ref IN ({marks})", refs)}
+
+
+def handover(found: dict[str, Any], reps: dict[str, dict[str, Any]],
+             owners: dict[str, str | None], now: str) -> list[dict[str, Any]]:
+    """Everything a departed rep leaves that needs a new owner: overdue first, then by due
+    date, then what has no due date (the customers they owned)."""
+    rep = found["rep"]
+    manager = rep["manager"] if rep["manager"] and not reps.get(
+        rep["manager"], {}).get("departed_at") else None
+
+    def suggested(customer: str) -> str | None:
+        owner = owners.get(customer)
+        active = owner is not None and owner != rep["ref"] and not reps.get(
+            owner, {}).get("departed_at")
+        return owner if active else manager
+
+    def item(customer: str, what: str, entry_id: str, due: str | None, overdue: bool,
+             why: str) -> dict[str, Any]:
+        return {"customer": customer, "what": what, "id": entry_id, "due": due,
+                "overdue": overdue, "why": why, "suggested_owner": suggested(customer)}
+
+    items = [item(c["customer"], "owned customer", c["customer"], None, False,
+                  f"owner departed {day(rep['departed_at'])}") for c in found["customers_owned"]]
+    for p in found["open_promises"]:
+        why = (f"promise overdue since {day(p['due_by'])}" if p["overdue"]
+               else f"promise due {day(p['due_by'])}")
+        items.append(item(p["customer"], "open promise", p["promise_id"], p["due_by"],
+                          p["overdue"], f"{why} made by departed rep"))
+    for q in found["open_quotes"]:
+        why = (f"quote lapsed {day(q['valid_until'])} but still open" if q["lapsed"]
+               else f"quote valid until {day(q['valid_until'])}")
+        items.append(item(q["customer"], "open quote", q["quote_id"], q["valid_until"],
+                          q["lapsed"], f"{why}, issued by departed rep"))
+    for c in found["open_complaints"]:
+        why = ("complaint" if c["respond_by"] is None
+               else f"complaint response overdue since {day(c['respond_by'])}" if c["overdue"]
+               else f"complaint response due {day(c['respond_by'])}")
+        items.append(item(c["customer"], "open complaint", c["complaint_id"], c["respond_by"],
+                          c["overdue"], f"{why}, handled by departed rep"))
+    for r in found["unanswered_requests"]:
+        why = (f"{r['kind']} request overdue since {day(r['respond_by'])}" if r["overdue"]
+               else f"{r['kind']} request due {day(r['respond_by'])}")
+        items.append(item(r["customer"], "unanswered request", r["request_id"], r["respond_by"],
+                          r["overdue"], f"{why}, assigned to departed rep"))
+    items.sort(key=lambda i: (not i["overdue"], i["due"] is None, i["due"] or "", i["customer"],
+                              i["what"], i["id"]))
+    return items
+
+
+def day(when: str | None) -> str:
+    return (when or "")[:10]

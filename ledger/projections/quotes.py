@@ -1,0 +1,169 @@
+"""quotes: every quote by customer and rep, with its net price and status, and the pairs of
+quotes that contradict each other (same customer and product, overlapping validity,
+different price)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from ledger.projections.base import Page, View, decode_cursor, event_type, page_of
+from ledger.projections.db import Database, ViewDb, iso, money
+from ledger.projections.runner import Refs
+
+OUTCOMES = {"QuoteAccepted": "accepted", "QuoteDeclined": "declined",
+            "QuoteExpired": "expired", "QuoteWithdrawn": "withdrawn"}
+# Corrected field -> column, and how its value is stored.
+CORRECTABLE = {"rep": "rep", "product": "product", "quantity": "quantity",
+               "unit_price": "unit_price", "currency": "currency", "discount": "discount",
+               "valid_until": "valid_until", "occurred_at": "issued_at"}
+TIMES = frozenset({"valid_until", "issued_at"})
+NUMBERS = frozenset({"quantity", "unit_price", "discount"})
+FOUR_PLACES = Decimal("0.0001")
+
+
+def net_price(unit_price: Decimal, discount: Decimal) -> Decimal:
+    """The unit price after discount, to four places, so that equal prices read alike."""
+    return (unit_price * (1 - discount)).quantize(FOUR_PLACES)
+
+
+class Quotes(View):
+    name = "quotes"
+    tables: ClassVar[dict[str, str]] = {"quotes": (
+        "customer TEXT NOT NULL, quote_id TEXT NOT NULL, rep TEXT NOT NULL,"
+        " product TEXT NOT NULL, quantity TEXT NOT NULL, unit_price TEXT NOT NULL,"
+        " currency TEXT NOT NULL, discount TEXT NOT NULL, net_price TEXT NOT NULL,"
+        " issued_at TEXT NOT NULL, valid_until TEXT NOT NULL, status TEXT NOT NULL,"
+        " closed_at TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
+        " PRIMARY KEY (customer, quote_id)")}
+    indexes: ClassVar[list[tuple[str, str]]] = [("quotes", "customer, product"),
+                                                ("quotes", "rep, status")]
+
+    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        # Issues, outcomes, retractions and corrections write disjoint columns, and an
+        # outcome or retraction always follows its issue: so all issues of the batch go in
+        # first, then the rest, each kind in log order, in as few statements as possible.
+        issued, closed, retracted, corrections = [], [], [], []
+        for event in events:
+            kind = event_type(event)
+            if kind == "QuoteIssued":
+                issued.append((
+                    refs.ref(event), event.quote_id, event.rep, event.product,
+                    money(event.quantity), money(event.unit_price), event.currency,
+                    money(event.discount), money(net_price(event.unit_price, event.discount)),
+                    iso(event.occurred_at), iso(event.valid_until), False,
+                    iso(event.timestamp)))
+            elif kind in OUTCOMES:
+                closed.append((OUTCOMES[kind], iso(event.occurred_at), refs.ref(event),
+                               event.quote_id))
+            elif kind == "EntryRetracted":
+                retracted.append((True, refs.ref(event), event.entry_id))
+            elif kind == "EntryCorrected" and not CORRECTABLE.keys().isdisjoint(event.fields):
+                corrections.append(event)
+        db.executemany("INSERT INTO {quotes} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open',"
+                       " NULL, ?, ?)", issued)
+        db.executemany("UPDATE {quotes} SET status = ?, closed_at = ? WHERE customer = ? AND "
+                       "quote_id = ?", closed)
+        db.executemany("UPDATE {quotes} SET retracted = ? WHERE customer = ? AND "
+                       "quote_id = ?", retracted)
+        for event in corrections:
+            correct(db, refs.ref(event), event.entry_id, event.fields)
+
+
+def correct(db: ViewDb, customer: str, quote_id: str, fields: dict[str, Any]) -> None:
+    """Apply a correction to a quote (a correction of another kind of entry finds no row)."""
+    changes: dict[str, Any] = {}
+    for name, value in fields.items():
+        column = CORRECTABLE.get(name)
+        if column in TIMES:
+            changes[column] = iso(value)
+        elif column in NUMBERS:
+            changes[column] = money(value)
+        elif column is not None:
+            changes[column] = value
+    if "unit_price" in fields or "discount" in fields:
+        row = db.one("SELECT unit_price, discount FROM {quotes} WHERE customer = ? AND "
+                     "quote_id = ?", (customer, quote_id))
+        if row is None:
+            return
+        price = fields.get("unit_price", Decimal(row["unit_price"]))
+        discount = fields.get("discount", Decimal(row["discount"]))
+        changes["net_price"] = money(net_price(price, discount))
+    sets = ", ".join(f"{column} = ?" for column in changes)
+    db.execute(f"UPDATE {{quotes}} SET {sets} WHERE customer = ? AND quote_id = ?",
+               (*changes.values(), customer, quote_id))
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    row["retracted"] = bool(row["retracted"])
+    return row
+
+
+def quotes_of(db: Database, customer: str, *, rep: str | None = None,
+              status: str | None = None, limit: int = 100, cursor: str | None = None) -> Page:
+    """The quotes given to this customer, oldest first (filter by rep and status)."""
+    where: list[str] = ["customer = ?"]
+    params: list[Any] = [customer]
+    if rep is not None:
+        where.append("rep = ?")
+        params.append(rep)
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    after = decode_cursor(cursor)
+    if after:
+        where.append("(issued_at > ? OR (issued_at = ? AND quote_id > ?))")
+        params += [after[0], after[0], after[1]]
+    with db.transaction(Quotes().table_names(), commit=False) as tx:
+        rows = tx.rows(f"SELECT * FROM {{quotes}} WHERE {' AND '.join(where)} "
+                       "ORDER BY issued_at, quote_id LIMIT ?", (*params, limit + 1))
+    return page_of([_decoded(row) for row in rows], limit, ("issued_at", "quote_id"))
+
+
+def open_quotes_of_rep(db: Database, rep: str) -> list[dict[str, Any]]:
+    """Every quote this rep has open (and not retracted), the soonest to lapse first."""
+    with db.transaction(Quotes().table_names(), commit=False) as tx:
+        rows = tx.rows("SELECT * FROM {quotes} WHERE rep = ? AND status = 'open' AND "
+                       "retracted = ? ORDER BY valid_until, customer, quote_id", (rep, False))
+    return [_decoded(row) for row in rows]
+
+
+# Column -> its name in a pair, after "first_" or "second_" (prices are net prices).
+SIDE = {"quote_id": "quote", "rep": "rep", "net_price": "price", "currency": "currency",
+        "issued_at": "issued_at", "valid_until": "valid_until", "status": "status"}
+
+
+def conflicting_quotes(db: Database, *, customer: str | None = None, limit: int = 100,
+                       cursor: str | None = None) -> Page:
+    """Pairs of live quotes to one customer for one product, valid at the same time, at
+    different net prices (or in different currencies); each pair once, the lower quote id
+    first: ``first_quote``, ``first_rep``, ``first_price`` (net), ``first_currency``,
+    ``first_issued_at``, ``first_valid_until``, ``first_status``, the same for ``second_``,
+    and ``reps_differ``."""
+    where = ["a.retracted = ?", "b.retracted = ?", "a.status <> 'withdrawn'",
+             "b.status <> 'withdrawn'", "a.issued_at <= b.valid_until",
+             "b.issued_at <= a.valid_until", "(a.net_price <> b.net_price OR "
+             "a.currency <> b.currency)"]
+    params: list[Any] = [False, False]
+    if customer is not None:
+        where.append("a.customer = ?")
+        params.append(customer)
+    after = decode_cursor(cursor)
+    if after:
+        where.append("(a.customer > ? OR (a.customer = ? AND (a.product > ? OR (a.product = ? "
+                     "AND (a.quote_id > ? OR (a.quote_id = ? AND b.quote_id > ?))))))")
+        params += [after[0], after[0], after[1], after[1], after[2], after[2], after[3]]
+    columns = ", ".join(f"{side}.{column} AS {prefix}_{name}"
+                        for side, prefix in (("a", "first"), ("b", "second"))
+                        for column, name in SIDE.items())
+    with db.transaction(Quotes().table_names(), commit=False) as tx:
+        rows = tx.rows(
+            f"SELECT a.customer, a.product, {columns} FROM {{quotes}} a JOIN {{quotes}} b "
+            "ON b.customer = a.customer AND b.product = a.product AND b.quote_id > a.quote_id "
+            f"WHERE {' AND '.join(where)} "
+            "ORDER BY a.customer, a.product, a.quote_id, b.quote_id LIMIT ?",
+            (*params, limit + 1))
+    for row in rows:
+        row["reps_differ"] = row["first_rep"] != row["second_rep"]
+    return page_of(rows, limit, ("customer", "product", "first_quote", "second_quote"))

@@ -1,0 +1,357 @@
+"""service: inbound requests and complaints with their deadlines, and the marketing and sales
+that reached a customer when it should not have.
+
+Complaints keep one period per time they were open (filed or reopened until resolved), so
+that "touched while a complaint was open" is a question about business time: when the touch
+happened, whenever either was recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from ledger.projections.base import Page, View, decode_cursor, event_type, page_of
+from ledger.projections.db import Database, ViewDb, iso, parse_iso
+from ledger.projections.runner import Refs
+
+SAME_MATERIAL_DAYS = 30
+# Corrected field -> column, per table; entry ids are unique within a customer, so a
+# correction changes at most one row of one table.
+CORRECTABLE: dict[str, dict[str, str]] = {
+    "requests": {"kind": "kind", "channel": "channel", "summary": "summary",
+                 "respond_by": "respond_by", "occurred_at": "received_at"},
+    "complaints": {"category": "category", "severity": "severity",
+                   "description": "description", "respond_by": "respond_by",
+                   "occurred_at": "filed_at"},
+    "touches": {"channel": "channel", "material": "material", "department": "department",
+                "occurred_at": "occurred_at"},
+    "sales": {"rep": "rep", "direction": "direction", "occurred_at": "occurred_at"},
+}
+ID_COLUMN = {"requests": "request_id", "complaints": "complaint_id", "touches": "touch_id",
+             "sales": "entry_id"}
+TIME_COLUMNS = {"received_at", "respond_by", "filed_at", "occurred_at"}
+SALES = {"ContactLogged": ("contact", "contact_id"), "QuoteIssued": ("quote", "quote_id"),
+         "PurchaseRecorded": ("purchase", "order_id")}
+
+
+def day_number(when: datetime) -> int:
+    """Whole UTC days since 1970-01-01, so "within 30 days" is integer arithmetic in SQL."""
+    return (when.astimezone(timezone.utc).date() - datetime(1970, 1, 1).date()).days
+
+
+class Writes:
+    """One batch's statements. Inserts that commute with one another wait and go out together
+    (one ``executemany`` per statement: a single round trip on PostgreSQL); any other
+    statement, or a read, first sends what waits, so every row is written in log order."""
+
+    def __init__(self, db: ViewDb) -> None:
+        self.db = db
+        self.waiting: dict[str, list[Sequence[Any]]] = {}
+
+    def later(self, statement: str, params: Sequence[Any]) -> None:
+        self.waiting.setdefault(statement, []).append(params)
+
+    def flush(self) -> None:
+        for statement, rows in self.waiting.items():
+            self.db.executemany(statement, rows)
+        self.waiting.clear()
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.flush()
+        self.db.execute(statement, params)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        self.flush()
+        return self.db.one(statement, params)
+
+
+class Service(View):
+    name = "service"
+    tables: ClassVar[dict[str, str]] = {
+        "requests": (
+            "customer TEXT NOT NULL, request_id TEXT NOT NULL, kind TEXT NOT NULL,"
+            " channel TEXT NOT NULL, rep TEXT, summary TEXT, received_at TEXT NOT NULL,"
+            " respond_by TEXT NOT NULL, status TEXT NOT NULL, answered_at TEXT,"
+            " answered_by TEXT, retracted {bool} NOT NULL, PRIMARY KEY (customer, request_id)"),
+        "complaints": (
+            "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, category TEXT NOT NULL,"
+            " severity TEXT NOT NULL, description TEXT NOT NULL, rep TEXT,"
+            " filed_at TEXT NOT NULL, respond_by TEXT, status TEXT NOT NULL, escalated_to TEXT,"
+            " resolved_at TEXT, satisfied {bool}, reopened {int} NOT NULL,"
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, complaint_id)"),
+        "complaint_periods": (
+            "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, period {int} NOT NULL,"
+            " opened_at TEXT NOT NULL, closed_at TEXT,"
+            " PRIMARY KEY (customer, complaint_id, period)"),
+        "touches": (
+            "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
+            " channel TEXT NOT NULL, material TEXT, department TEXT, occurred_at TEXT NOT NULL,"
+            " day {int} NOT NULL, opted_out {bool} NOT NULL, retracted {bool} NOT NULL,"
+            " PRIMARY KEY (customer, touch_id)"),
+        "sales": (
+            "customer TEXT NOT NULL, entry_id TEXT NOT NULL, kind TEXT NOT NULL, rep TEXT,"
+            " direction TEXT, occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
+            " PRIMARY KEY (customer, entry_id)"),
+    }
+    indexes: ClassVar[list[tuple[str, str]]] = [
+        ("requests", "status, respond_by"), ("requests", "rep, status"),
+        ("complaints", "status, respond_by"), ("complaints", "rep, status"),
+        ("complaint_periods", "customer, opened_at"), ("touches", "customer, material"),
+        ("touches", "opted_out"), ("sales", "customer, occurred_at")]
+
+    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        writes = Writes(db)
+        for event in events:
+            handler = getattr(self, f"on_{event_type(event)}", None)
+            if handler is not None:
+                handler(writes, event, refs.ref(event))
+        writes.flush()
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def on_RequestReceived(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {requests} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?)",
+                 (customer, e.request_id, e.kind, e.channel, e.rep, e.summary,
+                  iso(e.occurred_at), iso(e.respond_by), False))
+
+    def on_RequestAnswered(self, db: Writes, e: Any, customer: str) -> None:
+        db.execute("UPDATE {requests} SET status = 'answered', answered_at = ?, answered_by = ? "
+                   "WHERE customer = ? AND request_id = ?",
+                   (iso(e.occurred_at), e.rep, customer, e.request_id))
+
+    # -- complaints ------------------------------------------------------------------------------
+
+    def on_ComplaintFiled(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {complaints} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
+                 " NULL, 0, ?)",
+                 (customer, e.complaint_id, e.category, e.severity, e.description, e.rep,
+                  iso(e.occurred_at), iso(e.respond_by), False))
+        db.later("INSERT INTO {complaint_periods} VALUES (?, ?, 1, ?, NULL)",
+                 (customer, e.complaint_id, iso(e.occurred_at)))
+
+    def on_ComplaintEscalated(self, db: Writes, e: Any, customer: str) -> None:
+        db.execute("UPDATE {complaints} SET escalated_to = ? WHERE customer = ? AND "
+                   "complaint_id = ?", (e.to, customer, e.complaint_id))
+
+    def on_ComplaintResolved(self, db: Writes, e: Any, customer: str) -> None:
+        db.execute("UPDATE {complaints} SET status = 'resolved', resolved_at = ?, satisfied = ? "
+                   "WHERE customer = ? AND complaint_id = ?",
+                   (iso(e.occurred_at), e.satisfied, customer, e.complaint_id))
+        db.execute("UPDATE {complaint_periods} SET closed_at = ? WHERE customer = ? AND "
+                   "complaint_id = ? AND closed_at IS NULL",
+                   (iso(e.occurred_at), customer, e.complaint_id))
+
+    def on_ComplaintReopened(self, db: Writes, e: Any, customer: str) -> None:
+        db.execute("UPDATE {complaints} SET status = 'open', resolved_at = NULL, satisfied = NULL,"
+                   " reopened = reopened + 1 WHERE customer = ? AND complaint_id = ?",
+                   (customer, e.complaint_id))
+        db.execute("INSERT INTO {complaint_periods} SELECT customer, complaint_id, reopened + 1,"
+                   " ?, NULL FROM {complaints} WHERE customer = ? AND complaint_id = ?",
+                   (iso(e.occurred_at), customer, e.complaint_id))
+
+    # -- touches and sales -----------------------------------------------------------------------
+
+    def on_CampaignTouched(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {touches} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (customer, e.touch_id, e.campaign, e.channel, e.material, e.department,
+                  iso(e.occurred_at), day_number(e.occurred_at), bool(e.opted_out), False))
+
+    def on_sale(self, db: Writes, e: Any, customer: str) -> None:
+        kind, id_field = SALES[event_type(e)]
+        db.later("INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (customer, getattr(e, id_field), kind, e.rep, getattr(e, "direction", None),
+                  iso(e.occurred_at), False))
+
+    on_ContactLogged = on_QuoteIssued = on_PurchaseRecorded = on_sale
+
+    # -- corrections and retractions -------------------------------------------------------------
+
+    def on_EntryCorrected(self, db: Writes, e: Any, customer: str) -> None:
+        for table, columns in CORRECTABLE.items():
+            changes = [(columns[k], iso(v) if columns[k] in TIME_COLUMNS else v)
+                       for k, v in e.fields.items() if k in columns]
+            if table == "touches" and "occurred_at" in e.fields:
+                changes.append(("day", day_number(e.fields["occurred_at"])))
+            if not changes:
+                continue
+            sets = ", ".join(f"{column} = ?" for column, _ in changes)
+            db.execute(f"UPDATE {{{table}}} SET {sets} WHERE customer = ? AND "
+                       f"{ID_COLUMN[table]} = ?",
+                       (*(v for _, v in changes), customer, e.entry_id))
+        if "occurred_at" in e.fields:
+            db.execute("UPDATE {complaint_periods} SET opened_at = ? WHERE customer = ? AND "
+                       "complaint_id = ? AND period = 1",
+                       (iso(e.fields["occurred_at"]), customer, e.entry_id))
+
+    def on_EntryRetracted(self, db: Writes, e: Any, customer: str) -> None:
+        for table, id_column in ID_COLUMN.items():
+            db.execute(f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND "
+                       f"{id_column} = ?", (True, customer, e.entry_id))
+
+
+# -- queries -------------------------------------------------------------------------------------
+
+
+def after_key(columns: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """SQL for "sorts after ``values``" on ``columns`` (row comparison, spelled out)."""
+    column, *rest = columns
+    if not rest:
+        return f"{column} > ?", [values[0]]
+    inner, params = after_key(rest, values[1:])
+    return f"({column} > ? OR ({column} = ? AND {inner}))", [values[0], values[0], *params]
+
+
+INBOX_KEY = ("due", "item", "customer", "id")
+
+
+def service_inbox(db: Database, *, as_of: datetime, rep: str | None = None, limit: int = 100,
+                  cursor: str | None = None) -> Page:
+    """Requests unanswered and complaints unresolved at ``as_of`` whose deadline had passed,
+    oldest deadline first; with ``rep``, only those assigned (or escalated) to that rep."""
+    now = iso(as_of)
+    request_where, complaint_where = "", ""
+    params: list[Any] = [False, now, now, now]
+    if rep is not None:
+        request_where = " AND r.rep = ?"
+        params.append(rep)
+    params += [False, now, now, now]
+    if rep is not None:
+        complaint_where = " AND (c.rep = ? OR c.escalated_to = ?)"
+        params += [rep, rep]
+    outer, after = "", decode_cursor(cursor)
+    if after:
+        outer, more = after_key(INBOX_KEY, after)
+        outer = f"WHERE {outer}"
+        params += more
+    with db.transaction(Service().table_names(), commit=False) as tx:
+        rows = tx.rows(
+            "SELECT * FROM ("
+            " SELECT 'request' AS item, r.customer, r.request_id AS id, r.kind AS what, r.rep,"
+            "  NULL AS escalated_to, r.received_at AS opened_at, r.respond_by AS due"
+            " FROM {requests} r WHERE r.retracted = ? AND r.received_at <= ?"
+            "  AND r.respond_by < ? AND (r.answered_at IS NULL OR r.answered_at > ?)"
+            f"{request_where}"
+            " UNION ALL"
+            " SELECT 'complaint' AS item, c.customer, c.complaint_id AS id, c.category AS what,"
+            "  c.rep, c.escalated_to, p.opened_at, c.respond_by AS due"
+            " FROM {complaints} c JOIN {complaint_periods} p ON p.customer = c.customer"
+            "  AND p.complaint_id = c.complaint_id"
+            " WHERE c.retracted = ? AND c.respond_by < ? AND p.opened_at <= ?"
+            "  AND (p.closed_at IS NULL OR p.closed_at > ?)"
+            f"{complaint_where}"
+            f") items {outer} ORDER BY due, item, customer, id LIMIT ?", (*params, limit + 1))
+    page = page_of(rows, limit, INBOX_KEY)
+    for row in page.items:
+        due = parse_iso(row["due"])
+        assert due is not None
+        late = as_of - due
+        row["overdue_days"] = late.days
+        row["overdue_hours"] = int(late.total_seconds() // 3600)
+    return page
+
+
+VIOLATION_KEY = ("at", "kind", "customer", "entry_id", "related_id")
+VIOLATIONS_SQL = """
+SELECT 'touch_after_opt_out' AS kind, t.customer, t.occurred_at AS at, t.touch_id AS entry_id,
+  'touch' AS entry_kind, NULL AS rep, t.campaign, t.channel, t.material, t.department,
+  '' AS related_id, NULL AS related_kind, NULL AS related_at, NULL AS related_until,
+  NULL AS related_campaign, NULL AS related_department
+FROM {touches} t WHERE t.opted_out = ? AND t.retracted = ?
+UNION ALL
+SELECT 'touch_during_open_complaint', t.customer, t.occurred_at, t.touch_id, 'touch', NULL,
+  t.campaign, t.channel, t.material, t.department, p.complaint_id, 'complaint', p.opened_at,
+  p.closed_at, NULL, NULL
+FROM {touches} t
+JOIN {complaint_periods} p ON p.customer = t.customer AND p.opened_at <= t.occurred_at
+  AND (p.closed_at IS NULL OR t.occurred_at < p.closed_at)
+JOIN {complaints} c ON c.customer = p.customer AND c.complaint_id = p.complaint_id
+WHERE t.retracted = ? AND c.retracted = ?
+UNION ALL
+SELECT 'sale_during_open_complaint', s.customer, s.occurred_at, s.entry_id, s.kind, s.rep,
+  NULL, NULL, NULL, NULL, p.complaint_id, 'complaint', p.opened_at, p.closed_at, NULL, NULL
+FROM {sales} s
+JOIN {complaint_periods} p ON p.customer = s.customer AND p.opened_at <= s.occurred_at
+  AND (p.closed_at IS NULL OR s.occurred_at < p.closed_at)
+JOIN {complaints} c ON c.customer = p.customer AND c.complaint_id = p.complaint_id
+WHERE s.retracted = ? AND c.retracted = ?
+  AND (s.kind <> 'contact' OR (s.direction = 'out'
+       AND (c.rep IS NULL OR s.rep <> c.rep)
+       AND (c.escalated_to IS NULL OR s.rep <> c.escalated_to)))
+UNION ALL
+SELECT 'same_material_two_departments', a.customer, a.occurred_at, a.touch_id, 'touch', NULL,
+  a.campaign, a.channel, a.material, a.department, b.touch_id, 'touch', b.occurred_at, NULL,
+  b.campaign, b.department
+FROM {touches} a
+JOIN {touches} b ON b.customer = a.customer AND b.material = a.material
+  AND b.department <> a.department AND b.day >= a.day - ?
+  AND (b.occurred_at < a.occurred_at OR (b.occurred_at = a.occurred_at AND b.touch_id < a.touch_id))
+WHERE a.retracted = ? AND b.retracted = ?
+"""
+WHY = {
+    "touch_after_opt_out": "marketed on {channel} after the customer opted out",
+    "touch_during_open_complaint": "marketed while complaint {related_id} was open",
+    "sale_during_open_complaint": "{entry_kind} while complaint {related_id} was open",
+    "same_material_two_departments": "{material} sent by {department} and by "
+                                     "{related_department} within {days} days",
+}
+
+
+def violations(db: Database, *, limit: int = 100, cursor: str | None = None) -> Page:
+    """Touches after opt-out or during an open complaint, sales during an open complaint, and
+    the same material from two departments within 30 days; in order of when they happened.
+
+    A contact logged by the rep handling (or given) the complaint is the complaint being
+    handled, not a sale, and is not listed.
+    """
+    params: list[Any] = [True, False, False, False, False, False, SAME_MATERIAL_DAYS, False,
+                         False]
+    outer, after = "", decode_cursor(cursor)
+    if after:
+        outer, more = after_key(VIOLATION_KEY, after)
+        outer = f"WHERE {outer}"
+        params += more
+    with db.transaction(Service().table_names(), commit=False) as tx:
+        rows = tx.rows(f"SELECT * FROM ({VIOLATIONS_SQL}) found {outer} "
+                       f"ORDER BY {', '.join(VIOLATION_KEY)} LIMIT ?", (*params, limit + 1))
+    page = page_of(rows, limit, VIOLATION_KEY)
+    page.items = [violation(row) for row in page.items]
+    return page
+
+
+def violation(row: dict[str, Any]) -> dict[str, Any]:
+    entry = {"entry_id": row["entry_id"], "entry": row["entry_kind"], "at": row["at"],
+             **{k: row[k] for k in ("rep", "campaign", "channel", "material", "department")
+                if row[k] is not None}}
+    entries = [entry]
+    if row["related_kind"] == "complaint":
+        entries.append({"entry_id": row["related_id"], "entry": "complaint",
+                        "open_from": row["related_at"], "open_until": row["related_until"]})
+    elif row["related_kind"] == "touch":
+        entries.append({"entry_id": row["related_id"], "entry": "touch", "at": row["related_at"],
+                        "campaign": row["related_campaign"], "material": row["material"],
+                        "department": row["related_department"]})
+    return {"kind": row["kind"], "customer": row["customer"], "at": row["at"],
+            "why": WHY[row["kind"]].format(**row, days=SAME_MATERIAL_DAYS), "entries": entries}
+
+
+def open_items(tx: ViewDb, rep: str) -> dict[str, list[dict[str, Any]]]:
+    """The rep's open complaints and unanswered requests, in a transaction that maps the
+    service tables (the dossier reads them beside its own)."""
+    complaints = tx.rows(
+        "SELECT customer, complaint_id, category, severity, description, filed_at, respond_by,"
+        " escalated_to, reopened FROM {complaints} WHERE rep = ? AND status = 'open'"
+        " AND retracted = ? ORDER BY respond_by IS NULL, respond_by, filed_at, customer,"
+        " complaint_id", (rep, False))
+    requests = tx.rows(
+        "SELECT customer, request_id, kind, channel, summary, received_at, respond_by"
+        " FROM {requests} WHERE rep = ? AND status = 'open' AND retracted = ?"
+        " ORDER BY respond_by, customer, request_id", (rep, False))
+    return {"open_complaints": complaints, "unanswered_requests": requests}
+
+
+def open_items_of_rep(db: Database, rep: str) -> dict[str, list[dict[str, Any]]]:
+    """Complaints the rep handles that are open, and requests assigned to them unanswered."""
+    with db.transaction(Service().table_names(), commit=False) as tx:
+        return open_items(tx, rep)

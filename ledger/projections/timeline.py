@@ -1,0 +1,334 @@
+"""timeline: every event of every customer as one readable line, in business-time order,
+with corrections applied to the entry they concern, retractions marked, and the trail of
+both kept on the entry.
+
+This view gets a row per event, so a batch is written with one ``executemany``; an entry
+corrected or retracted in the same batch as it was opened is amended before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from ledger.history import FORMATS, LATE, OPENING
+from ledger.projections.base import Page, View, decode_cursor, page_of
+from ledger.projections.db import Database, ViewDb, iso, parse_iso
+from ledger.projections.runner import Refs
+
+COLUMNS = ("customer", "version", "kind", "entry_id", "occurred_at", "recorded_at", "late",
+           "actor", "rep", "summary", "details", "trail", "retracted")
+(CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, RECORDED_AT, IS_LATE, ACTOR, REP, SUMMARY,
+ DETAILS, TRAIL, RETRACTED) = range(len(COLUMNS))
+
+# What every event carries besides its own fields; occurred_at and actor have columns.
+ENVELOPE = frozenset({"timestamp", "originator_id", "originator_version", "originator_topic",
+                      "occurred_at", "actor"})
+# Event type -> the field naming the entry it opens or concerns.
+ENTRY_FIELD = {
+    **OPENING,
+    "RequestAnswered": "request_id",
+    **dict.fromkeys(("QuoteAccepted", "QuoteDeclined", "QuoteExpired", "QuoteWithdrawn"),
+                    "quote_id"),
+    **dict.fromkeys(("PromiseKept", "PromiseBroken", "PromiseCancelled",
+                     "PromiseMarkedOverdue"), "promise_id"),
+    **dict.fromkeys(("ComplaintEscalated", "ComplaintResolved", "ComplaintReopened"),
+                    "complaint_id"),
+    "EntryCorrected": "entry_id",
+    "EntryRetracted": "entry_id",
+}
+REP_FIELD = {"OwnerAssigned": "to_rep"}
+# Profile fields that identify a person, blanked when their personal data is erased.
+PERSONAL = ("name", "email", "phone", "address", "company")
+PROFILE_KINDS = ("Registered", "ProfileChanged")
+
+Row = list[Any]
+Key = tuple[str, Any]  # customer, entry id
+
+
+class Timeline(View):
+    name = "timeline"
+    tables: ClassVar[dict[str, str]] = {"timeline": (
+        "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL, entry_id TEXT,"
+        " occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, late {bool} NOT NULL,"
+        " actor TEXT NOT NULL, rep TEXT, summary TEXT NOT NULL, details TEXT NOT NULL,"
+        " trail TEXT NOT NULL, retracted {bool} NOT NULL, PRIMARY KEY (customer, version)")}
+    indexes: ClassVar[list[tuple[str, str]]] = [
+        ("timeline", "customer, occurred_at, version"),
+        ("timeline", "customer, entry_id, version")]
+
+    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        rows: list[Row] = []
+        opened: dict[Key, Row] = {}  # entries opened in this batch
+        stored: dict[Key, Row] = {}  # earlier entries amended in this batch
+        erased: list[str] = []
+        for event in events:
+            kind_of_stream, customer = refs.by_id[event.originator_id]
+            if kind_of_stream != "customer":
+                continue
+            kind = type(event).__name__
+            fields = {k: v for k, v in vars(event).items() if k not in ENVELOPE}
+            entry_id = fields.get(ENTRY_FIELD.get(kind, ""))
+            occurred, recorded = event.occurred_at, event.timestamp
+            row = [customer, event.originator_version, kind, entry_id, iso(occurred),
+                   iso(recorded), recorded - occurred > LATE, event.actor,
+                   fields.get(REP_FIELD.get(kind, "rep")), summary(kind, fields), fields, None,
+                   False]
+            rows.append(row)
+            if kind in OPENING:
+                opened[(customer, entry_id)] = row
+            elif kind == "EntryCorrected" or kind == "EntryRetracted":
+                key = (customer, entry_id)
+                target = opened.get(key)
+                if target is None:
+                    target = stored.get(key) or load(db, key)
+                    if target is not None:
+                        stored[key] = target
+                if target is not None:
+                    amend(target, event, kind)
+            elif kind == "PersonalDataErased":
+                erased.append(customer)
+        for row in rows:
+            row[DETAILS] = dumps(row[DETAILS])
+            row[TRAIL] = dumps(row[TRAIL]) if row[TRAIL] else "[]"
+        db.executemany(f"INSERT INTO {{timeline}} VALUES ({', '.join('?' * len(COLUMNS))})",
+                       rows)
+        db.executemany(
+            "UPDATE {timeline} SET occurred_at = ?, late = ?, rep = ?, summary = ?, "
+            "details = ?, trail = ?, retracted = ? WHERE customer = ? AND version = ?",
+            [(r[OCCURRED_AT], r[IS_LATE], r[REP], r[SUMMARY], dumps(r[DETAILS]),
+              dumps(r[TRAIL]), r[RETRACTED], r[CUSTOMER], r[VERSION]) for r in stored.values()])
+        for customer in erased:
+            forget(db, customer)
+
+
+def load(db: ViewDb, key: Key) -> Row | None:
+    """The row that opened an entry (its first), from an earlier batch."""
+    found = db.one("SELECT * FROM {timeline} WHERE customer = ? AND entry_id = ? "
+                   "ORDER BY version LIMIT 1", key)
+    if found is None:
+        return None
+    row = [found[column] for column in COLUMNS]
+    row[DETAILS], row[TRAIL] = json.loads(row[DETAILS]), json.loads(row[TRAIL])
+    row[IS_LATE], row[RETRACTED] = bool(row[IS_LATE]), bool(row[RETRACTED])
+    return row
+
+
+def recorded_at(row: Row) -> datetime:
+    recorded = parse_iso(row[RECORDED_AT])
+    assert recorded is not None
+    return recorded
+
+
+def amend(row: Row, event: Any, kind: str) -> None:
+    """Apply a correction or retraction to the row of the entry it names."""
+    note: dict[str, Any] = {"version": event.originator_version}
+    if kind == "EntryCorrected":
+        details, previous = row[DETAILS], {}
+        for name, value in event.fields.items():
+            if name == "occurred_at":
+                previous[name] = row[OCCURRED_AT]
+                row[OCCURRED_AT] = iso(value)
+                row[IS_LATE] = recorded_at(row) - value > LATE
+            else:
+                previous[name] = details.get(name)
+                details[name] = value
+                if name == "rep":
+                    row[REP] = value
+        # From the stored form, so that an entry corrected in the batch that opened it
+        # reads exactly as one corrected later.
+        row[SUMMARY] = summary(row[KIND], json.loads(dumps(details)))
+        note.update(kind="corrected", fields=event.fields, previous=previous)
+    else:
+        row[RETRACTED] = True
+        note["kind"] = "retracted"
+    note.update(reason=event.reason, actor=event.actor, at=iso(event.timestamp))
+    row[TRAIL] = [*(row[TRAIL] or ()), note]
+
+
+def forget(db: ViewDb, customer: str) -> None:
+    """Blank the personal fields of a customer's profile lines, as erasure requires."""
+    updates = []
+    for found in db.rows("SELECT version, kind, details FROM {timeline} WHERE customer = ? "
+                         "AND kind IN (?, ?)", (customer, *PROFILE_KINDS)):
+        details = json.loads(found["details"])
+        profile = details if found["kind"] == "Registered" else details["changes"]
+        for name in PERSONAL:
+            if profile.get(name) is not None:
+                profile[name] = None
+        updates.append((dumps(details), summary(found["kind"], details), customer,
+                        found["version"]))
+    db.executemany("UPDATE {timeline} SET details = ?, summary = ? WHERE customer = ? AND "
+                   "version = ?", updates)
+
+
+# -- details and summaries -------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be shown in the timeline")
+
+
+_ENCODER = json.JSONEncoder(default=_plain, ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(value: Any) -> str:
+    return _ENCODER.encode(value)
+
+
+# The helpers below take a value as the event holds it or as JSON gives it back (Decimal or
+# its text, datetime or its ISO text), and show both alike.
+
+def _number(value: Any) -> str:
+    return format(Decimal(str(value)).normalize(), "f")
+
+
+def _day(value: Any) -> str:
+    return str(iso(value) if isinstance(value, datetime) else value)[:10]
+
+
+def _cut(text: Any, width: int = 60) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[:width - 1] + "…"
+
+
+def _also(text: Any) -> str:
+    return f": {_cut(text)}" if text else ""
+
+
+def _quote(f: dict[str, Any]) -> str:
+    off = Decimal(str(f["discount"]))
+    return (f"quote {f['quote_id']}: {_number(f['quantity'])} × {f['product']} at "  # noqa: RUF001
+            f"{f['unit_price']} {f['currency']}"
+            f"{f' ({_number(off * 100)} % off)' if off else ''}, "
+            f"valid until {_day(f['valid_until'])}")
+
+
+def _purchase(f: dict[str, Any]) -> str:
+    what = f.get("product") or ""
+    if what and f.get("quantity") is not None:
+        what = f"{_number(f['quantity'])} × {what}"  # noqa: RUF001
+    return f"order {f['order_id']}: {f['amount']} {f['currency']}{', ' + what if what else ''}"
+
+
+def _registered(f: dict[str, Any]) -> str:
+    who = " ".join(str(v) for v in (f.get("name"), f"({f['kind']})") if v)
+    return (f"registered {who}{', ' + f['company'] if f.get('company') else ''}"
+            f"{', owner ' + f['owner'] if f.get('owner') else ''}")
+
+
+def _touch(f: dict[str, Any]) -> str:
+    how = ", ".join(str(v) for v in (f["channel"], f.get("material"), f.get("department")) if v)
+    return (f"campaign {f['campaign']} ({how})"
+            f"{' after opt-out on ' + f['channel'] if f.get('opted_out') else ''}")
+
+
+def _outcome(noun: str, verb: str, id_field: str, note: str | None = None) -> Callable[
+        [dict[str, Any]], str]:
+    return lambda f: f"{noun} {f[id_field]} {verb}{_also(f.get(note)) if note else ''}"
+
+
+SATISFIED = {None: "", True: " (satisfied)", False: " (not satisfied)"}
+
+
+def _changes(values: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {_day(v) if isinstance(v, datetime) else _cut(v, 30)}"
+                     for name, v in values.items())
+
+
+SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "Registered": _registered,
+    "ProfileChanged": lambda f: f"profile changed: {', '.join(f['changes'])}",
+    "OwnerAssigned": lambda f: f"owner {f['from_rep'] or 'none'} → {f['to_rep']}"
+                               f"{_also(f['reason'])}",
+    "ContactLogged": lambda f: f"contact {f['contact_id']} ({f['channel']}, {f['direction']}): "
+                               f"{_cut(f['subject'])}",
+    "RequestReceived": lambda f: f"request {f['request_id']} ({f['kind']}, {f['channel']}), "
+                                 f"respond by {_day(f['respond_by'])}{_also(f['summary'])}",
+    "RequestAnswered": lambda f: f"request {f['request_id']} answered ({f['channel']})"
+                                 f"{_also(f['summary'])}",
+    "QuoteIssued": _quote,
+    "QuoteAccepted": _outcome("quote", "accepted", "quote_id", "note"),
+    "QuoteDeclined": _outcome("quote", "declined", "quote_id", "reason"),
+    "QuoteExpired": _outcome("quote", "expired", "quote_id"),
+    "QuoteWithdrawn": _outcome("quote", "withdrawn", "quote_id", "reason"),
+    "PromiseMade": lambda f: f"promise {f['promise_id']} ({f['category']}): {_cut(f['text'])}, "
+                             f"due {_day(f['due_by'])}",
+    "PromiseKept": _outcome("promise", "kept", "promise_id", "note"),
+    "PromiseBroken": _outcome("promise", "broken", "promise_id", "reason"),
+    "PromiseCancelled": _outcome("promise", "cancelled", "promise_id", "reason"),
+    "PromiseMarkedOverdue": _outcome("promise", "overdue", "promise_id"),
+    "CampaignTouched": _touch,
+    "ConsentChanged": lambda f: f"consent {f['channel']}/{f['purpose']} "
+                                f"{'granted' if f['granted'] else 'withdrawn'}",
+    "ComplaintFiled": lambda f: f"complaint {f['complaint_id']} ({f['category']}, "
+                                f"{f['severity']}): {_cut(f['description'])}",
+    "ComplaintEscalated": lambda f: f"complaint {f['complaint_id']} escalated to {f['to']}"
+                                    f"{_also(f['reason'])}",
+    "ComplaintResolved": lambda f: f"complaint {f['complaint_id']} resolved"
+                                   f"{_also(f['resolution'])}{SATISFIED[f['satisfied']]}",
+    "ComplaintReopened": _outcome("complaint", "reopened", "complaint_id", "reason"),
+    "SatisfactionRecorded": lambda f: f"survey {f['survey_id']}: {len(f['items'])} items"
+                                      f"{' on ' + f['product'] if f.get('product') else ''}",
+    "PurchaseRecorded": _purchase,
+    "Churned": lambda f: f"churned ({f['defection_type']})"
+                         f"{' to ' + f['competitor'] if f.get('competitor') else ''}"
+                         f"{_also(f['reason'])}",
+    "WonBack": lambda f: f"won back{_also(f['reason'])}",
+    "EntryCorrected": lambda f: f"correction of {f['entry_id']}: {_changes(f['fields'])} "
+                                f"({_cut(f['reason'], 40)})",
+    "EntryRetracted": lambda f: f"retraction of {f['entry_id']}{_also(f['reason'])}",
+    "PersonalDataErased": lambda f: f"personal data erased{_also(f['reason'])}",
+}
+
+
+def summary(kind: str, fields: dict[str, Any]) -> str:
+    """A short line saying what happened, e.g. ``quote Q-1: 10 × 普洱茶 at 128.00 CNY ...``."""  # noqa: RUF002
+    format_line = SUMMARIES.get(kind)
+    if format_line is not None:
+        return format_line(fields)
+    label, shown = FORMATS.get(kind, (kind, ()))
+    return f"{label}{_also(', '.join(str(fields[n]) for n in shown if fields.get(n)))}"
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+
+def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = None,
+                rep: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, limit: int = 100,
+                cursor: str | None = None) -> Page:
+    """A customer's history in the order it happened (since <= occurred_at < until), filtered
+    by event kind (e.g. ``QuoteIssued``) and rep; corrections applied, trail attached."""
+    where: list[str] = ["customer = ?"]
+    params: list[Any] = [customer]
+    if kinds:
+        where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        params += list(kinds)
+    if rep is not None:
+        where.append("rep = ?")
+        params.append(rep)
+    if since is not None:
+        where.append("occurred_at >= ?")
+        params.append(iso(since))
+    if until is not None:
+        where.append("occurred_at < ?")
+        params.append(iso(until))
+    after = decode_cursor(cursor)
+    if after:
+        where.append("(occurred_at > ? OR (occurred_at = ? AND version > ?))")
+        params += [after[0], after[0], after[1]]
+    with db.transaction(Timeline().table_names(), commit=False) as tx:
+        rows = tx.rows(f"SELECT * FROM {{timeline}} WHERE {' AND '.join(where)} "
+                       "ORDER BY occurred_at, version LIMIT ?", (*params, limit + 1))
+    for row in rows:
+        row["details"], row["trail"] = json.loads(row["details"]), json.loads(row["trail"])
+        row["late"], row["retracted"] = bool(row["late"]), bool(row["retracted"])
+    return page_of(rows, limit, ("occurred_at", "version"))

@@ -1,0 +1,118 @@
+"""Views kept live (event by event, in batches, with crashes and restarts) equal a rebuild."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.application import Ledger
+from ledger.commands import parse_command
+from ledger.config import Settings
+from ledger.demo import build_world
+from ledger.errors import LedgerError
+from ledger.projections.base import View
+from ledger.projections.db import ViewDb
+from ledger.projections.registry import all_views
+from ledger.projections.runner import Refs, Runner
+from tests.test_properties import BATCH, CUSTOMERS, REPS, T0, in_world
+
+_worlds = itertools.count()
+
+
+class Crashing(View):
+    """A view that dies on its n-th event, as a process killed mid-batch would."""
+
+    def __init__(self, inner: View, after: int) -> None:
+        self.inner, self.left = inner, after
+        self.name, self.tables, self.indexes = inner.name, inner.tables, inner.indexes
+
+    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        self.inner.apply(db, events, refs)
+        self.left -= len(events)
+        if self.left < 0:
+            raise RuntimeError("crash")
+
+
+def setup_world(app: Ledger, prefix: str) -> None:
+    start = T0.isoformat()
+    app.execute_many([parse_command(in_world(d, prefix)) for d in (
+        *({"type": "hire_rep", "ref": r, "name": "A", "team": "t", "occurred_at": start}
+          for r in REPS),
+        {"type": "launch_campaign", "ref": "K1", "name": "K", "channel": "email", "budget": "9",
+         "currency": "CNY", "starts_at": start, "ends_at": "2030-01-01T00:00:00Z"},
+        *({"type": "register_customer", "ref": c, "name": "N", "occurred_at": start}
+          for c in CUSTOMERS),
+    )], actor="setup")
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(batches=st.lists(BATCH, min_size=1, max_size=4),
+       batch_sizes=st.lists(st.integers(1, 9), min_size=4, max_size=4),
+       crash_after=st.integers(0, 30))
+def test_views_kept_live_with_a_crash_equal_a_rebuild(
+        store: Settings, batches: list[list[dict[str, Any]]], batch_sizes: list[int],
+        crash_after: int) -> None:
+    app = Ledger(store)
+    setup_world(app, f"w{next(_worlds)}-")
+    prefix = f"w{next(_worlds) - 1}-"
+    crashing = [Crashing(view, crash_after) for view in all_views()]
+    runner = Runner(app, crashing, batch_size=batch_sizes[0])
+    for n, raw in enumerate(batches):
+        commands = []
+        for data in raw:
+            try:
+                commands.append(parse_command(in_world(data, prefix)))
+            except LedgerError:
+                continue
+        app.execute_many(commands, actor="property")
+        runner.catch_up()
+        if runner.failed:  # restart after the crash, with other batch sizes
+            runner = Runner(app, all_views(), batch_size=batch_sizes[(n + 1) % 4])
+            runner.catch_up()
+    runner = Runner(app, all_views(), batch_size=batch_sizes[-1])
+    runner.catch_up()
+    assert not runner.failed
+    head = app.recorder.max_notification_id()
+    assert all(status.position == head for status in runner.status())
+    for view in all_views():
+        assert runner.rebuild(view, verify=True), f"{view.name} differs from its rebuild"
+    app.close()
+
+
+def test_killing_the_runner_mid_batch_loses_and_duplicates_nothing(store: Settings) -> None:
+    app = Ledger(store)
+    build_world(app, seed=3, customers=60, days=400)
+    env = {**os.environ, "LEDGER_DATA_DIR": str(store.data_dir),
+           "LEDGER_DATABASE_SCHEMA": store.database_schema}
+    env.pop("LEDGER_DATABASE_URL", None)
+    if store.database_url:
+        env["LEDGER_DATABASE_URL"] = store.database_url
+    command = [sys.executable, "-m", "ledger.cli.main", "projections", "run"]
+    watcher = Runner(app, all_views())
+    for _ in range(2):
+        runner = subprocess.Popen([*command, "--batch-size", "20"], env=env,
+                                  stderr=subprocess.DEVNULL)
+        before = min(s.position for s in watcher.status())
+        while all(s.position == before for s in watcher.status()):
+            time.sleep(0.01)  # until the runner has committed at least one more batch
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+    assert any(s.lag > 0 for s in watcher.status()), "killed after it had finished"
+    finished = subprocess.run([*command, "--once"], env=env, capture_output=True)
+    assert finished.returncode == 0, finished.stderr
+    assert all(s.lag == 0 for s in watcher.status())
+    verified = subprocess.run([sys.executable, "-m", "ledger.cli.main", "projections",
+                               "rebuild", "--verify"], env=env, capture_output=True, text=True)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.count("identical to the live view") == len(all_views())
+    app.close()

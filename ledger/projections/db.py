@@ -78,6 +78,19 @@ class Database:
 
     @contextmanager
     def transaction(self, tables: dict[str, str], *, commit: bool = True) -> Iterator[ViewDb]:
+        if isinstance(self.datastore, SQLiteDatastore) and commit:
+            # IMMEDIATE takes the write lock up front (waiting for it), so a transaction that
+            # reads before it writes is never refused for a snapshot another writer moved.
+            with self.datastore.get_connection(commit=True) as conn:
+                writer = conn.cursor()
+                writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield ViewDb(writer, postgres=False, tables=tables)
+                except BaseException:
+                    conn.rollback()
+                    raise
+                conn.commit()
+            return
         with self.datastore.transaction(commit=commit) as cursor:
             yield ViewDb(cursor, postgres=self.postgres, tables=self.qualify(tables))
 

@@ -9,6 +9,8 @@ at once, so positions live in ``view_positions`` written beside the view's rows.
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 import threading
 import traceback
 import uuid
@@ -18,12 +20,16 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+import psycopg
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError
 
 from ledger.application import Ledger
 from ledger.projections.base import View
 from ledger.projections.db import Database, ViewDb, iso
 
+# Errors of the database rather than of an event: a view is not stopped for them.
+TRANSIENT = (OperationalError, InterfaceError, sqlite3.OperationalError,
+             psycopg.OperationalError, psycopg.InterfaceError)
 CREATED = {"Registered": "customer", "Hired": "rep", "Launched": "campaign"}
 SHARED_TABLES = {
     "positions": "view_positions",
@@ -70,6 +76,10 @@ class Refs:
                 created.append((str(event.originator_id), kind, event.ref))
         return created
 
+    def load(self, tx: ViewDb) -> None:
+        for row in tx.rows("SELECT id, kind, ref FROM {streams}"):
+            self.by_id[UUID(row["id"])] = (row["kind"], row["ref"])
+
     def ref(self, event: Any) -> str:
         return self.by_id[event.originator_id][1]
 
@@ -97,11 +107,13 @@ class Runner:
                            f"({columns.format(**types)})")
         for view in views if views is not None else self.views:
             names = view.table_names(suffix)
-            with self.db.transaction(names) as tx:
+            with self.db.transaction({**SHARED_TABLES, **names}) as tx:
                 create_view_tables(self.db, tx, view, types, names, suffix)
+                tx.execute("INSERT INTO {positions} (view, position, updated_at) "
+                           "VALUES (?, 0, ?) ON CONFLICT (view) DO NOTHING",
+                           (view.name + suffix, iso(datetime.now(timezone.utc))))
         with self.db.transaction(SHARED_TABLES, commit=False) as tx:
-            for row in tx.rows("SELECT id, kind, ref FROM {streams}"):
-                self.refs.by_id[UUID(row["id"])] = (row["kind"], row["ref"])
+            self.refs.load(tx)
 
     # -- positions -----------------------------------------------------------------------------
 
@@ -158,8 +170,9 @@ class Runner:
         tables = {**SHARED_TABLES, **view.table_names(suffix)}
         try:
             with self.db.transaction(tables) as tx:
-                self.write(tx, view, batch, suffix)
-            return batch[-1][0]
+                return self.write(tx, view, batch, suffix)
+        except TRANSIENT:
+            raise  # the database, not the event: the caller retries later
         except Exception:
             if len(batch) == 1:
                 self.record_failure(view, batch[0][0], suffix)
@@ -171,12 +184,28 @@ class Runner:
                 break
         return position
 
-    def write(self, tx: ViewDb, view: View, batch: list[tuple[int, Any]], suffix: str) -> None:
-        events = [event for _, event in batch]
+    def write(self, tx: ViewDb, view: View, batch: list[tuple[int, Any]], suffix: str) -> int:
+        """Apply what the view has not seen yet; return its position after the batch.
+
+        The position is read (and on PostgreSQL locked) inside the transaction, so two
+        runners, or a runner and a rebuild's swap, never apply an event twice or skip one.
+        """
+        lock = " FOR UPDATE" if tx.postgres else ""
+        row = tx.one(f"SELECT position FROM {{positions}} WHERE view = ?{lock}",
+                     (view.name + suffix,))
+        done = int(row["position"]) if row else 0
+        # Learn every stream the batch creates, also those another runner already applied.
         tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
-                       "ON CONFLICT (id) DO NOTHING", self.refs.learn(events))
+                       "ON CONFLICT (id) DO NOTHING", self.refs.learn([e for _, e in batch]))
+        events = [event for position, event in batch if position > done]
+        if not events:
+            return done
+        if any(e.originator_id not in self.refs.by_id for e in events):
+            # Created before this runner started, by a batch another runner applied.
+            self.refs.load(tx)
         view.apply(tx, events, self.refs)
         set_position(tx, view.name + suffix, batch[-1][0])
+        return batch[-1][0]
 
     def record_failure(self, view: View, position: int, suffix: str) -> None:
         error = traceback.format_exc(limit=3)
@@ -198,7 +227,12 @@ class Runner:
     def run(self, stop: threading.Event, *, poll: float = 0.5) -> None:
         """Follow the log until ``stop`` is set: catch up, then wait for a wake-up or a poll."""
         while not stop.is_set():
-            if self.catch_up() == 0:
+            try:
+                processed = self.catch_up()
+            except TRANSIENT as error:
+                print(f"database unavailable ({error}); retrying", file=sys.stderr)
+                processed = 0
+            if processed == 0:
                 self.wakeup.wait(poll)
                 self.wakeup.clear()
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -115,4 +116,20 @@ def test_killing_the_runner_mid_batch_loses_and_duplicates_nothing(store: Settin
                                "rebuild", "--verify"], env=env, capture_output=True, text=True)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.count("identical to the live view") == len(all_views())
+    app.close()
+
+
+def test_two_runners_on_one_store_neither_skip_nor_repeat(store: Settings) -> None:
+    app = Ledger(store)
+    build_world(app, seed=5, customers=30, days=300)
+    runners = [Runner(Ledger(store), all_views(), batch_size=n) for n in (37, 101)]
+    threads = [threading.Thread(target=r.catch_up) for r in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not any(r.failed for r in runners), [r.failed for r in runners]
+    assert all(s.lag == 0 for s in runners[0].status())
+    for view in all_views():
+        assert runners[0].rebuild(view, verify=True), f"{view.name} differs from its rebuild"
     app.close()

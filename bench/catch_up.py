@@ -37,7 +37,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     store_arguments(parser)
     parser.add_argument("--customers", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=5000)
     args = parser.parse_args()
     settings = throwaway_settings(args)
     try:

@@ -29,7 +29,7 @@ def add_commands(commands: Any) -> None:
     run.add_argument("names", nargs="*", metavar="NAME", help=f"views ({', '.join(VIEW_NAMES)})")
     run.add_argument("--once", action="store_true", help="catch up and exit")
     run.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
-    run.add_argument("--batch-size", type=int, default=2000, help="events per transaction")
+    run.add_argument("--batch-size", type=int, default=5000, help="events per transaction")
     run.set_defaults(run=run_projections)
     status = sub.add_parser("status", help="each view's position and lag behind the log")
     status.add_argument("--json", action="store_true")
@@ -100,7 +100,7 @@ def runner_for(args: argparse.Namespace, names: list[str] | None = None) -> Runn
     except KeyError as error:
         raise CommandInvalid(f"unknown view {error.args[0]!r}; views are "
                              f"{', '.join(VIEW_NAMES)}", where="NAME") from None
-    return Runner(open_ledger(args), views, batch_size=getattr(args, "batch_size", 2000))
+    return Runner(open_ledger(args), views, batch_size=getattr(args, "batch_size", 5000))
 
 
 def caught_up(args: argparse.Namespace) -> Runner:

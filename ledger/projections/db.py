@@ -41,10 +41,15 @@ class ViewDb:
         self.cursor = cursor
         self.postgres = postgres
         self.tables = tables
+        self._sql: dict[str, str] = {}
 
     def sql(self, statement: str) -> str:
-        statement = statement.format(**self.tables)
-        return statement.replace("?", "%s") if self.postgres else statement
+        known = self._sql.get(statement)
+        if known is None:
+            known = statement.format(**self.tables)
+            known = known.replace("?", "%s") if self.postgres else known
+            self._sql[statement] = known
+        return known
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(self.sql(statement), tuple(params))

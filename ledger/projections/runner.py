@@ -85,7 +85,7 @@ class Refs:
 
 
 class Runner:
-    def __init__(self, app: Ledger, views: Sequence[View], *, batch_size: int = 2000,
+    def __init__(self, app: Ledger, views: Sequence[View], *, batch_size: int = 5000,
                  database: Database | None = None) -> None:
         self.app = app
         self.views = list(views)
@@ -93,6 +93,7 @@ class Runner:
         self.db = database or Database(app.recorder.datastore)  # type: ignore[attr-defined]
         self.refs = Refs()
         self.failed: dict[str, str] = {}
+        self.created: list[tuple[str, str, str]] = []  # streams created in the current batch
         self.wakeup = threading.Event()
         app.listeners.append(self.wakeup)
         self.ensure_tables()
@@ -154,6 +155,8 @@ class Runner:
             if not notifications:
                 return processed
             batch = self.decode(notifications)
+            in_step = [v for v in active if positions[v.name] == start]
+            positions.update(self.apply_together(in_step, batch))
             for view in active:
                 todo = [(p, e) for p, e in batch if p > positions[view.name]]
                 if todo:
@@ -163,7 +166,27 @@ class Runner:
                 progress(len(batch))
 
     def decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
-        return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        self.created = self.refs.learn([event for _, event in batch])
+        if not {e.originator_id for _, e in batch} <= self.refs.by_id.keys():
+            # Created before this runner started, by a batch another runner applied.
+            with self.db.transaction(SHARED_TABLES, commit=False) as tx:
+                self.refs.load(tx)
+        return batch
+
+    def apply_together(self, views: list[View], batch: list[tuple[int, Any]]) -> dict[str, int]:
+        """Views in step take the batch in one transaction (one commit, not one per view);
+        if any of them fails, each takes it alone, and only the failing one stops."""
+        tables = dict(SHARED_TABLES)
+        for view in views:
+            tables.update(view.table_names())
+        try:
+            with self.db.transaction(tables) as tx:
+                return {view.name: self.write(tx, view, batch, "") for view in views}
+        except TRANSIENT:
+            raise
+        except Exception:
+            return {view.name: self.apply(view, batch) for view in views}
 
     def apply(self, view: View, batch: list[tuple[int, Any]], suffix: str = "") -> int:
         """Apply a batch to one view; on failure, find the event and stop the view there."""
@@ -194,15 +217,12 @@ class Runner:
         row = tx.one(f"SELECT position FROM {{positions}} WHERE view = ?{lock}",
                      (view.name + suffix,))
         done = int(row["position"]) if row else 0
-        # Learn every stream the batch creates, also those another runner already applied.
+        # Every stream the batch creates, also those another runner already applied.
         tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
-                       "ON CONFLICT (id) DO NOTHING", self.refs.learn([e for _, e in batch]))
+                       "ON CONFLICT (id) DO NOTHING", self.created)
         events = [event for position, event in batch if position > done]
         if not events:
             return done
-        if any(e.originator_id not in self.refs.by_id for e in events):
-            # Created before this runner started, by a batch another runner applied.
-            self.refs.load(tx)
         view.apply(tx, events, self.refs)
         set_position(tx, view.name + suffix, batch[-1][0])
         return batch[-1][0]

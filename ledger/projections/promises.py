@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from ledger.projections.base import Page, View, decode_cursor, event_type, page_of
 from ledger.projections.db import Database, ViewDb, iso
 from ledger.projections.runner import Refs
+from ledger.projections.service import Writes
 
 OUTCOMES = {"PromiseKept": "kept", "PromiseBroken": "broken", "PromiseCancelled": "cancelled",
             "PromiseMarkedOverdue": "overdue"}
@@ -26,11 +27,13 @@ class Promises(View):
     indexes: ClassVar[list[tuple[str, str]]] = [("promises", "rep, status"),
                                                ("promises", "status, due_by")]
 
-    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+    def apply(self, view_db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        # Inserts wait and go out together; an update first sends them (log order kept).
+        db = Writes(view_db)
         for event in events:
             kind = event_type(event)
             if kind == "PromiseMade":
-                db.execute(
+                db.later(
                     "INSERT INTO {promises} VALUES (?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?, ?,"
                     " ?, ?)",
                     (refs.ref(event), event.promise_id, event.rep, event.text, event.category,
@@ -53,6 +56,7 @@ class Promises(View):
             elif kind == "EntryRetracted":
                 db.execute("UPDATE {promises} SET retracted = ? WHERE customer = ? AND "
                            "promise_id = ?", (True, refs.ref(event), event.entry_id))
+        db.flush()
 
 
 def promises_of(db: Database, customer: str, *, rep: str | None = None,

@@ -158,6 +158,8 @@ class Runner:
             in_step = [v for v in active if positions[v.name] == start]
             positions.update(self.apply_together(in_step, batch))
             for view in active:
+                if positions[view.name] >= batch[-1][0]:
+                    continue
                 todo = [(p, e) for p, e in batch if p > positions[view.name]]
                 if todo:
                     positions[view.name] = self.apply(view, todo)
@@ -220,7 +222,8 @@ class Runner:
         # Every stream the batch creates, also those another runner already applied.
         tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
                        "ON CONFLICT (id) DO NOTHING", self.created)
-        events = [event for position, event in batch if position > done]
+        events = ([event for _, event in batch] if batch[0][0] > done
+                  else [event for position, event in batch if position > done])
         if not events:
             return done
         view.apply(tx, events, self.refs)

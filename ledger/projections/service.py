@@ -8,6 +8,7 @@ happened, whenever either was recorded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -51,20 +52,44 @@ class Writes:
         self.waiting: dict[str, list[Sequence[Any]]] = {}
 
     def later(self, statement: str, params: Sequence[Any]) -> None:
-        self.waiting.setdefault(statement, []).append(params)
+        rows = self.waiting.get(statement)
+        if rows is None:
+            self.waiting[statement] = [params]
+        else:
+            rows.append(params)
 
-    def flush(self) -> None:
-        for statement, rows in self.waiting.items():
-            self.db.executemany(statement, rows)
-        self.waiting.clear()
+    def flush(self, statement: str | None = None) -> None:
+        """Send what waits; with ``statement``, only what touches a table it names (statements
+        on other tables commute with it, so they may keep waiting)."""
+        if not self.waiting:
+            return
+        if statement is None:
+            for waiting, rows in self.waiting.items():
+                self.db.executemany(waiting, rows)
+            self.waiting.clear()
+            return
+        tables = tables_of(statement)
+        for waiting in [w for w in self.waiting if not tables.isdisjoint(tables_of(w))]:
+            self.db.executemany(waiting, self.waiting.pop(waiting))
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self.flush()
+        self.flush(statement)
         self.db.execute(statement, params)
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        self.flush()
+        self.flush(statement)
         return self.db.one(statement, params)
+
+
+_TABLES: dict[str, frozenset[str]] = {}
+
+
+def tables_of(statement: str) -> frozenset[str]:
+    """The ``{table}`` names a statement reads or writes."""
+    found = _TABLES.get(statement)
+    if found is None:
+        found = _TABLES[statement] = frozenset(re.findall(r"\{(\w+)\}", statement))
+    return found
 
 
 class Service(View):

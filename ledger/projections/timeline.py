@@ -70,7 +70,9 @@ class Timeline(View):
             if kind_of_stream != "customer":
                 continue
             kind = type(event).__name__
-            fields = {k: v for k, v in vars(event).items() if k not in ENVELOPE}
+            fields = vars(event).copy()  # same order as before, less the envelope
+            for name in ENVELOPE:
+                fields.pop(name, None)
             entry_id = fields.get(ENTRY_FIELD.get(kind, ""))
             occurred, recorded = event.occurred_at, event.timestamp
             row = [customer, event.originator_version, kind, entry_id, iso(occurred),

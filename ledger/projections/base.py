@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ledger.errors import CommandInvalid
-from ledger.projections.db import ViewDb
+from ledger.projections.db import Database, ViewDb, Writes
 
 if TYPE_CHECKING:
     from ledger.projections.runner import Refs
@@ -34,6 +34,19 @@ class View(ABC):
 
     def table_names(self, suffix: str = "") -> dict[str, str]:
         return {logical: f"view_{logical}{suffix}" for logical in self.tables}
+
+
+class HandlerView(View):
+    """A view whose ``on_<EventType>(writes, event, ref)`` methods handle the events they name;
+    inserts are grouped (see ``Writes``) and other events pass by."""
+
+    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        writes = Writes(db)
+        for event in events:
+            handler = getattr(self, f"on_{event_type(event)}", None)
+            if handler is not None:
+                handler(writes, event, refs.ref(event))
+        writes.flush()
 
 
 def event_type(event: Any) -> str:
@@ -74,3 +87,19 @@ def page_of(rows: list[dict[str, Any]], limit: int, key: Sequence[str]) -> Page:
     items = rows[:limit]
     more = len(rows) > limit
     return Page(items, encode_cursor([items[-1][k] for k in key]) if more and items else None)
+
+
+def keyset_page(db: Database, tables: dict[str, str], table: str, filters: dict[str, Any],
+                order: tuple[str, str], limit: int, cursor: str | None) -> Page:
+    """Rows of ``table`` matching the non-None ``filters``, in ``order``, one page at a time."""
+    where = [f"{column} = ?" for column, value in filters.items() if value is not None]
+    params: list[Any] = [value for value in filters.values() if value is not None]
+    first, second = order
+    after = decode_cursor(cursor)
+    if after:
+        where.append(f"({first} > ? OR ({first} = ? AND {second} > ?))")
+        params += [after[0], after[0], after[1]]
+    with db.transaction(tables, commit=False) as tx:
+        rows = tx.rows(f"SELECT * FROM {{{table}}} WHERE {' AND '.join(where) or '1 = 1'} "
+                       f"ORDER BY {first}, {second} LIMIT ?", (*params, limit + 1))
+    return page_of(rows, limit, order)

@@ -8,6 +8,7 @@ both engines order and compare them alike and nothing is rounded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -143,3 +144,53 @@ class Database:
     def ddl_types(self) -> dict[str, str]:
         return {"int": "BIGINT" if self.postgres else "INTEGER", "text": "TEXT",
                 "bool": "BOOLEAN" if self.postgres else "INTEGER"}
+
+
+class Writes:
+    """One batch's statements. Inserts that commute with one another wait and go out together
+    (one ``executemany`` per statement: a single round trip on PostgreSQL); any other
+    statement, or a read, first sends what waits, so every row is written in log order."""
+
+    def __init__(self, db: ViewDb) -> None:
+        self.db = db
+        self.waiting: dict[str, list[Sequence[Any]]] = {}
+
+    def later(self, statement: str, params: Sequence[Any]) -> None:
+        rows = self.waiting.get(statement)
+        if rows is None:
+            self.waiting[statement] = [params]
+        else:
+            rows.append(params)
+
+    def flush(self, statement: str | None = None) -> None:
+        """Send what waits; with ``statement``, only what touches a table it names (statements
+        on other tables commute with it, so they may keep waiting)."""
+        if not self.waiting:
+            return
+        if statement is None:
+            for waiting, rows in self.waiting.items():
+                self.db.executemany(waiting, rows)
+            self.waiting.clear()
+            return
+        tables = tables_of(statement)
+        for waiting in [w for w in self.waiting if not tables.isdisjoint(tables_of(w))]:
+            self.db.executemany(waiting, self.waiting.pop(waiting))
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.flush(statement)
+        self.db.execute(statement, params)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        self.flush(statement)
+        return self.db.one(statement, params)
+
+
+_TABLES: dict[str, frozenset[str]] = {}
+
+
+def tables_of(statement: str) -> frozenset[str]:
+    """The ``{table}`` names a statement reads or writes."""
+    found = _TABLES.get(statement)
+    if found is None:
+        found = _TABLES[statement] = frozenset(re.findall(r"\{(\w+)\}", statement))
+    return found

@@ -8,17 +8,15 @@ service and this one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
 from ledger.errors import LedgerError, UnknownReference
-from ledger.projections.base import View, event_type
-from ledger.projections.db import Database, ViewDb, iso
+from ledger.projections.base import HandlerView, View
+from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
-from ledger.projections.runner import Refs
-from ledger.projections.service import Service, Writes, open_items
+from ledger.projections.service import Service, open_items
 
 NEEDS = "rep_dossier needs the promises, quotes, service and dossier views"
 
@@ -29,7 +27,7 @@ class ViewNotBuilt(LedgerError):
     code = "view_not_built"
 
 
-class Dossier(View):
+class Dossier(HandlerView):
     name = "dossier"
     tables: ClassVar[dict[str, str]] = {
         "customers": (
@@ -55,14 +53,6 @@ class Dossier(View):
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("customers", "owner"), ("rep_customers", "customer"), ("rep_contacts", "rep, customer"),
         ("owner_history", "rep")]
-
-    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
-        writes = Writes(db)
-        for event in events:
-            handler = getattr(self, f"on_{event_type(event)}", None)
-            if handler is not None:
-                handler(writes, event, refs.ref(event))
-        writes.flush()
 
     # -- customers and owners --------------------------------------------------------------------
 

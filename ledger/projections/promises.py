@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ledger.projections.base import Page, View, decode_cursor, event_type, page_of
-from ledger.projections.db import Database, ViewDb, iso
+from ledger.projections.base import Page, View, event_type, keyset_page
+from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.runner import Refs
-from ledger.projections.service import Writes
 
 OUTCOMES = {"PromiseKept": "kept", "PromiseBroken": "broken", "PromiseCancelled": "cancelled",
             "PromiseMarkedOverdue": "overdue"}
@@ -63,20 +62,9 @@ def promises_of(db: Database, customer: str, *, rep: str | None = None,
                 status: str | None = None, limit: int = 100,
                 cursor: str | None = None) -> Page:
     """What each rep promised this customer, oldest first (filter by rep and status)."""
-    where, params = ["customer = ?"], [customer]
-    if rep is not None:
-        where.append("rep = ?")
-        params.append(rep)
-    if status is not None:
-        where.append("status = ?")
-        params.append(status)
-    after = decode_cursor(cursor)
-    if after:
-        where.append("(made_at > ? OR (made_at = ? AND promise_id > ?))")
-        params += [after[0], after[0], after[1]]
-    with db.transaction(Promises().table_names(), commit=False) as tx:
-        rows = tx.rows(f"SELECT * FROM {{promises}} WHERE {' AND '.join(where)} "
-                       "ORDER BY made_at, promise_id LIMIT ?", (*params, limit + 1))
-    for row in rows:
+    page = keyset_page(db, Promises().table_names(), "promises",
+                       {"customer": customer, "rep": rep, "status": status},
+                       ("made_at", "promise_id"), limit, cursor)
+    for row in page.items:
         row["retracted"] = bool(row["retracted"])
-    return page_of(rows, limit, ("made_at", "promise_id"))
+    return page

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from ledger.projections.base import Page, View, decode_cursor, event_type, page_of
+from ledger.projections.base import Page, View, decode_cursor, event_type, keyset_page, page_of
 from ledger.projections.db import Database, ViewDb, iso, money
 from ledger.projections.runner import Refs
 
@@ -103,22 +103,11 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
 def quotes_of(db: Database, customer: str, *, rep: str | None = None,
               status: str | None = None, limit: int = 100, cursor: str | None = None) -> Page:
     """The quotes given to this customer, oldest first (filter by rep and status)."""
-    where: list[str] = ["customer = ?"]
-    params: list[Any] = [customer]
-    if rep is not None:
-        where.append("rep = ?")
-        params.append(rep)
-    if status is not None:
-        where.append("status = ?")
-        params.append(status)
-    after = decode_cursor(cursor)
-    if after:
-        where.append("(issued_at > ? OR (issued_at = ? AND quote_id > ?))")
-        params += [after[0], after[0], after[1]]
-    with db.transaction(Quotes().table_names(), commit=False) as tx:
-        rows = tx.rows(f"SELECT * FROM {{quotes}} WHERE {' AND '.join(where)} "
-                       "ORDER BY issued_at, quote_id LIMIT ?", (*params, limit + 1))
-    return page_of([_decoded(row) for row in rows], limit, ("issued_at", "quote_id"))
+    page = keyset_page(db, Quotes().table_names(), "quotes",
+                       {"customer": customer, "rep": rep, "status": status},
+                       ("issued_at", "quote_id"), limit, cursor)
+    page.items = [_decoded(row) for row in page.items]
+    return page
 
 
 def open_quotes_of_rep(db: Database, rep: str) -> list[dict[str, Any]]:

@@ -8,14 +8,12 @@ happened, whenever either was recorded.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-from ledger.projections.base import Page, View, decode_cursor, event_type, page_of
-from ledger.projections.db import Database, ViewDb, iso, parse_iso
-from ledger.projections.runner import Refs
+from ledger.projections.base import HandlerView, Page, decode_cursor, event_type, page_of
+from ledger.projections.db import Database, ViewDb, Writes, iso, parse_iso
 
 SAME_MATERIAL_DAYS = 30
 # Corrected field -> column, per table; entry ids are unique within a customer, so a
@@ -42,57 +40,7 @@ def day_number(when: datetime) -> int:
     return (when.astimezone(timezone.utc).date() - datetime(1970, 1, 1).date()).days
 
 
-class Writes:
-    """One batch's statements. Inserts that commute with one another wait and go out together
-    (one ``executemany`` per statement: a single round trip on PostgreSQL); any other
-    statement, or a read, first sends what waits, so every row is written in log order."""
-
-    def __init__(self, db: ViewDb) -> None:
-        self.db = db
-        self.waiting: dict[str, list[Sequence[Any]]] = {}
-
-    def later(self, statement: str, params: Sequence[Any]) -> None:
-        rows = self.waiting.get(statement)
-        if rows is None:
-            self.waiting[statement] = [params]
-        else:
-            rows.append(params)
-
-    def flush(self, statement: str | None = None) -> None:
-        """Send what waits; with ``statement``, only what touches a table it names (statements
-        on other tables commute with it, so they may keep waiting)."""
-        if not self.waiting:
-            return
-        if statement is None:
-            for waiting, rows in self.waiting.items():
-                self.db.executemany(waiting, rows)
-            self.waiting.clear()
-            return
-        tables = tables_of(statement)
-        for waiting in [w for w in self.waiting if not tables.isdisjoint(tables_of(w))]:
-            self.db.executemany(waiting, self.waiting.pop(waiting))
-
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        self.flush(statement)
-        self.db.execute(statement, params)
-
-    def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        self.flush(statement)
-        return self.db.one(statement, params)
-
-
-_TABLES: dict[str, frozenset[str]] = {}
-
-
-def tables_of(statement: str) -> frozenset[str]:
-    """The ``{table}`` names a statement reads or writes."""
-    found = _TABLES.get(statement)
-    if found is None:
-        found = _TABLES[statement] = frozenset(re.findall(r"\{(\w+)\}", statement))
-    return found
-
-
-class Service(View):
+class Service(HandlerView):
     name = "service"
     tables: ClassVar[dict[str, str]] = {
         "requests": (
@@ -125,14 +73,6 @@ class Service(View):
         ("complaints", "status, respond_by"), ("complaints", "rep, status"),
         ("complaint_periods", "customer, opened_at"), ("touches", "customer, material"),
         ("touches", "opted_out"), ("sales", "customer, occurred_at")]
-
-    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
-        writes = Writes(db)
-        for event in events:
-            handler = getattr(self, f"on_{event_type(event)}", None)
-            if handler is not None:
-                handler(writes, event, refs.ref(event))
-        writes.flush()
 
     # -- requests --------------------------------------------------------------------------------
 

@@ -30,10 +30,6 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         return self.data_dir / "ledger.sqlite"
 
-    @property
-    def is_postgres(self) -> bool:
-        return bool(self.database_url)
-
     def describe(self) -> str:
         if self.database_url:
             url = urlparse(self.database_url)

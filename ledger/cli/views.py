@@ -16,6 +16,9 @@ from ledger.projections import queries
 from ledger.projections.registry import VIEW_NAMES, views_named
 from ledger.projections.runner import Runner
 
+VIOLATION_KINDS = ["touch_after_opt_out", "touch_during_open_complaint",
+                   "sale_during_open_complaint", "same_material_two_departments"]
+
 
 def add_commands(commands: Any) -> None:
     projections = commands.add_parser(
@@ -62,6 +65,7 @@ def add_commands(commands: Any) -> None:
     violations = compliance.add_parser(
         "violations", help="touches after opt-out or during an open complaint, sales during "
         "an open complaint, one material sent by two departments within 30 days")
+    violations.add_argument("--kind", choices=VIOLATION_KINDS, help="only this kind")
     add_query_options(violations, listing=True)
     violations.set_defaults(run=compliance_violations)
 
@@ -235,7 +239,7 @@ def compliance_conflicts(args: argparse.Namespace) -> int:
 
 def compliance_violations(args: argparse.Namespace) -> int:
     runner = caught_up(args)
-    page = queries.violations(runner.db, limit=args.limit, cursor=args.cursor)
+    page = queries.violations(runner.db, kind=args.kind, limit=args.limit, cursor=args.cursor)
     print_page(args, page, ["at", "kind", "customer", "why"])
     return 0
 

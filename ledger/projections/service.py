@@ -263,7 +263,8 @@ WHY = {
 }
 
 
-def violations(db: Database, *, limit: int = 100, cursor: str | None = None) -> Page:
+def violations(db: Database, *, kind: str | None = None, limit: int = 100,
+               cursor: str | None = None) -> Page:
     """Touches after opt-out or during an open complaint, sales during an open complaint, and
     the same material from two departments within 30 days; in order of when they happened.
 
@@ -272,11 +273,15 @@ def violations(db: Database, *, limit: int = 100, cursor: str | None = None) -> 
     """
     params: list[Any] = [True, False, False, False, False, False, SAME_MATERIAL_DAYS, False,
                          False]
-    outer, after = "", decode_cursor(cursor)
+    conditions, after = [], decode_cursor(cursor)
+    if kind is not None:
+        conditions.append("kind = ?")
+        params.append(kind)
     if after:
-        outer, more = after_key(VIOLATION_KEY, after)
-        outer = f"WHERE {outer}"
+        condition, more = after_key(VIOLATION_KEY, after)
+        conditions.append(condition)
         params += more
+    outer = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     with db.transaction(Service().table_names(), commit=False) as tx:
         rows = tx.rows(f"SELECT * FROM ({VIOLATIONS_SQL}) found {outer} "
                        f"ORDER BY {', '.join(VIOLATION_KEY)} LIMIT ?", (*params, limit + 1))

@@ -97,6 +97,9 @@ def test_compliance_sees_the_seeded_conflict_and_violations(
     assert seeded["opt_out_customer"] in found["touch_after_opt_out"]
     assert seeded["open_complaint_touch_customer"] in found["touch_during_open_complaint"]
     assert seeded["double_material_customer"] in found["same_material_two_departments"]
+    opted = ask("compliance", "violations", "--kind", "touch_after_opt_out")["data"]
+    assert opted and {v["kind"] for v in opted} == {"touch_after_opt_out"}
+    assert {v["customer"] for v in opted} == found["touch_after_opt_out"]
 
 
 def test_the_service_inbox_shows_the_unanswered_request(

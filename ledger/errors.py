@@ -48,6 +48,12 @@ class RuleViolation(LedgerError):
         super().__init__(message, where=where)
 
 
+class ViewNotBuilt(LedgerError):
+    """A query needs a view whose tables the runner has not created yet."""
+
+    code = "view_not_built"
+
+
 class Conflict(LedgerError):
     """The command collides with what is already written."""
 

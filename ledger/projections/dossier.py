@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ledger.errors import LedgerError, UnknownReference
+from ledger.errors import UnknownReference, ViewNotBuilt
 from ledger.projections.base import HandlerView, View
 from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.promises import Promises
@@ -19,12 +19,6 @@ from ledger.projections.quotes import Quotes
 from ledger.projections.service import Service, open_items
 
 NEEDS = "rep_dossier needs the promises, quotes, service and dossier views"
-
-
-class ViewNotBuilt(LedgerError):
-    """A query needs a view whose tables the runner has not created yet."""
-
-    code = "view_not_built"
 
 
 class Dossier(HandlerView):

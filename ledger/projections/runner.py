@@ -184,6 +184,7 @@ class Runner:
             tables.update(view.table_names())
         try:
             with self.db.transaction(tables) as tx:
+                self.record_streams(tx)
                 return {view.name: self.write(tx, view, batch, "") for view in views}
         except TRANSIENT:
             raise
@@ -195,6 +196,7 @@ class Runner:
         tables = {**SHARED_TABLES, **view.table_names(suffix)}
         try:
             with self.db.transaction(tables) as tx:
+                self.record_streams(tx)
                 return self.write(tx, view, batch, suffix)
         except TRANSIENT:
             raise  # the database, not the event: the caller retries later
@@ -219,9 +221,6 @@ class Runner:
         row = tx.one(f"SELECT position FROM {{positions}} WHERE view = ?{lock}",
                      (view.name + suffix,))
         done = int(row["position"]) if row else 0
-        # Every stream the batch creates, also those another runner already applied.
-        tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
-                       "ON CONFLICT (id) DO NOTHING", self.created)
         events = ([event for _, event in batch] if batch[0][0] > done
                   else [event for position, event in batch if position > done])
         if not events:
@@ -229,6 +228,11 @@ class Runner:
         view.apply(tx, events, self.refs)
         set_position(tx, view.name + suffix, batch[-1][0])
         return batch[-1][0]
+
+    def record_streams(self, tx: ViewDb) -> None:
+        """Every stream the batch creates, also those another runner already applied."""
+        tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
+                       "ON CONFLICT (id) DO NOTHING", self.created)
 
     def record_failure(self, view: View, position: int, suffix: str) -> None:
         error = traceback.format_exc(limit=3)

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from ledger.application import Ledger
-from ledger.errors import UnknownReference
+from ledger.errors import UnknownReference, ViewNotBuilt
 from ledger.projections.db import Database, iso
-from ledger.projections.dossier import Dossier, ViewNotBuilt, rep_dossier
+from ledger.projections.dossier import Dossier, rep_dossier
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
 from ledger.projections.runner import Runner

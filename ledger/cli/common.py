@@ -28,7 +28,10 @@ def open_ledger(args: argparse.Namespace) -> Ledger:
 def progress_bar(total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
     with tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
               disable=None) as bar:
-        yield bar.update
+        def advance(done: int) -> None:
+            bar.update(done)
+
+        yield advance
 
 
 def print_json(data: Any) -> None:

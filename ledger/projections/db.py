@@ -9,6 +9,8 @@ both engines order and compare them alike and nothing is rounded.
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -18,7 +20,8 @@ from typing import Any
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-CACHE_KIB = 64 * 1024  # SQLite page cache of a connection that writes views
+CACHE_KIB = 64 * 1024  # SQLite page cache of the connection that writes views
+MMAP_BYTES = 1 << 30  # and how much of the file it reads through memory mapping
 
 
 _ISO: dict[datetime, str] = {}  # every view formats the same event's times: remember them
@@ -76,6 +79,12 @@ class ViewDb:
             self.cursor.executemany(self.sql(statement), rows)
 
     def rows(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        if self.postgres:
+            # A cursor of its own: in pipeline mode, a cursor that has sent an executemany
+            # may hand a later fetch the result of one of those statements instead.
+            with self.cursor.connection.cursor() as reader:
+                reader.execute(self.sql(statement), tuple(params))
+                return [dict(row) for row in reader.fetchall()]
         self.execute(statement, params)
         return [dict(row) for row in self.cursor.fetchall()]
 
@@ -91,6 +100,33 @@ class Database:
         self.datastore = datastore
         self.postgres = isinstance(datastore, PostgresDatastore)
         self.schema = datastore.schema if isinstance(datastore, PostgresDatastore) else ""
+        self._writer: sqlite3.Connection | None = None
+        self._writer_lock = threading.Lock()
+
+    def sqlite_writer(self, datastore: SQLiteDatastore) -> sqlite3.Connection:
+        """The one connection views are written through on SQLite, kept open.
+
+        SQLite keeps its page cache per connection (and drops it when another connection has
+        written). The library's pool hands out its connections in turn, so each batch would
+        start with a cold cache and read back, a page at a time, every index page it touches.
+        """
+        if self._writer is None:
+            conn = sqlite3.connect(datastore.pool.db_name, uri=True, isolation_level=None,
+                                   check_same_thread=False,
+                                   timeout=datastore.pool.lock_timeout or 5.0)
+            conn.row_factory = sqlite3.Row
+            # A batch dirties pages all over the views' tables and indexes; with the default
+            # 2 MB cache they would be spilled and read back mid-transaction. Memory only:
+            # durability is unchanged.
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            self._writer = conn
+        return self._writer
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def qualify(self, tables: dict[str, str]) -> dict[str, str]:
         if not self.postgres:
@@ -102,19 +138,16 @@ class Database:
         if isinstance(self.datastore, SQLiteDatastore) and commit:
             # IMMEDIATE takes the write lock up front (waiting for it), so a transaction that
             # reads before it writes is never refused for a snapshot another writer moved.
-            with self.datastore.get_connection(commit=True) as conn:
-                writer = conn.cursor()
-                # A batch dirties pages all over the views' tables and indexes; with the
-                # default 2 MB page cache they are spilled and read back mid-transaction.
-                # (Memory only, per connection: durability is unchanged.)
-                writer.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-                writer.execute("BEGIN IMMEDIATE")
+            with self._writer_lock:
+                writer = self.sqlite_writer(self.datastore)
+                cursor = writer.cursor()
+                cursor.execute("BEGIN IMMEDIATE")
                 try:
-                    yield ViewDb(writer, postgres=False, tables=tables)
+                    yield ViewDb(cursor, postgres=False, tables=tables)
                 except BaseException:
-                    conn.rollback()
+                    writer.rollback()
                     raise
-                conn.commit()
+                writer.commit()
             return
         if isinstance(self.datastore, PostgresDatastore):
             # Pipeline mode sends a batch's statements without waiting for each reply. Our
@@ -129,8 +162,8 @@ class Database:
                 finally:
                     conn.prepare_threshold = threshold
             return
-        with self.datastore.transaction(commit=commit) as cursor:
-            yield ViewDb(cursor, postgres=False, tables=tables)
+        with self.datastore.transaction(commit=commit) as reader:
+            yield ViewDb(reader, postgres=False, tables=tables)
 
     def table_exists(self, tx: ViewDb, name: str) -> bool:
         if self.postgres:

@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, Notification, OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from ledger.application import Ledger
 from ledger.projections.base import View
@@ -84,6 +84,9 @@ class Refs:
         return self.by_id[event.originator_id][1]
 
 
+Batch = list[tuple[int, Any]]  # (log position, domain event), in log order
+
+
 class Runner:
     def __init__(self, app: Ledger, views: Sequence[View], *, batch_size: int = 5000,
                  database: Database | None = None) -> None:
@@ -97,6 +100,12 @@ class Runner:
         self.wakeup = threading.Event()
         app.listeners.append(self.wakeup)
         self.ensure_tables()
+
+    def close(self) -> None:
+        """Stop listening for new events and close the connection views are written through."""
+        if self.wakeup in self.app.listeners:
+            self.app.listeners.remove(self.wakeup)
+        self.db.close()
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -150,11 +159,9 @@ class Runner:
             limit = self.batch_size if until is None else min(self.batch_size, until - start)
             if limit <= 0:
                 return processed
-            notifications = self.app.recorder.select_notifications(
-                start=start, limit=limit, inclusive_of_start=False)
-            if not notifications:
+            batch = self.read(start, limit)
+            if not batch:
                 return processed
-            batch = self.decode(notifications)
             in_step = [v for v in active if positions[v.name] == start]
             positions.update(self.apply_together(in_step, batch))
             for view in active:
@@ -167,7 +174,16 @@ class Runner:
             if progress is not None:
                 progress(len(batch))
 
-    def decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
+    def read(self, start: int, limit: int) -> Batch:
+        """Up to ``limit`` events after log position ``start``, decoded; learns the streams
+        they create (views name events by their stream's ref).
+
+        (Reading the next batch on another thread while this one is applied was tried and
+        is slower on SQLite: its cursor releases the GIL for every row it writes and then
+        waits to get it back from the decoding thread.)
+        """
+        notifications = self.app.recorder.select_notifications(
+            start=start, limit=limit, inclusive_of_start=False)
         batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
         self.created = self.refs.learn([event for _, event in batch])
         if not {e.originator_id for _, e in batch} <= self.refs.by_id.keys():
@@ -176,7 +192,7 @@ class Runner:
                 self.refs.load(tx)
         return batch
 
-    def apply_together(self, views: list[View], batch: list[tuple[int, Any]]) -> dict[str, int]:
+    def apply_together(self, views: list[View], batch: Batch) -> dict[str, int]:
         """Views in step take the batch in one transaction (one commit, not one per view);
         if any of them fails, each takes it alone, and only the failing one stops."""
         tables = dict(SHARED_TABLES)
@@ -191,7 +207,7 @@ class Runner:
         except Exception:
             return {view.name: self.apply(view, batch) for view in views}
 
-    def apply(self, view: View, batch: list[tuple[int, Any]], suffix: str = "") -> int:
+    def apply(self, view: View, batch: Batch, suffix: str = "") -> int:
         """Apply a batch to one view; on failure, find the event and stop the view there."""
         tables = {**SHARED_TABLES, **view.table_names(suffix)}
         try:
@@ -211,7 +227,7 @@ class Runner:
                 break
         return position
 
-    def write(self, tx: ViewDb, view: View, batch: list[tuple[int, Any]], suffix: str) -> int:
+    def write(self, tx: ViewDb, view: View, batch: Batch, suffix: str) -> int:
         """Apply what the view has not seen yet; return its position after the batch.
 
         The position is read (and on PostgreSQL locked) inside the transaction, so two
@@ -278,11 +294,9 @@ class Runner:
         while True:
             head = self.app.recorder.max_notification_id() or 0
             while position < head:
-                notifications = self.app.recorder.select_notifications(
-                    start=position, limit=self.batch_size, inclusive_of_start=False)
-                if not notifications:
+                batch = self.read(position, self.batch_size)
+                if not batch:
                     break
-                batch = self.decode(notifications)
                 position = self.apply(view, batch, suffix)
                 if view.name + suffix in self.failed:
                     error = self.failed.pop(view.name + suffix)

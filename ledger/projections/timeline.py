@@ -4,6 +4,9 @@ both kept on the entry.
 
 This view gets a row per event, so a batch is written with one ``executemany``; an entry
 corrected or retracted in the same batch as it was opened is amended before it is written.
+Rows are appended (rowid order) under one index, the one the timeline is read by: a row
+per event is the costliest part of catching up, and every index is paid for on each row.
+The readable line (``summary``) is made when a page is read, from the stored details.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from ledger.projections.db import Database, ViewDb, iso, parse_iso
 from ledger.projections.runner import Refs
 
 COLUMNS = ("customer", "version", "kind", "entry_id", "occurred_at", "recorded_at", "late",
-           "actor", "rep", "summary", "details", "trail", "retracted")
-(CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, RECORDED_AT, IS_LATE, ACTOR, REP, SUMMARY,
- DETAILS, TRAIL, RETRACTED) = range(len(COLUMNS))
+           "actor", "rep", "details", "trail", "retracted")
+(CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, RECORDED_AT, IS_LATE, ACTOR, REP, DETAILS,
+ TRAIL, RETRACTED) = range(len(COLUMNS))
 
 # What every event carries besides its own fields; occurred_at and actor have columns.
 ENVELOPE = frozenset({"timestamp", "originator_id", "originator_version", "originator_topic",
@@ -54,11 +57,10 @@ class Timeline(View):
     tables: ClassVar[dict[str, str]] = {"timeline": (
         "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL, entry_id TEXT,"
         " occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, late {bool} NOT NULL,"
-        " actor TEXT NOT NULL, rep TEXT, summary TEXT NOT NULL, details TEXT NOT NULL,"
-        " trail TEXT NOT NULL, retracted {bool} NOT NULL, PRIMARY KEY (customer, version)")}
-    indexes: ClassVar[list[tuple[str, str]]] = [
-        ("timeline", "customer, occurred_at, version"),
-        ("timeline", "customer, entry_id, version")]
+        " actor TEXT NOT NULL, rep TEXT, details TEXT NOT NULL, trail TEXT NOT NULL,"
+        " retracted {bool} NOT NULL")}
+    # Corrections and retractions find the row they amend by its customer prefix.
+    indexes: ClassVar[list[tuple[str, str]]] = [("timeline", "customer, occurred_at, version")]
 
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
         rows: list[Row] = []
@@ -77,8 +79,7 @@ class Timeline(View):
             occurred, recorded = event.occurred_at, event.timestamp
             row = [customer, event.originator_version, kind, entry_id, iso(occurred),
                    iso(recorded), recorded - occurred > LATE, event.actor,
-                   fields.get(REP_FIELD.get(kind, "rep")), summary(kind, fields), fields, None,
-                   False]
+                   fields.get(REP_FIELD.get(kind, "rep")), fields, None, False]
             rows.append(row)
             if kind in OPENING:
                 opened[(customer, entry_id)] = row
@@ -99,10 +100,10 @@ class Timeline(View):
         db.executemany(f"INSERT INTO {{timeline}} VALUES ({', '.join('?' * len(COLUMNS))})",
                        rows)
         db.executemany(
-            "UPDATE {timeline} SET occurred_at = ?, late = ?, rep = ?, summary = ?, "
-            "details = ?, trail = ?, retracted = ? WHERE customer = ? AND version = ?",
-            [(r[OCCURRED_AT], r[IS_LATE], r[REP], r[SUMMARY], dumps(r[DETAILS]),
-              dumps(r[TRAIL]), r[RETRACTED], r[CUSTOMER], r[VERSION]) for r in stored.values()])
+            "UPDATE {timeline} SET occurred_at = ?, late = ?, rep = ?, details = ?, trail = ?, "
+            "retracted = ? WHERE customer = ? AND version = ?",
+            [(r[OCCURRED_AT], r[IS_LATE], r[REP], dumps(r[DETAILS]), dumps(r[TRAIL]),
+              r[RETRACTED], r[CUSTOMER], r[VERSION]) for r in stored.values()])
         for customer in erased:
             forget(db, customer)
 
@@ -140,9 +141,6 @@ def amend(row: Row, event: Any, kind: str) -> None:
                 details[name] = value
                 if name == "rep":
                     row[REP] = value
-        # From the stored form, so that an entry corrected in the batch that opened it
-        # reads exactly as one corrected later.
-        row[SUMMARY] = summary(row[KIND], json.loads(dumps(details)))
         note.update(kind="corrected", fields=event.fields, previous=previous)
     else:
         row[RETRACTED] = True
@@ -161,10 +159,9 @@ def forget(db: ViewDb, customer: str) -> None:
         for name in PERSONAL:
             if profile.get(name) is not None:
                 profile[name] = None
-        updates.append((dumps(details), summary(found["kind"], details), customer,
-                        found["version"]))
-    db.executemany("UPDATE {timeline} SET details = ?, summary = ? WHERE customer = ? AND "
-                   "version = ?", updates)
+        updates.append((dumps(details), customer, found["version"]))
+    db.executemany("UPDATE {timeline} SET details = ? WHERE customer = ? AND version = ?",
+                   updates)
 
 
 # -- details and summaries -------------------------------------------------------------------
@@ -240,8 +237,12 @@ def _outcome(noun: str, verb: str, id_field: str, note: str | None = None) -> Ca
 SATISFIED = {None: "", True: " (satisfied)", False: " (not satisfied)"}
 
 
+# Correctable fields that hold a time (shown as a day).
+TIMES = frozenset({"occurred_at", "respond_by", "valid_until", "due_by"})
+
+
 def _changes(values: dict[str, Any]) -> str:
-    return ", ".join(f"{name} {_day(v) if isinstance(v, datetime) else _cut(v, 30)}"
+    return ", ".join(f"{name} {_day(v) if name in TIMES else _cut(v, 30)}"
                      for name, v in values.items())
 
 
@@ -333,4 +334,5 @@ def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = No
     for row in rows:
         row["details"], row["trail"] = json.loads(row["details"]), json.loads(row["trail"])
         row["late"], row["retracted"] = bool(row["late"]), bool(row["retracted"])
+        row["summary"] = summary(row["kind"], row["details"])
     return page_of(rows, limit, ("occurred_at", "version"))

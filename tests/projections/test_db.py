@@ -1,0 +1,24 @@
+"""The views' transaction: statements written once for both engines behave alike."""
+
+from __future__ import annotations
+
+from ledger.application import Ledger
+from ledger.projections.db import Database
+
+
+def test_a_read_after_batched_writes_sees_them_in_the_same_transaction(ledger: Ledger) -> None:
+    # On PostgreSQL the transaction pipelines its statements; a read must still get its own
+    # rows, not the status of an insert sent before it.
+    db = Database(ledger.recorder.datastore)  # type: ignore[attr-defined]
+    tables = {"notes": "view_test_notes"}
+    with db.transaction(tables) as tx:
+        tx.execute("CREATE TABLE {notes} (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+    with db.transaction(tables) as tx:
+        tx.executemany("INSERT INTO {notes} VALUES (?, ?)", [("a", "first"), ("b", "second")])
+        tx.execute("UPDATE {notes} SET body = ? WHERE id = ?", ("changed", "a"))
+        assert tx.one("SELECT body FROM {notes} WHERE id = ?", ("a",)) == {"body": "changed"}
+        tx.executemany("INSERT INTO {notes} VALUES (?, ?)", [("c", "third")])
+        assert [r["id"] for r in tx.rows("SELECT id FROM {notes} ORDER BY id")] == ["a", "b", "c"]
+    with db.transaction(tables, commit=False) as tx:
+        assert tx.one("SELECT COUNT(*) AS n FROM {notes}") == {"n": 3}
+    db.close()

@@ -25,6 +25,7 @@ from ledger.commands.handlers import HANDLERS
 from ledger.commands.models import Command
 from ledger.config import Settings
 from ledger.errors import (
+    BatchRefused,
     CommandIdReused,
     DuplicateReference,
     LedgerError,
@@ -125,12 +126,14 @@ class Ledger(Application[UUID]):
         return outcome
 
     def execute_many(self, commands: Sequence[Command], *, actor: str | Sequence[str],
-                     recorded_at: Sequence[datetime] | None = None) -> list[Outcome]:
+                     recorded_at: Sequence[datetime] | None = None,
+                     atomic: bool = False) -> list[Outcome]:
         """Run commands in order, in one transaction; each outcome is a result or the error.
 
         ``actor`` is who records them: one for all, or one per command. ``recorded_at``
         (one instant per command) backdates recording, for building demo worlds and
-        tests; production callers leave it out.
+        tests; production callers leave it out. ``atomic``: all or nothing, raising
+        ``BatchRefused`` (and writing nothing) if any command is refused.
         """
         actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
         command_ids = [c.command_id for c in commands if c.command_id is not None]
@@ -141,11 +144,18 @@ class Ledger(Application[UUID]):
             # One instant per command: its default occurred_at and its recording time agree.
             with clock.recording_at(recorded_at[index] if recorded_at else clock.now()):
                 batch.run(command)
+        failures = [(i, o) for i, o in enumerate(batch.outcomes) if isinstance(o, LedgerError)]
+        if atomic and failures:
+            raise BatchRefused(failures)
         try:
             return batch.commit()
         except IntegrityError:
             if len(commands) == 1:
                 return [self._explain_conflict(commands[0])]
+            if atomic:
+                raise VersionConflict(
+                    "another writer changed one of these customers at the same moment; "
+                    "nothing was written: send the batch again") from None
             # Someone wrote concurrently: give each command its own transaction and outcome.
             return [
                 outcome

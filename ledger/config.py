@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     cache_size: int = Field(2000, ge=0, description="Aggregates kept in memory (0: none).")
     pool_size: int = Field(5, ge=1)
     snapshot_interval: int = Field(200, ge=2, description="Snapshot a customer every N events.")
+    sqlite_lock_timeout: int = Field(30, ge=1, description="Seconds a SQLite write waits for "
+                                     "another writer before giving up.")
 
     @property
     def sqlite_path(self) -> Path:
@@ -46,7 +48,7 @@ class Settings(BaseSettings):
             env.update({
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.sqlite_path),
-                "SQLITE_LOCK_TIMEOUT": "30",
+                "SQLITE_LOCK_TIMEOUT": str(self.sqlite_lock_timeout),
                 "APPLICATION_RECORDER_TOPIC": "ledger.store:SQLiteLedgerRecorder",
             })
             return env

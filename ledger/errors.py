@@ -1,7 +1,7 @@
 """Errors a user can meet. Each says what was wrong, where, and what to do.
 
 The HTTP layer maps the classes to status codes: ``CommandInvalid`` 422,
-``UnknownReference`` 404, ``RuleViolation`` and ``Conflict`` 409.
+``UnknownReference`` 404, ``RuleViolation`` and ``Conflict`` 409 (see ``ledger.api.problems``).
 """
 
 from __future__ import annotations
@@ -70,6 +70,19 @@ class VersionConflict(Conflict):
 
 class CommandIdReused(Conflict):
     code = "command_id_reused"
+
+
+class BatchRefused(LedgerError):
+    """An all-or-nothing batch in which some commands were refused: nothing was written.
+    ``failures`` pairs each refused command's index with its error."""
+
+    code = "batch_refused"
+
+    def __init__(self, failures: list[tuple[int, LedgerError]]) -> None:
+        first_index, first = failures[0]
+        super().__init__(f"{len(failures)} command(s) refused, so none was written; the first, "
+                         f"#{first_index}: {first}", where=f"commands[{first_index}]")
+        self.failures = failures
 
 
 def rule(name: str) -> type[RuleViolation]:

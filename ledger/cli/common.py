@@ -15,13 +15,18 @@ from ledger.application import Ledger
 from ledger.config import Settings
 
 
-def open_ledger(args: argparse.Namespace) -> Ledger:
+def settings_of(args: argparse.Namespace) -> Settings:
+    """Settings from the environment, overridden by --data-dir and --database-url."""
     overrides: dict[str, Any] = {}
     if args.data_dir is not None:
         overrides["data_dir"] = args.data_dir
     if args.database_url is not None:
         overrides["database_url"] = args.database_url
-    return Ledger(Settings(**overrides))
+    return Settings(**overrides)
+
+
+def open_ledger(args: argparse.Namespace) -> Ledger:
+    return Ledger(settings_of(args))
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ledger.cli import server
 from ledger.cli.common import open_ledger, print_json, progress_bar
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
 from ledger.errors import LedgerError
@@ -31,6 +32,8 @@ examples:
   ledger demo --customers 3000            build a demo world of 100,000+ events
   ledger customer show CUST-00042         a customer's history, oldest first
   ledger import commands.jsonl            one JSON command per line; safe to re-run
+  ledger keys create --name ops --role admin   an API key (shown once)
+  ledger serve --port 8000                the HTTP API; OpenAPI at /docs
 """
 
 
@@ -111,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_query_options(promises, listing=True)
     promises.set_defaults(run=customer_promises)
     add_commands(commands)
+    server.add_commands(commands)
     return parser
 
 

@@ -303,3 +303,27 @@ def handover(found: dict[str, Any], reps: dict[str, dict[str, Any]],
 
 def day(when: str | None) -> str:
     return (when or "")[:10]
+
+
+# -- who may see what --------------------------------------------------------------------------
+
+
+def reps_of_customer(db: Database, customer: str) -> set[str]:
+    """The reps who own the customer or have dealt with them: contacts, promises, quotes."""
+    views = needed_views()
+    tables = {k: v for view in views for k, v in view.table_names().items()}
+    with db.transaction(tables, commit=False) as tx:
+        rows = tx.rows(
+            "SELECT owner AS rep FROM {customers} WHERE ref = ? AND owner IS NOT NULL"
+            " UNION SELECT rep FROM {rep_customers} WHERE customer = ?"
+            " UNION SELECT rep FROM {promises} WHERE customer = ?"
+            " UNION SELECT rep FROM {quotes} WHERE customer = ?",
+            (customer, customer, customer, customer))
+    return {row["rep"] for row in rows}
+
+
+def team_of(db: Database, manager: str) -> set[str]:
+    """The manager and every rep they manage."""
+    with db.transaction(Dossier().table_names(), commit=False) as tx:
+        rows = tx.rows("SELECT ref FROM {reps} WHERE manager = ?", (manager,))
+    return {manager, *(row["ref"] for row in rows)}

@@ -1,0 +1,156 @@
+"""What the routes share: the ledger and its views, the caller's key, and who may see what.
+
+Roles:
+  rep         records interactions; reads the customers they own or have dealt with
+  manager     what a rep does, for their whole team; reassigns owners, corrects and retracts,
+              hires, moves and records the departure of their reps, runs campaigns
+  compliance  reads everything; writes nothing but corrections and retractions
+  analyst     reports only (pseudonymous ids): no customer, rep or compliance reads
+  admin       API keys, and hiring reps (a new deployment's first manager needs a rep)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from ledger.api.keys import ApiKey, KeyStore
+from ledger.api.problems import Forbidden, Unauthenticated, ViewBehind
+from ledger.application import Ledger
+from ledger.commands.models import Command
+from ledger.projections.db import Database
+from ledger.projections.dossier import reps_of_customer
+from ledger.projections.dossier import team_of as team_members
+from ledger.projections.runner import Runner
+
+# Customer commands a rep records; a manager may also run the rest, compliance only these.
+INTERACTIONS = frozenset({
+    "register_customer", "update_profile", "log_contact", "receive_request", "answer_request",
+    "issue_quote", "accept_quote", "decline_quote", "withdraw_quote", "make_promise",
+    "keep_promise", "break_promise", "cancel_promise", "touch_campaign", "change_consent",
+    "file_complaint", "escalate_complaint", "resolve_complaint", "reopen_complaint",
+    "record_satisfaction", "record_purchase", "record_churn", "record_win_back"})
+CORRECTIONS = frozenset({"correct_entry", "retract_entry"})
+TEAM_COMMANDS = frozenset({"move_rep", "depart_rep"})  # on a rep of the manager's team
+READS_CUSTOMERS = ("rep", "manager", "compliance")
+
+
+@dataclass
+class Services:
+    ledger: Ledger
+    db: Database
+    keys: KeyStore
+    runner: Runner  # for the views' positions; it follows the log only if the app runs it
+    max_wait: float  # seconds a read waits for a view to reach min_position
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+Svc = Annotated[Services, Depends(services)]
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ldg_...`")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                              description="The same API key, in its own header.")
+
+
+def caller(svc: Svc,
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+           header_key: Annotated[str | None, Depends(api_key_header)]) -> ApiKey:
+    token = header_key or (credentials.credentials if credentials else None)
+    if not token:
+        raise Unauthenticated("no API key: send `Authorization: Bearer <key>` (an admin "
+                              "creates keys with `ledger keys create`)", where="Authorization")
+    key = svc.keys.authenticate(token)
+    if key is None:
+        raise Unauthenticated("this API key is unknown or revoked", where="Authorization")
+    return key
+
+
+Caller = Annotated[ApiKey, Depends(caller)]
+
+
+def require(key: ApiKey, roles: tuple[str, ...], doing: str) -> None:
+    if key.role not in roles:
+        raise Forbidden(f"a {key.role} key may not {doing}; it takes a "
+                        f"{' or '.join(roles)} key")
+
+
+def team_of(svc: Services, key: ApiKey) -> set[str]:
+    """The reps a rep or manager key speaks for (a manager's team: those hired under them)."""
+    assert key.rep is not None
+    if key.role == "rep":
+        return {key.rep}
+    return team_members(svc.db, key.rep)
+
+
+def may_run(svc: Services, key: ApiKey, command: Command) -> None:
+    """Refuse (403) a command the key's role may not run, saying why."""
+    kind = command.type  # type: ignore[attr-defined]
+    if key.role == "compliance" and kind in CORRECTIONS:
+        return
+    if key.role == "admin" and kind == "hire_rep":
+        return
+    if key.role == "rep" and kind in INTERACTIONS:
+        named = {getattr(command, f, None) for f in ("rep", "owner")} - {None}
+        if named - {key.rep}:
+            raise Forbidden(f"a rep key records its own work: rep/owner must be {key.rep}",
+                            where="rep")
+        return
+    if key.role == "manager":
+        if kind in TEAM_COMMANDS:
+            rep = svc.ledger.rep(command.rep)  # type: ignore[attr-defined]
+            if key.rep not in (rep.ref, rep.manager):
+                raise Forbidden(f"{rep.ref} is not in {key.rep}'s team", where="rep")
+        return
+    raise Forbidden(f"a {key.role} key may not run {kind}", where="type")
+
+
+def may_read_customer(svc: Services, key: ApiKey, ref: str) -> None:
+    """404 for an unknown customer, 403 for one outside the key's reach."""
+    customer = svc.ledger.customer(ref)
+    require(key, READS_CUSTOMERS, "read customers")
+    if key.role == "compliance":
+        return
+    reps = reps_of_customer(svc.db, ref) | {customer.owner} - {None}
+    if not reps & team_of(svc, key):
+        raise Forbidden(f"customer {ref} is not owned or dealt with by "
+                        f"{'your team' if key.role == 'manager' else key.rep}", where="ref")
+
+
+def may_read_rep(svc: Services, key: ApiKey, ref: str) -> None:
+    rep = svc.ledger.rep(ref)
+    require(key, READS_CUSTOMERS, "read rep dossiers")
+    if key.role == "compliance" or rep.ref == key.rep or (
+            key.role == "manager" and rep.manager == key.rep):
+        return
+    raise Forbidden(f"{ref}'s dossier is for {ref}, their manager and compliance", where="ref")
+
+
+MinPosition = Annotated[int | None, Query(
+    ge=0, description="Read your writes: wait (a few seconds at most) until the view has "
+    "processed this log position, the `position` a write returned.")]
+
+
+def wait_for(svc: Services, views: tuple[str, ...], min_position: int | None) -> None:
+    """Block until these views have reached ``min_position``; 503 if they do not in time."""
+    if min_position is None:
+        return
+    deadline = time.monotonic() + svc.max_wait
+    while True:
+        positions = svc.runner.positions()
+        behind = {v: positions[v] for v in views if positions[v] < min_position}
+        if not behind:
+            return
+        if time.monotonic() >= deadline:
+            view, position = next(iter(behind.items()))
+            raise ViewBehind(f"the {view} view has reached log position {position}, not "
+                             f"{min_position} yet; retry in a moment", where="min_position")
+        time.sleep(0.02)
+

@@ -1,0 +1,119 @@
+"""API keys. A key is shown once, when it is created; the store keeps only a hash of its
+secret, its role and, for reps and managers, the rep it acts as. Revoked keys stay listed.
+
+A key reads ``ldg_<id>_<secret>``: the id finds the row, the secret is checked against the
+hash (SHA-256 suffices: the secret is 256 random bits, not a password to guess).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from ledger.errors import CommandInvalid, DuplicateReference, UnknownReference
+from ledger.projections.db import Database, iso
+
+ROLES = ("rep", "manager", "compliance", "analyst", "admin")
+ACTS_AS_REP = ("rep", "manager")  # roles whose key names the rep it acts as
+TABLE = {"keys": "api_keys"}
+PREFIX = "ldg"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    name: str
+    role: str
+    rep: str | None
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who the events this key writes are recorded as."""
+        return self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class KeyStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        with db.transaction(TABLE) as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS {keys} (id TEXT PRIMARY KEY, "
+                       "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, rep TEXT, "
+                       "secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)")
+
+    def create(self, name: str, role: str, rep: str | None = None) -> tuple[ApiKey, str]:
+        """A new key and its token (the only time the token is seen)."""
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise CommandInvalid("a key needs a name of 1 to 100 characters", where="name")
+        if role not in ROLES:
+            raise CommandInvalid(f"unknown role {role!r}; roles are {', '.join(ROLES)}",
+                                 where="role")
+        if (role in ACTS_AS_REP) != (rep is not None):
+            raise CommandInvalid(
+                f"a {role} key {'needs' if role in ACTS_AS_REP else 'takes no'} --rep "
+                "(the rep it acts as)", where="rep")
+        key = ApiKey(secrets.token_hex(6), name, role, rep, now())
+        secret = secrets.token_urlsafe(32)
+        with self.db.transaction(TABLE) as tx:
+            if tx.one("SELECT id FROM {keys} WHERE name = ?", (name,)):
+                raise DuplicateReference(f"a key named {name!r} exists; choose another name",
+                                         where="name")
+            tx.execute("INSERT INTO {keys} VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                       (key.id, name, role, rep, digest(secret), key.created_at))
+        return key, f"{PREFIX}_{key.id}_{secret}"
+
+    def list(self) -> list[ApiKey]:
+        with self.db.transaction(TABLE, commit=False) as tx:
+            rows = tx.rows("SELECT * FROM {keys} ORDER BY created_at, name")
+        return [as_key(row) for row in rows]
+
+    def revoke(self, name: str) -> ApiKey:
+        """Revoke the key with this name (or id); revoking twice changes nothing."""
+        with self.db.transaction(TABLE) as tx:
+            row = tx.one("SELECT * FROM {keys} WHERE name = ? OR id = ?", (name, name))
+            if row is None:
+                raise UnknownReference(f"no key named {name!r}; `ledger keys list` shows them",
+                                       where="name")
+            if row["revoked_at"] is None:
+                row["revoked_at"] = now()
+                tx.execute("UPDATE {keys} SET revoked_at = ? WHERE id = ?",
+                           (row["revoked_at"], row["id"]))
+        return as_key(row)
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The live key this token belongs to, or None."""
+        prefix, _, rest = token.strip().partition("_")
+        key_id, _, secret = rest.partition("_")
+        if prefix != PREFIX or not key_id or not secret:
+            return None
+        with self.db.transaction(TABLE, commit=False) as tx:
+            row = tx.one("SELECT * FROM {keys} WHERE id = ?", (key_id,))
+        if row is None or row["revoked_at"] is not None:
+            return None
+        if not hmac.compare_digest(row["secret_hash"], digest(secret)):
+            return None
+        return as_key(row)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def as_key(row: dict[str, Any]) -> ApiKey:
+    return ApiKey(row["id"], row["name"], row["role"], row["rep"], row["created_at"],
+                  row["revoked_at"])
+
+
+def now() -> str:
+    text = iso(datetime.now(timezone.utc))
+    assert text is not None
+    return text

@@ -1,0 +1,161 @@
+"""Every error as an RFC 9457 problem (``application/problem+json``): a status, a stable
+``code``, a sentence saying what was wrong and what to do, ``where`` it was, and for invalid
+input the path of each invalid field."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from eventsourcing.persistence import InterfaceError, OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from ledger.errors import (
+    BatchRefused,
+    CommandIdReused,
+    CommandInvalid,
+    Conflict,
+    LedgerError,
+    RuleViolation,
+    UnknownReference,
+    VersionConflict,
+    ViewNotBuilt,
+)
+
+MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER = "2"  # seconds, when the database is unreachable or a view is behind
+# The database, not the request: worth retrying.
+UNAVAILABLE = (OperationalError, InterfaceError, sqlite3.OperationalError,
+               psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+log = logging.getLogger("ledger.api")
+
+
+class FieldError(BaseModel):
+    field: str = Field(examples=["body.due_by"])
+    message: str = Field(examples=["Input should be a valid datetime"])
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 describes."""
+
+    type: str = Field(examples=["urn:ledger:problem:promise_closed"])
+    title: str = Field(examples=["Conflict"])
+    status: int = Field(examples=[409])
+    detail: str = Field(examples=["promise P-1 is already kept"])
+    code: str = Field(examples=["entry_closed"], description="Stable name of the error.")
+    where: str | None = Field(None, examples=["promise_id"])
+    errors: list[FieldError] | None = Field(
+        None, description="Each invalid field (422), or each refused command of a batch.")
+
+
+class Unauthenticated(LedgerError):
+    code = "unauthenticated"
+
+
+class Forbidden(LedgerError):
+    code = "forbidden"
+
+
+class ViewBehind(LedgerError):
+    code = "view_behind"
+
+
+STATUS: list[tuple[type[LedgerError], int]] = [
+    (Unauthenticated, 401), (Forbidden, 403), (UnknownReference, 404),
+    (CommandIdReused, 422),
+    (CommandInvalid, 422), (RuleViolation, 409), (Conflict, 409), (ViewNotBuilt, 503),
+    (ViewBehind, 503),
+]
+TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+          409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large",
+          422: "Unprocessable Content", 500: "Internal Server Error",
+          503: "Service Unavailable"}
+
+# What the OpenAPI document says each endpoint can answer.
+COMMON = {401: "No valid API key (Authorization: Bearer <key>).",
+          403: "The key's role may not do this.", 503: "The database is unreachable."}
+
+
+def status_of(error: LedgerError) -> int:
+    if isinstance(error, BatchRefused):
+        return status_of(error.failures[0][1])
+    return next((status for kind, status in STATUS if isinstance(error, kind)), 400)
+
+
+def problem(status: int, code: str, detail: str, *, where: str | None = None,
+            errors: list[dict[str, str]] | None = None,
+            headers: Mapping[str, str] | None = None) -> JSONResponse:
+    body = Problem(type=f"urn:ledger:problem:{code}", title=TITLES.get(status, "Error"),
+                   status=status, detail=detail, code=code, where=where or None,
+                   errors=[FieldError(**e) for e in errors] if errors is not None else None)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
+                        media_type=MEDIA_TYPE, headers=headers)
+
+
+def ledger_problem(error: LedgerError, *, if_match: bool = False) -> JSONResponse:
+    status = status_of(error)
+    if if_match and isinstance(error, VersionConflict):
+        return problem(412, "precondition_failed", error.message, where="If-Match")
+    errors = getattr(error, "errors", None) or None
+    if isinstance(error, BatchRefused):
+        errors = [{"field": f"commands[{index}]", "message": f"{failure.code}: {failure}"}
+                  for index, failure in error.failures]
+    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
+    code = error.code if not isinstance(error, RuleViolation) else error.rule
+    return problem(status, code, error.message, where=error.where, errors=errors,
+                   headers=headers)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems an endpoint can answer."""
+    described = {**COMMON, 404: "An unknown customer, rep, campaign or entry.",
+                 409: "A state rule refused it, or another writer got there first.",
+                 412: "If-Match named another version than the current one.",
+                 413: "The body is larger than the limit.",
+                 422: "Invalid input: each invalid field is listed with its path."}
+    return {status: {"model": Problem, "description": described[status],
+                     "content": {MEDIA_TYPE: {}}}
+            for status in sorted({401, 403, 503, *statuses})}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LedgerError)
+    async def on_ledger_error(request: Request, error: LedgerError) -> JSONResponse:
+        return ledger_problem(error, if_match="if-match" in request.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]),
+                   "message": e["msg"].removeprefix("Value error, ")} for e in error.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return problem(422, "invalid_request", detail, errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(request: Request, error: HTTPException) -> JSONResponse:
+        code = TITLES.get(error.status_code, "error").lower().replace(" ", "_")
+        return problem(error.status_code, code, str(error.detail), headers=error.headers,
+                       where="body" if error.status_code == 413 else None)
+
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, on_unavailable)
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "the server failed on this request; it wrote "
+                       "nothing it did not acknowledge. The error is in the server log.")
+
+
+async def on_unavailable(request: Request, error: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", error)
+    return problem(503, "database_unavailable", "the database cannot be reached just now; "
+                   "nothing was written. Retry after a moment.",
+                   headers={"Retry-After": RETRY_AFTER})

@@ -1,0 +1,80 @@
+"""A customer as the ledger holds it now, and the views of their history."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from ledger.api.deps import Caller, MinPosition, Svc, may_read_customer, wait_for
+from ledger.api.problems import responses
+from ledger.api.schemas import Customer, Page, Promise, Quote, TimelineLine
+from ledger.projections import queries
+from ledger.projections.db import iso
+
+router = APIRouter(prefix="/customers/{ref}", tags=["customers"])
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
+Cursor = Annotated[str | None, Query(max_length=500, description="From the previous page.")]
+STATES = ("request", "quote", "promise", "complaint")
+
+
+@router.get("", response_model=Customer, responses=responses(404))
+def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> Customer:
+    """The customer now: profile, owner, open entries. The ETag is their version."""
+    may_read_customer(svc, key, ref)
+    customer = svc.ledger.customer(ref)
+    response.headers["ETag"] = f'"{customer.version}"'
+    return Customer(
+        ref=customer.ref, id=str(customer.id), version=customer.version,
+        profile=customer.profile, owner=customer.owner,
+        registered_at=iso(customer.registered_at) or "", churned_at=iso(customer.churned_at),
+        won_back_at=iso(customer.won_back_at), erased=customer.erased,
+        entries=dict(Counter(kind for entry_id, kind in customer.kinds.items()
+                             if entry_id not in customer.retracted)),
+        open={kind: sorted(customer.open_entries(kind)) for kind in STATES},
+        consents=[{k: iso(v) if isinstance(v, datetime) else v for k, v in c.items()}
+                  for c in customer.consents])
+
+
+@router.get("/timeline", response_model=Page[TimelineLine], responses=responses(404, 422))
+def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+             kind: Annotated[list[str] | None, Query(
+                 description="Event kinds, e.g. QuoteIssued (repeat for several).")] = None,
+             rep: str | None = None, since: datetime | None = None,
+             until: datetime | None = None, limit: Limit = 100,
+             cursor: Cursor = None) -> Page[TimelineLine]:
+    """Every interaction in the order it happened, corrections applied, trail kept."""
+    may_read_customer(svc, key, ref)
+    wait_for(svc, ("timeline",), min_position)
+    page = queries.timeline_of(svc.db, ref, kinds=kind, rep=rep, since=since, until=until,
+                               limit=limit, cursor=cursor)
+    return Page[TimelineLine].model_validate(page.to_dict())
+
+
+@router.get("/promises", response_model=Page[Promise], responses=responses(404, 422))
+def promises(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+             rep: str | None = None,
+             status: Annotated[str | None, Query(
+                 pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
+             limit: Limit = 100, cursor: Cursor = None) -> Page[Promise]:
+    """What each rep promised this customer, oldest first."""
+    may_read_customer(svc, key, ref)
+    wait_for(svc, ("promises",), min_position)
+    page = queries.promises_of(svc.db, ref, rep=rep, status=status, limit=limit, cursor=cursor)
+    return Page[Promise].model_validate(page.to_dict())
+
+
+@router.get("/quotes", response_model=Page[Quote], responses=responses(404, 422))
+def quotes(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+           rep: str | None = None,
+           status: Annotated[str | None, Query(
+               pattern="^(open|accepted|declined|expired|withdrawn)$")] = None,
+           limit: Limit = 100, cursor: Cursor = None) -> Page[Quote]:
+    """The quotes given to this customer, oldest first."""
+    may_read_customer(svc, key, ref)
+    wait_for(svc, ("quotes",), min_position)
+    page = queries.quotes_of(svc.db, ref, rep=rep, status=status, limit=limit, cursor=cursor)
+    return Page[Quote].model_validate(page.to_dict())

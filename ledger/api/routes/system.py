@@ -1,0 +1,52 @@
+"""Health, readiness, and API keys (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from ledger.api.deps import Caller, Svc, require
+from ledger.api.problems import responses
+from ledger.api.schemas import Key, KeyRequest, NewKey, Ready, ViewState
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["system"])
+def healthz() -> dict[str, str]:
+    """The process is up (it does not touch the store)."""
+    return {"status": "up"}
+
+
+@router.get("/readyz", response_model=Ready, tags=["system"],
+            responses={503: responses()[503]})
+def readyz(svc: Svc) -> Ready:
+    """The store is reachable; each view's position and lag behind the log."""
+    states = svc.runner.status()
+    return Ready(store="reachable", head=states[0].head if states else 0,
+                 views=[ViewState(**s.to_dict()) for s in states])
+
+
+@router.get("/keys", response_model=list[Key], tags=["keys"])
+def list_keys(svc: Svc, key: Caller) -> list[Key]:
+    """Every key, revoked ones too (never their secrets)."""
+    require(key, ("admin",), "manage keys")
+    return [Key(**k.to_dict()) for k in svc.keys.list()]
+
+
+@router.post("/keys", response_model=NewKey, status_code=201, tags=["keys"],
+             responses=responses(409, 422))
+def create_key(request: KeyRequest, svc: Svc, key: Caller) -> NewKey:
+    """A new key; its token is in this response only."""
+    require(key, ("admin",), "manage keys")
+    if request.rep is not None:
+        svc.ledger.rep(request.rep)  # 404 for a rep never hired
+    created, token = svc.keys.create(request.name, request.role, request.rep)
+    return NewKey(**created.to_dict(), token=token)
+
+
+@router.post("/keys/{name}/revoke", response_model=Key, tags=["keys"],
+             responses=responses(404))
+def revoke_key(name: str, svc: Svc, key: Caller, response: Response) -> Key:
+    """Revoke a key (by name or id); it stops working at once."""
+    require(key, ("admin",), "manage keys")
+    return Key(**svc.keys.revoke(name).to_dict())

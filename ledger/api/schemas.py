@@ -1,0 +1,212 @@
+"""What the API answers: models separate from the events and view rows they are built from.
+Times are ISO-8601 UTC text, money decimal text (never a float)."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass ``next_cursor`` back as ``cursor`` for the next."""
+
+    data: list[T]
+    next_cursor: str | None = Field(description="None on the last page.")
+
+
+class WrittenEvent(BaseModel):
+    version: int
+    type: str = Field(examples=["PromiseMade"])
+    position: int | None = Field(description="Position in the log (None for an event "
+                                 "replayed from an earlier identical request).")
+
+
+class Written(BaseModel):
+    """What a command wrote. ``position`` is what reads take as ``min_position``."""
+
+    command: str = Field(examples=["make_promise"])
+    target: str = Field(examples=["customer"])
+    ref: str = Field(examples=["CUST-00042"])
+    id: str = Field(description="The ledger's stable id of the customer, rep or campaign.")
+    version: int = Field(description="The target's version after the command (its ETag).")
+    entry_id: str | None = Field(None, examples=["P-7f3a"])
+    command_id: str | None = None
+    event_ids: list[str] = Field(examples=[["CUST-00042#12"]])
+    events: list[WrittenEvent]
+    position: int | None
+
+
+class BatchWritten(BaseModel):
+    results: list[Written]
+
+
+class Customer(BaseModel):
+    ref: str
+    id: str
+    version: int
+    profile: dict[str, str | None] = Field(description="Name, kind, contact data; all None "
+                                           "once the customer's personal data is erased.")
+    owner: str | None
+    registered_at: str
+    churned_at: str | None
+    won_back_at: str | None
+    erased: bool
+    entries: dict[str, int] = Field(description="How many entries of each kind.")
+    open: dict[str, list[str]] = Field(description="Ids of open requests, quotes, promises "
+                                       "and complaints.")
+    consents: list[dict[str, Any]]
+
+
+class Promise(BaseModel):
+    customer: str
+    promise_id: str
+    rep: str
+    text: str
+    category: str
+    made_at: str
+    due_by: str
+    status: str = Field(examples=["open"], description="open, kept, broken, cancelled, overdue")
+    closed_at: str | None
+    outcome_note: str | None
+    quote_id: str | None
+    complaint_id: str | None
+    retracted: bool
+    recorded_at: str
+
+
+class Quote(BaseModel):
+    customer: str
+    quote_id: str
+    rep: str
+    product: str
+    quantity: str
+    unit_price: str
+    currency: str
+    discount: str
+    net_price: str = Field(description="Unit price after discount, to four places.")
+    issued_at: str
+    valid_until: str
+    status: str
+    closed_at: str | None
+    retracted: bool
+    recorded_at: str
+
+
+class TimelineLine(BaseModel):
+    customer: str
+    version: int
+    kind: str = Field(examples=["QuoteIssued"])
+    entry_id: str | None
+    occurred_at: str
+    recorded_at: str
+    late: bool = Field(description="Recorded more than a day after it happened.")
+    actor: str
+    rep: str | None
+    summary: str = Field(examples=["quote Q-1: 10 × 普洱茶 at 128.00 CNY, valid until 2025-03-13"])  # noqa: RUF001
+    details: dict[str, Any]
+    trail: list[dict[str, Any]] = Field(description="Corrections and retractions of this "
+                                        "entry, oldest first.")
+    retracted: bool
+
+
+class ConflictingQuotes(BaseModel):
+    customer: str
+    product: str
+    first_quote: str
+    first_rep: str
+    first_price: str
+    first_currency: str
+    first_issued_at: str
+    first_valid_until: str
+    first_status: str
+    second_quote: str
+    second_rep: str
+    second_price: str
+    second_currency: str
+    second_issued_at: str
+    second_valid_until: str
+    second_status: str
+    reps_differ: bool
+
+
+class Violation(BaseModel):
+    kind: str = Field(examples=["touch_after_opt_out"])
+    customer: str
+    at: str
+    why: str
+    entries: list[dict[str, Any]]
+
+
+class InboxItem(BaseModel):
+    item: str = Field(examples=["request"])
+    customer: str
+    id: str
+    what: str
+    rep: str | None
+    escalated_to: str | None
+    opened_at: str
+    due: str
+    overdue_days: int
+    overdue_hours: int
+
+
+class Dossier(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    rep: dict[str, Any]
+    as_of: str
+    last_contact_at: str | None
+    customers_owned: list[dict[str, Any]]
+    customers_handed_on: list[dict[str, Any]]
+    customers_touched: list[dict[str, Any]]
+    open_promises: list[dict[str, Any]]
+    open_quotes: list[dict[str, Any]]
+    open_complaints: list[dict[str, Any]]
+    unanswered_requests: list[dict[str, Any]]
+    handover: list[dict[str, Any]] = Field(description="For a departed rep: everything that "
+                                           "needs a new owner, most urgent first.")
+
+
+class Handover(BaseModel):
+    rep: dict[str, Any]
+    as_of: str
+    handover: list[dict[str, Any]]
+
+
+class Key(BaseModel):
+    id: str
+    name: str
+    role: str
+    rep: str | None
+    created_at: str
+    revoked_at: str | None
+
+
+class NewKey(Key):
+    token: str = Field(description="The key itself. Shown this once; only its hash is kept.")
+
+
+class KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, examples=["telephony"])
+    role: str = Field(examples=["rep"], description="rep, manager, compliance, analyst, admin")
+    rep: str | None = Field(None, description="For rep and manager keys: the rep it acts as.")
+
+
+class ViewState(BaseModel):
+    view: str
+    position: int
+    head: int
+    lag: int
+    error: str | None
+    error_position: int | None
+
+
+class Ready(BaseModel):
+    store: str = Field(examples=["reachable"])
+    head: int = Field(description="The log's last position.")
+    views: list[ViewState]

@@ -1,0 +1,89 @@
+"""``ledger serve`` (the HTTP API) and ``ledger keys`` (its API keys)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ledger.api.keys import ROLES, KeyStore
+from ledger.application import Ledger
+from ledger.cli.common import open_ledger, print_json, settings_of
+from ledger.cli.tables import table
+from ledger.projections.db import Database
+
+
+def add_commands(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve", help="run the HTTP API (OpenAPI at /docs)",
+        description="Serve the HTTP API with uvicorn. The projection runner follows the log in "
+        "the same process unless --no-projections (then run `ledger projections run` "
+        "beside it). Stop with Ctrl-C or SIGTERM: requests in flight finish first.")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--no-projections", action="store_true",
+                       help="do not run the projection runner in this process")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(run=run_serve)
+
+    keys = commands.add_parser(
+        "keys", help="API keys: create, list, revoke",
+        description="API keys for the HTTP API. A key is shown once, when created; the store "
+        "keeps only its hash.").add_subparsers(title="key commands", metavar="COMMAND")
+    create = keys.add_parser("create", help="make a key and print it (once)")
+    create.add_argument("--name", required=True, help="who or what uses it; the actor on "
+                        "every event it writes, e.g. telephony or REP-3")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--rep", help="for rep and manager keys: the rep it acts as")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(run=create_key)
+    listing = keys.add_parser("list", help="every key, revoked ones too")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=list_keys)
+    revoke = keys.add_parser("revoke", help="revoke a key; it stops working at once")
+    revoke.add_argument("name", help="the key's name (or id)")
+    revoke.set_defaults(run=revoke_key)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ledger.api.main import create_app
+
+    app = create_app(settings_of(args), follow=not args.no_projections)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def key_store(ledger: Ledger) -> KeyStore:
+    return KeyStore(Database(ledger.recorder.datastore))  # type: ignore[attr-defined]
+
+
+def create_key(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    if args.rep is not None:
+        ledger.rep(args.rep)  # a rep never hired is an error, not a key for nobody
+    key, token = key_store(ledger).create(args.name, args.role, args.rep)
+    if args.json:
+        print_json({**key.to_dict(), "token": token})
+        return 0
+    print(f"key {key.name} ({key.role}{', acts as ' + key.rep if key.rep else ''}):")
+    print(f"  {token}")
+    print("Keep it now: it is not stored and cannot be shown again.")
+    return 0
+
+
+def list_keys(args: argparse.Namespace) -> int:
+    keys = key_store(open_ledger(args)).list()
+    if args.json:
+        print_json([k.to_dict() for k in keys])
+        return 0
+    print(table([k.to_dict() for k in keys],
+                ["name", "role", "rep", "id", "created_at", "revoked_at"]))
+    return 0
+
+
+def revoke_key(args: argparse.Namespace) -> int:
+    key = key_store(open_ledger(args)).revoke(args.name)
+    print(f"key {key.name} revoked at {key.revoked_at}")
+    return 0

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_CONNECT_TIMEOUT": "5",
+            # A connection the server dropped (a restart, a failover) is replaced, not used.
+            "POSTGRES_PRE_PING": "y",
             "APPLICATION_RECORDER_TOPIC": "ledger.store:PostgresLedgerRecorder",
         })
         return env

@@ -14,11 +14,18 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.aggregates.base import LedgerAggregate
-from ledger.errors import rule
+from ledger.errors import UnknownReference, rule
 from ledger.ids import stream_id
 
 EntryIdTaken = rule("entry_id_taken")
-UnknownEntry = rule("unknown_entry")
+
+
+class UnknownEntry(UnknownReference):
+    """No entry with that id (or not of that kind) in the customer's history."""
+
+    code = "unknown_entry"
+
+
 EntryRetracted = rule("entry_retracted")
 EntryNotCorrectable = rule("field_not_correctable")
 EntryNotRetractable = rule("entry_not_retractable")

@@ -233,6 +233,6 @@ def test_a_correction_is_checked_like_the_original_entry(world: Ledger) -> None:
     with pytest.raises(UnknownReference, match="no rep with reference 'REP-404'"):
         run(world, type="correct_entry", customer="CUST-1", entry_id="SO-1",
             fields={"rep": "REP-404"}, reason="r")
-    with pytest.raises(RuleViolation, match="has no entry SO-404"):
+    with pytest.raises(UnknownReference, match="has no entry SO-404"):
         run(world, type="correct_entry", customer="CUST-1", entry_id="SO-404",
             fields={"amount": "5"}, reason="r")

@@ -29,8 +29,10 @@ REJECTED: list[tuple[str, dict[str, Any], type[LedgerError], str]] = [
     ("unknown rep", {"type": "log_contact", "customer": "CUST-1", "rep": "REP-404",
                      "channel": "phone", "direction": "out", "subject": "hi"},
      UnknownReference, "no rep with reference 'REP-404'"),
-    ("state rule", {"type": "keep_promise", "customer": "CUST-1", "promise_id": "P-404"},
-     RuleViolation, "CUST-1 has no promise P-404"),
+    ("unknown entry", {"type": "keep_promise", "customer": "CUST-1", "promise_id": "P-404"},
+     UnknownReference, "CUST-1 has no promise P-404"),
+    ("state rule", {"type": "record_win_back", "customer": "CUST-1"}, RuleViolation,
+     "CUST-1 has not churned"),
     ("version conflict", {"type": "log_contact", "customer": "CUST-1", "rep": "REP-1",
                           "channel": "phone", "direction": "out", "subject": "hi",
                           "expected_version": 7}, VersionConflict,
@@ -63,8 +65,8 @@ def test_in_a_batch_only_the_bad_commands_are_refused(world: Ledger) -> None:
     before = stored_event_count(world)
     outcomes = world.execute_many(commands, actor="test")
     assert [type(o).__name__ for o in outcomes] == [
-        "CommandResult", "UnknownReference", "UnknownReference", "UnknownEntryError",
-        "VersionConflict", "DuplicateReference", "CommandResult"]
+        "CommandResult", "UnknownReference", "UnknownReference", "UnknownEntry",
+        "NotChurnedError", "VersionConflict", "DuplicateReference", "CommandResult"]
     assert stored_event_count(world) == before + 2
     subjects = [e.subject for e in world.history("customer", "CUST-1")[1:]]
     assert subjects == ["ok", "also ok"]

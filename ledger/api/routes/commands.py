@@ -42,9 +42,10 @@ class Route:
 
 
 # Path parameter -> the command field it fills.
-PATH_FIELDS: dict[str, str | dict[str, str]] = {"ref": {"customers": "customer", "reps": "rep", "campaigns": "campaign"},
-               "request_id": "request_id", "quote_id": "quote_id", "promise_id": "promise_id",
-               "complaint_id": "complaint_id"}
+PATH_FIELDS: dict[str, str | dict[str, str]] = {
+    "ref": {"customers": "customer", "reps": "rep", "campaigns": "campaign"},
+    "request_id": "request_id", "quote_id": "quote_id", "promise_id": "promise_id",
+    "complaint_id": "complaint_id"}
 
 C = "/customers/{ref}"
 ROUTES = [

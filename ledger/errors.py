@@ -1,7 +1,7 @@
 """Errors a user can meet. Each says what was wrong, where, and what to do.
 
 The HTTP layer maps the classes to status codes: ``CommandInvalid`` 422,
-``UnknownReference`` 404, ``RuleViolation`` and ``Conflict`` 409 (see ``ledger.api.problems``).
+``UnknownReference`` 404, ``RuleViolation`` and ``Conflict`` 409 (see ``api.problems``).
 """
 
 from __future__ import annotations

@@ -36,9 +36,10 @@ def postgres_server() -> str:
     return POSTGRES_URL
 
 
-def fresh_store(request: pytest.FixtureRequest, folder: Path) -> Iterator[Settings]:
-    """Settings for a fresh, empty store of the kind ``request.param`` names."""
-    if request.param == "sqlite":
+def fresh_store(request: pytest.FixtureRequest, folder: Path,
+                kind: str | None = None) -> Iterator[Settings]:
+    """Settings for a fresh, empty store of the ``kind`` (default: ``request.param``)."""
+    if (kind or request.param) == "sqlite":
         yield Settings(data_dir=folder / "var", database_url=None)
         return
     request.getfixturevalue("postgres_server")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ledger.api.keys import ROLES, KeyStore
+from api.keys import ROLES, KeyStore
 from ledger.application import Ledger
 from ledger.cli.common import open_ledger, print_json, settings_of
 from ledger.cli.tables import table
@@ -48,7 +48,7 @@ def add_commands(commands: Any) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ledger.api.main import create_app
+    from api.main import create_app
 
     app = create_app(settings_of(args), follow=not args.no_projections)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

@@ -18,8 +18,8 @@ import httpx
 import pytest
 import uvicorn
 
-from ledger.api.deps import Services
-from ledger.api.main import create_app
+from api.deps import Services
+from api.main import create_app
 from ledger.config import Settings
 from tests.conftest import fresh_store
 
@@ -67,7 +67,7 @@ class Api:
 
 
 def serve(settings: Settings, **options: Any) -> tuple[LiveServer, Services]:
-    app = create_app(settings, max_wait=options.pop("max_wait", 3.0), **options)
+    app = create_app(settings, max_wait=options.pop("max_wait", 1.0), **options)
     server = LiveServer(app)
     return server, app.state.services
 

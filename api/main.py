@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.api import problems
-from ledger.api.deps import Services
-from ledger.api.keys import KeyStore
-from ledger.api.routes import commands, compliance, customers, reps, system
+from api import problems
+from api.deps import Services
+from api.keys import KeyStore
+from api.routes import commands, compliance, customers, reps, system
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.projections.registry import all_views
@@ -111,4 +111,11 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
     for module in (commands, customers, reps, compliance, system):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document_media_type(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -18,10 +18,11 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger.api.keys import ApiKey, KeyStore
-from ledger.api.problems import Forbidden, Unauthenticated, ViewBehind
+from api.keys import ApiKey, KeyStore
+from api.problems import Forbidden, Unauthenticated, ViewBehind
 from ledger.application import Ledger
 from ledger.commands.models import Command
+from ledger.errors import CommandInvalid
 from ledger.projections.db import Database
 from ledger.projections.dossier import reps_of_customer
 from ledger.projections.dossier import team_of as team_members
@@ -37,6 +38,7 @@ INTERACTIONS = frozenset({
 CORRECTIONS = frozenset({"correct_entry", "retract_entry"})
 TEAM_COMMANDS = frozenset({"move_rep", "depart_rep"})  # on a rep of the manager's team
 READS_CUSTOMERS = ("rep", "manager", "compliance")
+ACCESS_VIEWS = ("dossier", "promises", "quotes")  # what may_read_customer reads
 
 
 @dataclass
@@ -142,6 +144,11 @@ def wait_for(svc: Services, views: tuple[str, ...], min_position: int | None) ->
     """Block until these views have reached ``min_position``; 503 if they do not in time."""
     if min_position is None:
         return
+    head = svc.ledger.recorder.max_notification_id() or 0
+    if min_position > head:
+        raise CommandInvalid(f"min_position {min_position} is beyond the log's last position "
+                             f"({head}); pass the position a write returned",
+                             where="min_position")
     deadline = time.monotonic() + svc.max_wait
     while True:
         positions = svc.runner.positions()

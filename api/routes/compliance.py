@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from ledger.api.deps import Caller, MinPosition, Svc, require, team_of, wait_for
-from ledger.api.problems import Forbidden, responses
-from ledger.api.routes.customers import Cursor, Limit
-from ledger.api.schemas import ConflictingQuotes, InboxItem, Page, Violation
+from api.deps import Caller, MinPosition, Svc, require, team_of, wait_for
+from api.problems import Forbidden, responses
+from api.routes.customers import Cursor, Limit
+from api.schemas import ConflictingQuotes, InboxItem, Page, Violation
 from ledger.projections import queries
 from ledger.projections.service import WHY
 

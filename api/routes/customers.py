@@ -8,9 +8,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ledger.api.deps import Caller, MinPosition, Svc, may_read_customer, wait_for
-from ledger.api.problems import responses
-from ledger.api.schemas import Customer, Page, Promise, Quote, TimelineLine
+from api.deps import (
+    ACCESS_VIEWS,
+    Caller,
+    MinPosition,
+    Services,
+    Svc,
+    may_read_customer,
+    wait_for,
+)
+from api.keys import ApiKey
+from api.problems import responses
+from api.schemas import Customer, Page, Promise, Quote, TimelineLine
 from ledger.projections import queries
 from ledger.projections.db import iso
 
@@ -19,6 +28,13 @@ router = APIRouter(prefix="/customers/{ref}", tags=["customers"])
 Limit = Annotated[int, Query(ge=1, le=500, description="Items per page.")]
 Cursor = Annotated[str | None, Query(max_length=500, description="From the previous page.")]
 STATES = ("request", "quote", "promise", "complaint")
+
+
+def readable(svc: Services, key: ApiKey, ref: str, view: str, min_position: int | None) -> None:
+    """Wait for the view (and those access rests on) to reach ``min_position``, then check
+    that the key may read this customer."""
+    wait_for(svc, (view, *ACCESS_VIEWS), min_position)
+    may_read_customer(svc, key, ref)
 
 
 @router.get("", response_model=Customer, responses=responses(404))
@@ -47,8 +63,7 @@ def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
              until: datetime | None = None, limit: Limit = 100,
              cursor: Cursor = None) -> Page[TimelineLine]:
     """Every interaction in the order it happened, corrections applied, trail kept."""
-    may_read_customer(svc, key, ref)
-    wait_for(svc, ("timeline",), min_position)
+    readable(svc, key, ref, "timeline", min_position)
     page = queries.timeline_of(svc.db, ref, kinds=kind, rep=rep, since=since, until=until,
                                limit=limit, cursor=cursor)
     return Page[TimelineLine].model_validate(page.to_dict())
@@ -61,8 +76,7 @@ def promises(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
                  pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
              limit: Limit = 100, cursor: Cursor = None) -> Page[Promise]:
     """What each rep promised this customer, oldest first."""
-    may_read_customer(svc, key, ref)
-    wait_for(svc, ("promises",), min_position)
+    readable(svc, key, ref, "promises", min_position)
     page = queries.promises_of(svc.db, ref, rep=rep, status=status, limit=limit, cursor=cursor)
     return Page[Promise].model_validate(page.to_dict())
 
@@ -74,7 +88,6 @@ def quotes(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
                pattern="^(open|accepted|declined|expired|withdrawn)$")] = None,
            limit: Limit = 100, cursor: Cursor = None) -> Page[Quote]:
     """The quotes given to this customer, oldest first."""
-    may_read_customer(svc, key, ref)
-    wait_for(svc, ("quotes",), min_position)
+    readable(svc, key, ref, "quotes", min_position)
     page = queries.quotes_of(svc.db, ref, rep=rep, status=status, limit=limit, cursor=cursor)
     return Page[Quote].model_validate(page.to_dict())

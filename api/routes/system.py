@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
-from ledger.api.deps import Caller, Svc, require
-from ledger.api.problems import responses
-from ledger.api.schemas import Key, KeyRequest, NewKey, Ready, ViewState
+from api.deps import Caller, Svc, require
+from api.problems import responses
+from api.schemas import Key, KeyRequest, NewKey, Ready, ViewState
 
 router = APIRouter()
 
@@ -26,7 +26,7 @@ def readyz(svc: Svc) -> Ready:
                  views=[ViewState(**s.to_dict()) for s in states])
 
 
-@router.get("/keys", response_model=list[Key], tags=["keys"])
+@router.get("/keys", response_model=list[Key], tags=["keys"], responses=responses())
 def list_keys(svc: Svc, key: Caller) -> list[Key]:
     """Every key, revoked ones too (never their secrets)."""
     require(key, ("admin",), "manage keys")
@@ -46,7 +46,7 @@ def create_key(request: KeyRequest, svc: Svc, key: Caller) -> NewKey:
 
 @router.post("/keys/{name}/revoke", response_model=Key, tags=["keys"],
              responses=responses(404))
-def revoke_key(name: str, svc: Svc, key: Caller, response: Response) -> Key:
+def revoke_key(name: str, svc: Svc, key: Caller) -> Key:
     """Revoke a key (by name or id); it stops working at once."""
     require(key, ("admin",), "manage keys")
     return Key(**svc.keys.revoke(name).to_dict())

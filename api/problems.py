@@ -121,9 +121,22 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                  412: "If-Match named another version than the current one.",
                  413: "The body is larger than the limit.",
                  422: "Invalid input: each invalid field is listed with its path."}
-    return {status: {"model": Problem, "description": described[status],
-                     "content": {MEDIA_TYPE: {}}}
+    return {status: {"model": Problem, "description": described[status]}
             for status in sorted({401, 403, 503, *statuses})}
+
+
+def document_media_type(spec: dict[str, Any]) -> dict[str, Any]:
+    """Errors are sent as ``application/problem+json``; say so in the OpenAPI document
+    (FastAPI files every response model under ``application/json``)."""
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    content[MEDIA_TYPE] = content.pop("application/json")
+                    if status == "422":
+                        content[MEDIA_TYPE]["schema"] = {"$ref": "#/components/schemas/Problem"}
+    return spec
 
 
 def install(app: FastAPI) -> None:
@@ -140,6 +153,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 400:  # FastAPI's word for a body that is not JSON text
+            return problem(422, "invalid_body", "the body is not JSON (UTF-8 text); send a "
+                           "JSON object", where="body")
         code = TITLES.get(error.status_code, "error").lower().replace(" ", "_")
         return problem(error.status_code, code, str(error.detail), headers=error.headers,
                        where="body" if error.status_code == 413 else None)

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Response
 from pydantic import ConfigDict, Field, create_model
 
-from ledger.api.deps import Caller, Svc, may_run
-from ledger.api.keys import ApiKey
-from ledger.api.problems import responses
-from ledger.api.schemas import BatchWritten, Written
+from api.deps import Caller, Svc, may_run
+from api.keys import ApiKey
+from api.problems import responses
+from api.schemas import BatchWritten, Written
 from ledger.application import CommandResult
 from ledger.commands.models import COMMANDS, Command, parse_command
 from ledger.errors import BatchRefused, CommandInvalid, LedgerError

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ledger.api.deps import Caller, MinPosition, Svc, may_read_rep, wait_for
-from ledger.api.problems import responses
-from ledger.api.schemas import Dossier, Handover
+from api.deps import Caller, MinPosition, Svc, may_read_rep, wait_for
+from api.problems import responses
+from api.schemas import Dossier, Handover
 from ledger.projections import queries
 
 router = APIRouter(prefix="/reps/{ref}", tags=["reps"])
@@ -21,8 +21,8 @@ VIEWS = ("promises", "quotes", "service", "dossier")
 
 def dossier_of(svc: Any, key: Any, ref: str, as_of: datetime | None,
                min_position: int | None) -> dict[str, Any]:
-    may_read_rep(svc, key, ref)
     wait_for(svc, VIEWS, min_position)
+    may_read_rep(svc, key, ref)
     return queries.rep_dossier(svc.db, ref, as_of=as_of or datetime.now(timezone.utc))
 
 

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger import clock
 from ledger.aggregates import Campaign, Customer, Rep
@@ -106,6 +107,12 @@ class Ledger(Application[UUID]):
         # Per instance, so that each store can choose its interval.
         self.snapshotting_intervals = {Customer: self.settings.snapshot_interval}  # type: ignore[misc]
         super().__init__(env=self.settings.eventsourcing_env())
+        datastore = getattr(self.recorder, "datastore", None)
+        if isinstance(datastore, SQLiteDatastore):
+            # The library keeps 5 SQLite connections and closes any beyond them after each
+            # use; an API serving more concurrent requests would open and close one per
+            # request. (On PostgreSQL, LEDGER_POOL_SIZE sets the pool through the library.)
+            datastore.pool.pool_size = self.settings.pool_size
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         for listener in self.listeners:

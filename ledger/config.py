@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     database_schema: str = ""
     data_dir: Path = Path("var")
     cache_size: int = Field(2000, ge=0, description="Aggregates kept in memory (0: none).")
-    pool_size: int = Field(5, ge=1)
+    pool_size: int = Field(10, ge=1, description="Database connections kept open per process.")
     snapshot_interval: int = Field(200, ge=2, description="Snapshot a customer every N events.")
     sqlite_lock_timeout: int = Field(30, ge=1, description="Seconds a SQLite write waits for "
                                      "another writer before giving up.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -19,44 +19,46 @@ router = APIRouter()
 
 @router.get("/compliance/conflicts", response_model=Page[ConflictingQuotes],
             tags=["compliance"], responses=responses(422))
-def conflicts(svc: Svc, key: Caller, customer: str | None = None,
+async def conflicts(svc: Svc, key: Caller, customer: str | None = None,
               min_position: MinPosition = None, limit: Limit = 100,
-              cursor: Cursor = None) -> Page[ConflictingQuotes]:
+              cursor: Cursor = None) -> dict[str, Any]:
     """Quotes to one customer for one product, valid at once, at different net prices."""
     require(key, ("compliance",), "review conflicting quotes")
-    wait_for(svc, ("quotes",), min_position)
-    page = queries.conflicting_quotes(svc.db, customer=customer, limit=limit, cursor=cursor)
-    return Page[ConflictingQuotes].model_validate(page.to_dict())
+    await wait_for(svc, ("quotes",), min_position)
+    page = await svc.call(queries.conflicting_quotes, svc.db, customer=customer, limit=limit,
+                          cursor=cursor)
+    return page.to_dict()
 
 
 @router.get("/compliance/violations", response_model=Page[Violation], tags=["compliance"],
             responses=responses(422))
-def violations(svc: Svc, key: Caller,
+async def violations(svc: Svc, key: Caller,
                kind: Annotated[str | None, Query(pattern=f"^({'|'.join(WHY)})$")] = None,
                min_position: MinPosition = None, limit: Limit = 100,
-               cursor: Cursor = None) -> Page[Violation]:
+               cursor: Cursor = None) -> dict[str, Any]:
     """Touches after opt-out or during an open complaint, sales during an open complaint,
     the same material from two departments within 30 days."""
     require(key, ("compliance",), "review violations")
-    wait_for(svc, ("service",), min_position)
-    page = queries.violations(svc.db, kind=kind, limit=limit, cursor=cursor)
-    return Page[Violation].model_validate(page.to_dict())
+    await wait_for(svc, ("service",), min_position)
+    page = await svc.call(queries.violations, svc.db, kind=kind, limit=limit, cursor=cursor)
+    return page.to_dict()
 
 
 @router.get("/service/inbox", response_model=Page[InboxItem], tags=["service"],
             responses=responses(422))
-def inbox(svc: Svc, key: Caller, rep: str | None = None,
+async def inbox(svc: Svc, key: Caller, rep: str | None = None,
           as_of: Annotated[datetime | None, Query(description="Default: now.")] = None,
           min_position: MinPosition = None, limit: Limit = 100,
-          cursor: Cursor = None) -> Page[InboxItem]:
+          cursor: Cursor = None) -> dict[str, Any]:
     """Requests and complaints past their deadline, oldest deadline first. A rep sees their
     own; a manager names one rep of their team (default: themselves)."""
     require(key, ("rep", "manager", "compliance"), "read the service inbox")
     if key.role != "compliance":
         rep = rep or key.rep
-        if rep not in team_of(svc, key):
+        if rep not in await svc.call(team_of, svc, key):
             raise Forbidden(f"{rep} is not {key.rep} or a rep of their team", where="rep")
-    wait_for(svc, ("service",), min_position)
-    page = queries.service_inbox(svc.db, as_of=as_of or datetime.now(timezone.utc), rep=rep,
-                                 limit=limit, cursor=cursor)
-    return Page[InboxItem].model_validate(page.to_dict())
+    await wait_for(svc, ("service",), min_position)
+    page = await svc.call(queries.service_inbox, svc.db,
+                          as_of=as_of or datetime.now(timezone.utc), rep=rep, limit=limit,
+                          cursor=cursor)
+    return page.to_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -30,18 +30,19 @@ Cursor = Annotated[str | None, Query(max_length=500, description="From the previ
 STATES = ("request", "quote", "promise", "complaint")
 
 
-def readable(svc: Services, key: ApiKey, ref: str, view: str, min_position: int | None) -> None:
+async def readable(svc: Services, key: ApiKey, ref: str, view: str,
+                   min_position: int | None) -> None:
     """Wait for the view (and those access rests on) to reach ``min_position``, then check
     that the key may read this customer."""
-    wait_for(svc, (view, *ACCESS_VIEWS), min_position)
-    may_read_customer(svc, key, ref)
+    await wait_for(svc, (view, *ACCESS_VIEWS), min_position)
+    await svc.call(may_read_customer, svc, key, ref)
 
 
 @router.get("", response_model=Customer, responses=responses(404))
-def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> Customer:
+async def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> Customer:
     """The customer now: profile, owner, open entries. The ETag is their version."""
-    may_read_customer(svc, key, ref)
-    customer = svc.ledger.customer(ref)
+    customer = await svc.call(svc.ledger.customer, ref)
+    await svc.call(may_read_customer, svc, key, ref, customer)
     response.headers["ETag"] = f'"{customer.version}"'
     return Customer(
         ref=customer.ref, id=str(customer.id), version=customer.version,
@@ -56,38 +57,40 @@ def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> Custome
 
 
 @router.get("/timeline", response_model=Page[TimelineLine], responses=responses(404, 422))
-def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+async def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
              kind: Annotated[list[str] | None, Query(
                  description="Event kinds, e.g. QuoteIssued (repeat for several).")] = None,
              rep: str | None = None, since: datetime | None = None,
              until: datetime | None = None, limit: Limit = 100,
-             cursor: Cursor = None) -> Page[TimelineLine]:
+             cursor: Cursor = None) -> dict[str, Any]:
     """Every interaction in the order it happened, corrections applied, trail kept."""
-    readable(svc, key, ref, "timeline", min_position)
-    page = queries.timeline_of(svc.db, ref, kinds=kind, rep=rep, since=since, until=until,
-                               limit=limit, cursor=cursor)
-    return Page[TimelineLine].model_validate(page.to_dict())
+    await readable(svc, key, ref, "timeline", min_position)
+    page = await svc.call(queries.timeline_of, svc.db, ref, kinds=kind, rep=rep, since=since,
+                          until=until, limit=limit, cursor=cursor)
+    return page.to_dict()
 
 
 @router.get("/promises", response_model=Page[Promise], responses=responses(404, 422))
-def promises(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+async def promises(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
              rep: str | None = None,
              status: Annotated[str | None, Query(
                  pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
-             limit: Limit = 100, cursor: Cursor = None) -> Page[Promise]:
+             limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
     """What each rep promised this customer, oldest first."""
-    readable(svc, key, ref, "promises", min_position)
-    page = queries.promises_of(svc.db, ref, rep=rep, status=status, limit=limit, cursor=cursor)
-    return Page[Promise].model_validate(page.to_dict())
+    await readable(svc, key, ref, "promises", min_position)
+    page = await svc.call(queries.promises_of, svc.db, ref, rep=rep, status=status,
+                          limit=limit, cursor=cursor)
+    return page.to_dict()
 
 
 @router.get("/quotes", response_model=Page[Quote], responses=responses(404, 422))
-def quotes(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+async def quotes(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
            rep: str | None = None,
            status: Annotated[str | None, Query(
                pattern="^(open|accepted|declined|expired|withdrawn)$")] = None,
-           limit: Limit = 100, cursor: Cursor = None) -> Page[Quote]:
+           limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
     """The quotes given to this customer, oldest first."""
-    readable(svc, key, ref, "quotes", min_position)
-    page = queries.quotes_of(svc.db, ref, rep=rep, status=status, limit=limit, cursor=cursor)
-    return Page[Quote].model_validate(page.to_dict())
+    await readable(svc, key, ref, "quotes", min_position)
+    page = await svc.call(queries.quotes_of, svc.db, ref, rep=rep, status=status, limit=limit,
+                          cursor=cursor)
+    return page.to_dict()

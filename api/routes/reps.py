@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import Caller, MinPosition, Svc, may_read_rep, wait_for
+from api.deps import Caller, MinPosition, Services, Svc, may_read_rep, wait_for
+from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Dossier, Handover
 from ledger.projections import queries
@@ -19,23 +20,24 @@ AsOf = Annotated[datetime | None, Query(
 VIEWS = ("promises", "quotes", "service", "dossier")
 
 
-def dossier_of(svc: Any, key: Any, ref: str, as_of: datetime | None,
-               min_position: int | None) -> dict[str, Any]:
-    wait_for(svc, VIEWS, min_position)
-    may_read_rep(svc, key, ref)
-    return queries.rep_dossier(svc.db, ref, as_of=as_of or datetime.now(timezone.utc))
+async def dossier_of(svc: Services, key: ApiKey, ref: str, as_of: datetime | None,
+                     min_position: int | None) -> dict[str, Any]:
+    await wait_for(svc, VIEWS, min_position)
+    await svc.call(may_read_rep, svc, key, ref)
+    return await svc.call(queries.rep_dossier, svc.db, ref,
+                          as_of=as_of or datetime.now(timezone.utc))
 
 
 @router.get("/dossier", response_model=Dossier, responses=responses(404))
-def dossier(ref: str, svc: Svc, key: Caller, as_of: AsOf = None,
-            min_position: MinPosition = None) -> Dossier:
+async def dossier(ref: str, svc: Svc, key: Caller, as_of: AsOf = None,
+            min_position: MinPosition = None) -> dict[str, Any]:
     """Customers owned and touched, open promises, quotes, complaints and requests."""
-    return Dossier.model_validate(dossier_of(svc, key, ref, as_of, min_position))
+    return await dossier_of(svc, key, ref, as_of, min_position)
 
 
 @router.get("/handover", response_model=Handover, responses=responses(404))
-def handover(ref: str, svc: Svc, key: Caller, as_of: AsOf = None,
+async def handover(ref: str, svc: Svc, key: Caller, as_of: AsOf = None,
              min_position: MinPosition = None) -> Handover:
     """For a departed rep: what needs a new owner and why, most urgent first."""
-    found = dossier_of(svc, key, ref, as_of, min_position)
+    found = await dossier_of(svc, key, ref, as_of, min_position)
     return Handover(rep=found["rep"], as_of=found["as_of"], handover=found["handover"])

@@ -308,18 +308,27 @@ def day(when: str | None) -> str:
 # -- who may see what --------------------------------------------------------------------------
 
 
-def reps_of_customer(db: Database, customer: str) -> set[str]:
-    """The reps who own the customer or have dealt with them: contacts, promises, quotes."""
+def reps_of_customer(db: Database, customer: str) -> set[str] | None:
+    """The reps who own the customer or have dealt with them (contacts, promises, quotes);
+    None if the customer is unknown (to the views, so far)."""
     views = needed_views()
     tables = {k: v for view in views for k, v in view.table_names().items()}
     with db.transaction(tables, commit=False) as tx:
         rows = tx.rows(
-            "SELECT owner AS rep FROM {customers} WHERE ref = ? AND owner IS NOT NULL"
-            " UNION SELECT rep FROM {rep_customers} WHERE customer = ?"
-            " UNION SELECT rep FROM {promises} WHERE customer = ?"
-            " UNION SELECT rep FROM {quotes} WHERE customer = ?",
+            "SELECT 1 AS known, owner AS rep FROM {customers} WHERE ref = ?"
+            " UNION ALL SELECT 0, rep FROM {rep_customers} WHERE customer = ?"
+            " UNION ALL SELECT 0, rep FROM {promises} WHERE customer = ?"
+            " UNION ALL SELECT 0, rep FROM {quotes} WHERE customer = ?",
             (customer, customer, customer, customer))
-    return {row["rep"] for row in rows}
+    if not any(row["known"] for row in rows):
+        return None
+    return {row["rep"] for row in rows if row["rep"] is not None}
+
+
+def rep_of(db: Database, rep: str) -> dict[str, Any] | None:
+    """A rep's row (ref, name, team, manager, hired_at, departed_at), or None."""
+    with db.transaction(Dossier().table_names(), commit=False) as tx:
+        return tx.one("SELECT * FROM {reps} WHERE ref = ?", (rep,))
 
 
 def team_of(db: Database, manager: str) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -128,10 +129,21 @@ def test_an_unreachable_database_is_503_with_retry_after_and_writes_nothing(
                 found = problem(down, 503)
                 assert found["code"] == "database_unavailable"
                 assert down.headers["Retry-After"].isdigit()
-            # Back up: the refused write left nothing behind, so it can be made now.
+            # Back up (readiness says when): the refused write left nothing behind, so it
+            # can be made now.
+            assert back_up(client)
             assert client.post("/reps", json={**hire, "ref": "REP-Y"}).status_code == 201
     finally:
         server.stop()
+
+
+def back_up(client: httpx.Client, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while client.get("/readyz").status_code != 200:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 @contextmanager

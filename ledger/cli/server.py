@@ -74,7 +74,8 @@ def create_key(args: argparse.Namespace) -> int:
 
 
 def list_keys(args: argparse.Namespace) -> int:
-    keys = key_store(open_ledger(args)).list()
+    ledger = open_ledger(args)  # kept: closing it would close the store's connections
+    keys = key_store(ledger).list()
     if args.json:
         print_json([k.to_dict() for k in keys])
         return 0
@@ -84,6 +85,7 @@ def list_keys(args: argparse.Namespace) -> int:
 
 
 def revoke_key(args: argparse.Namespace) -> int:
-    key = key_store(open_ledger(args)).revoke(args.name)
+    ledger = open_ledger(args)
+    key = key_store(ledger).revoke(args.name)
     print(f"key {key.name} revoked at {key.revoked_at}")
     return 0

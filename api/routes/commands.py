@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Header, Path, Response
 from pydantic import ConfigDict, Field, create_model
 
 from api.deps import Caller, Svc, may_run
+from api.examples import EXAMPLES
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import BatchWritten, Written
@@ -106,8 +107,10 @@ def body_model(route: Route) -> type[Any]:
             fields[name] = (str | None, Field(None, description=REP_DEFAULT))
         else:
             fields[name] = (info.annotation, info)
+    example = {k: v for k, v in EXAMPLES[route.command].items() if k in fields}
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
     body: type[Any] = create_model(f"{model.__name__}Body", __doc__=model.__doc__,
-                                   __config__=ConfigDict(extra="forbid"), **fields)
+                                   __config__=config, **fields)
     return body
 
 
@@ -189,9 +192,9 @@ def run_commands(svc: Svc, key: Caller, response: Response,
                      min_length=1, max_length=MAX_BATCH,
                      description="The same JSON commands `ledger import` takes, each "
                      "{\"type\": ..., fields}.",
-                     examples=[[{"type": "log_contact", "customer": "CUST-00042",
-                                 "rep": "REP-1", "channel": "phone", "direction": "out",
-                                 "subject": "Follow-up on the quote"}]])]) -> BatchWritten:
+                     examples=[[{"type": name, **EXAMPLES[name]}
+                                for name in ("register_customer", "issue_quote")]])]
+                 ) -> BatchWritten:
     """Run a batch of commands all or nothing: if any is refused, none is written."""
     parsed, failures = [], []
     for index, data in enumerate(commands):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ledger.commands.models import COMMANDS
+from api.examples import EXAMPLES
+from ledger.commands.models import COMMANDS, parse_command
 from tests.api.conftest import Api
 
 
@@ -30,3 +31,11 @@ def test_the_openapi_document_describes_every_command_and_its_errors(api: Api) -
     problem = promise["responses"]["409"]["content"]
     assert "application/problem+json" in problem
     assert spec["components"]["securitySchemes"]
+
+
+def test_every_example_in_the_document_is_a_valid_command(api: Api) -> None:
+    for name, example in EXAMPLES.items():
+        parse_command({"type": name, **example}, where=name)
+    with api.as_(None) as anyone:
+        schemas = anyone.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["MakePromiseBody"]["examples"][0]["text"] == "寄样品 by courier"

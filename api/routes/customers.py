@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from api.deps import (
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Customer, Page, Promise, Quote, TimelineLine
-from ledger.projections import queries
+from ledger.projections import base, queries
 from ledger.projections.db import iso
 
 router = APIRouter(prefix="/customers/{ref}", tags=["customers"])
@@ -30,12 +31,17 @@ Cursor = Annotated[str | None, Query(max_length=500, description="From the previ
 STATES = ("request", "quote", "promise", "complaint")
 
 
-async def readable(svc: Services, key: ApiKey, ref: str, view: str,
-                   min_position: int | None) -> None:
-    """Wait for the view (and those access rests on) to reach ``min_position``, then check
-    that the key may read this customer."""
+async def read(svc: Services, key: ApiKey, ref: str, view: str, min_position: int | None,
+               query: Callable[..., base.Page], **filters: Any) -> dict[str, Any]:
+    """Wait for the view (and those access rests on) to reach ``min_position``, check that
+    the key may read this customer, then ask the view (one trip to the store's thread)."""
     await wait_for(svc, (view, *ACCESS_VIEWS), min_position)
-    await svc.call(may_read_customer, svc, key, ref)
+
+    def checked() -> dict[str, Any]:
+        may_read_customer(svc, key, ref)
+        return query(svc.db, ref, **filters).to_dict()
+
+    return await svc.call(checked)
 
 
 @router.get("", response_model=Customer, responses=responses(404))
@@ -64,10 +70,8 @@ async def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = 
              until: datetime | None = None, limit: Limit = 100,
              cursor: Cursor = None) -> dict[str, Any]:
     """Every interaction in the order it happened, corrections applied, trail kept."""
-    await readable(svc, key, ref, "timeline", min_position)
-    page = await svc.call(queries.timeline_of, svc.db, ref, kinds=kind, rep=rep, since=since,
-                          until=until, limit=limit, cursor=cursor)
-    return page.to_dict()
+    return await read(svc, key, ref, "timeline", min_position, queries.timeline_of, kinds=kind,
+                      rep=rep, since=since, until=until, limit=limit, cursor=cursor)
 
 
 @router.get("/promises", response_model=Page[Promise], responses=responses(404, 422))
@@ -77,10 +81,8 @@ async def promises(ref: str, svc: Svc, key: Caller, min_position: MinPosition = 
                  pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
              limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
     """What each rep promised this customer, oldest first."""
-    await readable(svc, key, ref, "promises", min_position)
-    page = await svc.call(queries.promises_of, svc.db, ref, rep=rep, status=status,
-                          limit=limit, cursor=cursor)
-    return page.to_dict()
+    return await read(svc, key, ref, "promises", min_position, queries.promises_of, rep=rep,
+                      status=status, limit=limit, cursor=cursor)
 
 
 @router.get("/quotes", response_model=Page[Quote], responses=responses(404, 422))
@@ -90,7 +92,5 @@ async def quotes(ref: str, svc: Svc, key: Caller, min_position: MinPosition = No
                pattern="^(open|accepted|declined|expired|withdrawn)$")] = None,
            limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
     """The quotes given to this customer, oldest first."""
-    await readable(svc, key, ref, "quotes", min_position)
-    page = await svc.call(queries.quotes_of, svc.db, ref, rep=rep, status=status, limit=limit,
-                          cursor=cursor)
-    return page.to_dict()
+    return await read(svc, key, ref, "quotes", min_position, queries.quotes_of, rep=rep,
+                      status=status, limit=limit, cursor=cursor)

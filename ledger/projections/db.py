@@ -149,6 +149,12 @@ class Database:
                     raise
                 writer.commit()
             return
+        if isinstance(self.datastore, PostgresDatastore) and not commit:
+            # A read: one snapshot for its statements, each answered as it goes (a pipeline
+            # would only add its own sync round trip).
+            with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
+                yield ViewDb(conn.cursor(), postgres=True, tables=self.qualify(tables))
+            return
         if isinstance(self.datastore, PostgresDatastore):
             # Pipeline mode sends a batch's statements without waiting for each reply. Our
             # statements are not prepared: a failed pipeline would leave psycopg believing

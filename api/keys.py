@@ -95,7 +95,7 @@ class KeyStore:
         key_id, _, secret = rest.partition("_")
         if prefix != PREFIX or not key_id or not secret:
             return None
-        with self.db.transaction(TABLE, commit=False) as tx:
+        with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
             row = tx.one("SELECT * FROM {keys} WHERE id = ?", (key_id,))
         if row is None or row["revoked_at"] is not None:
             return None

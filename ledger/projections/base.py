@@ -99,7 +99,7 @@ def keyset_page(db: Database, tables: dict[str, str], table: str, filters: dict[
     if after:
         where.append(f"({first} > ? OR ({first} = ? AND {second} > ?))")
         params += [after[0], after[0], after[1]]
-    with db.transaction(tables, commit=False) as tx:
+    with db.transaction(tables, commit=False, snapshot=False) as tx:
         rows = tx.rows(f"SELECT * FROM {{{table}}} WHERE {' AND '.join(where) or '1 = 1'} "
                        f"ORDER BY {first}, {second} LIMIT ?", (*params, limit + 1))
     return page_of(rows, limit, order)

@@ -313,7 +313,7 @@ def reps_of_customer(db: Database, customer: str) -> set[str] | None:
     None if the customer is unknown (to the views, so far)."""
     views = needed_views()
     tables = {k: v for view in views for k, v in view.table_names().items()}
-    with db.transaction(tables, commit=False) as tx:
+    with db.transaction(tables, commit=False, snapshot=False) as tx:
         rows = tx.rows(
             "SELECT 1 AS known, owner AS rep FROM {customers} WHERE ref = ?"
             " UNION ALL SELECT 0, rep FROM {rep_customers} WHERE customer = ?"
@@ -327,12 +327,12 @@ def reps_of_customer(db: Database, customer: str) -> set[str] | None:
 
 def rep_of(db: Database, rep: str) -> dict[str, Any] | None:
     """A rep's row (ref, name, team, manager, hired_at, departed_at), or None."""
-    with db.transaction(Dossier().table_names(), commit=False) as tx:
+    with db.transaction(Dossier().table_names(), commit=False, snapshot=False) as tx:
         return tx.one("SELECT * FROM {reps} WHERE ref = ?", (rep,))
 
 
 def team_of(db: Database, manager: str) -> set[str]:
     """The manager and every rep they manage."""
-    with db.transaction(Dossier().table_names(), commit=False) as tx:
+    with db.transaction(Dossier().table_names(), commit=False, snapshot=False) as tx:
         rows = tx.rows("SELECT ref FROM {reps} WHERE manager = ?", (manager,))
     return {manager, *(row["ref"] for row in rows)}

@@ -128,7 +128,7 @@ class Runner:
     # -- positions -----------------------------------------------------------------------------
 
     def positions(self) -> dict[str, int]:
-        with self.db.transaction(SHARED_TABLES, commit=False) as tx:
+        with self.db.transaction(SHARED_TABLES, commit=False, snapshot=False) as tx:
             rows = tx.rows("SELECT view, position FROM {positions}")
         found = {row["view"]: int(row["position"]) for row in rows}
         return {view.name: found.get(view.name, 0) for view in self.views}

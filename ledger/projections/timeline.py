@@ -328,7 +328,7 @@ def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = No
     if after:
         where.append("(occurred_at > ? OR (occurred_at = ? AND version > ?))")
         params += [after[0], after[0], after[1]]
-    with db.transaction(Timeline().table_names(), commit=False) as tx:
+    with db.transaction(Timeline().table_names(), commit=False, snapshot=False) as tx:
         rows = tx.rows(f"SELECT * FROM {{timeline}} WHERE {' AND '.join(where)} "
                        "ORDER BY occurred_at, version LIMIT ?", (*params, limit + 1))
     for row in rows:

@@ -9,12 +9,14 @@ at once, so positions live in ``view_positions`` written beside the view's rows.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -159,17 +161,18 @@ class Runner:
             limit = self.batch_size if until is None else min(self.batch_size, until - start)
             if limit <= 0:
                 return processed
-            batch = self.read(start, limit)
-            if not batch:
-                return processed
-            in_step = [v for v in active if positions[v.name] == start]
-            positions.update(self.apply_together(in_step, batch))
-            for view in active:
-                if positions[view.name] >= batch[-1][0]:
-                    continue
-                todo = [(p, e) for p, e in batch if p > positions[view.name]]
-                if todo:
-                    positions[view.name] = self.apply(view, todo)
+            with collector_paused():
+                batch = self.read(start, limit)
+                if not batch:
+                    return processed
+                in_step = [v for v in active if positions[v.name] == start]
+                positions.update(self.apply_together(in_step, batch))
+                for view in active:
+                    if positions[view.name] >= batch[-1][0]:
+                        continue
+                    todo = [(p, e) for p, e in batch if p > positions[view.name]]
+                    if todo:
+                        positions[view.name] = self.apply(view, todo)
             processed += len(batch)
             if progress is not None:
                 progress(len(batch))
@@ -341,6 +344,21 @@ class Runner:
             for logical in view.tables:
                 tx.execute(f"DROP TABLE IF EXISTS {{{logical}}}")
             tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a batch is read and applied: the batch's events and
+    rows are many young objects, none in a cycle, and the collector would walk them over and
+    over (a fifth of a catch-up's time). It runs again, as usual, between batches."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def create_view_tables(db: Database, tx: ViewDb, view: View, types: dict[str, str],

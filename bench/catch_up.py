@@ -2,15 +2,20 @@
 
     python -m bench.catch_up [--store sqlite|postgres] [--customers 3000]
 
-Builds the demo world in a throwaway store, then in the same run measures (1) reading
-every event of the log in pages and decoding it into domain events, and (2) building
-every view from scratch over the same log. Target: (2) at no less than a third of (1).
+Builds the demo world in a throwaway store, lets the store settle (SQLite: the write-ahead
+log checkpointed; PostgreSQL: the events table vacuumed, so that no measurement pays for
+setting hint bits), then in the same run measures (1) reading every event of the log in
+pages and decoding it into domain events, the better of two runs, and (2) building every
+view from scratch over the same log. Target: (2) at no less than a third of (1).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import time
+
+from eventsourcing.sqlite import SQLiteDatastore
 
 from bench.common import drop, store_arguments, throwaway_settings
 from ledger.application import Ledger
@@ -32,6 +37,17 @@ def read_and_decode(app: Ledger, page: int) -> int:
         position = notifications[-1].id
 
 
+def settle(app: Ledger) -> None:
+    datastore = app.recorder.datastore  # type: ignore[attr-defined]
+    if isinstance(datastore, SQLiteDatastore):
+        with datastore.get_connection(commit=True) as conn:
+            conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    with datastore.get_connection() as conn:
+        conn.execute(f'VACUUM ANALYZE "{datastore.schema or "public"}"."{table}"')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,14 +57,21 @@ def main() -> None:
     args = parser.parse_args()
     settings = throwaway_settings(args)
     try:
-        app = Ledger(settings)
+        builder = Ledger(settings)
         started = time.perf_counter()
-        summary = build_world(app, customers=args.customers)
+        summary = build_world(builder, customers=args.customers)
         print(f"store: {settings.describe()}; demo world of {summary.events:,} events built in "
               f"{time.perf_counter() - started:.0f} s")
-        started = time.perf_counter()
-        count = read_and_decode(app, args.batch_size)
-        raw = count / (time.perf_counter() - started)
+        builder.close()
+        del builder
+        gc.collect()  # measure as a fresh process would: without the builder's heap
+        app = Ledger(settings)
+        settle(app)
+        raw = 0.0
+        for _ in range(2):
+            started = time.perf_counter()
+            count = read_and_decode(app, args.batch_size)
+            raw = max(raw, count / (time.perf_counter() - started))
         runner = Runner(app, all_views(), batch_size=args.batch_size)
         started = time.perf_counter()
         processed = runner.catch_up()

@@ -15,14 +15,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Path, Response
 from pydantic import ConfigDict, Field, create_model
 
-from api.deps import Caller, Svc, may_run
+from api.deps import Caller, Services, Svc, may_run
 from api.examples import EXAMPLES
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import BatchWritten, Written
 from ledger.application import CommandResult
 from ledger.commands.models import COMMANDS, Command, parse_command
-from ledger.errors import BatchRefused, CommandInvalid, LedgerError
+from ledger.errors import BatchRefused, CommandIdReused, CommandInvalid, LedgerError
 
 MAX_BATCH = 5000
 IdempotencyKey = Annotated[str | None, Header(
@@ -211,8 +211,25 @@ def run_commands(svc: Svc, key: Caller, response: Response,
             failures.append((index, error))
     if failures:
         raise BatchRefused(failures)
+    if idempotency_key is not None:
+        check_same_batch(svc, key, idempotency_key, commands)
     results = svc.ledger.execute_many(parsed, actor=key.actor, atomic=True)
     out = [written(result, response) for result in results
            if isinstance(result, CommandResult)]
     del response.headers["ETag"]  # a batch has no one version
     return BatchWritten(results=out)
+
+
+def check_same_batch(svc: Services, key: ApiKey, idempotency_key: str,
+                     commands: list[dict[str, Any]]) -> None:
+    """Under one Idempotency-Key a batch's commands are recorded all or none (a batch is
+    written whole), so an id recorded past this batch's end, or one missing within it,
+    means the key was used for a batch of another length: refused, not half replayed."""
+    ids = [f"{key.id}:{idempotency_key}#{index}"
+           for index, data in enumerate(commands) if not data.get("command_id")]
+    past_end = f"{key.id}:{idempotency_key}#{len(commands)}"
+    recorded = svc.ledger.ledger_recorder.select_commands([*ids, past_end])
+    if recorded and (past_end in recorded or not set(ids) <= recorded.keys()):
+        raise CommandIdReused(f"Idempotency-Key {idempotency_key!r} was used for a batch of "
+                              "another length; use a new key for a new batch",
+                              where="Idempotency-Key")

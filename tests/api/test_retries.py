@@ -48,6 +48,9 @@ def test_a_batch_retried_with_its_key_writes_nothing_more(api: Api) -> None:
         again = m.post("/commands", json=batch, headers={"Idempotency-Key": "b-1"})
         assert first.status_code == again.status_code == 201
         assert again.json() == first.json()
+        for other in (batch[:1], [*batch, {**batch[0], "subject": "more"}]):
+            reused = m.post("/commands", json=other, headers={"Idempotency-Key": "b-1"})
+            assert problem(reused, 422)["where"] == "Idempotency-Key"
         assert m.get(f"/customers/{ref}").json()["version"] == 3
 
 

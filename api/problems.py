@@ -68,9 +68,10 @@ class ViewBehind(LedgerError):
     code = "view_behind"
 
 
+# The first class an error is an instance of gives its status (CommandIdReused before the
+# Conflict it derives from).
 STATUS: list[tuple[type[LedgerError], int]] = [
-    (Unauthenticated, 401), (Forbidden, 403), (UnknownReference, 404),
-    (CommandIdReused, 422),
+    (Unauthenticated, 401), (Forbidden, 403), (UnknownReference, 404), (CommandIdReused, 422),
     (CommandInvalid, 422), (RuleViolation, 409), (Conflict, 409), (ViewNotBuilt, 503),
     (ViewBehind, 503),
 ]

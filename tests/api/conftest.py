@@ -67,7 +67,7 @@ class Api:
 
 
 def serve(settings: Settings, **options: Any) -> tuple[LiveServer, Services]:
-    app = create_app(settings, max_wait=options.pop("max_wait", 1.0), **options)
+    app = create_app(settings, max_wait=options.pop("max_wait", 5.0), **options)
     server = LiveServer(app)
     return server, app.state.services
 

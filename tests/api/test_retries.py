@@ -72,7 +72,7 @@ def test_a_read_waits_for_the_position_a_write_returned(api: Api) -> None:
 def test_a_view_that_does_not_catch_up_in_time_is_503_with_retry_after(
         store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     for settings in fresh_store(request, tmp_path, store_kind):
-        server, services = serve(settings, follow=False)  # nobody runs the projections
+        server, services = serve(settings, follow=False, max_wait=0.5)  # no projections
         try:
             api = Api(server.url, services, {"admin": services.keys.create("a", "admin")[1]})
             with api.as_("admin") as admin:

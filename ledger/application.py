@@ -111,8 +111,11 @@ class Ledger(Application[UUID]):
         if isinstance(datastore, SQLiteDatastore):
             # The library keeps 5 SQLite connections and closes any beyond them after each
             # use; an API serving more concurrent requests would open and close one per
-            # request. (On PostgreSQL, LEDGER_POOL_SIZE sets the pool through the library.)
+            # request. And it allows 10 more at once: fewer than the API's 40 worker threads,
+            # so writers waiting for the lock could leave a read on the event loop waiting
+            # for a connection. (On PostgreSQL, LEDGER_POOL_SIZE sizes the library's pool.)
             datastore.pool.pool_size = self.settings.pool_size
+            datastore.pool.max_overflow = max(datastore.pool.max_overflow, 64)
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         for listener in self.listeners:

@@ -21,7 +21,7 @@ from bench.common import drop, store_arguments, throwaway_settings
 from ledger.application import Ledger
 from ledger.demo import build_world
 from ledger.projections.registry import all_views
-from ledger.projections.runner import Runner
+from ledger.projections.runner import BATCH_SIZE, Runner
 
 
 def read_and_decode(app: Ledger, page: int) -> int:
@@ -53,7 +53,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     store_arguments(parser)
     parser.add_argument("--customers", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     args = parser.parse_args()
     settings = throwaway_settings(args)
     try:

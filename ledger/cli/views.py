@@ -14,7 +14,7 @@ from ledger.cli.tables import table
 from ledger.errors import CommandInvalid
 from ledger.projections import queries
 from ledger.projections.registry import VIEW_NAMES, views_named
-from ledger.projections.runner import Runner
+from ledger.projections.runner import BATCH_SIZE, Runner
 
 VIOLATION_KINDS = ["touch_after_opt_out", "touch_during_open_complaint",
                    "sale_during_open_complaint", "same_material_two_departments"]
@@ -32,7 +32,8 @@ def add_commands(commands: Any) -> None:
     run.add_argument("names", nargs="*", metavar="NAME", help=f"views ({', '.join(VIEW_NAMES)})")
     run.add_argument("--once", action="store_true", help="catch up and exit")
     run.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
-    run.add_argument("--batch-size", type=int, default=5000, help="events per transaction")
+    run.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                     help=f"events per transaction (default {BATCH_SIZE:,})")
     run.set_defaults(run=run_projections)
     status = sub.add_parser("status", help="each view's position and lag behind the log")
     status.add_argument("--json", action="store_true")
@@ -104,7 +105,7 @@ def runner_for(args: argparse.Namespace, names: list[str] | None = None) -> Runn
     except KeyError as error:
         raise CommandInvalid(f"unknown view {error.args[0]!r}; views are "
                              f"{', '.join(VIEW_NAMES)}", where="NAME") from None
-    return Runner(open_ledger(args), views, batch_size=getattr(args, "batch_size", 5000))
+    return Runner(open_ledger(args), views, batch_size=getattr(args, "batch_size", BATCH_SIZE))
 
 
 def caught_up(args: argparse.Namespace) -> Runner:

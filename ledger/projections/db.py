@@ -102,6 +102,7 @@ class Database:
         self.schema = datastore.schema if isinstance(datastore, PostgresDatastore) else ""
         self._writer: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
+        self.tables_seen: set[str] = set()
 
     def sqlite_writer(self, datastore: SQLiteDatastore) -> sqlite3.Connection:
         """The one connection views are written through on SQLite, kept open.
@@ -180,13 +181,22 @@ class Database:
             yield ViewDb(reader, postgres=False, tables=tables)
 
     def table_exists(self, tx: ViewDb, name: str) -> bool:
+        """Whether the table exists. A yes is remembered (views' tables are dropped only by
+        a rebuild, which says so with ``forget_tables``): queries check on every call."""
+        if name in self.tables_seen:
+            return True
         if self.postgres:
             found = tx.one("SELECT 1 AS found FROM information_schema.tables "
                            "WHERE table_schema = ? AND table_name = ?", (self.schema, name))
         else:
             found = tx.one("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' "
                            "AND name = ?", (name,))
+        if found is not None:
+            self.tables_seen.add(name)
         return found is not None
+
+    def forget_tables(self, names: Iterable[str]) -> None:
+        self.tables_seen.difference_update(names)
 
     def ddl_types(self) -> dict[str, str]:
         return {"int": "BIGINT" if self.postgres else "INTEGER", "text": "TEXT",

@@ -340,6 +340,7 @@ class Runner:
                 tx.execute(f"ALTER TABLE {{built_{logical}}} RENAME TO {live[logical]}")
             set_position(tx, view.name, position)
             tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
+        self.db.forget_tables(view.table_names(suffix).values())
         self.failed.pop(view.name, None)
 
     def drop(self, view: View, suffix: str) -> None:
@@ -347,6 +348,7 @@ class Runner:
             for logical in view.tables:
                 tx.execute(f"DROP TABLE IF EXISTS {{{logical}}}")
             tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
+        self.db.forget_tables(view.table_names(suffix).values())
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from ledger.application import Ledger
 from ledger.errors import CommandInvalid, DuplicateReference, UnknownReference
 from ledger.projections.db import Database, iso
 
@@ -42,9 +43,10 @@ class ApiKey:
 
 
 class KeyStore:
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        with db.transaction(TABLE) as tx:
+    def __init__(self, ledger: Ledger, db: Database | None = None) -> None:
+        self.ledger = ledger
+        self.db = db or Database(ledger.recorder.datastore)  # type: ignore[attr-defined]
+        with self.db.transaction(TABLE) as tx:
             tx.execute("CREATE TABLE IF NOT EXISTS {keys} (id TEXT PRIMARY KEY, "
                        "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, rep TEXT, "
                        "secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)")
@@ -61,6 +63,8 @@ class KeyStore:
             raise CommandInvalid(
                 f"a {role} key {'needs' if role in ACTS_AS_REP else 'takes no'} --rep "
                 "(the rep it acts as)", where="rep")
+        if rep is not None:
+            self.ledger.rep(rep)  # a rep never hired is an error, not a key for nobody
         key = ApiKey(secrets.token_hex(6), name, role, rep, now())
         secret = secrets.token_urlsafe(32)
         with self.db.transaction(TABLE) as tx:

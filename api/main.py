@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = Ledger(settings)
         runner = Runner(ledger, all_views())
-        app.state.services = Services(ledger, runner.db, KeyStore(runner.db), runner, max_wait)
+        keys = KeyStore(ledger, runner.db)
+        app.state.services = Services(ledger, runner.db, keys, runner, max_wait)
         stop = threading.Event()
         worker = threading.Thread(target=runner.run, args=(stop,), kwargs={"poll": 0.2},
                                   name="ledger-projections", daemon=True)

@@ -122,7 +122,7 @@ def main() -> None:
         summary = build_world(app, customers=args.customers)
         runner = Runner(app, all_views())
         runner.catch_up()
-        token = KeyStore(runner.db).create("bench", "compliance")[1]
+        token = KeyStore(app, runner.db).create("bench", "compliance")[1]
         rng = random.Random(7)
         refs = [f"CUST-{rng.randrange(1, args.customers + 1):05d}" for _ in range(args.requests)]
         owners = {ref: app.customer(ref).owner or "REP-1" for ref in set(refs)}

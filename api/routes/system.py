@@ -38,8 +38,6 @@ def list_keys(svc: Svc, key: Caller) -> list[Key]:
 def create_key(request: KeyRequest, svc: Svc, key: Caller) -> NewKey:
     """A new key; its token is in this response only."""
     require(key, ("admin",), "manage keys")
-    if request.rep is not None:
-        svc.ledger.rep(request.rep)  # 404 for a rep never hired
     created, token = svc.keys.create(request.name, request.role, request.rep)
     return NewKey(**created.to_dict(), token=token)
 

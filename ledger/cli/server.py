@@ -6,10 +6,8 @@ import argparse
 from typing import Any
 
 from api.keys import ROLES, KeyStore
-from ledger.application import Ledger
 from ledger.cli.common import open_ledger, print_json, settings_of
 from ledger.cli.tables import table
-from ledger.projections.db import Database
 
 
 def add_commands(commands: Any) -> None:
@@ -55,15 +53,9 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def key_store(ledger: Ledger) -> KeyStore:
-    return KeyStore(Database(ledger.recorder.datastore))  # type: ignore[attr-defined]
-
-
 def create_key(args: argparse.Namespace) -> int:
-    ledger = open_ledger(args)
-    if args.rep is not None:
-        ledger.rep(args.rep)  # a rep never hired is an error, not a key for nobody
-    key, token = key_store(ledger).create(args.name, args.role, args.rep)
+    ledger = open_ledger(args)  # kept: closing it would close the store's connections
+    key, token = KeyStore(ledger).create(args.name, args.role, args.rep)
     if args.json:
         print_json({**key.to_dict(), "token": token})
         return 0
@@ -74,8 +66,8 @@ def create_key(args: argparse.Namespace) -> int:
 
 
 def list_keys(args: argparse.Namespace) -> int:
-    ledger = open_ledger(args)  # kept: closing it would close the store's connections
-    keys = key_store(ledger).list()
+    ledger = open_ledger(args)
+    keys = KeyStore(ledger).list()
     if args.json:
         print_json([k.to_dict() for k in keys])
         return 0
@@ -86,6 +78,6 @@ def list_keys(args: argparse.Namespace) -> int:
 
 def revoke_key(args: argparse.Namespace) -> int:
     ledger = open_ledger(args)
-    key = key_store(ledger).revoke(args.name)
+    key = KeyStore(ledger).revoke(args.name)
     print(f"key {key.name} revoked at {key.revoked_at}")
     return 0

@@ -10,14 +10,12 @@ from api.keys import KeyStore
 from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.config import Settings
-from ledger.projections.db import Database
 
 
 def authenticates(store: Settings, token: str) -> bool:
     ledger = Ledger(store)
     try:
-        keys = KeyStore(Database(ledger.recorder.datastore))  # type: ignore[attr-defined]
-        return keys.authenticate(token) is not None
+        return KeyStore(ledger).authenticate(token) is not None
     finally:
         ledger.close()
 

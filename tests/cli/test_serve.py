@@ -15,7 +15,6 @@ import httpx
 from api.keys import KeyStore
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.projections.db import Database
 
 
 def free_port() -> int:
@@ -27,7 +26,7 @@ def free_port() -> int:
 
 def test_serve_answers_and_stops_cleanly_on_sigterm(store_env: Settings) -> None:
     ledger = Ledger(store_env)
-    keys = KeyStore(Database(ledger.recorder.datastore))  # type: ignore[attr-defined]
+    keys = KeyStore(ledger)
     admin, compliance = (keys.create(role, role)[1] for role in ("admin", "compliance"))
     ledger.close()
     port = free_port()

@@ -45,7 +45,7 @@ class ApiKey:
 class KeyStore:
     def __init__(self, ledger: Ledger, db: Database | None = None) -> None:
         self.ledger = ledger
-        self.db = db or Database(ledger.recorder.datastore)  # type: ignore[attr-defined]
+        self.db = db or Database.of(ledger)
         with self.db.transaction(TABLE) as tx:
             tx.execute("CREATE TABLE IF NOT EXISTS {keys} (id TEXT PRIMARY KEY, "
                        "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, rep TEXT, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,11 +42,17 @@ class HandlerView(View):
 
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
         writes = Writes(db)
+        handlers = self.handlers()
         for event in events:
-            handler = getattr(self, f"on_{event_type(event)}", None)
+            handler = handlers.get(type(event).__name__)
             if handler is not None:
                 handler(writes, event, refs.ref(event))
         writes.flush()
+
+    def handlers(self) -> dict[str, Callable[[Writes, Any, str], None]]:
+        """Event type name -> the method that handles it."""
+        return {name[3:]: getattr(self, name) for name in dir(self)
+                if name.startswith("on_") and name[3:4].isupper()}
 
 
 def event_type(event: Any) -> str:

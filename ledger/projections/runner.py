@@ -65,10 +65,13 @@ class ViewStatus:
 
 
 class Refs:
-    """Stream id -> (kind, reference), so views can name what an event belongs to."""
+    """Stream id -> (kind, reference), so views can name what an event belongs to.
+
+    Keyed by the id's integer: a ``UUID`` hashes and compares in Python code, and every
+    view looks up every event it handles."""
 
     def __init__(self) -> None:
-        self.by_id: dict[UUID, tuple[str, str]] = {}
+        self.by_id: dict[int, tuple[str, str]] = {}
 
     def learn(self, events: Sequence[Any]) -> list[tuple[str, str, str]]:
         """The streams these events create, all of them: a rolled-back batch may have
@@ -77,16 +80,20 @@ class Refs:
         for event in events:
             kind = CREATED.get(type(event).__name__)
             if kind is not None:
-                self.by_id[event.originator_id] = (kind, event.ref)
+                self.by_id[event.originator_id.int] = (kind, event.ref)
                 created.append((str(event.originator_id), kind, event.ref))
         return created
 
     def load(self, tx: ViewDb) -> None:
         for row in tx.rows("SELECT id, kind, ref FROM {streams}"):
-            self.by_id[UUID(row["id"])] = (row["kind"], row["ref"])
+            self.by_id[UUID(row["id"]).int] = (row["kind"], row["ref"])
+
+    def of(self, event: Any) -> tuple[str, str]:
+        """The kind and reference of the stream the event belongs to."""
+        return self.by_id[event.originator_id.int]
 
     def ref(self, event: Any) -> str:
-        return self.by_id[event.originator_id][1]
+        return self.by_id[event.originator_id.int][1]
 
 
 Batch = list[tuple[int, Any]]  # (log position, domain event), in log order
@@ -98,7 +105,7 @@ class Runner:
         self.app = app
         self.views = list(views)
         self.batch_size = batch_size
-        self.db = database or Database(app.recorder.datastore)  # type: ignore[attr-defined]
+        self.db = database or Database.of(app)
         self.refs = Refs()
         self.failed: dict[str, str] = {}
         self.created: list[tuple[str, str, str]] = []  # streams created in the current batch
@@ -166,19 +173,22 @@ class Runner:
                 return processed
             with collector_paused():
                 batch = self.read(start, limit)
-                if not batch:
-                    return processed
-                in_step = [v for v in active if positions[v.name] == start]
-                positions.update(self.apply_together(in_step, batch))
-                for view in active:
-                    if positions[view.name] >= batch[-1][0]:
-                        continue
-                    todo = [(p, e) for p, e in batch if p > positions[view.name]]
-                    if todo:
-                        positions[view.name] = self.apply(view, todo)
-            processed += len(batch)
+                count = len(batch)
+                if count:
+                    in_step = [v for v in active if positions[v.name] == start]
+                    positions.update(self.apply_together(in_step, batch))
+                    for view in active:
+                        if positions[view.name] >= batch[-1][0]:
+                            continue
+                        todo = [(p, e) for p, e in batch if p > positions[view.name]]
+                        if todo:
+                            positions[view.name] = self.apply(view, todo)
+                del batch  # freed while the collector is off, so that it never walks it
+            if not count:
+                return processed
+            processed += count
             if progress is not None:
-                progress(len(batch))
+                progress(count)
 
     def read(self, start: int, limit: int) -> Batch:
         """Up to ``limit`` events after log position ``start``, decoded; learns the streams
@@ -192,7 +202,7 @@ class Runner:
             start=start, limit=limit, inclusive_of_start=False)
         batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
         self.created = self.refs.learn([event for _, event in batch])
-        if not {e.originator_id for _, e in batch} <= self.refs.by_id.keys():
+        if not {e.originator_id.int for _, e in batch} <= self.refs.by_id.keys():
             # Created before this runner started, by a batch another runner applied.
             with self.db.transaction(SHARED_TABLES, commit=False) as tx:
                 self.refs.load(tx)

@@ -2,11 +2,12 @@
 with corrections applied to the entry they concern, retractions marked, and the trail of
 both kept on the entry.
 
-This view gets a row per event, so a batch is written with one ``executemany``; an entry
-corrected or retracted in the same batch as it was opened is amended before it is written.
-Rows are appended (rowid order) under one index, the one the timeline is read by: a row
-per event is the costliest part of catching up, and every index is paid for on each row.
-The readable line (``summary``) is made when a page is read, from the stored details.
+The view keeps what the log does not say by itself: each entry's place in business time
+(as corrected), its rep, whether it was retracted, and the trail of corrections. What an
+entry says is not copied: a page reads it from the entry's own event, joined on the event's
+primary key, and applies the trail to it. So a row is small (a row per event is the costliest
+part of catching up: a batch is one ``executemany``, under the one index the timeline is read
+by), and no personal data is copied out of the log.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from ledger.history import FORMATS, LATE, OPENING
+from ledger.ids import stream_id
 from ledger.projections.base import Page, View, decode_cursor, page_of
 from ledger.projections.db import Database, ViewDb, iso, parse_iso
 from ledger.projections.runner import Refs
 
-COLUMNS = ("customer", "version", "kind", "entry_id", "occurred_at", "recorded_at", "late",
-           "actor", "rep", "details", "trail", "retracted")
-(CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, RECORDED_AT, IS_LATE, ACTOR, REP, DETAILS,
- TRAIL, RETRACTED) = range(len(COLUMNS))
+COLUMNS = ("customer", "version", "kind", "entry_id", "occurred_at", "rep", "trail", "retracted")
+CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, REP, TRAIL, RETRACTED = range(len(COLUMNS))
 
-# What every event carries besides its own fields; occurred_at and actor have columns.
+# What every event carries besides its own fields; occurred_at and actor are shown apart.
 ENVELOPE = frozenset({"timestamp", "originator_id", "originator_version", "originator_topic",
                       "occurred_at", "actor"})
 # Event type -> the field naming the entry it opens or concerns.
@@ -44,7 +44,7 @@ ENTRY_FIELD = {
     "EntryRetracted": "entry_id",
 }
 REP_FIELD = {"OwnerAssigned": "to_rep"}
-# Profile fields that identify a person, blanked when their personal data is erased.
+# Profile fields that identify a person, not shown once their personal data is erased.
 PERSONAL = ("name", "email", "phone", "address", "company")
 PROFILE_KINDS = ("Registered", "ProfileChanged")
 
@@ -56,9 +56,7 @@ class Timeline(View):
     name = "timeline"
     tables: ClassVar[dict[str, str]] = {"timeline": (
         "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL, entry_id TEXT,"
-        " occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, late {bool} NOT NULL,"
-        " actor TEXT NOT NULL, rep TEXT, details TEXT NOT NULL, trail TEXT NOT NULL,"
-        " retracted {bool} NOT NULL")}
+        " occurred_at TEXT NOT NULL, rep TEXT, trail TEXT, retracted {bool} NOT NULL")}
     # Corrections and retractions find the row they amend by its customer prefix.
     indexes: ClassVar[list[tuple[str, str]]] = [("timeline", "customer, occurred_at, version")]
 
@@ -66,20 +64,15 @@ class Timeline(View):
         rows: list[Row] = []
         opened: dict[Key, Row] = {}  # entries opened in this batch
         stored: dict[Key, Row] = {}  # earlier entries amended in this batch
-        erased: list[str] = []
         for event in events:
-            kind_of_stream, customer = refs.by_id[event.originator_id]
+            kind_of_stream, customer = refs.of(event)
             if kind_of_stream != "customer":
                 continue
             kind = type(event).__name__
-            fields = vars(event).copy()  # same order as before, less the envelope
-            for name in ENVELOPE:
-                fields.pop(name, None)
-            entry_id = fields.get(ENTRY_FIELD.get(kind, ""))
-            occurred, recorded = event.occurred_at, event.timestamp
-            row = [customer, event.originator_version, kind, entry_id, iso(occurred),
-                   iso(recorded), recorded - occurred > LATE, event.actor,
-                   fields.get(REP_FIELD.get(kind, "rep")), fields, None, False]
+            field = ENTRY_FIELD.get(kind)
+            entry_id = None if field is None else getattr(event, field)
+            row = [customer, event.originator_version, kind, entry_id, iso(event.occurred_at),
+                   getattr(event, REP_FIELD.get(kind, "rep"), None), None, False]
             rows.append(row)
             if kind in OPENING:
                 opened[(customer, entry_id)] = row
@@ -92,20 +85,16 @@ class Timeline(View):
                         stored[key] = target
                 if target is not None:
                     amend(target, event, kind)
-            elif kind == "PersonalDataErased":
-                erased.append(customer)
         for row in rows:
-            row[DETAILS] = dumps(row[DETAILS])
-            row[TRAIL] = dumps(row[TRAIL]) if row[TRAIL] else "[]"
+            if row[TRAIL] is not None:
+                row[TRAIL] = dumps(row[TRAIL])
         db.executemany(f"INSERT INTO {{timeline}} VALUES ({', '.join('?' * len(COLUMNS))})",
                        rows)
         db.executemany(
-            "UPDATE {timeline} SET occurred_at = ?, late = ?, rep = ?, details = ?, trail = ?, "
-            "retracted = ? WHERE customer = ? AND version = ?",
-            [(r[OCCURRED_AT], r[IS_LATE], r[REP], dumps(r[DETAILS]), dumps(r[TRAIL]),
-              r[RETRACTED], r[CUSTOMER], r[VERSION]) for r in stored.values()])
-        for customer in erased:
-            forget(db, customer)
+            "UPDATE {timeline} SET occurred_at = ?, rep = ?, trail = ?, retracted = ? "
+            "WHERE customer = ? AND version = ?",
+            [(r[OCCURRED_AT], r[REP], dumps(r[TRAIL]), r[RETRACTED], r[CUSTOMER], r[VERSION])
+             for r in stored.values()])
 
 
 def load(db: ViewDb, key: Key) -> Row | None:
@@ -115,33 +104,22 @@ def load(db: ViewDb, key: Key) -> Row | None:
     if found is None:
         return None
     row = [found[column] for column in COLUMNS]
-    row[DETAILS], row[TRAIL] = json.loads(row[DETAILS]), json.loads(row[TRAIL])
-    row[IS_LATE], row[RETRACTED] = bool(row[IS_LATE]), bool(row[RETRACTED])
+    row[TRAIL] = json.loads(row[TRAIL]) if row[TRAIL] else None
+    row[RETRACTED] = bool(row[RETRACTED])
     return row
 
 
-def recorded_at(row: Row) -> datetime:
-    recorded = parse_iso(row[RECORDED_AT])
-    assert recorded is not None
-    return recorded
-
-
 def amend(row: Row, event: Any, kind: str) -> None:
-    """Apply a correction or retraction to the row of the entry it names."""
+    """Apply a correction or retraction to the row of the entry it names: what orders and
+    filters the timeline (business time, rep) changes, and the trail records the change;
+    the values it replaces are found when the entry is read (``corrected``)."""
     note: dict[str, Any] = {"version": event.originator_version}
     if kind == "EntryCorrected":
-        details, previous = row[DETAILS], {}
-        for name, value in event.fields.items():
-            if name == "occurred_at":
-                previous[name] = row[OCCURRED_AT]
-                row[OCCURRED_AT] = iso(value)
-                row[IS_LATE] = recorded_at(row) - value > LATE
-            else:
-                previous[name] = details.get(name)
-                details[name] = value
-                if name == "rep":
-                    row[REP] = value
-        note.update(kind="corrected", fields=event.fields, previous=previous)
+        if "occurred_at" in event.fields:
+            row[OCCURRED_AT] = iso(event.fields["occurred_at"])
+        if "rep" in event.fields:
+            row[REP] = event.fields["rep"]
+        note.update(kind="corrected", fields=event.fields)
     else:
         row[RETRACTED] = True
         note["kind"] = "retracted"
@@ -149,19 +127,36 @@ def amend(row: Row, event: Any, kind: str) -> None:
     row[TRAIL] = [*(row[TRAIL] or ()), note]
 
 
-def forget(db: ViewDb, customer: str) -> None:
-    """Blank the personal fields of a customer's profile lines, as erasure requires."""
-    updates = []
-    for found in db.rows("SELECT version, kind, details FROM {timeline} WHERE customer = ? "
-                         "AND kind IN (?, ?)", (customer, *PROFILE_KINDS)):
-        details = json.loads(found["details"])
-        profile = details if found["kind"] == "Registered" else details["changes"]
+def line(row: dict[str, Any], event: Any, erased: bool) -> dict[str, Any]:
+    """A timeline row as people read it: the entry's own fields from its event, corrections
+    applied in order (each note says what it replaced), personal data hidden once erased."""
+    fields = {name: value for name, value in vars(event).items() if name not in ENVELOPE}
+    details = json.loads(dumps(fields))
+    occurred_at = iso(event.occurred_at)
+    trail = json.loads(row["trail"]) if row["trail"] else []
+    for note in trail:
+        if note["kind"] != "corrected":
+            continue
+        previous: dict[str, Any] = {}
+        for name, value in note["fields"].items():
+            if name == "occurred_at":
+                previous[name], occurred_at = occurred_at, value
+            else:
+                previous[name], details[name] = details.get(name), value
+        note["previous"] = previous
+    if erased and row["kind"] in PROFILE_KINDS:
+        profile = details if row["kind"] == "Registered" else details["changes"]
         for name in PERSONAL:
             if profile.get(name) is not None:
                 profile[name] = None
-        updates.append((dumps(details), customer, found["version"]))
-    db.executemany("UPDATE {timeline} SET details = ? WHERE customer = ? AND version = ?",
-                   updates)
+    recorded = event.timestamp
+    happened = parse_iso(occurred_at)
+    assert happened is not None
+    return {"customer": row["customer"], "version": row["version"], "kind": row["kind"],
+            "entry_id": row["entry_id"], "occurred_at": row["occurred_at"],
+            "recorded_at": iso(recorded), "late": recorded - happened > LATE,
+            "actor": event.actor, "rep": row["rep"], "details": details, "trail": trail,
+            "retracted": bool(row["retracted"]), "summary": summary(row["kind"], details)}
 
 
 # -- details and summaries -------------------------------------------------------------------
@@ -309,30 +304,40 @@ def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = No
                 until: datetime | None = None, limit: int = 100,
                 cursor: str | None = None) -> Page:
     """A customer's history in the order it happened (since <= occurred_at < until), filtered
-    by event kind (e.g. ``QuoteIssued``) and rep; corrections applied, trail attached."""
-    where: list[str] = ["customer = ?"]
+    by event kind (e.g. ``QuoteIssued``) and rep; corrections applied, trail attached.
+
+    The view orders and annotates the entries; what each says is read from its event."""
+    if db.log is None:
+        raise RuntimeError("the timeline is read with the event log: open it with Database.of")
+    stream = stream_id("customer", customer)
+    where: list[str] = ["t.customer = ?"]
     params: list[Any] = [customer]
     if kinds:
-        where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+        where.append(f"t.kind IN ({', '.join('?' * len(kinds))})")
         params += list(kinds)
     if rep is not None:
-        where.append("rep = ?")
+        where.append("t.rep = ?")
         params.append(rep)
     if since is not None:
-        where.append("occurred_at >= ?")
+        where.append("t.occurred_at >= ?")
         params.append(iso(since))
     if until is not None:
-        where.append("occurred_at < ?")
+        where.append("t.occurred_at < ?")
         params.append(iso(until))
     after = decode_cursor(cursor)
     if after:
-        where.append("(occurred_at > ? OR (occurred_at = ? AND version > ?))")
+        where.append("(t.occurred_at > ? OR (t.occurred_at = ? AND t.version > ?))")
         params += [after[0], after[0], after[1]]
-    with db.transaction(Timeline().table_names(), commit=False, snapshot=False) as tx:
-        rows = tx.rows(f"SELECT * FROM {{timeline}} WHERE {' AND '.join(where)} "
-                       "ORDER BY occurred_at, version LIMIT ?", (*params, limit + 1))
-    for row in rows:
-        row["details"], row["trail"] = json.loads(row["details"]), json.loads(row["trail"])
-        row["late"], row["retracted"] = bool(row["late"]), bool(row["retracted"])
-        row["summary"] = summary(row["kind"], row["details"])
-    return page_of(rows, limit, ("occurred_at", "version"))
+    tables = {**Timeline().table_names(), "events": db.log.table}
+    with db.transaction(tables, commit=False, snapshot=False) as tx:
+        rows = tx.rows(
+            "SELECT t.*, e.topic, e.state FROM {timeline} t JOIN {events} e "
+            "ON e.originator_id = ? AND e.originator_version = t.version "
+            f"WHERE {' AND '.join(where)} ORDER BY t.occurred_at, t.version LIMIT ?",
+            (db.stream_key(stream), *params, limit + 1))
+        erased = any(row["kind"] in PROFILE_KINDS for row in rows) and tx.one(
+            "SELECT 1 AS erased FROM {timeline} WHERE customer = ? AND kind = ? LIMIT 1",
+            (customer, "PersonalDataErased")) is not None
+    lines = [line(row, db.log.decode(stream, row["version"], row["topic"], row["state"]),
+                  erased) for row in rows]
+    return page_of(lines, limit, ("occurred_at", "version"))

@@ -112,7 +112,7 @@ def load(db: ViewDb, key: Key) -> Row | None:
 def amend(row: Row, event: Any, kind: str) -> None:
     """Apply a correction or retraction to the row of the entry it names: what orders and
     filters the timeline (business time, rep) changes, and the trail records the change;
-    the values it replaces are found when the entry is read (``corrected``)."""
+    the values it replaces are found when the entry is read (``line``)."""
     note: dict[str, Any] = {"version": event.originator_version}
     if kind == "EntryCorrected":
         if "occurred_at" in event.fields:

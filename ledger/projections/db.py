@@ -54,8 +54,7 @@ def _iso(value: datetime) -> str:
 
 
 def parse_iso(text: str | None) -> datetime | None:
-    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=timezone.utc)
+    return None if text is None else datetime.fromisoformat(text)  # reads the "Z" as UTC
 
 
 def money(value: Decimal | None) -> str | None:

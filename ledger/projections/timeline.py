@@ -130,9 +130,9 @@ def amend(row: Row, event: Any, kind: str) -> None:
 def line(row: dict[str, Any], event: Any, erased: bool) -> dict[str, Any]:
     """A timeline row as people read it: the entry's own fields from its event, corrections
     applied in order (each note says what it replaced), personal data hidden once erased."""
-    fields = {name: value for name, value in vars(event).items() if name not in ENVELOPE}
-    details = json.loads(dumps(fields))
-    occurred_at = iso(event.occurred_at)
+    details = {name: plain(value) for name, value in vars(event).items()
+               if name not in ENVELOPE}
+    happened, occurred_at = event.occurred_at, iso(event.occurred_at)
     trail = json.loads(row["trail"]) if row["trail"] else []
     for note in trail:
         if note["kind"] != "corrected":
@@ -141,6 +141,7 @@ def line(row: dict[str, Any], event: Any, erased: bool) -> dict[str, Any]:
         for name, value in note["fields"].items():
             if name == "occurred_at":
                 previous[name], occurred_at = occurred_at, value
+                happened = parse_iso(value)
             else:
                 previous[name], details[name] = details.get(name), value
         note["previous"] = previous
@@ -150,8 +151,6 @@ def line(row: dict[str, Any], event: Any, erased: bool) -> dict[str, Any]:
             if profile.get(name) is not None:
                 profile[name] = None
     recorded = event.timestamp
-    happened = parse_iso(occurred_at)
-    assert happened is not None
     return {"customer": row["customer"], "version": row["version"], "kind": row["kind"],
             "entry_id": row["entry_id"], "occurred_at": row["occurred_at"],
             "recorded_at": iso(recorded), "late": recorded - happened > LATE,
@@ -168,6 +167,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} cannot be shown in the timeline")
+
+
+def plain(value: Any) -> Any:
+    """A field's value as JSON shows it (times as ISO text, money as decimal text)."""
+    if isinstance(value, dict):
+        return {name: plain(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, datetime | Decimal):
+        return _plain(value)
+    return value
 
 
 _ENCODER = json.JSONEncoder(default=_plain, ensure_ascii=False, separators=(",", ":"))

@@ -216,8 +216,10 @@ class Runner:
             tables.update(view.table_names())
         try:
             with self.db.transaction(tables) as tx:
+                done = self.lock_positions(tx, [view.name for view in views])
                 self.record_streams(tx)
-                return {view.name: self.write(tx, view, batch, "") for view in views}
+                return {view.name: self.write(tx, view, batch, done[view.name])
+                        for view in views}
         except TRANSIENT:
             raise
         except Exception:
@@ -228,8 +230,9 @@ class Runner:
         tables = {**SHARED_TABLES, **view.table_names(suffix)}
         try:
             with self.db.transaction(tables) as tx:
+                done = self.lock_positions(tx, [view.name + suffix])[view.name + suffix]
                 self.record_streams(tx)
-                return self.write(tx, view, batch, suffix)
+                return self.write(tx, view, batch, done, suffix)
         except TRANSIENT:
             raise  # the database, not the event: the caller retries later
         except Exception:
@@ -243,16 +246,21 @@ class Runner:
                 break
         return position
 
-    def write(self, tx: ViewDb, view: View, batch: Batch, suffix: str) -> int:
-        """Apply what the view has not seen yet; return its position after the batch.
-
-        The position is read (and on PostgreSQL locked) inside the transaction, so two
-        runners, or a runner and a rebuild's swap, never apply an event twice or skip one.
-        """
+    @staticmethod
+    def lock_positions(tx: ViewDb, names: list[str]) -> dict[str, int]:
+        """The views' positions, read (and on PostgreSQL locked) first in the transaction that
+        moves them, so two runners, or a runner and a rebuild's swap, never apply an event
+        twice or skip one. One statement for all: on PostgreSQL every read waits for the
+        statements sent before it, and the views' writes should not wait for one another."""
         lock = " FOR UPDATE" if tx.postgres else ""
-        row = tx.one(f"SELECT position FROM {{positions}} WHERE view = ?{lock}",
-                     (view.name + suffix,))
-        done = int(row["position"]) if row else 0
+        rows = tx.rows(f"SELECT view, position FROM {{positions}} WHERE view IN "
+                       f"({', '.join('?' * len(names))}) ORDER BY view{lock}", names)
+        found = {row["view"]: int(row["position"]) for row in rows}
+        return {name: found.get(name, 0) for name in names}
+
+    def write(self, tx: ViewDb, view: View, batch: Batch, done: int, suffix: str = "") -> int:
+        """Apply what the view has not seen yet (it is at ``done``); return its position
+        after the batch."""
         events = ([event for _, event in batch] if batch[0][0] > done
                   else [event for position, event in batch if position > done])
         if not events:

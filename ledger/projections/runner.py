@@ -101,11 +101,15 @@ Batch = list[tuple[int, Any]]  # (log position, domain event), in log order
 
 class Runner:
     def __init__(self, app: Ledger, views: Sequence[View], *, batch_size: int = BATCH_SIZE,
-                 database: Database | None = None) -> None:
+                 database: Database | None = None,
+                 keep: Callable[[Any], bool] | None = None) -> None:
+        """Keep ``views`` (in ``database``, by default the ledger's own) from the ledger's
+        log; with ``keep``, only the events it accepts (a replay's reading of the log)."""
         self.app = app
         self.views = list(views)
         self.batch_size = batch_size
         self.db = database or Database.of(app)
+        self.keep = keep
         self.refs = Refs()
         self.failed: dict[str, str] = {}
         self.created: list[tuple[str, str, str]] = []  # streams created in the current batch
@@ -261,11 +265,14 @@ class Runner:
     def write(self, tx: ViewDb, view: View, batch: Batch, done: int, suffix: str = "") -> int:
         """Apply what the view has not seen yet (it is at ``done``); return its position
         after the batch."""
+        if batch[-1][0] <= done:
+            return done
         events = ([event for _, event in batch] if batch[0][0] > done
                   else [event for position, event in batch if position > done])
-        if not events:
-            return done
-        view.apply(tx, events, self.refs)
+        if self.keep is not None:
+            events = [event for event in events if self.keep(event)]
+        if events:
+            view.apply(tx, events, self.refs)
         set_position(tx, view.name + suffix, batch[-1][0])
         return batch[-1][0]
 

@@ -1,0 +1,108 @@
+"""A replay: views computed from the log as it was known at a time, or as things had happened
+by a time, by the same projection code as the live views, into a store of their own.
+
+    as known at T     only events recorded at or before T: what the company knew then
+    as occurred by T  events whose business time (occurred_at) is at or before T, whenever
+                      they were recorded: the best current picture of the past
+
+The store is a SQLite file, a temporary one unless the replay is asked to keep it (an analyst
+can take it away); the live views and the log are only read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.sqlite import SQLiteDatastore
+
+from ledger.application import Ledger
+from ledger.errors import CommandInvalid
+from ledger.projections.base import View
+from ledger.projections.db import Database, iso
+from ledger.projections.runner import Runner
+
+
+class ReplayFailed(RuntimeError):
+    """A view stopped at an event it cannot process (the live views would have too)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Which events of the log a replay sees (no bound: all of them, as the live views do)."""
+
+    as_known_at: datetime | None = None
+    as_occurred_by: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("as_known_at", "as_occurred_by"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise CommandInvalid("give the time with its UTC offset, e.g. "
+                                     "2025-10-01T00:00:00Z", where=name)
+        if self.as_known_at is not None and self.as_occurred_by is not None:
+            raise CommandInvalid("a replay reads the log as known at a time or as occurred by "
+                                 "a time, not both", where="as_known_at")
+
+    def keeps(self, event: Any) -> bool:
+        if self.as_known_at is not None:
+            return bool(event.timestamp <= self.as_known_at)
+        if self.as_occurred_by is not None:
+            return bool(event.occurred_at <= self.as_occurred_by)
+        return True
+
+    def describe(self) -> str:
+        if self.as_known_at is not None:
+            return f"as known at {iso(self.as_known_at)}"
+        if self.as_occurred_by is not None:
+            return f"as occurred by {iso(self.as_occurred_by)}"
+        return "as known now"
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"as_known_at": iso(self.as_known_at), "as_occurred_by": iso(self.as_occurred_by)}
+
+
+class Replay:
+    """Views replayed into a store of their own; use as a context manager.
+
+    ``out``: keep the store in this SQLite file (it must not exist yet); otherwise it lives in
+    a temporary folder that is removed when the replay is closed.
+    """
+
+    def __init__(self, ledger: Ledger, views: Sequence[View], reading: Reading, *,
+                 out: Path | None = None) -> None:
+        if out is not None and out.exists():
+            raise CommandInvalid(f"{out} exists already; a replay writes a new file",
+                                 where="out")
+        self.reading = reading
+        self.folder = None if out is not None else Path(tempfile.mkdtemp(prefix="ledger-replay-"))
+        self.path = out if out is not None else self.folder / "replay.sqlite"  # type: ignore[operator]
+        self.datastore = SQLiteDatastore(str(self.path), lock_timeout=30)
+        self.db = Database(self.datastore)
+        self.runner = Runner(ledger, views, database=self.db, keep=reading.keeps)
+        self.head = ledger.recorder.max_notification_id() or 0
+
+    def run(self, progress: Callable[[int], None] | None = None) -> int:
+        """Read the log up to where it stood when the replay began; return the events read."""
+        read = self.runner.catch_up(until=self.head, progress=progress)
+        for view, error in self.runner.failed.items():
+            raise ReplayFailed(f"the {view} view cannot process an event of this reading of "
+                               f"the log:\n{error}")
+        return read
+
+    def close(self) -> None:
+        self.runner.close()
+        self.datastore.close()
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> Replay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ledger.cli import server
+from ledger.cli import reports, server
 from ledger.cli.common import open_ledger, print_json, progress_bar
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
 from ledger.errors import LedgerError
@@ -33,6 +33,8 @@ examples:
   ledger customer show CUST-00042         a customer's history, oldest first
   ledger import commands.jsonl            one JSON command per line; safe to re-run
   ledger keys create --name ops --role admin   an API key (shown once)
+  ledger report retention --period 2025-Q3 --as-known-at 2025-10-01T00:00:00Z
+                                          Q3's retention as it was known on Oct 1
   ledger serve --port 8000                the HTTP API; OpenAPI at /docs
 """
 
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_query_options(promises, listing=True)
     promises.set_defaults(run=customer_promises)
     add_commands(commands)
+    reports.add_commands(commands)
     server.add_commands(commands)
     return parser
 

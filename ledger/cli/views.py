@@ -23,8 +23,8 @@ VIOLATION_KINDS = ["touch_after_opt_out", "touch_during_open_complaint",
 def add_commands(commands: Any) -> None:
     projections = commands.add_parser(
         "projections", help="keep the views current: run, status, rebuild",
-        description="The views (promises, quotes, timeline, service, dossier) are kept from the "
-        "event log by a runner that records each view's position beside its rows.")
+        description="The views (promises, quotes, timeline, service, dossier, activity) are kept "
+        "from the event log by a runner that records each view's position beside its rows.")
     sub = projections.add_subparsers(title="projection commands", metavar="COMMAND")
     run = sub.add_parser("run", help="catch up, then follow new events until stopped",
                          description="Catch every view up with the log, then follow new events "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ledger.projections.activity import Activity
 from ledger.projections.base import View
 from ledger.projections.dossier import Dossier
 from ledger.projections.promises import Promises
@@ -10,7 +11,7 @@ from ledger.projections.service import Service
 from ledger.projections.timeline import Timeline
 
 VIEW_CLASSES: dict[str, type[View]] = {
-    view.name: view for view in (Promises, Quotes, Timeline, Service, Dossier)
+    view.name: view for view in (Promises, Quotes, Timeline, Service, Dossier, Activity)
 }
 VIEW_NAMES = list(VIEW_CLASSES)
 _tables = [table for view in VIEW_CLASSES.values() for table in view.tables]

@@ -13,7 +13,7 @@ def test_health_and_readiness_need_no_key(api: Api) -> None:
         ready = anyone.get("/readyz").json()
     assert ready["store"] == "reachable"
     assert {v["view"] for v in ready["views"]} == {"promises", "quotes", "timeline", "service",
-                                                   "dossier"}
+                                                   "dossier", "activity"}
     assert all(v["lag"] >= 0 and v["error"] is None for v in ready["views"])
 
 

@@ -120,7 +120,7 @@ def test_status_shows_every_view_caught_up_and_rebuild_verifies(
     ask("customer", "promises", "CUST-00001")  # catches up
     statuses = ask("projections", "status")
     assert {s["view"] for s in statuses} == {"promises", "quotes", "timeline", "service",
-                                             "dossier"}
+                                             "dossier", "activity"}
     assert all(s["lag"] == 0 and s["error"] is None for s in statuses)
     rebuilt = ask("projections", "rebuild", "--verify")
     assert all(r["identical"] for r in rebuilt)

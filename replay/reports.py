@@ -1,0 +1,127 @@
+"""Period reports computed from the activity view, live or replayed.
+
+Retention, in the sense of a customer base (DESIGN.md "Views"):
+- a customer is acquired by their first purchase, is lost when they churn (with the defection
+  type the churn gives), and is active again when won back or when they buy again;
+- for a period [start, end): active at start, new (first purchase in the period), returned
+  (active at the end, neither active at the start nor new), retained (active at start and at
+  end), lost (active at start, not at end, by defection type), active at end;
+- retention rate = retained / active at start, churn rate = lost / active at start;
+- repeat-purchase rate = customers with two or more purchases in the period / customers with
+  any purchase in it.
+Everything is judged in business time (occurred_at); which events are known is the reading's
+business (replay/core.py).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ledger.commands.fields import DefectionType
+from ledger.projections.activity import Activity
+from ledger.projections.db import Database, iso
+from replay.periods import Period
+
+ACTIVE, LOST = "active", "lost"
+DEFECTION_TYPES = [kind.value for kind in DefectionType]
+
+
+@dataclass
+class Standing:
+    """One customer's changes of standing, in business time: (instant, standing, why)."""
+
+    at: list[str] = field(default_factory=list)
+    states: list[tuple[str, str | None]] = field(default_factory=list)
+    first_purchase: str | None = None
+    purchases: list[str] = field(default_factory=list)
+
+    def at_instant(self, instant: str) -> tuple[str, str | None] | None:
+        """The standing just before ``instant`` (ISO text): None if not yet a customer."""
+        found = bisect_left(self.at, instant)
+        return self.states[found - 1] if found else None
+
+
+def standings(db: Database) -> dict[str, Standing]:
+    """Every customer who has bought, with their changes of standing."""
+    with db.transaction(Activity().table_names(), commit=False) as tx:
+        purchases = tx.rows("SELECT customer, occurred_at FROM {purchases} WHERE retracted = ? "
+                            "ORDER BY customer, occurred_at", (False,))
+        changes = tx.rows("SELECT customer, occurred_at, kind, defection_type FROM {standing} "
+                          "ORDER BY customer, occurred_at, version")
+    moments: dict[str, list[tuple[str, int, str, str | None]]] = defaultdict(list)
+    for row in purchases:
+        moments[row["customer"]].append((row["occurred_at"], 0, "purchase", None))
+    for row in changes:
+        moments[row["customer"]].append((row["occurred_at"], 1, row["kind"],
+                                         row["defection_type"]))
+    found: dict[str, Standing] = {}
+    for customer, events in moments.items():
+        standing = Standing()
+        state: tuple[str, str | None] | None = None
+        for at, _, kind, why in sorted(events):
+            new: tuple[str, str | None]
+            if kind == "purchase":
+                standing.purchases.append(at)
+                standing.first_purchase = standing.first_purchase or at
+                new = (ACTIVE, None)
+            elif state is None:
+                continue  # a prospect's churn or return does not make them a customer
+            else:
+                new = (LOST, why) if kind == "churned" else (ACTIVE, None)
+            if new != state:
+                state = new
+                standing.at.append(at)
+                standing.states.append(new)
+        if standing.first_purchase is not None:
+            found[customer] = standing
+    return found
+
+
+def retention(db: Database, periods: list[Period]) -> list[dict[str, Any]]:
+    """One row of figures per period (see the module's docstring)."""
+    customers = standings(db)
+    rows = []
+    for period in periods:
+        start, end = text(period.start), text(period.end)
+        at_start = {c for c, s in customers.items() if s.at_instant(start) == (ACTIVE, None)}
+        at_end = {c: s.at_instant(end) or (LOST, None) for c, s in customers.items()}
+        active_end = {c for c, state in at_end.items() if state[0] == ACTIVE}
+        new = {c for c, s in customers.items()
+               if s.first_purchase and start <= s.first_purchase < end}
+        lost = at_start - active_end
+        why = Counter(at_end[c][1] for c in lost)
+        bought = {c: sum(start <= at < end for at in s.purchases) for c, s in customers.items()}
+        buyers = [c for c, n in bought.items() if n]
+        row: dict[str, Any] = {
+            "period": period.label, "start": start, "end": end,
+            "active_at_start": len(at_start), "new": len(new),
+            "returned": len(active_end - at_start - new),
+            "retained": len(at_start & active_end), "lost": len(lost),
+            "active_at_end": len(active_end),
+            "retention_rate": ratio(len(at_start & active_end), len(at_start)),
+            "churn_rate": ratio(len(lost), len(at_start)),
+            "repeat_purchase_rate": ratio(sum(bought[c] >= 2 for c in buyers), len(buyers)),
+        }
+        row.update({f"lost_{kind}": why.get(kind, 0) for kind in DEFECTION_TYPES})
+        rows.append(row)
+    return rows
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def text(moment: datetime) -> str:
+    """An instant as the views store it."""
+    found = iso(moment)
+    assert found is not None
+    return found
+
+
+RETENTION_COLUMNS = ["period", "active_at_start", "new", "returned", "retained", "lost",
+                     "active_at_end", "retention_rate", "churn_rate", "repeat_purchase_rate",
+                     *(f"lost_{kind}" for kind in DEFECTION_TYPES)]

@@ -7,13 +7,13 @@ same file twice writes nothing new. Lines are written in batches, one transactio
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.application import CommandResult, Ledger
-from ledger.commands.models import Command, parse_command
-from ledger.errors import LedgerError
+from ledger.commands.models import Command, RegisterCustomer, parse_command
+from ledger.errors import DuplicateReference, LedgerError
 
 
 @dataclass
@@ -54,41 +54,63 @@ def content_id(command: Command) -> str:
 def import_lines(app: Ledger, lines: Iterable[str], *, actor: str = "import",
                  batch_size: int = 500,
                  progress: Callable[[int], None] | None = None) -> ImportReport:
-    report = ImportReport()
-    batch: list[tuple[int, Command]] = []
+    return import_commands(app, parsed_lines(lines), actor=actor, batch_size=batch_size,
+                           progress=progress)
 
-    def flush() -> None:
-        outcomes = app.execute_many([c for _, c in batch], actor=actor)
-        for (number, _), outcome in zip(batch, outcomes, strict=True):
-            record(report, number, outcome)
-        if progress:
-            progress(len(batch))
-        batch.clear()
 
+def parsed_lines(lines: Iterable[str]) -> Iterator[tuple[int, list[Command] | LedgerError]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        report.lines += 1
         try:
             command = parse_command(line, where=f"line {number}")
         except LedgerError as error:
-            report.errors.append(LineError(number, error))
-            if progress:
-                progress(1)
+            yield number, error
             continue
         if command.command_id is None:
             command = command.model_copy(update={"command_id": content_id(command)})
-        batch.append((number, command))
+        yield number, [command]
+
+
+def import_commands(app: Ledger, rows: Iterable[tuple[int, list[Command] | LedgerError]], *,
+                    actor: str = "import", batch_size: int = 500,
+                    progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Execute each row's commands, ``batch_size`` commands per transaction; a command that
+    is refused is reported with its line, the others are written."""
+    report = ImportReport()
+    batch: list[tuple[int, Command]] = []
+    pending_lines = 0
+
+    def flush() -> None:
+        nonlocal pending_lines
+        if batch:
+            outcomes = app.execute_many([c for _, c in batch], actor=actor)
+            for (number, command), outcome in zip(batch, outcomes, strict=True):
+                record(report, number, command, outcome)
+        if progress:
+            progress(pending_lines)
+        batch.clear()
+        pending_lines = 0
+
+    for number, commands in rows:
+        report.lines += 1
+        pending_lines += 1
+        if isinstance(commands, LedgerError):
+            report.errors.append(LineError(number, commands))
+            continue
+        batch.extend((number, command) for command in commands)
         if len(batch) >= batch_size:
             flush()
-    if batch:
-        flush()
+    flush()
     report.errors.sort(key=lambda e: e.line)
     return report
 
 
-def record(report: ImportReport, number: int, outcome: CommandResult | LedgerError) -> None:
-    if isinstance(outcome, LedgerError):
+def record(report: ImportReport, number: int, command: Command,
+           outcome: CommandResult | LedgerError) -> None:
+    if isinstance(outcome, DuplicateReference) and isinstance(command, RegisterCustomer):
+        report.duplicates += 1  # registered before, by other means: nothing to do
+    elif isinstance(outcome, LedgerError):
         if not outcome.where:
             outcome.where = f"line {number}"
         report.errors.append(LineError(number, outcome))

@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.cli import reports, server
@@ -18,6 +19,9 @@ from ledger.errors import LedgerError
 from ledger.projections import queries
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
+
+if TYPE_CHECKING:
+    from ledger.importer import ImportReport
 
 DESCRIPTION = """\
 An event-sourced ledger of every customer interaction: contacts, quotes, promises,
@@ -94,6 +98,39 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
     imp.set_defaults(run=run_import)
 
+    purchases = commands.add_parser(
+        "import-purchases", help="record an analyst's purchase history (CSV or whitespace)",
+        description="Record one purchase per row of a CSV or whitespace-separated file; "
+        "customers the ledger does not know are registered first. Importing the same file "
+        "again writes nothing new. A bad row is reported with its line and reason; the other "
+        "rows are written. Exit status 1 if any row failed.",
+        epilog="example (CDNOW: id, sample id, yyyymmdd, quantity, dollars):\n"
+        "  ledger import-purchases CDNOW_sample.txt --whitespace --no-header --customer-column 2"
+        " \\\n      --date-column 3 --quantity-column 4 --amount-column 5 --date-format %%Y%%m%%d"
+        " --currency USD", formatter_class=argparse.RawDescriptionHelpFormatter)
+    purchases.add_argument("file", type=Path, help="the file, or - for standard input")
+    purchases.add_argument("--customer-column", required=True,
+                           help="the customer's reference: a header name or a number from 1")
+    purchases.add_argument("--date-column", required=True, help="the purchase's date")
+    purchases.add_argument("--amount-column", required=True, help="what the purchase came to")
+    purchases.add_argument("--order-column", help="the order id (default: customer-date-n)")
+    purchases.add_argument("--quantity-column", help="how many items")
+    purchases.add_argument("--date-format", default="%Y-%m-%d",
+                           help="strptime format of the dates (default %%Y-%%m-%%d); dates "
+                           "without a zone are UTC")
+    purchases.add_argument("--currency", required=True, help="ISO 4217 code of the amounts")
+    split = purchases.add_mutually_exclusive_group()
+    split.add_argument("--delimiter", default=",", help="column separator (default ,)")
+    split.add_argument("--whitespace", action="store_true",
+                       help="columns are separated by runs of spaces or tabs")
+    purchases.add_argument("--no-header", action="store_true",
+                           help="the first row is a purchase, not column names")
+    purchases.add_argument("--actor", default="import", help="who is recording (default: import)")
+    purchases.add_argument("--batch-size", type=int, default=2000,
+                           help="commands per transaction (default 2000)")
+    purchases.add_argument("--json", action="store_true", help="print the report as JSON")
+    purchases.set_defaults(run=run_import_purchases)
+
     customer = commands.add_parser("customer", help="look at one customer").add_subparsers(
         title="customer commands", metavar="COMMAND")
     show = customer.add_parser(
@@ -154,20 +191,49 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_lines(path: Path) -> list[str] | None:
+    if str(path) == "-":
+        return sys.stdin.readlines()
+    if not path.is_file():
+        print(f"error: {path}: no such file", file=sys.stderr)
+        return None
+    return path.read_text(encoding="utf-8").splitlines()
+
+
 def run_import(args: argparse.Namespace) -> int:
     from ledger.importer import import_lines
 
+    lines = read_lines(args.file)
+    if lines is None:
+        return 2
     app = open_ledger(args)
-    if str(args.file) == "-":
-        lines = sys.stdin.readlines()
-    else:
-        if not args.file.is_file():
-            print(f"error: {args.file}: no such file", file=sys.stderr)
-            return 2
-        lines = args.file.read_text(encoding="utf-8").splitlines()
     with progress_bar(sum(1 for line in lines if line.strip()), " lines") as progress:
         report = import_lines(app, lines, actor=args.actor, batch_size=args.batch_size,
                               progress=progress)
+    return print_import(args, report)
+
+
+def run_import_purchases(args: argparse.Namespace) -> int:
+    from ledger.importer import import_commands
+    from ledger.purchases import PurchaseColumns, purchase_commands
+
+    lines = read_lines(args.file)
+    if lines is None:
+        return 2
+    columns = PurchaseColumns(
+        customer=args.customer_column, date=args.date_column, amount=args.amount_column,
+        order=args.order_column, quantity=args.quantity_column, date_format=args.date_format,
+        currency=args.currency, delimiter=None if args.whitespace else args.delimiter,
+        header=not args.no_header)
+    app = open_ledger(args)
+    rows = sum(1 for line in lines if line.strip()) - (0 if args.no_header else 1)
+    with progress_bar(rows, " rows") as progress:
+        report = import_commands(app, purchase_commands(lines, columns), actor=args.actor,
+                                 batch_size=args.batch_size, progress=progress)
+    return print_import(args, report)
+
+
+def print_import(args: argparse.Namespace, report: ImportReport) -> int:
     if args.json:
         print_json(report.to_dict())
     else:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +16,57 @@ from ledger.cli.tables import table
 from ledger.cli.views import instant
 from ledger.errors import CommandInvalid
 from ledger.projections.activity import Activity
+from ledger.projections.db import Database
 from ledger.projections.runner import Runner
+from replay.btyd import UNITS, fit_bgnbd, summaries
 from replay.core import Reading, Replay
 from replay.periods import parse_periods
 from replay.reports import RETENTION_COLUMNS, retention
 
-REPORTS = {"retention": (retention, RETENTION_COLUMNS)}
+
+@dataclass
+class Report:
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    model: dict[str, Any] | None = None  # what was fitted to the rows, if anything
+
+
+def retention_report(db: Database, args: argparse.Namespace) -> Report:
+    if args.period is None:
+        raise CommandInvalid("retention is reported per period: give --period", where="--period")
+    return Report(retention(db, parse_periods(args.period)), RETENTION_COLUMNS)
+
+
+def summary_report(db: Database, args: argparse.Namespace) -> Report:
+    found = summaries(db, as_of(args), unit=args.unit, currency=args.currency)
+    return Report([s.to_dict() for s in found], SUMMARY_COLUMNS)
+
+
+def churn_risk_report(db: Database, args: argparse.Namespace) -> Report:
+    found = summaries(db, as_of(args), unit=args.unit, currency=args.currency)
+    model = fit_bgnbd(found)
+    history = ([s.frequency for s in found], [s.recency for s in found], [s.T for s in found])
+    alive = model.p_alive(*history)
+    expected = model.expected_purchases(args.horizon, *history)
+    rows = [{**s.to_dict(), "p_alive": round(float(p), 4),
+             f"expected_purchases_next_{args.horizon:g}_{args.unit}": round(float(e), 4)}
+            for s, p, e in zip(found, alive, expected, strict=True)]
+    rows.sort(key=lambda row: (row["p_alive"], row["customer"]))
+    return Report(rows, [*SUMMARY_COLUMNS, "p_alive", list(rows[0])[-1]],
+                  {"model": "BG/NBD", "unit": args.unit, **model.to_dict()})
+
+
+def as_of(args: argparse.Namespace) -> datetime:
+    if args.as_of is None:
+        raise CommandInvalid(f"{args.name} is computed as of a date: give --as-of",
+                             where="--as-of")
+    moment: datetime = args.as_of
+    return moment
+
+
+SUMMARY_COLUMNS = ["customer", "frequency", "recency", "T", "monetary_value"]
+REPORTS = {"retention": retention_report, "summary": summary_report,
+           "churn-risk": churn_risk_report}
 
 
 def add_commands(commands: Any) -> None:
@@ -35,9 +82,16 @@ def add_commands(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("name", choices=sorted(REPORTS), metavar="NAME",
                         help=f"the report ({', '.join(sorted(REPORTS))})")
-    report.add_argument("--period", required=True,
-                        help="a month (2025-07), quarter (2025-Q3) or year (2025), or a run of "
-                        "them (2025-Q1..2025-Q4)")
+    report.add_argument("--period",
+                        help="retention: a month (2025-07), quarter (2025-Q3) or year (2025), "
+                        "or a run of them (2025-Q1..2025-Q4)")
+    report.add_argument("--as-of", type=instant, metavar="T",
+                        help="summary, churn-risk: the end of the observed period")
+    report.add_argument("--unit", choices=sorted(UNITS), default="weeks",
+                        help="summary, churn-risk: unit of recency, T and the horizon")
+    report.add_argument("--currency", help="summary, churn-risk: only purchases in this one")
+    report.add_argument("--horizon", type=float, default=52,
+                        help="churn-risk: expected purchases over this many units (default 52)")
     reading = report.add_mutually_exclusive_group()
     reading.add_argument("--as-known-at", type=instant, metavar="T",
                          help="replay only the events recorded at or before T")
@@ -50,8 +104,7 @@ def add_commands(commands: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    compute, columns = REPORTS[args.name]
-    periods = parse_periods(args.period)
+    compute = REPORTS[args.name]
     reading = Reading(as_known_at=args.as_known_at, as_occurred_by=args.as_occurred_by)
     ledger = open_ledger(args)
     if args.out is not None and reading == Reading():
@@ -61,29 +114,35 @@ def run_report(args: argparse.Namespace) -> int:
         runner = Runner(ledger, [Activity()])
         with progress_bar(max(s.lag for s in runner.status()), " events") as progress:
             runner.catch_up(progress=progress)
-        rows = compute(runner.db, periods)
+        found = compute(runner.db, args)
         runner.close()
         source = "live views (as known now)"
     else:
         with Replay(ledger, [Activity()], reading, out=args.out) as replay, \
                 progress_bar(replay.head, " events") as progress:
             replay.run(progress=progress)
-            rows = compute(replay.db, periods)
+            found = compute(replay.db, args)
         source = f"replay {reading.describe()}" + (f", kept in {args.out}" if args.out else "")
     ledger.close()
-    show(rows, columns, args.format, source)
+    show(found, args.format, source)
     return 0
 
 
-def show(rows: list[dict[str, Any]], columns: list[str], form: str, source: str) -> None:
+def show(report: Report, form: str, source: str) -> None:
+    """JSON: the rows (with the model, if any, beside them); CSV and tables: the rows, and
+    what they come from and what was fitted on standard error."""
     if form == "json":
-        print_json(rows)
-    elif form == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else columns,
-                                lineterminator="\n")
+        print_json(report.rows if report.model is None else
+                   {"model": report.model, "customers": report.rows})
+        return
+    print(f"from the {source}", file=sys.stderr)
+    if report.model is not None:
+        print(", ".join(f"{k} {v}" for k, v in report.model.items()), file=sys.stderr)
+    if form == "csv":
+        fields = list(report.rows[0]) if report.rows else report.columns
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(report.rows)
     else:
-        print(f"from the {source}", file=sys.stderr)
-        print(table(rows, columns))
+        print(table(report.rows, report.columns))
 

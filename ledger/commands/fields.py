@@ -72,6 +72,9 @@ Money = Annotated[Decimal, BeforeValidator(_no_float),
                   Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Cost = Annotated[Decimal, BeforeValidator(_no_float),
                  Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+# What a purchase came to: zero is an amount (a free or promotional order is still an order,
+# and counts as a purchase), a negative one is not (a refund is a correction or retraction).
+Amount = Cost
 Quantity = Annotated[Decimal, BeforeValidator(_no_float),
                      Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, BeforeValidator(_no_float),

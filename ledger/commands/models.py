@@ -14,6 +14,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from ledger.commands.fields import (
+    Amount,
     Channel,
     CommandId,
     ComplaintCategory,
@@ -317,7 +318,7 @@ class RecordPurchase(Command):
     type: Literal["record_purchase"] = "record_purchase"
     customer: Ref
     order_id: EntryId
-    amount: Money
+    amount: Amount
     currency: Currency
     cost: Cost | None = None
     rep: Ref | None = None

@@ -22,7 +22,7 @@ from tests.conftest import at, stored_event_count
 REJECTED: list[tuple[str, dict[str, Any], type[LedgerError], str]] = [
     ("validation", {"type": "record_purchase", "customer": "CUST-1", "order_id": "SO-1",
                     "amount": "-3", "currency": "CNY"}, CommandInvalid,
-     "amount: Input should be greater than 0"),
+     "amount: Input should be greater than or equal to 0"),
     ("unknown customer", {"type": "log_contact", "customer": "CUST-404", "rep": "REP-1",
                           "channel": "phone", "direction": "out", "subject": "hi"},
      UnknownReference, "no customer with reference 'CUST-404'"),

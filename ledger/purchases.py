@@ -1,0 +1,138 @@
+"""An analyst's purchase history (a CSV or whitespace-separated file) as ledger commands.
+
+Each row is one purchase: a customer, a date, an amount, and optionally an order id and a
+quantity. Customers the ledger does not know are registered first (their reference as their
+name). Every command's id follows from the row, so importing the same file again writes
+nothing new; a row without an order id gets one from its customer, its date and how many
+rows before it had both (``CUST-7-19970101-2``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ledger.commands.models import Command, parse_command
+from ledger.errors import CommandInvalid, LedgerError
+
+
+@dataclass(frozen=True)
+class PurchaseColumns:
+    """Where each field is: a header name, or a column number counted from 1."""
+
+    customer: str
+    date: str
+    amount: str
+    order: str | None = None
+    quantity: str | None = None
+    date_format: str = "%Y-%m-%d"
+    currency: str = "USD"
+    delimiter: str | None = ","  # None: any run of whitespace
+    header: bool = True
+
+    def positions(self, header: Sequence[str] | None) -> dict[str, int]:
+        found = {}
+        for name in ("customer", "date", "amount", "order", "quantity"):
+            spec = getattr(self, name)
+            if spec is None:
+                continue
+            if spec.isdigit():
+                found[name] = int(spec) - 1
+            elif header is not None and spec in header:
+                found[name] = list(header).index(spec)
+            else:
+                known = f"; the header has {', '.join(header)}" if header else \
+                    " (the file has no header: give column numbers, from 1)"
+                raise CommandInvalid(f"no column {spec!r} for the {name}{known}",
+                                     where=f"--{name}-column")
+        return found
+
+
+def rows_of(lines: Iterable[str], columns: PurchaseColumns) -> Iterator[tuple[int, Any]]:
+    """(line number, fields) for each non-empty row, after the header if there is one."""
+    numbered = ((n, line) for n, line in enumerate(lines, start=1) if line.strip())
+    if columns.delimiter is None:
+        split: Iterator[tuple[int, list[str]]] = ((n, line.split()) for n, line in numbered)
+    else:
+        delimiter = columns.delimiter
+        split = ((n, next(csv.reader([line], delimiter=delimiter))) for n, line in numbered)
+    yield from split
+
+
+def purchase_commands(lines: Iterable[str], columns: PurchaseColumns
+                      ) -> Iterator[tuple[int, list[Command] | LedgerError]]:
+    """(line number, the commands of that row, or why it is refused), row by row: a
+    customer's first row registers them (the importer counts one the ledger knows already
+    as a duplicate)."""
+    registered: set[str] = set()
+    seen: Counter[tuple[str, str]] = Counter()
+    positions: dict[str, int] | None = None
+    for number, fields in rows_of(lines, columns):
+        if positions is None:
+            header = fields if columns.header else None
+            positions = columns.positions(header)
+            if header is not None:
+                continue
+        try:
+            values = {name: cell(fields, at, name, number) for name, at in positions.items()}
+            occurred = parse_date(values["date"], columns.date_format, number)
+            order = values.get("order") or next_order(values["customer"], occurred, seen)
+            purchase: dict[str, Any] = {
+                "type": "record_purchase", "customer": values["customer"], "order_id": order,
+                "amount": decimal(values["amount"], "amount", number),
+                "currency": columns.currency, "occurred_at": occurred.isoformat()}
+            if values.get("quantity"):
+                purchase["quantity"] = decimal(values["quantity"], "quantity", number)
+            commands = [with_id(parse_command(purchase, where=f"line {number}"),
+                                f"purchase:{values['customer']}:{order}")]
+            if values["customer"] not in registered:
+                commands.insert(0, with_id(parse_command(
+                    {"type": "register_customer", "ref": values["customer"],
+                     "name": values["customer"], "occurred_at": occurred.isoformat()},
+                    where=f"line {number}"), f"register:{values['customer']}"))
+                registered.add(values["customer"])
+        except LedgerError as error:
+            yield number, error
+            continue
+        yield number, commands
+
+
+def cell(fields: Sequence[str], at: int, name: str, line: int) -> str:
+    if at >= len(fields):
+        raise CommandInvalid(f"the row has {len(fields)} columns, the {name} is column "
+                             f"{at + 1}", where=f"line {line}")
+    return fields[at].strip()
+
+
+def parse_date(text: str, form: str, line: int) -> datetime:
+    try:
+        moment = datetime.strptime(text, form)
+    except ValueError:
+        raise CommandInvalid(f"date {text!r} does not match the format {form!r}",
+                             where=f"line {line}") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def decimal(text: str, name: str, line: int) -> str:
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        raise CommandInvalid(f"{name} {text!r} is not a number", where=f"line {line}") from None
+    return text
+
+
+def next_order(customer: str, occurred: datetime, seen: Counter[tuple[str, str]]) -> str:
+    day = f"{occurred:%Y%m%d}"
+    seen[(customer, day)] += 1
+    return f"{customer}-{day}-{seen[(customer, day)]}"
+
+
+def with_id(command: Command, key: str) -> Command:
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return command.model_copy(update={"command_id": f"purchases:{digest}"})

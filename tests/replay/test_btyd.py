@@ -1,0 +1,113 @@
+"""Purchase summaries and the BG/NBD model against a published data set: the CDNOW sample
+(tests/data/README.md), imported with `ledger import-purchases` as an analyst would."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.cli.main import main
+from ledger.config import Settings
+from replay.btyd import BgNbd
+from tests.conftest import fresh_store
+
+DATA = Path(__file__).parent.parent / "data"
+CDNOW = ["import-purchases", str(DATA / "CDNOW_sample.txt"), "--whitespace", "--no-header",
+         "--customer-column", "2", "--date-column", "3", "--quantity-column", "4",
+         "--amount-column", "5", "--date-format", "%Y%m%d", "--currency", "USD", "--json"]
+CALIBRATION_END = "1997-09-30T00:00:00Z"
+
+
+def use(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
+    if settings.database_url:
+        monkeypatch.setenv("LEDGER_DATABASE_URL", settings.database_url)
+        monkeypatch.setenv("LEDGER_DATABASE_SCHEMA", settings.database_schema)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def cdnow(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    for settings in fresh_store(request, tmp_path_factory.mktemp("cdnow")):
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            use(settings, monkeypatch)
+            assert main(CDNOW) == 0
+        yield settings
+
+
+@pytest.fixture
+def ask(cdnow: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> Any:
+    use(cdnow, monkeypatch)
+    capsys.readouterr()
+
+    def ask(*argv: str, status: int = 0) -> Any:
+        assert main([*argv]) == status
+        return json.loads(capsys.readouterr().out)
+    return ask
+
+
+def test_the_purchase_summary_is_the_published_one_for_every_customer(ask: Any) -> None:
+    found = ask("report", "summary", "--as-of", CALIBRATION_END, "--format", "json")
+    with (DATA / "cdnow_customers_summary_with_transactions.csv").open() as published:
+        expected = {int(row["ID"]): (int(row["x"]), float(row["t_x"]), float(row["T"]),
+                                     row["zbar"]) for row in csv.DictReader(published)}
+    assert len(expected) == 2357
+    assert {int(row["customer"]): (row["frequency"], round(row["recency"], 2),
+                                   round(row["T"], 2), row["monetary_value"])
+            for row in found} == expected
+
+
+def test_the_bgnbd_fit_finds_the_published_parameters(ask: Any) -> None:
+    found = ask("report", "churn-risk", "--as-of", CALIBRATION_END, "--horizon", "39",
+                "--format", "json")
+    model = found["model"]
+    assert (model["r"], model["alpha"], model["a"], model["b"]) == pytest.approx(
+        (0.243, 4.414, 0.793, 2.426), abs=0.001)
+    assert model["log_likelihood"] == pytest.approx(-9582.4, abs=0.1)
+    assert model["customers"] == 2357
+    # Fader, Hardie & Lee's worked example: x = 2, t_x = 30.43, T = 38.86 weeks.
+    first = next(row for row in found["customers"] if row["customer"] == "0001")
+    assert first["expected_purchases_next_39_weeks"] == pytest.approx(1.226, abs=0.001)
+    fitted = BgNbd(model["r"], model["alpha"], model["a"], model["b"], 0, 0)
+    assert first["p_alive"] == pytest.approx(float(fitted.p_alive(2, 30.43, 38.86)), abs=1e-3)
+
+
+def test_importing_the_same_file_again_writes_nothing(ask: Any) -> None:
+    report = ask(*CDNOW)
+    assert (report["lines"], report["written"], report["duplicates"], report["failed"]) == (
+        6919, 0, 6919 + 2357, 0)
+
+
+def test_bad_rows_are_reported_by_line_and_the_others_written(
+        store_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sales = tmp_path / "sales.csv"
+    sales.write_text("order;client;day;total\n"
+                     "A-1;C-1;03/02/2025;10.50\n"
+                     "A-2;C-1;2025-02-04;12\n"       # line 3: not the date format
+                     "A-3;C-2;05/02/2025;ten\n"      # line 4: not a number
+                     "A-4;C-2;06/02/2025;-1\n"       # line 5: negative
+                     "A-5;C-3\n"                     # line 6: too few columns
+                     "A-6;C-3;07/02/2025;0\n"       # free: still a purchase
+                     "A-7;C-2;08/02/2025;5\n", encoding="utf-8")  # C-2's first good row
+    argv = ["import-purchases", str(sales), "--delimiter", ";", "--customer-column", "client",
+            "--date-column", "day", "--amount-column", "total", "--order-column", "order",
+            "--date-format", "%d/%m/%Y", "--currency", "EUR", "--json"]
+    assert main(argv) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [(e["line"], e["message"]) for e in report["errors"]] == [
+        (3, "date '2025-02-04' does not match the format '%d/%m/%Y'"),
+        (4, "amount 'ten' is not a number"),
+        (5, "record_purchase: amount: Input should be greater than or equal to 0"),
+        (6, "the row has 2 columns, the date is column 3")]
+    assert report["written"] == 3 + 3  # C-1, C-3, C-2 registered; A-1, A-6, A-7 recorded
+    argv[argv.index("client")] = "customer"
+    assert main(argv) == 1
+    assert "no column 'customer' for the customer; the header has order, client, day, total" \
+        in capsys.readouterr().err

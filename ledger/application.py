@@ -241,14 +241,19 @@ class Batch:
     aggregates: dict[UUID, LedgerAggregate] = field(default_factory=dict)
     outcomes: list[Outcome | _Pending | int] = field(default_factory=list)
     seen_ids: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Aggregates the running command has used, with their pending events before it ran: its
+    # own events are the ones after.
+    touched: dict[UUID, int] = field(default_factory=dict)
 
     # -- used by handlers ---------------------------------------------------------------
 
     def get(self, kind: Kind, ref: str) -> LedgerAggregate:
         aggregate_id = stream_id(kind, ref)
-        if aggregate_id not in self.aggregates:
-            self.aggregates[aggregate_id] = self.app.load(kind, ref)
-        return self.aggregates[aggregate_id]
+        aggregate = self.aggregates.get(aggregate_id)
+        if aggregate is None:
+            aggregate = self.aggregates[aggregate_id] = self.app.load(kind, ref)
+        self.touched.setdefault(aggregate_id, len(aggregate.pending_events))
+        return aggregate
 
     def exists(self, kind: Kind, ref: str) -> bool:
         try:
@@ -268,6 +273,7 @@ class Batch:
 
     def create(self, aggregate: LedgerAggregate) -> LedgerAggregate:
         self.aggregates[aggregate.id] = aggregate
+        self.touched.setdefault(aggregate.id, 0)
         return aggregate
 
     def check_new(self, command: Command) -> None:
@@ -284,10 +290,10 @@ class Batch:
     def run(self, command: Command) -> None:
         if command.command_id is not None and self._is_repeat(command):
             return
+        self.touched.clear()
         try:
-            before = {aid: len(a.pending_events) for aid, a in self.aggregates.items()}
             aggregate, entry_id = HANDLERS[type(command)](command, self)
-            first = before.get(aggregate.id, 0)
+            first = self.touched.get(aggregate.id, 0)
             self.outcomes.append(_Pending(command, aggregate, first, len(aggregate.pending_events),
                                           entry_id))
         except LedgerError as error:

@@ -67,10 +67,12 @@ def rows_of(lines: Iterable[str], columns: PurchaseColumns) -> Iterator[tuple[in
 
 def purchase_commands(lines: Iterable[str], columns: PurchaseColumns
                       ) -> Iterator[tuple[int, list[Command] | LedgerError]]:
-    """(line number, the commands of that row, or why it is refused), row by row: a
-    customer's first row registers them (the importer counts one the ledger knows already
-    as a duplicate)."""
-    registered: set[str] = set()
+    """(line number, the commands of that row, or why it is refused).
+
+    Rows come customer by customer (customers in order of first appearance, each one's rows
+    in file order), so that a batch loads each customer once; a customer's first row
+    registers them (the importer counts one the ledger knows already as a duplicate)."""
+    by_customer: dict[str, list[tuple[int, Command, datetime]]] = {}
     seen: Counter[tuple[str, str]] = Counter()
     positions: dict[str, int] | None = None
     for number, fields in rows_of(lines, columns):
@@ -89,18 +91,20 @@ def purchase_commands(lines: Iterable[str], columns: PurchaseColumns
                 "currency": columns.currency, "occurred_at": occurred.isoformat()}
             if values.get("quantity"):
                 purchase["quantity"] = decimal(values["quantity"], "quantity", number)
-            commands = [with_id(parse_command(purchase, where=f"line {number}"),
-                                f"purchase:{values['customer']}:{order}")]
-            if values["customer"] not in registered:
-                commands.insert(0, with_id(parse_command(
-                    {"type": "register_customer", "ref": values["customer"],
-                     "name": values["customer"], "occurred_at": occurred.isoformat()},
-                    where=f"line {number}"), f"register:{values['customer']}"))
-                registered.add(values["customer"])
+            command = with_id(parse_command(purchase, where=f"line {number}"),
+                              f"purchase:{values['customer']}:{order}")
         except LedgerError as error:
             yield number, error
             continue
-        yield number, commands
+        by_customer.setdefault(values["customer"], []).append((number, command, occurred))
+    for customer, rows in by_customer.items():
+        first_line, first, first_at = rows[0]
+        register = with_id(parse_command(
+            {"type": "register_customer", "ref": customer, "name": customer,
+             "occurred_at": first_at.isoformat()}, where=f"line {first_line}"),
+            f"register:{customer}")
+        yield first_line, [register, first]
+        yield from ((number, [command]) for number, command, _ in rows[1:])
 
 
 def cell(fields: Sequence[str], at: int, name: str, line: int) -> str:

@@ -1,0 +1,100 @@
+"""Bulk import of a purchase history, beside a raw PostgreSQL COPY of the same rows.
+
+    python -m bench.import_purchases [--store sqlite|postgres] [--rows 50000] [--customers 5000]
+
+Writes a CSV of generated purchases, then in the same run (1) COPYs its rows into a plain
+PostgreSQL table (the raw baseline: no validation, no events, no command log) and
+(2) imports the file with `ledger import-purchases`' code path into a fresh ledger: every row
+validated, every unknown customer registered, each command recorded with its id so that a
+re-run writes nothing. Target: (2) at no less than a quarter of (1), in rows per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+
+from bench.common import drop, store_arguments, throwaway_settings
+from ledger.application import Ledger
+from ledger.importer import import_commands
+from ledger.purchases import PurchaseColumns, purchase_commands
+
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def write_file(path: Path, rows: int, customers: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["order_id", "customer", "date", "amount", "quantity"])
+        for n in range(rows):
+            day = START + timedelta(days=rng.randrange(730))
+            writer.writerow([f"SO-{n:08d}", f"CUST-{rng.randrange(customers):06d}",
+                             f"{day:%Y-%m-%d}", f"{rng.uniform(5, 500):.2f}", rng.randint(1, 5)])
+
+
+def raw_copy(url: str, path: Path) -> float:
+    """Rows per second of COPY FROM STDIN into a plain table, in one transaction."""
+    table = f"bench_copy_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url) as conn:
+        conn.execute(f"CREATE TABLE {table} (order_id text PRIMARY KEY, customer text NOT NULL,"
+                     " day date NOT NULL, amount numeric NOT NULL, quantity integer NOT NULL)")
+        conn.commit()
+        started = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT csv, "
+                                            "HEADER true)") as copy, path.open("rb") as data:
+            while chunk := data.read(1 << 16):
+                copy.write(chunk)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        conn.execute(f"DROP TABLE {table}")
+        conn.commit()
+    assert count is not None
+    return int(count[0]) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    store_arguments(parser)
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--customers", type=int, default=5_000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="ledger-bench-purchases-"))
+    path = folder / "purchases.csv"
+    write_file(path, args.rows, args.customers)
+    raw = max(raw_copy(args.database_url, path) for _ in range(2))
+    settings = throwaway_settings(args)
+    try:
+        app = Ledger(settings)
+        columns = PurchaseColumns(customer="customer", date="date", amount="amount",
+                                  order="order_id", quantity="quantity", currency="EUR")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        started = time.perf_counter()
+        report = import_commands(app, purchase_commands(lines, columns),
+                                 batch_size=args.batch_size)
+        elapsed = time.perf_counter() - started
+        assert not report.errors, report.errors[:3]
+        rate = (report.lines) / elapsed
+        print(f"store: {settings.describe()}; {args.rows:,} purchases of {args.customers:,} "
+              f"customers ({report.events:,} events with the registrations)")
+        print(f"raw PostgreSQL COPY of the rows     {raw:10,.0f} rows/s")
+        print(f"ledger import-purchases             {rate:10,.0f} rows/s   "
+              f"ratio {rate / raw:.2f} (target >= 0.25)")
+        app.close()
+    finally:
+        drop(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.application import Ledger
 from ledger.cli.common import open_ledger, print_json, progress_bar
 from ledger.cli.tables import table
 from ledger.cli.views import instant
@@ -78,10 +79,13 @@ def add_commands(commands: Any) -> None:
         "by then) or as occurred by a time (what had happened by then, whenever recorded).",
         epilog="examples:\n  ledger report retention --period 2025-Q3\n"
         "  ledger report retention --period 2025-01..2025-12 --format csv\n"
-        "  ledger report retention --period 2025-Q3 --as-known-at 2025-10-01T00:00:00Z",
+        "  ledger report retention --period 2025-Q3 --as-known-at 2025-10-01T00:00:00Z\n"
+        "  ledger report diff retention --period 2025-Q3 --a 2025-10-01T00:00:00Z --b now\n"
+        "  ledger report churn-risk --as-of 1997-09-30T00:00:00Z --horizon 39",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    report.add_argument("name", choices=sorted(REPORTS), metavar="NAME",
-                        help=f"the report ({', '.join(sorted(REPORTS))})")
+    report.add_argument("words", nargs="+", metavar="NAME",
+                        help=f"the report ({', '.join(sorted(REPORTS))}), or diff NAME to see "
+                        "how its figures changed between two readings (--a, --b)")
     report.add_argument("--period",
                         help="retention: a month (2025-07), quarter (2025-Q3) or year (2025), "
                         "or a run of them (2025-Q1..2025-Q4)")
@@ -97,6 +101,9 @@ def add_commands(commands: Any) -> None:
                          help="replay only the events recorded at or before T")
     reading.add_argument("--as-occurred-by", type=instant, metavar="T",
                          help="replay the events that happened at or before T, whenever recorded")
+    report.add_argument("--a", metavar="T", help="diff: the first reading, as known at T")
+    report.add_argument("--b", metavar="T", default="now",
+                        help="diff: the second reading, as known at T (default now)")
     report.add_argument("--format", choices=["table", "csv", "json"], default="table")
     report.add_argument("--out", type=Path,
                         help="keep the replay's views in this new SQLite file")
@@ -104,28 +111,81 @@ def add_commands(commands: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    compute = REPORTS[args.name]
-    reading = Reading(as_known_at=args.as_known_at, as_occurred_by=args.as_occurred_by)
+    diff = args.words[0] == "diff"
+    names = args.words[1:] if diff else args.words
+    if len(names) != 1 or names[0] not in REPORTS:
+        raise CommandInvalid(f"name one report ({', '.join(sorted(REPORTS))}), or diff and "
+                             "one report", where="NAME")
+    args.name = names[0]
     ledger = open_ledger(args)
-    if args.out is not None and reading == Reading():
-        raise CommandInvalid("--out keeps a replay; give --as-known-at or --as-occurred-by",
-                             where="--out")
+    try:
+        if diff:
+            if args.a is None:
+                raise CommandInvalid("diff compares two readings: give --a T (and --b T or now)",
+                                     where="--a")
+            first, second = reading_at(args.a, "--a"), reading_at(args.b, "--b")
+            found = difference(compute(ledger, args, first)[0], compute(ledger, args, second)[0])
+            source = f"difference from {first.describe()} to {second.describe()}"
+        else:
+            reading = Reading(as_known_at=args.as_known_at, as_occurred_by=args.as_occurred_by)
+            if args.out is not None and reading == Reading():
+                raise CommandInvalid("--out keeps a replay; give --as-known-at or "
+                                     "--as-occurred-by", where="--out")
+            found, source = compute(ledger, args, reading, out=args.out)
+    finally:
+        ledger.close()
+    show(found, args.format, source)
+    return 0
+
+
+def compute(ledger: Ledger, args: argparse.Namespace, reading: Reading, *,
+            out: Path | None = None) -> tuple[Report, str]:
+    """The report under this reading: from the live view (as known now) or a replay."""
+    figures = REPORTS[args.name]
     if reading == Reading():
         runner = Runner(ledger, [Activity()])
         with progress_bar(max(s.lag for s in runner.status()), " events") as progress:
             runner.catch_up(progress=progress)
-        found = compute(runner.db, args)
-        runner.close()
-        source = "live views (as known now)"
-    else:
-        with Replay(ledger, [Activity()], reading, out=args.out) as replay, \
-                progress_bar(replay.head, " events") as progress:
-            replay.run(progress=progress)
-            found = compute(replay.db, args)
-        source = f"replay {reading.describe()}" + (f", kept in {args.out}" if args.out else "")
-    ledger.close()
-    show(found, args.format, source)
-    return 0
+        try:
+            return figures(runner.db, args), "live views (as known now)"
+        finally:
+            runner.close()
+    with Replay(ledger, [Activity()], reading, out=out) as replay, \
+            progress_bar(replay.head, " events") as progress:
+        replay.run(progress=progress)
+        return figures(replay.db, args), (f"replay {reading.describe()}"
+                                          + (f", kept in {out}" if out else ""))
+
+
+def reading_at(text: str, where: str) -> Reading:
+    if text == "now":
+        return Reading()
+    try:
+        return Reading(as_known_at=instant(text))
+    except argparse.ArgumentTypeError as error:
+        raise CommandInvalid(str(error), where=where) from None
+
+
+def difference(a: Report, b: Report) -> Report:
+    """Each figure that differs between two readings, row by row (by the first column)."""
+    key = a.columns[0]
+    before = {row[key]: row for row in a.rows}
+    after = {row[key]: row for row in b.rows}
+    rows = []
+    for name in [*before, *(k for k in after if k not in before)]:
+        old, new = before.get(name, {}), after.get(name, {})
+        for figure in a.columns[1:]:
+            if old.get(figure) != new.get(figure):
+                rows.append({key: name, "figure": figure, "a": old.get(figure),
+                             "b": new.get(figure), "change": change(old.get(figure),
+                                                                    new.get(figure))})
+    return Report(rows, [key, "figure", "a", "b", "change"])
+
+
+def change(old: Any, new: Any) -> Any:
+    if isinstance(old, int | float) and isinstance(new, int | float):
+        return round(new - old, 4)
+    return None
 
 
 def show(report: Report, form: str, source: str) -> None:

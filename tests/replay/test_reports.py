@@ -141,3 +141,17 @@ def test_corrections_and_retractions_of_purchases_count(
     [q3] = report(capsys, "--period", "2025-Q3")
     assert {k: q3[k] for k in ("new", "active_at_end", "repeat_purchase_rate")} == {
         "new": 1, "active_at_end": 4, "repeat_purchase_rate": 0.0}
+
+
+def test_a_diff_shows_what_the_late_purchase_changed_between_two_readings(
+        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "diff", "retention", "--period", "2025-Q3",
+                 "--a", "2025-10-01T00:00:00Z", "--b", "now", "--format", "json"]) == 0
+    changed = json.loads(capsys.readouterr().out)
+    assert [(c["period"], c["figure"], c["a"], c["b"], c["change"]) for c in changed] == [
+        ("2025-Q3", "new", 1, 2, 1), ("2025-Q3", "active_at_end", 4, 5, 1),
+        ("2025-Q3", "repeat_purchase_rate", 0.3333, 0.25, -0.0833)]
+    assert main(["report", "diff", "retention", "--period", "2025-Q3"]) == 1
+    assert "diff compares two readings" in capsys.readouterr().err
+    assert main(["report", "diff", "--period", "2025-Q3", "--a", "now"]) == 1
+    assert "name one report" in capsys.readouterr().err

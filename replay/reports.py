@@ -19,6 +19,7 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ledger.commands.fields import DefectionType
@@ -125,3 +126,80 @@ def text(moment: datetime) -> str:
 RETENTION_COLUMNS = ["period", "active_at_start", "new", "returned", "retained", "lost",
                      "active_at_end", "retention_rate", "churn_rate", "repeat_purchase_rate",
                      *(f"lost_{kind}" for kind in DEFECTION_TYPES)]
+
+
+def purchases(db: Database) -> list[dict[str, Any]]:
+    """Every purchase not retracted, oldest first."""
+    with db.transaction(Activity().table_names(), commit=False) as tx:
+        return tx.rows("SELECT customer, order_id, occurred_at, amount, currency, cost "
+                       "FROM {purchases} WHERE retracted = ? ORDER BY occurred_at, customer",
+                       (False,))
+
+
+def value(db: Database, periods: list[Period]
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Revenue, and profit where every purchase's cost is known, per customer and currency
+    over the periods' span; and per currency the share of revenue from the top fifth of
+    customers (by revenue; at least one customer)."""
+    start, end = text(periods[0].start), text(periods[-1].end)
+    totals: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in purchases(db):
+        if not start <= row["occurred_at"] < end:
+            continue
+        key = (row["customer"], row["currency"])
+        found = totals.setdefault(key, {"customer": key[0], "currency": key[1], "orders": 0,
+                                        "revenue": Decimal(0), "cost": Decimal(0),
+                                        "costed": True})
+        found["orders"] += 1
+        found["revenue"] += Decimal(row["amount"])
+        if row["cost"] is None:
+            found["costed"] = False
+        else:
+            found["cost"] += Decimal(row["cost"])
+    rows = sorted(totals.values(), key=lambda r: (r["currency"], -r["revenue"], r["customer"]))
+    for row in rows:
+        costed = row.pop("costed")
+        row["profit"] = str(row["revenue"] - row["cost"]) if costed else None
+        row["cost"] = str(row["cost"]) if costed else None
+        row["revenue"] = str(row["revenue"])
+    shares = []
+    for currency in sorted({r["currency"] for r in rows}):
+        ranked = [Decimal(r["revenue"]) for r in rows if r["currency"] == currency]
+        top = max(1, round(len(ranked) * 0.2))
+        total = sum(ranked, Decimal(0))
+        shares.append({"currency": currency, "customers": len(ranked), "revenue": str(total),
+                       "top_customers": top, "top_20_percent_share":
+                       round(float(sum(ranked[:top], Decimal(0)) / total), 4) if total else None})
+    return rows, shares
+
+
+VALUE_COLUMNS = ["customer", "currency", "orders", "revenue", "cost", "profit"]
+
+
+def cohorts(db: Database, periods: list[Period]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Customers by the period of their first purchase (within the periods given), and the
+    share of each cohort that bought in each later period: period 0 is the first (100 %)."""
+    labels = [period.label for period in periods]
+    index = {period.label: n for n, period in enumerate(periods)}
+    bounds = [(text(p.start), text(p.end), p.label) for p in periods]
+    first: dict[str, str] = {}
+    bought: dict[str, set[int]] = defaultdict(set)
+    for row in purchases(db):
+        first.setdefault(row["customer"], row["occurred_at"])
+        for start, end, label in bounds:
+            if start <= row["occurred_at"] < end:
+                bought[row["customer"]].add(index[label])
+    members: dict[int, list[str]] = defaultdict(list)
+    for customer, at in first.items():
+        for start, end, label in bounds:
+            if start <= at < end:
+                members[index[label]].append(customer)
+    rows = []
+    for n, label in enumerate(labels):
+        cohort = members.get(n, [])
+        line: dict[str, Any] = {"cohort": label, "customers": len(cohort)}
+        for later in range(len(labels) - n):
+            line[f"period_{later}"] = ratio(sum(n + later in bought[c] for c in cohort),
+                                            len(cohort))
+        rows.append(line)
+    return rows, ["cohort", "customers", *(f"period_{k}" for k in range(len(labels)))]

@@ -21,8 +21,8 @@ from ledger.projections.db import Database
 from ledger.projections.runner import Runner
 from replay.btyd import UNITS, fit_bgnbd, summaries
 from replay.core import Reading, Replay
-from replay.periods import parse_periods
-from replay.reports import RETENTION_COLUMNS, retention
+from replay.periods import Period, parse_periods
+from replay.reports import RETENTION_COLUMNS, VALUE_COLUMNS, cohorts, retention, value
 
 
 @dataclass
@@ -33,9 +33,24 @@ class Report:
 
 
 def retention_report(db: Database, args: argparse.Namespace) -> Report:
+    return Report(retention(db, periods_of(args)), RETENTION_COLUMNS)
+
+
+def periods_of(args: argparse.Namespace) -> list[Period]:
     if args.period is None:
-        raise CommandInvalid("retention is reported per period: give --period", where="--period")
-    return Report(retention(db, parse_periods(args.period)), RETENTION_COLUMNS)
+        raise CommandInvalid(f"{args.name} is reported over periods: give --period",
+                             where="--period")
+    return parse_periods(args.period)
+
+
+def value_report(db: Database, args: argparse.Namespace) -> Report:
+    rows, shares = value(db, periods_of(args))
+    return Report(rows, VALUE_COLUMNS, {"period": args.period, "by_currency": shares})
+
+
+def cohorts_report(db: Database, args: argparse.Namespace) -> Report:
+    rows, columns = cohorts(db, periods_of(args))
+    return Report(rows, columns)
 
 
 def summary_report(db: Database, args: argparse.Namespace) -> Report:
@@ -66,17 +81,20 @@ def as_of(args: argparse.Namespace) -> datetime:
 
 
 SUMMARY_COLUMNS = ["customer", "frequency", "recency", "T", "monetary_value"]
-REPORTS = {"retention": retention_report, "summary": summary_report,
-           "churn-risk": churn_risk_report}
+REPORTS = {"retention": retention_report, "cohorts": cohorts_report, "value": value_report,
+           "summary": summary_report, "churn-risk": churn_risk_report}
 
 
 def add_commands(commands: Any) -> None:
     report = commands.add_parser(
         "report", help="figures per period, as known now, at a past time, or as occurred by one",
-        description="Figures per period (retention: active, new, returned, retained, lost by "
-        "defection type, retention, churn and repeat-purchase rates), computed from the live "
-        "views, or from a replay of the log as known at a time (only what had been recorded "
-        "by then) or as occurred by a time (what had happened by then, whenever recorded).",
+        description="Analysts' figures: retention per period (active, new, returned, retained, "
+        "lost by defection type; retention, churn and repeat-purchase rates), cohorts by "
+        "period of first purchase, value (revenue and profit per customer, the top fifth's "
+        "share), and buy-till-you-die summaries and churn risk (BG/NBD) as of a date. Computed "
+        "from the live views, or from a replay of the log as known at a time (only what had "
+        "been recorded by then) or as occurred by a time (what had happened by then, whenever "
+        "recorded).",
         epilog="examples:\n  ledger report retention --period 2025-Q3\n"
         "  ledger report retention --period 2025-01..2025-12 --format csv\n"
         "  ledger report retention --period 2025-Q3 --as-known-at 2025-10-01T00:00:00Z\n"
@@ -87,8 +105,8 @@ def add_commands(commands: Any) -> None:
                         help=f"the report ({', '.join(sorted(REPORTS))}), or diff NAME to see "
                         "how its figures changed between two readings (--a, --b)")
     report.add_argument("--period",
-                        help="retention: a month (2025-07), quarter (2025-Q3) or year (2025), "
-                        "or a run of them (2025-Q1..2025-Q4)")
+                        help="retention, cohorts, value: a month (2025-07), quarter (2025-Q3) "
+                        "or year (2025), or a run of them (2025-Q1..2025-Q4)")
     report.add_argument("--as-of", type=instant, metavar="T",
                         help="summary, churn-risk: the end of the observed period")
     report.add_argument("--unit", choices=sorted(UNITS), default="weeks",
@@ -188,6 +206,14 @@ def change(old: Any, new: Any) -> Any:
     return None
 
 
+def described(model: dict[str, Any]) -> str:
+    """What was fitted or totalled, on one line per part."""
+    flat = ", ".join(f"{k} {v}" for k, v in model.items() if not isinstance(v, list))
+    parts = [", ".join(f"{k} {v}" for k, v in item.items())
+             for v in model.values() if isinstance(v, list) for item in v]
+    return "\n".join([flat, *parts])
+
+
 def show(report: Report, form: str, source: str) -> None:
     """JSON: the rows (with the model, if any, beside them); CSV and tables: the rows, and
     what they come from and what was fitted on standard error."""
@@ -197,7 +223,7 @@ def show(report: Report, form: str, source: str) -> None:
         return
     print(f"from the {source}", file=sys.stderr)
     if report.model is not None:
-        print(", ".join(f"{k} {v}" for k, v in report.model.items()), file=sys.stderr)
+        print(described(report.model), file=sys.stderr)
     if form == "csv":
         fields = list(report.rows[0]) if report.rows else report.columns
         writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")

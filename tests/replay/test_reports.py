@@ -155,3 +155,33 @@ def test_a_diff_shows_what_the_late_purchase_changed_between_two_readings(
     assert "diff compares two readings" in capsys.readouterr().err
     assert main(["report", "diff", "--period", "2025-Q3", "--a", "now"]) == 1
     assert "name one report" in capsys.readouterr().err
+
+
+def test_value_per_customer_and_the_top_fifths_share(
+        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    found = report_of(capsys, "value", "--period", "2025-Q3")
+    assert [(r["customer"], r["orders"], r["revenue"], r["profit"])
+            for r in found["customers"]] == [
+        ("C1", 2, "200.00", None), ("C3", 1, "100.00", None), ("C6", 1, "100.00", None),
+        ("C7", 1, "100.00", None)]  # no costs recorded: no profit claimed
+    assert found["model"]["by_currency"] == [
+        {"currency": "CNY", "customers": 4, "revenue": "500.00", "top_customers": 1,
+         "top_20_percent_share": 0.4}]
+
+
+def test_cohorts_by_month_of_first_purchase(
+        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = report_of(capsys, "cohorts", "--period", "2025-03..2025-09")
+    by_cohort = {row["cohort"]: row for row in rows}
+    assert by_cohort["2025-06"] == {"cohort": "2025-06", "customers": 2, "period_0": 1.0,
+                                    "period_1": 0.5, "period_2": 0.5, "period_3": 0.5}
+    assert by_cohort["2025-03"]["customers"] == 1
+    assert by_cohort["2025-03"]["period_1"] == 0.0
+    assert by_cohort["2025-04"] == {"cohort": "2025-04", "customers": 0, "period_0": None,
+                                    "period_1": None, "period_2": None, "period_3": None,
+                                    "period_4": None, "period_5": None}
+
+
+def report_of(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    assert main(["report", *argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)

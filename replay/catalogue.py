@@ -1,0 +1,153 @@
+"""The reports analysts ask for, by name: each computed from the activity view of a store
+(the live one, or a replay's), and how two readings of one report differ. The command line
+and the HTTP API both ask here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ledger.application import Ledger
+from ledger.errors import CommandInvalid
+from ledger.projections.activity import Activity
+from ledger.projections.db import Database
+from ledger.projections.runner import Runner
+from replay.btyd import UNITS, fit_bgnbd, summaries
+from replay.core import Reading, Replay
+from replay.periods import Period, parse_periods
+from replay.reports import RETENTION_COLUMNS, VALUE_COLUMNS, cohorts, retention, value
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a report is asked for: its name and the options it takes."""
+
+    name: str
+    period: str | None = None  # retention, cohorts, value
+    as_of: datetime | None = None  # summary, churn-risk
+    unit: str = "weeks"
+    currency: str | None = None
+    horizon: float = 52
+
+    def __post_init__(self) -> None:
+        if self.name not in REPORTS:
+            raise CommandInvalid(f"unknown report {self.name!r}; reports are "
+                                 f"{', '.join(sorted(REPORTS))}", where="NAME")
+        if self.unit not in UNITS:
+            raise CommandInvalid(f"unit must be one of {', '.join(UNITS)}", where="unit")
+        if self.horizon <= 0:
+            raise CommandInvalid("the horizon must be more than 0", where="horizon")
+
+    def periods(self) -> list[Period]:
+        if self.period is None:
+            raise CommandInvalid(f"{self.name} is reported over periods: give a period",
+                                 where="period")
+        return parse_periods(self.period)
+
+    def moment(self) -> datetime:
+        if self.as_of is None:
+            raise CommandInvalid(f"{self.name} is computed as of a date: give as_of",
+                                 where="as_of")
+        return self.as_of
+
+
+@dataclass
+class Report:
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    model: dict[str, Any] | None = None  # what was fitted or totalled over the rows
+    source: str = field(default="", compare=False)  # which reading of the log
+
+
+def retention_report(db: Database, ask: Ask) -> Report:
+    return Report(retention(db, ask.periods()), RETENTION_COLUMNS)
+
+
+def value_report(db: Database, ask: Ask) -> Report:
+    rows, shares = value(db, ask.periods())
+    return Report(rows, VALUE_COLUMNS, {"period": ask.period, "by_currency": shares})
+
+
+def cohorts_report(db: Database, ask: Ask) -> Report:
+    rows, columns = cohorts(db, ask.periods())
+    return Report(rows, columns)
+
+
+def summary_report(db: Database, ask: Ask) -> Report:
+    found = summaries(db, ask.moment(), unit=ask.unit, currency=ask.currency)
+    return Report([s.to_dict() for s in found], SUMMARY_COLUMNS)
+
+
+def churn_risk_report(db: Database, ask: Ask) -> Report:
+    found = summaries(db, ask.moment(), unit=ask.unit, currency=ask.currency)
+    model = fit_bgnbd(found)
+    history = ([s.frequency for s in found], [s.recency for s in found], [s.T for s in found])
+    alive = model.p_alive(*history)
+    expected = model.expected_purchases(ask.horizon, *history)
+    named = f"expected_purchases_next_{ask.horizon:g}_{ask.unit}"
+    rows = [{**s.to_dict(), "p_alive": round(float(p), 4), named: round(float(e), 4)}
+            for s, p, e in zip(found, alive, expected, strict=True)]
+    rows.sort(key=lambda row: (row["p_alive"], row["customer"]))
+    return Report(rows, [*SUMMARY_COLUMNS, "p_alive", named],
+                  {"model": "BG/NBD", "unit": ask.unit, **model.to_dict()})
+
+
+SUMMARY_COLUMNS = ["customer", "frequency", "recency", "T", "monetary_value"]
+REPORTS: dict[str, Callable[[Database, Ask], Report]] = {
+    "retention": retention_report, "cohorts": cohorts_report, "value": value_report,
+    "summary": summary_report, "churn-risk": churn_risk_report}
+# Reports whose rows are customers (the API shows them by pseudonym).
+PER_CUSTOMER = frozenset({"value", "summary", "churn-risk"})
+
+
+def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = None,
+           out: Path | None = None,
+           progress: Callable[[int | None], Callable[[int], None]] | None = None) -> Report:
+    """The report under this reading. As known now it reads the live activity view (``db``,
+    kept by a runner elsewhere; without it, this one catches the view up first); otherwise a
+    replay into a store of its own (kept in ``out`` if given)."""
+    figures = REPORTS[ask.name]
+    if reading == Reading():
+        if db is not None:
+            found = figures(db, ask)
+        else:
+            runner = Runner(ledger, [Activity()])
+            try:
+                lag = max(s.lag for s in runner.status())
+                runner.catch_up(progress=progress(lag) if progress else None)
+                found = figures(runner.db, ask)
+            finally:
+                runner.close()
+        found.source = "live views (as known now)"
+        return found
+    with Replay(ledger, [Activity()], reading, out=out) as replay:
+        replay.run(progress=progress(replay.head) if progress else None)
+        found = figures(replay.db, ask)
+    found.source = f"replay {reading.describe()}" + (f", kept in {out}" if out else "")
+    return found
+
+
+def difference(a: Report, b: Report) -> Report:
+    """Each figure that differs between two readings, row by row (by the first column)."""
+    key = a.columns[0]
+    before = {row[key]: row for row in a.rows}
+    after = {row[key]: row for row in b.rows}
+    rows = []
+    for name in [*before, *(k for k in after if k not in before)]:
+        old, new = before.get(name, {}), after.get(name, {})
+        for figure in a.columns[1:]:
+            if old.get(figure) != new.get(figure):
+                rows.append({key: name, "figure": figure, "a": old.get(figure),
+                             "b": new.get(figure), "change": change(old.get(figure),
+                                                                    new.get(figure))})
+    return Report(rows, [key, "figure", "a", "b", "change"],
+                  source=f"difference from the {a.source} to the {b.source}")
+
+
+def change(old: Any, new: Any) -> Any:
+    if isinstance(old, int | float) and isinstance(new, int | float):
+        return round(new - old, 4)
+    return None

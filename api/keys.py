@@ -21,6 +21,7 @@ from ledger.projections.db import Database, iso
 ROLES = ("rep", "manager", "compliance", "analyst", "admin")
 ACTS_AS_REP = ("rep", "manager")  # roles whose key names the rep it acts as
 TABLE = {"keys": "api_keys"}
+SECRETS = {"secrets": "api_secrets"}
 PREFIX = "ldg"
 
 
@@ -46,10 +47,19 @@ class KeyStore:
     def __init__(self, ledger: Ledger, db: Database | None = None) -> None:
         self.ledger = ledger
         self.db = db or Database.of(ledger)
-        with self.db.transaction(TABLE) as tx:
+        with self.db.transaction({**TABLE, **SECRETS}) as tx:
             tx.execute("CREATE TABLE IF NOT EXISTS {keys} (id TEXT PRIMARY KEY, "
                        "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, rep TEXT, "
                        "secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)")
+            tx.execute("CREATE TABLE IF NOT EXISTS {secrets} (name TEXT PRIMARY KEY, "
+                       "value TEXT NOT NULL)")
+            # The first process to start draws it; every later one, anywhere, reads the same.
+            tx.execute("INSERT INTO {secrets} VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                       ("pseudonyms", secrets.token_hex(32)))
+        with self.db.transaction(SECRETS, commit=False) as tx:
+            found = tx.one("SELECT value FROM {secrets} WHERE name = ?", ("pseudonyms",))
+        assert found is not None
+        self.pseudonym_key = bytes.fromhex(found["value"])
 
     def create(self, name: str, role: str, rep: str | None = None) -> tuple[ApiKey, str]:
         """A new key and its token (the only time the token is seen)."""
@@ -106,6 +116,13 @@ class KeyStore:
         if not hmac.compare_digest(row["secret_hash"], digest(secret)):
             return None
         return as_key(row)
+
+
+    def pseudonym(self, ref: str) -> str:
+        """A customer's stable pseudonym for analysts: the same in every report and process
+        of this store, and not to be turned back into the reference without the store's
+        secret."""
+        return "P-" + hmac.new(self.pseudonym_key, ref.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def digest(secret: str) -> str:

@@ -1,0 +1,49 @@
+"""Analysts' reports over HTTP: the same figures as `ledger report`, customers by pseudonym."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import Caller, MinPosition, Svc, require, wait_for
+from api.problems import responses
+from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, report
+from replay.core import Reading
+
+router = APIRouter()
+ReportName = Annotated[str, Path(pattern=f"^({'|'.join(REPORTS)})$",
+                                 description=f"One of {', '.join(REPORTS)}.")]
+
+
+@router.get("/reports/{name}", tags=["reports"], responses=responses(422))
+async def get_report(
+        svc: Svc, key: Caller, name: ReportName,
+        period: Annotated[str | None, Query(description="retention, cohorts, value: 2025-07, "
+                                            "2025-Q3, 2025, or a run: 2025-Q1..2025-Q4")] = None,
+        as_of: Annotated[datetime | None, Query(description="summary, churn-risk: the end of "
+                                                "the observed period")] = None,
+        unit: Annotated[str, Query(pattern="^(days|weeks)$")] = "weeks",
+        currency: Annotated[str | None, Query(description="only purchases in this one")] = None,
+        horizon: Annotated[float, Query(gt=0, description="churn-risk: units ahead")] = 52,
+        as_known_at: Annotated[datetime | None, Query(description="replay only what had been "
+                                                      "recorded by then")] = None,
+        as_occurred_by: Annotated[datetime | None, Query(description="replay what had "
+                                                         "happened by then")] = None,
+        min_position: MinPosition = None) -> dict[str, Any]:
+    """A report as known now (from the live views), as known at a time, or as occurred by a
+    time (a replay of the log, which takes as long as reading it). Analysts see customers by
+    pseudonym: stable across reports, not the customer's reference."""
+    require(key, ("analyst", "compliance"), "read reports")
+    ask = Ask(name, period=period, as_of=as_of, unit=unit, currency=currency, horizon=horizon)
+    reading = Reading(as_known_at=as_known_at, as_occurred_by=as_occurred_by)
+    if reading == Reading():
+        await wait_for(svc, ("activity",), min_position)
+    found = await svc.call(report, svc.ledger, ask, reading,
+                           db=svc.db if reading == Reading() else None)
+    rows = found.rows
+    if key.role == "analyst" and name in PER_CUSTOMER:
+        rows = [{**row, "customer": svc.keys.pseudonym(row["customer"])} for row in rows]
+    return {"report": name, "reading": reading.to_dict(), "source": found.source,
+            "model": found.model, "data": rows}

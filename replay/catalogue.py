@@ -4,6 +4,7 @@ and the HTTP API both ask here."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +19,20 @@ from ledger.projections.runner import Runner
 from replay.btyd import UNITS, fit_bgnbd, summaries
 from replay.core import Reading, Replay
 from replay.periods import Period, parse_periods
-from replay.reports import RETENTION_COLUMNS, VALUE_COLUMNS, cohorts, retention, value
+from replay.reports import (
+    CAMPAIGN_COLUMNS,
+    COMPLAINT_COLUMNS,
+    LEVELS,
+    RETENTION_COLUMNS,
+    VALUE_COLUMNS,
+    campaigns,
+    cohorts,
+    complaints,
+    relationship,
+    retention,
+    satisfaction,
+    value,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,10 @@ class Ask:
     unit: str = "weeks"
     currency: str | None = None
     horizon: float = 52
+    by: str = "product"  # satisfaction: product or rep
+    window: int | None = None  # complaints (default 90), campaigns (default 30): days after
+    quick: int = 3  # complaints: resolved within this many days is quick
+    days: int = 365  # relationship: contacts in this many days before as_of count
 
     def __post_init__(self) -> None:
         if self.name not in REPORTS:
@@ -40,6 +58,11 @@ class Ask:
             raise CommandInvalid(f"unit must be one of {', '.join(UNITS)}", where="unit")
         if self.horizon <= 0:
             raise CommandInvalid("the horizon must be more than 0", where="horizon")
+        if self.by not in ("product", "rep"):
+            raise CommandInvalid("satisfaction is grouped by product or rep", where="by")
+        for name in ("window", "quick", "days"):
+            if (getattr(self, name) or 1) < 1:
+                raise CommandInvalid(f"{name} is a number of days, at least 1", where=name)
 
     def periods(self) -> list[Period]:
         if self.period is None:
@@ -95,12 +118,35 @@ def churn_risk_report(db: Database, ask: Ask) -> Report:
                   {"model": "BG/NBD", "unit": ask.unit, **model.to_dict()})
 
 
+def satisfaction_report(db: Database, ask: Ask) -> Report:
+    return Report(satisfaction(db, ask.periods(), ask.by),
+                  ["period", ask.by, "surveys", "csm"])
+
+
+def complaints_report(db: Database, ask: Ask) -> Report:
+    return Report(complaints(db, ask.periods(), window=ask.window or 90, quick=ask.quick),
+                  COMPLAINT_COLUMNS)
+
+
+def campaigns_report(db: Database, ask: Ask) -> Report:
+    return Report(campaigns(db, ask.periods(), window=ask.window or 30), CAMPAIGN_COLUMNS)
+
+
+def relationship_report(db: Database, ask: Ask) -> Report:
+    rows = relationship(db, ask.moment(), days=ask.days)
+    levels = Counter(row["level"] for row in rows)
+    return Report(rows, ["customer", "level", "face_to_face_contacts", "other_contacts"],
+                  {"days": ask.days, **{level: levels.get(level, 0) for level in LEVELS}})
+
+
 SUMMARY_COLUMNS = ["customer", "frequency", "recency", "T", "monetary_value"]
 REPORTS: dict[str, Callable[[Database, Ask], Report]] = {
     "retention": retention_report, "cohorts": cohorts_report, "value": value_report,
+    "satisfaction": satisfaction_report, "complaints": complaints_report,
+    "campaigns": campaigns_report, "relationship": relationship_report,
     "summary": summary_report, "churn-risk": churn_risk_report}
 # Reports whose rows are customers (the API shows them by pseudonym).
-PER_CUSTOMER = frozenset({"value", "summary", "churn-risk"})
+PER_CUSTOMER = frozenset({"value", "relationship", "summary", "churn-risk"})
 
 
 def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = None,

@@ -18,13 +18,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from statistics import median
 from typing import Any
 
 from ledger.commands.fields import DefectionType
 from ledger.projections.activity import Activity
-from ledger.projections.db import Database, iso
+from ledger.projections.db import Database, iso, parse_iso
 from replay.periods import Period
 
 ACTIVE, LOST = "active", "lost"
@@ -203,3 +204,178 @@ def cohorts(db: Database, periods: list[Period]) -> tuple[list[dict[str, Any]], 
                                             len(cohort))
         rows.append(line)
     return rows, ["cohort", "customers", *(f"period_{k}" for k in range(len(labels)))]
+
+
+def rows_of(db: Database, statement: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    with db.transaction(Activity().table_names(), commit=False) as tx:
+        return tx.rows(statement, params)
+
+
+def satisfaction(db: Database, periods: list[Period], by: str) -> list[dict[str, Any]]:
+    """CSM per period and product or rep: the mean of the surveys' CSM (each survey's own is
+    the mean of its items' scores, 90 ... -90), with the number of surveys."""
+    surveys = rows_of(db, "SELECT occurred_at, product, rep, csm FROM {surveys} "
+                          "WHERE retracted = ?", (False,))
+    rows = []
+    for period in periods:
+        start, end = text(period.start), text(period.end)
+        groups: dict[str, list[Decimal]] = defaultdict(list)
+        for survey in surveys:
+            if start <= survey["occurred_at"] < end:
+                groups[survey[by] or "(none)"].append(Decimal(survey["csm"]))
+                groups["(all)"].append(Decimal(survey["csm"]))
+        for name in sorted(groups, key=lambda g: (g != "(all)", g)):
+            scores = groups[name]
+            rows.append({"period": period.label, by: name, "surveys": len(scores),
+                         "csm": str((sum(scores, Decimal(0)) / len(scores)).quantize(
+                             Decimal("0.01"), ROUND_HALF_UP))})
+    return rows
+
+
+COMPLAINT_GROUPS = ("no_complaint", "unresolved", "resolved", "resolved_quickly")
+
+
+def complaints(db: Database, periods: list[Period], *, window: int,
+               quick: int) -> list[dict[str, Any]]:
+    """Per period: complaints filed, resolved by the period's end and the days it took; and for
+    the customers who had bought by the period's end, grouped by how their complaints of the
+    period ended (none; one still open at the end; all resolved; all resolved within
+    ``quick`` days), the share who bought again within ``window`` days after the period."""
+    filed = rows_of(db, "SELECT customer, filed_at, resolved_at FROM {resolutions} "
+                        "WHERE retracted = ?", (False,))
+    bought = standings(db)
+    rows = []
+    for period in periods:
+        start, end = text(period.start), text(period.end)
+        after = text(period.end + timedelta(days=window))
+        days: list[float] = []
+        experience: dict[str, str] = {}
+        for complaint in filed:
+            if not start <= complaint["filed_at"] < end:
+                continue
+            resolved = complaint["resolved_at"] is not None and complaint["resolved_at"] < end
+            took = (elapsed(complaint["filed_at"], complaint["resolved_at"])
+                    if resolved else None)
+            if took is not None:
+                days.append(took)
+            group = ("unresolved" if took is None else
+                     "resolved_quickly" if took <= quick else "resolved")
+            earlier = experience.get(complaint["customer"])
+            rank = COMPLAINT_GROUPS.index
+            if earlier is None or rank(group) < rank(earlier):
+                experience[complaint["customer"]] = group
+        members: dict[str, list[str]] = defaultdict(list)
+        for customer, standing in bought.items():
+            if standing.first_purchase and standing.first_purchase < end:
+                members[experience.get(customer, "no_complaint")].append(customer)
+        row: dict[str, Any] = {
+            "period": period.label, "complaints": sum(start <= c["filed_at"] < end
+                                                     for c in filed),
+            "resolved": len(days),
+            "mean_days_to_resolution": round(sum(days) / len(days), 2) if days else None,
+            "median_days_to_resolution": round(median(days), 2) if days else None}
+        for group in COMPLAINT_GROUPS:
+            customers = members.get(group, [])
+            again = sum(any(end <= at < after for at in bought[c].purchases) for c in customers)
+            row[f"customers_{group}"] = len(customers)
+            row[f"repurchase_rate_{group}"] = ratio(again, len(customers))
+        rows.append(row)
+    return rows
+
+
+def days_after(moment: str, days: int) -> str:
+    found = parse_iso(moment)
+    assert found is not None
+    return text(found + timedelta(days=days))
+
+
+def elapsed(start: str, end: str) -> float:
+    begun, ended = parse_iso(start), parse_iso(end)
+    assert begun is not None and ended is not None
+    return (ended - begun).total_seconds() / 86400
+
+
+COMPLAINT_COLUMNS = ["period", "complaints", "resolved", "mean_days_to_resolution",
+                     "median_days_to_resolution",
+                     *(f"{kind}_{group}" for group in COMPLAINT_GROUPS
+                       for kind in ("customers", "repurchase_rate"))]
+
+
+def campaigns(db: Database, periods: list[Period], *, window: int) -> list[dict[str, Any]]:
+    """Per campaign touching customers in the periods' span: touches, customers touched, and
+    of those the ones who contacted the company (an inbound contact) or bought within
+    ``window`` days after their first touch; the revenue of those purchases (in the
+    campaign's currency) against what the campaign cost in the span."""
+    start, end = text(periods[0].start), text(periods[-1].end)
+    known = {c["campaign"]: c for c in rows_of(db, "SELECT * FROM {campaigns}")}
+    spent: dict[str, Decimal] = defaultdict(Decimal)
+    for paid in rows_of(db, "SELECT campaign, amount, occurred_at FROM {campaign_costs}"):
+        if start <= paid["occurred_at"] < end:
+            spent[paid["campaign"]] += Decimal(paid["amount"])
+    first: dict[tuple[str, str], str] = {}
+    touches: Counter[str] = Counter()
+    for touch in rows_of(db, "SELECT customer, campaign, occurred_at FROM {campaign_touches} "
+                             "WHERE retracted = ? ORDER BY occurred_at", (False,)):
+        if start <= touch["occurred_at"] < end:
+            touches[touch["campaign"]] += 1
+            first.setdefault((touch["campaign"], touch["customer"]), touch["occurred_at"])
+    inbound = defaultdict(list)
+    for contact in rows_of(db, "SELECT customer, occurred_at FROM {contacts} WHERE retracted = ?"
+                               " AND direction = ?", (False, "in")):
+        inbound[contact["customer"]].append(contact["occurred_at"])
+    sales = defaultdict(list)
+    for sale in purchases(db):
+        sales[sale["customer"]].append(sale)
+    rows = []
+    for campaign in sorted(touches):
+        about = known.get(campaign, {})
+        currency = about.get("currency")
+        touched = [(customer, at) for (name, customer), at in first.items() if name == campaign]
+        contacted = bought = 0
+        revenue = Decimal(0)
+        for customer, at in touched:
+            until = days_after(at, window)
+            contacted += any(at <= when < until for when in inbound[customer])
+            within = [s for s in sales[customer] if at <= s["occurred_at"] < until]
+            bought += bool(within)
+            revenue += sum((Decimal(s["amount"]) for s in within
+                            if s["currency"] == currency), Decimal(0))
+        cost = spent.get(campaign, Decimal(0))
+        rows.append({"campaign": campaign, "name": about.get("name"), "touches": touches[campaign],
+                     "customers": len(touched), "contacted": contacted, "bought": bought,
+                     "currency": currency, "revenue": str(revenue), "spend": str(cost),
+                     "budget": about.get("budget"),
+                     "revenue_per_spend": round(float(revenue / cost), 4) if cost else None})
+    return rows
+
+
+CAMPAIGN_COLUMNS = ["campaign", "name", "touches", "customers", "contacted", "bought",
+                    "currency", "revenue", "spend", "revenue_per_spend"]
+FACE_TO_FACE = ("visit", "event")
+LEVELS = ("intimate", "face_to_face", "general", "no_contact")
+
+
+def relationship(db: Database, as_of: datetime, *, days: int,
+                 intimate: int = 3) -> list[dict[str, Any]]:
+    """Each customer's relationship level from their contacts in the ``days`` before
+    ``as_of``: intimate (at least ``intimate`` face-to-face contacts: visits, events),
+    face-to-face (at least one), general (contacts by other channels only), no contact."""
+    start, end = text(as_of - timedelta(days=days)), text(as_of)
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for contact in rows_of(db, "SELECT customer, channel, occurred_at FROM {contacts} "
+                               "WHERE retracted = ?", (False,)):
+        if start <= contact["occurred_at"] < end:
+            kind = "face_to_face" if contact["channel"] in FACE_TO_FACE else "other"
+            counts[contact["customer"]][kind] += 1
+    customers = {row["customer"] for row in rows_of(db, "SELECT DISTINCT customer FROM "
+                                                        "{purchases}")} | set(counts)
+    rows = []
+    for customer in sorted(customers):
+        seen = counts.get(customer, Counter())
+        level = ("intimate" if seen["face_to_face"] >= intimate else
+                 "face_to_face" if seen["face_to_face"] else
+                 "general" if seen["other"] else "no_contact")
+        rows.append({"customer": customer, "level": level,
+                     "face_to_face_contacts": seen["face_to_face"],
+                     "other_contacts": seen["other"]})
+    return rows

@@ -27,7 +27,10 @@ def add_commands(commands: Any) -> None:
         description="Analysts' figures: retention per period (active, new, returned, retained, "
         "lost by defection type; retention, churn and repeat-purchase rates), cohorts by "
         "period of first purchase, value (revenue and profit per customer, the top fifth's "
-        "share), and buy-till-you-die summaries and churn risk (BG/NBD) as of a date. Computed "
+        "share), satisfaction (CSM by product or rep), complaints (time to resolution, "
+        "repurchase by how complaints ended), campaigns (touches, contacts and purchases that "
+        "followed, revenue against spend), relationship levels, and buy-till-you-die "
+        "summaries and churn risk (BG/NBD) as of a date. Computed "
         "from the live views, or from a replay of the log as known at a time (only what had "
         "been recorded by then) or as occurred by a time (what had happened by then, whenever "
         "recorded).",
@@ -41,15 +44,26 @@ def add_commands(commands: Any) -> None:
                         help=f"the report ({', '.join(sorted(REPORTS))}), or diff NAME to see "
                         "how its figures changed between two readings (--a, --b)")
     parser.add_argument("--period",
-                        help="retention, cohorts, value: a month (2025-07), quarter (2025-Q3) "
-                        "or year (2025), or a run of them (2025-Q1..2025-Q4)")
+                        help="retention, cohorts, value, satisfaction, complaints, campaigns: a "
+                        "month (2025-07), quarter (2025-Q3) or year (2025), or a run of them "
+                        "(2025-Q1..2025-Q4)")
     parser.add_argument("--as-of", type=instant, metavar="T",
-                        help="summary, churn-risk: the end of the observed period")
+                        help="summary, churn-risk, relationship: the end of the observed period")
     parser.add_argument("--unit", choices=sorted(UNITS), default="weeks",
                         help="summary, churn-risk: unit of recency, T and the horizon")
     parser.add_argument("--currency", help="summary, churn-risk: only purchases in this one")
     parser.add_argument("--horizon", type=float, default=52,
                         help="churn-risk: expected purchases over this many units (default 52)")
+    parser.add_argument("--by", choices=["product", "rep"], default="product",
+                        help="satisfaction: CSM per product (default) or per rep")
+    parser.add_argument("--window", type=int, metavar="DAYS",
+                        help="complaints: repurchase within DAYS after the period (default 90); "
+                        "campaigns: contact or purchase within DAYS after the first touch "
+                        "(default 30)")
+    parser.add_argument("--quick", type=int, default=3, metavar="DAYS",
+                        help="complaints: resolved within DAYS counts as quick (default 3)")
+    parser.add_argument("--days", type=int, default=365,
+                        help="relationship: contacts in the DAYS before --as-of (default 365)")
     reading = parser.add_mutually_exclusive_group()
     reading.add_argument("--as-known-at", type=instant, metavar="T",
                          help="replay only the events recorded at or before T")
@@ -71,7 +85,8 @@ def run_report(args: argparse.Namespace) -> int:
         raise CommandInvalid(f"name one report ({', '.join(sorted(REPORTS))}), or diff and "
                              "one report", where="NAME")
     ask = Ask(names[0], period=args.period, as_of=args.as_of, unit=args.unit,
-              currency=args.currency, horizon=args.horizon)
+              currency=args.currency, horizon=args.horizon, by=args.by, window=args.window,
+              quick=args.quick, days=args.days)
     ledger = open_ledger(args)
     try:
         if diff:

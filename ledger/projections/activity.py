@@ -1,5 +1,7 @@
-"""activity: what the analytics figures are computed from: every purchase, and every change of
-a customer's standing (churned, won back), in business time, corrections applied.
+"""activity: what the analytics figures are computed from, in business time, corrections
+applied: purchases, changes of a customer's standing (churned, won back), satisfaction
+surveys (with their CSM), complaints and how they ended, contacts (channel, direction),
+campaign touches, and campaigns with their budget and costs.
 
 The figures themselves (retention per period, ...) are computed from these rows when they are
 asked for (replay/reports.py), for any period and from the live view or a replay alike.
@@ -7,16 +9,27 @@ asked for (replay/reports.py), for any period and from the live view or a replay
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
+from ledger.commands.fields import LEVEL_SCORES, Level
 from ledger.projections.base import HandlerView
 from ledger.projections.db import Writes, iso, money
 
-# Corrected field -> column of the purchases and changes tables.
-PURCHASE_FIELDS = {"amount": "amount", "currency": "currency", "cost": "cost", "rep": "rep",
-                   "occurred_at": "occurred_at"}
-CHANGE_FIELDS = {"defection_type": "defection_type", "competitor": "competitor",
-                 "occurred_at": "occurred_at"}
+# Per table: the column holding the entry id, and corrected field -> column.
+CORRECTABLE: dict[str, tuple[str, dict[str, str]]] = {
+    "purchases": ("order_id", {"amount": "amount", "currency": "currency", "cost": "cost",
+                               "rep": "rep", "occurred_at": "occurred_at"}),
+    "standing": ("entry_id", {"defection_type": "defection_type", "competitor": "competitor",
+                              "occurred_at": "occurred_at"}),
+    "surveys": ("survey_id", {"product": "product", "rep": "rep",
+                              "occurred_at": "occurred_at"}),
+    "resolutions": ("complaint_id", {"occurred_at": "filed_at"}),
+    "contacts": ("contact_id", {"channel": "channel", "direction": "direction",
+                                "occurred_at": "occurred_at"}),
+    "campaign_touches": ("touch_id", {"occurred_at": "occurred_at"}),
+}
+RETRACTABLE = ("purchases", "surveys", "resolutions", "contacts", "campaign_touches")
 
 
 class Activity(HandlerView):
@@ -31,6 +44,31 @@ class Activity(HandlerView):
             "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL,"
             " entry_id TEXT, occurred_at TEXT NOT NULL, defection_type TEXT,"
             " competitor TEXT, PRIMARY KEY (customer, version)"),
+        # csm: the mean of the items' scores on the 7-level scale (90 ... -90)
+        "surveys": (
+            "customer TEXT NOT NULL, survey_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+            " product TEXT, rep TEXT, items {int} NOT NULL, csm TEXT NOT NULL,"
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, survey_id)"),
+        "resolutions": (
+            "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, filed_at TEXT NOT NULL,"
+            " resolved_at TEXT, satisfied {bool}, reopened {int} NOT NULL,"
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, complaint_id)"),
+        "contacts": (
+            "customer TEXT NOT NULL, contact_id TEXT NOT NULL, channel TEXT NOT NULL,"
+            " direction TEXT NOT NULL, occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
+            " PRIMARY KEY (customer, contact_id)"),
+        "campaign_touches": (
+            "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
+            " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
+            " PRIMARY KEY (customer, touch_id)"),
+        "campaigns": (
+            "campaign TEXT PRIMARY KEY, name TEXT NOT NULL, channel TEXT NOT NULL,"
+            " budget TEXT NOT NULL, currency TEXT NOT NULL, starts_at TEXT NOT NULL,"
+            " ends_at TEXT NOT NULL"),
+        "campaign_costs": (
+            "campaign TEXT NOT NULL, version {int} NOT NULL, amount TEXT NOT NULL,"
+            " currency TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+            " PRIMARY KEY (campaign, version)"),
     }
 
     def on_PurchaseRecorded(self, db: Writes, e: Any, customer: str) -> None:
@@ -47,22 +85,67 @@ class Activity(HandlerView):
         db.later("INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL)",
                  (customer, e.originator_version, iso(e.occurred_at)))
 
+    def on_SatisfactionRecorded(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {surveys} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 (customer, e.survey_id, iso(e.occurred_at), e.product, e.rep, len(e.items),
+                  csm(e.items), False))
+
+    def on_ComplaintFiled(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {resolutions} VALUES (?, ?, ?, NULL, NULL, 0, ?)",
+                 (customer, e.complaint_id, iso(e.occurred_at), False))
+
+    def on_ComplaintResolved(self, db: Writes, e: Any, customer: str) -> None:
+        db.execute("UPDATE {resolutions} SET resolved_at = ?, satisfied = ? WHERE customer = ? "
+                   "AND complaint_id = ?", (iso(e.occurred_at), e.satisfied, customer,
+                                            e.complaint_id))
+
+    def on_ComplaintReopened(self, db: Writes, e: Any, customer: str) -> None:
+        db.execute("UPDATE {resolutions} SET resolved_at = NULL, satisfied = NULL, "
+                   "reopened = reopened + 1 WHERE customer = ? AND complaint_id = ?",
+                   (customer, e.complaint_id))
+
+    def on_ContactLogged(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?)",
+                 (customer, e.contact_id, e.channel, e.direction, iso(e.occurred_at), False))
+
+    def on_CampaignTouched(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {campaign_touches} VALUES (?, ?, ?, ?, ?)",
+                 (customer, e.touch_id, e.campaign, iso(e.occurred_at), False))
+
+    def on_Launched(self, db: Writes, e: Any, campaign: str) -> None:
+        db.later("INSERT INTO {campaigns} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (campaign, e.name, e.channel, money(e.budget), e.currency, iso(e.starts_at),
+                  iso(e.ends_at)))
+
+    def on_CostRecorded(self, db: Writes, e: Any, campaign: str) -> None:
+        db.later("INSERT INTO {campaign_costs} VALUES (?, ?, ?, ?, ?)",
+                 (campaign, e.originator_version, money(e.amount), e.currency,
+                  iso(e.occurred_at)))
+
     def on_EntryCorrected(self, db: Writes, e: Any, customer: str) -> None:
-        for table, id_column, fields in (("purchases", "order_id", PURCHASE_FIELDS),
-                                         ("standing", "entry_id", CHANGE_FIELDS)):
+        for table, (id_column, fields) in CORRECTABLE.items():
             changes = [(fields[name], plain(name, value)) for name, value in e.fields.items()
                        if name in fields]
+            if table == "surveys" and "items" in e.fields:
+                changes += [("items", len(e.fields["items"])), ("csm", csm(e.fields["items"]))]
             if changes:
                 sets = ", ".join(f"{column} = ?" for column, _ in changes)
                 db.execute(f"UPDATE {{{table}}} SET {sets} WHERE customer = ? AND "
                            f"{id_column} = ?", (*(v for _, v in changes), customer, e.entry_id))
 
     def on_EntryRetracted(self, db: Writes, e: Any, customer: str) -> None:
-        db.execute("UPDATE {purchases} SET retracted = ? WHERE customer = ? AND order_id = ?",
-                   (True, customer, e.entry_id))
+        for table in RETRACTABLE:
+            db.execute(f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND "
+                       f"{CORRECTABLE[table][0]} = ?", (True, customer, e.entry_id))
 
 
 def plain(name: str, value: Any) -> Any:
     if name == "occurred_at":
         return iso(value)
     return money(value) if name in ("amount", "cost") else value
+
+
+def csm(items: dict[str, str]) -> str:
+    """Customer satisfaction: the items' mean score on the 7-level scale, to 2 places."""
+    scores = [LEVEL_SCORES[Level(level)] for level in items.values()]
+    return str((Decimal(sum(scores)) / len(scores)).quantize(Decimal("0.01"), ROUND_HALF_UP))

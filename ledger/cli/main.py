@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; every batch written so far is complete", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped reading (`... | head`): not an error of ours. Python would
+        # complain again when it flushes stdout on exit, so point stdout at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rows are written. Exit status 1 if any row failed.",
         epilog="example (CDNOW: id, sample id, yyyymmdd, quantity, dollars):\n"
         "  ledger import-purchases CDNOW_sample.txt --whitespace --no-header --customer-column 2"
-        " \\\n      --date-column 3 --quantity-column 4 --amount-column 5 --date-format %%Y%%m%%d"
+        " \\\n      --date-column 3 --quantity-column 4 --amount-column 5 --date-format %Y%m%d"
         " --currency USD", formatter_class=argparse.RawDescriptionHelpFormatter)
     purchases.add_argument("file", type=Path, help="the file, or - for standard input")
     purchases.add_argument("--customer-column", required=True,

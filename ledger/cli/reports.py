@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,16 +25,16 @@ from replay.core import Reading
 def add_commands(commands: Any) -> None:
     parser = commands.add_parser(
         "report", help="figures per period, as known now, at a past time, or as occurred by one",
-        description="Analysts' figures: retention per period (active, new, returned, retained, "
-        "lost by defection type; retention, churn and repeat-purchase rates), cohorts by "
-        "period of first purchase, value (revenue and profit per customer, the top fifth's "
-        "share), satisfaction (CSM by product or rep), complaints (time to resolution, "
-        "repurchase by how complaints ended), campaigns (touches, contacts and purchases that "
-        "followed, revenue against spend), relationship levels, and buy-till-you-die "
-        "summaries and churn risk (BG/NBD) as of a date. Computed "
-        "from the live views, or from a replay of the log as known at a time (only what had "
-        "been recorded by then) or as occurred by a time (what had happened by then, whenever "
-        "recorded).",
+        description=textwrap.fill(
+            "Analysts' figures: retention per period (active, new, returned, retained, lost by "
+            "defection type; retention, churn and repeat-purchase rates), cohorts by period of "
+            "first purchase, value (revenue and profit per customer, the top fifth's share), "
+            "satisfaction (CSM by product or rep), complaints (time to resolution, repurchase "
+            "by how complaints ended), campaigns (touches, contacts and purchases that "
+            "followed, revenue against spend), relationship levels, and buy-till-you-die "
+            "summaries and churn risk (BG/NBD) as of a date. Computed from the live views, or "
+            "from a replay of the log as known at a time (only what had been recorded by then) "
+            "or as occurred by a time (what had happened by then, whenever recorded).", 88),
         epilog="examples:\n  ledger report retention --period 2025-Q3\n"
         "  ledger report retention --period 2025-01..2025-12 --format csv\n"
         "  ledger report retention --period 2025-Q3 --as-known-at 2025-10-01T00:00:00Z\n"

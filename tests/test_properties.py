@@ -145,6 +145,18 @@ def in_world(data: dict[str, Any], prefix: str) -> dict[str, Any]:
             for k, v in data.items()}
 
 
+def parsed(raw: list[dict[str, Any]], prefix: str) -> list[Command]:
+    """The commands of a generated batch moved into ``prefix``'s world, less those refused
+    before they reach the ledger (a bad field)."""
+    commands: list[Command] = []
+    for data in raw:
+        try:
+            commands.append(parse_command(in_world(data, prefix)))
+        except LedgerError:
+            continue
+    return commands
+
+
 def state(aggregate: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(aggregate).items() if k != "_pending_events"}
 
@@ -162,12 +174,7 @@ def check_sequences(store: Settings, batches: list[list[dict[str, Any]]]) -> Non
           for c in CUSTOMERS),
     )], actor="setup")
     for raw in batches:
-        commands: list[Command] = []
-        for data in raw:
-            try:
-                commands.append(parse_command(in_world(data, prefix)))
-            except LedgerError:
-                continue  # refused before it reaches the ledger
+        commands = parsed(raw, prefix)
         before_count = stored_event_count(app)
         batch = Batch(app, "property", {})
         for command in commands:

@@ -19,12 +19,11 @@ from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.demo import build_world
-from ledger.errors import LedgerError
 from ledger.projections.base import View
 from ledger.projections.db import ViewDb
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Refs, Runner
-from tests.test_properties import BATCH, CUSTOMERS, REPS, T0, in_world
+from tests.test_properties import BATCH, CUSTOMERS, REPS, T0, in_world, parsed
 
 _worlds = itertools.count()
 
@@ -69,13 +68,7 @@ def test_views_kept_live_with_a_crash_equal_a_rebuild(
     crashing = [Crashing(view, crash_after) for view in all_views()]
     runner = Runner(app, crashing, batch_size=batch_sizes[0])
     for n, raw in enumerate(batches):
-        commands = []
-        for data in raw:
-            try:
-                commands.append(parse_command(in_world(data, prefix)))
-            except LedgerError:
-                continue
-        app.execute_many(commands, actor="property")
+        app.execute_many(parsed(raw, prefix), actor="property")
         runner.catch_up()
         if runner.failed:  # restart after the crash, with other batch sizes
             runner = Runner(app, all_views(), batch_size=batch_sizes[(n + 1) % 4])

@@ -16,7 +16,7 @@ from ledger import clock
 from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
-from ledger.errors import CommandInvalid, LedgerError
+from ledger.errors import CommandInvalid
 from ledger.projections.base import View
 from ledger.projections.db import Database
 from ledger.projections.promises import promises_of
@@ -24,7 +24,7 @@ from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from replay.core import Reading, Replay
 from tests.projections.test_live_equals_rebuild import setup_world
-from tests.test_properties import BATCH, in_world
+from tests.test_properties import BATCH, parsed
 
 Snapshot = dict[str, list[tuple[Any, ...]]]
 _worlds = itertools.count()
@@ -60,13 +60,7 @@ def test_a_replay_as_known_now_equals_the_live_views(
     prefix = f"w{next(_worlds)}-"
     setup_world(app, prefix)
     for raw in batches:
-        commands = []
-        for data in raw:
-            try:
-                commands.append(parse_command(in_world(data, prefix)))
-            except LedgerError:
-                continue
-        app.execute_many(commands, actor="property")
+        app.execute_many(parsed(raw, prefix), actor="property")
     runner = Runner(app, all_views())
     runner.catch_up()
     assert not runner.failed

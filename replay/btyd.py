@@ -26,8 +26,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from ledger.errors import CommandInvalid
-from ledger.projections.activity import Activity
-from ledger.projections.db import Database, iso, parse_iso
+from ledger.projections.db import ViewDb, iso, parse_iso
 
 UNITS = {"days": 1, "weeks": 7}
 
@@ -46,14 +45,13 @@ class Summary:
                 "monetary_value": str(self.monetary_value)}
 
 
-def summaries(db: Database, as_of: datetime, *, unit: str = "weeks",
+def summaries(tx: ViewDb, as_of: datetime, *, unit: str = "weeks",
               currency: str | None = None) -> list[Summary]:
     """Every customer with a purchase on or before ``as_of``, by reference."""
     if unit not in UNITS:
         raise CommandInvalid(f"unit must be one of {', '.join(UNITS)}", where="unit")
-    with db.transaction(Activity().table_names(), commit=False) as tx:
-        rows = tx.rows("SELECT customer, occurred_at, amount, currency FROM {purchases} "
-                       "WHERE retracted = ? AND occurred_at <= ?", (False, iso(as_of)))
+    rows = tx.rows("SELECT customer, occurred_at, amount, currency FROM {purchases} "
+                   "WHERE retracted = ? AND occurred_at <= ?", (False, iso(as_of)))
     currencies = {row["currency"] for row in rows}
     if currency is None and len(currencies) > 1:
         raise CommandInvalid(f"the purchases are in {', '.join(sorted(currencies))}; give one "

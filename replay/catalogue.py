@@ -14,7 +14,7 @@ from typing import Any
 from ledger.application import Ledger
 from ledger.errors import CommandInvalid
 from ledger.projections.activity import Activity
-from ledger.projections.db import Database
+from ledger.projections.db import Database, ViewDb
 from ledger.projections.runner import Runner
 from replay.btyd import UNITS, fit_bgnbd, summaries
 from replay.core import Reading, Replay
@@ -85,27 +85,27 @@ class Report:
     source: str = field(default="", compare=False)  # which reading of the log
 
 
-def retention_report(db: Database, ask: Ask) -> Report:
-    return Report(retention(db, ask.periods()), RETENTION_COLUMNS)
+def retention_report(tx: ViewDb, ask: Ask) -> Report:
+    return Report(retention(tx, ask.periods()), RETENTION_COLUMNS)
 
 
-def value_report(db: Database, ask: Ask) -> Report:
-    rows, shares = value(db, ask.periods())
+def value_report(tx: ViewDb, ask: Ask) -> Report:
+    rows, shares = value(tx, ask.periods())
     return Report(rows, VALUE_COLUMNS, {"period": ask.period, "by_currency": shares})
 
 
-def cohorts_report(db: Database, ask: Ask) -> Report:
-    rows, columns = cohorts(db, ask.periods())
+def cohorts_report(tx: ViewDb, ask: Ask) -> Report:
+    rows, columns = cohorts(tx, ask.periods())
     return Report(rows, columns)
 
 
-def summary_report(db: Database, ask: Ask) -> Report:
-    found = summaries(db, ask.moment(), unit=ask.unit, currency=ask.currency)
+def summary_report(tx: ViewDb, ask: Ask) -> Report:
+    found = summaries(tx, ask.moment(), unit=ask.unit, currency=ask.currency)
     return Report([s.to_dict() for s in found], SUMMARY_COLUMNS)
 
 
-def churn_risk_report(db: Database, ask: Ask) -> Report:
-    found = summaries(db, ask.moment(), unit=ask.unit, currency=ask.currency)
+def churn_risk_report(tx: ViewDb, ask: Ask) -> Report:
+    found = summaries(tx, ask.moment(), unit=ask.unit, currency=ask.currency)
     model = fit_bgnbd(found)
     history = ([s.frequency for s in found], [s.recency for s in found], [s.T for s in found])
     alive = model.p_alive(*history)
@@ -118,29 +118,29 @@ def churn_risk_report(db: Database, ask: Ask) -> Report:
                   {"model": "BG/NBD", "unit": ask.unit, **model.to_dict()})
 
 
-def satisfaction_report(db: Database, ask: Ask) -> Report:
-    return Report(satisfaction(db, ask.periods(), ask.by),
+def satisfaction_report(tx: ViewDb, ask: Ask) -> Report:
+    return Report(satisfaction(tx, ask.periods(), ask.by),
                   ["period", ask.by, "surveys", "csm"])
 
 
-def complaints_report(db: Database, ask: Ask) -> Report:
-    return Report(complaints(db, ask.periods(), window=ask.window or 90, quick=ask.quick),
+def complaints_report(tx: ViewDb, ask: Ask) -> Report:
+    return Report(complaints(tx, ask.periods(), window=ask.window or 90, quick=ask.quick),
                   COMPLAINT_COLUMNS)
 
 
-def campaigns_report(db: Database, ask: Ask) -> Report:
-    return Report(campaigns(db, ask.periods(), window=ask.window or 30), CAMPAIGN_COLUMNS)
+def campaigns_report(tx: ViewDb, ask: Ask) -> Report:
+    return Report(campaigns(tx, ask.periods(), window=ask.window or 30), CAMPAIGN_COLUMNS)
 
 
-def relationship_report(db: Database, ask: Ask) -> Report:
-    rows = relationship(db, ask.moment(), days=ask.days)
+def relationship_report(tx: ViewDb, ask: Ask) -> Report:
+    rows = relationship(tx, ask.moment(), days=ask.days)
     levels = Counter(row["level"] for row in rows)
     return Report(rows, ["customer", "level", "face_to_face_contacts", "other_contacts"],
                   {"days": ask.days, **{level: levels.get(level, 0) for level in LEVELS}})
 
 
 SUMMARY_COLUMNS = ["customer", "frequency", "recency", "T", "monetary_value"]
-REPORTS: dict[str, Callable[[Database, Ask], Report]] = {
+REPORTS: dict[str, Callable[[ViewDb, Ask], Report]] = {
     "retention": retention_report, "cohorts": cohorts_report, "value": value_report,
     "satisfaction": satisfaction_report, "complaints": complaints_report,
     "campaigns": campaigns_report, "relationship": relationship_report,
@@ -155,7 +155,6 @@ def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = 
     """The report under this reading. As known now it reads the live activity view (``db``,
     kept by a runner elsewhere; without it, this one catches the view up first); otherwise a
     replay into a store of its own (kept in ``out`` if given)."""
-    figures = REPORTS[ask.name]
     if reading == Reading():
         if db is not None:
             found = figures(db, ask)
@@ -174,6 +173,12 @@ def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = 
         found = figures(replay.db, ask)
     found.source = f"replay {reading.describe()}" + (f", kept in {out}" if out else "")
     return found
+
+
+def figures(db: Database, ask: Ask) -> Report:
+    """The report, read from the activity view in one transaction: one state of the view."""
+    with db.transaction(Activity().table_names(), commit=False) as tx:
+        return REPORTS[ask.name](tx, ask)
 
 
 def difference(a: Report, b: Report) -> Report:

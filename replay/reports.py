@@ -1,4 +1,5 @@
-"""Period reports computed from the activity view, live or replayed.
+"""The analysts' figures, computed from the activity view (live or replayed) when they are
+asked for; each function says what its figures mean.
 
 Retention, in the sense of a customer base (DESIGN.md "Views"):
 - a customer is acquired by their first purchase, is lost when they churn (with the defection
@@ -24,12 +25,16 @@ from statistics import median
 from typing import Any
 
 from ledger.commands.fields import DefectionType
-from ledger.projections.activity import Activity
-from ledger.projections.db import Database, iso, parse_iso
+from ledger.projections.db import ViewDb, iso, parse_iso
 from replay.periods import Period
 
 ACTIVE, LOST = "active", "lost"
 DEFECTION_TYPES = [kind.value for kind in DefectionType]
+
+
+def rows_of(tx: ViewDb, statement: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """Rows of the activity view, read in the report's one transaction (one snapshot)."""
+    return tx.rows(statement, params)
 
 
 @dataclass
@@ -47,15 +52,14 @@ class Standing:
         return self.states[found - 1] if found else None
 
 
-def standings(db: Database) -> dict[str, Standing]:
+def standings(tx: ViewDb) -> dict[str, Standing]:
     """Every customer who has bought, with their changes of standing."""
-    with db.transaction(Activity().table_names(), commit=False) as tx:
-        purchases = tx.rows("SELECT customer, occurred_at FROM {purchases} WHERE retracted = ? "
-                            "ORDER BY customer, occurred_at", (False,))
-        changes = tx.rows("SELECT customer, occurred_at, kind, defection_type FROM {standing} "
+    bought = rows_of(tx, "SELECT customer, occurred_at FROM {purchases} WHERE retracted = ? "
+                         "ORDER BY customer, occurred_at", (False,))
+    changes = rows_of(tx, "SELECT customer, occurred_at, kind, defection_type FROM {standing} "
                           "ORDER BY customer, occurred_at, version")
     moments: dict[str, list[tuple[str, int, str, str | None]]] = defaultdict(list)
-    for row in purchases:
+    for row in bought:
         moments[row["customer"]].append((row["occurred_at"], 0, "purchase", None))
     for row in changes:
         moments[row["customer"]].append((row["occurred_at"], 1, row["kind"],
@@ -83,9 +87,9 @@ def standings(db: Database) -> dict[str, Standing]:
     return found
 
 
-def retention(db: Database, periods: list[Period]) -> list[dict[str, Any]]:
+def retention(tx: ViewDb, periods: list[Period]) -> list[dict[str, Any]]:
     """One row of figures per period (see the module's docstring)."""
-    customers = standings(db)
+    customers = standings(tx)
     rows = []
     for period in periods:
         start, end = text(period.start), text(period.end)
@@ -129,22 +133,21 @@ RETENTION_COLUMNS = ["period", "active_at_start", "new", "returned", "retained",
                      *(f"lost_{kind}" for kind in DEFECTION_TYPES)]
 
 
-def purchases(db: Database) -> list[dict[str, Any]]:
+def purchases(tx: ViewDb) -> list[dict[str, Any]]:
     """Every purchase not retracted, oldest first."""
-    with db.transaction(Activity().table_names(), commit=False) as tx:
-        return tx.rows("SELECT customer, order_id, occurred_at, amount, currency, cost "
+    return rows_of(tx, "SELECT customer, order_id, occurred_at, amount, currency, cost "
                        "FROM {purchases} WHERE retracted = ? ORDER BY occurred_at, customer",
-                       (False,))
+                   (False,))
 
 
-def value(db: Database, periods: list[Period]
+def value(tx: ViewDb, periods: list[Period]
           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Revenue, and profit where every purchase's cost is known, per customer and currency
     over the periods' span; and per currency the share of revenue from the top fifth of
     customers (by revenue; at least one customer)."""
     start, end = text(periods[0].start), text(periods[-1].end)
     totals: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in purchases(db):
+    for row in purchases(tx):
         if not start <= row["occurred_at"] < end:
             continue
         key = (row["customer"], row["currency"])
@@ -177,7 +180,7 @@ def value(db: Database, periods: list[Period]
 VALUE_COLUMNS = ["customer", "currency", "orders", "revenue", "cost", "profit"]
 
 
-def cohorts(db: Database, periods: list[Period]) -> tuple[list[dict[str, Any]], list[str]]:
+def cohorts(tx: ViewDb, periods: list[Period]) -> tuple[list[dict[str, Any]], list[str]]:
     """Customers by the period of their first purchase (within the periods given), and the
     share of each cohort that bought in each later period: period 0 is the first (100 %)."""
     labels = [period.label for period in periods]
@@ -185,7 +188,7 @@ def cohorts(db: Database, periods: list[Period]) -> tuple[list[dict[str, Any]], 
     bounds = [(text(p.start), text(p.end), p.label) for p in periods]
     first: dict[str, str] = {}
     bought: dict[str, set[int]] = defaultdict(set)
-    for row in purchases(db):
+    for row in purchases(tx):
         first.setdefault(row["customer"], row["occurred_at"])
         for start, end, label in bounds:
             if start <= row["occurred_at"] < end:
@@ -206,15 +209,10 @@ def cohorts(db: Database, periods: list[Period]) -> tuple[list[dict[str, Any]], 
     return rows, ["cohort", "customers", *(f"period_{k}" for k in range(len(labels)))]
 
 
-def rows_of(db: Database, statement: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    with db.transaction(Activity().table_names(), commit=False) as tx:
-        return tx.rows(statement, params)
-
-
-def satisfaction(db: Database, periods: list[Period], by: str) -> list[dict[str, Any]]:
+def satisfaction(tx: ViewDb, periods: list[Period], by: str) -> list[dict[str, Any]]:
     """CSM per period and product or rep: the mean of the surveys' CSM (each survey's own is
     the mean of its items' scores, 90 ... -90), with the number of surveys."""
-    surveys = rows_of(db, "SELECT occurred_at, product, rep, csm FROM {surveys} "
+    surveys = rows_of(tx, "SELECT occurred_at, product, rep, csm FROM {surveys} "
                           "WHERE retracted = ?", (False,))
     rows = []
     for period in periods:
@@ -235,15 +233,15 @@ def satisfaction(db: Database, periods: list[Period], by: str) -> list[dict[str,
 COMPLAINT_GROUPS = ("no_complaint", "unresolved", "resolved", "resolved_quickly")
 
 
-def complaints(db: Database, periods: list[Period], *, window: int,
+def complaints(tx: ViewDb, periods: list[Period], *, window: int,
                quick: int) -> list[dict[str, Any]]:
     """Per period: complaints filed, resolved by the period's end and the days it took; and for
     the customers who had bought by the period's end, grouped by how their complaints of the
     period ended (none; one still open at the end; all resolved; all resolved within
     ``quick`` days), the share who bought again within ``window`` days after the period."""
-    filed = rows_of(db, "SELECT customer, filed_at, resolved_at FROM {resolutions} "
+    filed = rows_of(tx, "SELECT customer, filed_at, resolved_at FROM {resolutions} "
                         "WHERE retracted = ?", (False,))
-    bought = standings(db)
+    bought = standings(tx)
     rows = []
     for period in periods:
         start, end = text(period.start), text(period.end)
@@ -301,30 +299,30 @@ COMPLAINT_COLUMNS = ["period", "complaints", "resolved", "mean_days_to_resolutio
                        for kind in ("customers", "repurchase_rate"))]
 
 
-def campaigns(db: Database, periods: list[Period], *, window: int) -> list[dict[str, Any]]:
+def campaigns(tx: ViewDb, periods: list[Period], *, window: int) -> list[dict[str, Any]]:
     """Per campaign touching customers in the periods' span: touches, customers touched, and
     of those the ones who contacted the company (an inbound contact) or bought within
     ``window`` days after their first touch; the revenue of those purchases (in the
     campaign's currency) against what the campaign cost in the span."""
     start, end = text(periods[0].start), text(periods[-1].end)
-    known = {c["campaign"]: c for c in rows_of(db, "SELECT * FROM {campaigns}")}
+    known = {c["campaign"]: c for c in rows_of(tx, "SELECT * FROM {campaigns}")}
     spent: dict[str, Decimal] = defaultdict(Decimal)
-    for paid in rows_of(db, "SELECT campaign, amount, occurred_at FROM {campaign_costs}"):
+    for paid in rows_of(tx, "SELECT campaign, amount, occurred_at FROM {campaign_costs}"):
         if start <= paid["occurred_at"] < end:
             spent[paid["campaign"]] += Decimal(paid["amount"])
     first: dict[tuple[str, str], str] = {}
     touches: Counter[str] = Counter()
-    for touch in rows_of(db, "SELECT customer, campaign, occurred_at FROM {campaign_touches} "
+    for touch in rows_of(tx, "SELECT customer, campaign, occurred_at FROM {campaign_touches} "
                              "WHERE retracted = ? ORDER BY occurred_at", (False,)):
         if start <= touch["occurred_at"] < end:
             touches[touch["campaign"]] += 1
             first.setdefault((touch["campaign"], touch["customer"]), touch["occurred_at"])
     inbound = defaultdict(list)
-    for contact in rows_of(db, "SELECT customer, occurred_at FROM {contacts} WHERE retracted = ?"
+    for contact in rows_of(tx, "SELECT customer, occurred_at FROM {contacts} WHERE retracted = ?"
                                " AND direction = ?", (False, "in")):
         inbound[contact["customer"]].append(contact["occurred_at"])
     sales = defaultdict(list)
-    for sale in purchases(db):
+    for sale in purchases(tx):
         sales[sale["customer"]].append(sale)
     rows = []
     for campaign in sorted(touches):
@@ -355,19 +353,19 @@ FACE_TO_FACE = ("visit", "event")
 LEVELS = ("intimate", "face_to_face", "general", "no_contact")
 
 
-def relationship(db: Database, as_of: datetime, *, days: int,
+def relationship(tx: ViewDb, as_of: datetime, *, days: int,
                  intimate: int = 3) -> list[dict[str, Any]]:
     """Each customer's relationship level from their contacts in the ``days`` before
     ``as_of``: intimate (at least ``intimate`` face-to-face contacts: visits, events),
     face-to-face (at least one), general (contacts by other channels only), no contact."""
     start, end = text(as_of - timedelta(days=days)), text(as_of)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for contact in rows_of(db, "SELECT customer, channel, occurred_at FROM {contacts} "
+    for contact in rows_of(tx, "SELECT customer, channel, occurred_at FROM {contacts} "
                                "WHERE retracted = ?", (False,)):
         if start <= contact["occurred_at"] < end:
             kind = "face_to_face" if contact["channel"] in FACE_TO_FACE else "other"
             counts[contact["customer"]][kind] += 1
-    customers = {row["customer"] for row in rows_of(db, "SELECT DISTINCT customer FROM "
+    customers = {row["customer"] for row in rows_of(tx, "SELECT DISTINCT customer FROM "
                                                         "{purchases}")} | set(counts)
     rows = []
     for customer in sorted(customers):

@@ -187,13 +187,15 @@ class Database:
                 writer.commit()
             return
         if isinstance(self.datastore, PostgresDatastore) and not commit:
-            # A read: one snapshot for its statements, each answered as it goes (a pipeline
-            # would only add its own sync round trip).
+            # A read: one snapshot for its statements (PostgreSQL's default, read committed,
+            # would let each statement see the batches committed since the one before), each
+            # answered as it goes (a pipeline would only add its own sync round trip).
             with self.datastore.get_connection() as conn:
                 if not snapshot:
                     yield ViewDb(conn.cursor(), postgres=True, tables=self.qualify(tables))
                     return
                 with conn.transaction(force_rollback=True):
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     yield ViewDb(conn.cursor(), postgres=True, tables=self.qualify(tables))
             return
         if isinstance(self.datastore, PostgresDatastore):

@@ -53,3 +53,20 @@ def test_statements_that_failed_in_a_transaction_run_again_in_the_next(ledger: L
         assert tx.rows("SELECT * FROM {notes} ORDER BY id") == [
             {"id": f"b{n}", "body": "changed"} for n in range(3)]
     db.close()
+
+
+def test_a_read_sees_one_snapshot_while_the_runner_commits(ledger: Ledger) -> None:
+    # A query of several statements (a dossier, a report) must not mix two states of the views.
+    db = Database(ledger.recorder.datastore)  # type: ignore[attr-defined]
+    tables = {"notes": "view_test_snapshot"}
+    with db.transaction(tables) as tx:
+        tx.execute("CREATE TABLE {notes} (id TEXT PRIMARY KEY)")
+        tx.executemany("INSERT INTO {notes} VALUES (?)", [("a",)])
+    with db.transaction(tables, commit=False) as reader:
+        assert reader.one("SELECT COUNT(*) AS n FROM {notes}") == {"n": 1}
+        with db.transaction(tables) as writer:
+            writer.executemany("INSERT INTO {notes} VALUES (?)", [("b",)])
+        assert reader.one("SELECT COUNT(*) AS n FROM {notes}") == {"n": 1}
+    with db.transaction(tables, commit=False) as reader:
+        assert reader.one("SELECT COUNT(*) AS n FROM {notes}") == {"n": 2}
+    db.close()

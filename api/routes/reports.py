@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import Caller, MinPosition, Svc, require, wait_for
+from api.deps import Caller, MinPosition, Services, Svc, require, wait_for
+from api.keys import ApiKey
 from api.problems import responses
-from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, report
+from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, Report, difference, report
 from replay.core import Reading
 
 router = APIRouter()
@@ -38,12 +39,43 @@ async def get_report(
     require(key, ("analyst", "compliance"), "read reports")
     ask = Ask(name, period=period, as_of=as_of, unit=unit, currency=currency, horizon=horizon)
     reading = Reading(as_known_at=as_known_at, as_occurred_by=as_occurred_by)
+    found = await read(svc, ask, reading, min_position)
+    return {"report": name, "reading": reading.to_dict(), "source": found.source,
+            "model": found.model, "data": shown(svc, key, name, found.rows)}
+
+
+@router.get("/reports/{name}/diff", tags=["reports"], responses=responses(422))
+async def get_report_diff(
+        svc: Svc, key: Caller, name: ReportName,
+        a: Annotated[datetime, Query(description="the first reading: as known at a")],
+        b: Annotated[datetime | None, Query(description="the second: as known at b "
+                                            "(default now)")] = None,
+        period: Annotated[str | None, Query(description="as for the report")] = None,
+        as_of: Annotated[datetime | None, Query(description="as for the report")] = None,
+        unit: Annotated[str, Query(pattern="^(days|weeks)$")] = "weeks",
+        currency: str | None = None,
+        horizon: Annotated[float, Query(gt=0)] = 52) -> dict[str, Any]:
+    """Each figure of a report that changed between two readings of the log."""
+    require(key, ("analyst", "compliance"), "read reports")
+    ask = Ask(name, period=period, as_of=as_of, unit=unit, currency=currency, horizon=horizon)
+    first, second = Reading(as_known_at=a), Reading(as_known_at=b)
+    found = difference(await read(svc, ask, first, None), await read(svc, ask, second, None))
+    return {"report": name, "a": first.to_dict(), "b": second.to_dict(),
+            "source": found.source, "data": shown(svc, key, name, found.rows)}
+
+
+async def read(svc: Services, ask: Ask, reading: Reading, min_position: int | None) -> Report:
+    """As known now from the live views (once they reach ``min_position``); otherwise a replay
+    (which takes as long as reading the log)."""
     if reading == Reading():
         await wait_for(svc, ("activity",), min_position)
-    found = await svc.call(report, svc.ledger, ask, reading,
-                           db=svc.db if reading == Reading() else None)
-    rows = found.rows
+    return await svc.call(report, svc.ledger, ask, reading,
+                          db=svc.db if reading == Reading() else None)
+
+
+def shown(svc: Services, key: ApiKey, name: str, rows: list[dict[str, Any]]
+          ) -> list[dict[str, Any]]:
+    """Analysts see customers by pseudonym."""
     if key.role == "analyst" and name in PER_CUSTOMER:
-        rows = [{**row, "customer": svc.keys.pseudonym(row["customer"])} for row in rows]
-    return {"report": name, "reading": reading.to_dict(), "source": found.source,
-            "model": found.model, "data": rows}
+        return [{**row, "customer": svc.keys.pseudonym(row["customer"])} for row in rows]
+    return rows

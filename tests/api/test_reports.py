@@ -54,3 +54,21 @@ def test_reports_are_for_analysts_and_compliance_and_check_their_options(api: Ap
             "period": "2024-Q1", "as_known_at": "2024-04-01T00:00:00Z",
             "as_occurred_by": "2024-04-01T00:00:00Z"}), 422)
         assert "not both" in both["detail"]
+
+
+def test_a_diff_between_two_readings_over_http(api: Api) -> None:
+    ref = fresh_customer(api)
+    with api.as_("rep_a") as rep:
+        bought = rep.post(f"/customers/{ref}/purchases", json={
+            "order_id": "O-1", "amount": "80.00", "currency": "CNY",
+            "occurred_at": "2023-05-02T10:00:00Z"})
+    assert bought.status_code == 201, bought.text
+    with api.as_("analyst") as analyst:
+        reply = analyst.get("/reports/retention/diff", params={
+            "period": "2023-05", "a": "2001-01-01T00:00:00Z"})
+        assert reply.status_code == 200, reply.text
+        changed = {(row["figure"], row["a"], row["b"]) for row in reply.json()["data"]}
+        assert ("new", 0, 1) in changed  # recorded now: unknown in 2001
+        missing = problem(analyst.get("/reports/retention/diff", params={"period": "2023-05"}),
+                          422)
+        assert missing["detail"] == "query.a: Field required"

@@ -3,7 +3,8 @@ asked for; each function says what its figures mean.
 
 Retention, in the sense of a customer base (DESIGN.md "Views"):
 - a customer is acquired by their first purchase, is lost when they churn (with the defection
-  type the churn gives), and is active again when won back or when they buy again;
+  type the churn gives) or lapse (no purchase or contact for a while: the scheduler marks it),
+  and is active again when won back or when they buy again;
 - for a period [start, end): active at start, new (first purchase in the period), returned
   (active at the end, neither active at the start nor new), retained (active at start and at
   end), lost (active at start, not at end, by defection type), active at end;
@@ -29,7 +30,7 @@ from ledger.projections.db import ViewDb, iso, parse_iso
 from replay.periods import Period
 
 ACTIVE, LOST = "active", "lost"
-DEFECTION_TYPES = [kind.value for kind in DefectionType]
+DEFECTION_TYPES = [*(kind.value for kind in DefectionType), "lapsed"]
 
 
 def rows_of(tx: ViewDb, statement: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -77,7 +78,7 @@ def standings(tx: ViewDb) -> dict[str, Standing]:
             elif state is None:
                 continue  # a prospect's churn or return does not make them a customer
             else:
-                new = (LOST, why) if kind == "churned" else (ACTIVE, None)
+                new = (LOST, why) if kind in ("churned", "lapsed") else (ACTIVE, None)
             if new != state:
                 state = new
                 standing.at.append(at)

@@ -39,6 +39,9 @@ AlreadyChurned = rule("already_churned")
 NotChurned = rule("not_churned")
 CustomerErased = rule("customer_erased")
 OwnerUnchanged = rule("owner_unchanged")
+DeadlineNotMissed = rule("deadline_not_missed")
+DeadlineFlagged = rule("deadline_already_flagged")
+NotLapsing = rule("not_lapsing")
 
 OPEN = "open"
 OVERDUE = "overdue"
@@ -73,6 +76,9 @@ _TRACKED_FIELDS = {"respond_by", "valid_until", "due_by", "unit_price", "currenc
 
 
 class Customer(LedgerAggregate):
+    # Kept since lapses were recorded; class defaults serve snapshots taken before that.
+    lapsed_at: datetime | None = None
+    last_activity_at: datetime | None = None
     @staticmethod
     def create_id(ref: str, **_: Any) -> UUID:
         return stream_id("customer", ref)
@@ -129,6 +135,11 @@ class Customer(LedgerAggregate):
     def log_contact(self, contact_id: str, rep: str, channel: str, direction: str, subject: str,
                     summary: str | None, occurred_at: datetime, actor: str) -> None:
         self._open_entry(contact_id, "contact", occurred_at)
+        self._active(occurred_at)
+
+    def _active(self, occurred_at: datetime) -> None:
+        if self.last_activity_at is None or occurred_at > self.last_activity_at:
+            self.last_activity_at = occurred_at
 
     @event("RequestReceived")
     def receive_request(self, request_id: str, kind: str, channel: str, summary: str | None,
@@ -224,6 +235,28 @@ class Customer(LedgerAggregate):
             )
         promise["status"] = OVERDUE
 
+    @event("DeadlineMissed")
+    def flag_missed_deadline(self, entry_id: str, deadline: datetime, occurred_at: datetime,
+                             actor: str) -> None:
+        """A request or complaint still open after its respond-by time: flagged once per
+        deadline (a corrected deadline can be missed, and flagged, again)."""
+        entry = self._entry(entry_id)
+        if entry["kind"] not in ("request", "complaint"):
+            raise UnknownEntry(f"customer {self.ref} has no request or complaint {entry_id}")
+        if entry["status"] not in (OPEN, OVERDUE):
+            raise EntryClosed(f"{entry['kind']} {entry_id} is {entry['status']}")
+        if entry.get("respond_by") != deadline:
+            raise DeadlineNotMissed(f"{entry['kind']} {entry_id} is due by "
+                                    f"{entry.get('respond_by')}, not {deadline.isoformat()}")
+        if occurred_at <= deadline:
+            raise DeadlineNotMissed(f"{entry['kind']} {entry_id} is due by "
+                                    f"{deadline.isoformat()}; on {occurred_at.isoformat()} it "
+                                    "is not late")
+        if entry.get("flagged") == deadline:
+            raise DeadlineFlagged(f"{entry['kind']} {entry_id} was flagged for missing "
+                                  f"{deadline.isoformat()} already")
+        entry["flagged"] = deadline
+
     # -- marketing and consent --------------------------------------------------------------
 
     def touch_by_campaign(self, touch_id: str, campaign: str, channel: str, material: str | None,
@@ -311,6 +344,8 @@ class Customer(LedgerAggregate):
         if quote_id is not None:
             self.check_linked(quote_id, "quote")
         self._open_entry(order_id, "purchase", occurred_at)
+        self._active(occurred_at)
+        self.lapsed_at = None
 
     @event("Churned")
     def churn(self, churn_id: str, defection_type: str, competitor: str | None, reason: str | None,
@@ -331,6 +366,21 @@ class Customer(LedgerAggregate):
         self.check_not_before(self.churned_at, occurred_at, "win-back")
         self.churned_at = None
         self.won_back_at = occurred_at
+
+    @event("Lapsed")
+    def lapse(self, days: int, last_activity_at: datetime | None, occurred_at: datetime,
+              actor: str) -> None:
+        """No purchase and no contact for ``days``: the customer has lapsed (until they buy)."""
+        if self.churned_at is not None:
+            raise NotLapsing(f"customer {self.ref} churned on {self.churned_at.isoformat()}")
+        if self.lapsed_at is not None:
+            raise NotLapsing(f"customer {self.ref} lapsed on {self.lapsed_at.isoformat()} and "
+                             "has not bought since")
+        since = self.last_activity_at or self.registered_at
+        if (occurred_at - since).days < days:
+            raise NotLapsing(f"customer {self.ref} was last active on {since.isoformat()}, "
+                             f"less than {days} days before {occurred_at.isoformat()}")
+        self.lapsed_at = occurred_at
 
     # -- corrections, retractions, erasure -----------------------------------------------------
 

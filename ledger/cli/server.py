@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from api.keys import ROLES, KeyStore
@@ -20,6 +21,11 @@ def add_commands(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--no-projections", action="store_true",
                        help="do not run the projection runner in this process")
+    serve.add_argument("--with-scheduler", action="store_true",
+                       help="also run the scheduler's jobs in this process (one scheduler of "
+                       "a store acts at a time; see `ledger scheduler --help`)")
+    serve.add_argument("--scheduler-interval", type=float, default=300,
+                       help="seconds between the scheduler's runs (default 300)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=run_serve)
@@ -49,7 +55,18 @@ def run_serve(args: argparse.Namespace) -> int:
     from api.main import create_app
 
     app = create_app(settings_of(args), follow=not args.no_projections)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    service = None
+    if args.with_scheduler:
+        from ledger.scheduler import SchedulerService
+
+        service = SchedulerService(settings_of(args), interval=args.scheduler_interval,
+                                   report=lambda line: print(line, file=sys.stderr))
+        service.start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    finally:
+        if service is not None:
+            service.stop()
     return 0
 
 

@@ -197,6 +197,22 @@ def mark_promise_overdue(c: m.MarkPromiseOverdue, batch: Batch) -> Handled:
     return agg, c.promise_id
 
 
+@handles(m.FlagMissedDeadline)
+def flag_missed_deadline(c: m.FlagMissedDeadline, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.flag_missed_deadline(entry_id=c.entry_id, deadline=c.deadline, occurred_at=when(c),
+                             actor=batch.actor)
+    return agg, c.entry_id
+
+
+@handles(m.MarkLapsed)
+def mark_lapsed(c: m.MarkLapsed, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.lapse(days=c.days, last_activity_at=agg.last_activity_at, occurred_at=when(c),
+              actor=batch.actor)
+    return agg, None
+
+
 @handles(m.TouchCampaign)
 def touch_campaign(c: m.TouchCampaign, batch: Batch) -> Handled:
     agg = customer(c, batch)

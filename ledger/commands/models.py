@@ -247,6 +247,23 @@ class MarkPromiseOverdue(Command):
     promise_id: EntryId
 
 
+class FlagMissedDeadline(Command):
+    """A request or complaint still open past its respond-by time (the scheduler's job)."""
+
+    type: Literal["flag_missed_deadline"] = "flag_missed_deadline"
+    customer: Ref
+    entry_id: EntryId
+    deadline: Instant = Field(description="The respond-by time that was missed.")
+
+
+class MarkLapsed(Command):
+    """No purchase and no contact for ``days`` (the scheduler's job); a purchase ends it."""
+
+    type: Literal["mark_lapsed"] = "mark_lapsed"
+    customer: Ref
+    days: int = Field(ge=1, le=36500)
+
+
 class TouchCampaign(Command):
     type: Literal["touch_campaign"] = "touch_campaign"
     customer: Ref
@@ -436,7 +453,8 @@ class CloseCampaign(Command):
 AnyCommand = Annotated[
     RegisterCustomer | UpdateProfile | AssignOwner | LogContact | ReceiveRequest | AnswerRequest
     | IssueQuote | AcceptQuote | DeclineQuote | ExpireQuote | WithdrawQuote | MakePromise
-    | KeepPromise | BreakPromise | CancelPromise | MarkPromiseOverdue | TouchCampaign
+    | KeepPromise | BreakPromise | CancelPromise | MarkPromiseOverdue | FlagMissedDeadline
+    | MarkLapsed | TouchCampaign
     | ChangeConsent | FileComplaint | EscalateComplaint | ResolveComplaint | ReopenComplaint
     | RecordSatisfaction | RecordPurchase | RecordChurn | RecordWinBack | CorrectEntry
     | RetractEntry | HireRep | MoveRep | DepartRep | LaunchCampaign | RecordCampaignCost

@@ -39,7 +39,8 @@ class Activity(HandlerView):
             "customer TEXT NOT NULL, order_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " amount TEXT NOT NULL, currency TEXT NOT NULL, cost TEXT, rep TEXT,"
             " retracted {bool} NOT NULL, PRIMARY KEY (customer, order_id)"),
-        # kind: churned (entry_id: the churn's id) or won_back (no id of its own)
+        # kind: churned (entry_id: the churn's id), lapsed (defection_type 'lapsed': no
+        # purchase or contact for a while, until a purchase) or won_back
         "standing": (
             "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL,"
             " entry_id TEXT, occurred_at TEXT NOT NULL, defection_type TEXT,"
@@ -83,6 +84,10 @@ class Activity(HandlerView):
 
     def on_WonBack(self, db: Writes, e: Any, customer: str) -> None:
         db.later("INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL)",
+                 (customer, e.originator_version, iso(e.occurred_at)))
+
+    def on_Lapsed(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {standing} VALUES (?, ?, 'lapsed', NULL, ?, 'lapsed', NULL)",
                  (customer, e.originator_version, iso(e.occurred_at)))
 
     def on_SatisfactionRecorded(self, db: Writes, e: Any, customer: str) -> None:

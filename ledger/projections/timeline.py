@@ -42,6 +42,7 @@ ENTRY_FIELD = {
                     "complaint_id"),
     "EntryCorrected": "entry_id",
     "EntryRetracted": "entry_id",
+    "DeadlineMissed": "entry_id",
 }
 REP_FIELD = {"OwnerAssigned": "to_rep"}
 # Profile fields that identify a person, not shown once their personal data is erased.
@@ -294,6 +295,8 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
                                 f"({_cut(f['reason'], 40)})",
     "EntryRetracted": lambda f: f"retraction of {f['entry_id']}{_also(f['reason'])}",
     "PersonalDataErased": lambda f: f"personal data erased{_also(f['reason'])}",
+    "DeadlineMissed": lambda f: f"{f['entry_id']} not answered by {_day(f['deadline'])}",
+    "Lapsed": lambda f: f"lapsed: no purchase or contact for {f['days']} days",
 }
 
 

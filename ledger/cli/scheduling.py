@@ -1,0 +1,79 @@
+"""`ledger scheduler`: the jobs that keep deadlines, as their own process or once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from ledger.cli.common import open_ledger, print_json, settings_of
+from ledger.cli.tables import table
+from ledger.cli.views import instant
+from ledger.scheduler import JOB_NAMES, Jobs, Leadership, SchedulerService
+
+
+def add_commands(commands: Any) -> None:
+    parser = commands.add_parser(
+        "scheduler", help="mark overdue promises, expire quotes, flag missed deadlines, lapse "
+        "customers",
+        description="Run the jobs that record what time alone makes true: promises past due "
+        "are marked overdue, quotes past their validity expire, requests and complaints past "
+        "their respond-by time are flagged (once per deadline), customers with no purchase and "
+        "no contact for --lapse-days are marked lapsed. Each fact is written once, however "
+        "often the jobs run or however many schedulers race. Only one scheduler of a store "
+        "acts at a time; another waits and takes over if it dies.",
+        epilog="examples:\n  ledger scheduler                    every 5 minutes until stopped\n"
+        "  ledger scheduler --once --now 2026-01-31T00:00:00Z   as of that instant, then exit",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--once", action="store_true",
+                        help="run every job once and exit, printing what was written")
+    parser.add_argument("--now", type=instant, metavar="T",
+                        help="with --once: run as of this instant (default: now)")
+    parser.add_argument("--interval", type=float, default=300,
+                        help="seconds between runs (default 300)")
+    parser.add_argument("--lapse-days", type=int, default=180,
+                        help="days without purchase or contact before a customer lapses "
+                        "(default 180)")
+    parser.add_argument("--job", action="append", choices=JOB_NAMES,
+                        help="only this job (repeatable; default: all)")
+    parser.add_argument("--json", action="store_true", help="with --once: print JSON")
+    parser.set_defaults(run=run_scheduler)
+
+
+def run_scheduler(args: argparse.Namespace) -> int:
+    if args.now is not None and not args.once:
+        print("error: --now goes with --once", file=sys.stderr)
+        return 2
+    if not args.once:
+        service = SchedulerService(settings_of(args), interval=args.interval,
+                                   lapse_days=args.lapse_days,
+                                   report=lambda line: print(line, file=sys.stderr))
+        service.start()
+        try:
+            threading.Event().wait()  # until Ctrl-C or SIGTERM
+        finally:
+            service.stop()
+    leadership = Leadership(settings_of(args))
+    if not leadership.acquire(threading.Event(), waiting=lambda: print(
+            "another scheduler holds the lock; waiting for it", file=sys.stderr)):
+        return 1
+    try:
+        ledger = open_ledger(args)
+        jobs = Jobs(ledger, lapse_days=args.lapse_days)
+        facts = jobs.run(args.now or datetime.now(timezone.utc),
+                         tuple(args.job) if args.job else JOB_NAMES)
+        jobs.close()
+        ledger.close()
+    finally:
+        leadership.release()
+    if args.json:
+        print_json([fact.to_dict() for fact in facts])
+    else:
+        written = [f.to_dict() for f in facts if f.outcome == "written"]
+        print(table(written, ["job", "customer", "entry"]) if written else "nothing to write")
+        others = len(facts) - len(written)
+        if others:
+            print(f"({others} already recorded or skipped; --json lists them)", file=sys.stderr)
+    return 0

@@ -244,6 +244,14 @@ class SchedulerService:
         self.thread.start()
 
     def lead(self) -> None:
+        try:
+            self.serve()
+        except Exception as error:  # a thread's death would otherwise go unseen
+            self.report(f"scheduler stopped: {type(error).__name__}: {error}")
+            self.leadership.release()
+            raise
+
+    def serve(self) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         if not self.leadership.acquire(self.halt, waiting=lambda: self.report(
@@ -255,7 +263,12 @@ class SchedulerService:
                     f"{self.interval:g} s")
 
         def tick() -> None:
-            facts = jobs.run(datetime.now(timezone.utc))
+            try:
+                facts = jobs.run(datetime.now(timezone.utc))
+            except Exception as error:  # the database, most likely: the next run retries
+                self.report(f"scheduler: this run failed ({type(error).__name__}: {error}); "
+                            "the next one will catch up")
+                return
             written = [f for f in facts if f.outcome == "written"]
             if written:
                 self.report(f"scheduler: {len(written)} written: " + ", ".join(

@@ -52,7 +52,9 @@ def run_scheduler(args: argparse.Namespace) -> int:
                                    report=lambda line: print(line, file=sys.stderr))
         service.start()
         try:
-            threading.Event().wait()  # until Ctrl-C or SIGTERM
+            threading.Event().wait()
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the way a service is stopped
+            return 0
         finally:
             service.stop()
     leadership = Leadership(settings_of(args))

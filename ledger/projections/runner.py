@@ -28,6 +28,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from ledger.application import Ledger
 from ledger.projections.base import View
 from ledger.projections.db import Database, ViewDb, iso
+from ledger.store import DDL_LOCK
 
 # Errors of the database rather than of an event: a view is not stopped for them.
 TRANSIENT = (OperationalError, InterfaceError, sqlite3.OperationalError,
@@ -126,14 +127,19 @@ class Runner:
     # -- tables ------------------------------------------------------------------------------
 
     def ensure_tables(self, views: Sequence[View] | None = None, suffix: str = "") -> None:
+        """Create what is missing. On PostgreSQL runners starting together (``ledger serve``
+        with its scheduler, several processes) take turns: two CREATE TABLE IF NOT EXISTS at
+        once can both try to create the table's type, and one fails."""
         types = self.db.ddl_types()
         with self.db.transaction(SHARED_TABLES) as tx:
+            ddl_turn(tx)
             for logical, columns in SHARED_COLUMNS.items():
                 tx.execute(f"CREATE TABLE IF NOT EXISTS {{{logical}}} "
                            f"({columns.format(**types)})")
         for view in views if views is not None else self.views:
             names = view.table_names(suffix)
             with self.db.transaction({**SHARED_TABLES, **names}) as tx:
+                ddl_turn(tx)
                 create_view_tables(self.db, tx, view, types, names, suffix)
                 tx.execute("INSERT INTO {positions} (view, position, updated_at) "
                            "VALUES (?, 0, ?) ON CONFLICT (view) DO NOTHING",
@@ -389,6 +395,13 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+def ddl_turn(tx: ViewDb) -> None:
+    """On PostgreSQL, wait for other transactions creating tables to finish (the ledger's
+    DDL lock, held until this transaction ends)."""
+    if tx.postgres:
+        tx.execute("SELECT pg_advisory_xact_lock(?)", (DDL_LOCK,))
 
 
 def create_view_tables(db: Database, tx: ViewDb, view: View, types: dict[str, str],

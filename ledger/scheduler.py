@@ -229,10 +229,11 @@ class SchedulerService:
     ``start`` returns at once; the work happens on background threads until ``stop``.
     """
 
-    def __init__(self, settings: Settings, *, interval: float = 300, lapse_days: int = 180,
-                 report: Callable[[str], None] = print) -> None:
+    def __init__(self, settings: Settings, *, intervals: dict[str, float] | None = None,
+                 lapse_days: int = 180, report: Callable[[str], None] = print) -> None:
+        """``intervals``: seconds between runs, per job (default 300 each)."""
         self.settings = settings
-        self.interval = interval
+        self.intervals = {name: 300.0 for name in JOB_NAMES} | (intervals or {})
         self.lapse_days = lapse_days
         self.report = report
         self.leadership = Leadership(settings)
@@ -252,6 +253,7 @@ class SchedulerService:
             raise
 
     def serve(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
         if not self.leadership.acquire(self.halt, waiting=lambda: self.report(
@@ -259,25 +261,28 @@ class SchedulerService:
             return
         ledger = Ledger(self.settings)
         jobs = Jobs(ledger, lapse_days=self.lapse_days)
-        self.report("scheduler: holding the lock; running the jobs every "
-                    f"{self.interval:g} s")
+        self.report("scheduler: holding the lock; every " + ", ".join(
+            f"{name} {seconds:g} s" for name, seconds in self.intervals.items()))
 
-        def tick() -> None:
+        def tick(name: str) -> None:
             try:
-                facts = jobs.run(datetime.now(timezone.utc))
+                facts = jobs.run(datetime.now(timezone.utc), (name,))
             except Exception as error:  # the database, most likely: the next run retries
-                self.report(f"scheduler: this run failed ({type(error).__name__}: {error}); "
-                            "the next one will catch up")
+                self.report(f"scheduler: {name} failed ({type(error).__name__}: {error}); "
+                            "its next run will catch up")
                 return
             written = [f for f in facts if f.outcome == "written"]
             if written:
-                self.report(f"scheduler: {len(written)} written: " + ", ".join(
-                    f"{f.job} {f.customer} {f.entry or ''}".strip() for f in written[:10]))
+                self.report(f"scheduler: {name} wrote {len(written)}: " + ", ".join(
+                    f"{f.customer} {f.entry or ''}".strip() for f in written[:10]))
 
-        self.scheduler = BackgroundScheduler(job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
-        self.scheduler.add_job(tick, "interval", seconds=self.interval,
-                               next_run_time=datetime.now(timezone.utc), id="jobs")
+        # One worker: the jobs share a runner and take turns; runs of a job coalesce.
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        for name, seconds in self.intervals.items():
+            self.scheduler.add_job(tick, "interval", args=(name,), seconds=seconds,
+                                   next_run_time=datetime.now(timezone.utc), id=name)
         self.scheduler.start()
         self.halt.wait()
         self.scheduler.shutdown(wait=True)

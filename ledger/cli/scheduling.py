@@ -11,6 +11,7 @@ from typing import Any
 from ledger.cli.common import open_ledger, print_json, settings_of
 from ledger.cli.tables import table
 from ledger.cli.views import instant
+from ledger.errors import CommandInvalid
 from ledger.scheduler import JOB_NAMES, Jobs, Leadership, SchedulerService
 
 
@@ -32,7 +33,10 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--now", type=instant, metavar="T",
                         help="with --once: run as of this instant (default: now)")
     parser.add_argument("--interval", type=float, default=300,
-                        help="seconds between runs (default 300)")
+                        help="seconds between runs of every job (default 300)")
+    parser.add_argument("--every", action="append", default=[], metavar="JOB=SECONDS",
+                        help="seconds between runs of one job, e.g. lapsed_customers=86400 "
+                        "(repeatable)")
     parser.add_argument("--lapse-days", type=int, default=180,
                         help="days without purchase or contact before a customer lapses "
                         "(default 180)")
@@ -42,12 +46,27 @@ def add_commands(commands: Any) -> None:
     parser.set_defaults(run=run_scheduler)
 
 
+def intervals(args: argparse.Namespace) -> dict[str, float]:
+    found = dict.fromkeys(JOB_NAMES, args.interval)
+    for item in args.every:
+        name, _, seconds = item.partition("=")
+        try:
+            value = float(seconds)
+        except ValueError:
+            value = 0
+        if name not in JOB_NAMES or value <= 0:
+            raise CommandInvalid(f"--every {item!r}: give JOB=SECONDS with a job of "
+                                 f"{', '.join(JOB_NAMES)} and seconds above 0", where="--every")
+        found[name] = value
+    return found
+
+
 def run_scheduler(args: argparse.Namespace) -> int:
     if args.now is not None and not args.once:
         print("error: --now goes with --once", file=sys.stderr)
         return 2
     if not args.once:
-        service = SchedulerService(settings_of(args), interval=args.interval,
+        service = SchedulerService(settings_of(args), intervals=intervals(args),
                                    lapse_days=args.lapse_days,
                                    report=lambda line: print(line, file=sys.stderr))
         service.start()

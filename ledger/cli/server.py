@@ -57,9 +57,10 @@ def run_serve(args: argparse.Namespace) -> int:
     app = create_app(settings_of(args), follow=not args.no_projections)
     service = None
     if args.with_scheduler:
-        from ledger.scheduler import SchedulerService
+        from ledger.scheduler import JOB_NAMES, SchedulerService
 
-        service = SchedulerService(settings_of(args), interval=args.scheduler_interval,
+        service = SchedulerService(settings_of(args),
+                                   intervals=dict.fromkeys(JOB_NAMES, args.scheduler_interval),
                                    report=lambda line: print(line, file=sys.stderr))
         service.start()
     try:

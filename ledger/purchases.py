@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ledger.commands.fields import currency_code
 from ledger.commands.models import Command, parse_command
 from ledger.errors import CommandInvalid, LedgerError
 
@@ -35,6 +36,21 @@ class PurchaseColumns:
     currency: str = "USD"
     delimiter: str | None = ","  # None: any run of whitespace
     header: bool = True
+
+    def __post_init__(self) -> None:
+        """Settings that would refuse every row are refused once, before any row."""
+        try:
+            object.__setattr__(self, "currency", currency_code(self.currency))
+        except ValueError as error:
+            raise CommandInvalid(str(error), where="--currency") from None
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise CommandInvalid(f"the delimiter is one character, not {self.delimiter!r} "
+                                 "(--whitespace for runs of spaces or tabs)",
+                                 where="--delimiter")
+        for name in ("customer", "date", "amount", "order", "quantity"):
+            spec = getattr(self, name)
+            if spec is not None and spec.isdigit() and int(spec) < 1:
+                raise CommandInvalid("columns are counted from 1", where=f"--{name}-column")
 
     def positions(self, header: Sequence[str] | None) -> dict[str, int]:
         found = {}
@@ -55,7 +71,7 @@ class PurchaseColumns:
 
 
 def rows_of(lines: Iterable[str], columns: PurchaseColumns) -> Iterator[tuple[int, Any]]:
-    """(line number, fields) for each non-empty row, after the header if there is one."""
+    """(line number, fields) for each non-empty row (the header too, if there is one)."""
     numbered = ((n, line) for n, line in enumerate(lines, start=1) if line.strip())
     if columns.delimiter is None:
         split: Iterator[tuple[int, list[str]]] = ((n, line.split()) for n, line in numbered)

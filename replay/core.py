@@ -79,9 +79,14 @@ class Replay:
         if out is not None and out.exists():
             raise CommandInvalid(f"{out} exists already; a replay writes a new file",
                                  where="out")
+        if out is not None and not out.parent.is_dir():
+            raise CommandInvalid(f"{out.parent} is not a folder", where="out")
         self.reading = reading
-        self.folder = None if out is not None else Path(tempfile.mkdtemp(prefix="ledger-replay-"))
-        self.path = out if out is not None else self.folder / "replay.sqlite"  # type: ignore[operator]
+        self.folder: Path | None = None
+        if out is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="ledger-replay-"))
+            out = self.folder / "replay.sqlite"
+        self.path = out
         self.datastore = SQLiteDatastore(str(self.path), lock_timeout=30)
         self.db = Database(self.datastore)
         self.runner = Runner(ledger, views, database=self.db, keep=reading.keeps)

@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "without a zone are UTC")
     purchases.add_argument("--currency", required=True, help="ISO 4217 code of the amounts")
     split = purchases.add_mutually_exclusive_group()
-    split.add_argument("--delimiter", default=",", help="column separator (default ,)")
+    split.add_argument("--delimiter", default=",",
+                       help="column separator, one character; \\t for a tab (default ,)")
     split.add_argument("--whitespace", action="store_true",
                        help="columns are separated by runs of spaces or tabs")
     purchases.add_argument("--no-header", action="store_true",
@@ -229,7 +230,8 @@ def run_import_purchases(args: argparse.Namespace) -> int:
     columns = PurchaseColumns(
         customer=args.customer_column, date=args.date_column, amount=args.amount_column,
         order=args.order_column, quantity=args.quantity_column, date_format=args.date_format,
-        currency=args.currency, delimiter=None if args.whitespace else args.delimiter,
+        currency=args.currency,
+        delimiter=None if args.whitespace else args.delimiter.replace("\\t", "\t"),
         header=not args.no_header)
     app = open_ledger(args)
     rows = sum(1 for line in lines if line.strip()) - (0 if args.no_header else 1)

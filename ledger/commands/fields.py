@@ -49,7 +49,8 @@ Phone = Annotated[
 ]
 
 
-def _currency(code: str) -> str:
+def currency_code(code: str) -> str:
+    """An ISO 4217 code, upper case; ValueError names a code that is not one."""
     code = code.strip().upper()
     if code not in CURRENCIES:
         raise ValueError(f"{code!r} is not an ISO 4217 currency code (for example CNY, EUR, USD)")
@@ -67,7 +68,7 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-Currency = Annotated[str, AfterValidator(_currency)]
+Currency = Annotated[str, AfterValidator(currency_code)]
 Money = Annotated[Decimal, BeforeValidator(_no_float),
                   Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Cost = Annotated[Decimal, BeforeValidator(_no_float),

@@ -111,3 +111,10 @@ def test_bad_rows_are_reported_by_line_and_the_others_written(
     assert main(argv) == 1
     assert "no column 'customer' for the customer; the header has order, client, day, total" \
         in capsys.readouterr().err
+    for option, value, message in (("--currency", "RMB", "'RMB' is not an ISO 4217 currency"),
+                                   ("--delimiter", ";;", "the delimiter is one character"),
+                                   ("--date-column", "0", "columns are counted from 1")):
+        bad = [*argv]
+        bad[bad.index(option) + 1] = value
+        assert main(bad) == 1
+        assert message in capsys.readouterr().err

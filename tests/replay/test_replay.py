@@ -125,6 +125,8 @@ def test_a_replay_as_occurred_by_a_time_includes_what_was_learnt_later(
     assert out.exists() and not temporary.exists()  # kept for the analyst; the other is gone
     with pytest.raises(CommandInvalid, match="exists already"):
         Replay(shop, all_views(), Reading(), out=out)
+    with pytest.raises(CommandInvalid, match="is not a folder"):
+        Replay(shop, all_views(), Reading(), out=tmp_path / "nowhere" / "q3.sqlite")
 
 
 def test_a_reading_is_one_bound_with_its_offset() -> None:

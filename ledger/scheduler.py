@@ -42,6 +42,7 @@ from ledger.projections.runner import Runner
 ACTOR = "scheduler"
 JOB_NAMES = ("overdue_promises", "expired_quotes", "missed_deadlines", "lapsed_customers")
 READS = ["promises", "quotes", "service", "dossier", "activity"]
+RETRY_SECONDS = 5.0  # after the store failed under a running scheduler
 # customer, entry id, the key naming the fact, the command
 Candidate = tuple[str, str | None, str, dict[str, Any]]
 
@@ -245,12 +246,19 @@ class SchedulerService:
         self.thread.start()
 
     def lead(self) -> None:
-        try:
-            self.serve()
-        except Exception as error:  # a thread's death would otherwise go unseen
-            self.report(f"scheduler stopped: {type(error).__name__}: {error}")
-            self.leadership.release()
-            raise
+        """Serve until stopped; if the store fails under it (an outage), let go of the lock,
+        say so, and try again."""
+        while not self.halt.is_set():
+            try:
+                self.serve()
+                return
+            except Exception as error:
+                self.report(f"scheduler: {type(error).__name__}: {error}; trying again in "
+                            f"{RETRY_SECONDS:g} s")
+                if self.scheduler is not None and self.scheduler.running:
+                    self.scheduler.shutdown(wait=False)
+                self.leadership.release()
+                self.halt.wait(RETRY_SECONDS)
 
     def serve(self) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor

@@ -16,7 +16,7 @@ from ledger.cli.main import main
 from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.demo import build_world
-from ledger.scheduler import Jobs, Leadership
+from ledger.scheduler import Jobs, Leadership, SchedulerService
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -174,3 +174,24 @@ def test_on_the_demo_world_the_seeded_overdue_promises_and_expired_quotes(
     again = once(capsys, "2030-01-01T00:00:00Z")
     assert written(again) == set()  # a second run writes nothing
     assert {f["job"] for f in again} <= {"missed_deadlines"}  # flagged: answered "already"
+
+
+def test_a_scheduler_whose_store_is_down_says_so_and_keeps_trying() -> None:
+    lines: list[str] = []
+    said = threading.Event()
+
+    def report(line: str) -> None:
+        lines.append(line)
+        said.set()
+
+    down = Settings(database_url="postgresql://postgres@127.0.0.1:1/test",
+                    database_schema="nowhere")
+    service = SchedulerService(down, report=report)
+    service.start()
+    try:
+        assert said.wait(30)
+        assert "trying again in 5 s" in lines[0]
+        assert service.thread.is_alive()  # it has not given up
+    finally:
+        service.stop()
+    assert not service.thread.is_alive()

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger import clock
@@ -34,6 +34,7 @@ from ledger.errors import (
     VersionConflict,
 )
 from ledger.ids import Kind, stream_id
+from ledger.integrity import ChainedMapper
 from ledger.store import CommandRow, LedgerRecorder, RecordedCommand
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -116,6 +117,19 @@ class Ledger(Application[UUID]):
             # for a connection. (On PostgreSQL, LEDGER_POOL_SIZE sizes the library's pool.)
             datastore.pool.pool_size = self.settings.pool_size
             datastore.pool.max_overflow = max(datastore.pool.max_overflow, 64)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, chaining each stored event to its stream's previous one
+        (ledger/integrity.py)."""
+        mapper = self.factory.mapper(transcoder=self.construct_transcoder(),
+                                     mapper_class=ChainedMapper)
+        assert isinstance(mapper, ChainedMapper)
+        mapper.fetch_head = self._stored_event
+        return mapper
+
+    def _stored_event(self, stream: UUID | str, version: int) -> StoredEvent | None:
+        found = self.recorder.select_events(stream, gt=version - 1, lte=version, limit=1)
+        return found[0] if found else None
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         for listener in self.listeners:

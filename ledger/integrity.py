@@ -1,0 +1,238 @@
+"""Proof that nothing was altered: every stored event is chained to its predecessor.
+
+Each event's stored bytes end with a trailer: a marker, the hash of the previous event of the
+same stream (a fixed value for the first), and this event's own hash over that previous hash,
+its topic and its stored state. The chain is added where events are stored (``ChainedMapper``,
+the library's mapper), not by the event classes. ``verify`` recomputes every chain and names
+the first bad version of a stream and what is wrong with it; ``digest`` condenses the whole
+log (every stream's head and the log position) into one line an auditor can keep outside the
+system, and ``verify(against=...)`` proves that everything it covered is still there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from ledger.errors import CommandInvalid
+
+MARK = b"\n#chain1:"
+TRAILER = len(MARK) + 64
+GENESIS = hashlib.sha256(b"customer ledger: the start of every stream").digest()
+DIGEST_PREFIX = "ldg1"
+
+
+def link(previous: bytes, topic: str, state: bytes) -> bytes:
+    return hashlib.sha256(previous + topic.encode() + b"\0" + state).digest()
+
+
+def split(state: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(payload, previous hash, own hash) of a chained event's stored state; None if the
+    event carries no trailer (stored before chains, or not by this ledger)."""
+    if len(state) < TRAILER or state[-TRAILER:-64] != MARK:
+        return None
+    return state[:-TRAILER], state[-64:-32], state[-32:]
+
+
+class ChainedMapper(Mapper[UUID]):
+    """The library's mapper, with each stored event chained to its stream's previous one.
+
+    The previous event's hash comes from the events this process has mapped (written or read:
+    the last one per stream is remembered), or else from the store (``fetch_head``). A write
+    that fails on a version conflict has mapped events that were never stored; the events read
+    when the aggregate is loaded again replace what was remembered of them.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.heads: dict[UUID | str, tuple[int, bytes]] = {}
+        self.fetch_head: Callable[[UUID | str, int], StoredEvent | None] | None = None
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        stored = super().to_stored_event(domain_event)
+        if isinstance(domain_event, Snapshot):
+            return stored  # snapshots are caches of state, not history
+        previous = self.previous(stored.originator_id, stored.originator_version)
+        own = link(previous, stored.topic, stored.state)
+        self.remember(stored.originator_id, stored.originator_version, own)
+        return StoredEvent(originator_id=stored.originator_id,
+                           originator_version=stored.originator_version, topic=stored.topic,
+                           state=stored.state + MARK + previous + own)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        parts = split(stored_event.state)
+        if parts is None:
+            return super().to_domain_event(stored_event)
+        payload, _, own = parts
+        self.remember(stored_event.originator_id, stored_event.originator_version, own)
+        return super().to_domain_event(StoredEvent(
+            originator_id=stored_event.originator_id,
+            originator_version=stored_event.originator_version, topic=stored_event.topic,
+            state=payload))
+
+    def remember(self, stream: UUID | str, version: int, own: bytes) -> None:
+        known = self.heads.get(stream)
+        if known is None or known[0] <= version:
+            if known is None and len(self.heads) >= 200_000:
+                self.heads.clear()
+            self.heads[stream] = (version, own)
+
+    def previous(self, stream: UUID | str, version: int) -> bytes:
+        if version <= 1:
+            return GENESIS
+        known = self.heads.get(stream)
+        if known is not None and known[0] == version - 1:
+            return known[1]
+        stored = self.fetch_head(stream, version - 1) if self.fetch_head else None
+        parts = None if stored is None else split(stored.state)
+        # A stream whose earlier events were stored before chains begins its chain here.
+        return GENESIS if parts is None else parts[2]
+
+
+# -- verifying --------------------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    stream: str
+    ref: str | None
+    version: int
+    what: str  # changed, missing, inserted, reordered
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Verification:
+    events: int = 0
+    streams: int = 0
+    unchained: int = 0  # events stored before chains (not covered)
+    position: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    heads: dict[str, tuple[int, str, int]] = field(default_factory=dict)  # stream -> head
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def digest(self) -> str:
+        return digest_of(self.heads, self.position)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "events": self.events, "streams": self.streams,
+                "unchained": self.unchained, "position": self.position,
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+@dataclass
+class Entry:
+    version: int
+    position: int
+    previous: bytes
+    own: bytes
+    intact: bool  # its own hash matches its payload and the previous hash it names
+    chained: bool = True  # False: it carries no trailer
+
+
+def digest_of(heads: dict[str, tuple[int, str, int]], position: int) -> str:
+    lines = "".join(f"{stream}:{version}:{own}\n"
+                    for stream, (version, own, _) in sorted(heads.items()))
+    return f"{DIGEST_PREFIX}:{position}:{hashlib.sha256(lines.encode()).hexdigest()}"
+
+
+def parse_digest(text: str) -> tuple[int, str]:
+    prefix, _, rest = text.strip().partition(":")
+    position, _, value = rest.partition(":")
+    if prefix != DIGEST_PREFIX or not position.isdigit() or len(value) != 64:
+        raise CommandInvalid(f"{text!r} is not a digest this ledger printed "
+                             f"({DIGEST_PREFIX}:POSITION:SHA256)", where="against")
+    return int(position), value
+
+
+def entries(notifications: Iterator[Any]) -> tuple[dict[UUID, list[Entry]], int, int, int]:
+    """Each stream's chained events (in log order), and the count of events, unchained
+    events and the last position read."""
+    streams: dict[UUID, list[Entry]] = {}
+    events = unchained = position = 0
+    for notification in notifications:
+        events += 1
+        position = notification.id
+        parts = split(notification.state)
+        if parts is None:
+            unchained += 1
+            streams.setdefault(notification.originator_id, []).append(Entry(
+                notification.originator_version, notification.id, b"", b"", False, False))
+            continue
+        payload, previous, own = parts
+        streams.setdefault(notification.originator_id, []).append(Entry(
+            notification.originator_version, notification.id, previous, own,
+            link(previous, notification.topic, payload) == own))
+    return streams, events, unchained, position
+
+
+def check(stream: UUID, found: list[Entry], ref: str | None) -> Problem | None:
+    """The first thing wrong with one stream's chain, if anything. Events stored before
+    chains existed may open a stream; one without a chain link after a chained one was
+    put there by other means."""
+    first_chained = min((e.version for e in found if e.chained), default=None)
+    if first_chained is None:
+        return None  # stored before chains: nothing to check
+    stray = [e for e in found if not e.chained and e.version > first_chained]
+    if stray:
+        return Problem(str(stream), ref, min(e.version for e in stray), "inserted",
+                       "it carries no chain link, among events that do")
+    found = [e for e in found if e.chained]
+    by_version = sorted(found, key=lambda e: e.version)
+    if [e.position for e in by_version] != sorted(e.position for e in by_version):
+        first = next(a for a, b in zip(by_version, sorted(found, key=lambda e: e.position),
+                                       strict=True) if a is not b)
+        return Problem(str(stream), ref, first.version, "reordered",
+                       "the log holds this stream's events out of version order")
+    owns = {e.own: e for e in by_version}
+    expected = GENESIS
+    for n, entry in enumerate(by_version):
+        if n == 0 and entry.version > 1 and entry.previous != GENESIS and entry.intact:
+            return Problem(str(stream), ref, 1, "missing",
+                           f"versions 1..{entry.version - 1} are gone")
+        if n > 0 and entry.version != by_version[n - 1].version + 1:
+            return Problem(str(stream), ref, by_version[n - 1].version + 1, "missing",
+                           f"versions {by_version[n - 1].version + 1}..{entry.version - 1} "
+                           "are gone")
+        if not entry.intact:
+            return Problem(str(stream), ref, entry.version, "changed",
+                           "its stored bytes do not match its hash")
+        if entry.previous != expected:
+            later = owns.get(entry.previous)
+            if later is not None and later.version > entry.version:
+                return Problem(str(stream), ref, entry.version, "reordered",
+                               f"it follows version {later.version}, stored after it")
+            return Problem(str(stream), ref, entry.version, "inserted",
+                           "it does not follow the event stored before it")
+        expected = entry.own
+    return None
+
+
+def verify(notifications: Iterator[Any], refs: Callable[[UUID], str | None], *,
+           until: int | None = None) -> Verification:
+    """Recompute every chain of these notifications (all of the log, in order)."""
+    streams, events, unchained, position = entries(
+        n for n in notifications if until is None or n.id <= until)
+    result = Verification(events=events, streams=len(streams), unchained=unchained,
+                          position=until if until is not None else position)
+    for stream, found in streams.items():
+        problem = check(stream, found, refs(stream))
+        if problem is not None:
+            result.problems.append(problem)
+        head = max(found, key=lambda e: e.version)
+        result.heads[str(stream)] = (head.version, head.own.hex() or "unchained",
+                                     head.position)
+    result.problems.sort(key=lambda p: (p.ref or p.stream, p.version))
+    return result

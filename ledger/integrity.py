@@ -14,13 +14,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from ledger.errors import CommandInvalid
+from ledger.errors import CommandInvalid, UnknownReference
+from ledger.ids import stream_id
+from ledger.projections.db import Database, iso
 
 MARK = b"\n#chain1:"
 TRAILER = len(MARK) + 64
@@ -178,13 +181,19 @@ def entries(notifications: Iterator[Any]) -> tuple[dict[UUID, list[Entry]], int,
     return streams, events, unchained, position
 
 
-def check(stream: UUID, found: list[Entry], ref: str | None) -> Problem | None:
+def check(stream: UUID, found: list[Entry], ref: str | None,
+          start: tuple[int, bytes] | None = None) -> Problem | None:
     """The first thing wrong with one stream's chain, if anything. Events stored before
     chains existed may open a stream; one without a chain link after a chained one was
     put there by other means."""
     first_chained = min((e.version for e in found if e.chained), default=None)
     if first_chained is None:
+        if start is not None and found:
+            return Problem(str(stream), ref, min(e.version for e in found), "inserted",
+                           "it carries no chain link, among events that do")
         return None  # stored before chains: nothing to check
+    if start is not None:
+        first_chained = min(first_chained, start[0])
     stray = [e for e in found if not e.chained and e.version > first_chained]
     if stray:
         return Problem(str(stream), ref, min(e.version for e in stray), "inserted",
@@ -197,9 +206,13 @@ def check(stream: UUID, found: list[Entry], ref: str | None) -> Problem | None:
         return Problem(str(stream), ref, first.version, "reordered",
                        "the log holds this stream's events out of version order")
     owns = {e.own: e for e in by_version}
-    expected = GENESIS
+    expected = GENESIS if start is None else start[1]
+    if start is not None and by_version[0].version != start[0] + 1:
+        return Problem(str(stream), ref, start[0] + 1, "missing",
+                       f"versions {start[0] + 1}..{by_version[0].version - 1} are gone")
     for n, entry in enumerate(by_version):
-        if n == 0 and entry.version > 1 and entry.previous != GENESIS and entry.intact:
+        if start is None and n == 0 and entry.version > 1 and entry.previous != GENESIS \
+                and entry.intact:
             return Problem(str(stream), ref, 1, "missing",
                            f"versions 1..{entry.version - 1} are gone")
         if n > 0 and entry.version != by_version[n - 1].version + 1:
@@ -221,14 +234,19 @@ def check(stream: UUID, found: list[Entry], ref: str | None) -> Problem | None:
 
 
 def verify(notifications: Iterator[Any], refs: Callable[[UUID], str | None], *,
-           until: int | None = None) -> Verification:
-    """Recompute every chain of these notifications (all of the log, in order)."""
+           until: int | None = None,
+           heads: dict[str, tuple[int, str, int]] | None = None) -> Verification:
+    """Recompute the chains of these notifications, in log order: all of the log, or (with
+    ``heads``, each stream's last verified event) what was written after it."""
     streams, events, unchained, position = entries(
         n for n in notifications if until is None or n.id <= until)
     result = Verification(events=events, streams=len(streams), unchained=unchained,
                           position=until if until is not None else position)
     for stream, found in streams.items():
-        problem = check(stream, found, refs(stream))
+        known = (heads or {}).get(str(stream))
+        start = None if known is None or known[1] == "unchained" else (
+            known[0], bytes.fromhex(known[1]))
+        problem = check(stream, found, refs(stream), start)
         if problem is not None:
             result.problems.append(problem)
         head = max(found, key=lambda e: e.version)
@@ -236,3 +254,117 @@ def verify(notifications: Iterator[Any], refs: Callable[[UUID], str | None], *,
                                      head.position)
     result.problems.sort(key=lambda p: (p.ref or p.stream, p.version))
     return result
+
+
+# -- over a ledger --------------------------------------------------------------------------
+
+STATE = {"heads": "integrity_heads", "runs": "integrity_runs"}
+PAGE = 10_000
+
+
+class Integrity:
+    """Verify a ledger's chains (all, one customer's, or what is new since the last run) and
+    take or check digests. Verified heads are kept (``integrity_heads``) for incremental runs."""
+
+    def __init__(self, ledger: Any) -> None:
+        self.ledger = ledger
+        self.db = Database.of(ledger)
+        with self.db.transaction(STATE) as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS {heads} (stream TEXT PRIMARY KEY, "
+                       "version BIGINT NOT NULL, own TEXT NOT NULL, position BIGINT NOT NULL)")
+            tx.execute("CREATE TABLE IF NOT EXISTS {runs} (position BIGINT NOT NULL, "
+                       "verified_at TEXT NOT NULL, ok BOOLEAN NOT NULL, events BIGINT NOT NULL)")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def head(self) -> int:
+        return int(self.ledger.recorder.max_notification_id() or 0)
+
+    def notifications(self, start: int, until: int,
+                      progress: Callable[[int], None] | None) -> Iterator[Any]:
+        position = start
+        while position < until:
+            page = self.ledger.recorder.select_notifications(
+                start=position, limit=min(PAGE, until - position), inclusive_of_start=False)
+            if not page:
+                return
+            yield from page
+            position = page[-1].id
+            if progress is not None:
+                progress(len(page))
+
+    def refs(self) -> Callable[[UUID], str | None]:
+        """Stream id -> reference, from the views' record of streams (None if unknown)."""
+        try:
+            with self.db.transaction({"streams": "view_streams"}, commit=False) as tx:
+                known = {row["id"]: row["ref"] for row in tx.rows("SELECT id, ref FROM {streams}")}
+        except Exception:  # the views were never built here: ids will do
+            known = {}
+        return lambda stream: known.get(str(stream))
+
+    def verify(self, *, incremental: bool = False,
+               progress: Callable[[int], None] | None = None) -> Verification:
+        """Every chain (or, incrementally, what was written since the last verified position),
+        remembering the heads when all is well."""
+        until = self.head()
+        start, heads = 0, None
+        if incremental:
+            start, heads = self.last_run()
+        found = verify(self.notifications(start, until, progress), self.refs(), heads=heads)
+        found.position = until
+        if heads:
+            found.heads = {**heads, **found.heads}
+        self.record(found)
+        return found
+
+    def verify_customer(self, ref: str) -> Verification:
+        stream = stream_id("customer", ref)
+        stored = self.ledger.recorder.select_events(stream)
+        if not stored:
+            raise UnknownReference(f"no customer with reference {ref!r}", where="customer")
+        numbered = [_Numbered(s, s.originator_version) for s in stored]
+        return verify(iter(numbered), lambda _: ref)
+
+    def against(self, text: str, progress: Callable[[int], None] | None = None
+                ) -> tuple[bool, Verification]:
+        """Whether everything an earlier digest covered is still there and unchanged."""
+        position, value = parse_digest(text)
+        if position > self.head():
+            raise CommandInvalid(f"the digest covers the log up to position {position}; the "
+                                 f"log ends at {self.head()}: events are missing",
+                                 where="against")
+        found = verify(self.notifications(0, position, progress), self.refs(), until=position)
+        return parse_digest(found.digest())[1] == value, found
+
+    def last_run(self) -> tuple[int, dict[str, tuple[int, str, int]]]:
+        with self.db.transaction(STATE, commit=False) as tx:
+            run = tx.one("SELECT MAX(position) AS position FROM {runs} WHERE ok = ?", (True,))
+            rows = tx.rows("SELECT * FROM {heads}")
+        heads = {row["stream"]: (int(row["version"]), row["own"], int(row["position"]))
+                 for row in rows}
+        return int(run["position"] or 0) if run else 0, heads
+
+    def record(self, found: Verification) -> None:
+        with self.db.transaction(STATE) as tx:
+            tx.execute("INSERT INTO {runs} VALUES (?, ?, ?, ?)",
+                       (found.position, iso(datetime.now(timezone.utc)), found.ok,
+                        found.events))
+            if found.ok:
+                tx.executemany(
+                    "INSERT INTO {heads} VALUES (?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE "
+                    "SET version = excluded.version, own = excluded.own, "
+                    "position = excluded.position",
+                    [(stream, version, own, position)
+                     for stream, (version, own, position) in found.heads.items()])
+
+
+@dataclass
+class _Numbered:
+    """A stored event with a position (its version, for one stream's own order)."""
+
+    stored: StoredEvent
+    id: int
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stored, name)

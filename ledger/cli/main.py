@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ledger.cli import reports, scheduling, server
+from ledger.cli import integrity, reports, scheduling, server
 from ledger.cli.common import open_ledger, print_json, progress_bar
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
 from ledger.errors import LedgerError
@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(commands)
     reports.add_commands(commands)
     scheduling.add_commands(commands)
+    integrity.add_commands(commands)
     server.add_commands(commands)
     return parser
 

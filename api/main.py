@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import problems
 from api.deps import Services
 from api.keys import KeyStore
-from api.routes import commands, compliance, customers, reports, reps, system
+from api.routes import commands, compliance, customers, integrity, reports, reps, system
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.projections.registry import all_views
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
     app = FastAPI(title="Customer interaction ledger", version="1", description=DESCRIPTION,
                   lifespan=lifespan)
     problems.install(app)
-    for module in (commands, customers, reps, compliance, reports, system):
+    for module in (commands, customers, reps, compliance, integrity, reports, system):
         app.include_router(module.router)
     app.add_middleware(BodyLimit)
 

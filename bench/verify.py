@@ -1,0 +1,66 @@
+"""Verifying every chain, beside simply reading the same events from the store.
+
+    python -m bench.verify [--store sqlite|postgres] [--customers 3000]
+
+Builds the demo world in a throwaway store, lets the store settle, then in the same run
+measures (1) reading every stored event of the log in pages (the raw read rate, the better of
+two runs) and (2) `ledger verify`'s full run over the same events (recomputing each hash and
+checking every stream's chain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench.catch_up import settle
+from bench.common import drop, store_arguments, throwaway_settings
+from ledger.application import Ledger
+from ledger.demo import build_world
+from ledger.integrity import PAGE, Integrity
+
+
+def read(app: Ledger) -> int:
+    position, count = 0, 0
+    while True:
+        page = app.recorder.select_notifications(start=position, limit=PAGE,
+                                                 inclusive_of_start=False)
+        if not page:
+            return count
+        count += len(page)
+        position = page[-1].id
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    store_arguments(parser)
+    parser.add_argument("--customers", type=int, default=3000)
+    args = parser.parse_args()
+    settings = throwaway_settings(args)
+    try:
+        app = Ledger(settings)
+        summary = build_world(app, customers=args.customers)
+        settle(app)
+        raw = 0.0
+        for _ in range(2):
+            started = time.perf_counter()
+            count = read(app)
+            raw = max(raw, count / (time.perf_counter() - started))
+        integrity = Integrity(app)
+        started = time.perf_counter()
+        found = integrity.verify()
+        rate = found.events / (time.perf_counter() - started)
+        assert found.ok, found.problems[:3]
+        print(f"store: {settings.describe()}; demo world of {summary.events:,} events")
+        print(f"raw read of the stored events       {raw:10,.0f} events/s")
+        print(f"ledger verify (every chain)         {rate:10,.0f} events/s   "
+              f"ratio {rate / raw:.2f}")
+        integrity.close()
+        app.close()
+    finally:
+        drop(settings)
+
+
+if __name__ == "__main__":
+    main()

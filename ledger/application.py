@@ -25,6 +25,7 @@ from ledger.aggregates.base import LedgerAggregate
 from ledger.commands.handlers import HANDLERS
 from ledger.commands.models import Command
 from ledger.config import Settings
+from ledger.erasure import CustomerKeys
 from ledger.errors import (
     BatchRefused,
     CommandIdReused,
@@ -35,6 +36,7 @@ from ledger.errors import (
 )
 from ledger.ids import Kind, stream_id
 from ledger.integrity import ChainedMapper
+from ledger.projections.db import Database
 from ledger.store import CommandRow, LedgerRecorder, RecordedCommand
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -108,6 +110,7 @@ class Ledger(Application[UUID]):
         # Per instance, so that each store can choose its interval.
         self.snapshotting_intervals = {Customer: self.settings.snapshot_interval}  # type: ignore[misc]
         super().__init__(env=self.settings.eventsourcing_env())
+        self._keys()
         datastore = getattr(self.recorder, "datastore", None)
         if isinstance(datastore, SQLiteDatastore):
             # The library keeps 5 SQLite connections and closes any beyond them after each
@@ -126,6 +129,12 @@ class Ledger(Application[UUID]):
         assert isinstance(mapper, ChainedMapper)
         mapper.fetch_head = self._stored_event
         return mapper
+
+    def _keys(self) -> None:
+        """Customers' keys live in the store, beside (not in) the events."""
+        mapper = self.mapper
+        assert isinstance(mapper, ChainedMapper)
+        mapper.keys = CustomerKeys(Database.of(self))
 
     def _stored_event(self, stream: UUID | str, version: int) -> StoredEvent | None:
         found = self.recorder.select_events(stream, gt=version - 1, lte=version, limit=1)

@@ -11,6 +11,7 @@ system, and ``verify(against=...)`` proves that everything it covered is still t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,13 @@ from uuid import UUID
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from ledger.erasure import (
+    CUSTOMER_TOPIC,
+    CustomerKeys,
+    has_sealed,
+    opened_fields,
+    sealed_fields,
+)
 from ledger.errors import CommandInvalid, UnknownReference
 from ledger.ids import stream_id
 from ledger.projections.db import Database, iso
@@ -56,8 +64,15 @@ class ChainedMapper(Mapper[UUID]):
         super().__init__(*args, **kwargs)
         self.heads: dict[UUID | str, tuple[int, bytes]] = {}
         self.fetch_head: Callable[[UUID | str, int], StoredEvent | None] | None = None
+        self.keys: CustomerKeys | None = None  # seals customers' personal fields
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if self.keys is not None and of_customer(domain_event):
+            key = self.keys.key(domain_event.originator_id, create=True)
+            assert key is not None, "a forgotten customer takes no new personal data"
+            sealed = copy.copy(domain_event)
+            sealed.__dict__.update(sealed_fields(vars(domain_event), key))
+            domain_event = sealed
         stored = super().to_stored_event(domain_event)
         if isinstance(domain_event, Snapshot):
             return stored  # snapshots are caches of state, not history
@@ -71,13 +86,22 @@ class ChainedMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         parts = split(stored_event.state)
         if parts is None:
-            return super().to_domain_event(stored_event)
+            return self.opened(super().to_domain_event(stored_event))
         payload, _, own = parts
         self.remember(stored_event.originator_id, stored_event.originator_version, own)
-        return super().to_domain_event(StoredEvent(
+        return self.opened(super().to_domain_event(StoredEvent(
             originator_id=stored_event.originator_id,
             originator_version=stored_event.originator_version, topic=stored_event.topic,
-            state=payload))
+            state=payload)))
+
+    def opened(self, domain_event: Any) -> Any:
+        """The event with its sealed fields opened (None once the customer is forgotten)."""
+        if self.keys is None or not of_customer(domain_event) or \
+                not has_sealed(vars(domain_event)):
+            return domain_event
+        key = self.keys.key(domain_event.originator_id, create=False)
+        domain_event.__dict__.update(opened_fields(vars(domain_event), key))
+        return domain_event
 
     def remember(self, stream: UUID | str, version: int, own: bytes) -> None:
         known = self.heads.get(stream)
@@ -96,6 +120,13 @@ class ChainedMapper(Mapper[UUID]):
         parts = None if stored is None else split(stored.state)
         # A stream whose earlier events were stored before chains begins its chain here.
         return GENESIS if parts is None else parts[2]
+
+
+def of_customer(domain_event: Any) -> bool:
+    topic = (getattr(domain_event, "topic", "") if isinstance(domain_event, Snapshot)
+             else type(domain_event).__qualname__)
+    return bool(topic.startswith(CUSTOMER_TOPIC) if isinstance(domain_event, Snapshot)
+                else topic.startswith("Customer."))
 
 
 # -- verifying --------------------------------------------------------------------------------

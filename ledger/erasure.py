@@ -1,0 +1,121 @@
+"""Erasure that keeps the books: a customer's personal fields are sealed with a key of their
+own, kept apart from the events (``customer_keys``); forgetting the customer destroys the key.
+
+The events stay as they were stored (so their chains still verify and their counts and amounts
+still add up), but the sealed values can no longer be opened: after ``forget``, every reading
+of the log (views, rebuilds, replays, the history) sees those fields as None.
+
+Personal fields are a person's name and contact details and the free text they wrote:
+``name``, ``email``, ``phone``, ``address``, ``company``, ``summary``, ``description``, in a
+customer's events, in the changes and corrections they carry, and in the customer's snapshots.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from typing import Any
+from uuid import UUID
+
+from Crypto.Cipher import AES
+
+from ledger.projections.db import Database
+
+PERSONAL = frozenset({"name", "email", "phone", "address", "company", "summary",
+                      "description"})
+CUSTOMER_TOPIC = "ledger.aggregates.customer:Customer"
+SEALED = "sealed1:"
+TABLE = {"keys": "customer_keys"}
+
+
+class CustomerKeys:
+    """One AES-256 key per customer stream, created when first needed; a destroyed key
+    leaves a row without a key, so that readers know it is gone rather than not yet made."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.known: dict[str, bytes | None] = {}
+        self.lock = threading.Lock()
+        self.ready = False
+
+    def ensure_table(self) -> None:
+        if self.ready:
+            return
+        with self.db.transaction(TABLE) as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS {keys} (stream TEXT PRIMARY KEY, key TEXT, "
+                       "destroyed_at TEXT)")
+        self.ready = True
+
+    def key(self, stream: UUID | str, *, create: bool) -> bytes | None:
+        name = str(stream)
+        with self.lock:
+            if name in self.known:
+                return self.known[name]
+        self.ensure_table()
+        if create:
+            with self.db.transaction(TABLE) as tx:
+                tx.execute("INSERT INTO {keys} (stream, key) VALUES (?, ?) "
+                           "ON CONFLICT (stream) DO NOTHING",
+                           (name, base64.b64encode(secrets.token_bytes(32)).decode()))
+        with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
+            row = tx.one("SELECT key FROM {keys} WHERE stream = ?", (name,))
+        if row is None:
+            return None  # not made yet: nothing was sealed for this customer
+        found = base64.b64decode(row["key"]) if row["key"] else None
+        with self.lock:
+            self.known[name] = found
+        return found
+
+    def destroy(self, stream: UUID | str) -> None:
+        self.ensure_table()
+        with self.db.transaction(TABLE) as tx:
+            tx.execute("INSERT INTO {keys} (stream, key, destroyed_at) VALUES (?, NULL, ?) "
+                       "ON CONFLICT (stream) DO UPDATE SET key = NULL, "
+                       "destroyed_at = excluded.destroyed_at", (str(stream), now_text()))
+        with self.lock:
+            self.known[str(stream)] = None
+
+
+def now_text() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
+
+
+def seal(value: Any, key: bytes) -> str:
+    cipher = AES.new(key, AES.MODE_GCM)
+    sealed, tag = cipher.encrypt_and_digest(json.dumps(value, ensure_ascii=False).encode())
+    return SEALED + base64.b64encode(cipher.nonce + tag + sealed).decode()
+
+
+def unseal(text: str, key: bytes | None) -> Any:
+    if key is None:
+        return None  # forgotten
+    data = base64.b64decode(text[len(SEALED):])
+    cipher = AES.new(key, AES.MODE_GCM, nonce=data[:16])
+    return json.loads(cipher.decrypt_and_verify(data[32:], data[16:32]))
+
+
+def sealed_fields(state: Any, key: bytes) -> Any:
+    """The state with every personal field's value sealed (recursively through dicts)."""
+    if isinstance(state, dict):
+        return {name: (seal(value, key) if name in PERSONAL and value is not None
+                       and not isinstance(value, dict) else sealed_fields(value, key))
+                for name, value in state.items()}
+    return state
+
+
+def opened_fields(state: Any, key: bytes | None) -> Any:
+    if isinstance(state, dict):
+        return {name: opened_fields(value, key) for name, value in state.items()}
+    if isinstance(state, str) and state.startswith(SEALED):
+        return unseal(state, key)
+    return state
+
+
+def has_sealed(state: Any) -> bool:
+    if isinstance(state, dict):
+        return any(has_sealed(value) for value in state.values())
+    return isinstance(state, str) and state.startswith(SEALED)

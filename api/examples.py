@@ -33,6 +33,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "mark_promise_overdue": {**C, "promise_id": "P-311"},
     "flag_missed_deadline": {**C, "entry_id": "R-118", "deadline": "2025-06-12T18:00:00+08:00"},
     "mark_lapsed": {**C, "days": 180},
+    "erase_personal_data": {**C, "reason": "the customer asked to be forgotten (GDPR art. 17)"},
     "touch_campaign": {**C, "campaign": "CMP-2025-EXPO"},
     "change_consent": {**C, "channel": "sms", "purpose": "marketing", "granted": False},
     "file_complaint": {**C, "category": "delivery", "severity": "high",

@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from Crypto.Cipher import AES
+from eventsourcing.postgres import PostgresDatastore
 
 from ledger.projections.db import Database
 
@@ -119,3 +120,50 @@ def has_sealed(state: Any) -> bool:
     if isinstance(state, dict):
         return any(has_sealed(value) for value in state.values())
     return isinstance(state, str) and state.startswith(SEALED)
+
+
+def forget(ledger: Any, ref: str, *, reason: str, actor: str) -> dict[str, Any]:
+    """Forget a customer: record the erasure, destroy their key, let the views blank their
+    copies, and clear what the database keeps of overwritten pages (SQLite's write-ahead
+    log; PostgreSQL's dead rows). Forgetting twice only repeats the last steps."""
+    from ledger.commands.models import ErasePersonalData
+    from ledger.errors import RuleViolation
+    from ledger.ids import stream_id
+    from ledger.projections.registry import all_views
+    from ledger.projections.runner import Runner
+
+    try:
+        result = ledger.execute(ErasePersonalData(customer=ref, reason=reason), actor=actor)
+        recorded: int | None = result.position
+    except RuleViolation as error:
+        if error.rule != "customer_erased":
+            raise
+        recorded = None  # erased before; make sure of the rest
+    keys = ledger.mapper.keys
+    keys.destroy(stream_id("customer", ref))
+    runner = Runner(ledger, all_views())
+    try:
+        runner.catch_up()
+    finally:
+        runner.close()
+    scrub(keys.db)
+    return {"customer": ref, "erased_at_position": recorded, "key": "destroyed"}
+
+
+SCRUBBED = ("view_customers", "view_requests", "view_complaints", "view_timeline",
+            TABLE["keys"])
+
+
+def scrub(db: Database) -> None:
+    """Overwritten rows leave their old bytes behind until the database reclaims them."""
+    datastore = db.datastore
+    if isinstance(datastore, PostgresDatastore):
+        with datastore.get_connection() as conn:
+            conn.autocommit = True
+            try:
+                for table in SCRUBBED:
+                    conn.execute(f'VACUUM "{db.schema}"."{table}"')
+            finally:
+                conn.autocommit = False
+        return
+    db.sqlite_writer(datastore).execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -1,4 +1,5 @@
-"""`ledger verify` and `ledger digest`: proof that the history is complete and unaltered."""
+"""`ledger verify` and `ledger digest`: proof that the history is complete and unaltered;
+`ledger forget`: erasure that keeps the books."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from ledger.cli.common import open_ledger, print_json, progress_bar
 from ledger.cli.tables import table
+from ledger.erasure import forget
 from ledger.integrity import Integrity, Verification
 
 
@@ -33,6 +35,17 @@ def add_commands(commands: Any) -> None:
         "DIGEST` later proves that everything it covered is still there and unchanged.")
     digest.add_argument("--json", action="store_true")
     digest.set_defaults(run=run_digest)
+    forget = commands.add_parser(
+        "forget", help="erase a customer's personal data (the right to erasure)",
+        description="Record the erasure with its reason and destroy the key that sealed the "
+        "customer's personal fields (name, contact details, the free text they wrote). The "
+        "history stays countable and verifiable: events, amounts and chains are untouched, "
+        "but those fields read as nothing from then on, in every view, rebuild and replay.")
+    forget.add_argument("ref", help="the customer's reference")
+    forget.add_argument("--reason", required=True, help="why, for the record")
+    forget.add_argument("--actor", default="compliance", help="who is recording it")
+    forget.add_argument("--json", action="store_true")
+    forget.set_defaults(run=run_forget)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -89,4 +102,17 @@ def run_digest(args: argparse.Namespace) -> int:
                     "events": found.events})
     else:
         print(found.digest())
+    return 0
+
+
+def run_forget(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    try:
+        done = forget(ledger, args.ref, reason=args.reason, actor=args.actor)
+    finally:
+        ledger.close()
+    if args.json:
+        print_json(done)
+    else:
+        print(f"{args.ref}: personal data erased; its key is destroyed")
     return 0

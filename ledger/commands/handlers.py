@@ -213,6 +213,13 @@ def mark_lapsed(c: m.MarkLapsed, batch: Batch) -> Handled:
     return agg, None
 
 
+@handles(m.ErasePersonalData)
+def erase_personal_data(c: m.ErasePersonalData, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.erase_personal_data(reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return agg, None
+
+
 @handles(m.TouchCampaign)
 def touch_campaign(c: m.TouchCampaign, batch: Batch) -> Handled:
     agg = customer(c, batch)

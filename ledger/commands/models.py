@@ -264,6 +264,15 @@ class MarkLapsed(Command):
     days: int = Field(ge=1, le=36500)
 
 
+class ErasePersonalData(Command):
+    """Forget a customer's personal data (the right to erasure): recorded, with a reason; the
+    key that sealed their personal fields is destroyed (``ledger forget``)."""
+
+    type: Literal["erase_personal_data"] = "erase_personal_data"
+    customer: Ref
+    reason: Text
+
+
 class TouchCampaign(Command):
     type: Literal["touch_campaign"] = "touch_campaign"
     customer: Ref
@@ -454,7 +463,7 @@ AnyCommand = Annotated[
     RegisterCustomer | UpdateProfile | AssignOwner | LogContact | ReceiveRequest | AnswerRequest
     | IssueQuote | AcceptQuote | DeclineQuote | ExpireQuote | WithdrawQuote | MakePromise
     | KeepPromise | BreakPromise | CancelPromise | MarkPromiseOverdue | FlagMissedDeadline
-    | MarkLapsed | TouchCampaign
+    | MarkLapsed | ErasePersonalData | TouchCampaign
     | ChangeConsent | FileComplaint | EscalateComplaint | ResolveComplaint | ReopenComplaint
     | RecordSatisfaction | RecordPurchase | RecordChurn | RecordWinBack | CorrectEntry
     | RetractEntry | HireRep | MoveRep | DepartRep | LaunchCampaign | RecordCampaignCost

@@ -153,6 +153,9 @@ class Database:
             # durability is unchanged.
             conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
             conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            # Overwritten and deleted content is zeroed, not left in free space: a forgotten
+            # customer's name must not linger in the file (ledger/erasure.py).
+            conn.execute("PRAGMA secure_delete = ON")
             self._writer = conn
         return self._writer
 

@@ -91,7 +91,8 @@ class Service(HandlerView):
     def on_ComplaintFiled(self, db: Writes, e: Any, customer: str) -> None:
         db.later("INSERT INTO {complaints} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
                  " NULL, 0, ?)",
-                 (customer, e.complaint_id, e.category, e.severity, e.description, e.rep,
+                 # A forgotten customer's description reads as None: the view keeps "".
+                 (customer, e.complaint_id, e.category, e.severity, e.description or "", e.rep,
                   iso(e.occurred_at), iso(e.respond_by), False))
         db.later("INSERT INTO {complaint_periods} VALUES (?, ?, 1, ?, NULL)",
                  (customer, e.complaint_id, iso(e.occurred_at)))
@@ -135,7 +136,8 @@ class Service(HandlerView):
 
     def on_EntryCorrected(self, db: Writes, e: Any, customer: str) -> None:
         for table, columns in CORRECTABLE.items():
-            changes = [(columns[k], iso(v) if columns[k] in TIME_COLUMNS else v)
+            changes = [(columns[k], iso(v) if columns[k] in TIME_COLUMNS else
+                        "" if v is None and columns[k] == "description" else v)
                        for k, v in e.fields.items() if k in columns]
             if table == "touches" and "occurred_at" in e.fields:
                 changes.append(("day", day_number(e.fields["occurred_at"])))
@@ -149,6 +151,11 @@ class Service(HandlerView):
             db.execute("UPDATE {complaint_periods} SET opened_at = ? WHERE customer = ? AND "
                        "complaint_id = ? AND period = 1",
                        (iso(e.fields["occurred_at"]), customer, e.entry_id))
+
+    def on_PersonalDataErased(self, db: Writes, e: Any, customer: str) -> None:
+        """The free text the customer wrote goes with their personal data."""
+        db.execute("UPDATE {requests} SET summary = NULL WHERE customer = ?", (customer,))
+        db.execute("UPDATE {complaints} SET description = '' WHERE customer = ?", (customer,))
 
     def on_EntryRetracted(self, db: Writes, e: Any, customer: str) -> None:
         for table, id_column in ID_COLUMN.items():

@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from ledger.erasure import PERSONAL as SEALED
 from ledger.history import FORMATS, LATE, OPENING
 from ledger.ids import stream_id
 from ledger.projections.base import Page, View, decode_cursor, page_of
@@ -120,7 +121,9 @@ def amend(row: Row, event: Any, kind: str) -> None:
             row[OCCURRED_AT] = iso(event.fields["occurred_at"])
         if "rep" in event.fields:
             row[REP] = event.fields["rep"]
-        note.update(kind="corrected", fields=event.fields)
+        # A personal value is not copied out of the log: a page reads it from the correction.
+        note.update(kind="corrected", fields={name: None if name in SEALED else value
+                                              for name, value in event.fields.items()})
     else:
         row[RETRACTED] = True
         note["kind"] = "retracted"
@@ -128,9 +131,11 @@ def amend(row: Row, event: Any, kind: str) -> None:
     row[TRAIL] = [*(row[TRAIL] or ()), note]
 
 
-def line(row: dict[str, Any], event: Any, erased: bool) -> dict[str, Any]:
+def line(row: dict[str, Any], event: Any, erased: bool,
+         corrections: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """A timeline row as people read it: the entry's own fields from its event, corrections
-    applied in order (each note says what it replaced), personal data hidden once erased."""
+    applied in order (each note says what it replaced; personal values come from the
+    correction events, ``corrections``), personal data hidden once erased."""
     details = {name: plain(value) for name, value in vars(event).items()
                if name not in ENVELOPE}
     happened, occurred_at = event.occurred_at, iso(event.occurred_at)
@@ -139,6 +144,8 @@ def line(row: dict[str, Any], event: Any, erased: bool) -> dict[str, Any]:
         if note["kind"] != "corrected":
             continue
         previous: dict[str, Any] = {}
+        for name in note["fields"].keys() & SEALED:
+            note["fields"][name] = plain(corrections.get(note["version"], {}).get(name))
         for name, value in note["fields"].items():
             if name == "occurred_at":
                 previous[name], occurred_at = occurred_at, value
@@ -351,6 +358,15 @@ def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = No
         erased = any(row["kind"] in PROFILE_KINDS for row in rows) and tx.one(
             "SELECT 1 AS erased FROM {timeline} WHERE customer = ? AND kind = ? LIMIT 1",
             (customer, "PersonalDataErased")) is not None
+        wanted = sorted({note["version"] for row in rows if row["trail"]
+                         for note in json.loads(row["trail"])
+                         if note["kind"] == "corrected" and note["fields"].keys() & SEALED})
+        found = tx.rows(
+            f"SELECT originator_version, topic, state FROM {{events}} WHERE originator_id = ? "
+            f"AND originator_version IN ({', '.join('?' * len(wanted))})",
+            (db.stream_key(stream), *wanted)) if wanted else []
+    corrections = {r["originator_version"]: db.log.decode(
+        stream, r["originator_version"], r["topic"], r["state"]).fields for r in found}
     lines = [line(row, db.log.decode(stream, row["version"], row["topic"], row["state"]),
-                  erased) for row in rows]
+                  erased, corrections) for row in rows]
     return page_of(lines, limit, ("occurred_at", "version"))

@@ -15,6 +15,7 @@ class Settings(BaseSettings):
     LEDGER_DATABASE_URL   postgresql://user:password@host:port/dbname (unset: SQLite)
     LEDGER_DATABASE_SCHEMA PostgreSQL schema for the ledger's tables (default public)
     LEDGER_DATA_DIR       folder of the SQLite file (default ./var)
+    LEDGER_CIPHER_KEY     encrypt whole events at rest (optional; see ``cipher_key``)
     """
 
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
@@ -27,6 +28,10 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(200, ge=2, description="Snapshot a customer every N events.")
     sqlite_lock_timeout: int = Field(30, ge=1, description="Seconds a SQLite write waits for "
                                      "another writer before giving up.")
+    cipher_key: str | None = Field(None, description="Encrypt whole events at rest with the "
+                                   "library's AES cipher under this key (base64 of 16, 24 or "
+                                   "32 bytes; `python -c 'from eventsourcing.cipher import "
+                                   "AESCipher; print(AESCipher.create_key(32))'`).")
 
     @property
     def sqlite_path(self) -> Path:
@@ -40,6 +45,9 @@ class Settings(BaseSettings):
 
     def eventsourcing_env(self) -> dict[str, str]:
         env = {"CREATE_TABLE": "y"}
+        if self.cipher_key:
+            env.update(CIPHER_TOPIC="eventsourcing.cipher:AESCipher",
+                       CIPHER_KEY=self.cipher_key)
         if self.cache_size:  # the library reads 0 as "unbounded", we mean "none"
             env.update(AGGREGATE_CACHE_MAXSIZE=str(self.cache_size),
                        AGGREGATE_CACHE_FASTFORWARD="y")

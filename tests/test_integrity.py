@@ -13,12 +13,14 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from eventsourcing.cipher import AESCipher
 
 from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.ids import stream_id
+from ledger.integrity import Integrity
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 
@@ -156,3 +158,22 @@ def test_a_digest_proves_what_it_covered_is_unchanged(shop: Settings,
     assert status == 1 and not found["digest_matches"]
     assert main(["verify", "--against", "nonsense"]) == 1
     assert "is not a digest this ledger printed" in capsys.readouterr().err
+
+
+def test_whole_events_can_be_encrypted_at_rest_and_still_verify(store: Settings) -> None:
+    sealed = store.model_copy(update={"cipher_key": AESCipher.create_key(32)})
+    app = Ledger(sealed)
+    app.execute_many([parse_command(c) for c in (
+        {"type": "hire_rep", "ref": "REP-1", "name": "Li", "team": "t"},
+        {"type": "register_customer", "ref": "CUST-X", "name": "N"},
+        {"type": "log_contact", "customer": "CUST-X", "rep": "REP-1", "channel": "phone",
+         "direction": "out", "subject": "plain-subject-words"})], actor="test")
+    states = b"".join(n.state for n in app.recorder.select_notifications(start=1, limit=10))
+    assert b"plain-subject-words" not in states and b"REP-1" not in states
+    assert app.history("customer", "CUST-X")[-1].subject == "plain-subject-words"
+    app.close()
+    app = Ledger(sealed)
+    integrity = Integrity(app)
+    assert integrity.verify().ok
+    integrity.close()
+    app.close()

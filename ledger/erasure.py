@@ -16,12 +16,14 @@ import base64
 import json
 import secrets
 import threading
+import time
 from typing import Any
 from uuid import UUID
 
 from Crypto.Cipher import AES
 from eventsourcing.postgres import PostgresDatastore
 
+from ledger.errors import rule
 from ledger.projections.db import Database
 
 PERSONAL = frozenset({"name", "email", "phone", "address", "company", "summary",
@@ -29,15 +31,21 @@ PERSONAL = frozenset({"name", "email", "phone", "address", "company", "summary",
 CUSTOMER_TOPIC = "ledger.aggregates.customer:Customer"
 SEALED = "sealed1:"
 TABLE = {"keys": "customer_keys"}
+CustomerForgotten = rule("customer_forgotten")
 
 
 class CustomerKeys:
     """One AES-256 key per customer stream, created when first needed; a destroyed key
-    leaves a row without a key, so that readers know it is gone rather than not yet made."""
+    leaves a row without a key, so that readers know it is gone rather than not yet made.
+
+    A process keeps the keys it has read for ``ttl`` seconds: a key destroyed by another
+    process is gone from this one within that time (at once if it reads the erasure)."""
+
+    ttl = 2.0
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.known: dict[str, bytes | None] = {}
+        self.known: dict[str, tuple[bytes | None, float]] = {}
         self.lock = threading.Lock()
         self.ready = False
 
@@ -52,8 +60,10 @@ class CustomerKeys:
     def key(self, stream: UUID | str, *, create: bool) -> bytes | None:
         name = str(stream)
         with self.lock:
-            if name in self.known:
-                return self.known[name]
+            cached = self.known.get(name)
+            if cached is not None and (cached[0] is None
+                                       or time.monotonic() < cached[1] + self.ttl):
+                return cached[0]
         self.ensure_table()
         if create:
             with self.db.transaction(TABLE) as tx:
@@ -66,8 +76,14 @@ class CustomerKeys:
             return None  # not made yet: nothing was sealed for this customer
         found = base64.b64decode(row["key"]) if row["key"] else None
         with self.lock:
-            self.known[name] = found
+            self.known[name] = (found, time.monotonic())  # the key, and when it was read
         return found
+
+    def forgotten(self, stream: UUID | str) -> None:
+        """This process learnt (from the log) that the customer was forgotten: drop the key
+        it may hold, without asking the store."""
+        with self.lock:
+            self.known[str(stream)] = (None, 0.0)
 
     def destroy(self, stream: UUID | str) -> None:
         self.ensure_table()
@@ -76,7 +92,7 @@ class CustomerKeys:
                        "ON CONFLICT (stream) DO UPDATE SET key = NULL, "
                        "destroyed_at = excluded.destroyed_at", (str(stream), now_text()))
         with self.lock:
-            self.known[str(stream)] = None
+            self.known[str(stream)] = (None, 0.0)
 
 
 def now_text() -> str:
@@ -116,6 +132,14 @@ def opened_fields(state: Any, key: bytes | None) -> Any:
     return state
 
 
+def has_personal(state: Any) -> bool:
+    """Whether the state holds a personal value to seal."""
+    if isinstance(state, dict):
+        return any((name in PERSONAL and value is not None and not isinstance(value, dict))
+                   or has_personal(value) for name, value in state.items())
+    return False
+
+
 def has_sealed(state: Any) -> bool:
     if isinstance(state, dict):
         return any(has_sealed(value) for value in state.values())
@@ -132,6 +156,11 @@ def forget(ledger: Any, ref: str, *, reason: str, actor: str) -> dict[str, Any]:
     from ledger.projections.registry import all_views
     from ledger.projections.runner import Runner
 
+    ledger.customer(ref)  # an unknown reference is an error before anything is destroyed
+    keys = ledger.mapper.keys
+    # The key goes first: a process that reads the erasure event forgets the key it holds,
+    # and must not find it still in the store.
+    keys.destroy(stream_id("customer", ref))
     try:
         result = ledger.execute(ErasePersonalData(customer=ref, reason=reason), actor=actor)
         recorded: int | None = result.position
@@ -139,8 +168,6 @@ def forget(ledger: Any, ref: str, *, reason: str, actor: str) -> dict[str, Any]:
         if error.rule != "customer_erased":
             raise
         recorded = None  # erased before; make sure of the rest
-    keys = ledger.mapper.keys
-    keys.destroy(stream_id("customer", ref))
     runner = Runner(ledger, all_views())
     try:
         runner.catch_up()

@@ -24,7 +24,9 @@ from eventsourcing.persistence import Mapper, StoredEvent
 
 from ledger.erasure import (
     CUSTOMER_TOPIC,
+    CustomerForgotten,
     CustomerKeys,
+    has_personal,
     has_sealed,
     opened_fields,
     sealed_fields,
@@ -67,9 +69,12 @@ class ChainedMapper(Mapper[UUID]):
         self.keys: CustomerKeys | None = None  # seals customers' personal fields
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        if self.keys is not None and of_customer(domain_event):
+        if self.keys is not None and of_customer(domain_event) and \
+                has_personal(vars(domain_event)):
             key = self.keys.key(domain_event.originator_id, create=True)
-            assert key is not None, "a forgotten customer takes no new personal data"
+            if key is None:
+                raise CustomerForgotten("this customer was forgotten: the ledger takes no new "
+                                        "personal data of theirs")
             sealed = copy.copy(domain_event)
             sealed.__dict__.update(sealed_fields(vars(domain_event), key))
             domain_event = sealed
@@ -96,6 +101,8 @@ class ChainedMapper(Mapper[UUID]):
 
     def opened(self, domain_event: Any) -> Any:
         """The event with its sealed fields opened (None once the customer is forgotten)."""
+        if self.keys is not None and type(domain_event).__name__ == "PersonalDataErased":
+            self.keys.forgotten(domain_event.originator_id)  # another process forgot them
         if self.keys is None or not of_customer(domain_event) or \
                 not has_sealed(vars(domain_event)):
             return domain_event

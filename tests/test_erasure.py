@@ -117,3 +117,15 @@ def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
     assert main(["verify"]) == 0
     # Forgetting again does what is left to do, and says the same.
     assert main(["forget", "CUST-Q", "--reason", "again"]) == 0
+
+
+def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(
+        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    serving = Ledger(shop)  # a long-running process (the API) that has read the customer
+    assert serving.history("customer", "CUST-Q")[0].name == NAME
+    assert main(["forget", "CUST-Q", "--reason", "asked"]) == 0  # another process
+    serving.mapper.keys.ttl = 0  # (instead of waiting out the seconds it keeps a key)
+    assert serving.history("customer", "CUST-Q")[0].name is None  # the key is gone here too
+    serving.close()
+    assert main(["forget", "CUST-NOBODY", "--reason", "x"]) == 1
+    assert "no customer with reference 'CUST-NOBODY'" in capsys.readouterr().err

@@ -177,19 +177,23 @@ def forget(ledger: Any, ref: str, *, reason: str, actor: str) -> dict[str, Any]:
     return {"customer": ref, "erased_at_position": recorded, "key": "destroyed"}
 
 
-SCRUBBED = ("view_customers", "view_requests", "view_complaints", "view_timeline",
-            TABLE["keys"])
+# The tables that held a forgotten customer's personal data or key (small ones: rewriting
+# them takes a moment).
+SCRUBBED = ("view_customers", "view_requests", "view_complaints", TABLE["keys"])
 
 
 def scrub(db: Database) -> None:
-    """Overwritten rows leave their old bytes behind until the database reclaims them."""
+    """Overwritten rows leave their old bytes behind until the database reclaims them: SQLite
+    zeroes them (secure_delete) and the write-ahead log is folded in; PostgreSQL rewrites the
+    tables that held them (VACUUM FULL; its own write-ahead log keeps them until it recycles
+    its segments, as with any other deleted data)."""
     datastore = db.datastore
     if isinstance(datastore, PostgresDatastore):
         with datastore.get_connection() as conn:
             conn.autocommit = True
             try:
                 for table in SCRUBBED:
-                    conn.execute(f'VACUUM "{db.schema}"."{table}"')
+                    conn.execute(f'VACUUM FULL "{db.schema}"."{table}"')
             finally:
                 conn.autocommit = False
         return

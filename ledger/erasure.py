@@ -20,7 +20,7 @@ import time
 from typing import Any
 from uuid import UUID
 
-from Crypto.Cipher import AES
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.postgres import PostgresDatastore
 
 from ledger.errors import rule
@@ -38,14 +38,17 @@ class CustomerKeys:
     """One AES-256 key per customer stream, created when first needed; a destroyed key
     leaves a row without a key, so that readers know it is gone rather than not yet made.
 
-    A process keeps the keys it has read for ``ttl`` seconds: a key destroyed by another
-    process is gone from this one within that time (at once if it reads the erasure)."""
+    A process keeps the keys it has read, and every ``ttl`` seconds asks the store (once, for
+    all customers) which keys were destroyed since: a key destroyed by another process is gone
+    from this one within that time (at once if it reads the erasure)."""
 
     ttl = 2.0
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.known: dict[str, tuple[bytes | None, float]] = {}
+        self.known: dict[str, AESGCM] = {}
+        self.destroyed: set[str] = set()
+        self.checked = 0.0  # when the destroyed keys were last asked for
         self.lock = threading.Lock()
         self.ready = False
 
@@ -57,33 +60,51 @@ class CustomerKeys:
                        "destroyed_at TEXT)")
         self.ready = True
 
-    def key(self, stream: UUID | str, *, create: bool) -> bytes | None:
+    def cipher(self, stream: UUID | str, *, create: bool) -> AESGCM | None:
+        """The customer's cipher; None if their key was destroyed (or, without ``create``,
+        never made: nothing was sealed for them)."""
         name = str(stream)
+        self.refresh()
         with self.lock:
-            cached = self.known.get(name)
-            if cached is not None and (cached[0] is None
-                                       or time.monotonic() < cached[1] + self.ttl):
-                return cached[0]
-        self.ensure_table()
+            if name in self.destroyed:
+                return None
+            if name in self.known:
+                return self.known[name]
         if create:
             with self.db.transaction(TABLE) as tx:
                 tx.execute("INSERT INTO {keys} (stream, key) VALUES (?, ?) "
                            "ON CONFLICT (stream) DO NOTHING",
-                           (name, base64.b64encode(secrets.token_bytes(32)).decode()))
+                           (name, base64.b64encode(AESGCM.generate_key(256)).decode()))
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
             row = tx.one("SELECT key FROM {keys} WHERE stream = ?", (name,))
         if row is None:
-            return None  # not made yet: nothing was sealed for this customer
-        found = base64.b64decode(row["key"]) if row["key"] else None
+            return None
         with self.lock:
-            self.known[name] = (found, time.monotonic())  # the key, and when it was read
+            if not row["key"]:
+                self.destroyed.add(name)
+                return None
+            found = self.known[name] = AESGCM(base64.b64decode(row["key"]))
         return found
+
+    def refresh(self) -> None:
+        if time.monotonic() < self.checked + self.ttl:
+            return
+        self.ensure_table()
+        with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
+            gone = {row["stream"] for row in tx.rows("SELECT stream FROM {keys} "
+                                                     "WHERE key IS NULL")}
+        with self.lock:
+            self.destroyed |= gone
+            for name in gone:
+                self.known.pop(name, None)
+            self.checked = time.monotonic()
 
     def forgotten(self, stream: UUID | str) -> None:
         """This process learnt (from the log) that the customer was forgotten: drop the key
         it may hold, without asking the store."""
         with self.lock:
-            self.known[str(stream)] = (None, 0.0)
+            self.destroyed.add(str(stream))
+            self.known.pop(str(stream), None)
 
     def destroy(self, stream: UUID | str) -> None:
         self.ensure_table()
@@ -91,8 +112,7 @@ class CustomerKeys:
             tx.execute("INSERT INTO {keys} (stream, key, destroyed_at) VALUES (?, NULL, ?) "
                        "ON CONFLICT (stream) DO UPDATE SET key = NULL, "
                        "destroyed_at = excluded.destroyed_at", (str(stream), now_text()))
-        with self.lock:
-            self.known[str(stream)] = (None, 0.0)
+        self.forgotten(stream)
 
 
 def now_text() -> str:
@@ -101,21 +121,20 @@ def now_text() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def seal(value: Any, key: bytes) -> str:
-    cipher = AES.new(key, AES.MODE_GCM)
-    sealed, tag = cipher.encrypt_and_digest(json.dumps(value, ensure_ascii=False).encode())
-    return SEALED + base64.b64encode(cipher.nonce + tag + sealed).decode()
+def seal(value: Any, cipher: AESGCM) -> str:
+    nonce = secrets.token_bytes(12)
+    sealed = cipher.encrypt(nonce, json.dumps(value, ensure_ascii=False).encode(), None)
+    return SEALED + base64.b64encode(nonce + sealed).decode()
 
 
-def unseal(text: str, key: bytes | None) -> Any:
-    if key is None:
+def unseal(text: str, cipher: AESGCM | None) -> Any:
+    if cipher is None:
         return None  # forgotten
     data = base64.b64decode(text[len(SEALED):])
-    cipher = AES.new(key, AES.MODE_GCM, nonce=data[:16])
-    return json.loads(cipher.decrypt_and_verify(data[32:], data[16:32]))
+    return json.loads(cipher.decrypt(data[:12], data[12:], None))
 
 
-def sealed_fields(state: Any, key: bytes) -> Any:
+def sealed_fields(state: Any, key: AESGCM) -> Any:
     """The state with every personal field's value sealed (recursively through dicts)."""
     if isinstance(state, dict):
         return {name: (seal(value, key) if name in PERSONAL and value is not None
@@ -124,7 +143,7 @@ def sealed_fields(state: Any, key: bytes) -> Any:
     return state
 
 
-def opened_fields(state: Any, key: bytes | None) -> Any:
+def opened_fields(state: Any, key: AESGCM | None) -> Any:
     if isinstance(state, dict):
         return {name: opened_fields(value, key) for name, value in state.items()}
     if isinstance(state, str) and state.startswith(SEALED):

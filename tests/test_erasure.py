@@ -124,7 +124,7 @@ def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(
     serving = Ledger(shop)  # a long-running process (the API) that has read the customer
     assert serving.history("customer", "CUST-Q")[0].name == NAME
     assert main(["forget", "CUST-Q", "--reason", "asked"]) == 0  # another process
-    serving.mapper.keys.ttl = 0  # (instead of waiting out the seconds it keeps a key)
+    serving.mapper.keys.ttl = 0  # (instead of waiting out the seconds between its checks)
     assert serving.history("customer", "CUST-Q")[0].name is None  # the key is gone here too
     serving.close()
     assert main(["forget", "CUST-NOBODY", "--reason", "x"]) == 1

@@ -17,6 +17,7 @@ import json
 import secrets
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.postgres import PostgresDatastore
 
 from ledger.errors import rule
-from ledger.projections.db import Database
+from ledger.projections.db import Database, iso
 
 PERSONAL = frozenset({"name", "email", "phone", "address", "company", "summary",
                       "description"})
@@ -111,14 +112,9 @@ class CustomerKeys:
         with self.db.transaction(TABLE) as tx:
             tx.execute("INSERT INTO {keys} (stream, key, destroyed_at) VALUES (?, NULL, ?) "
                        "ON CONFLICT (stream) DO UPDATE SET key = NULL, "
-                       "destroyed_at = excluded.destroyed_at", (str(stream), now_text()))
+                       "destroyed_at = excluded.destroyed_at",
+                       (str(stream), iso(datetime.now(timezone.utc))))
         self.forgotten(stream)
-
-
-def now_text() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat()
 
 
 def seal(value: Any, cipher: AESGCM) -> str:

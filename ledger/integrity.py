@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import Mapper, Notification, StoredEvent
 
 from ledger.erasure import (
     CUSTOMER_TOPIC,
@@ -382,7 +382,10 @@ class Integrity:
         stored = self.ledger.recorder.select_events(stream)
         if not stored:
             raise UnknownReference(f"no customer with reference {ref!r}", where="customer")
-        numbered = [_Numbered(s, s.originator_version) for s in stored]
+        # One stream's own order: its versions stand for positions in the log.
+        numbered = [Notification(id=s.originator_version, originator_id=s.originator_id,
+                                 originator_version=s.originator_version, topic=s.topic,
+                                 state=s.state) for s in stored]
         return verify(iter(numbered), lambda _: ref)
 
     def against(self, text: str, progress: Callable[[int], None] | None = None
@@ -416,14 +419,3 @@ class Integrity:
                     "position = excluded.position",
                     [(stream, version, own, position)
                      for stream, (version, own, position) in found.heads.items()])
-
-
-@dataclass
-class _Numbered:
-    """A stored event with a position (its version, for one stream's own order)."""
-
-    stored: StoredEvent
-    id: int
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stored, name)

@@ -118,20 +118,21 @@ class Jobs:
         """Customers whose last purchase or contact (or, without one, their registration) is
         ``lapse_days`` old, who have not churned and have not lapsed since then."""
         cutoff = iso(now - timedelta(days=self.lapse_days))
-        customers = self.rows("SELECT ref, registered_at FROM {customers} WHERE "
-                              "churned_at IS NULL AND erased = ?", (False,))
-        until = iso(now)
-        active = {row["customer"]: row["at"] for row in self.rows(
-            "SELECT customer, MAX(occurred_at) AS at FROM (SELECT customer, occurred_at FROM "
-            "{purchases} WHERE retracted = ? UNION ALL SELECT customer, occurred_at FROM "
-            "{contacts} WHERE retracted = ?) activity WHERE occurred_at <= ? GROUP BY customer",
-            (False, False, until))}
-        lapsed = {row["customer"]: row["at"] for row in self.rows(
-            "SELECT customer, MAX(occurred_at) AS at FROM {standing} WHERE kind = 'lapsed' "
-            "AND occurred_at <= ? GROUP BY customer", (until,))}
-        bought = {row["customer"]: row["at"] for row in self.rows(
-            "SELECT customer, MAX(occurred_at) AS at FROM {purchases} WHERE retracted = ? "
-            "AND occurred_at <= ? GROUP BY customer", (False, until))}
+        with self.runner.db.transaction(self.tables, commit=False) as tx:  # one snapshot
+            customers = tx.rows("SELECT ref, registered_at FROM {customers} WHERE "
+                                "churned_at IS NULL AND erased = ?", (False,))
+            until = iso(now)
+            active = {row["customer"]: row["at"] for row in tx.rows(
+                "SELECT customer, MAX(occurred_at) AS at FROM (SELECT customer, occurred_at FROM "
+                "{purchases} WHERE retracted = ? UNION ALL SELECT customer, occurred_at FROM "
+                "{contacts} WHERE retracted = ?) activity WHERE occurred_at <= ? GROUP BY customer",
+                (False, False, until))}
+            lapsed = {row["customer"]: row["at"] for row in tx.rows(
+                "SELECT customer, MAX(occurred_at) AS at FROM {standing} WHERE kind = 'lapsed' "
+                "AND occurred_at <= ? GROUP BY customer", (until,))}
+            bought = {row["customer"]: row["at"] for row in tx.rows(
+                "SELECT customer, MAX(occurred_at) AS at FROM {purchases} WHERE retracted = ? "
+                "AND occurred_at <= ? GROUP BY customer", (False, until))}
         candidates: list[Candidate] = []
         for row in customers:
             ref, last = row["ref"], active.get(row["ref"]) or row["registered_at"]

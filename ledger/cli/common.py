@@ -29,10 +29,15 @@ def open_ledger(args: argparse.Namespace) -> Ledger:
     return Ledger(settings_of(args))
 
 
+def new_bar(total: int | None, unit: str, *, leave: bool = True) -> tqdm[Any]:
+    """A progress bar on standard error (none when it is not a terminal)."""
+    return tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+                disable=None, leave=leave)
+
+
 @contextmanager
 def progress_bar(total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
-    with tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-              disable=None) as bar:
+    with new_bar(total, unit) as bar:
         def advance(done: int) -> None:
             bar.update(done)
 

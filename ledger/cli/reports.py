@@ -11,9 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
-from ledger.cli.common import open_ledger, print_json
+from ledger.cli.common import new_bar, open_ledger, print_json
 from ledger.cli.tables import table
 from ledger.cli.views import instant
 from ledger.errors import CommandInvalid
@@ -111,8 +109,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 def bar(total: int | None) -> Callable[[int], None]:
     """A progress bar on standard error for a catch-up or replay of ``total`` events."""
-    progress = tqdm(total=total, unit=" events", unit_scale=True, file=sys.stderr,
-                    dynamic_ncols=True, disable=None, leave=False)
+    progress = new_bar(total, " events", leave=False)
 
     def advance(done: int) -> None:
         progress.update(done)

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -23,7 +24,7 @@ def store_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"PostgreSQL server for --store postgres (default {POSTGRES_URL})")
 
 
-def throwaway_settings(args: argparse.Namespace, **changes: object) -> Settings:
+def throwaway_settings(args: argparse.Namespace, **changes: Any) -> Settings:
     """A fresh, empty store: a temp folder, or a new PostgreSQL schema."""
     if args.store == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="ledger-bench-"))

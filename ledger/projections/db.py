@@ -8,6 +8,7 @@ both engines order and compare them alike and nothing is rounded.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -62,10 +63,12 @@ def money(value: Decimal | None) -> str | None:
 
 
 class ViewDb:
-    def __init__(self, cursor: Any, *, postgres: bool, tables: dict[str, str]) -> None:
+    def __init__(self, cursor: Any, *, postgres: bool, tables: dict[str, str],
+                 columns: dict[str, list[tuple[str, str]]] | None = None) -> None:
         self.cursor = cursor
         self.postgres = postgres
         self.tables = tables
+        self.columns = columns or {}  # logical table -> its (column, PostgreSQL type)s
         self._sql: dict[str, str] = {}
 
     def sql(self, statement: str) -> str:
@@ -81,8 +84,48 @@ class ViewDb:
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = [tuple(r) for r in rows]
-        if rows:
-            self.cursor.executemany(self.sql(statement), rows)
+        if not rows:
+            return
+        if self.postgres and len(rows) > 1:
+            unnested = self.unnested(statement)
+            if unnested is not None:
+                self.cursor.execute(unnested, (json.dumps(rows, default=str),))
+                return
+        self.cursor.executemany(self.sql(statement), rows)
+
+    def unnested(self, statement: str) -> str | None:
+        """On PostgreSQL, ``INSERT INTO {t} [(columns)] VALUES (?, ..., literal, ...)`` as one
+        statement for all rows, which arrive as one JSON array of arrays.
+
+        An executemany in a pipeline sends a statement per row, and the client's work per
+        statement (not the server's) was most of a PostgreSQL catch-up; psycopg also dumps
+        array parameters in Python, while ``json.dumps`` is C. None if the statement is of
+        another form, or is an upsert (two rows of one statement may not update one row)."""
+        key = "json:" + statement
+        if key in self._sql:
+            return self._sql[key] or None
+        found = INSERT_VALUES.fullmatch(statement)
+        known = None
+        if found is not None and "DO UPDATE" not in found["tail"].upper():
+            table, listed, values, tail = found.group("table", "listed", "values", "tail")
+            types = dict(self.columns.get(table, ()))
+            names = ([n.strip() for n in listed.split(",")] if listed
+                     else [name for name, _ in self.columns.get(table, ())])
+            items = [v.strip() for v in values.split(",")]
+            if types and len(items) == len(names):
+                exprs, n = [], 0
+                for item, name in zip(items, names, strict=True):
+                    if item == "?":
+                        cast = "" if types[name] == "TEXT" else f"::{types[name]}"
+                        exprs.append(f"(r->>{n}){cast}")
+                        n += 1
+                    else:
+                        exprs.append(item)
+                target = f" ({listed})" if listed else ""
+                known = (f"INSERT INTO {self.tables[table]}{target} SELECT {', '.join(exprs)} "
+                         f"FROM jsonb_array_elements(%s::jsonb) AS r{tail}")
+        self._sql[key] = known or ""
+        return known
 
     def rows(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if self.postgres:
@@ -97,6 +140,25 @@ class ViewDb:
     def one(self, statement: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         found = self.rows(statement, params)
         return found[0] if found else None
+
+
+INSERT_VALUES = re.compile(r"INSERT INTO \{(?P<table>\w+)\}(?: \((?P<listed>[\w, ]+)\))?"
+                           r" VALUES \((?P<values>[^()]*)\)(?P<tail>.*)", re.S)
+
+
+def column_types(ddl: str, types: dict[str, str]) -> list[tuple[str, str]]:
+    """The (column, type) pairs of a view table's column definitions."""
+    columns, depth, part = [], 0, ""
+    for char in ddl + ",":
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            name, kind, *_ = part.split()
+            if name.upper() not in ("PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
+                columns.append((name, kind.format(**types)))
+            part = ""
+        else:
+            part += char
+    return columns
 
 
 @dataclass(frozen=True)
@@ -124,6 +186,7 @@ class Database:
         self._writer: sqlite3.Connection | None = None
         self._writer_lock = threading.Lock()
         self.tables_seen: set[str] = set()
+        self.columns: dict[str, list[tuple[str, str]]] = {}  # table -> (column, type)s
 
     @classmethod
     def of(cls, ledger: Ledger) -> Database:
@@ -210,8 +273,9 @@ class Database:
                 threshold, conn.prepare_threshold = conn.prepare_threshold, 0
                 try:
                     with conn.transaction(force_rollback=not commit), conn.pipeline():
-                        yield ViewDb(conn.cursor(), postgres=True,
-                                     tables=self.qualify(tables))
+                        yield ViewDb(conn.cursor(), postgres=True, tables=self.qualify(tables),
+                                     columns={logical: self.columns[name] for logical, name
+                                              in tables.items() if name in self.columns})
                 finally:
                     conn.prepare_threshold = threshold
             return

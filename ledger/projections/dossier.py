@@ -21,6 +21,14 @@ from ledger.projections.service import Service, open_items
 NEEDS = "rep_dossier needs the promises, quotes, service and dossier views"
 
 
+def contacts_per_pair(where: str) -> str:
+    """SQL for the contacts that stand (not retracted) per rep and customer, of the pairs
+    ``where`` selects: how many, the first and the last. Its first parameter is False."""
+    return ("SELECT rep, customer, COUNT(*) AS contacts, MIN(occurred_at) AS first_contact_at,"
+            " MAX(occurred_at) AS last_contact_at FROM {rep_contacts} WHERE retracted = ?"
+            f" AND {where} GROUP BY rep, customer")
+
+
 class Dossier(HandlerView):
     name = "dossier"
     tables: ClassVar[dict[str, str]] = {
@@ -31,11 +39,8 @@ class Dossier(HandlerView):
         "reps": (
             "ref TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, manager TEXT,"
             " hired_at TEXT NOT NULL, departed_at TEXT, departure_reason TEXT"),
-        "rep_customers": (
-            "rep TEXT NOT NULL, customer TEXT NOT NULL, contacts {int} NOT NULL,"
-            " first_contact_at TEXT NOT NULL, last_contact_at TEXT NOT NULL,"
-            " PRIMARY KEY (rep, customer)"),
-        # every contact, so that a corrected or retracted one moves the counts above
+        # every contact; the counts per rep and customer are made when read
+        # (``contacts_per_pair``), so a corrected or retracted contact needs no recount
         "rep_contacts": (
             "customer TEXT NOT NULL, contact_id TEXT NOT NULL, rep TEXT NOT NULL,"
             " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
@@ -45,7 +50,7 @@ class Dossier(HandlerView):
             " until TEXT, reason TEXT, PRIMARY KEY (customer, seq)"),
     }
     indexes: ClassVar[list[tuple[str, str]]] = [
-        ("customers", "owner"), ("rep_customers", "customer"), ("rep_contacts", "rep, customer"),
+        ("customers", "owner"), ("rep_contacts", "rep, customer, occurred_at, retracted"),
         ("owner_history", "rep")]
 
     # -- customers and owners --------------------------------------------------------------------
@@ -88,17 +93,8 @@ class Dossier(HandlerView):
     # -- contacts ---------------------------------------------------------------------------------
 
     def on_ContactLogged(self, db: Writes, e: Any, ref: str) -> None:
-        at = iso(e.occurred_at)
         db.later("INSERT INTO {rep_contacts} VALUES (?, ?, ?, ?, ?)",
-                 (ref, e.contact_id, e.rep, at, False))
-        db.later(
-            "INSERT INTO {rep_customers} AS rc VALUES (?, ?, 1, ?, ?) ON CONFLICT (rep, customer)"
-            " DO UPDATE SET contacts = rc.contacts + 1,"
-            " first_contact_at = CASE WHEN excluded.first_contact_at < rc.first_contact_at"
-            "  THEN excluded.first_contact_at ELSE rc.first_contact_at END,"
-            " last_contact_at = CASE WHEN excluded.last_contact_at > rc.last_contact_at"
-            "  THEN excluded.last_contact_at ELSE rc.last_contact_at END",
-            (e.rep, ref, at, at))
+                 (ref, e.contact_id, e.rep, iso(e.occurred_at), False))
 
     def on_EntryCorrected(self, db: Writes, e: Any, ref: str) -> None:
         if "occurred_at" in e.fields:
@@ -107,33 +103,13 @@ class Dossier(HandlerView):
         changes = [(column, iso(e.fields[column]) if column == "occurred_at" else e.fields[column])
                    for column in ("rep", "occurred_at") if column in e.fields]
         if changes:
-            self.change_contact(db, ref, e.entry_id, changes)
+            sets = ", ".join(f"{column} = ?" for column, _ in changes)
+            db.execute(f"UPDATE {{rep_contacts}} SET {sets} WHERE customer = ? AND "
+                       "contact_id = ?", (*(v for _, v in changes), ref, e.entry_id))
 
     def on_EntryRetracted(self, db: Writes, e: Any, ref: str) -> None:
-        self.change_contact(db, ref, e.entry_id, [("retracted", True)])
-
-    def change_contact(self, db: Writes, ref: str, contact_id: str,
-                       changes: list[tuple[str, Any]]) -> None:
-        """Change one contact, then count again the rep-customer pairs it left and joined."""
-        before = db.one("SELECT rep FROM {rep_contacts} WHERE customer = ? AND contact_id = ?",
-                        (ref, contact_id))
-        if before is None:
-            return
-        sets = ", ".join(f"{column} = ?" for column, _ in changes)
-        db.execute(f"UPDATE {{rep_contacts}} SET {sets} WHERE customer = ? AND contact_id = ?",
-                   (*(v for _, v in changes), ref, contact_id))
-        for rep in {before["rep"], *(v for column, v in changes if column == "rep")}:
-            self.recount(db, rep, ref)
-
-    @staticmethod
-    def recount(db: Writes, rep: str, ref: str) -> None:
-        found = db.one("SELECT COUNT(*) AS n, MIN(occurred_at) AS first_at,"
-                       " MAX(occurred_at) AS last_at FROM {rep_contacts}"
-                       " WHERE rep = ? AND customer = ? AND retracted = ?", (rep, ref, False))
-        db.execute("DELETE FROM {rep_customers} WHERE rep = ? AND customer = ?", (rep, ref))
-        if found and found["n"]:
-            db.execute("INSERT INTO {rep_customers} VALUES (?, ?, ?, ?, ?)",
-                       (rep, ref, found["n"], found["first_at"], found["last_at"]))
+        db.execute("UPDATE {rep_contacts} SET retracted = ? WHERE customer = ? AND "
+                   "contact_id = ?", (True, ref, e.entry_id))
 
     # -- reps -------------------------------------------------------------------------------------
 
@@ -179,9 +155,9 @@ def rep_dossier(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
         owned = owned_customers(tx, rep)
         touched = tx.rows(
             "SELECT rc.customer, c.name, c.owner, rc.contacts, rc.first_contact_at,"
-            " rc.last_contact_at FROM {rep_customers} rc LEFT JOIN {customers} c"
-            " ON c.ref = rc.customer WHERE rc.rep = ?"
-            " ORDER BY rc.last_contact_at DESC, rc.customer", (rep,))
+            " rc.last_contact_at FROM (" + contacts_per_pair("rep = ?") + ") rc"
+            " LEFT JOIN {customers} c ON c.ref = rc.customer"
+            " ORDER BY rc.last_contact_at DESC, rc.customer", (False, rep))
         handed_on = tx.rows(
             "SELECT h.customer, c.name, h.since, h.until, c.owner AS now_owned_by"
             " FROM {owner_history} h LEFT JOIN {customers} c ON c.ref = h.customer"
@@ -229,8 +205,8 @@ def owned_customers(tx: ViewDb, rep: str) -> list[dict[str, Any]]:
     owned = tx.rows("SELECT ref AS customer, name, owner_since, churned_at, erased"
                     " FROM {customers} WHERE owner = ? ORDER BY ref", (rep,))
     contacts: dict[str, list[dict[str, Any]]] = {}
-    for row in tx.rows("SELECT rc.* FROM {rep_customers} rc JOIN {customers} c"
-                       " ON c.ref = rc.customer WHERE c.owner = ?", (rep,)):
+    owned_by = "customer IN (SELECT ref FROM {customers} WHERE owner = ?)"
+    for row in tx.rows(contacts_per_pair(owned_by), (False, rep)):
         contacts.setdefault(row["customer"], []).append(row)
     for customer in owned:
         customer["erased"] = bool(customer["erased"])
@@ -316,10 +292,10 @@ def reps_of_customer(db: Database, customer: str) -> set[str] | None:
     with db.transaction(tables, commit=False, snapshot=False) as tx:
         rows = tx.rows(
             "SELECT 1 AS known, owner AS rep FROM {customers} WHERE ref = ?"
-            " UNION ALL SELECT 0, rep FROM {rep_customers} WHERE customer = ?"
+            " UNION ALL SELECT 0, rep FROM {rep_contacts} WHERE customer = ? AND retracted = ?"
             " UNION ALL SELECT 0, rep FROM {promises} WHERE customer = ?"
             " UNION ALL SELECT 0, rep FROM {quotes} WHERE customer = ?",
-            (customer, customer, customer, customer))
+            (customer, customer, False, customer, customer))
     if not any(row["known"] for row in rows):
         return None
     return {row["rep"] for row in rows if row["rep"] is not None}

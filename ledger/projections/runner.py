@@ -16,6 +16,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 
 from ledger.application import Ledger
 from ledger.projections.base import View
-from ledger.projections.db import Database, ViewDb, iso
+from ledger.projections.db import Database, ViewDb, column_types, iso
 from ledger.store import DDL_LOCK
 
 # Errors of the database rather than of an event: a view is not stopped for them.
@@ -134,6 +135,7 @@ class Runner:
         with self.db.transaction(SHARED_TABLES) as tx:
             ddl_turn(tx)
             for logical, columns in SHARED_COLUMNS.items():
+                self.db.columns[SHARED_TABLES[logical]] = column_types(columns, types)
                 tx.execute(f"CREATE TABLE IF NOT EXISTS {{{logical}}} "
                            f"({columns.format(**types)})")
         for view in views if views is not None else self.views:
@@ -173,44 +175,73 @@ class Runner:
         """Process every event written so far (or up to ``until``); return how many."""
         processed = 0
         positions = self.positions()
-        while True:
-            active = [v for v in self.views if v.name not in self.failed]
-            if not active:
-                return processed
-            start = min(positions[v.name] for v in active)
-            limit = self.batch_size if until is None else min(self.batch_size, until - start)
-            if limit <= 0:
-                return processed
-            with collector_paused():
-                batch = self.read(start, limit)
-                count = len(batch)
-                if count:
-                    in_step = [v for v in active if positions[v.name] == start]
-                    positions.update(self.apply_together(in_step, batch))
-                    for view in active:
-                        if positions[view.name] >= batch[-1][0]:
-                            continue
-                        todo = [(p, e) for p, e in batch if p > positions[view.name]]
-                        if todo:
-                            positions[view.name] = self.apply(view, todo)
-                del batch  # freed while the collector is off, so that it never walks it
-            if not count:
-                return processed
-            processed += count
-            if progress is not None:
-                progress(count)
+        ahead: tuple[int, int, Future[Batch]] | None = None  # the next batch, being read
+        with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as reader:
+            while True:
+                active = [v for v in self.views if v.name not in self.failed]
+                if not active:
+                    return processed
+                start = min(positions[v.name] for v in active)
+                limit = self.batch_size if until is None else min(self.batch_size, until - start)
+                if limit <= 0:
+                    return processed
+                with collector_paused():
+                    if ahead is not None and ahead[:2] == (start, limit):
+                        batch = self.learn(ahead[2].result())
+                    else:
+                        batch = self.read(start, limit)
+                    count = len(batch)
+                    ahead = None
+                    if self.db.postgres and count == limit:
+                        # Read and decode the next batch while this one is written: on
+                        # PostgreSQL the runner would otherwise sit idle while the server
+                        # works. (On SQLite it is slower: see ``read``.)
+                        after = batch[-1][0]
+                        following = self.batch_size if until is None else min(
+                            self.batch_size, until - after)
+                        if following > 0:
+                            ahead = (after, following,
+                                     reader.submit(self.decoded, after, following))
+                    if count:
+                        self.process(batch, active, positions, start)
+                    del batch  # freed while the collector is off, so that it never walks it
+                if not count:
+                    return processed
+                processed += count
+                if progress is not None:
+                    progress(count)
+
+    def process(self, batch: Batch, active: list[View], positions: dict[str, int],
+                start: int) -> None:
+        """Apply a batch that follows log position ``start`` to the active views: those in
+        step together, any behind alone; ``positions`` moves with them."""
+        in_step = [v for v in active if positions[v.name] == start]
+        positions.update(self.apply_together(in_step, batch))
+        for view in active:
+            if positions[view.name] >= batch[-1][0]:
+                continue
+            todo = [(p, e) for p, e in batch if p > positions[view.name]]
+            if todo:
+                positions[view.name] = self.apply(view, todo)
 
     def read(self, start: int, limit: int) -> Batch:
         """Up to ``limit`` events after log position ``start``, decoded; learns the streams
         they create (views name events by their stream's ref).
 
-        (Reading the next batch on another thread while this one is applied was tried and
-        is slower on SQLite: its cursor releases the GIL for every row it writes and then
-        waits to get it back from the decoding thread.)
+        (Reading the next batch on another thread while this one is applied is slower on
+        SQLite: its cursor releases the GIL for every row it writes and then waits to get it
+        back from the decoding thread.)
         """
+        return self.learn(self.decoded(start, limit))
+
+    def decoded(self, start: int, limit: int) -> Batch:
+        """Up to ``limit`` events after log position ``start``, decoded."""
         notifications = self.app.recorder.select_notifications(
             start=start, limit=limit, inclusive_of_start=False)
-        batch = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+
+    def learn(self, batch: Batch) -> Batch:
+        """Learn the streams the batch creates (views name events by their stream's ref)."""
         self.created = self.refs.learn([event for _, event in batch])
         if not {e.originator_id.int for _, e in batch} <= self.refs.by_id.keys():
             # Created before this runner started, by a batch another runner applied.
@@ -409,6 +440,7 @@ def create_view_tables(db: Database, tx: ViewDb, view: View, types: dict[str, st
     """Create what is missing; indexes come with a new table (their names stay unique)."""
     token = suffix.rsplit("_", 1)[-1] if suffix else uuid.uuid4().hex[:6]
     for logical, columns in view.tables.items():
+        db.columns[names[logical]] = column_types(columns, types)
         if db.table_exists(tx, names[logical]):
             continue
         tx.execute(f"CREATE TABLE {{{logical}}} ({columns.format(**types)})")

@@ -25,7 +25,7 @@ CORRECTABLE: dict[str, tuple[str, dict[str, str]]] = {
     "surveys": ("survey_id", {"product": "product", "rep": "rep",
                               "occurred_at": "occurred_at"}),
     "resolutions": ("complaint_id", {"occurred_at": "filed_at"}),
-    "contacts": ("contact_id", {"channel": "channel", "direction": "direction",
+    "contacts": ("contact_id", {"rep": "rep", "channel": "channel", "direction": "direction",
                                 "occurred_at": "occurred_at"}),
     "campaign_touches": ("touch_id", {"occurred_at": "occurred_at"}),
 }
@@ -54,10 +54,12 @@ class Activity(HandlerView):
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, filed_at TEXT NOT NULL,"
             " resolved_at TEXT, satisfied {bool}, reopened {int} NOT NULL,"
             " retracted {bool} NOT NULL, PRIMARY KEY (customer, complaint_id)"),
+        # The one table of contacts: the dossier (contacts per rep) and the compliance checks
+        # (a sale while a complaint was open) read it too, rather than keep copies.
         "contacts": (
-            "customer TEXT NOT NULL, contact_id TEXT NOT NULL, channel TEXT NOT NULL,"
-            " direction TEXT NOT NULL, occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
-            " PRIMARY KEY (customer, contact_id)"),
+            "customer TEXT NOT NULL, contact_id TEXT NOT NULL, rep TEXT NOT NULL,"
+            " channel TEXT NOT NULL, direction TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, contact_id)"),
         "campaign_touches": (
             "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
             " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
@@ -71,6 +73,9 @@ class Activity(HandlerView):
             " currency TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " PRIMARY KEY (campaign, version)"),
     }
+    # a rep's contacts per customer, for the dossier, from the index alone
+    indexes: ClassVar[list[tuple[str, str]]] = [
+        ("contacts", "rep, customer, occurred_at, retracted")]
 
     def on_PurchaseRecorded(self, db: Writes, e: Any, customer: str) -> None:
         db.later("INSERT INTO {purchases} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -110,8 +115,9 @@ class Activity(HandlerView):
                    (customer, e.complaint_id))
 
     def on_ContactLogged(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?)",
-                 (customer, e.contact_id, e.channel, e.direction, iso(e.occurred_at), False))
+        db.later("INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (customer, e.contact_id, e.rep, e.channel, e.direction, iso(e.occurred_at),
+                  False))
 
     def on_CampaignTouched(self, db: Writes, e: Any, customer: str) -> None:
         db.later("INSERT INTO {campaign_touches} VALUES (?, ?, ?, ?, ?)",

@@ -2,8 +2,8 @@
 they left open (promises, quotes, complaints, requests) and, once they have departed, the
 hand-over list of everything that needs a new owner.
 
-``rep_dossier`` reads the tables of four views, which the runner must keep: promises, quotes,
-service and this one.
+``rep_dossier`` reads the tables of five views, which the runner must keep: promises, quotes,
+service, activity (its contacts: who talked to whom, and when) and this one.
 """
 
 from __future__ import annotations
@@ -12,20 +12,21 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from ledger.errors import UnknownReference, ViewNotBuilt
+from ledger.projections.activity import Activity
 from ledger.projections.base import HandlerView, View
 from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
 from ledger.projections.service import Service, open_items
 
-NEEDS = "rep_dossier needs the promises, quotes, service and dossier views"
+NEEDS = "rep_dossier needs the promises, quotes, service, dossier and activity views"
 
 
 def contacts_per_pair(where: str) -> str:
     """SQL for the contacts that stand (not retracted) per rep and customer, of the pairs
     ``where`` selects: how many, the first and the last. Its first parameter is False."""
     return ("SELECT rep, customer, COUNT(*) AS contacts, MIN(occurred_at) AS first_contact_at,"
-            " MAX(occurred_at) AS last_contact_at FROM {rep_contacts} WHERE retracted = ?"
+            " MAX(occurred_at) AS last_contact_at FROM {contacts} WHERE retracted = ?"
             f" AND {where} GROUP BY rep, customer")
 
 
@@ -39,18 +40,12 @@ class Dossier(HandlerView):
         "reps": (
             "ref TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, manager TEXT,"
             " hired_at TEXT NOT NULL, departed_at TEXT, departure_reason TEXT"),
-        # every contact; the counts per rep and customer are made when read
-        # (``contacts_per_pair``), so a corrected or retracted contact needs no recount
-        "rep_contacts": (
-            "customer TEXT NOT NULL, contact_id TEXT NOT NULL, rep TEXT NOT NULL,"
-            " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
-            " PRIMARY KEY (customer, contact_id)"),
         "owner_history": (
             "customer TEXT NOT NULL, seq {int} NOT NULL, rep TEXT NOT NULL, since TEXT NOT NULL,"
             " until TEXT, reason TEXT, PRIMARY KEY (customer, seq)"),
     }
     indexes: ClassVar[list[tuple[str, str]]] = [
-        ("customers", "owner"), ("rep_contacts", "rep, customer, occurred_at, retracted"),
+        ("customers", "owner"),
         ("owner_history", "rep")]
 
     # -- customers and owners --------------------------------------------------------------------
@@ -90,26 +85,10 @@ class Dossier(HandlerView):
     def on_PersonalDataErased(self, db: Writes, e: Any, ref: str) -> None:
         db.execute("UPDATE {customers} SET name = NULL, erased = ? WHERE ref = ?", (True, ref))
 
-    # -- contacts ---------------------------------------------------------------------------------
-
-    def on_ContactLogged(self, db: Writes, e: Any, ref: str) -> None:
-        db.later("INSERT INTO {rep_contacts} VALUES (?, ?, ?, ?, ?)",
-                 (ref, e.contact_id, e.rep, iso(e.occurred_at), False))
-
     def on_EntryCorrected(self, db: Writes, e: Any, ref: str) -> None:
         if "occurred_at" in e.fields:
             db.execute("UPDATE {customers} SET churned_at = ? WHERE ref = ? AND churn_id = ?",
                        (iso(e.fields["occurred_at"]), ref, e.entry_id))
-        changes = [(column, iso(e.fields[column]) if column == "occurred_at" else e.fields[column])
-                   for column in ("rep", "occurred_at") if column in e.fields]
-        if changes:
-            sets = ", ".join(f"{column} = ?" for column, _ in changes)
-            db.execute(f"UPDATE {{rep_contacts}} SET {sets} WHERE customer = ? AND "
-                       "contact_id = ?", (*(v for _, v in changes), ref, e.entry_id))
-
-    def on_EntryRetracted(self, db: Writes, e: Any, ref: str) -> None:
-        db.execute("UPDATE {rep_contacts} SET retracted = ? WHERE customer = ? AND "
-                   "contact_id = ?", (True, ref, e.entry_id))
 
     # -- reps -------------------------------------------------------------------------------------
 
@@ -130,15 +109,15 @@ class Dossier(HandlerView):
 
 
 def needed_views() -> list[View]:
-    return [Promises(), Quotes(), Service(), Dossier()]
+    return [Promises(), Quotes(), Service(), Dossier(), Activity()]
 
 
 def rep_dossier(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
     """What a rep owns, has touched and has left open; for a departed rep, the hand-over list
     (most urgent first). ``as_of`` is "now" for deadlines: what is overdue, what has lapsed.
 
-    Needs the promises, quotes, service and dossier views (``ViewNotBuilt`` names a missing
-    one); ``UnknownReference`` if the rep was never hired.
+    Needs the promises, quotes, service, dossier and activity views (``ViewNotBuilt`` names a
+    missing one); ``UnknownReference`` if the rep was never hired.
     """
     views = needed_views()
     tables = {k: v for view in views for k, v in view.table_names().items()}
@@ -292,7 +271,7 @@ def reps_of_customer(db: Database, customer: str) -> set[str] | None:
     with db.transaction(tables, commit=False, snapshot=False) as tx:
         rows = tx.rows(
             "SELECT 1 AS known, owner AS rep FROM {customers} WHERE ref = ?"
-            " UNION ALL SELECT 0, rep FROM {rep_contacts} WHERE customer = ? AND retracted = ?"
+            " UNION ALL SELECT 0, rep FROM {contacts} WHERE customer = ? AND retracted = ?"
             " UNION ALL SELECT 0, rep FROM {promises} WHERE customer = ?"
             " UNION ALL SELECT 0, rep FROM {quotes} WHERE customer = ?",
             (customer, customer, False, customer, customer))

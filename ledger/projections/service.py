@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+from ledger.errors import ViewNotBuilt
+from ledger.projections.activity import Activity
 from ledger.projections.base import HandlerView, Page, decode_cursor, event_type, page_of
 from ledger.projections.db import Database, ViewDb, Writes, iso, parse_iso
 
@@ -26,13 +28,12 @@ CORRECTABLE: dict[str, dict[str, str]] = {
                    "occurred_at": "filed_at"},
     "touches": {"channel": "channel", "material": "material", "department": "department",
                 "occurred_at": "occurred_at"},
-    "sales": {"rep": "rep", "direction": "direction", "occurred_at": "occurred_at"},
+    "sales": {"rep": "rep", "occurred_at": "occurred_at"},
 }
 ID_COLUMN = {"requests": "request_id", "complaints": "complaint_id", "touches": "touch_id",
              "sales": "entry_id"}
 TIME_COLUMNS = {"received_at", "respond_by", "filed_at", "occurred_at"}
-SALES = {"ContactLogged": ("contact", "contact_id"), "QuoteIssued": ("quote", "quote_id"),
-         "PurchaseRecorded": ("purchase", "order_id")}
+SALES = {"QuoteIssued": ("quote", "quote_id"), "PurchaseRecorded": ("purchase", "order_id")}
 
 
 def day_number(when: datetime) -> int:
@@ -65,7 +66,7 @@ class Service(HandlerView):
             " PRIMARY KEY (customer, touch_id)"),
         "sales": (
             "customer TEXT NOT NULL, entry_id TEXT NOT NULL, kind TEXT NOT NULL, rep TEXT,"
-            " direction TEXT, occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
+            " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
             " PRIMARY KEY (customer, entry_id)"),
     }
     indexes: ClassVar[list[tuple[str, str]]] = [
@@ -126,11 +127,10 @@ class Service(HandlerView):
 
     def on_sale(self, db: Writes, e: Any, customer: str) -> None:
         kind, id_field = SALES[event_type(e)]
-        db.later("INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (customer, getattr(e, id_field), kind, e.rep, getattr(e, "direction", None),
-                  iso(e.occurred_at), False))
+        db.later("INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?)",
+                 (customer, getattr(e, id_field), kind, e.rep, iso(e.occurred_at), False))
 
-    on_ContactLogged = on_QuoteIssued = on_PurchaseRecorded = on_sale
+    on_QuoteIssued = on_PurchaseRecorded = on_sale
 
     # -- corrections and retractions -------------------------------------------------------------
 
@@ -243,7 +243,11 @@ WHERE t.retracted = ? AND c.retracted = ?
 UNION ALL
 SELECT 'sale_during_open_complaint', s.customer, s.occurred_at, s.entry_id, s.kind, s.rep,
   NULL, NULL, NULL, NULL, p.complaint_id, 'complaint', p.opened_at, p.closed_at, NULL, NULL
-FROM {sales} s
+FROM (SELECT customer, entry_id, kind, rep, NULL AS direction, occurred_at, retracted
+      FROM {sales}
+      UNION ALL
+      SELECT customer, contact_id, 'contact', rep, direction, occurred_at, retracted
+      FROM {contacts}) s
 JOIN {complaint_periods} p ON p.customer = s.customer AND p.opened_at <= s.occurred_at
   AND (p.closed_at IS NULL OR s.occurred_at < p.closed_at)
 JOIN {complaints} c ON c.customer = p.customer AND c.complaint_id = p.complaint_id
@@ -276,7 +280,7 @@ def violations(db: Database, *, kind: str | None = None, limit: int = 100,
     the same material from two departments within 30 days; in order of when they happened.
 
     A contact logged by the rep handling (or given) the complaint is the complaint being
-    handled, not a sale, and is not listed.
+    handled, not a sale, and is not listed. Contacts are read from the activity view.
     """
     params: list[Any] = [True, False, False, False, False, False, SAME_MATERIAL_DAYS, False,
                          False]
@@ -289,7 +293,12 @@ def violations(db: Database, *, kind: str | None = None, limit: int = 100,
         conditions.append(condition)
         params += more
     outer = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    with db.transaction(Service().table_names(), commit=False) as tx:
+    contacts = Activity().table_names()["contacts"]
+    with db.transaction({**Service().table_names(), "contacts": contacts}, commit=False) as tx:
+        if not db.table_exists(tx, contacts):
+            raise ViewNotBuilt("the activity view has not been built: the compliance checks "
+                               "read its contacts; run the projection runner with it",
+                               where="violations")
         rows = tx.rows(f"SELECT * FROM ({VIOLATIONS_SQL}) found {outer} "
                        f"ORDER BY {', '.join(VIOLATION_KEY)} LIMIT ?", (*params, limit + 1))
     page = page_of(rows, limit, VIOLATION_KEY)

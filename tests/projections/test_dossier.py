@@ -10,11 +10,8 @@ import pytest
 from ledger.application import Ledger
 from ledger.errors import UnknownReference, ViewNotBuilt
 from ledger.projections.db import Database, iso
-from ledger.projections.dossier import Dossier, rep_dossier
-from ledger.projections.promises import Promises
-from ledger.projections.quotes import Quotes
+from ledger.projections.dossier import Dossier, needed_views, rep_dossier
 from ledger.projections.runner import Runner
-from ledger.projections.service import Service
 from tests.conftest import T0, at, run
 
 
@@ -23,7 +20,7 @@ def on(days: float) -> datetime:
 
 
 def caught_up(ledger: Ledger) -> Database:
-    runner = Runner(ledger, [Promises(), Quotes(), Service(), Dossier()])
+    runner = Runner(ledger, needed_views())
     runner.catch_up()
     assert not runner.failed, runner.failed
     return runner.db
@@ -113,7 +110,7 @@ def test_the_dossier_says_which_views_it_needs(world: Ledger) -> None:
     runner = Runner(world, [Dossier()])
     runner.catch_up()
 
-    with pytest.raises(ViewNotBuilt, match="promises, quotes, service and dossier views"):
+    with pytest.raises(ViewNotBuilt, match="promises, quotes, service, dossier and activity views"):
         rep_dossier(runner.db, "REP-1", as_of=on(5))
 
 
@@ -228,7 +225,7 @@ def test_a_rebuild_of_the_dossier_equals_the_live_view(world: Ledger) -> None:
     run(world, type="move_rep", rep="REP-2", team="key-accounts", manager=None,
         occurred_at=at(6))
     run(world, type="record_churn", customer="CUST-4", defection_type="price", occurred_at=at(7))
-    runner = Runner(world, [Promises(), Quotes(), Service(), Dossier()], batch_size=5)
+    runner = Runner(world, needed_views(), batch_size=5)
     runner.catch_up()
 
     assert runner.rebuild(Dossier(), verify=True) is True

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.projections.activity import Activity
 from ledger.projections.base import Page
 from ledger.projections.db import Database, iso
 from ledger.projections.promises import Promises
@@ -21,7 +22,7 @@ def on(days: float) -> datetime:
 
 
 def caught_up(ledger: Ledger) -> Database:
-    runner = Runner(ledger, [Service()])
+    runner = Runner(ledger, [Service(), Activity()])  # violations read activity's contacts
     runner.catch_up()
     assert not runner.failed, runner.failed
     return runner.db

@@ -155,7 +155,7 @@ def projection_status(args: argparse.Namespace) -> int:
         print_json([s.to_dict() for s in statuses])
     else:
         print(table([s.to_dict() for s in statuses],
-                    ["view", "position", "head", "lag", "error_position"]))
+                    ["view", "position", "head", "lag", "error_position", "rebuild_pending"]))
     return 1 if any(s.error for s in statuses) else 0
 
 

@@ -10,6 +10,8 @@ at once, so positions live in ``view_positions`` written beside the view's rows.
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import sqlite3
 import sys
 import threading
@@ -41,11 +43,14 @@ CREATED = {"Registered": "customer", "Hired": "rep", "Launched": "campaign"}
 SHARED_TABLES = {
     "positions": "view_positions",
     "streams": "view_streams",
+    "shapes": "view_shapes",
 }
 SHARED_COLUMNS = {
     "positions": "view TEXT PRIMARY KEY, position {int} NOT NULL, error TEXT, "
                  "error_position {int}, updated_at TEXT NOT NULL",
     "streams": "id TEXT PRIMARY KEY, kind TEXT NOT NULL, ref TEXT NOT NULL",
+    # each view's tables and indexes as they were built (``shape``)
+    "shapes": "view TEXT PRIMARY KEY, shape TEXT NOT NULL",
 }
 
 
@@ -56,6 +61,7 @@ class ViewStatus:
     head: int
     error: str | None = None
     error_position: int | None = None
+    rebuild_pending: bool = False  # built by an earlier version of the view: rebuilt next run
 
     @property
     def lag(self) -> int:
@@ -63,7 +69,8 @@ class ViewStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {"view": self.view, "position": self.position, "head": self.head,
-                "lag": self.lag, "error": self.error, "error_position": self.error_position}
+                "lag": self.lag, "error": self.error, "error_position": self.error_position,
+                "rebuild_pending": self.rebuild_pending}
 
 
 class Refs:
@@ -114,6 +121,7 @@ class Runner:
         self.keep = keep
         self.refs = Refs()
         self.failed: dict[str, str] = {}
+        self.outdated: list[View] = []  # tables of an earlier shape: rebuilt by ``catch_up``
         self.created: list[tuple[str, str, str]] = []  # streams created in the current batch
         self.wakeup = threading.Event()
         app.listeners.append(self.wakeup)
@@ -142,10 +150,19 @@ class Runner:
             names = view.table_names(suffix)
             with self.db.transaction({**SHARED_TABLES, **names}) as tx:
                 ddl_turn(tx)
-                create_view_tables(self.db, tx, view, types, names, suffix)
+                existed = create_view_tables(self.db, tx, view, types, names, suffix)
                 tx.execute("INSERT INTO {positions} (view, position, updated_at) "
                            "VALUES (?, 0, ?) ON CONFLICT (view) DO NOTHING",
                            (view.name + suffix, iso(datetime.now(timezone.utc))))
+                if suffix:
+                    continue
+                built = tx.one("SELECT shape FROM {shapes} WHERE view = ?", (view.name,))
+                if not existed:
+                    record_shape(tx, view)
+                elif built is None or built["shape"] != shape(view):
+                    # Built by an earlier version of the code: its rows may lack a column or
+                    # mean something else. Rebuilt beside the live tables and swapped in.
+                    self.outdated.append(view)
         with self.db.transaction(SHARED_TABLES, commit=False) as tx:
             self.refs.load(tx)
 
@@ -164,7 +181,8 @@ class Runner:
         return [
             ViewStatus(view.name, int(rows[view.name]["position"]) if view.name in rows else 0,
                        head, (rows.get(view.name) or {}).get("error"),
-                       (rows.get(view.name) or {}).get("error_position"))
+                       (rows.get(view.name) or {}).get("error_position"),
+                       view in self.outdated)
             for view in self.views
         ]
 
@@ -172,7 +190,14 @@ class Runner:
 
     def catch_up(self, *, until: int | None = None,
                  progress: Callable[[int], None] | None = None) -> int:
-        """Process every event written so far (or up to ``until``); return how many."""
+        """Process every event written so far (or up to ``until``); return how many.
+
+        A view whose tables an earlier version of the code built is rebuilt first."""
+        while self.outdated:
+            view = self.outdated.pop(0)
+            # Its live tables do not fit its code: it waits (as if stopped) until swapped.
+            self.failed[view.name] = "being rebuilt: an earlier version of the code built it"
+            self.rebuild(view, progress=progress)
         processed = 0
         positions = self.positions()
         ahead: tuple[int, int, Future[Batch]] | None = None  # the next batch, being read
@@ -402,6 +427,7 @@ class Runner:
                 tx.execute(f"ALTER TABLE {{built_{logical}}} RENAME TO {live[logical]}")
             set_position(tx, view.name, position)
             tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
+            record_shape(tx, view)
         self.db.forget_tables(view.table_names(suffix).values())
         self.failed.pop(view.name, None)
 
@@ -410,6 +436,7 @@ class Runner:
             for logical in view.tables:
                 tx.execute(f"DROP TABLE IF EXISTS {{{logical}}}")
             tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
+            tx.execute("DELETE FROM {shapes} WHERE view = ?", (view.name + suffix,))
         self.db.forget_tables(view.table_names(suffix).values())
 
 
@@ -436,17 +463,33 @@ def ddl_turn(tx: ViewDb) -> None:
 
 
 def create_view_tables(db: Database, tx: ViewDb, view: View, types: dict[str, str],
-                       names: dict[str, str], suffix: str) -> None:
-    """Create what is missing; indexes come with a new table (their names stay unique)."""
+                       names: dict[str, str], suffix: str) -> bool:
+    """Create what is missing; indexes come with a new table (their names stay unique).
+    Whether any of the view's tables existed already."""
     token = suffix.rsplit("_", 1)[-1] if suffix else uuid.uuid4().hex[:6]
+    existed = False
     for logical, columns in view.tables.items():
         db.columns[names[logical]] = column_types(columns, types)
         if db.table_exists(tx, names[logical]):
+            existed = True
             continue
         tx.execute(f"CREATE TABLE {{{logical}}} ({columns.format(**types)})")
         for n, (table, indexed) in enumerate(view.indexes):
             if table == logical:
                 tx.execute(f"CREATE INDEX ix_{logical}_{n}_{token} ON {{{logical}}} ({indexed})")
+    return existed
+
+
+def shape(view: View) -> str:
+    """A digest of the view's tables and indexes: it changes when a new version of the code
+    defines the view differently."""
+    definition = json.dumps([view.tables, view.indexes], sort_keys=True)
+    return hashlib.sha256(definition.encode()).hexdigest()[:16]
+
+
+def record_shape(tx: ViewDb, view: View) -> None:
+    tx.execute("INSERT INTO {shapes} (view, shape) VALUES (?, ?) ON CONFLICT (view) DO UPDATE "
+               "SET shape = excluded.shape", (view.name, shape(view)))
 
 
 def set_position(tx: ViewDb, view: str, position: int) -> None:

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,8 +19,9 @@ from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.demo import build_world
+from ledger.projections.activity import Activity
 from ledger.projections.base import View
-from ledger.projections.db import ViewDb
+from ledger.projections.db import ViewDb, Writes, iso
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Refs, Runner
 from tests.test_properties import BATCH, CUSTOMERS, REPS, T0, in_world, parsed
@@ -125,4 +126,41 @@ def test_two_runners_on_one_store_neither_skip_nor_repeat(store: Settings) -> No
     assert all(s.lag == 0 for s in runners[0].status())
     for view in all_views():
         assert runners[0].rebuild(view, verify=True), f"{view.name} differs from its rebuild"
+    app.close()
+
+
+class OlderActivity(Activity):
+    """The activity view as an earlier version of the code defined it: contacts had no rep."""
+
+    tables: ClassVar[dict[str, str]] = {
+        **Activity.tables,
+        "contacts": "customer TEXT NOT NULL, contact_id TEXT NOT NULL, channel TEXT NOT NULL,"
+                    " direction TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+                    " retracted {bool} NOT NULL, PRIMARY KEY (customer, contact_id)"}
+    indexes: ClassVar[list[tuple[str, str]]] = []
+
+    def on_ContactLogged(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?)",
+                 (customer, e.contact_id, e.channel, e.direction, iso(e.occurred_at), False))
+
+
+def test_a_view_an_earlier_version_built_is_rebuilt_on_the_next_run(store: Settings) -> None:
+    app = Ledger(store)
+    build_world(app, seed=3, customers=12, days=120)
+    older = Runner(app, [OlderActivity()])
+    older.catch_up()
+    older.close()
+
+    runner = Runner(app, all_views())
+    assert [s.view for s in runner.status() if s.rebuild_pending] == ["activity"]
+    runner.catch_up()
+
+    assert not runner.failed and not any(s.rebuild_pending for s in runner.status())
+    assert all(s.lag == 0 for s in runner.status())
+    with runner.db.transaction(Activity().table_names(), commit=False) as tx:
+        reps = tx.rows("SELECT DISTINCT rep FROM {contacts} ORDER BY rep")
+    assert reps and all(row["rep"].startswith("REP-") for row in reps)
+    assert runner.rebuild(Activity(), verify=True)
+    runner.close()
+    assert Runner(app, all_views()).outdated == []  # the new shape is on record
     app.close()

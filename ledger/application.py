@@ -43,6 +43,7 @@ A = TypeVar("A", bound=LedgerAggregate)
 
 KINDS: dict[Kind, type[LedgerAggregate]] = {"customer": Customer, "rep": Rep,
                                               "campaign": Campaign}
+CREATING = frozenset({"RegisterCustomer", "HireRep", "LaunchCampaign"})  # start a stream
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,11 @@ class Ledger(Application[UUID]):
         command_ids = [c.command_id for c in commands if c.command_id is not None]
         recorded = self.ledger_recorder.select_commands(command_ids) if command_ids else {}
         batch = Batch(self, actors[0] if actors else "", recorded)
+        # Streams the batch would create that do not exist: asked once, not loaded one by one.
+        new = {stream_id(c.target, c.target_ref()) for c in commands
+               if type(c).__name__ in CREATING}
+        if len(new) > 1:
+            batch.absent = new - self.ledger_recorder.existing_streams(sorted(new))
         for index, command in enumerate(commands):
             batch.actor = actors[index]
             # One instant per command: its default occurred_at and its recording time agree.
@@ -204,7 +210,7 @@ class Ledger(Application[UUID]):
             if command.command_id in recorded:
                 return _replay(command, recorded[command.command_id])
         kind = command.target
-        if type(command).__name__ in ("RegisterCustomer", "HireRep", "LaunchCampaign"):
+        if type(command).__name__ in CREATING:
             return DuplicateReference(f"{kind} {command.target_ref()} is already registered")
         return VersionConflict(
             f"{kind} {command.target_ref()} was changed by another writer at the same moment; "
@@ -264,6 +270,7 @@ class Batch:
     aggregates: dict[UUID, LedgerAggregate] = field(default_factory=dict)
     outcomes: list[Outcome | _Pending | int] = field(default_factory=list)
     seen_ids: dict[str, tuple[int, str]] = field(default_factory=dict)
+    absent: set[UUID] = field(default_factory=set)  # streams known not to exist yet
     # Aggregates the running command has used, with their pending events before it ran: its
     # own events are the ones after.
     touched: dict[UUID, int] = field(default_factory=dict)
@@ -279,6 +286,9 @@ class Batch:
         return aggregate
 
     def exists(self, kind: Kind, ref: str) -> bool:
+        aggregate_id = stream_id(kind, ref)
+        if aggregate_id in self.absent and aggregate_id not in self.aggregates:
+            return False
         try:
             self.get(kind, ref)
         except UnknownReference:
@@ -356,6 +366,9 @@ class Batch:
             in_order = [e for p in pending for e in written[id(p)]]
             for aggregate in changed:
                 aggregate.collect_events()
+            mapper = self.app.mapper
+            assert isinstance(mapper, ChainedMapper)
+            mapper.prepare_keys(in_order)
             recordings = self.app.save(*in_order, *changed, commands=rows)
             positions = {id(r.domain_event): r.notification.id for r in recordings}
         finished: list[Outcome] = []

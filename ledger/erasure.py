@@ -17,6 +17,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
@@ -32,6 +33,7 @@ PERSONAL = frozenset({"name", "email", "phone", "address", "company", "summary",
 CUSTOMER_TOPIC = "ledger.aggregates.customer:Customer"
 SEALED = "sealed1:"
 TABLE = {"keys": "customer_keys"}
+KEY_CHUNK = 500  # customers per statement when keys are made in bulk
 CustomerForgotten = rule("customer_forgotten")
 
 
@@ -72,10 +74,9 @@ class CustomerKeys:
             if name in self.known:
                 return self.known[name]
         if create:
-            with self.db.transaction(TABLE) as tx:
-                tx.execute("INSERT INTO {keys} (stream, key) VALUES (?, ?) "
-                           "ON CONFLICT (stream) DO NOTHING",
-                           (name, base64.b64encode(AESGCM.generate_key(256)).decode()))
+            self.prepare([name])
+            with self.lock:
+                return self.known.get(name)
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
             row = tx.one("SELECT key FROM {keys} WHERE stream = ?", (name,))
         if row is None:
@@ -86,6 +87,31 @@ class CustomerKeys:
                 return None
             found = self.known[name] = AESGCM(base64.b64decode(row["key"]))
         return found
+
+    def prepare(self, streams: Iterable[UUID | str]) -> None:
+        """Make and read the keys of these customers at once (one write, one read), so that
+        sealing a batch's events asks the store nothing more: a batch that registers a
+        thousand customers would otherwise make a thousand keys one transaction at a time.
+        (A key made for a batch that then fails is unused; it is harmless.)"""
+        self.refresh()
+        with self.lock:
+            names = sorted({str(s) for s in streams} - self.known.keys() - self.destroyed)
+        for start in range(0, len(names), KEY_CHUNK):
+            chunk = names[start:start + KEY_CHUNK]
+            with self.db.transaction(TABLE) as tx:
+                tx.executemany("INSERT INTO {keys} (stream, key) VALUES (?, ?) "
+                               "ON CONFLICT (stream) DO NOTHING",
+                               [(name, base64.b64encode(AESGCM.generate_key(256)).decode())
+                                for name in chunk])
+            with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
+                rows = tx.rows(f"SELECT stream, key FROM {{keys}} WHERE stream IN "
+                               f"({', '.join('?' * len(chunk))})", chunk)
+            with self.lock:
+                for row in rows:
+                    if row["key"]:
+                        self.known[row["stream"]] = AESGCM(base64.b64decode(row["key"]))
+                    else:
+                        self.destroyed.add(row["stream"])
 
     def refresh(self) -> None:
         if time.monotonic() < self.checked + self.ttl:

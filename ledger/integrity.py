@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -72,6 +72,12 @@ class ChainedMapper(Mapper[UUID]):
         self.heads: dict[UUID | str, tuple[int, bytes]] = {}
         self.fetch_head: Callable[[UUID | str, int], StoredEvent | None] | None = None
         self.keys: CustomerKeys | None = None  # seals customers' personal fields
+
+    def prepare_keys(self, domain_events: Iterable[Any]) -> None:
+        """Make (or read) at once the keys of the customers these events belong to, which
+        sealing their personal fields needs (a customer with none gets a key a little early)."""
+        if self.keys is not None:
+            self.keys.prepare({e.originator_id for e in domain_events if of_customer(e)})
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         if self.keys is not None and of_customer(domain_event) and \

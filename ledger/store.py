@@ -41,10 +41,9 @@ class LedgerRecorder:
     def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
         raise NotImplementedError
 
-
-def _encode(row: CommandRow, originator_id: Any) -> tuple[Any, ...]:
-    return (row.command_id, row.fingerprint, originator_id, row.originator_version,
-            json.dumps(row.result, ensure_ascii=False))
+    def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these streams have events."""
+        raise NotImplementedError
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
@@ -62,8 +61,20 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
         commands: Iterable[CommandRow] = kwargs.get("commands", ())
         c.executemany(f"INSERT INTO {COMMANDS_TABLE} VALUES (?, ?, ?, ?, ?)",
-                      [_encode(row, row.originator_id.hex) for row in commands])
+                      [(row.command_id, row.fingerprint, row.originator_id.hex,
+                        row.originator_version, json.dumps(row.result, ensure_ascii=False))
+                       for row in commands])
         return notification_ids
+
+    def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:
+        found: set[UUID] = set()
+        with self.datastore.transaction(commit=False) as c:
+            for start in range(0, len(ids), 500):
+                chunk = [i.hex for i in ids[start:start + 500]]
+                c.execute(f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                          f"WHERE originator_id IN ({', '.join('?' * len(chunk))})", chunk)
+                found.update(UUID(row["originator_id"]) for row in c.fetchall())
+        return found
 
     def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
         found: dict[str, RecordedCommand] = {}
@@ -97,14 +108,29 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
             "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
             "result jsonb NOT NULL)"
         ).format(schema, Identifier(COMMANDS_TABLE)))
-        self.insert_command_statement = SQL(
-            "INSERT INTO {0}.{1} VALUES (%s, %s, %s, %s, %s)"
+        # All of a batch's command records in one statement, sent as one JSON array: a
+        # statement per row costs the client more than the server (ledger/projections/db.py).
+        self.insert_commands_statement = SQL(
+            "INSERT INTO {0}.{1} SELECT r->>0, r->>1, (r->>2)::uuid, (r->>3)::bigint, r->4"
+            " FROM jsonb_array_elements(%s::jsonb) AS r"
         ).format(schema, Identifier(COMMANDS_TABLE))
         self.select_commands_statement = SQL(
             "SELECT c.command_id, c.fingerprint, c.result, e.notification_id AS position "
             "FROM {0}.{1} c LEFT JOIN {0}.{2} e ON e.originator_id = c.originator_id "
             "AND e.originator_version = c.originator_version WHERE c.command_id = ANY(%s)"
         ).format(schema, Identifier(COMMANDS_TABLE), Identifier(self.events_table_name))
+        self.existing_streams_statement = SQL(
+            "SELECT DISTINCT originator_id FROM {0}.{1} WHERE originator_id = ANY(%s)"
+        ).format(schema, Identifier(self.events_table_name))
+        # The library sends a batch's events as an array of a composite type, which psycopg
+        # dumps in Python, value by value: as one JSON array (state in hex) it is a third of
+        # the time. Same columns, same order, same notification ids returned.
+        self.insert_events_statement = SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state)"
+            " SELECT (r->>0)::uuid, (r->>1)::bigint, r->>2, decode(r->>3, 'hex')"
+            " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(r, n) ORDER BY n"
+            " RETURNING notification_id"
+        ).format(schema, Identifier(self.events_table_name))
 
     def create_table(self) -> None:
         # Processes starting together must not run the DDL at once ("tuple concurrently
@@ -120,9 +146,23 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
                        **kwargs: Any) -> None:
         commands: Sequence[CommandRow] = kwargs.get("commands", ())
         if commands:
-            curs.executemany(self.insert_command_statement,
-                             [_encode(row, row.originator_id) for row in commands])
+            curs.execute(self.insert_commands_statement, (json.dumps(
+                [(*row[:2], str(row.originator_id), row.originator_version, row.result)
+                 for row in commands], ensure_ascii=False),))
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],
+                              **kwargs: Any) -> None:
+        self._lock_table(curs)  # as the library does: commits in the order of their ids
+        self._notify_channel(curs)
+        curs.execute(self.insert_events_statement, (json.dumps(
+            [(str(e.originator_id), e.originator_version, e.topic, e.state.hex())
+             for e in stored_events]),))
+
+    def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.existing_streams_statement, (list(ids),))
+            return {row["originator_id"] for row in curs.fetchall()}
 
     def select_commands(self, command_ids: Sequence[str]) -> dict[str, RecordedCommand]:
         with self.datastore.transaction(commit=False) as curs:

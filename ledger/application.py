@@ -356,7 +356,8 @@ class Batch:
         for p in pending:
             if p.command.command_id is not None:
                 result = self._result(p, written[id(p)], {})
-                rows.append(CommandRow(p.command.command_id, p.command.fingerprint(),
+                rows.append(CommandRow(p.command.command_id,
+                                       self.seen_ids[p.command.command_id][1],
                                        p.aggregate.id, result.version, _stored(result)))
         changed = [a for a in self.aggregates.values() if a.pending_events]
         positions: dict[int, int | None] = {}

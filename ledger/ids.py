@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 from uuid import UUID, uuid4, uuid5
 
@@ -10,7 +11,10 @@ NAMESPACE = UUID("6f1c2b1e-3f0a-4d67-9d2b-2f5b8c1e7a10")
 Kind = Literal["customer", "rep", "campaign"]
 
 
+@lru_cache(maxsize=1 << 16)
 def stream_id(kind: Kind, ref: str) -> UUID:
+    """(Remembered: a batch asks for the same few streams again and again, and a name-based
+    UUID is a SHA-1.)"""
     return uuid5(NAMESPACE, f"{kind}:{ref}")
 
 

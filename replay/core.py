@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,43 @@ class Reading:
         return {"as_known_at": iso(self.as_known_at), "as_occurred_by": iso(self.as_occurred_by)}
 
 
+# How long after its recording time an event can at most be committed: its transaction's
+# length (the stores give up waiting for a lock after seconds), with a wide margin.
+SETTLED = timedelta(hours=1)
+
+
+def end_of(ledger: Ledger, reading: Reading) -> int:
+    """The last log position a reading can need: the head, except as known at T.
+
+    The log is in the order events were committed, and an event is committed at most SETTLED
+    after the time it was recorded at; so once an event recorded later than T + SETTLED is in
+    the log, nothing after it was recorded by T. Such a position is found by bisection,
+    decoding about log2(n) single events, and the replay stops there instead of reading
+    (and decoding) the rest of the log to find nothing it keeps.
+    """
+    head = ledger.recorder.max_notification_id() or 0
+    if reading.as_known_at is None:
+        return head
+    bound = reading.as_known_at + SETTLED
+    low, high = 0, head  # every event the reading needs is at or before high
+    while high - low > 1:
+        middle = (low + high) // 2
+        found = ledger.recorder.select_notifications(start=middle, limit=1)
+        if not found or found[0].id > high:
+            high = middle  # no event from middle to high: the ones needed are before
+        elif recorded_at(ledger, found[0]) > bound:
+            high = found[0].id
+        else:
+            low = found[0].id
+    return high
+
+
+def recorded_at(ledger: Ledger, notification: Any) -> datetime:
+    """When the event at this notification was recorded."""
+    when: datetime = ledger.mapper.to_domain_event(notification).timestamp  # type: ignore[attr-defined]
+    return when
+
+
 class Replay:
     """Views replayed into a store of their own; use as a context manager.
 
@@ -90,7 +127,7 @@ class Replay:
         self.datastore = SQLiteDatastore(str(self.path), lock_timeout=30)
         self.db = Database(self.datastore)
         self.runner = Runner(ledger, views, database=self.db, keep=reading.keeps)
-        self.head = ledger.recorder.max_notification_id() or 0
+        self.head = end_of(ledger, reading)  # the last log position this replay reads
 
     def run(self, progress: Callable[[int], None] | None = None) -> int:
         """Read the log up to where it stood when the replay began; return the events read."""

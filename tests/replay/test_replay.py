@@ -22,7 +22,7 @@ from ledger.projections.db import Database
 from ledger.projections.promises import promises_of
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
-from replay.core import Reading, Replay
+from replay.core import Reading, Replay, end_of
 from tests.projections.test_live_equals_rebuild import setup_world
 from tests.test_properties import BATCH, parsed
 
@@ -134,3 +134,23 @@ def test_a_reading_is_one_bound_with_its_offset() -> None:
         Reading(as_known_at=T0, as_occurred_by=T0)
     with pytest.raises(CommandInvalid, match="UTC offset"):
         Reading(as_known_at=datetime(2025, 10, 1))
+
+
+def test_a_replay_as_known_at_a_time_stops_reading_where_the_log_passed_it(
+        shop: Ledger) -> None:
+    for day in range(1, 31):
+        promise(shop, f"P-{day}", occurred=day, recorded=day)
+    positions = {e.promise_id: n.id for n in shop.recorder.select_notifications(1, 10**6)
+                 if (e := shop.mapper.to_domain_event(n)) and hasattr(e, "promise_id")}
+    head = shop.recorder.max_notification_id()
+
+    # Recorded by day 10 (with an hour's margin): read up to an event recorded after that.
+    end = end_of(shop, Reading(as_known_at=on(10)))
+    assert positions["P-10"] < end <= positions["P-11"] < head
+    assert end_of(shop, Reading(as_known_at=on(30))) == head
+    assert end_of(shop, Reading(as_known_at=on(0))) <= positions["P-1"]
+    assert end_of(shop, Reading(as_occurred_by=on(10))) == head  # any time may be late
+    with Replay(shop, all_views(), Reading(as_known_at=on(10))) as replay:
+        replay.run()
+        assert [p["promise_id"] for p in promises_of(replay.db, "CUST-1").items] == [
+            f"P-{day}" for day in range(1, 11)]

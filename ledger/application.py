@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
@@ -370,7 +370,15 @@ class Batch:
             mapper = self.app.mapper
             assert isinstance(mapper, ChainedMapper)
             mapper.prepare_keys(in_order)
-            recordings = self.app.save(*in_order, *changed, commands=rows)
+            # What ``Application.save`` does, less its check of each object against a runtime
+            # protocol (about 15 µs an event: a tenth of a bulk import).
+            processing: ProcessingEvent[UUID] = ProcessingEvent()
+            processing.events.extend(in_order)
+            processing.aggregates.update((a.id, a) for a in changed)
+            processing.saved_kwargs["commands"] = rows
+            recordings = self.app._record(processing)
+            self.app._take_snapshots(processing)
+            self.app._notify(recordings)
             positions = {id(r.domain_event): r.notification.id for r in recordings}
         finished: list[Outcome] = []
         for outcome in self.outcomes:

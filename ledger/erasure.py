@@ -175,9 +175,14 @@ def opened_fields(state: Any, key: AESGCM | None) -> Any:
 
 def has_personal(state: Any) -> bool:
     """Whether the state holds a personal value to seal."""
-    if isinstance(state, dict):
-        return any((name in PERSONAL and value is not None and not isinstance(value, dict))
-                   or has_personal(value) for name, value in state.items())
+    if not isinstance(state, dict):
+        return False
+    for name, value in state.items():
+        if isinstance(value, dict):
+            if has_personal(value):
+                return True
+        elif value is not None and name in PERSONAL:
+            return True
     return False
 
 

@@ -75,43 +75,46 @@ class CustomerKeys:
                 return self.known[name]
         if create:
             self.prepare([name])
-            with self.lock:
-                return self.known.get(name)
-        with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
-            row = tx.one("SELECT key FROM {keys} WHERE stream = ?", (name,))
-        if row is None:
-            return None
+        else:
+            self.remember(self.read([name]))
         with self.lock:
-            if not row["key"]:
-                self.destroyed.add(name)
-                return None
-            found = self.known[name] = AESGCM(base64.b64decode(row["key"]))
-        return found
+            return self.known.get(name)
 
     def prepare(self, streams: Iterable[UUID | str]) -> None:
-        """Make and read the keys of these customers at once (one write, one read), so that
-        sealing a batch's events asks the store nothing more: a batch that registers a
-        thousand customers would otherwise make a thousand keys one transaction at a time.
-        (A key made for a batch that then fails is unused; it is harmless.)"""
+        """Read, and make where missing, the keys of these customers at once (a statement or
+        two for all), so that sealing a batch's events asks the store nothing more: a batch
+        that registers a thousand customers would otherwise make a thousand keys one
+        transaction at a time. (A key made for a batch that then fails is unused; harmless.)"""
         self.refresh()
         with self.lock:
             names = sorted({str(s) for s in streams} - self.known.keys() - self.destroyed)
         for start in range(0, len(names), KEY_CHUNK):
             chunk = names[start:start + KEY_CHUNK]
-            with self.db.transaction(TABLE) as tx:
-                tx.executemany("INSERT INTO {keys} (stream, key) VALUES (?, ?) "
-                               "ON CONFLICT (stream) DO NOTHING",
-                               [(name, base64.b64encode(AESGCM.generate_key(256)).decode())
-                                for name in chunk])
-            with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
-                rows = tx.rows(f"SELECT stream, key FROM {{keys}} WHERE stream IN "
-                               f"({', '.join('?' * len(chunk))})", chunk)
-            with self.lock:
-                for row in rows:
-                    if row["key"]:
-                        self.known[row["stream"]] = AESGCM(base64.b64decode(row["key"]))
-                    else:
-                        self.destroyed.add(row["stream"])
+            found = self.read(chunk)
+            missing = [name for name in chunk if name not in found]
+            if missing:
+                with self.db.transaction(TABLE) as tx:
+                    tx.executemany("INSERT INTO {keys} (stream, key) VALUES (?, ?) "
+                                   "ON CONFLICT (stream) DO NOTHING",
+                                   [(name, base64.b64encode(AESGCM.generate_key(256)).decode())
+                                    for name in missing])
+                found.update(self.read(missing))  # another process may have made one first
+            self.remember(found)
+
+    def remember(self, found: dict[str, str | None]) -> None:
+        with self.lock:
+            for name, key in found.items():
+                if key:
+                    self.known[name] = AESGCM(base64.b64decode(key))
+                else:
+                    self.destroyed.add(name)
+
+    def read(self, names: list[str]) -> dict[str, str | None]:
+        """The stored keys of these customers (None: destroyed); absent: never made."""
+        with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
+            rows = tx.rows(f"SELECT stream, key FROM {{keys}} WHERE stream IN "
+                           f"({', '.join('?' * len(names))})", names)
+        return {row["stream"]: row["key"] for row in rows}
 
     def refresh(self) -> None:
         if time.monotonic() < self.checked + self.ttl:

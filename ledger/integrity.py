@@ -74,10 +74,10 @@ class ChainedMapper(Mapper[UUID]):
         self.keys: CustomerKeys | None = None  # seals customers' personal fields
 
     def prepare_keys(self, domain_events: Iterable[Any]) -> None:
-        """Make (or read) at once the keys of the customers these events belong to, which
-        sealing their personal fields needs (a customer with none gets a key a little early)."""
+        """Read (or make) at once the keys sealing these events' personal fields will need."""
         if self.keys is not None:
-            self.keys.prepare({e.originator_id for e in domain_events if of_customer(e)})
+            self.keys.prepare({e.originator_id for e in domain_events
+                               if of_customer(e) and has_personal(vars(e))})
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         if self.keys is not None and of_customer(domain_event) and \

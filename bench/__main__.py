@@ -1,0 +1,327 @@
+"""Every benchmark in one run, each figure beside its raw baseline measured in the same run.
+
+    python -m bench [--quick] [--store sqlite|postgres] [--events N] [--json FILE]
+
+Builds a generated world of about N events (the demo world's life, scaled by its number of
+customers) through the command path in batches, or reuses the one an earlier run left
+(SQLite: a file under --worlds; PostgreSQL: a schema named after N), then measures:
+
+  commands, one client    events/s through Ledger.execute, one command at a time, against
+                          single-row durable INSERT commits on the same store
+  import-purchases        purchases/s against COPY of the rows the import stored
+  catch-up                all views from scratch, against reading and decoding the log
+  replay of a quarter     as known when a quarter of the log was recorded, against reading
+                          and decoding the same stretch
+  verify                  every chain, against reading and decoding the log
+  load a customer         10,000 events against 10 (cold, no cache)
+  rebuild memory          peak memory of a process rebuilding every view
+
+and prints one table (figure, baseline, ratio, target, met) and writes it as JSON.
+--quick uses a world of 20,000 events and smaller samples (under two minutes on a 2-core
+machine once the world exists). The HTTP benchmarks run apart: bench.api_reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from statistics import median
+
+import psycopg
+
+from bench.catch_up import read_and_decode, settle
+from bench.common import POSTGRES_URL, drop, throwaway_settings
+from bench.import_purchases import raw_copy_stored, write_file
+from bench.load_customer import build as build_customer
+from bench.replay import read_until, replayed
+from ledger.application import Ledger
+from ledger.commands import parse_command
+from ledger.config import Settings
+from ledger.demo import build_world
+from ledger.importer import import_commands
+from ledger.integrity import Integrity
+from ledger.projections.registry import all_views
+from ledger.projections.runner import Runner
+from ledger.purchases import PurchaseColumns, purchase_commands
+from replay.core import Reading, recorded_at
+
+EVENTS_PER_CUSTOMER = 37  # what the demo world's life comes to, per customer
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str = ""
+    target: float | None = None  # the ratio to reach (at least; at most if ``at_most``)
+    at_most: bool = False
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.baseline else self.value / self.baseline
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or self.ratio is None:
+            return None
+        return self.ratio <= self.target if self.at_most else self.ratio >= self.target
+
+    def row(self) -> list[str]:
+        target = "" if self.target is None else f"{'<=' if self.at_most else '>='} {self.target}"
+        return [self.name, f"{self.value:,.1f} {self.unit}",
+                "" if self.baseline is None else f"{self.baseline:,.1f} ({self.baseline_name})",
+                "" if self.ratio is None else f"{self.ratio:.2f}", target,
+                {True: "yes", False: "NO", None: ""}[self.met]]
+
+
+def world(args: argparse.Namespace) -> Settings:
+    """The world of about ``args.events`` events, built now or by an earlier run."""
+    name = f"world_{args.events}"
+    if args.store == "sqlite":
+        settings = Settings(data_dir=args.worlds / name, database_url=None)
+        done = (args.worlds / name / "built").exists()
+    else:
+        settings = Settings(database_url=args.database_url, database_schema=f"bench_{name}")
+        with psycopg.connect(args.database_url) as conn:
+            done = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
+                                " AND table_name = 'bench_built'",
+                                (settings.database_schema,)).fetchone() is not None
+    if done:
+        print(f"reusing the world of {args.events:,} events in {settings.describe()}")
+        return settings
+    drop(settings)
+    print(f"building a world of about {args.events:,} events in {settings.describe()} ...",
+          flush=True)
+    started = time.perf_counter()
+    app = Ledger(settings)
+    summary = build_world(app, customers=max(11, args.events // EVENTS_PER_CUSTOMER))
+    settle(app)
+    app.close()
+    if args.store == "sqlite":
+        (args.worlds / name / "built").write_text(f"{summary.events}\n")
+    else:
+        with psycopg.connect(args.database_url) as conn:
+            conn.execute(f'CREATE TABLE "{settings.database_schema}".bench_built (events bigint)')
+    print(f"  {summary.events:,} events of {summary.customers:,} customers in "
+          f"{time.perf_counter() - started:.0f} s")
+    return settings
+
+
+def raw_rate(app: Ledger) -> float:
+    """Events per second of reading and decoding the whole log, the better of two."""
+    rates = []
+    for _ in range(2):
+        started = time.perf_counter()
+        count = read_and_decode(app, 10_000)
+        rates.append(count / (time.perf_counter() - started))
+    return max(rates)
+
+
+def commands_one_client(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    """One command at a time, each its own transaction, against raw single-row commits."""
+    count = 200 if args.quick else 2000
+    app = Ledger(settings)
+    head = app.recorder.max_notification_id() or 0
+    customers = sorted({app.mapper.to_domain_event(n).ref for n in  # type: ignore[attr-defined]
+                        app.recorder.select_notifications(1, min(head, 20_000),
+                                                          topics=[REGISTERED])})
+    started = time.perf_counter()
+    for n in range(count):
+        app.execute(parse_command({
+            "type": "log_contact", "customer": customers[n % len(customers)], "rep": "REP-1",
+            "channel": "phone", "direction": "out", "subject": f"bench call {n}"}),
+            actor="bench")
+    rate = count / (time.perf_counter() - started)
+    app.close()
+    return [Figure("commands, one client", rate, "events/s", raw_commits(settings, count),
+                   "single-row commits", 0.6)]
+
+
+REGISTERED = "ledger.aggregates.customer:Customer.Registered"
+
+
+def raw_commits(settings: Settings, count: int) -> float:
+    """Rows per second of single-row INSERTs, each committed durably, in the same store."""
+    table = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    if settings.database_url:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute(f'CREATE TABLE "{settings.database_schema}".{table} '
+                         "(id bigint PRIMARY KEY, body text)")
+            started = time.perf_counter()
+            for n in range(count):
+                conn.execute(f'INSERT INTO "{settings.database_schema}".{table} '
+                             "VALUES (%s, %s)", (n, "raw"))
+            rate = count / (time.perf_counter() - started)
+            conn.execute(f'DROP TABLE "{settings.database_schema}".{table}')
+        return rate
+    lite = sqlite3.connect(settings.sqlite_path, isolation_level=None)
+    lite.execute("PRAGMA journal_mode = WAL")
+    lite.execute("PRAGMA synchronous = FULL")
+    lite.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, body TEXT)")
+    started = time.perf_counter()
+    for n in range(count):
+        lite.execute(f"INSERT INTO {table} VALUES (?, ?)", (n, "raw"))
+    rate = count / (time.perf_counter() - started)
+    lite.execute(f"DROP TABLE {table}")
+    lite.close()
+    return rate
+
+
+def bulk_import(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    rows = 5_000 if args.quick else 50_000
+    folder = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    write_file(folder / "purchases.csv", rows, rows // 10)
+    fresh = throwaway_settings(args)
+    try:
+        app = Ledger(fresh)
+        columns = PurchaseColumns(customer="customer", date="date", amount="amount",
+                                  order="order_id", quantity="quantity", currency="EUR")
+        lines = (folder / "purchases.csv").read_text(encoding="utf-8").splitlines()
+        started = time.perf_counter()
+        report = import_commands(app, purchase_commands(lines, columns), batch_size=2000)
+        rate = report.lines / (time.perf_counter() - started)
+        raw = raw_copy_stored(args.database_url, app, report.lines)
+        app.close()
+    finally:
+        drop(fresh)
+    return [Figure("import-purchases", rate, "rows/s", raw, "COPY of the rows stored", 0.25)]
+
+
+def catch_up(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    app = Ledger(settings)
+    raw = raw_rate(app)
+    runner = Runner(app, all_views())
+    for view in runner.views:  # from scratch
+        runner.drop(view, "")
+    runner.close()
+    runner = Runner(app, all_views())
+    started = time.perf_counter()
+    count = runner.catch_up()
+    rate = count / (time.perf_counter() - started)
+    runner.close()
+    app.close()
+    return [Figure("catch-up, all views", rate, "events/s", raw, "read + decode", 0.33)]
+
+
+def replay_quarter(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    app = Ledger(settings)
+    head = app.recorder.max_notification_id() or 0
+    then = recorded_at(app, app.recorder.select_notifications(start=head // 4, limit=1)[0])
+    end, rate = replayed(app, Reading(as_known_at=then))
+    raw = max(read_until(app, end) for _ in range(2))
+    app.close()
+    return [Figure("replay of a quarter (as known)", rate, "events/s", raw, "read + decode",
+                   0.5)]
+
+
+def verify(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    app = Ledger(settings)
+    raw = raw_rate(app)
+    integrity = Integrity(app)
+    started = time.perf_counter()
+    found = integrity.verify()
+    rate = found.events / (time.perf_counter() - started)
+    assert found.ok, found.problems[:3]
+    integrity.close()
+    app.close()
+    return [Figure("verify, every chain", rate, "events/s", raw, "read + decode", 0.5)]
+
+
+def load_customer(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    events = 2_000 if args.quick else 10_000
+    fresh = throwaway_settings(args)
+    try:
+        app = Ledger(fresh)
+        app.execute(parse_command({"type": "hire_rep", "ref": "REP-1", "name": "李娜",
+                                   "team": "east", "occurred_at": "2024-01-01T00:00:00Z"}),
+                    actor="bench")
+        build_customer(app, "SMALL", 10)
+        build_customer(app, "BIG", events)
+        cold = Ledger(fresh.model_copy(update={"cache_size": 0}))
+        times = {ref: median(timed(cold.customer, ref) for _ in range(20))
+                 for ref in ("SMALL", "BIG")}
+        cold.close()
+        app.close()
+    finally:
+        drop(fresh)
+    return [Figure(f"load a customer of {events:,} events", times["BIG"] * 1000, "ms",
+                   times["SMALL"] * 1000, "one of 10 events", 3, at_most=True)]
+
+
+def timed(action: Callable[[str], object], argument: str) -> float:
+    started = time.perf_counter()
+    action(argument)
+    return time.perf_counter() - started
+
+
+def rebuild_memory(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    """Peak resident memory of a fresh process rebuilding every view of the world."""
+    code = ("import sys; from ledger.config import Settings; from ledger.application import "
+            "Ledger; from ledger.projections.registry import all_views; from "
+            "ledger.projections.runner import Runner; s = Settings.model_validate_json("
+            "sys.argv[1]); r = Runner(Ledger(s), all_views()); r.catch_up(); "
+            "[r.rebuild(v) for v in all_views()]")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-c", code, settings.model_dump_json()], check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak <= before:
+        print("  (the rebuild's peak was below an earlier child's: figure is an upper bound)")
+    return [Figure("rebuild, peak memory", peak / 1024, "MiB", 1024, "1 GiB", 1, at_most=True)]
+
+
+BENCHMARKS: list[Callable[[Settings, argparse.Namespace], list[Figure]]] = [
+    commands_one_client, bulk_import, catch_up, replay_quarter, verify, load_customer,
+    rebuild_memory]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a small world and samples")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--database-url", default=POSTGRES_URL)
+    parser.add_argument("--events", type=int, help="world size (default 1,000,000; "
+                        "20,000 with --quick)")
+    parser.add_argument("--worlds", type=Path, default=Path("var/bench"),
+                        help="where SQLite worlds are kept for the next run")
+    parser.add_argument("--json", type=Path, help="write the figures here (default "
+                        "bench-STORE-EVENTS.json in --worlds)")
+    args = parser.parse_args()
+    args.events = args.events or (20_000 if args.quick else 1_000_000)
+    args.worlds.mkdir(parents=True, exist_ok=True)
+    settings = world(args)
+    figures: list[Figure] = []
+    for benchmark in BENCHMARKS:
+        print(f"{benchmark.__name__.replace('_', ' ')} ...", flush=True)
+        found = benchmark(settings, args)
+        for figure in found:
+            print("  " + "  ".join(figure.row()), flush=True)
+        figures += found
+    header = ["benchmark", "figure", "baseline (same run)", "ratio", "target", "met"]
+    rows = [header, *(f.row() for f in figures)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    print()
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    out = args.json or args.worlds / f"bench-{args.store}-{args.events}.json"
+    out.write_text(json.dumps({
+        "store": args.store, "events": args.events, "quick": args.quick,
+        "figures": [{**asdict(f), "ratio": f.ratio, "met": f.met} for f in figures]},
+        indent=2) + "\n")
+    print(f"\nfigures written to {out}")
+
+
+if __name__ == "__main__":
+    main()

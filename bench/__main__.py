@@ -39,8 +39,8 @@ from statistics import median
 
 import psycopg
 
-from bench.catch_up import read_and_decode, settle
-from bench.common import POSTGRES_URL, drop, throwaway_settings
+from bench.catch_up import read_and_decode
+from bench.common import POSTGRES_URL, drop, settle, throwaway_settings
 from bench.import_purchases import raw_copy_stored, write_file
 from bench.load_customer import build as build_customer
 from bench.replay import read_until, replayed

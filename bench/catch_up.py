@@ -16,9 +16,7 @@ import argparse
 import gc
 import time
 
-from eventsourcing.sqlite import SQLiteDatastore
-
-from bench.common import drop, store_arguments, throwaway_settings
+from bench.common import drop, settle, store_arguments, throwaway_settings
 from ledger.application import Ledger
 from ledger.demo import build_world
 from ledger.projections.registry import all_views
@@ -36,17 +34,6 @@ def read_and_decode(app: Ledger, page: int) -> int:
             app.mapper.to_domain_event(notification)
         count += len(notifications)
         position = notifications[-1].id
-
-
-def settle(app: Ledger) -> None:
-    datastore = app.recorder.datastore  # type: ignore[attr-defined]
-    if isinstance(datastore, SQLiteDatastore):
-        with datastore.get_connection(commit=True) as conn:
-            conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return
-    table = app.recorder.events_table_name  # type: ignore[attr-defined]
-    with datastore.get_connection() as conn:
-        conn.execute(f'VACUUM ANALYZE "{datastore.schema or "public"}"."{table}"')
 
 
 def main() -> None:

@@ -7,13 +7,17 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from eventsourcing.sqlite import SQLiteDatastore
 
+from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.demo import DemoSummary, build_world
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -31,6 +35,37 @@ def throwaway_settings(args: argparse.Namespace, **changes: Any) -> Settings:
         return Settings(data_dir=folder, database_url=None, **changes)
     return Settings(database_url=args.database_url,
                     database_schema=f"bench_{uuid.uuid4().hex[:10]}", **changes)
+
+
+@contextmanager
+def demo_world(description: str | None) -> Iterator[tuple[Ledger, Settings, DemoSummary]]:
+    """The demo world in a throwaway store chosen on the command line (``--store``,
+    ``--customers``), settled; dropped afterwards."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    store_arguments(parser)
+    parser.add_argument("--customers", type=int, default=3000)
+    args = parser.parse_args()
+    settings = throwaway_settings(args)
+    try:
+        app = Ledger(settings)
+        summary = build_world(app, customers=args.customers)
+        settle(app)
+        yield app, settings, summary
+        app.close()
+    finally:
+        drop(settings)
+
+
+def settle(app: Ledger) -> None:
+    datastore = app.recorder.datastore  # type: ignore[attr-defined]
+    if isinstance(datastore, SQLiteDatastore):
+        with datastore.get_connection(commit=True) as conn:
+            conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    table = app.recorder.events_table_name  # type: ignore[attr-defined]
+    with datastore.get_connection() as conn:
+        conn.execute(f'VACUUM ANALYZE "{datastore.schema or "public"}"."{table}"')
 
 
 def drop(settings: Settings) -> None:

@@ -17,13 +17,11 @@ second. Target (issue 8): a replay at no less than half the raw rate.
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from bench.catch_up import read_and_decode, settle
-from bench.common import drop, store_arguments, throwaway_settings
+from bench.catch_up import read_and_decode
+from bench.common import demo_world
 from ledger.application import Ledger
-from ledger.demo import build_world
 from ledger.projections.activity import Activity
 from replay.core import Reading, Replay, recorded_at
 
@@ -52,16 +50,7 @@ def replayed(app: Ledger, reading: Reading) -> tuple[int, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    store_arguments(parser)
-    parser.add_argument("--customers", type=int, default=3000)
-    args = parser.parse_args()
-    settings = throwaway_settings(args)
-    try:
-        app = Ledger(settings)
-        summary = build_world(app, customers=args.customers)
-        settle(app)
+    with demo_world(__doc__) as (app, settings, summary):
         read_and_decode(app, 10_000)  # warm: the first read fills the mapper's caches
         head = app.recorder.max_notification_id() or 0
         quarter = app.recorder.select_notifications(start=head // 4, limit=1)[0]
@@ -76,9 +65,6 @@ def main() -> None:
             raw = max(read_until(app, end) for _ in range(2))
             print(f"{name:17} reads {end:9,} events  raw read + decode {raw:9,.0f} events/s  "
                   f"replay {rate:9,.0f} events/s  ratio {rate / raw:.2f} (target >= 0.5)")
-        app.close()
-    finally:
-        drop(settings)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,10 @@ checking every stream's chain).
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from bench.catch_up import settle
-from bench.common import drop, store_arguments, throwaway_settings
+from bench.common import demo_world
 from ledger.application import Ledger
-from ledger.demo import build_world
 from ledger.integrity import PAGE, Integrity
 
 
@@ -32,16 +29,7 @@ def read(app: Ledger) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    store_arguments(parser)
-    parser.add_argument("--customers", type=int, default=3000)
-    args = parser.parse_args()
-    settings = throwaway_settings(args)
-    try:
-        app = Ledger(settings)
-        summary = build_world(app, customers=args.customers)
-        settle(app)
+    with demo_world(__doc__) as (app, settings, summary):
         raw = 0.0
         for _ in range(2):
             started = time.perf_counter()
@@ -57,9 +45,6 @@ def main() -> None:
         print(f"ledger verify (every chain)         {rate:10,.0f} events/s   "
               f"ratio {rate / raw:.2f}")
         integrity.close()
-        app.close()
-    finally:
-        drop(settings)
 
 
 if __name__ == "__main__":

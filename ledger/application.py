@@ -176,7 +176,7 @@ class Ledger(Application[UUID]):
         # Streams the batch would create that do not exist: asked once, not loaded one by one.
         new = {stream_id(c.target, c.target_ref()) for c in commands
                if type(c).__name__ in CREATING}
-        if len(new) > 1:
+        if new:
             batch.absent = new - self.ledger_recorder.existing_streams(sorted(new))
         for index, command in enumerate(commands):
             batch.actor = actors[index]

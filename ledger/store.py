@@ -42,7 +42,7 @@ class LedgerRecorder:
         raise NotImplementedError
 
     def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:
-        """Which of these streams have events."""
+        """Which of these streams exist (have their first event)."""
         raise NotImplementedError
 
 
@@ -71,8 +71,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(ids), 500):
                 chunk = [i.hex for i in ids[start:start + 500]]
-                c.execute(f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
-                          f"WHERE originator_id IN ({', '.join('?' * len(chunk))})", chunk)
+                c.execute(f"SELECT originator_id FROM {self.events_table_name} WHERE "
+                          f"originator_id IN ({', '.join('?' * len(chunk))}) "
+                          "AND originator_version = 1", chunk)
                 found.update(UUID(row["originator_id"]) for row in c.fetchall())
         return found
 
@@ -120,7 +121,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
             "AND e.originator_version = c.originator_version WHERE c.command_id = ANY(%s)"
         ).format(schema, Identifier(COMMANDS_TABLE), Identifier(self.events_table_name))
         self.existing_streams_statement = SQL(
-            "SELECT DISTINCT originator_id FROM {0}.{1} WHERE originator_id = ANY(%s)"
+            "SELECT originator_id FROM {0}.{1} WHERE originator_id = ANY(%s)"
+            " AND originator_version = 1"
         ).format(schema, Identifier(self.events_table_name))
         # The library sends a batch's events as an array of a composite type, which psycopg
         # dumps in Python, value by value: as one JSON array (state in hex) it is a third of
@@ -147,8 +149,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
         commands: Sequence[CommandRow] = kwargs.get("commands", ())
         if commands:
             curs.execute(self.insert_commands_statement, (json.dumps(
-                [(*row[:2], str(row.originator_id), row.originator_version, row.result)
-                 for row in commands], ensure_ascii=False),))
+                [(row.command_id, row.fingerprint, str(row.originator_id),
+                  row.originator_version, row.result) for row in commands],
+                ensure_ascii=False),))
         super()._insert_events(curs, stored_events, **kwargs)
 
     def _insert_stored_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],

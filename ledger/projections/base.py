@@ -27,6 +27,9 @@ class View(ABC):
     tables: ClassVar[dict[str, str]]
     # (logical table, columns) for each index
     indexes: ClassVar[list[tuple[str, str]]] = []
+    # Raise when the view's rows come to mean something else with the same tables: a runner
+    # then rebuilds it (as it does when the tables change; runner.shape).
+    version: ClassVar[int] = 1
 
     @abstractmethod
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:

@@ -87,13 +87,13 @@ class ViewDb:
         if not rows:
             return
         if self.postgres and len(rows) > 1:
-            unnested = self.unnested(statement)
-            if unnested is not None:
-                self.cursor.execute(unnested, (json.dumps(rows, default=str),))
+            statement_for_all = self.one_statement(statement)
+            if statement_for_all is not None:
+                self.cursor.execute(statement_for_all, (json.dumps(rows, default=str),))
                 return
         self.cursor.executemany(self.sql(statement), rows)
 
-    def unnested(self, statement: str) -> str | None:
+    def one_statement(self, statement: str) -> str | None:
         """On PostgreSQL, ``INSERT INTO {t} [(columns)] VALUES (?, ..., literal, ...)`` as one
         statement for all rows, which arrive as one JSON array of arrays.
 

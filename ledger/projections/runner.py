@@ -481,9 +481,9 @@ def create_view_tables(db: Database, tx: ViewDb, view: View, types: dict[str, st
 
 
 def shape(view: View) -> str:
-    """A digest of the view's tables and indexes: it changes when a new version of the code
-    defines the view differently."""
-    definition = json.dumps([view.tables, view.indexes], sort_keys=True)
+    """A digest of the view's tables, indexes and version: it changes when a new version of
+    the code defines the view differently."""
+    definition = json.dumps([view.tables, view.indexes, view.version], sort_keys=True)
     return hashlib.sha256(definition.encode()).hexdigest()[:16]
 
 

@@ -164,3 +164,21 @@ def test_a_view_an_earlier_version_built_is_rebuilt_on_the_next_run(store: Setti
     runner.close()
     assert Runner(app, all_views()).outdated == []  # the new shape is on record
     app.close()
+
+
+class ActivityMeaningMore(Activity):
+    version = 2
+
+
+def test_a_view_whose_version_was_raised_is_rebuilt_too(store: Settings) -> None:
+    app = Ledger(store)
+    build_world(app, seed=3, customers=12, days=120)
+    Runner(app, [Activity()]).catch_up()
+
+    runner = Runner(app, [ActivityMeaningMore()])
+    assert [s.view for s in runner.status() if s.rebuild_pending] == ["activity"]
+    runner.catch_up()
+    assert Runner(app, [ActivityMeaningMore()]).outdated == []
+    assert [s.view for s in Runner(app, [Activity()]).status() if s.rebuild_pending] == [
+        "activity"]  # the earlier version would be rebuilt in turn
+    app.close()

@@ -15,16 +15,20 @@ customers) through the command path in batches, or reuses the one an earlier run
   verify                  every chain, against reading and decoding the log
   load a customer         10,000 events against 10 (cold, no cache)
   rebuild memory          peak memory of a process rebuilding every view
+  over HTTP               `ledger serve` on the world: promises by customer and rep, a
+                          timeline page and a rep dossier under 8 concurrent clients (p50,
+                          p99); commands from 16 concurrent clients against one
 
 and prints one table (figure, baseline, ratio, target, met) and writes it as JSON.
 --quick uses a world of 20,000 events and smaller samples (under two minutes on a 2-core
-machine once the world exists). The HTTP benchmarks run apart: bench.api_reads.
+machine once the world exists).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import resource
 import sqlite3
 import subprocess
@@ -37,8 +41,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import median
 
+import httpx
 import psycopg
 
+from api.keys import KeyStore
+from bench.api_reads import free_port, load, percentile, start_server
 from bench.catch_up import read_and_decode
 from bench.common import POSTGRES_URL, drop, settle, throwaway_settings
 from bench.import_purchases import raw_copy_stored, write_file
@@ -50,6 +57,7 @@ from ledger.config import Settings
 from ledger.demo import build_world
 from ledger.importer import import_commands
 from ledger.integrity import Integrity
+from ledger.projections.db import Database
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from ledger.purchases import PurchaseColumns, purchase_commands
@@ -133,10 +141,7 @@ def commands_one_client(settings: Settings, args: argparse.Namespace) -> list[Fi
     """One command at a time, each its own transaction, against raw single-row commits."""
     count = 200 if args.quick else 2000
     app = Ledger(settings)
-    head = app.recorder.max_notification_id() or 0
-    customers = sorted({app.mapper.to_domain_event(n).ref for n in  # type: ignore[attr-defined]
-                        app.recorder.select_notifications(1, min(head, 20_000),
-                                                          topics=[REGISTERED])})
+    customers = customer_refs(app)
     started = time.perf_counter()
     for n in range(count):
         app.execute(parse_command({
@@ -281,9 +286,76 @@ def rebuild_memory(settings: Settings, args: argparse.Namespace) -> list[Figure]
     return [Figure("rebuild, peak memory", peak / 1024, "MiB", 1024, "1 GiB", 1, at_most=True)]
 
 
+def over_http(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    """`ledger serve` on the world: reads under 8 concurrent clients (p50 and p99), and
+    commands from 16 concurrent clients against one."""
+    requests = 400 if args.quick else 2000
+    app = Ledger(settings)
+    keys = KeyStore(app, Database.of(app))
+    reader = keys.create(f"bench-{uuid.uuid4().hex[:6]}", "compliance")[1]
+    writer = keys.create(f"bench-{uuid.uuid4().hex[:6]}", "rep", rep="REP-1")[1]
+    rng = random.Random(7)
+    customers = customer_refs(app)
+    refs = [rng.choice(customers) for _ in range(requests)]
+    owners = {ref: app.customer(ref).owner or "REP-1" for ref in set(refs)}
+    reps = sorted({owner for owner in owners.values()})
+    app.close()
+    port = free_port()
+    server = start_server(settings, port)
+    url = f"http://127.0.0.1:{port}"
+    reads: dict[str, Callable[[httpx.Client, int], httpx.Response]] = {
+        "promises by customer and rep": lambda http, n: http.get(
+            f"/customers/{refs[n]}/promises", params={"rep": owners[refs[n]]}),
+        "timeline, first 50": lambda http, n: http.get(
+            f"/customers/{refs[n]}/timeline", params={"limit": 50}),
+        "rep dossier": lambda http, n: http.get(f"/reps/{reps[n % len(reps)]}/dossier"),
+    }
+
+    def contact(http: httpx.Client, n: int) -> None:
+        http.post(f"/customers/{refs[n]}/contacts", json={
+            "rep": "REP-1", "channel": "phone", "direction": "out",
+            "subject": f"bench call {n}"}).raise_for_status()
+
+    figures = []
+    try:
+        for name, action in reads.items():
+            checked = checking(action)
+            load(checked, 50, url, reader)  # warm
+            _, latencies = load(checked, requests, url, reader)
+            figures += [Figure(f"{name}, p50 (8 clients)", percentile(latencies, 50), "ms"),
+                        Figure(f"{name}, p99 (8 clients)", percentile(latencies, 99), "ms",
+                               25, "target 25 ms", 1, at_most=True)]
+        commands = requests // 4
+        seconds, _ = load(contact, commands, url, writer, clients=1)
+        alone = commands / seconds
+        seconds, _ = load(contact, commands, url, writer, clients=16)
+        figures.append(Figure("commands over HTTP, 16 clients", commands / seconds, "events/s",
+                              alone, "one client", 3))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return figures
+
+
+def checking(action: Callable[[httpx.Client, int], httpx.Response]
+             ) -> Callable[[httpx.Client, int], None]:
+    """The request, raising if it was refused (a benchmark of errors measures nothing)."""
+    def checked(http: httpx.Client, n: int) -> None:
+        action(http, n).raise_for_status()
+    return checked
+
+
+def customer_refs(app: Ledger) -> list[str]:
+    """The references of (up to 20,000) customers of the world."""
+    head = app.recorder.max_notification_id() or 0
+    return sorted({app.mapper.to_domain_event(n).ref  # type: ignore[attr-defined]
+                   for n in app.recorder.select_notifications(1, min(head, 20_000),
+                                                              topics=[REGISTERED])})
+
+
 BENCHMARKS: list[Callable[[Settings, argparse.Namespace], list[Figure]]] = [
     commands_one_client, bulk_import, catch_up, replay_quarter, verify, load_customer,
-    rebuild_memory]
+    rebuild_memory, over_http]
 
 
 def main() -> None:

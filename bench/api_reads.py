@@ -63,8 +63,8 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
 
 
 def load(action: Callable[[httpx.Client, int], Any], requests: int, base_url: str,
-         token: str) -> tuple[float, list[float]]:
-    """Run ``requests`` calls spread over CLIENTS threads; (seconds, latencies)."""
+         token: str, clients: int = CLIENTS) -> tuple[float, list[float]]:
+    """Run ``requests`` calls spread over ``clients`` threads; (seconds, latencies)."""
     latencies: list[float] = []
     lock = threading.Lock()
 
@@ -72,14 +72,14 @@ def load(action: Callable[[httpx.Client, int], Any], requests: int, base_url: st
         mine = []
         with httpx.Client(base_url=base_url,
                           headers={"Authorization": f"Bearer {token}"}) as http:
-            for n in range(worker, requests, CLIENTS):
+            for n in range(worker, requests, clients):
                 started = time.perf_counter()
                 action(http, n)
                 mine.append(time.perf_counter() - started)
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client, args=(w,)) for w in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(w,)) for w in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()

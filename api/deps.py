@@ -27,6 +27,7 @@ from ledger.aggregates import Customer
 from ledger.application import Ledger
 from ledger.commands.models import Command
 from ledger.errors import CommandInvalid, UnknownReference
+from ledger.group_commit import GroupCommit
 from ledger.projections.db import Database
 from ledger.projections.dossier import rep_of, reps_of_customer
 from ledger.projections.dossier import team_of as team_members
@@ -54,6 +55,7 @@ class Services:
     keys: KeyStore
     runner: Runner  # for the views' positions; it follows the log only if the app runs it
     max_wait: float  # seconds a read waits for a view to reach min_position
+    writer: GroupCommit  # single commands: concurrent requests share a transaction
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a read of the store from an async endpoint. A SQLite read is a short burst of

@@ -19,6 +19,7 @@ from api.keys import KeyStore
 from api.routes import commands, compliance, customers, integrity, reports, reps, system
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.group_commit import GroupCommit
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
         ledger = Ledger(settings)
         runner = Runner(ledger, all_views())
         keys = KeyStore(ledger, runner.db)
-        app.state.services = Services(ledger, runner.db, keys, runner, max_wait)
+        writer = GroupCommit(ledger)
+        app.state.services = Services(ledger, runner.db, keys, runner, max_wait, writer)
         stop = threading.Event()
         worker = threading.Thread(target=runner.run, args=(stop,), kwargs={"poll": 0.2},
                                   name="ledger-projections", daemon=True)
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
             runner.wakeup.set()
             if follow:
                 worker.join(timeout=30)
+            writer.close()
             runner.close()
             ledger.close()
 

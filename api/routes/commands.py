@@ -2,8 +2,9 @@
 
 Each endpoint's body is its command's model less what the path names, so the OpenAPI
 document describes every field. The command is then validated whole (``parse_command``)
-and run through ``Ledger.execute``, exactly as ``ledger import`` runs it; the actor is the
-API key's name.
+and run through ``Ledger.execute_many``, exactly as ``ledger import`` runs it, in one
+transaction with the commands other requests sent meanwhile (``ledger/group_commit.py``),
+each with its own outcome; the actor is the API key's name.
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ def add_route(route: Route) -> None:
         data.update({field: path[name] for name, field in fields.items()}, type=route.command)
         command = build(key, data, idempotency_key, if_match)
         may_run(svc, key, command)
-        return written(svc.ledger.execute(command, actor=key.actor), response)
+        return written(svc.writer.execute(command, actor=key.actor), response)
 
     required = any(info.is_required() for info in Body_.model_fields.values())
     parameters = [p for name, p in inspect.signature(endpoint).parameters.items()

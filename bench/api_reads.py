@@ -44,13 +44,13 @@ def free_port() -> int:
         return port
 
 
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def start_server(settings: Settings, port: int, *options: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
         env.update(LEDGER_DATABASE_URL=settings.database_url,
                    LEDGER_DATABASE_SCHEMA=settings.database_schema)
     server = subprocess.Popen([sys.executable, "-m", "ledger.cli.main", "serve", "--port",
-                               str(port), "--log-level", "warning"], env=env)
+                               str(port), "--log-level", "warning", *options], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

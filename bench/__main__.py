@@ -64,6 +64,7 @@ from ledger.purchases import PurchaseColumns, purchase_commands
 from replay.core import Reading, recorded_at
 
 EVENTS_PER_CUSTOMER = 37  # what the demo world's life comes to, per customer
+REGISTERED = "ledger.aggregates.customer:Customer.Registered"
 
 
 @dataclass
@@ -152,9 +153,6 @@ def commands_one_client(settings: Settings, args: argparse.Namespace) -> list[Fi
     app.close()
     return [Figure("commands, one client", rate, "events/s", raw_commits(settings, count),
                    "single-row commits", 0.6)]
-
-
-REGISTERED = "ledger.aggregates.customer:Customer.Registered"
 
 
 def raw_commits(settings: Settings, count: int) -> float:

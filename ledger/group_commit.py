@@ -76,9 +76,9 @@ class GroupCommit:
             try:
                 outcomes = self.ledger.execute_many([w.command for w in batch],
                                                     actor=[w.actor for w in batch])
+                for waiting, outcome in zip(batch, outcomes, strict=True):
+                    waiting.outcome.set_result(outcome)
             except Exception as error:  # the store, not a command: every caller hears it
                 for waiting in batch:
-                    waiting.outcome.set_exception(error)
-                continue
-            for waiting, outcome in zip(batch, outcomes, strict=True):
-                waiting.outcome.set_result(outcome)
+                    if not waiting.outcome.done():
+                        waiting.outcome.set_exception(error)

@@ -46,8 +46,7 @@ import psycopg
 
 from api.keys import KeyStore
 from bench.api_reads import free_port, load, percentile, start_server
-from bench.catch_up import read_and_decode
-from bench.common import POSTGRES_URL, drop, settle, throwaway_settings
+from bench.common import POSTGRES_URL, drop, read_log, settle, throwaway_settings
 from bench.import_purchases import raw_copy_stored, write_file
 from bench.load_customer import build as build_customer
 from bench.replay import read_until, replayed
@@ -133,7 +132,7 @@ def raw_rate(app: Ledger) -> float:
     rates = []
     for _ in range(2):
         started = time.perf_counter()
-        count = read_and_decode(app, 10_000)
+        count = read_log(app)
         rates.append(count / (time.perf_counter() - started))
     return max(rates)
 

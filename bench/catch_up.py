@@ -16,24 +16,11 @@ import argparse
 import gc
 import time
 
-from bench.common import drop, settle, store_arguments, throwaway_settings
+from bench.common import drop, read_log, settle, store_arguments, throwaway_settings
 from ledger.application import Ledger
 from ledger.demo import build_world
 from ledger.projections.registry import all_views
 from ledger.projections.runner import BATCH_SIZE, Runner
-
-
-def read_and_decode(app: Ledger, page: int) -> int:
-    position, count = 0, 0
-    while True:
-        notifications = app.recorder.select_notifications(start=position, limit=page,
-                                                          inclusive_of_start=False)
-        if not notifications:
-            return count
-        for notification in notifications:
-            app.mapper.to_domain_event(notification)
-        count += len(notifications)
-        position = notifications[-1].id
 
 
 def main() -> None:
@@ -58,11 +45,11 @@ def main() -> None:
         gc.collect()  # measure as a fresh process would: without the builder's heap
         app = Ledger(settings)
         settle(app)
-        read_and_decode(app, args.batch_size)  # warm: the first read fills the mapper's caches
+        read_log(app, page=args.batch_size)  # warm: the first read fills the mapper's caches
         raw, views = 0.0, 0.0
         for round_ in range(1, args.rounds + 1):
             started = time.perf_counter()
-            count = read_and_decode(app, args.batch_size)
+            count = read_log(app, page=args.batch_size)
             raw_now = count / (time.perf_counter() - started)
             runner = Runner(app, all_views(), batch_size=args.batch_size)
             started = time.perf_counter()

@@ -68,6 +68,26 @@ def settle(app: Ledger) -> None:
         conn.execute(f'VACUUM ANALYZE "{datastore.schema or "public"}"."{table}"')
 
 
+def read_log(app: Ledger, *, page: int = 10_000, end: int | None = None,
+             decode: bool = True) -> int:
+    """Read the log in pages from its start (to position ``end``), decoding each event into
+    its domain event unless ``decode`` is False; the raw baseline of the benchmarks. Returns
+    how many events it read."""
+    position, count = 0, 0
+    while end is None or position < end:
+        limit = page if end is None else min(page, end - position)
+        notifications = app.recorder.select_notifications(start=position, limit=limit,
+                                                          inclusive_of_start=False)
+        if not notifications:
+            break
+        if decode:
+            for notification in notifications:
+                app.mapper.to_domain_event(notification)
+        count += len(notifications)
+        position = notifications[-1].id
+    return count
+
+
 def drop(settings: Settings) -> None:
     if settings.database_url:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:

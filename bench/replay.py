@@ -19,25 +19,16 @@ from __future__ import annotations
 
 import time
 
-from bench.catch_up import read_and_decode
-from bench.common import demo_world
+from bench.common import demo_world, read_log
 from ledger.application import Ledger
 from ledger.projections.activity import Activity
 from replay.core import Reading, Replay, recorded_at
 
 
-def read_until(app: Ledger, end: int, page: int = 10_000) -> float:
+def read_until(app: Ledger, end: int) -> float:
     """Events per second of reading and decoding positions 1..end."""
-    started, position, count = time.perf_counter(), 0, 0
-    while position < end:
-        found = app.recorder.select_notifications(start=position, limit=min(page, end - position),
-                                                  inclusive_of_start=False)
-        if not found:
-            break
-        for notification in found:
-            app.mapper.to_domain_event(notification)
-        count += len(found)
-        position = found[-1].id
+    started = time.perf_counter()
+    count = read_log(app, end=end)
     return count / (time.perf_counter() - started)
 
 
@@ -51,7 +42,7 @@ def replayed(app: Ledger, reading: Reading) -> tuple[int, float]:
 
 def main() -> None:
     with demo_world(__doc__) as (app, settings, summary):
-        read_and_decode(app, 10_000)  # warm: the first read fills the mapper's caches
+        read_log(app)  # warm: the first read fills the mapper's caches
         head = app.recorder.max_notification_id() or 0
         quarter = app.recorder.select_notifications(start=head // 4, limit=1)[0]
         then = recorded_at(app, quarter)

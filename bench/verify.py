@@ -12,20 +12,8 @@ from __future__ import annotations
 
 import time
 
-from bench.common import demo_world
-from ledger.application import Ledger
+from bench.common import demo_world, read_log
 from ledger.integrity import PAGE, Integrity
-
-
-def read(app: Ledger) -> int:
-    position, count = 0, 0
-    while True:
-        page = app.recorder.select_notifications(start=position, limit=PAGE,
-                                                 inclusive_of_start=False)
-        if not page:
-            return count
-        count += len(page)
-        position = page[-1].id
 
 
 def main() -> None:
@@ -33,7 +21,7 @@ def main() -> None:
         raw = 0.0
         for _ in range(2):
             started = time.perf_counter()
-            count = read(app)
+            count = read_log(app, page=PAGE, decode=False)
             raw = max(raw, count / (time.perf_counter() - started))
         integrity = Integrity(app)
         started = time.perf_counter()

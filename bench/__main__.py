@@ -54,12 +54,11 @@ from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.demo import build_world
-from ledger.importer import import_commands
 from ledger.integrity import Integrity
 from ledger.projections.db import Database
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
-from ledger.purchases import PurchaseColumns, purchase_commands
+from ledger.purchases import PurchaseColumns, import_purchases
 from replay.core import Reading, recorded_at
 
 EVENTS_PER_CUSTOMER = 37  # what the demo world's life comes to, per customer
@@ -187,13 +186,13 @@ def bulk_import(settings: Settings, args: argparse.Namespace) -> list[Figure]:
     write_file(folder / "purchases.csv", rows, rows // 10)
     fresh = throwaway_settings(args)
     try:
-        app = Ledger(fresh)
         columns = PurchaseColumns(customer="customer", date="date", amount="amount",
                                   order="order_id", quantity="quantity", currency="EUR")
         lines = (folder / "purchases.csv").read_text(encoding="utf-8").splitlines()
         started = time.perf_counter()
-        report = import_commands(app, purchase_commands(lines, columns), batch_size=2000)
+        report = import_purchases(fresh, lines, columns, workers=2)
         rate = report.lines / (time.perf_counter() - started)
+        app = Ledger(fresh)
         raw = raw_copy_stored(args.database_url, app, report.lines)
         app.close()
     finally:

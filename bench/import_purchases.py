@@ -29,9 +29,8 @@ import psycopg
 from bench.common import drop, store_arguments, throwaway_settings
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.importer import import_commands
 from ledger.projections.db import Database
-from ledger.purchases import PurchaseColumns, purchase_commands
+from ledger.purchases import PurchaseColumns, import_purchases
 from ledger.store import COMMANDS_TABLE
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -104,6 +103,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--customers", type=int, default=5_000)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2, help="import processes (default 2)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ledger-bench-purchases-"))
     path = folder / "purchases.csv"
@@ -111,23 +111,23 @@ def main() -> None:
     plain = max(raw_copy(args.database_url, path) for _ in range(2))
     settings = throwaway_settings(args)
     try:
-        app = Ledger(settings)
         columns = PurchaseColumns(customer="customer", date="date", amount="amount",
                                   order="order_id", quantity="quantity", currency="EUR")
         lines = path.read_text(encoding="utf-8").splitlines()
         started = time.perf_counter()
-        report = import_commands(app, purchase_commands(lines, columns),
-                                 batch_size=args.batch_size)
+        report = import_purchases(settings, lines, columns, workers=args.workers,
+                                  batch_size=args.batch_size)
         elapsed = time.perf_counter() - started
         assert not report.errors, report.errors[:3]
         rate = (report.lines) / elapsed
+        app = Ledger(settings)
         raw = max(raw_copy_stored(args.database_url, app, report.lines) for _ in range(2))
         print(f"store: {settings.describe()}; {args.rows:,} purchases of {args.customers:,} "
               f"customers ({report.events:,} events with the registrations)")
         print(f"raw PostgreSQL COPY of the rows the import stored     {raw:10,.0f} rows/s")
         print(f"  (for reference: COPY of the file's rows, plain table {plain:10,.0f} rows/s)")
-        print(f"ledger import-purchases                               {rate:10,.0f} rows/s   "
-              f"ratio {rate / raw:.2f} (target >= 0.25)")
+        label = f"ledger import-purchases, {args.workers} processes"
+        print(f"{label:<54}{rate:10,.0f} rows/s   ratio {rate / raw:.2f} (target >= 0.25)")
         app.close()
     finally:
         drop(settings)

@@ -22,6 +22,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from ledger import clock
 from ledger.aggregates import Campaign, Customer, Rep
 from ledger.aggregates.base import LedgerAggregate
+from ledger.collector import collector_paused
 from ledger.commands.handlers import HANDLERS
 from ledger.commands.models import Command
 from ledger.config import Settings
@@ -122,6 +123,12 @@ class Ledger(Application[UUID]):
             datastore.pool.pool_size = self.settings.pool_size
             datastore.pool.max_overflow = max(datastore.pool.max_overflow, 64)
 
+    def close(self) -> None:
+        mapper = self.mapper
+        if isinstance(mapper, ChainedMapper) and mapper.keys is not None:
+            mapper.keys.db.close()  # its SQLite writer, if it opened one
+        super().close()
+
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper, chaining each stored event to its stream's previous one
         (ledger/integrity.py)."""
@@ -136,6 +143,8 @@ class Ledger(Application[UUID]):
         mapper = self.mapper
         assert isinstance(mapper, ChainedMapper)
         mapper.keys = CustomerKeys(Database.of(self))
+        if self.settings.create_tables:
+            mapper.keys.create_table()
 
     def _stored_event(self, stream: UUID | str, version: int) -> StoredEvent | None:
         found = self.recorder.select_events(stream, gt=version - 1, lte=version, limit=1)
@@ -172,6 +181,12 @@ class Ledger(Application[UUID]):
         actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
         command_ids = [c.command_id for c in commands if c.command_id is not None]
         recorded = self.ledger_recorder.select_commands(command_ids) if command_ids else {}
+        with collector_paused():
+            return self._execute_batch(commands, actors, recorded, recorded_at, atomic)
+
+    def _execute_batch(self, commands: Sequence[Command], actors: list[str],
+                       recorded: dict[str, RecordedCommand],
+                       recorded_at: Sequence[datetime] | None, atomic: bool) -> list[Outcome]:
         batch = Batch(self, actors[0] if actors else "", recorded)
         # Streams the batch would create that do not exist: asked once, not loaded one by one.
         new = {stream_id(c.target, c.target_ref()) for c in commands

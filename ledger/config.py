@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(200, ge=2, description="Snapshot a customer every N events.")
     sqlite_lock_timeout: int = Field(30, ge=1, description="Seconds a SQLite write waits for "
                                      "another writer before giving up.")
+    create_tables: bool = Field(True, description="Create the ledger's tables if missing "
+                                "(off: they exist, made by an earlier start or a migration).")
     cipher_key: str | None = Field(None, description="Encrypt whole events at rest with the "
                                    "library's AES cipher under this key (base64 of 16, 24 or "
                                    "32 bytes; `python -c 'from eventsourcing.cipher import "
@@ -44,7 +46,7 @@ class Settings(BaseSettings):
         return f"SQLite {self.sqlite_path}"
 
     def eventsourcing_env(self) -> dict[str, str]:
-        env = {"CREATE_TABLE": "y"}
+        env = {"CREATE_TABLE": "y" if self.create_tables else "n"}
         if self.cipher_key:
             env.update(CIPHER_TOPIC="eventsourcing.cipher:AESCipher",
                        CIPHER_KEY=self.cipher_key)

@@ -53,15 +53,11 @@ class CustomerKeys:
         self.destroyed: set[str] = set()
         self.checked = 0.0  # when the destroyed keys were last asked for
         self.lock = threading.Lock()
-        self.ready = False
 
-    def ensure_table(self) -> None:
-        if self.ready:
-            return
+    def create_table(self) -> None:
         with self.db.transaction(TABLE) as tx:
             tx.execute("CREATE TABLE IF NOT EXISTS {keys} (stream TEXT PRIMARY KEY, key TEXT, "
                        "destroyed_at TEXT)")
-        self.ready = True
 
     def cipher(self, stream: UUID | str, *, create: bool) -> AESGCM | None:
         """The customer's cipher; None if their key was destroyed (or, without ``create``,
@@ -119,7 +115,6 @@ class CustomerKeys:
     def refresh(self) -> None:
         if time.monotonic() < self.checked + self.ttl:
             return
-        self.ensure_table()
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
             gone = {row["stream"] for row in tx.rows("SELECT stream FROM {keys} "
                                                      "WHERE key IS NULL")}
@@ -137,7 +132,6 @@ class CustomerKeys:
             self.known.pop(str(stream), None)
 
     def destroy(self, stream: UUID | str) -> None:
-        self.ensure_table()
         with self.db.transaction(TABLE) as tx:
             tx.execute("INSERT INTO {keys} (stream, key, destroyed_at) VALUES (?, NULL, ?) "
                        "ON CONFLICT (stream) DO UPDATE SET key = NULL, "

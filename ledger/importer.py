@@ -36,6 +36,21 @@ class ImportReport:
     errors: list[LineError] = field(default_factory=list)
     last_position: int | None = None
 
+    @classmethod
+    def merged(cls, reports: Iterable[ImportReport]) -> ImportReport:
+        """One report of imports that ran side by side."""
+        total = cls()
+        for report in reports:
+            total.lines += report.lines
+            total.written += report.written
+            total.events += report.events
+            total.duplicates += report.duplicates
+            total.errors.extend(report.errors)
+            if report.last_position is not None:
+                total.last_position = max(total.last_position or 0, report.last_position)
+        total.errors.sort(key=lambda e: e.line)
+        return total
+
     @property
     def failed(self) -> int:
         return len(self.errors)

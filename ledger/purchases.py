@@ -5,22 +5,32 @@ quantity. Customers the ledger does not know are registered first (their referen
 name). Every command's id follows from the row, so importing the same file again writes
 nothing new; a row without an order id gets one from its customer, its date and how many
 rows before it had both (``CUST-7-19970101-2``).
+
+``import_purchases`` shares the customers among several processes (by a hash of their
+reference), so that each customer's rows are still written by one writer, in file order.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import multiprocessing
+import pickle
+import queue
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ledger.application import Ledger
 from ledger.commands.fields import currency_code
 from ledger.commands.models import Command, parse_command
+from ledger.config import Settings
 from ledger.errors import CommandInvalid, LedgerError
+from ledger.importer import ImportReport, import_commands
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,86 @@ class PurchaseColumns:
         return found
 
 
+def import_purchases(settings: Settings, lines: Sequence[str], columns: PurchaseColumns, *,
+                     workers: int = 1, actor: str = "import", batch_size: int = 2000,
+                     progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Import a purchase history with ``workers`` processes, each writing the purchases of
+    its share of the customers in batches of ``batch_size`` rows, one transaction each.
+
+    Settings that would refuse every row (a column the header lacks) are refused before any
+    process starts. A process that stops (killed, the database gone) leaves its committed
+    batches written; importing the file again writes the rest and nothing twice."""
+    header = next((fields for _, fields in rows_of(lines, columns)), None)
+    columns.positions(header if columns.header else None)
+    Ledger(settings).close()  # the tables are made once, not by processes racing to
+    if workers <= 1:
+        app = Ledger(settings)
+        try:
+            return import_commands(app, purchase_commands(lines, columns), actor=actor,
+                                   batch_size=batch_size, progress=progress)
+        finally:
+            app.close()
+    # Forked, the processes inherit the lines instead of being sent them.
+    context = multiprocessing.get_context("fork")
+    messages = context.Queue()
+    # Made above: processes creating them at once would wait on each other's writes.
+    made = settings.model_copy(update={"create_tables": False})
+    processes = [context.Process(target=_import_share, daemon=True, args=(
+        made, lines, columns, (k, workers), actor, batch_size, messages))
+        for k in range(workers)]
+    reports: dict[int, ImportReport] = {}
+    try:
+        for process in processes:
+            process.start()
+        while len(reports) < workers:
+            try:
+                kind, share, payload = messages.get(timeout=1)
+            except queue.Empty:
+                for k, process in enumerate(processes):
+                    if k not in reports and process.exitcode is not None:
+                        raise RuntimeError(f"import process {k + 1} of {workers} stopped "
+                                           f"(exit code {process.exitcode})") from None
+                continue
+            if kind == "rows" and progress:
+                progress(payload)
+            elif kind == "report":
+                reports[share] = payload
+            elif kind == "failed":
+                raise payload
+    finally:
+        for process in processes:
+            if process.is_alive() and len(reports) < workers:
+                process.terminate()
+            process.join()
+    return ImportReport.merged(reports.values())
+
+
+def _import_share(settings: Settings, lines: Sequence[str], columns: PurchaseColumns,
+                  share: tuple[int, int], actor: str, batch_size: int,
+                  messages: multiprocessing.Queue[tuple[str, int, object]]) -> None:
+    mine = share[0]
+    try:
+        app = Ledger(settings)
+        try:
+            report = import_commands(app, purchase_commands(lines, columns, share=share),
+                                     actor=actor, batch_size=batch_size,
+                                     progress=lambda rows: messages.put(("rows", mine, rows)))
+        finally:
+            app.close()
+        messages.put(("report", mine, report))
+    except Exception as error:  # handed to the parent, which raises it
+        messages.put(("failed", mine, error if _picklable(error)
+                      else RuntimeError(f"{type(error).__name__}: {error}")))
+
+
+def _picklable(error: Exception) -> bool:
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return False
+    return True
+
+
 def rows_of(lines: Iterable[str], columns: PurchaseColumns) -> Iterator[tuple[int, Any]]:
     """(line number, fields) for each non-empty row (the header too, if there is one)."""
     numbered = ((n, line) for n, line in enumerate(lines, start=1) if line.strip())
@@ -81,16 +171,21 @@ def rows_of(lines: Iterable[str], columns: PurchaseColumns) -> Iterator[tuple[in
     yield from split
 
 
-def purchase_commands(lines: Iterable[str], columns: PurchaseColumns
+def purchase_commands(lines: Iterable[str], columns: PurchaseColumns, *,
+                      share: tuple[int, int] = (0, 1)
                       ) -> Iterator[tuple[int, list[Command] | LedgerError]]:
     """(line number, the commands of that row, or why it is refused).
 
     Rows come customer by customer (customers in order of first appearance, each one's rows
     in file order), so that a batch loads each customer once; a customer's first row
-    registers them (the importer counts one the ledger knows already as a duplicate)."""
+    registers them (the importer counts one the ledger knows already as a duplicate).
+    ``share`` (k, n): only the customers whose reference hashes to k of n, and the rows that
+    name no customer if k is 0 (for n processes importing one file)."""
     by_customer: dict[str, list[tuple[int, Command, datetime]]] = {}
     seen: Counter[tuple[str, str]] = Counter()
+    dates: dict[str, datetime] = {}  # a history repeats its dates: each is parsed once
     positions: dict[str, int] | None = None
+    mine, shares = share
     for number, fields in rows_of(lines, columns):
         if positions is None:
             header = fields if columns.header else None
@@ -98,27 +193,36 @@ def purchase_commands(lines: Iterable[str], columns: PurchaseColumns
             if header is not None:
                 continue
         try:
+            customer = cell(fields, positions["customer"], "customer", number)
+        except LedgerError as error:
+            if mine == 0:
+                yield number, error
+            continue
+        if shares > 1 and zlib.crc32(customer.encode()) % shares != mine:
+            continue
+        try:
             values = {name: cell(fields, at, name, number) for name, at in positions.items()}
-            occurred = parse_date(values["date"], columns.date_format, number)
+            occurred = dates.get(values["date"]) or dates.setdefault(
+                values["date"], parse_date(values["date"], columns.date_format, number))
             order = values.get("order") or next_order(values["customer"], occurred, seen)
             purchase: dict[str, Any] = {
-                "type": "record_purchase", "customer": values["customer"], "order_id": order,
+                "type": "record_purchase", "customer": customer, "order_id": order,
                 "amount": decimal(values["amount"], "amount", number),
-                "currency": columns.currency, "occurred_at": occurred.isoformat()}
+                "currency": columns.currency, "occurred_at": occurred,
+                "command_id": command_id(f"purchase:{customer}:{order}")}
             if values.get("quantity"):
                 purchase["quantity"] = decimal(values["quantity"], "quantity", number)
-            command = with_id(parse_command(purchase, where=f"line {number}"),
-                              f"purchase:{values['customer']}:{order}")
+            command = parse_command(purchase, where=f"line {number}")
         except LedgerError as error:
             yield number, error
             continue
-        by_customer.setdefault(values["customer"], []).append((number, command, occurred))
+        by_customer.setdefault(customer, []).append((number, command, occurred))
     for customer, rows in by_customer.items():
         first_line, first, first_at = rows[0]
-        register = with_id(parse_command(
+        register = parse_command(
             {"type": "register_customer", "ref": customer, "name": customer,
-             "occurred_at": first_at.isoformat()}, where=f"line {first_line}"),
-            f"register:{customer}")
+             "occurred_at": first_at, "command_id": command_id(f"register:{customer}")},
+            where=f"line {first_line}")
         yield first_line, [register, first]
         yield from ((number, [command]) for number, command, _ in rows[1:])
 
@@ -153,6 +257,5 @@ def next_order(customer: str, occurred: datetime, seen: Counter[tuple[str, str]]
     return f"{customer}-{day}-{seen[(customer, day)]}"
 
 
-def with_id(command: Command, key: str) -> Command:
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return command.model_copy(update={"command_id": f"purchases:{digest}"})
+def command_id(key: str) -> str:
+    return "purchases:" + hashlib.sha256(key.encode()).hexdigest()[:32]

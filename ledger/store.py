@@ -156,11 +156,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
 
     def _insert_stored_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],
                               **kwargs: Any) -> None:
+        rows = json.dumps([(str(e.originator_id), e.originator_version, e.topic,
+                            e.state.hex()) for e in stored_events])  # before the lock
         self._lock_table(curs)  # as the library does: commits in the order of their ids
         self._notify_channel(curs)
-        curs.execute(self.insert_events_statement, (json.dumps(
-            [(str(e.originator_id), e.originator_version, e.topic, e.state.hex())
-             for e in stored_events]),))
+        curs.execute(self.insert_events_statement, (rows,))
 
     def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:
         with self.datastore.transaction(commit=False) as curs:

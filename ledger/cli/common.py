@@ -25,6 +25,17 @@ def settings_of(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
 def open_ledger(args: argparse.Namespace) -> Ledger:
     return Ledger(settings_of(args))
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.cli import integrity, reports, scheduling, server
-from ledger.cli.common import open_ledger, print_json, progress_bar
+from ledger.cli.common import open_ledger, positive, print_json, progress_bar, settings_of
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
 from ledger.errors import LedgerError
 from ledger.projections import queries
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "same file again writes nothing new. Exit status 1 if any line failed.")
     imp.add_argument("file", type=Path, help="the .jsonl file, or - for standard input")
     imp.add_argument("--actor", default="import", help="who is recording (default: import)")
-    imp.add_argument("--batch-size", type=int, default=500,
+    imp.add_argument("--batch-size", type=positive, default=500,
                      help="commands per transaction (default 500)")
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
     imp.set_defaults(run=run_import)
@@ -132,8 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     purchases.add_argument("--no-header", action="store_true",
                            help="the first row is a purchase, not column names")
     purchases.add_argument("--actor", default="import", help="who is recording (default: import)")
-    purchases.add_argument("--batch-size", type=int, default=2000,
+    purchases.add_argument("--batch-size", type=positive, default=2000,
                            help="commands per transaction (default 2000)")
+    purchases.add_argument("--workers", type=positive, default=min(4, os.cpu_count() or 1),
+                           help="processes writing side by side, each its share of the "
+                           "customers (default: the cores, at most 4)")
     purchases.add_argument("--json", action="store_true", help="print the report as JSON")
     purchases.set_defaults(run=run_import_purchases)
 
@@ -222,8 +225,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_import_purchases(args: argparse.Namespace) -> int:
-    from ledger.importer import import_commands
-    from ledger.purchases import PurchaseColumns, purchase_commands
+    from ledger.purchases import PurchaseColumns, import_purchases
 
     lines = read_lines(args.file)
     if lines is None:
@@ -234,11 +236,11 @@ def run_import_purchases(args: argparse.Namespace) -> int:
         currency=args.currency,
         delimiter=None if args.whitespace else args.delimiter.replace("\\t", "\t"),
         header=not args.no_header)
-    app = open_ledger(args)
     rows = sum(1 for line in lines if line.strip()) - (0 if args.no_header else 1)
     with progress_bar(rows, " rows") as progress:
-        report = import_commands(app, purchase_commands(lines, columns), actor=args.actor,
-                                 batch_size=args.batch_size, progress=progress)
+        report = import_purchases(settings_of(args), lines, columns, workers=args.workers,
+                                  actor=args.actor, batch_size=args.batch_size,
+                                  progress=progress)
     return print_import(args, report)
 
 

@@ -9,7 +9,6 @@ at once, so positions live in ``view_positions`` written beside the view's rows.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import sqlite3
@@ -17,9 +16,8 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -29,6 +27,7 @@ import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from ledger.application import Ledger
+from ledger.collector import collector_paused
 from ledger.projections.base import View
 from ledger.projections.db import Database, ViewDb, column_types, iso
 from ledger.store import DDL_LOCK
@@ -438,21 +437,6 @@ class Runner:
             tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
             tx.execute("DELETE FROM {shapes} WHERE view = ?", (view.name + suffix,))
         self.db.forget_tables(view.table_names(suffix).values())
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a batch is read and applied: the batch's events and
-    rows are many young objects, none in a cycle, and the collector would walk them over and
-    over (a fifth of a catch-up's time). It runs again, as usual, between batches."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def ddl_turn(tx: ViewDb) -> None:

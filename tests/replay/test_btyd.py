@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.config import Settings
+from ledger.integrity import Integrity
+from ledger.purchases import PurchaseColumns, import_purchases
 from replay.btyd import BgNbd
 from tests.conftest import fresh_store
 
@@ -118,3 +121,41 @@ def test_bad_rows_are_reported_by_line_and_the_others_written(
         bad[bad.index(option) + 1] = value
         assert main(bad) == 1
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_several_processes_write_what_one_would(store: Settings, tmp_path: Path,
+                                                workers: int) -> None:
+    """Each customer's purchases are written by one process in file order, every chain
+    verifies, and the report is the one a single process gives."""
+    sales = tmp_path / "sales.csv"
+    rows = ["order,customer,day,total"] + [
+        f"A-{n},C-{n % 7},2025-0{1 + n % 9}-1{n % 10},{n}.25" for n in range(60)]
+    rows.insert(20, "A-bad,C-3,someday,1")  # line 21
+    sales.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    columns = PurchaseColumns(customer="customer", date="day", amount="total", order="order",
+                              currency="EUR")
+    lines = sales.read_text(encoding="utf-8").splitlines()
+    seen: list[int] = []
+    report = import_purchases(store, lines, columns, workers=workers, progress=seen.append)
+    assert (report.lines, report.written, report.events, report.failed) == (61, 67, 67, 1)
+    assert [(e.line, e.error.message) for e in report.errors] == [
+        (21, "date 'someday' does not match the format '%Y-%m-%d'")]
+    assert sum(seen) == 61
+    app = Ledger(store)
+    for customer in range(7):
+        orders = [e.order_id for e in app.history("customer", f"C-{customer}")[1:]]
+        assert orders == [f"A-{n}" for n in range(60) if n % 7 == customer]
+    integrity = Integrity(app)
+    assert integrity.verify().ok
+    integrity.close()
+    app.close()
+    again = import_purchases(store, lines, columns, workers=workers)
+    assert (again.written, again.duplicates, again.failed) == (0, 60 + 7, 1)
+
+
+def test_the_number_of_processes_is_checked(store_env: Settings,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([*CDNOW, "--workers", "0"])
+    assert "--workers: 0 is less than 1" in capsys.readouterr().err

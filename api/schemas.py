@@ -168,6 +168,20 @@ class Dossier(BaseModel):
     unanswered_requests: list[dict[str, Any]]
     handover: list[dict[str, Any]] = Field(description="For a departed rep: everything that "
                                            "needs a new owner, most urgent first.")
+    totals: dict[str, int] = Field(description="How many rows each list has in all (each "
+                                   "carries the first `limit`; /dossier/{list} pages on).")
+
+
+class DossierPage(BaseModel):
+    """Rows of one list of a rep's dossier."""
+
+    rep: str
+    section: str
+    as_of: str
+    offset: int
+    total: int = Field(description="Rows in the whole list.")
+    items: list[dict[str, Any]]
+    next_offset: int | None = Field(description="None on the last page.")
 
 
 class Handover(BaseModel):

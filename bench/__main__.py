@@ -61,7 +61,9 @@ from ledger.projections.runner import Runner
 from ledger.purchases import PurchaseColumns, import_purchases
 from replay.core import Reading, recorded_at
 
-EVENTS_PER_CUSTOMER = 37  # what the demo world's life comes to, per customer
+# The demo world's life over DAYS days comes to about 20 events a customer: a million events
+# are 50,000 customers.
+EVENTS_PER_CUSTOMER, DAYS = 20, 340
 REGISTERED = "ledger.aggregates.customer:Customer.Registered"
 
 
@@ -112,8 +114,11 @@ def world(args: argparse.Namespace) -> Settings:
     print(f"building a world of about {args.events:,} events in {settings.describe()} ...",
           flush=True)
     started = time.perf_counter()
-    app = Ledger(settings)
-    summary = build_world(app, customers=max(11, args.events // EVENTS_PER_CUSTOMER))
+    customers = max(11, args.events // EVENTS_PER_CUSTOMER)
+    # Every customer kept in memory while the world is written: with the usual cache a batch
+    # of commands would load most of its customers from the store.
+    app = Ledger(settings.model_copy(update={"cache_size": customers + 1000}))
+    summary = build_world(app, customers=customers, days=DAYS)
     settle(app)
     app.close()
     if args.store == "sqlite":

@@ -3,41 +3,61 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
 from api.deps import Caller, MinPosition, Services, Svc, may_read_rep, wait_for
 from api.keys import ApiKey
 from api.problems import responses
-from api.schemas import Dossier, Handover
+from api.schemas import Dossier, DossierPage, Handover
 from ledger.projections import queries
+from ledger.projections.dossier import dossier_page
 
 router = APIRouter(prefix="/reps/{ref}", tags=["reps"])
 
 AsOf = Annotated[datetime | None, Query(
     description="\"Now\" for deadlines (default: now); what is overdue as of then.")]
 VIEWS = ("promises", "quotes", "service", "dossier")
+Limit = Annotated[int, Query(ge=1, le=1000, description="Rows of each list at most.")]
+Offset = Annotated[int, Query(ge=0, description="Rows of the list to skip.")]
+Section = Literal["customers_owned", "customers_handed_on", "customers_touched",
+                  "open_promises", "open_quotes", "open_complaints", "unanswered_requests",
+                  "handover"]
 
 
 async def dossier_of(svc: Services, key: ApiKey, ref: str, as_of: datetime | None,
-                     min_position: int | None) -> dict[str, Any]:
+                     min_position: int | None, limit: int | None) -> dict[str, Any]:
     await wait_for(svc, VIEWS, min_position)
     await svc.call(may_read_rep, svc, key, ref)
     return await svc.call(queries.rep_dossier, svc.db, ref,
-                          as_of=as_of or datetime.now(timezone.utc))
+                          as_of=as_of or datetime.now(timezone.utc), limit=limit)
 
 
 @router.get("/dossier", response_model=Dossier, responses=responses(404))
-async def dossier(ref: str, svc: Svc, key: Caller, as_of: AsOf = None,
-            min_position: MinPosition = None) -> dict[str, Any]:
-    """Customers owned and touched, open promises, quotes, complaints and requests."""
-    return await dossier_of(svc, key, ref, as_of, min_position)
+async def dossier(ref: str, svc: Svc, key: Caller, as_of: AsOf = None, limit: Limit = 100,
+                  min_position: MinPosition = None) -> dict[str, Any]:
+    """Customers owned and touched, open promises, quotes, complaints and requests: the
+    first `limit` of each, with how many there are (`totals`)."""
+    return await dossier_of(svc, key, ref, as_of, min_position, limit)
+
+
+@router.get("/dossier/{section}", response_model=DossierPage, responses=responses(404))
+async def dossier_section(ref: str, section: Section, svc: Svc, key: Caller,
+                          as_of: AsOf = None, offset: Offset = 0, limit: Limit = 100,
+                          min_position: MinPosition = None) -> dict[str, Any]:
+    """One list of the dossier, `limit` rows from `offset`."""
+    await wait_for(svc, VIEWS, min_position)
+    await svc.call(may_read_rep, svc, key, ref)
+    page = await svc.call(dossier_page, svc.db, ref, section,
+                          as_of=as_of or datetime.now(timezone.utc), offset=offset, limit=limit)
+    ends = offset + len(page["items"]) >= page["total"]
+    return {**page, "next_offset": None if ends else offset + len(page["items"])}
 
 
 @router.get("/handover", response_model=Handover, responses=responses(404))
 async def handover(ref: str, svc: Svc, key: Caller, as_of: AsOf = None,
              min_position: MinPosition = None) -> Handover:
     """For a departed rep: what needs a new owner and why, most urgent first."""
-    found = await dossier_of(svc, key, ref, as_of, min_position)
+    found = await dossier_of(svc, key, ref, as_of, min_position, None)
     return Handover(rep=found["rep"], as_of=found["as_of"], handover=found["handover"])

@@ -9,10 +9,11 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from ledger.cli.common import open_ledger, print_json, progress_bar
+from ledger.cli.common import open_ledger, positive, print_json, progress_bar
 from ledger.cli.tables import table
 from ledger.errors import CommandInvalid
 from ledger.projections import queries
+from ledger.projections.dossier import LISTS
 from ledger.projections.registry import VIEW_NAMES, views_named
 from ledger.projections.runner import BATCH_SIZE, Runner
 
@@ -53,6 +54,8 @@ def add_commands(commands: Any) -> None:
     dossier = rep.add_parser(
         "dossier", help="what a rep owns, touched, promised and left open; hand-over if departed")
     dossier.add_argument("ref", help="the rep's reference, e.g. REP-3")
+    dossier.add_argument("--limit", type=positive, help="at most N rows of each list "
+                         "(default: all)")
     add_query_options(dossier)
     dossier.set_defaults(run=rep_dossier)
 
@@ -185,7 +188,7 @@ def rebuild_projections(args: argparse.Namespace) -> int:
 
 def rep_dossier(args: argparse.Namespace) -> int:
     runner = caught_up(args)
-    dossier = queries.rep_dossier(runner.db, args.ref, as_of=as_of(args))
+    dossier = queries.rep_dossier(runner.db, args.ref, as_of=as_of(args), limit=args.limit)
     if args.json:
         print_json(dossier)
         return 0
@@ -213,8 +216,11 @@ def rep_dossier(args: argparse.Namespace) -> int:
     if rep.get("departed"):
         sections.append(("HAND-OVER: needs a new owner", dossier["handover"],
                          ["customer", "what", "id", "due", "suggested_owner", "why"]))
-    for title, rows, columns in sections:
-        print(f"\n{title} ({len(rows)})")
+    totals = dossier["totals"]
+    names = [*LISTS, "handover"]
+    for (title, rows, columns), name in zip(sections, names, strict=False):
+        shown = "" if len(rows) == totals[name] else f", {len(rows)} shown"
+        print(f"\n{title} ({totals[name]}{shown})")
         print(table(rows, columns))
     return 0
 

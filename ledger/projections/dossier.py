@@ -8,6 +8,8 @@ service, activity (its contacts: who talked to whom, and when) and this one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -17,7 +19,7 @@ from ledger.projections.base import HandlerView, View
 from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
-from ledger.projections.service import Service, open_items
+from ledger.projections.service import OPEN_COMPLAINTS, UNANSWERED_REQUESTS, Service
 
 NEEDS = "rep_dossier needs the promises, quotes, service, dossier and activity views"
 
@@ -112,13 +114,83 @@ def needed_views() -> list[View]:
     return [Promises(), Quotes(), Service(), Dossier(), Activity()]
 
 
-def rep_dossier(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
+# Each list of a dossier: (query, order); the query's parameters are the rep and, where it
+# says "retracted = ?", False.
+LISTS: dict[str, tuple[str, str]] = {
+    "customers_owned": (
+        "SELECT ref AS customer, name, owner_since, churned_at, erased FROM {customers}"
+        " WHERE owner = ?", "customer"),
+    "customers_handed_on": (
+        "SELECT h.customer, c.name, h.since, h.until, c.owner AS now_owned_by"
+        " FROM {owner_history} h LEFT JOIN {customers} c ON c.ref = h.customer"
+        " WHERE h.rep = ? AND h.until IS NOT NULL", "h.until, h.customer"),
+    "customers_touched": (
+        "SELECT rc.customer, c.name, c.owner, rc.contacts, rc.first_contact_at,"
+        " rc.last_contact_at FROM (SELECT customer, COUNT(*) AS contacts,"
+        " MIN(occurred_at) AS first_contact_at, MAX(occurred_at) AS last_contact_at"
+        " FROM {contacts} WHERE rep = ? AND retracted = ? GROUP BY customer) rc"
+        " LEFT JOIN {customers} c ON c.ref = rc.customer",
+        "rc.last_contact_at DESC, rc.customer"),
+    "open_promises": (
+        "SELECT customer, promise_id, text, category, made_at, due_by, status, quote_id,"
+        " complaint_id FROM {promises} WHERE rep = ? AND status IN ('open', 'overdue')"
+        " AND retracted = ?", "due_by, customer, promise_id"),
+    "open_quotes": (
+        "SELECT * FROM {quotes} WHERE rep = ? AND status = 'open' AND retracted = ?",
+        "valid_until, customer, quote_id"),
+    "open_complaints": OPEN_COMPLAINTS,
+    "unanswered_requests": UNANSWERED_REQUESTS,
+}
+SECTIONS = (*LISTS, "handover")
+
+
+def rep_dossier(db: Database, rep: str, *, as_of: datetime,
+                limit: int | None = None) -> dict[str, Any]:
     """What a rep owns, has touched and has left open; for a departed rep, the hand-over list
     (most urgent first). ``as_of`` is "now" for deadlines: what is overdue, what has lapsed.
+    ``limit``: the first that many of each list (``totals`` counts them all; ``dossier_page``
+    reads further); None, all of them.
 
     Needs the promises, quotes, service, dossier and activity views (``ViewNotBuilt`` names a
     missing one); ``UnknownReference`` if the rep was never hired.
     """
+    now = iso(as_of)
+    assert now is not None
+    with reading(db) as tx:
+        person = rep_row(tx, rep)
+        found: dict[str, Any] = {"rep": person, "as_of": now, "last_contact_at": tx.one(
+            "SELECT MAX(occurred_at) AS last FROM {contacts} WHERE rep = ? AND retracted = ?",
+            (rep, False))["last"]}  # type: ignore[index]
+        found.update((name, listed(tx, rep, name, now, 0, limit)) for name in LISTS)
+        found["totals"] = {name: (len(found[name]) if limit is None or len(found[name]) < limit
+                                  else count(tx, rep, name)) for name in LISTS}
+        handover = handover_of(tx, person, now) if person["departed"] else []
+    found["handover"] = handover if limit is None else handover[:limit]
+    found["totals"]["handover"] = len(handover)
+    return found
+
+
+def dossier_page(db: Database, rep: str, section: str, *, as_of: datetime, offset: int = 0,
+                 limit: int = 100) -> dict[str, Any]:
+    """One list of the dossier (a name of ``SECTIONS``), ``limit`` rows from ``offset``, and
+    how many there are in all."""
+    now = iso(as_of)
+    assert now is not None
+    with reading(db) as tx:
+        person = rep_row(tx, rep)
+        if section == "handover":
+            every = handover_of(tx, person, now) if person["departed"] else []
+            items, total = every[offset:offset + limit], len(every)
+        else:
+            items = listed(tx, rep, section, now, offset, limit)
+            total = count(tx, rep, section) if items or offset else 0
+    return {"rep": rep, "section": section, "as_of": now, "offset": offset, "total": total,
+            "items": items}
+
+
+@contextmanager
+def reading(db: Database) -> Iterator[ViewDb]:
+    """One snapshot of the five views' tables, each checked to exist."""
     views = needed_views()
     tables = {k: v for view in views for k, v in view.table_names().items()}
     with db.transaction(tables, commit=False) as tx:
@@ -126,66 +198,59 @@ def rep_dossier(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
             if not all(db.table_exists(tx, name) for name in view.table_names().values()):
                 raise ViewNotBuilt(f"the {view.name} view has not been built: {NEEDS}; run "
                                    "the projection runner with them", where="rep_dossier")
-        person = tx.one("SELECT * FROM {reps} WHERE ref = ?", (rep,))
-        if person is None:
-            raise UnknownReference(f"no rep {rep} has been hired; check the reference",
-                                   where="rep")
-        reps = {r["ref"]: r for r in tx.rows("SELECT ref, manager, departed_at FROM {reps}")}
-        owned = owned_customers(tx, rep)
-        touched = tx.rows(
-            "SELECT rc.customer, c.name, c.owner, rc.contacts, rc.first_contact_at,"
-            " rc.last_contact_at FROM (" + contacts_per_pair("rep = ?") + ") rc"
-            " LEFT JOIN {customers} c ON c.ref = rc.customer"
-            " ORDER BY rc.last_contact_at DESC, rc.customer", (False, rep))
-        handed_on = tx.rows(
-            "SELECT h.customer, c.name, h.since, h.until, c.owner AS now_owned_by"
-            " FROM {owner_history} h LEFT JOIN {customers} c ON c.ref = h.customer"
-            " WHERE h.rep = ? AND h.until IS NOT NULL ORDER BY h.until, h.customer", (rep,))
-        promises = tx.rows(
-            "SELECT customer, promise_id, text, category, made_at, due_by, status, quote_id,"
-            " complaint_id FROM {promises} WHERE rep = ? AND status IN ('open', 'overdue')"
-            " AND retracted = ? ORDER BY due_by, customer, promise_id", (rep, False))
-        quotes = tx.rows("SELECT * FROM {quotes} WHERE rep = ? AND status = 'open' AND"
-                         " retracted = ? ORDER BY valid_until, customer, quote_id", (rep, False))
-        service = open_items(tx, rep)
-        owners = owners_of(tx, {i["customer"] for i in (*promises, *quotes,
-                                                         *service["open_complaints"],
-                                                         *service["unanswered_requests"])})
-    now = iso(as_of)
-    assert now is not None
-    for promise in promises:
-        promise["overdue"] = promise["status"] == "overdue" or promise["due_by"] < now
-    for quote in quotes:
-        quote.pop("retracted", None)
-        quote["lapsed"] = quote["valid_until"] < now
-    for item in (*service["open_complaints"], *service["unanswered_requests"]):
-        item["overdue"] = item["respond_by"] is not None and item["respond_by"] < now
-    departed = person["departed_at"] is not None
-    found: dict[str, Any] = {
-        "rep": {"ref": person["ref"], "name": person["name"], "team": person["team"],
-                "manager": person["manager"], "hired_at": person["hired_at"],
-                "departed": departed, "departed_at": person["departed_at"],
-                "departure_reason": person["departure_reason"]},
-        "as_of": now,
-        "last_contact_at": max((t["last_contact_at"] for t in touched), default=None),
-        "customers_owned": owned,
-        "customers_handed_on": handed_on,
-        "customers_touched": touched,
-        "open_promises": promises,
-        "open_quotes": quotes,
-        **service,
-    }
-    found["handover"] = handover(found, reps, owners, now) if departed else []
-    return found
+        yield tx
 
 
-def owned_customers(tx: ViewDb, rep: str) -> list[dict[str, Any]]:
-    """The rep's customers, each with the last contact by this rep and by anyone."""
-    owned = tx.rows("SELECT ref AS customer, name, owner_since, churned_at, erased"
-                    " FROM {customers} WHERE owner = ? ORDER BY ref", (rep,))
+def rep_row(tx: ViewDb, rep: str) -> dict[str, Any]:
+    person = tx.one("SELECT * FROM {reps} WHERE ref = ?", (rep,))
+    if person is None:
+        raise UnknownReference(f"no rep {rep} has been hired; check the reference", where="rep")
+    return {"ref": person["ref"], "name": person["name"], "team": person["team"],
+            "manager": person["manager"], "hired_at": person["hired_at"],
+            "departed": person["departed_at"] is not None,
+            "departed_at": person["departed_at"], "departure_reason": person["departure_reason"]}
+
+
+def listed(tx: ViewDb, rep: str, name: str, now: str, offset: int,
+           limit: int | None) -> list[dict[str, Any]]:
+    """Rows ``offset`` to ``offset + limit`` of one list (all from ``offset`` if no limit),
+    with what follows from "now": overdue, lapsed."""
+    query, order = LISTS[name]
+    window = () if limit is None else (limit, offset)
+    assert limit is not None or not offset
+    rows = tx.rows(f"{query} ORDER BY {order}{' LIMIT ? OFFSET ?' if window else ''}",
+                   (*parameters(rep, query), *window))
+    if name == "customers_owned":
+        with_contacts(tx, rep, rows)
+    for row in rows:
+        if name == "open_promises":
+            row["overdue"] = row["status"] == "overdue" or row["due_by"] < now
+        elif name == "open_quotes":
+            row.pop("retracted", None)
+            row["lapsed"] = row["valid_until"] < now
+        elif name in ("open_complaints", "unanswered_requests"):
+            row["overdue"] = row["respond_by"] is not None and row["respond_by"] < now
+    return rows
+
+
+def count(tx: ViewDb, rep: str, name: str) -> int:
+    query = LISTS[name][0]
+    found = tx.one(f"SELECT COUNT(*) AS n FROM ({query}) counted", parameters(rep, query))
+    return int(found["n"]) if found else 0
+
+
+def parameters(rep: str, query: str) -> tuple[Any, ...]:
+    return (rep, False) if "retracted = ?" in query else (rep,)
+
+
+def with_contacts(tx: ViewDb, rep: str, owned: list[dict[str, Any]]) -> None:
+    """Add to each owned customer the last contact by this rep and by anyone."""
+    if not owned:
+        return
+    refs = [customer["customer"] for customer in owned]
     contacts: dict[str, list[dict[str, Any]]] = {}
-    owned_by = "customer IN (SELECT ref FROM {customers} WHERE owner = ?)"
-    for row in tx.rows(contacts_per_pair(owned_by), (False, rep)):
+    marks = ", ".join("?" for _ in refs)
+    for row in tx.rows(contacts_per_pair(f"customer IN ({marks})"), (False, *refs)):
         contacts.setdefault(row["customer"], []).append(row)
     for customer in owned:
         customer["erased"] = bool(customer["erased"])
@@ -197,7 +262,18 @@ def owned_customers(tx: ViewDb, rep: str) -> list[dict[str, Any]]:
             last_contact_by_rep_at=mine["last_contact_at"] if mine else None,
             last_contact_at=last["last_contact_at"] if last else None,
             last_contact_by=last["rep"] if last else None)
-    return owned
+
+
+def handover_of(tx: ViewDb, person: dict[str, Any], now: str) -> list[dict[str, Any]]:
+    """A departed rep's hand-over list, from all of what they own and left open."""
+    rep = person["ref"]
+    found = {name: listed(tx, rep, name, now, 0, None) for name in (
+        "customers_owned", "open_promises", "open_quotes", "open_complaints",
+        "unanswered_requests")}
+    reps = {r["ref"]: r for r in tx.rows("SELECT ref, manager, departed_at FROM {reps}")}
+    owners = owners_of(tx, {i["customer"] for name, items in found.items()
+                            if name != "customers_owned" for i in items})
+    return handover(person, found, reps, owners)
 
 
 def owners_of(tx: ViewDb, customers: set[str]) -> dict[str, str | None]:
@@ -209,11 +285,10 @@ def owners_of(tx: ViewDb, customers: set[str]) -> dict[str, str | None]:
             tx.rows(f"SELECT ref, owner FROM {{customers}} WHERE ref IN ({marks})", refs)}
 
 
-def handover(found: dict[str, Any], reps: dict[str, dict[str, Any]],
-             owners: dict[str, str | None], now: str) -> list[dict[str, Any]]:
+def handover(rep: dict[str, Any], found: dict[str, Any], reps: dict[str, dict[str, Any]],
+             owners: dict[str, str | None]) -> list[dict[str, Any]]:
     """Everything a departed rep leaves that needs a new owner: overdue first, then by due
     date, then what has no due date (the customers they owned)."""
-    rep = found["rep"]
     manager = rep["manager"] if rep["manager"] and not reps.get(
         rep["manager"], {}).get("departed_at") else None
 

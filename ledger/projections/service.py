@@ -322,19 +322,24 @@ def violation(row: dict[str, Any]) -> dict[str, Any]:
             "why": WHY[row["kind"]].format(**row, days=SAME_MATERIAL_DAYS), "entries": entries}
 
 
+# The rep's open complaints and unanswered requests: (query, order), the parameters the rep
+# and False (not retracted). The dossier pages through them beside its own lists.
+OPEN_COMPLAINTS = (
+    "SELECT customer, complaint_id, category, severity, description, filed_at, respond_by,"
+    " escalated_to, reopened FROM {complaints} WHERE rep = ? AND status = 'open'"
+    " AND retracted = ?", "respond_by IS NULL, respond_by, filed_at, customer, complaint_id")
+UNANSWERED_REQUESTS = (
+    "SELECT customer, request_id, kind, channel, summary, received_at, respond_by"
+    " FROM {requests} WHERE rep = ? AND status = 'open' AND retracted = ?",
+    "respond_by, customer, request_id")
+
+
 def open_items(tx: ViewDb, rep: str) -> dict[str, list[dict[str, Any]]]:
     """The rep's open complaints and unanswered requests, in a transaction that maps the
-    service tables (the dossier reads them beside its own)."""
-    complaints = tx.rows(
-        "SELECT customer, complaint_id, category, severity, description, filed_at, respond_by,"
-        " escalated_to, reopened FROM {complaints} WHERE rep = ? AND status = 'open'"
-        " AND retracted = ? ORDER BY respond_by IS NULL, respond_by, filed_at, customer,"
-        " complaint_id", (rep, False))
-    requests = tx.rows(
-        "SELECT customer, request_id, kind, channel, summary, received_at, respond_by"
-        " FROM {requests} WHERE rep = ? AND status = 'open' AND retracted = ?"
-        " ORDER BY respond_by, customer, request_id", (rep, False))
-    return {"open_complaints": complaints, "unanswered_requests": requests}
+    service tables."""
+    return {name: tx.rows(f"{query} ORDER BY {order}", (rep, False)) for name, (query, order)
+            in (("open_complaints", OPEN_COMPLAINTS),
+                ("unanswered_requests", UNANSWERED_REQUESTS))}
 
 
 def open_items_of_rep(db: Database, rep: str) -> dict[str, list[dict[str, Any]]]:

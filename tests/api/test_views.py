@@ -31,6 +31,38 @@ def test_a_departed_reps_handover_lists_what_needs_a_new_owner(api: Api) -> None
     assert next(iter(items)) == ("open promise", promise)  # overdue first
 
 
+def test_a_big_dossier_comes_in_pages_with_its_totals(api: Api) -> None:
+    rep = new_ref("REP")
+    with api.as_("admin") as admin:
+        assert admin.post("/reps", json={"ref": rep, "name": "Busy", "team": "east",
+                                         "manager": "REP-M"}).status_code == 201
+    owned = sorted(fresh_customer(api, owner=rep) for _ in range(5))
+    with api.as_("manager") as m:
+        for ref in owned[:3]:
+            last = m.post(f"/customers/{ref}/contacts", json={
+                "rep": rep, "channel": "phone", "direction": "out", "subject": "hello"}).json()
+        first = m.get(f"/reps/{rep}/dossier", params={"limit": 2,
+                                                      "min_position": last["position"]})
+        assert first.status_code == 200, first.text
+        dossier = first.json()
+        assert [c["customer"] for c in dossier["customers_owned"]] == owned[:2]
+        assert (dossier["totals"]["customers_owned"], dossier["totals"]["customers_touched"],
+                dossier["totals"]["open_promises"]) == (5, 3, 0)
+        assert len(dossier["customers_touched"]) == 2
+        pages, offset = [], 0
+        while offset is not None:
+            page = m.get(f"/reps/{rep}/dossier/customers_owned",
+                         params={"offset": offset, "limit": 2}).json()
+            assert page["total"] == 5
+            pages.append([c["customer"] for c in page["items"]])
+            offset = page["next_offset"]
+        assert pages == [owned[:2], owned[2:4], owned[4:]]
+        wrong = problem(m.get(f"/reps/{rep}/dossier/secrets"), 422)
+        assert wrong["errors"][0]["field"] == "path.section"
+        assert "customers_owned" in wrong["detail"]
+        problem(m.get(f"/reps/{rep}/dossier", params={"limit": 0}), 422)
+
+
 def test_quotes_and_conflicting_quotes(api: Api) -> None:
     ref = fresh_customer(api, owner="REP-A")
     quote = {"product": "普洱茶", "currency": "CNY", "valid_until": at(900)}

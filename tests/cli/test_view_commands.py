@@ -44,7 +44,8 @@ def ask(demo: tuple[Settings, DemoSummary], monkeypatch: pytest.MonkeyPatch,
 
 
 def test_the_departed_reps_dossier_lists_every_open_promise_and_owned_customer(
-        demo: tuple[Settings, DemoSummary], ask: Any) -> None:
+        demo: tuple[Settings, DemoSummary], ask: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
     settings, summary = demo
     app = Ledger(settings)
     customers = [app.customer(f"CUST-{n:05d}") for n in range(1, 41)]
@@ -63,6 +64,12 @@ def test_the_departed_reps_dossier_lists_every_open_promise_and_owned_customer(
     handover = summary.seeded["handover_customer"]
     assert any(h["customer"] == handover and h["what"] == "open promise"
                for h in dossier["handover"])
+    total = dossier["totals"]["customers_owned"]
+    assert total == len(dossier["customers_owned"]) > 1
+    assert ask("rep", "dossier", summary.departed_rep, "--limit", "1")["totals"] == \
+        dossier["totals"]
+    assert main(["rep", "dossier", summary.departed_rep, "--as-of", AS_OF, "--limit", "1"]) == 0
+    assert f"customers owned ({total}, 1 shown)" in capsys.readouterr().out
 
 
 def test_what_each_rep_promised_a_client_is_one_query(

@@ -48,12 +48,12 @@ def customer(command: m.Command, batch: Batch) -> Customer:
 def acting_rep(batch: Batch, ref: str | None, at: datetime) -> None:
     """The rep exists and had not departed when they acted."""
     if ref is not None:
-        cast(Rep, batch.get("rep", ref)).check_active_at(at)
+        cast(Rep, batch.peek("rep", ref)).check_active_at(at)
 
 
 def known_rep(batch: Batch, ref: str | None) -> None:
     if ref is not None:
-        batch.get("rep", ref)
+        batch.peek("rep", ref)
 
 
 # -- customers -------------------------------------------------------------------------------

@@ -153,10 +153,17 @@ def unseal(text: str, cipher: AESGCM | None) -> Any:
     return json.loads(cipher.decrypt(data[:12], data[12:], None))
 
 
+# Maps of a customer's state keyed by entry id, holding no personal data (an entry's kind, a
+# retraction's reason): never sealed, never walked when opening (a snapshot of a customer
+# with 10,000 entries spent most of its loading time walking them).
+OPAQUE = frozenset({"kinds", "retracted"})
+
+
 def sealed_fields(state: Any, key: AESGCM) -> Any:
     """The state with every personal field's value sealed (recursively through dicts)."""
     if isinstance(state, dict):
-        return {name: (seal(value, key) if name in PERSONAL and value is not None
+        return {name: (value if name in OPAQUE
+                       else seal(value, key) if name in PERSONAL and value is not None
                        and not isinstance(value, dict) else sealed_fields(value, key))
                 for name, value in state.items()}
     return state
@@ -164,7 +171,8 @@ def sealed_fields(state: Any, key: AESGCM) -> Any:
 
 def opened_fields(state: Any, key: AESGCM | None) -> Any:
     if isinstance(state, dict):
-        return {name: opened_fields(value, key) for name, value in state.items()}
+        return {name: value if name in OPAQUE else opened_fields(value, key)
+                for name, value in state.items()}
     if isinstance(state, str) and state.startswith(SEALED):
         return unseal(state, key)
     return state
@@ -175,6 +183,8 @@ def has_personal(state: Any) -> bool:
     if not isinstance(state, dict):
         return False
     for name, value in state.items():
+        if name in OPAQUE:
+            continue
         if isinstance(value, dict):
             if has_personal(value):
                 return True
@@ -185,7 +195,7 @@ def has_personal(state: Any) -> bool:
 
 def has_sealed(state: Any) -> bool:
     if isinstance(state, dict):
-        return any(has_sealed(value) for value in state.values())
+        return any(has_sealed(value) for name, value in state.items() if name not in OPAQUE)
     return isinstance(state, str) and state.startswith(SEALED)
 
 

@@ -53,13 +53,19 @@ class KeyStore:
                        "secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)")
             tx.execute("CREATE TABLE IF NOT EXISTS {secrets} (name TEXT PRIMARY KEY, "
                        "value TEXT NOT NULL)")
-            # The first process to start draws it; every later one, anywhere, reads the same.
+        self.pseudonym_key = self.secret("pseudonyms")
+        self.session_key = self.secret("sessions")  # signs the console's session cookies
+
+    def secret(self, name: str) -> bytes:
+        """A secret of the deployment: the first process to start draws it; every later one,
+        anywhere, reads the same."""
+        with self.db.transaction(SECRETS) as tx:
             tx.execute("INSERT INTO {secrets} VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                       ("pseudonyms", secrets.token_hex(32)))
+                       (name, secrets.token_hex(32)))
         with self.db.transaction(SECRETS, commit=False) as tx:
-            found = tx.one("SELECT value FROM {secrets} WHERE name = ?", ("pseudonyms",))
+            found = tx.one("SELECT value FROM {secrets} WHERE name = ?", (name,))
         assert found is not None
-        self.pseudonym_key = bytes.fromhex(found["value"])
+        return bytes.fromhex(found["value"])
 
     def create(self, name: str, role: str, rep: str | None = None) -> tuple[ApiKey, str]:
         """A new key and its token (the only time the token is seen)."""
@@ -102,6 +108,12 @@ class KeyStore:
                 tx.execute("UPDATE {keys} SET revoked_at = ? WHERE id = ?",
                            (row["revoked_at"], row["id"]))
         return as_key(row)
+
+    def live(self, key_id: str) -> ApiKey | None:
+        """The key with this id, unless revoked."""
+        with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
+            row = tx.one("SELECT * FROM {keys} WHERE id = ?", (key_id,))
+        return None if row is None or row["revoked_at"] is not None else as_key(row)
 
     def authenticate(self, token: str) -> ApiKey | None:
         """The live key this token belongs to, or None."""

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
+from api import console, problems
 from api.deps import Services
 from api.keys import KeyStore
 from api.routes import commands, compliance, customers, integrity, reports, reps, system
@@ -111,9 +111,10 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
 
     app = FastAPI(title="Customer interaction ledger", version="1", description=DESCRIPTION,
                   lifespan=lifespan)
-    problems.install(app)
+    problems.install(app, pages=console.error_page)
     for module in (commands, customers, reps, compliance, integrity, reports, system):
         app.include_router(module.router)
+    console.install(app)
     app.add_middleware(BodyLimit)
 
     def openapi() -> dict[str, Any]:

@@ -4,9 +4,10 @@ input the path of each invalid field."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import psycopg
@@ -14,7 +15,7 @@ import psycopg_pool
 from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -31,6 +32,8 @@ from ledger.errors import (
 )
 
 MEDIA_TYPE = "application/problem+json"
+Pages = Callable[[Request, int, str, "str | None"], Response]  # status, detail, where
+Handler = Callable[[Request, Any], Awaitable[Response]]
 RETRY_AFTER = "2"  # seconds, when the database is unreachable or a view is behind
 # The database, not the request: worth retrying.
 UNAVAILABLE = (OperationalError, InterfaceError, sqlite3.OperationalError,
@@ -140,19 +143,19 @@ def document_media_type(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def install(app: FastAPI) -> None:
-    @app.exception_handler(LedgerError)
+def install(app: FastAPI, pages: Pages | None = None) -> None:
+    """Answer every error as a problem document; under /console, as the page ``pages``
+    renders from the same status, detail and place."""
+
     async def on_ledger_error(request: Request, error: LedgerError) -> JSONResponse:
         return ledger_problem(error, if_match="if-match" in request.headers)
 
-    @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         errors = [{"field": ".".join(str(p) for p in e["loc"]),
                    "message": e["msg"].removeprefix("Value error, ")} for e in error.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "invalid_request", detail, errors=errors)
 
-    @app.exception_handler(HTTPException)
     async def on_http(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == 400:  # FastAPI's word for a body that is not JSON text
             return problem(422, "invalid_body", "the body is not JSON (UTF-8 text); send a "
@@ -161,14 +164,26 @@ def install(app: FastAPI) -> None:
         return problem(error.status_code, code, str(error.detail), headers=error.headers,
                        where="body" if error.status_code == 413 else None)
 
-    for kind in UNAVAILABLE:
-        app.add_exception_handler(kind, on_unavailable)
-
-    @app.exception_handler(Exception)
     async def on_bug(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "internal_error", "the server failed on this request; it wrote "
                        "nothing it did not acknowledge. The error is in the server log.")
+
+    def shown(handler: Handler) -> Handler:
+        async def respond(request: Request, error: Any) -> Response:
+            answer = await handler(request, error)
+            if pages is None or not request.url.path.startswith("/console"):
+                return answer
+            body = json.loads(bytes(answer.body))
+            return pages(request, answer.status_code, body["detail"], body.get("where"))
+        return respond
+
+    handlers: list[tuple[Any, Handler]] = [
+        (LedgerError, on_ledger_error), (RequestValidationError, on_invalid),
+        (HTTPException, on_http), *((kind, on_unavailable) for kind in UNAVAILABLE),
+        (Exception, on_bug)]
+    for kind, handler in handlers:
+        app.add_exception_handler(kind, shown(handler))
 
 
 async def on_unavailable(request: Request, error: Exception) -> JSONResponse:

@@ -68,3 +68,12 @@ def promises_of(db: Database, customer: str, *, rep: str | None = None,
     for row in page.items:
         row["retracted"] = bool(row["retracted"])
     return page
+
+
+def promises_with_status(db: Database, status: str, *, limit: int = 100,
+                         cursor: str | None = None) -> Page:
+    """Every customer's promises in this status (overdue, broken, ...), soonest due first;
+    retracted ones left out."""
+    return keyset_page(db, Promises().table_names(), "promises",
+                       {"status": status, "retracted": False}, ("due_by", "promise_id"),
+                       limit, cursor)

@@ -1,0 +1,521 @@
+"""The web console: pages for managers, compliance and analysts, in the API's own app.
+
+Signed in with an API key (then a session cookie, ``api.console.session``), each page shows
+only what the key's role may read, through the same checks and queries as the API. Forms
+that write carry a token against cross-site requests and go through the same command path.
+Every error the API can return is shown as a page that says what was wrong and where.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from api.console import charts
+from api.console.session import COOKIE, LIFETIME, csrf_ok, csrf_token, open_session, session_key
+from api.deps import (
+    READS_CUSTOMERS,
+    Services,
+    Svc,
+    may_read_customer,
+    may_read_rep,
+    may_run,
+    require,
+    team_of,
+    wait_for,
+)
+from api.keys import ApiKey
+from api.problems import TITLES, Forbidden
+from ledger.commands.models import AssignOwner
+from ledger.errors import CommandInvalid, LedgerError
+from ledger.integrity import Integrity
+from ledger.projections import queries
+from ledger.projections.dossier import SECTIONS, dossier_page
+from ledger.projections.dossier import Dossier as DossierView
+from ledger.projections.promises import promises_with_status
+from ledger.projections.service import violations
+from replay.catalogue import REPORTS, Ask, Report, difference, report
+from replay.core import Reading
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/console", include_in_schema=False)
+PAGE = 50  # rows of a list per page
+HOME = {"rep": "/console/customers", "manager": "/console/customers",
+        "compliance": "/console/compliance", "analyst": "/console/reports",
+        "admin": "/console/keys"}
+
+
+class SignInNeeded(Exception):
+    """No valid session: the page sends the visitor to sign in, and back afterwards."""
+
+    def __init__(self, back: str) -> None:
+        super().__init__(back)
+        self.back = back
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+
+    async def sign_in_first(request: Request, error: Exception) -> Response:
+        assert isinstance(error, SignInNeeded)
+        return RedirectResponse(f"/console/signin?{urlencode({'next': error.back})}", 303)
+
+    app.add_exception_handler(SignInNeeded, sign_in_first)
+
+
+def error_page(request: Request, status: int, detail: str, where: str | None) -> Response:
+    """The page for an error the API would answer with a problem document."""
+    key = getattr(request.state, "console_key", None)
+    return templates.TemplateResponse(request, "error.html", {
+        "key": key, "csrf": getattr(request.state, "csrf", ""), "status": status,
+        "title": TITLES.get(status, "Error"), "detail": detail, "where": where,
+        "back": request.headers.get("referer")}, status_code=status)
+
+
+async def visitor(request: Request, svc: Services) -> ApiKey:
+    """The key of the signed-in visitor; sends anyone else to sign in."""
+    cookie = request.cookies.get(COOKIE)
+    key = await svc.call(session_key, svc.keys, cookie) if cookie else None
+    if key is None or cookie is None:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInNeeded(back)
+    request.state.console_key = key
+    request.state.csrf = csrf_token(svc.keys, cookie)
+    return key
+
+
+async def checked_form(request: Request, svc: Services, token: str) -> ApiKey:
+    key = await visitor(request, svc)
+    if not csrf_ok(svc.keys, request.cookies.get(COOKIE), token):
+        raise Forbidden("this form is out of date or came from another site; reload the page "
+                        "and send it again", where="csrf")
+    return key
+
+
+def page(request: Request, name: str, key: ApiKey | None, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {
+        "key": key, "csrf": getattr(request.state, "csrf", ""), "now": now(), **context})
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- signing in and out --------------------------------------------------------------------
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(request: Request, next: str = "/console") -> Response:
+    return page(request, "signin.html", None, next=safe_next(next), failed=False)
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(request: Request, svc: Svc, api_key: Annotated[str, Form()] = "",
+                 next: Annotated[str, Form()] = "/console") -> Response:
+    key = await svc.call(svc.keys.authenticate, api_key) if api_key.strip() else None
+    if key is None:
+        return page(request, "signin.html", None, next=safe_next(next), failed=True,
+                    status_code=401)
+    answer = RedirectResponse(safe_next(next), 303)
+    answer.set_cookie(COOKIE, open_session(svc.keys, key), max_age=LIFETIME, httponly=True,
+                      samesite="strict", secure=request.url.scheme == "https",
+                      path="/console")
+    return answer
+
+
+@router.post("/signout")
+async def signout(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "") -> Response:
+    await checked_form(request, svc, csrf)
+    answer = RedirectResponse("/console/signin", 303)
+    answer.delete_cookie(COOKIE, path="/console")
+    return answer
+
+
+def safe_next(target: str) -> str:
+    """Only a page of the console: never another site."""
+    return target if target.startswith("/console") and not target.startswith("//") \
+        else "/console"
+
+
+@router.get("", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, svc: Svc) -> Response:
+    key = await visitor(request, svc)
+    return RedirectResponse(HOME[key.role], 303)
+
+
+# -- customers -------------------------------------------------------------------------------
+
+
+@router.get("/customers", response_class=HTMLResponse)
+async def customers(request: Request, svc: Svc,
+                    q: Annotated[str, Query(max_length=100)] = "") -> Response:
+    key = await visitor(request, svc)
+    require(key, READS_CUSTOMERS, "read customers")
+    found = await svc.call(search, svc, key, q.strip()) if q.strip() else []
+    return page(request, "customers.html", key, q=q, found=found)
+
+
+def search(svc: Services, key: ApiKey, text: str) -> list[dict[str, Any]]:
+    """Customers whose reference or name contains the text (any case), those the key may
+    read: a rep's and a manager's team's own, or all for compliance."""
+    owners = None if key.role == "compliance" else sorted(team_of(svc, key))
+    pattern = f"%{text.lower()}%"
+    where = "(lower(ref) LIKE ? OR lower(name) LIKE ?)"
+    params: list[Any] = [pattern, pattern]
+    if owners is not None:
+        where += f" AND owner IN ({', '.join('?' for _ in owners)})"
+        params += owners
+    with svc.db.transaction(DossierView().table_names(), commit=False, snapshot=False) as tx:
+        return tx.rows(f"SELECT ref, name, owner, churned_at, erased FROM {{customers}} "
+                       f"WHERE {where} ORDER BY ref LIMIT ?", (*params, PAGE))
+
+
+@router.get("/customers/{ref}", response_class=HTMLResponse)
+async def timeline(request: Request, svc: Svc, ref: str,
+                   kind: Annotated[str, Query(max_length=60)] = "",
+                   rep: Annotated[str, Query(max_length=60)] = "",
+                   since: Annotated[str, Query(max_length=30)] = "",
+                   until: Annotated[str, Query(max_length=30)] = "",
+                   cursor: Annotated[str | None, Query(max_length=500)] = None,
+                   min_position: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    key = await visitor(request, svc)
+    await wait_for(svc, ("timeline", "dossier", "promises", "quotes"), min_position)
+    await svc.call(may_read_customer, svc, key, ref)
+    lines = await svc.call(
+        queries.timeline_of, svc.db, ref, kinds=[kind] if kind else None, rep=rep or None,
+        since=moment(since, "since"), until=moment(until, "until"), limit=PAGE, cursor=cursor)
+    open_promises = await svc.call(queries.promises_of, svc.db, ref, status="open")
+    filters = {"kind": kind, "rep": rep, "since": since, "until": until}
+    more = (f"/console/customers/{quote(ref)}?"
+            f"{urlencode({**filters, 'cursor': lines.next_cursor})}" if lines.next_cursor
+            else None)
+    return page(request, "timeline.html", key, ref=ref, lines=lines.items, filters=filters,
+                more=more, open_promises=open_promises.items, kinds=TIMELINE_KINDS)
+
+
+TIMELINE_KINDS = ("Registered", "ContactLogged", "RequestReceived", "RequestAnswered",
+                  "QuoteIssued", "QuoteAccepted", "QuoteDeclined", "PromiseMade",
+                  "PromiseKept", "PromiseBroken", "ComplaintFiled", "ComplaintResolved",
+                  "PurchaseRecorded", "CampaignTouched", "ConsentChanged", "OwnerAssigned",
+                  "EntryCorrected", "EntryRetracted", "Churned", "WonBack")
+
+
+def moment(text: str, where: str) -> datetime | None:
+    """A date or instant typed into a filter (a date is midnight UTC)."""
+    if not text.strip():
+        return None
+    try:
+        found = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CommandInvalid(f"{text!r} is not a date (2025-03-01) or an instant "
+                             "(2025-03-01T09:00:00+00:00)", where=where) from None
+    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
+
+
+# -- reps: dossier and hand-over ---------------------------------------------------------------
+
+
+@router.get("/reps/{ref}", response_class=HTMLResponse)
+async def dossier(request: Request, svc: Svc, ref: str,
+                  section: Annotated[str, Query(max_length=40)] = "",
+                  offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    key = await visitor(request, svc)
+    await svc.call(may_read_rep, svc, key, ref)
+    found = await svc.call(queries.rep_dossier, svc.db, ref, as_of=now(), limit=10)
+    listing = None
+    if section:
+        if section not in SECTIONS:
+            raise CommandInvalid(f"no list {section!r}; lists are {', '.join(SECTIONS)}",
+                                 where="section")
+        listing = await svc.call(dossier_page, svc.db, ref, section, as_of=now(),
+                                 offset=offset, limit=PAGE)
+    return page(request, "dossier.html", key, ref=ref, d=found, listing=listing, page=PAGE)
+
+
+@router.get("/reps/{ref}/handover", response_class=HTMLResponse)
+async def handover(request: Request, svc: Svc, ref: str,
+                   moved: Annotated[str, Query(max_length=20_000)] = "",
+                   to: Annotated[str, Query(max_length=60)] = "",
+                   min_position: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    key = await visitor(request, svc)
+    await wait_for(svc, ("dossier", "promises", "quotes", "service"), min_position)
+    await svc.call(may_read_rep, svc, key, ref)
+    found = await svc.call(queries.rep_dossier, svc.db, ref, as_of=now())
+    inherited = []
+    for customer in [c for c in moved.split(",") if c][:PAGE]:
+        promises = await svc.call(queries.promises_of, svc.db, customer, status="open")
+        inherited.append({"customer": customer, "promises": promises.items})
+    reps = await svc.call(active_reps, svc)
+    return page(request, "handover.html", key, ref=ref, d=found, reps=reps, moved=inherited,
+                to=to, may_assign=key.role == "manager")
+
+
+@router.post("/reps/{ref}/handover")
+async def reassign(request: Request, svc: Svc, ref: str,
+                   csrf: Annotated[str, Form()] = "",
+                   customers: Annotated[list[str] | None, Form()] = None,
+                   new_owner: Annotated[str, Form()] = "",
+                   reason: Annotated[str, Form()] = "") -> Response:
+    """Give the ticked customers (one or many) a new owner, for one reason."""
+    key = await checked_form(request, svc, csrf)
+    chosen = customers or []
+    if not chosen:
+        raise CommandInvalid("tick at least one customer to hand over", where="customers")
+    if not new_owner:
+        raise CommandInvalid("choose the new owner", where="new_owner")
+    if not reason.strip():
+        raise CommandInvalid("say why they change hands (the reason is kept with the change)",
+                             where="reason")
+    commands = [AssignOwner(customer=c, rep=new_owner, reason=reason.strip()) for c in chosen]
+    for command in commands:
+        await svc.call(may_run, svc, key, command)
+        await svc.call(may_read_customer, svc, key, command.customer)
+    outcomes = await svc.call(svc.ledger.execute_many, commands, actor=key.actor, atomic=True)
+    position = max((o.position or 0) for o in outcomes if not isinstance(o, LedgerError))
+    shown = {"moved": ",".join(chosen), "to": new_owner, "min_position": position}
+    target = f"/console/reps/{quote(ref)}/handover?{urlencode(shown)}"
+    return RedirectResponse(target, 303)
+
+
+def active_reps(svc: Services) -> list[dict[str, Any]]:
+    with svc.db.transaction(DossierView().table_names(), commit=False, snapshot=False) as tx:
+        return tx.rows("SELECT ref, name, team FROM {reps} WHERE departed_at IS NULL "
+                       "ORDER BY ref")
+
+
+# -- compliance and service ---------------------------------------------------------------------
+
+
+@router.get("/compliance", response_class=HTMLResponse)
+async def compliance(request: Request, svc: Svc,
+                     overdue: Annotated[str | None, Query(max_length=500)] = None,
+                     broken: Annotated[str | None, Query(max_length=500)] = None,
+                     conflicts: Annotated[str | None, Query(max_length=500)] = None,
+                     breaches: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    """Overdue and broken promises, conflicting quotes, consent and open-complaint violations,
+    and the integrity record: each list with its own next page."""
+    key = await visitor(request, svc)
+    require(key, ("compliance",), "open the compliance board")
+    cursors = {"overdue": overdue, "broken": broken, "conflicts": conflicts,
+               "breaches": breaches}
+    lists = {
+        "overdue": await svc.call(promises_with_status, svc.db, "overdue", limit=PAGE,
+                                  cursor=overdue),
+        "broken": await svc.call(promises_with_status, svc.db, "broken", limit=PAGE,
+                                 cursor=broken),
+        "conflicts": await svc.call(queries.conflicting_quotes, svc.db, limit=PAGE,
+                                    cursor=conflicts),
+        "breaches": await svc.call(violations, svc.db, limit=PAGE, cursor=breaches),
+    }
+    more = {name: (f"/console/compliance?{urlencode({**filled(cursors), name: found.next_cursor})}"
+                   if found.next_cursor else None) for name, found in lists.items()}
+    runs = await svc.call(integrity_runs, svc)
+    return page(request, "compliance.html", key, lists={k: v.items for k, v in lists.items()},
+                more=more, runs=runs, digest=request.query_params.get("digest"))
+
+
+def filled(values: dict[str, str | None]) -> dict[str, str]:
+    return {k: v for k, v in values.items() if v}
+
+
+def integrity_runs(svc: Services) -> list[dict[str, Any]]:
+    """The last verifications of the chains, newest first."""
+    integrity = Integrity(svc.ledger)
+    try:
+        with integrity.db.transaction({"runs": "integrity_runs"}, commit=False) as tx:
+            rows = tx.rows("SELECT * FROM {runs} ORDER BY verified_at DESC LIMIT 5")
+    finally:
+        integrity.close()
+    return [{**row, "ok": bool(row["ok"])} for row in rows]
+
+
+@router.post("/compliance/verify")
+async def verify(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "") -> Response:
+    """Verify what was written since the last run that found all well, then take a digest
+    of the whole log (recorded with the run, shown on the board)."""
+    key = await checked_form(request, svc, csrf)
+    require(key, ("compliance",), "verify the record")
+    digest = await svc.call(verify_and_digest, svc)
+    return RedirectResponse(f"/console/compliance?{urlencode({'digest': digest or ''})}", 303)
+
+
+def verify_and_digest(svc: Services) -> str | None:
+    integrity = Integrity(svc.ledger)
+    try:
+        found = integrity.verify(incremental=True)
+        return found.digest() if found.ok else None
+    finally:
+        integrity.close()
+
+
+@router.get("/service", response_class=HTMLResponse)
+async def service(request: Request, svc: Svc,
+                  rep: Annotated[str, Query(max_length=60)] = "",
+                  cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    """What is past its deadline, oldest first: a rep's own, a manager's team's or (for
+    compliance) everyone's."""
+    key = await visitor(request, svc)
+    require(key, READS_CUSTOMERS, "read the service inbox")
+    if key.role == "rep":
+        rep = key.rep or ""
+    elif rep and key.role == "manager" and rep not in await svc.call(team_of, svc, key):
+        raise Forbidden(f"{rep} is not in your team", where="rep")
+    scope = rep or (key.rep if key.role == "manager" else None)
+    found = await svc.call(queries.service_inbox, svc.db, as_of=now(), rep=scope,
+                           limit=PAGE, cursor=cursor)
+    more = (f"/console/service?{urlencode(filled({'rep': rep, 'cursor': found.next_cursor}))}"
+            if found.next_cursor else None)
+    return page(request, "service.html", key, items=found.items, rep=scope, more=more)
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+CHARTED = ("retention", "cohorts", "satisfaction", "campaigns", "complaints", "value")
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def reports(request: Request, svc: Svc,
+                  name: Annotated[str, Query(max_length=40)] = "retention",
+                  period: Annotated[str, Query(max_length=40)] = "",
+                  as_of: Annotated[str, Query(max_length=30)] = "",
+                  reading: Annotated[str, Query(pattern="^(now|known|occurred)$")] = "now",
+                  at: Annotated[str, Query(max_length=30)] = "",
+                  diff_a: Annotated[str, Query(max_length=30)] = "",
+                  diff_b: Annotated[str, Query(max_length=30)] = "",
+                  run: Annotated[str, Query(max_length=5)] = "") -> Response:
+    """A report under the reading chosen (now, as known at, as occurred by), with its chart
+    and table, or the difference between two readings; each table downloads as CSV."""
+    key = await visitor(request, svc)
+    require(key, ("analyst", "compliance"), "read reports")
+    form = {"name": name, "period": period, "as_of": as_of, "reading": reading, "at": at,
+            "diff_a": diff_a, "diff_b": diff_b}
+    found: Report | None = None
+    if run:
+        found = await svc.call(report_for, svc, key, form)
+    csv_link = "/console/reports.csv?" + urlencode({**form, "run": "1"}) if found else None
+    return page(request, "reports.html", key, form=form, names=sorted(REPORTS), found=found,
+                chart=chart_of(name, found) if found and not diff_a else None,
+                csv_link=csv_link)
+
+
+@router.get("/reports.csv")
+async def reports_csv(request: Request, svc: Svc,
+                      name: Annotated[str, Query(max_length=40)] = "retention",
+                      period: Annotated[str, Query(max_length=40)] = "",
+                      as_of: Annotated[str, Query(max_length=30)] = "",
+                      reading: Annotated[str, Query(pattern="^(now|known|occurred)$")] = "now",
+                      at: Annotated[str, Query(max_length=30)] = "",
+                      diff_a: Annotated[str, Query(max_length=30)] = "",
+                      diff_b: Annotated[str, Query(max_length=30)] = "") -> Response:
+    key = await visitor(request, svc)
+    require(key, ("analyst", "compliance"), "read reports")
+    form = {"name": name, "period": period, "as_of": as_of, "reading": reading, "at": at,
+            "diff_a": diff_a, "diff_b": diff_b}
+    found = await svc.call(report_for, svc, key, form)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=found.columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(found.rows)
+    filename = f"{name}{'-diff' if diff_a else ''}.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def report_for(svc: Services, key: ApiKey, form: dict[str, str]) -> Report:
+    """The report the form asks for (analysts see customers by pseudonym)."""
+    if form["name"] not in REPORTS:
+        raise CommandInvalid(f"no report {form['name']!r}; reports are "
+                             f"{', '.join(sorted(REPORTS))}", where="name")
+    ask = Ask(form["name"], period=form["period"] or None,
+              as_of=moment(form["as_of"], "as_of"))
+    if form["diff_a"]:
+        a = Reading(as_known_at=moment(form["diff_a"], "diff_a"))
+        b = Reading(as_known_at=moment(form["diff_b"], "diff_b"))
+        found = difference(report(svc.ledger, ask, a), report(svc.ledger, ask, b))
+    else:
+        at = moment(form["at"], "at")
+        if form["reading"] != "now" and at is None:
+            raise CommandInvalid("give the date the reading is as of", where="at")
+        chosen = (Reading() if form["reading"] == "now"
+                  else Reading(as_known_at=at) if form["reading"] == "known"
+                  else Reading(as_occurred_by=at))
+        found = report(svc.ledger, ask, chosen,
+                       db=svc.db if chosen == Reading() else None)
+    if key.role == "analyst" and "customer" in found.columns:
+        found.rows = [{**row, "customer": svc.keys.pseudonym(row["customer"])}
+                      for row in found.rows]
+    return found
+
+
+def chart_of(name: str, found: Report) -> Any:
+    """The chart each report is read by: retention and churn over the periods, the cohort
+    heatmap, churn by defection type, CSM over the periods, campaign revenue against spend."""
+    rows = found.rows
+    if not rows or name not in CHARTED:
+        return None
+    if name == "retention":
+        labels = [r["period"] for r in rows]
+        rates = charts.line_chart("Retention and churn by period", labels, {
+            "retention rate": column(rows, "retention_rate"),
+            "churn rate": column(rows, "churn_rate")}, percent=True)
+        kinds = [c for c in found.columns if c.startswith("lost_")]
+        lost = charts.bar_chart("Customers lost, by defection type", labels, {
+            kind.removeprefix("lost_"): column(rows, kind) for kind in kinds})
+        return [rates, lost]
+    if name == "cohorts":
+        periods = [c for c in found.columns if c.startswith("period_")]
+        return [charts.heatmap(
+            "Share of each cohort buying, by periods since its first purchase",
+            [r["cohort"] for r in rows], [p.removeprefix("period_") for p in periods],
+            [[number(r.get(p)) for p in periods] for r in rows])]
+    if name == "satisfaction":
+        series: dict[str, list[float | None]] = {}
+        labels = sorted({r["period"] for r in rows})
+        for row in rows:
+            line = series.setdefault(str(row.get("product") or row.get("rep") or "all"),
+                                     [None] * len(labels))
+            line[labels.index(row["period"])] = number(row.get("csm"))
+        return [charts.line_chart("CSM by period", labels, dict(list(series.items())[:6]))]
+    if name == "campaigns":
+        labels = [r["campaign"] for r in rows]
+        return [charts.bar_chart("Campaign revenue against spend", labels, {
+            "revenue": column(rows, "revenue"), "spend": column(rows, "spend")})]
+    if name == "complaints":
+        labels = [r["period"] for r in rows]
+        return [charts.bar_chart("Complaints and resolutions", labels, {
+            "complaints": column(rows, "complaints"), "resolved": column(rows, "resolved")})]
+    return None
+
+
+def column(rows: list[dict[str, Any]], name: str) -> list[float | None]:
+    return [number(row.get(name)) for row in rows]
+
+
+def number(value: Any) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# -- keys (admins) ----------------------------------------------------------------------------
+
+
+@router.get("/keys", response_class=HTMLResponse)
+async def keys(request: Request, svc: Svc) -> Response:
+    key = await visitor(request, svc)
+    require(key, ("admin",), "list API keys")
+    return page(request, "keys.html", key, keys=await svc.call(svc.keys.list))

@@ -1,0 +1,211 @@
+"""The web console, driven in headless Chromium (Debian's package) against a live server on a
+small demo world, on SQLite and PostgreSQL: sign in, find a customer, hand a departed rep's
+customer over, open the compliance board, run a retention report as known at a past date.
+Each test saves screenshots (to $LEDGER_SCREENSHOTS if set: the README's come from there)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from api.deps import Services
+from ledger.application import Ledger
+from ledger.demo import DemoSummary, build_world
+from replay.catalogue import Ask, report
+from replay.core import Reading
+from tests.api.conftest import serve
+from tests.conftest import fresh_store
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAST = "2025-02-01"  # a reading of the log as it was known then
+PERIODS = "2024-11..2025-03"
+
+
+@dataclass
+class Console:
+    url: str
+    services: Services
+    summary: DemoSummary
+    shots: Path
+    tokens: dict[str, str]
+
+    def shot(self, page: Page, name: str) -> None:
+        page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is not installed: `apt-get install chromium` (.ci/run does)")
+    with sync_playwright() as playwright:
+        found = playwright.chromium.launch(executable_path=CHROMIUM,
+                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield found
+        found.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def console(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    folder = tmp_path_factory.mktemp("console")
+    for settings in fresh_store(request, folder):
+        app = Ledger(settings)
+        summary = build_world(app, customers=30, days=150)
+        app.close()
+        server, services = serve(settings)
+        tokens = {name: services.keys.create(name, role, rep)[1] for name, role, rep in (
+            ("manager", "manager", "REP-1"), ("compliance", "compliance", None),
+            ("analyst", "analyst", None))}
+        caught_up(services)
+        shots = Path(os.environ.get("LEDGER_SCREENSHOTS") or folder) / request.param
+        shots.mkdir(parents=True, exist_ok=True)
+        yield Console(server.url, services, summary, shots, tokens)
+        server.stop()
+
+
+def caught_up(services: Services) -> None:
+    head = services.ledger.recorder.max_notification_id() or 0
+    deadline = time.monotonic() + 60
+    while min(services.runner.positions().values()) < head:
+        assert time.monotonic() < deadline, "the views did not catch up"
+        time.sleep(0.1)
+
+
+def signed_in(browser: Browser, console: Console, who: str, path: str = "/console") -> Page:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(console.url + path)
+    page.get_by_label("API key").fill(console.tokens[who])
+    page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def test_signing_in_opens_a_session_and_a_bad_key_says_why(browser: Browser,
+                                                          console: Console) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(console.url + "/console/customers")
+    expect(page).to_have_url(f"{console.url}/console/signin?next=%2Fconsole%2Fcustomers")
+    page.get_by_label("API key").fill("ldg_nothing_here")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("That key is unknown or revoked")
+    console.shot(page, "signin")
+    page.get_by_label("API key").fill(console.tokens["manager"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Customers")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "ledger_session")
+    assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Strict")
+    assert cookie["expires"] > time.time() + 7 * 3600
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.goto(console.url + "/console/customers")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.close()
+
+
+def test_finding_a_customer_and_reading_their_corrected_timeline(browser: Browser,
+                                                                 console: Console) -> None:
+    ref = console.summary.seeded["corrected_customer"]
+    page = signed_in(browser, console, "compliance", "/console/customers")
+    page.get_by_label("Reference or name contains").fill(ref)
+    page.get_by_role("button", name="Search").click()
+    console.shot(page, "customers")
+    page.get_by_role("link", name=ref, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Customer {ref}")
+    corrected = page.locator("ol.timeline li", has=page.locator("details"))
+    expect(corrected.first).to_contain_text("was ")
+    console.shot(page, "timeline")
+    page.get_by_label("Kind").select_option("Registered")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("ol.timeline li")).to_have_count(1)
+    page.goto(console.url + "/console/customers/CUST-NOBODY")
+    expect(page.get_by_role("heading", level=1)).to_have_text("404 Not Found")
+    expect(page.get_by_role("alert")).to_contain_text("no customer with reference 'CUST-NOBODY'")
+    page.goto(console.url + "/console/customers/" + ref + "?since=someday")
+    expect(page.get_by_role("alert")).to_contain_text("'someday' is not a date")
+    page.close()
+
+
+def test_a_manager_hands_a_departed_reps_customer_over(browser: Browser,
+                                                       console: Console) -> None:
+    departed = console.summary.departed_rep
+    page = signed_in(browser, console, "manager", f"/console/reps/{departed}")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(departed)
+    console.shot(page, "dossier")
+    page.get_by_role("link", name="Hand-over").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Hand-over of {departed}")
+    boxes = page.locator("input[name=customers]")
+    before = boxes.count()
+    assert before >= 1
+    customer = boxes.first.get_attribute("value")
+    assert customer is not None
+    boxes.first.check()
+    page.get_by_label("New owner").select_option("REP-4")
+    page.get_by_label("Reason").fill("territory split after departure")
+    page.get_by_role("button", name="Hand over the ticked customers").click()
+    done = page.get_by_role("status")
+    expect(done).to_contain_text("Handed over to REP-4: 1 customer")
+    expect(done).to_contain_text(customer)
+    expect(page.locator("input[name=customers]")).to_have_count(before - 1)
+    console.shot(page, "handover")
+    assert console.services.ledger.customer(customer).owner == "REP-4"
+    page.close()
+
+
+def test_forms_without_the_sessions_token_are_refused(console: Console) -> None:
+    with httpx.Client(base_url=console.url) as http:
+        http.post("/console/signin", data={"api_key": console.tokens["manager"]})
+        refused = http.post(f"/console/reps/{console.summary.departed_rep}/handover",
+                            data={"customers": "CUST-00001", "new_owner": "REP-4",
+                                  "reason": "forged"})
+    assert refused.status_code == 403
+    assert "came from another site" in refused.text
+
+
+def test_compliance_board_lists_broken_promises_and_verifies_the_record(
+        browser: Browser, console: Console) -> None:
+    page = signed_in(browser, console, "compliance", "/console/compliance")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Compliance board")
+    broken = page.get_by_role("table", name="Broken promises")
+    expect(broken).to_contain_text(console.summary.seeded["broken_promise_customer"])
+    expect(page.get_by_role("table", name="Conflicting quotes")).to_contain_text(
+        console.summary.seeded["conflict_customer"])
+    page.get_by_role("button", name="Verify what is new and take a digest").click()
+    expect(page.get_by_role("status")).to_contain_text("All chains verify")
+    expect(page.get_by_role("table", name="Last verifications")).to_contain_text("yes")
+    console.shot(page, "compliance")
+    page.goto(console.url + "/console/service")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Service inbox")
+    console.shot(page, "service")
+    page.close()
+
+
+def test_an_analyst_runs_retention_as_known_at_a_past_date(browser: Browser,
+                                                           console: Console) -> None:
+    page = signed_in(browser, console, "analyst", "/console/reports")
+    page.get_by_label("Report", exact=True).select_option("retention")
+    page.get_by_label("Period").fill(PERIODS)
+    page.get_by_label("as known at").check()
+    page.get_by_label("date", exact=True).fill(PAST)
+    page.get_by_role("button", name="Run the report").click()
+    expect(page.get_by_role("img", name="Retention and churn by period")).to_be_visible()
+    table = page.get_by_role("table", name="retention")
+    header = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    shown = [dict(zip(header, (c.strip() for c in row.locator("td").all_inner_texts()),
+                      strict=True)) for row in table.locator("tbody tr").all()]
+    known = report(console.services.ledger, Ask("retention", period=PERIODS),
+                   Reading(as_known_at=datetime(2025, 2, 1, tzinfo=timezone.utc)))
+    assert [(r["period"], r["active at end"], r["new"]) for r in shown] == [
+        (r["period"], str(r["active_at_end"]), str(r["new"])) for r in known.rows]
+    console.shot(page, "reports")
+    link = page.get_by_role("link", name="Download this table as CSV").get_attribute("href")
+    csv = page.request.get(console.url + (link or ""))
+    assert csv.ok and csv.text().splitlines()[0].startswith("period,active_at_start")
+    page.close()

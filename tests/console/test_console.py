@@ -110,6 +110,24 @@ def test_signing_in_opens_a_session_and_a_bad_key_says_why(browser: Browser,
     page.close()
 
 
+def test_the_keyboard_alone_signs_in_and_reaches_every_section(browser: Browser,
+                                                               console: Console) -> None:
+    page = browser.new_page()
+    page.goto(console.url + "/console/signin")
+    expect(page.get_by_label("API key")).to_be_focused()
+    page.keyboard.type(console.tokens["compliance"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Compliance board")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to the content")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Customers")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Customers")
+    expect(page.get_by_label("Reference or name contains")).to_be_focused()
+    page.close()
+
+
 def test_finding_a_customer_and_reading_their_corrected_timeline(browser: Browser,
                                                                  console: Console) -> None:
     ref = console.summary.seeded["corrected_customer"]

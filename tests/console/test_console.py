@@ -6,6 +6,7 @@ Each test saves screenshots (to $LEDGER_SCREENSHOTS if set: the README's come fr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -195,9 +196,11 @@ def test_compliance_board_lists_broken_promises_and_verifies_the_record(
     expect(broken).to_contain_text(console.summary.seeded["broken_promise_customer"])
     expect(page.get_by_role("table", name="Conflicting quotes")).to_contain_text(
         console.summary.seeded["conflict_customer"])
-    page.get_by_role("button", name="Verify what is new and take a digest").click()
+    page.get_by_role("button", name="Verify what is new").click()
     expect(page.get_by_role("status")).to_contain_text("All chains verify")
     expect(page.get_by_role("table", name="Last verifications")).to_contain_text("yes")
+    head = console.services.ledger.recorder.max_notification_id()
+    expect(page.locator("code.digest")).to_have_text(re.compile(rf"^ldg1:{head}:[0-9a-f]{{64}}$"))
     console.shot(page, "compliance")
     page.goto(console.url + "/console/service")
     expect(page.get_by_role("heading", level=1)).to_have_text("Service inbox")

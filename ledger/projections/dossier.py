@@ -158,10 +158,10 @@ def rep_dossier(db: Database, rep: str, *, as_of: datetime,
     assert now is not None
     with reading(db) as tx:
         person = rep_row(tx, rep)
-        found: dict[str, Any] = {"rep": person, "as_of": now, "last_contact_at": tx.one(
-            "SELECT MAX(occurred_at) AS last FROM {contacts} WHERE rep = ? AND retracted = ?",
-            (rep, False))["last"]}  # type: ignore[index]
+        found: dict[str, Any] = {"rep": person, "as_of": now, "last_contact_at": None}
         found.update((name, listed(tx, rep, name, now, 0, limit)) for name in LISTS)
+        if found["customers_touched"]:  # the customer contacted last comes first
+            found["last_contact_at"] = found["customers_touched"][0]["last_contact_at"]
         found["totals"] = {name: (len(found[name]) if limit is None or len(found[name]) < limit
                                   else count(tx, rep, name)) for name in LISTS}
         handover = handover_of(tx, person, now) if person["departed"] else []

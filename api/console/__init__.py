@@ -39,7 +39,7 @@ from ledger.commands.models import AssignOwner
 from ledger.errors import CommandInvalid, LedgerError
 from ledger.integrity import Integrity, digest_of
 from ledger.projections import queries
-from ledger.projections.dossier import SECTIONS, dossier_page
+from ledger.projections.dossier import SECTIONS, dossier_page, rep_of
 from ledger.projections.dossier import Dossier as DossierView
 from ledger.projections.promises import promises_with_status
 from ledger.projections.service import violations
@@ -246,20 +246,30 @@ async def dossier(request: Request, svc: Svc, ref: str,
 
 @router.get("/reps/{ref}/handover", response_class=HTMLResponse)
 async def handover(request: Request, svc: Svc, ref: str,
+                   owned: Annotated[int, Query(ge=0)] = 0,
+                   items: Annotated[int, Query(ge=0)] = 0,
                    moved: Annotated[str, Query(max_length=20_000)] = "",
                    to: Annotated[str, Query(max_length=60)] = "",
                    min_position: Annotated[int | None, Query(ge=0)] = None) -> Response:
+    """A departed rep's customers, a page at a time, to tick and hand over; what each moved
+    customer brings its new owner; everything that needs a new owner, most urgent first."""
     key = await visitor(request, svc)
     await wait_for(svc, ("dossier", "promises", "quotes", "service"), min_position)
     await svc.call(may_read_rep, svc, key, ref)
-    found = await svc.call(queries.rep_dossier, svc.db, ref, as_of=now())
+    person = await svc.call(rep_of, svc.db, ref)
+    customers = await svc.call(dossier_page, svc.db, ref, "customers_owned", as_of=now(),
+                               offset=owned, limit=PAGE)
+    needs = await svc.call(dossier_page, svc.db, ref, "handover", as_of=now(), offset=items,
+                           limit=PAGE)
     inherited = []
     for customer in [c for c in moved.split(",") if c][:PAGE]:
         promises = await svc.call(queries.promises_of, svc.db, customer, status="open")
         inherited.append({"customer": customer, "promises": promises.items})
     reps = await svc.call(active_reps, svc)
-    return page(request, "handover.html", key, ref=ref, d=found, reps=reps, moved=inherited,
-                to=to, may_assign=key.role == "manager")
+    manager = next((r["ref"] for r in reps if person and r["ref"] == person["manager"]), None)
+    return page(request, "handover.html", key, ref=ref, rep=person, owned=customers,
+                needs=needs, page=PAGE, reps=reps, manager=manager, moved=inherited, to=to,
+                may_assign=key.role == "manager")
 
 
 @router.post("/reps/{ref}/handover")

@@ -268,8 +268,10 @@ def handover_of(tx: ViewDb, person: dict[str, Any], now: str) -> list[dict[str, 
     """A departed rep's hand-over list, from all of what they own and left open."""
     rep = person["ref"]
     found = {name: listed(tx, rep, name, now, 0, None) for name in (
-        "customers_owned", "open_promises", "open_quotes", "open_complaints",
-        "unanswered_requests")}
+        "open_promises", "open_quotes", "open_complaints", "unanswered_requests")}
+    # Who the owned customers are is all the list needs (not their contacts).
+    found["customers_owned"] = tx.rows("SELECT ref AS customer FROM {customers} WHERE owner = ?"
+                                       " ORDER BY ref", (rep,))
     reps = {r["ref"]: r for r in tx.rows("SELECT ref, manager, departed_at FROM {reps}")}
     owners = owners_of(tx, {i["customer"] for name, items in found.items()
                             if name != "customers_owned" for i in items})

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +39,7 @@ from api.deps import (
     wait_for,
 )
 from api.keys import ApiKey
-from api.problems import TITLES, Forbidden
+from api.problems import TITLES, Forbidden, ViewBehind
 from ledger.commands.models import AssignOwner
 from ledger.errors import CommandInvalid, LedgerError
 from ledger.integrity import Integrity, digest_of
@@ -47,6 +52,7 @@ from replay.catalogue import REPORTS, Ask, Report, difference, report
 from replay.core import Reading
 
 HERE = Path(__file__).parent
+log = logging.getLogger("ledger.console")
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 50  # rows of a list per page
@@ -416,10 +422,18 @@ async def reports(request: Request, svc: Svc,
     form = {"name": name, "period": period, "as_of": as_of, "reading": reading, "at": at,
             "diff_a": diff_a, "diff_b": diff_b}
     found: Report | None = None
+    job: Job | None = None
     if run:
-        found = await svc.call(report_for, svc, key, form)
-    csv_link = "/console/reports.csv?" + urlencode({**form, "run": "1"}) if found else None
+        if reading == "now" and not diff_a:
+            found = await svc.call(report_for, svc, key, form)
+        else:  # a replay reads the log up to then: it runs apart, the page shows how far
+            job = replay_job(svc, key, form)
+            if job.error is not None:
+                raise job.error
+            found = job.result
+    csv_link = "/console/reports.csv?" + urlencode(form) if found else None
     return page(request, "reports.html", key, form=form, names=sorted(REPORTS), found=found,
+                job=job if found is None else None,
                 chart=chart_of(name, found) if found and not diff_a else None,
                 csv_link=csv_link)
 
@@ -437,7 +451,8 @@ async def reports_csv(request: Request, svc: Svc,
     require(key, ("analyst", "compliance"), "read reports")
     form = {"name": name, "period": period, "as_of": as_of, "reading": reading, "at": at,
             "diff_a": diff_a, "diff_b": diff_b}
-    found = await svc.call(report_for, svc, key, form)
+    job = JOBS.get(job_key(key, form))
+    found = job.result if job and job.result else await svc.call(report_for, svc, key, form)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=found.columns, extrasaction="ignore")
     writer.writeheader()
@@ -447,7 +462,8 @@ async def reports_csv(request: Request, svc: Svc,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def report_for(svc: Services, key: ApiKey, form: dict[str, str]) -> Report:
+def report_for(svc: Services, key: ApiKey, form: dict[str, str],
+               progress: Progress | None = None) -> Report:
     """The report the form asks for (analysts see customers by pseudonym)."""
     if form["name"] not in REPORTS:
         raise CommandInvalid(f"no report {form['name']!r}; reports are "
@@ -457,7 +473,8 @@ def report_for(svc: Services, key: ApiKey, form: dict[str, str]) -> Report:
     if form["diff_a"]:
         a = Reading(as_known_at=moment(form["diff_a"], "diff_a"))
         b = Reading(as_known_at=moment(form["diff_b"], "diff_b"))
-        found = difference(report(svc.ledger, ask, a), report(svc.ledger, ask, b))
+        found = difference(report(svc.ledger, ask, a, progress=progress),
+                           report(svc.ledger, ask, b, progress=progress))
     else:
         at = moment(form["at"], "at")
         if form["reading"] != "now" and at is None:
@@ -465,12 +482,77 @@ def report_for(svc: Services, key: ApiKey, form: dict[str, str]) -> Report:
         chosen = (Reading() if form["reading"] == "now"
                   else Reading(as_known_at=at) if form["reading"] == "known"
                   else Reading(as_occurred_by=at))
-        found = report(svc.ledger, ask, chosen,
-                       db=svc.db if chosen == Reading() else None)
+        found = report(svc.ledger, ask, chosen, db=svc.db if chosen == Reading() else None,
+                       progress=progress)
     if key.role == "analyst" and "customer" in found.columns:
         found.rows = [{**row, "customer": svc.keys.pseudonym(row["customer"])}
                       for row in found.rows]
     return found
+
+
+Progress = Callable[[int | None], Callable[[int], None]]
+
+
+@dataclass
+class Job:
+    """A report that replays the log, running on its own thread; the page shows how far it
+    has read until it is done, then its result (kept for a while for the CSV and reloads)."""
+
+    started: float = field(default_factory=time.monotonic)
+    read: int = 0
+    total: int | None = None
+    result: Report | None = None
+    error: LedgerError | None = None
+
+    def progress(self, total: int | None) -> Callable[[int], None]:
+        self.total = (self.total or 0) + (total or 0)
+
+        def advance(events: int) -> None:
+            self.read += events
+        return advance
+
+    @property
+    def share(self) -> float | None:
+        return min(1.0, self.read / self.total) if self.total else None
+
+
+JOBS: dict[tuple[str, ...], Job] = {}
+JOBS_LOCK = threading.Lock()
+KEPT = 15 * 60  # seconds a finished job's result is kept
+MAX_JOBS = 16
+
+
+def job_key(key: ApiKey, form: dict[str, str]) -> tuple[str, ...]:
+    """Jobs are shared by keys of one role (analysts see pseudonyms, compliance does not)."""
+    return (key.role, *(f"{k}={v}" for k, v in sorted(form.items())))
+
+
+def replay_job(svc: Services, key: ApiKey, form: dict[str, str]) -> Job:
+    """The job for this report: running, done, or started now."""
+    ident = job_key(key, form)
+    with JOBS_LOCK:
+        for old, job in list(JOBS.items()):
+            if time.monotonic() - job.started > KEPT:
+                del JOBS[old]
+        if ident in JOBS:
+            return JOBS[ident]
+        if len(JOBS) >= MAX_JOBS:
+            raise ViewBehind(f"{MAX_JOBS} replays are running or kept; try again in a few "
+                             "minutes", where="run")
+        job = JOBS[ident] = Job()
+
+    def work() -> None:
+        try:
+            job.result = report_for(svc, key, form, progress=job.progress)
+        except LedgerError as error:
+            job.error = error
+        except Exception:
+            log.exception("a replay for the console failed")
+            job.error = LedgerError("the replay failed on the server; the error is in the "
+                                    "server log", where="run")
+
+    threading.Thread(target=work, name="console-replay", daemon=True).start()
+    return job
 
 
 def chart_of(name: str, found: Report) -> Any:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -405,22 +405,29 @@ async def service(request: Request, svc: Svc,
 CHARTED = ("retention", "cohorts", "satisfaction", "campaigns", "complaints", "value")
 
 
+def report_form(name: Annotated[str, Query(max_length=40)] = "retention",
+                period: Annotated[str, Query(max_length=40)] = "",
+                as_of: Annotated[str, Query(max_length=30)] = "",
+                reading: Annotated[str, Query(pattern="^(now|known|occurred)$")] = "now",
+                at: Annotated[str, Query(max_length=30)] = "",
+                diff_a: Annotated[str, Query(max_length=30)] = "",
+                diff_b: Annotated[str, Query(max_length=30)] = "") -> dict[str, str]:
+    """What the reports form asks for, as typed."""
+    return {"name": name, "period": period, "as_of": as_of, "reading": reading, "at": at,
+            "diff_a": diff_a, "diff_b": diff_b}
+
+
+ReportForm = Annotated[dict[str, str], Depends(report_form)]
+
+
 @router.get("/reports", response_class=HTMLResponse)
-async def reports(request: Request, svc: Svc,
-                  name: Annotated[str, Query(max_length=40)] = "retention",
-                  period: Annotated[str, Query(max_length=40)] = "",
-                  as_of: Annotated[str, Query(max_length=30)] = "",
-                  reading: Annotated[str, Query(pattern="^(now|known|occurred)$")] = "now",
-                  at: Annotated[str, Query(max_length=30)] = "",
-                  diff_a: Annotated[str, Query(max_length=30)] = "",
-                  diff_b: Annotated[str, Query(max_length=30)] = "",
+async def reports(request: Request, svc: Svc, form: ReportForm,
                   run: Annotated[str, Query(max_length=5)] = "") -> Response:
     """A report under the reading chosen (now, as known at, as occurred by), with its chart
     and table, or the difference between two readings; each table downloads as CSV."""
     key = await visitor(request, svc)
     require(key, ("analyst", "compliance"), "read reports")
-    form = {"name": name, "period": period, "as_of": as_of, "reading": reading, "at": at,
-            "diff_a": diff_a, "diff_b": diff_b}
+    name, reading, diff_a = form["name"], form["reading"], form["diff_a"]
     found: Report | None = None
     job: Job | None = None
     if run:
@@ -439,25 +446,16 @@ async def reports(request: Request, svc: Svc,
 
 
 @router.get("/reports.csv")
-async def reports_csv(request: Request, svc: Svc,
-                      name: Annotated[str, Query(max_length=40)] = "retention",
-                      period: Annotated[str, Query(max_length=40)] = "",
-                      as_of: Annotated[str, Query(max_length=30)] = "",
-                      reading: Annotated[str, Query(pattern="^(now|known|occurred)$")] = "now",
-                      at: Annotated[str, Query(max_length=30)] = "",
-                      diff_a: Annotated[str, Query(max_length=30)] = "",
-                      diff_b: Annotated[str, Query(max_length=30)] = "") -> Response:
+async def reports_csv(request: Request, svc: Svc, form: ReportForm) -> Response:
     key = await visitor(request, svc)
     require(key, ("analyst", "compliance"), "read reports")
-    form = {"name": name, "period": period, "as_of": as_of, "reading": reading, "at": at,
-            "diff_a": diff_a, "diff_b": diff_b}
     job = JOBS.get(job_key(key, form))
     found = job.result if job and job.result else await svc.call(report_for, svc, key, form)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=found.columns, extrasaction="ignore")
     writer.writeheader()
     writer.writerows(found.rows)
-    filename = f"{name}{'-diff' if diff_a else ''}.csv"
+    filename = f"{form['name']}{'-diff' if form['diff_a'] else ''}.csv"
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

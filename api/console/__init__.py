@@ -71,6 +71,7 @@ class SignInNeeded(Exception):
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.state.first_violations = Refreshed(lambda svc: violations(svc.db, limit=PAGE), 60)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
     async def sign_in_first(request: Request, error: Exception) -> Response:
@@ -98,6 +99,8 @@ async def visitor(request: Request, svc: Services) -> ApiKey:
         raise SignInNeeded(back)
     request.state.console_key = key
     request.state.csrf = csrf_token(svc.keys, cookie)
+    if key.role == "compliance":
+        request.app.state.first_violations.warm(svc)  # ready by the time the board opens
     return key
 
 
@@ -333,14 +336,59 @@ async def compliance(request: Request, svc: Svc,
                                  cursor=broken),
         "conflicts": await svc.call(queries.conflicting_quotes, svc.db, limit=PAGE,
                                     cursor=conflicts),
-        "breaches": await svc.call(violations, svc.db, limit=PAGE, cursor=breaches),
+        "breaches": (await svc.call(violations, svc.db, limit=PAGE, cursor=breaches)
+                     if breaches else request.app.state.first_violations.get(svc)),
     }
     more = {name: (f"/console/compliance?{urlencode({**filled(cursors), name: found.next_cursor})}"
                    if found.next_cursor else None) for name, found in lists.items()}
     runs, digest = await svc.call(integrity_state, svc)
     return page(request, "compliance.html", key, lists={k: v.items for k, v in lists.items()},
                 more=more, runs=runs, digest=digest,
-                verified=request.query_params.get("verified"))
+                verified=request.query_params.get("verified"),
+                violations_at=None if breaches else request.app.state.first_violations.at)
+
+
+class Refreshed:
+    """A slow query's answer, kept and recomputed in the background once it is older than
+    ``every`` seconds: a page shows the answer kept (saying when it was computed) and never
+    waits for it, but the first time. The first page of violations, at a million events,
+    takes over a second to compute (every touch, sale and complaint is joined)."""
+
+    def __init__(self, compute: Callable[[Services], Any], every: float) -> None:
+        self.compute, self.every = compute, every
+        self.value: Any = None
+        self.at: datetime | None = None
+        self.running = threading.Lock()
+
+    def get(self, svc: Services) -> Any:
+        if self.at is None:
+            with self.running:
+                if self.at is None:
+                    self.refresh(svc)
+        elif (now() - self.at).total_seconds() > self.every:
+            self.start(svc)
+        return self.value
+
+    def warm(self, svc: Services) -> None:
+        """Compute it now in the background, if it never was."""
+        if self.at is None:
+            self.start(svc)
+
+    def start(self, svc: Services) -> None:
+        if not self.running.acquire(blocking=False):
+            return  # already running
+
+        def again() -> None:
+            try:
+                self.refresh(svc)
+            finally:
+                self.running.release()
+        threading.Thread(target=again, name="console-refresh", daemon=True).start()
+
+    def refresh(self, svc: Services) -> None:
+        started = now()
+        self.value = self.compute(svc)
+        self.at = started
 
 
 def filled(values: dict[str, str | None]) -> dict[str, str]:
@@ -427,17 +475,14 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
     and table, or the difference between two readings; each table downloads as CSV."""
     key = await visitor(request, svc)
     require(key, ("analyst", "compliance"), "read reports")
-    name, reading, diff_a = form["name"], form["reading"], form["diff_a"]
+    name, diff_a = form["name"], form["diff_a"]
     found: Report | None = None
     job: Job | None = None
-    if run:
-        if reading == "now" and not diff_a:
-            found = await svc.call(report_for, svc, key, form)
-        else:  # a replay reads the log up to then: it runs apart, the page shows how far
-            job = replay_job(svc, key, form)
-            if job.error is not None:
-                raise job.error
-            found = job.result
+    if run:  # a report runs apart (a replay reads the log up to then); the page follows it
+        job = report_job(svc, key, form)
+        if job.error is not None:
+            raise job.error
+        found = job.result
     csv_link = "/console/reports.csv?" + urlencode(form) if found else None
     return page(request, "reports.html", key, form=form, names=sorted(REPORTS), found=found,
                 job=job if found is None else None,
@@ -493,9 +538,10 @@ Progress = Callable[[int | None], Callable[[int], None]]
 
 @dataclass
 class Job:
-    """A report that replays the log, running on its own thread; the page shows how far it
-    has read until it is done, then its result (kept for a while for the CSV and reloads)."""
+    """A report running on its own thread; the page shows how far it has read (a replay) until
+    it is done, then its result, kept ``kept`` seconds for the CSV and reloads."""
 
+    kept: float
     started: float = field(default_factory=time.monotonic)
     read: int = 0
     total: int | None = None
@@ -516,7 +562,7 @@ class Job:
 
 JOBS: dict[tuple[str, ...], Job] = {}
 JOBS_LOCK = threading.Lock()
-KEPT = 15 * 60  # seconds a finished job's result is kept
+KEPT = 15 * 60  # seconds a replay's result is kept; as known now, 30 s
 MAX_JOBS = 16
 
 
@@ -525,19 +571,20 @@ def job_key(key: ApiKey, form: dict[str, str]) -> tuple[str, ...]:
     return (key.role, *(f"{k}={v}" for k, v in sorted(form.items())))
 
 
-def replay_job(svc: Services, key: ApiKey, form: dict[str, str]) -> Job:
+def report_job(svc: Services, key: ApiKey, form: dict[str, str]) -> Job:
     """The job for this report: running, done, or started now."""
     ident = job_key(key, form)
     with JOBS_LOCK:
         for old, job in list(JOBS.items()):
-            if time.monotonic() - job.started > KEPT:
+            if time.monotonic() - job.started > job.kept:
                 del JOBS[old]
         if ident in JOBS:
             return JOBS[ident]
         if len(JOBS) >= MAX_JOBS:
             raise ViewBehind(f"{MAX_JOBS} replays are running or kept; try again in a few "
                              "minutes", where="run")
-        job = JOBS[ident] = Job()
+        live = form["reading"] == "now" and not form["diff_a"]
+        job = JOBS[ident] = Job(kept=30 if live else KEPT)
 
     def work() -> None:
         try:
@@ -545,8 +592,8 @@ def replay_job(svc: Services, key: ApiKey, form: dict[str, str]) -> Job:
         except LedgerError as error:
             job.error = error
         except Exception:
-            log.exception("a replay for the console failed")
-            job.error = LedgerError("the replay failed on the server; the error is in the "
+            log.exception("a report for the console failed")
+            job.error = LedgerError("the report failed on the server; the error is in the "
                                     "server log", where="run")
 
     threading.Thread(target=work, name="console-replay", daemon=True).start()

@@ -112,9 +112,11 @@ async def checked_form(request: Request, svc: Services, token: str) -> ApiKey:
     return key
 
 
-def page(request: Request, name: str, key: ApiKey | None, **context: Any) -> HTMLResponse:
+def page(request: Request, name: str, key: ApiKey | None, *, status: int = 200,
+         **context: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {
-        "key": key, "csrf": getattr(request.state, "csrf", ""), "now": now(), **context})
+        "key": key, "csrf": getattr(request.state, "csrf", ""), "now": now(), **context},
+        status_code=status)
 
 
 def now() -> datetime:
@@ -135,7 +137,7 @@ async def signin(request: Request, svc: Svc, api_key: Annotated[str, Form()] = "
     key = await svc.call(svc.keys.authenticate, api_key) if api_key.strip() else None
     if key is None:
         return page(request, "signin.html", None, next=safe_next(next), failed=True,
-                    status_code=401)
+                    status=401)
     answer = RedirectResponse(safe_next(next), 303)
     answer.set_cookie(COOKIE, open_session(svc.keys, key), max_age=LIFETIME, httponly=True,
                       samesite="strict", secure=request.url.scheme == "https",

@@ -180,6 +180,7 @@ def test_a_manager_hands_a_departed_reps_customer_over(browser: Browser,
 
 def test_forms_without_the_sessions_token_are_refused(console: Console) -> None:
     with httpx.Client(base_url=console.url) as http:
+        assert http.post("/console/signin", data={"api_key": "ldg_x_y"}).status_code == 401
         http.post("/console/signin", data={"api_key": console.tokens["manager"]})
         refused = http.post(f"/console/reps/{console.summary.departed_rep}/handover",
                             data={"customers": "CUST-00001", "new_owner": "REP-4",

@@ -91,14 +91,13 @@ def import_purchases(settings: Settings, lines: Sequence[str], columns: Purchase
     batches written; importing the file again writes the rest and nothing twice."""
     header = next((fields for _, fields in rows_of(lines, columns)), None)
     columns.positions(header if columns.header else None)
-    Ledger(settings).close()  # the tables are made once, not by processes racing to
-    if workers <= 1:
-        app = Ledger(settings)
-        try:
+    app = Ledger(settings)  # makes the tables once, not in processes racing to
+    try:
+        if workers <= 1:
             return import_commands(app, purchase_commands(lines, columns), actor=actor,
                                    batch_size=batch_size, progress=progress)
-        finally:
-            app.close()
+    finally:
+        app.close()
     # Forked, the processes inherit the lines instead of being sent them.
     context = multiprocessing.get_context("fork")
     messages = context.Queue()
@@ -202,8 +201,10 @@ def purchase_commands(lines: Iterable[str], columns: PurchaseColumns, *,
             continue
         try:
             values = {name: cell(fields, at, name, number) for name, at in positions.items()}
-            occurred = dates.get(values["date"]) or dates.setdefault(
-                values["date"], parse_date(values["date"], columns.date_format, number))
+            occurred = dates.get(values["date"])
+            if occurred is None:
+                occurred = dates[values["date"]] = parse_date(values["date"],
+                                                              columns.date_format, number)
             order = values.get("order") or next_order(values["customer"], occurred, seen)
             purchase: dict[str, Any] = {
                 "type": "record_purchase", "customer": customer, "order_id": order,

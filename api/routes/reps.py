@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from api.deps import Caller, MinPosition, Services, Svc, may_read_rep, wait_for
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Dossier, DossierPage, Handover
 from ledger.projections import queries
-from ledger.projections.dossier import dossier_page
+from ledger.projections.dossier import SECTIONS, dossier_page, rep_handover
 
 router = APIRouter(prefix="/reps/{ref}", tags=["reps"])
 
@@ -21,17 +22,18 @@ AsOf = Annotated[datetime | None, Query(
 VIEWS = ("promises", "quotes", "service", "dossier")
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows of each list at most.")]
 Offset = Annotated[int, Query(ge=0, description="Rows of the list to skip.")]
-Section = Literal["customers_owned", "customers_handed_on", "customers_touched",
-                  "open_promises", "open_quotes", "open_complaints", "unanswered_requests",
-                  "handover"]
+Section = Annotated[str, Path(pattern=f"^({'|'.join(SECTIONS)})$",
+                             description=f"One of {', '.join(SECTIONS)}.")]
 
 
-async def dossier_of(svc: Services, key: ApiKey, ref: str, as_of: datetime | None,
-                     min_position: int | None, limit: int | None) -> dict[str, Any]:
+async def answer(svc: Services, key: ApiKey, ref: str, min_position: int | None,
+                 query: Callable[..., dict[str, Any]], as_of: datetime | None,
+                 **options: Any) -> dict[str, Any]:
+    """Wait for the views, check the key may read this rep's dossier, then ask."""
     await wait_for(svc, VIEWS, min_position)
     await svc.call(may_read_rep, svc, key, ref)
-    return await svc.call(queries.rep_dossier, svc.db, ref,
-                          as_of=as_of or datetime.now(timezone.utc), limit=limit)
+    return await svc.call(query, svc.db, ref, as_of=as_of or datetime.now(timezone.utc),
+                          **options)
 
 
 @router.get("/dossier", response_model=Dossier, responses=responses(404))
@@ -39,7 +41,7 @@ async def dossier(ref: str, svc: Svc, key: Caller, as_of: AsOf = None, limit: Li
                   min_position: MinPosition = None) -> dict[str, Any]:
     """Customers owned and touched, open promises, quotes, complaints and requests: the
     first `limit` of each, with how many there are (`totals`)."""
-    return await dossier_of(svc, key, ref, as_of, min_position, limit)
+    return await answer(svc, key, ref, min_position, queries.rep_dossier, as_of, limit=limit)
 
 
 @router.get("/dossier/{section}", response_model=DossierPage, responses=responses(404))
@@ -47,10 +49,8 @@ async def dossier_section(ref: str, section: Section, svc: Svc, key: Caller,
                           as_of: AsOf = None, offset: Offset = 0, limit: Limit = 100,
                           min_position: MinPosition = None) -> dict[str, Any]:
     """One list of the dossier, `limit` rows from `offset`."""
-    await wait_for(svc, VIEWS, min_position)
-    await svc.call(may_read_rep, svc, key, ref)
-    page = await svc.call(dossier_page, svc.db, ref, section,
-                          as_of=as_of or datetime.now(timezone.utc), offset=offset, limit=limit)
+    page = await answer(svc, key, ref, min_position, dossier_page, as_of, section=section,
+                        offset=offset, limit=limit)
     ends = offset + len(page["items"]) >= page["total"]
     return {**page, "next_offset": None if ends else offset + len(page["items"])}
 
@@ -59,5 +59,4 @@ async def dossier_section(ref: str, section: Section, svc: Svc, key: Caller,
 async def handover(ref: str, svc: Svc, key: Caller, as_of: AsOf = None,
              min_position: MinPosition = None) -> Handover:
     """For a departed rep: what needs a new owner and why, most urgent first."""
-    found = await dossier_of(svc, key, ref, as_of, min_position, None)
-    return Handover(rep=found["rep"], as_of=found["as_of"], handover=found["handover"])
+    return Handover(**await answer(svc, key, ref, min_position, rep_handover, as_of))

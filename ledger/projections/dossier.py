@@ -188,6 +188,17 @@ def dossier_page(db: Database, rep: str, section: str, *, as_of: datetime, offse
             "items": items}
 
 
+def rep_handover(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
+    """The rep and, if they departed, everything that needs a new owner (``rep_dossier``'s
+    ``handover``, without the rest of the dossier)."""
+    now = iso(as_of)
+    assert now is not None
+    with reading(db) as tx:
+        person = rep_row(tx, rep)
+        items = handover_of(tx, person, now) if person["departed"] else []
+    return {"rep": person, "as_of": now, "handover": items}
+
+
 @contextmanager
 def reading(db: Database) -> Iterator[ViewDb]:
     """One snapshot of the five views' tables, each checked to exist."""

@@ -46,7 +46,8 @@ class Settings(BaseSettings):
         return f"SQLite {self.sqlite_path}"
 
     def eventsourcing_env(self) -> dict[str, str]:
-        env = {"CREATE_TABLE": "y" if self.create_tables else "n"}
+        env = {"CREATE_TABLE": "y" if self.create_tables else "n",
+               "TRANSCODER_TOPIC": "ledger.encoding:Transcoder"}
         if self.cipher_key:
             env.update(CIPHER_TOPIC="eventsourcing.cipher:AESCipher",
                        CIPHER_KEY=self.cipher_key)

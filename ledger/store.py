@@ -17,6 +17,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg.sql import SQL, Identifier
 
+from ledger.encoding import compact
+
 COMMANDS_TABLE = "ledger_commands"
 DDL_LOCK = 0x1ED6E5  # advisory lock key held while creating tables
 
@@ -62,7 +64,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         commands: Iterable[CommandRow] = kwargs.get("commands", ())
         c.executemany(f"INSERT INTO {COMMANDS_TABLE} VALUES (?, ?, ?, ?, ?)",
                       [(row.command_id, row.fingerprint, row.originator_id.hex,
-                        row.originator_version, json.dumps(row.result, ensure_ascii=False))
+                        row.originator_version, compact(row.result))
                        for row in commands])
         return notification_ids
 
@@ -148,16 +150,15 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
                        **kwargs: Any) -> None:
         commands: Sequence[CommandRow] = kwargs.get("commands", ())
         if commands:
-            curs.execute(self.insert_commands_statement, (json.dumps(
+            curs.execute(self.insert_commands_statement, (compact(
                 [(row.command_id, row.fingerprint, str(row.originator_id),
-                  row.originator_version, row.result) for row in commands],
-                ensure_ascii=False),))
+                  row.originator_version, row.result) for row in commands]),))
         super()._insert_events(curs, stored_events, **kwargs)
 
     def _insert_stored_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],
                               **kwargs: Any) -> None:
-        rows = json.dumps([(str(e.originator_id), e.originator_version, e.topic,
-                            e.state.hex()) for e in stored_events])  # before the lock
+        rows = compact([(str(e.originator_id), e.originator_version, e.topic,
+                         e.state.hex()) for e in stored_events])  # before the lock
         self._lock_table(curs)  # as the library does: commits in the order of their ids
         self._notify_channel(curs)
         curs.execute(self.insert_events_statement, (rows,))

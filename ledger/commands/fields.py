@@ -69,18 +69,24 @@ def _utc(value: datetime) -> datetime:
 
 
 Currency = Annotated[str, AfterValidator(currency_code)]
-Money = Annotated[Decimal, BeforeValidator(_no_float),
-                  Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
-Cost = Annotated[Decimal, BeforeValidator(_no_float),
-                 Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+# The constraints before the float check: so pydantic checks digits and places in its core,
+# not in Python (about 4 us an amount).
+Money = Annotated[Decimal,
+                  Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+                  BeforeValidator(_no_float)]
+Cost = Annotated[Decimal,
+                 Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+                 BeforeValidator(_no_float)]
 # What a purchase came to: zero is an amount (a free or promotional order is still an order,
 # and counts as a purchase), a negative one is not (a refund is a correction or retraction).
 Amount = Cost
-Quantity = Annotated[Decimal, BeforeValidator(_no_float),
-                     Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
-Fraction = Annotated[Decimal, BeforeValidator(_no_float),
+Quantity = Annotated[Decimal,
+                     Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+                     BeforeValidator(_no_float)]
+Fraction = Annotated[Decimal,
                      Field(ge=0, lt=1, max_digits=6, decimal_places=4, allow_inf_nan=False,
-                           description="a fraction off the unit price: 0.15 means 15 % off")]
+                           description="a fraction off the unit price: 0.15 means 15 % off"),
+                     BeforeValidator(_no_float)]
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 

@@ -40,6 +40,7 @@ from ledger.commands.fields import (
     Short,
     Text,
 )
+from ledger.encoding import compact
 from ledger.errors import CommandInvalid
 
 
@@ -64,7 +65,7 @@ class Command(BaseModel):
     def fingerprint(self) -> str:
         """What makes two commands with one command_id the same command."""
         body = self.model_dump(mode="json", exclude={"command_id"}, exclude_none=True)
-        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return compact(body, sort_keys=True)
 
 
 def _check_due(due_field: str) -> Any:

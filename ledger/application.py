@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -47,8 +47,7 @@ KINDS: dict[Kind, type[LedgerAggregate]] = {"customer": Customer, "rep": Rep,
 CREATING = frozenset({"RegisterCustomer", "HireRep", "LaunchCampaign"})  # start a stream
 
 
-@dataclass(frozen=True)
-class WrittenEvent:
+class WrittenEvent(NamedTuple):
     version: int
     type: str
     position: int | None = None
@@ -80,11 +79,17 @@ class CommandResult:
         return [f"{self.ref}#{e.version}" for e in self.events]
 
     def to_dict(self) -> dict[str, Any]:
+        return {**self.stored(), "events": [e.to_dict() for e in self.events],
+                "position": self.position, "duplicate": self.duplicate}
+
+    def stored(self) -> dict[str, Any]:
+        """What the command log keeps of it (``from_dict`` reads it back): positions are
+        known only once written."""
         return {
             "command": self.command, "target": self.target, "ref": self.ref, "id": str(self.id),
             "version": self.version, "entry_id": self.entry_id, "command_id": self.command_id,
-            "event_ids": self.event_ids, "events": [e.to_dict() for e in self.events],
-            "position": self.position, "duplicate": self.duplicate,
+            "event_ids": self.event_ids,
+            "events": [{"version": e.version, "type": e.type} for e in self.events],
         }
 
     @classmethod
@@ -179,20 +184,30 @@ class Ledger(Application[UUID]):
         ``BatchRefused`` (and writing nothing) if any command is refused.
         """
         actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
-        command_ids = [c.command_id for c in commands if c.command_id is not None]
-        recorded = self.ledger_recorder.select_commands(command_ids) if command_ids else {}
-        with collector_paused():
-            return self._execute_batch(commands, actors, recorded, recorded_at, atomic)
-
-    def _execute_batch(self, commands: Sequence[Command], actors: list[str],
-                       recorded: dict[str, RecordedCommand],
-                       recorded_at: Sequence[datetime] | None, atomic: bool) -> list[Outcome]:
-        batch = Batch(self, actors[0] if actors else "", recorded)
         # Streams the batch would create that do not exist: asked once, not loaded one by one.
         new = {stream_id(c.target, c.target_ref()) for c in commands
                if type(c).__name__ in CREATING}
-        if new:
-            batch.absent = new - self.ledger_recorder.existing_streams(sorted(new))
+        absent = new - self.ledger_recorder.existing_streams(sorted(new)) if new else set()
+        # A command on a stream that does not exist yet cannot have been recorded (a stream,
+        # once begun, is never removed), so only the other commands' ids are looked up: an
+        # import of new customers asks nothing. An id used before for another stream is then
+        # stopped by the command log's key, and the batch runs again with it looked up.
+        looked_up: list[str] = []
+        unchecked: list[str] = []
+        for c in commands:
+            if c.command_id is not None:
+                (unchecked if stream_id(c.target, c.target_ref()) in absent
+                 else looked_up).append(c.command_id)
+        recorded = self.ledger_recorder.select_commands(looked_up) if looked_up else {}
+        with collector_paused():
+            return self._execute_batch(commands, actors, recorded, absent, unchecked,
+                                       recorded_at, atomic)
+
+    def _execute_batch(self, commands: Sequence[Command], actors: list[str],
+                       recorded: dict[str, RecordedCommand], absent: set[UUID],
+                       unchecked: list[str], recorded_at: Sequence[datetime] | None,
+                       atomic: bool) -> list[Outcome]:
+        batch = Batch(self, actors[0] if actors else "", recorded, absent=absent)
         for index, command in enumerate(commands):
             batch.actor = actors[index]
             # One instant per command: its default occurred_at and its recording time agree.
@@ -204,6 +219,10 @@ class Ledger(Application[UUID]):
         try:
             return batch.commit()
         except IntegrityError:
+            reused = self.ledger_recorder.select_commands(unchecked) if unchecked else {}
+            if reused:
+                return self._execute_batch(commands, actors, {**recorded, **reused}, set(), [],
+                                           recorded_at, atomic)
             if len(commands) == 1:
                 return [self._explain_conflict(commands[0])]
             if atomic:
@@ -391,7 +410,7 @@ class Batch:
                 result = self._result(p, written[id(p)], {})
                 rows.append(CommandRow(p.command.command_id,
                                        self.seen_ids[p.command.command_id][1],
-                                       p.aggregate.id, result.version, _stored(result)))
+                                       p.aggregate.id, result.version, result.stored()))
         changed = [a for a in self.aggregates.values() if a.pending_events]
         positions: dict[int, int | None] = {}
         if changed:
@@ -440,15 +459,6 @@ class Batch:
             entry_id=pending.entry_id,
             command_id=command.command_id,
         )
-
-
-def _stored(result: CommandResult) -> dict[str, Any]:
-    data = result.to_dict()
-    data.pop("position")
-    data.pop("duplicate")
-    for event in data["events"]:
-        event.pop("position")
-    return data
 
 
 def _as_duplicate(result: CommandResult) -> CommandResult:

@@ -13,14 +13,17 @@ from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg.sql import SQL, Identifier
+from eventsourcing.utils import retry
+from psycopg.sql import SQL, Identifier, Literal
 
 from ledger.encoding import compact
 
 COMMANDS_TABLE = "ledger_commands"
 DDL_LOCK = 0x1ED6E5  # advisory lock key held while creating tables
+COPY_FROM = 64  # events in a batch from which PostgreSQL is given them by COPY
 
 
 class CommandRow(NamedTuple):
@@ -135,6 +138,42 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
             " FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS e(r, n) ORDER BY n"
             " RETURNING notification_id"
         ).format(schema, Identifier(self.events_table_name))
+
+        self.copy_commands_statement = SQL(
+            "COPY {0}.{1} (command_id, fingerprint, originator_id, originator_version, result)"
+            " FROM STDIN").format(schema, Identifier(COMMANDS_TABLE))
+        self.copy_events_statement = SQL(
+            "COPY {0}.{1} (originator_id, originator_version, topic, state, notification_id)"
+            " FROM STDIN (FORMAT BINARY)").format(schema, Identifier(self.events_table_name))
+        self.allocate_ids_statement = SQL(
+            "SELECT nextval(pg_get_serial_sequence({0}, 'notification_id')) AS id"
+            " FROM generate_series(1, %s)").format(
+                Literal(f'"{self.datastore.schema}".{self.events_table_name}'))
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        """A batch of ``COPY_FROM`` events or more is copied in (COPY takes rows for a third
+        of the server's time of an INSERT); fewer go the library's way, in one round trip."""
+        if len(stored_events) < COPY_FROM:
+            return cast(Sequence[int] | None, super().insert_events(stored_events, **kwargs))
+        commands: Sequence[CommandRow] = kwargs.get("commands", ())
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor() as curs:
+            self._lock_table(curs)  # as the library does: commits in the order of their ids
+            self._notify_channel(curs)
+            if commands:
+                with curs.copy(self.copy_commands_statement) as copy:
+                    for row in commands:
+                        copy.write_row((row.command_id, row.fingerprint, row.originator_id,
+                                        row.originator_version, compact(row.result)))
+            curs.execute(self.allocate_ids_statement, (len(stored_events),))
+            ids = [row["id"] for row in curs.fetchall()]
+            with curs.copy(self.copy_events_statement) as copy:
+                copy.set_types(["uuid", "int8", "text", "bytea", "int8"])
+                for event, id_ in zip(stored_events, ids, strict=True):
+                    copy.write_row((event.originator_id, event.originator_version,
+                                    event.topic, event.state, id_))
+        return ids
 
     def create_table(self) -> None:
         # Processes starting together must not run the DDL at once ("tuple concurrently

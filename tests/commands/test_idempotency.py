@@ -10,7 +10,8 @@ import pytest
 from ledger.application import CommandResult, Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
-from ledger.errors import CommandIdReused, LedgerError, VersionConflict
+from ledger.errors import BatchRefused, CommandIdReused, LedgerError, VersionConflict
+from ledger.store import COPY_FROM
 from tests.conftest import at, stored_event_count
 
 CONTACT = {"type": "log_contact", "customer": "CUST-1", "rep": "REP-1", "channel": "phone",
@@ -43,6 +44,49 @@ def test_a_command_id_cannot_be_reused_for_a_different_command(world: Ledger) ->
     with pytest.raises(CommandIdReused, match="'call-7781' was already used for a different"):
         world.execute(parse_command({**CONTACT, "subject": "something else"}), actor="test")
     assert stored_event_count(world) == count
+
+
+@pytest.mark.parametrize("atomic", [False, True])
+@pytest.mark.parametrize("padding", [0, COPY_FROM], ids=["small", "copied"])
+def test_a_command_id_reused_on_a_new_customer_is_refused(world: Ledger, atomic: bool,
+                                                         padding: int) -> None:
+    """A new customer's commands are not looked up in the command log (nothing can have been
+    recorded for a stream that does not exist): an id used before elsewhere is still caught,
+    also in a batch big enough to be copied in on PostgreSQL."""
+    world.execute(parse_command(CONTACT), actor="test")
+    count = stored_event_count(world)
+    batch = [parse_command({"type": "register_customer", "ref": "CUST-NEW", "name": "Ann",
+                            "command_id": "register-new", "occurred_at": at(2)}),
+             *(parse_command({**CONTACT, "command_id": f"pad-{n}", "occurred_at": at(2)})
+               for n in range(padding)),
+             parse_command({**CONTACT, "customer": "CUST-NEW", "occurred_at": at(3)})]
+    if atomic:
+        with pytest.raises(BatchRefused) as refused:
+            world.execute_many(batch, actor="test", atomic=True)
+        assert [type(e) for _, e in refused.value.failures] == [CommandIdReused]
+        assert stored_event_count(world) == count
+        return
+    registered, *padded, reused = world.execute_many(batch, actor="test")
+    assert isinstance(registered, CommandResult) and not registered.duplicate
+    assert isinstance(reused, CommandIdReused)
+    assert stored_event_count(world) == count + 1 + padding
+    assert len(world.history("customer", "CUST-NEW")) == 1
+    positions = [registered.position, *(p.position for p in padded)]  # type: ignore[union-attr]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+
+
+def test_a_big_batch_answers_with_the_positions_it_was_logged_at(world: Ledger) -> None:
+    commands = [parse_command({**CONTACT, "command_id": f"call-{n}", "subject": f"call {n}"})
+                for n in range(COPY_FROM + 6)]
+    results = world.execute_many(commands, actor="test")
+    assert all(isinstance(r, CommandResult) for r in results)
+    written = {(r.version, r.position) for r in results}  # type: ignore[union-attr]
+    logged = {(n.originator_version, n.id) for n in world.recorder.select_notifications(
+        start=None, limit=10_000) if n.originator_id == results[0].id}  # type: ignore[union-attr]
+    assert len(written) == len(commands) and written <= logged
+    again = world.execute_many(commands, actor="test")
+    assert [(r.position, r.duplicate) for r in again] == [  # type: ignore[union-attr]
+        (r.position, True) for r in results]  # type: ignore[union-attr]
 
 
 def test_a_batch_with_a_repeated_command_id_writes_it_once(world: Ledger) -> None:

@@ -102,7 +102,7 @@ def main() -> None:
     store_arguments(parser)
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--customers", type=int, default=5_000)
-    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=2, help="import processes (default 2)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="ledger-bench-purchases-"))

@@ -56,9 +56,10 @@ class WrittenEvent(NamedTuple):
         return {"version": self.version, "type": self.type, "position": self.position}
 
 
-@dataclass(frozen=True)
+@dataclass
 class CommandResult:
-    """What a command wrote: where, at which version and log position."""
+    """What a command wrote: where, at which version and log position. (Not frozen: a batch
+    makes one per command before its events are logged, and gives it their positions after.)"""
 
     command: str
     target: str
@@ -404,15 +405,11 @@ class Batch:
     def commit(self) -> list[Outcome]:
         pending = [o for o in self.outcomes if isinstance(o, _Pending)]
         written = {id(p): p.aggregate.pending_events[p.first_event:p.last_event] for p in pending}
-        rows = []
-        for p in pending:
-            if p.command.command_id is not None:
-                result = self._result(p, written[id(p)], {})
-                rows.append(CommandRow(p.command.command_id,
-                                       self.seen_ids[p.command.command_id][1],
-                                       p.aggregate.id, result.version, result.stored()))
+        results = {id(p): self._result(p, written[id(p)]) for p in pending}
+        rows = [CommandRow(p.command.command_id, self.seen_ids[p.command.command_id][1],
+                           p.aggregate.id, results[id(p)].version, results[id(p)].stored())
+                for p in pending if p.command.command_id is not None]
         changed = [a for a in self.aggregates.values() if a.pending_events]
-        positions: dict[int, int | None] = {}
         if changed:
             # The log follows the order of the commands, not of the aggregates: handing the
             # events over first, and the emptied aggregates after (for snapshots), does that.
@@ -432,10 +429,14 @@ class Batch:
             self.app._take_snapshots(processing)
             self.app._notify(recordings)
             positions = {id(r.domain_event): r.notification.id for r in recordings}
+            for p in pending:
+                result = results[id(p)]
+                result.events = tuple(WrittenEvent(w.version, w.type, positions.get(id(e)))
+                                      for w, e in zip(result.events, written[id(p)], strict=True))
         finished: list[Outcome] = []
         for outcome in self.outcomes:
             if isinstance(outcome, _Pending):
-                finished.append(self._result(outcome, written[id(outcome)], positions))
+                finished.append(results[id(outcome)])
             elif isinstance(outcome, int):
                 first = finished[outcome]
                 finished.append(first if isinstance(first, LedgerError)
@@ -445,8 +446,7 @@ class Batch:
         return finished
 
     @staticmethod
-    def _result(pending: _Pending, events: list[Any],
-                positions: dict[int, int | None]) -> CommandResult:
+    def _result(pending: _Pending, events: list[Any]) -> CommandResult:
         command = pending.command
         return CommandResult(
             command=command.type,  # type: ignore[attr-defined]
@@ -454,8 +454,7 @@ class Batch:
             ref=command.target_ref(),
             id=pending.aggregate.id,
             version=events[-1].originator_version if events else pending.aggregate.version,
-            events=tuple(WrittenEvent(e.originator_version, type(e).__name__,
-                                      positions.get(id(e))) for e in events),
+            events=tuple(WrittenEvent(e.originator_version, type(e).__name__) for e in events),
             entry_id=pending.entry_id,
             command_id=command.command_id,
         )

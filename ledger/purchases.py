@@ -81,7 +81,7 @@ class PurchaseColumns:
 
 
 def import_purchases(settings: Settings, lines: Sequence[str], columns: PurchaseColumns, *,
-                     workers: int = 1, actor: str = "import", batch_size: int = 2000,
+                     workers: int = 1, actor: str = "import", batch_size: int = 5000,
                      progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import a purchase history with ``workers`` processes, each writing the purchases of
     its share of the customers in batches of ``batch_size`` rows, one transaction each.

@@ -132,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     purchases.add_argument("--no-header", action="store_true",
                            help="the first row is a purchase, not column names")
     purchases.add_argument("--actor", default="import", help="who is recording (default: import)")
-    purchases.add_argument("--batch-size", type=positive, default=2000,
-                           help="commands per transaction (default 2000)")
+    purchases.add_argument("--batch-size", type=positive, default=5000,
+                           help="commands per transaction (default 5000)")
     purchases.add_argument("--workers", type=positive, default=min(4, os.cpu_count() or 1),
                            help="processes writing side by side, each its share of the "
                            "customers (default: the cores, at most 4)")

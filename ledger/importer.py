@@ -6,8 +6,10 @@ same file twice writes nothing new. Lines are written in batches, one transactio
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,18 +109,34 @@ def import_commands(app: Ledger, rows: Iterable[tuple[int, list[Command] | Ledge
         batch.clear()
         pending_lines = 0
 
-    for number, commands in rows:
-        report.lines += 1
-        pending_lines += 1
-        if isinstance(commands, LedgerError):
-            report.errors.append(LineError(number, commands))
-            continue
-        batch.extend((number, command) for command in commands)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
+    with fewer_collections():
+        for number, commands in rows:
+            report.lines += 1
+            pending_lines += 1
+            if isinstance(commands, LedgerError):
+                report.errors.append(LineError(number, commands))
+                continue
+            batch.extend((number, command) for command in commands)
+            if len(batch) >= batch_size:
+                flush()
+        flush()
     report.errors.sort(key=lambda e: e.line)
     return report
+
+
+@contextmanager
+def fewer_collections(allocations: int = 50_000) -> Iterator[None]:
+    """The garbage collector's young passes every ``allocations`` (not 700) while importing.
+
+    A command allocates a few hundred objects, nearly all freed by their reference counts;
+    the default passes find little to collect and cost about 5 µs an imported purchase (timed
+    by ``gc.callbacks``), against about 2 µs at 50,000."""
+    before = gc.get_threshold()
+    gc.set_threshold(allocations, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def record(report: ImportReport, number: int, command: Command,

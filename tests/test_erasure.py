@@ -129,3 +129,17 @@ def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(
     serving.close()
     assert main(["forget", "CUST-NOBODY", "--reason", "x"]) == 1
     assert "no customer with reference 'CUST-NOBODY'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("state", "personal"), [
+    ({"order_id": "SO-1", "amount": "9.50", "name": None}, False),
+    ({"order_id": "SO-1", "email": "a@example.org"}, True),
+    ({"changes": {"segment": "retail"}}, False),
+    ({"changes": {"segment": "retail", "phone": "+1 555"}}, True),
+    ({"state": {"fields": {"summary": "called back"}}}, True),
+    ({"kinds": {"name": "purchase"}, "retracted": {"description": "x"}}, False),
+])
+def test_fields_to_seal_are_found_at_any_depth(state: dict[str, Any], personal: bool) -> None:
+    from ledger.erasure import has_personal
+
+    assert has_personal(state) is personal

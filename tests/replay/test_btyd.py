@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,8 @@ def test_bad_rows_are_reported_by_line_and_the_others_written(
                      "A-4;C-2;06/02/2025;-1\n"       # line 5: negative
                      "A-5;C-3\n"                     # line 6: too few columns
                      "A-6;C-3;07/02/2025;0\n"       # free: still a purchase
-                     "A-7;C-2;08/02/2025;5\n", encoding="utf-8")  # C-2's first good row
+                     "A-7;C-2;08/02/2025;5\n"      # C-2's first good row
+                     '"A-8";"C;4";09/02/2025;"7.25"\n', encoding="utf-8")  # quoted, as CSV
     argv = ["import-purchases", str(sales), "--delimiter", ";", "--customer-column", "client",
             "--date-column", "day", "--amount-column", "total", "--order-column", "order",
             "--date-format", "%d/%m/%Y", "--currency", "EUR", "--json"]
@@ -109,7 +111,11 @@ def test_bad_rows_are_reported_by_line_and_the_others_written(
         (4, "amount 'ten' is not a number"),
         (5, "record_purchase: amount: Input should be greater than or equal to 0"),
         (6, "the row has 2 columns, the date is column 3")]
-    assert report["written"] == 3 + 3  # C-1, C-3, C-2 registered; A-1, A-6, A-7 recorded
+    assert report["written"] == 4 + 4  # C-1, C-3, C-2, C;4 registered; A-1, A-6-8 recorded
+    app = Ledger(store_env)
+    assert [(e.order_id, e.amount) for e in app.history("customer", "C;4")[1:]] == [
+        ("A-8", Decimal("7.25"))]
+    app.close()
     argv[argv.index("client")] = "customer"
     assert main(argv) == 1
     assert "no column 'customer' for the customer; the header has order, client, day, total" \

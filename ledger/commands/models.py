@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ledger.commands.fields import (
     Amount,
@@ -59,6 +60,22 @@ class Command(BaseModel):
     occurred_at: Instant | None = Field(
         None, description="When it happened in the world (defaults to now).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """Refuse a NUL character in any text: PostgreSQL cannot store one (SQLite would),
+        so a command that one store takes would fail on the other, after validation."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if type(value) is str and "\x00" not in value:
+                    continue
+                if _holds_nul(name) or _holds_nul(value):
+                    raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
+                        type=PydanticCustomError("nul_character", "text cannot hold a NUL "
+                                                 "character (\\u0000)"),
+                        loc=(str(name),), input=value)])
+        return data
+
     def target_ref(self) -> str:
         return str(getattr(self, self.target))
 
@@ -66,6 +83,17 @@ class Command(BaseModel):
         """What makes two commands with one command_id the same command."""
         body = self.model_dump(mode="json", exclude={"command_id"}, exclude_none=True)
         return compact(body, sort_keys=True)
+
+
+def _holds_nul(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return "\x00" in value
+    if kind is dict:
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return any(map(_holds_nul, value))
+    return False
 
 
 def _check_due(due_field: str) -> Any:

@@ -122,3 +122,23 @@ def test_a_batch_is_written_all_or_nothing(api: Api) -> None:
         assert m.get(f"/customers/{ref}").json()["entries"] == {"contact": 1}
         unknown = problem(m.post("/commands", json=[{"type": "fly_to_moon"}]), 422)
         assert "known types" in unknown["detail"]
+
+
+def test_text_with_a_nul_character_is_refused_on_every_store(api: Api) -> None:
+    """PostgreSQL cannot store a NUL in text and SQLite can: it is refused before either."""
+    ref = new_ref()
+    good = {"type": "register_customer", "ref": ref, "name": "Ana", "owner": "REP-A"}
+    nul = [{"type": "log_contact", "customer": ref, "rep": "REP-A", "channel": "visit",
+            "direction": "out", "subject": "first\x00visit"},
+           {"type": "update_profile", "customer": ref, "address": "Elbchaussee\x001"}]
+    with api.as_("manager") as m:
+        for bad in nul:
+            refused = problem(m.post("/commands", json=[good, bad]), 422)
+            assert refused["errors"][0]["field"] == "commands[1]"
+            assert "NUL character" in refused["errors"][0]["message"]
+        problem(m.get(f"/customers/{ref}"), 404)  # nothing of either batch was written
+        post(m, "/commands", [good])
+        contact = problem(m.post(f"/customers/{ref}/contacts", json={
+            "channel": "phone", "direction": "in", "subject": "hi\x00"}), 422)
+        assert "subject" in contact["errors"][0]["field"]
+        assert m.get(f"/customers/{ref}").json()["entries"] == {}

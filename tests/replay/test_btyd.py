@@ -100,7 +100,8 @@ def test_bad_rows_are_reported_by_line_and_the_others_written(
                      "A-5;C-3\n"                     # line 6: too few columns
                      "A-6;C-3;07/02/2025;0\n"       # free: still a purchase
                      "A-7;C-2;08/02/2025;5\n"      # C-2's first good row
-                     '"A-8";"C;4";09/02/2025;"7.25"\n', encoding="utf-8")  # quoted, as CSV
+                     '"A-8";"C;4";09/02/2025;"7.25"\n'  # quoted, as CSV
+                     "A-9;C\x005;10/02/2025;3\n", encoding="utf-8")  # line 10: a NUL
     argv = ["import-purchases", str(sales), "--delimiter", ";", "--customer-column", "client",
             "--date-column", "day", "--amount-column", "total", "--order-column", "order",
             "--date-format", "%d/%m/%Y", "--currency", "EUR", "--json"]
@@ -110,7 +111,8 @@ def test_bad_rows_are_reported_by_line_and_the_others_written(
         (3, "date '2025-02-04' does not match the format '%d/%m/%Y'"),
         (4, "amount 'ten' is not a number"),
         (5, "record_purchase: amount: Input should be greater than or equal to 0"),
-        (6, "the row has 2 columns, the date is column 3")]
+        (6, "the row has 2 columns, the date is column 3"),
+        (10, "record_purchase: customer: text cannot hold a NUL character (\\u0000)")]
     assert report["written"] == 4 + 4  # C-1, C-3, C-2, C;4 registered; A-1, A-6-8 recorded
     app = Ledger(store_env)
     assert [(e.order_id, e.amount) for e in app.history("customer", "C;4")[1:]] == [

@@ -146,5 +146,6 @@ def main() -> None:
     print(f"{label:<54}{rate:10,.0f} rows/s  ({each})")
     print(f"{'ratio':<54}{rate / raw:10.2f}  (target >= 0.25)")
 
+
 if __name__ == "__main__":
     main()

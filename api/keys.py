@@ -21,7 +21,6 @@ from ledger.projections.db import Database, iso
 ROLES = ("rep", "manager", "compliance", "analyst", "admin")
 ACTS_AS_REP = ("rep", "manager")  # roles whose key names the rep it acts as
 TABLE = {"keys": "api_keys"}
-SECRETS = {"secrets": "api_secrets"}
 PREFIX = "ldg"
 
 
@@ -47,25 +46,12 @@ class KeyStore:
     def __init__(self, ledger: Ledger, db: Database | None = None) -> None:
         self.ledger = ledger
         self.db = db or Database.of(ledger)
-        with self.db.transaction({**TABLE, **SECRETS}) as tx:
+        with self.db.transaction(TABLE) as tx:
             tx.execute("CREATE TABLE IF NOT EXISTS {keys} (id TEXT PRIMARY KEY, "
                        "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, rep TEXT, "
                        "secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)")
-            tx.execute("CREATE TABLE IF NOT EXISTS {secrets} (name TEXT PRIMARY KEY, "
-                       "value TEXT NOT NULL)")
-        self.pseudonym_key = self.secret("pseudonyms")
-        self.session_key = self.secret("sessions")  # signs the console's session cookies
-
-    def secret(self, name: str) -> bytes:
-        """A secret of the deployment: the first process to start draws it; every later one,
-        anywhere, reads the same."""
-        with self.db.transaction(SECRETS) as tx:
-            tx.execute("INSERT INTO {secrets} VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                       (name, secrets.token_hex(32)))
-        with self.db.transaction(SECRETS, commit=False) as tx:
-            found = tx.one("SELECT value FROM {secrets} WHERE name = ?", (name,))
-        assert found is not None
-        return bytes.fromhex(found["value"])
+        self.pseudonym_key = ledger.secrets.get("pseudonyms")
+        self.session_key = ledger.secrets.get("sessions")  # signs the console's session cookies
 
     def create(self, name: str, role: str, rep: str | None = None) -> tuple[ApiKey, str]:
         """A new key and its token (the only time the token is seen)."""

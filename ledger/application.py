@@ -7,6 +7,8 @@ succeeding or failing on its own: a refused command leaves no trace.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +28,6 @@ from ledger.collector import collector_paused
 from ledger.commands.handlers import HANDLERS
 from ledger.commands.models import Command
 from ledger.config import Settings
-from ledger.erasure import CustomerKeys
 from ledger.errors import (
     BatchRefused,
     CommandIdReused,
@@ -36,8 +37,10 @@ from ledger.errors import (
     VersionConflict,
 )
 from ledger.ids import Kind, stream_id
-from ledger.integrity import ChainedMapper
+from ledger.integrity import ERASED, ChainedMapper
 from ledger.projections.db import Database
+from ledger.sealing import CustomerKeys
+from ledger.secrets import Secrets
 from ledger.store import CommandRow, LedgerRecorder, RecordedCommand
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -118,6 +121,10 @@ class Ledger(Application[UUID]):
         # Per instance, so that each store can choose its interval.
         self.snapshotting_intervals = {Customer: self.settings.snapshot_interval}  # type: ignore[misc]
         super().__init__(env=self.settings.eventsourcing_env())
+        self.secrets = Secrets(Database.of(self))
+        if self.settings.create_tables:
+            self.secrets.create_table()
+        self._fingerprint_key = self.secrets.get("fingerprints")
         self._keys()
         datastore = getattr(self.recorder, "datastore", None)
         if isinstance(datastore, SQLiteDatastore):
@@ -133,7 +140,22 @@ class Ledger(Application[UUID]):
         mapper = self.mapper
         if isinstance(mapper, ChainedMapper) and mapper.keys is not None:
             mapper.keys.db.close()  # its SQLite writer, if it opened one
+        self.secrets.db.close()
         super().close()
+
+    def fingerprint(self, command: Command) -> str:
+        """What makes two commands with one command_id the same command, as the command log
+        keeps it: a keyed hash of the command, which tells bodies apart and does not show
+        one (a body holds personal data; the log outlives a customer's key)."""
+        body = command.canonical().encode()
+        return "fp1:" + hmac.new(self._fingerprint_key, body, hashlib.sha256).hexdigest()
+
+    def same_command(self, command: Command, fingerprint: str) -> bool:
+        """Whether ``command`` is the one recorded with ``fingerprint`` (written by this
+        version, or, before it, as the command's text)."""
+        if fingerprint.startswith("fp1:"):
+            return hmac.compare_digest(fingerprint, self.fingerprint(command))
+        return fingerprint == command.canonical()
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper, chaining each stored event to its stream's previous one
@@ -239,11 +261,19 @@ class Ledger(Application[UUID]):
                     recorded_at=[recorded_at[index]] if recorded_at else None)
             ]
 
+    def replay(self, command: Command, recorded: RecordedCommand) -> Outcome:
+        """The first result of a command run again with its command_id."""
+        if not self.same_command(command, recorded.fingerprint):
+            return CommandIdReused(
+                f"command_id {command.command_id!r} was already used for a different "
+                "command; use a new command_id for a new command", where="command_id")
+        return CommandResult.from_dict(recorded.result, position=recorded.position)
+
     def _explain_conflict(self, command: Command) -> Outcome:
         if command.command_id:
             recorded = self.ledger_recorder.select_commands([command.command_id])
             if command.command_id in recorded:
-                return _replay(command, recorded[command.command_id])
+                return self.replay(command, recorded[command.command_id])
         kind = command.target
         if type(command).__name__ in CREATING:
             return DuplicateReference(f"{kind} {command.target_ref()} is already registered")
@@ -289,14 +319,6 @@ def project(aggregate: Any, events: Iterable[Any]) -> Any:
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate
-
-
-def _replay(command: Command, recorded: RecordedCommand) -> Outcome:
-    if recorded.fingerprint != command.fingerprint():
-        return CommandIdReused(
-            f"command_id {command.command_id!r} was already used for a different command; "
-            "use a new command_id for a new command", where="command_id")
-    return CommandResult.from_dict(recorded.result, position=recorded.position)
 
 
 @dataclass
@@ -389,16 +411,16 @@ class Batch:
         assert command.command_id is not None
         if command.command_id in self.seen_ids:
             index, fingerprint = self.seen_ids[command.command_id]
-            if fingerprint != command.fingerprint():
+            if fingerprint != self.app.fingerprint(command):
                 self.outcomes.append(CommandIdReused(
                     f"command_id {command.command_id!r} is used twice in this batch for "
                     "different commands", where="command_id"))
             else:
                 self.outcomes.append(index)
             return True
-        self.seen_ids[command.command_id] = (len(self.outcomes), command.fingerprint())
+        self.seen_ids[command.command_id] = (len(self.outcomes), self.app.fingerprint(command))
         if command.command_id in self.recorded:
-            self.outcomes.append(_replay(command, self.recorded[command.command_id]))
+            self.outcomes.append(self.app.replay(command, self.recorded[command.command_id]))
             return True
         return False
 
@@ -425,7 +447,12 @@ class Batch:
             processing.events.extend(in_order)
             processing.aggregates.update((a.id, a) for a in changed)
             processing.saved_kwargs["commands"] = rows
+            # An erasure destroys the customer's key in the transaction that records it.
+            erased = [e.originator_id for e in in_order if type(e).__name__ == ERASED]
+            processing.saved_kwargs["destroy_keys"] = erased
             recordings = self.app._record(processing)
+            for stream in erased:
+                mapper.forget_key(stream)
             self.app._take_snapshots(processing)
             self.app._notify(recordings)
             positions = {id(r.domain_event): r.notification.id for r in recordings}

@@ -7,7 +7,6 @@ same file twice writes nothing new. Lines are written in batches, one transactio
 from __future__ import annotations
 
 import gc
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,18 +63,20 @@ class ImportReport:
                 "errors": [e.to_dict() for e in self.errors]}
 
 
-def content_id(command: Command) -> str:
-    return "import:" + hashlib.sha256(command.fingerprint().encode()).hexdigest()[:32]
+def content_id(app: Ledger, command: Command) -> str:
+    """An id for a line without one, from what it says: running the file again finds it."""
+    return "import:" + app.fingerprint(command)[4:36]
 
 
 def import_lines(app: Ledger, lines: Iterable[str], *, actor: str = "import",
                  batch_size: int = 500,
                  progress: Callable[[int], None] | None = None) -> ImportReport:
-    return import_commands(app, parsed_lines(lines), actor=actor, batch_size=batch_size,
+    return import_commands(app, parsed_lines(app, lines), actor=actor, batch_size=batch_size,
                            progress=progress)
 
 
-def parsed_lines(lines: Iterable[str]) -> Iterator[tuple[int, list[Command] | LedgerError]]:
+def parsed_lines(app: Ledger, lines: Iterable[str]
+                 ) -> Iterator[tuple[int, list[Command] | LedgerError]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -85,7 +86,7 @@ def parsed_lines(lines: Iterable[str]) -> Iterator[tuple[int, list[Command] | Le
             yield number, error
             continue
         if command.command_id is None:
-            command = command.model_copy(update={"command_id": content_id(command)})
+            command = command.model_copy(update={"command_id": content_id(app, command)})
         yield number, [command]
 
 

@@ -22,24 +22,26 @@ from uuid import UUID
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Mapper, Notification, StoredEvent
 
-from ledger.erasure import (
+from ledger import sealing
+from ledger.errors import CommandInvalid, UnknownReference
+from ledger.ids import stream_id
+from ledger.projections.db import Database, iso
+from ledger.sealing import (
     CUSTOMER_TOPIC,
     PERSONAL,
-    SEALED,
+    UNSEALED_EVENTS,
     CustomerForgotten,
     CustomerKeys,
     has_personal,
     has_sealed,
+    is_sealed,
     opened_fields,
     sealed_fields,
     unseal,
 )
-from ledger.errors import CommandInvalid, UnknownReference
-from ledger.ids import stream_id
-from ledger.projections.db import Database, iso
 
 NESTED = ("changes", "fields", "state")  # where events and snapshots carry personal fields
-SEALED_BYTES = SEALED.encode()
+SEALED_BYTES = sealing.MARK.encode()
 MARK = b"\n#chain1:"
 TRAILER = len(MARK) + 64
 GENESIS = hashlib.sha256(b"customer ledger: the start of every stream").digest()
@@ -76,18 +78,21 @@ class ChainedMapper(Mapper[UUID]):
     def prepare_keys(self, domain_events: Iterable[Any]) -> None:
         """Read (or make) at once the keys sealing these events' personal fields will need."""
         if self.keys is not None:
-            self.keys.prepare({e.originator_id for e in domain_events
-                               if of_customer(e) and has_personal(vars(e))})
+            self.keys.prepare({e.originator_id for e in domain_events if to_seal(e)})
+
+    def forget_key(self, stream: UUID) -> None:
+        if self.keys is not None:
+            self.keys.forgotten(stream)
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        if self.keys is not None and of_customer(domain_event) and \
-                has_personal(vars(domain_event)):
-            key = self.keys.cipher(domain_event.originator_id, create=True)
+        if self.keys is not None and to_seal(domain_event):
+            stream = domain_event.originator_id
+            key = self.keys.cipher(stream, create=True)
             if key is None:
                 raise CustomerForgotten("this customer was forgotten: the ledger takes no new "
                                         "personal data of theirs")
             sealed = copy.copy(domain_event)
-            sealed.__dict__.update(sealed_fields(vars(domain_event), key))
+            sealed.__dict__.update(sealed_fields(vars(domain_event), key, stream))
             domain_event = sealed
         stored = super().to_stored_event(domain_event)
         if isinstance(domain_event, Snapshot):
@@ -100,6 +105,12 @@ class ChainedMapper(Mapper[UUID]):
                            state=stored.state + MARK + previous + own)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return self.decode(stored_event, opened=True)
+
+    def decode(self, stored_event: StoredEvent, *, opened: bool) -> Any:
+        """The stored event as a domain event; ``opened``: with its sealed fields opened (for
+        the aggregates, and pages about to show them), else as stored (for the views, which
+        keep sealed values sealed)."""
         parts = split(stored_event.state)
         if parts is None:
             payload = stored_event.state
@@ -113,10 +124,10 @@ class ChainedMapper(Mapper[UUID]):
                 state=payload))
         if self.keys is None:
             return domain_event
-        if stored_event.topic.endswith("PersonalDataErased"):
+        if stored_event.topic.endswith(ERASED):
             self.keys.forgotten(stored_event.originator_id)  # another process forgot them
         # Most events hold nothing sealed; looking at the bytes costs far less than the fields.
-        if SEALED_BYTES in payload or self.cipher is not None:
+        if opened and (SEALED_BYTES in payload or self.cipher is not None):
             return self.opened(domain_event)
         return domain_event
 
@@ -124,8 +135,7 @@ class ChainedMapper(Mapper[UUID]):
         """The event with its sealed fields opened (None once the customer is forgotten)."""
         assert self.keys is not None
         state = domain_event.__dict__
-        names = [name for name in PERSONAL
-                 if type(state.get(name)) is str and state[name].startswith(SEALED)]
+        names = [name for name in PERSONAL if is_sealed(state.get(name))]
         nested = [name for name in NESTED if isinstance(state.get(name), dict)
                   and has_sealed(state[name])]
         if not (names or nested) or not of_customer(domain_event):
@@ -154,6 +164,16 @@ class ChainedMapper(Mapper[UUID]):
         parts = None if stored is None else split(stored.state)
         # A stream whose earlier events were stored before chains begins its chain here.
         return GENESIS if parts is None else parts[2]
+
+
+ERASED = "PersonalDataErased"
+assert ERASED in UNSEALED_EVENTS
+
+
+def to_seal(domain_event: Any) -> bool:
+    """Whether the event (or snapshot) holds a customer's personal data to seal."""
+    return (of_customer(domain_event) and type(domain_event).__name__ not in UNSEALED_EVENTS
+            and has_personal(vars(domain_event)))
 
 
 def of_customer(domain_event: Any) -> bool:

@@ -20,6 +20,8 @@ from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
 from ledger.encoding import compact
+from ledger.sealing import DESTROY_KEY, destroyed_key_row
+from ledger.sealing import TABLE as KEYS_TABLE
 
 COMMANDS_TABLE = "ledger_commands"
 DDL_LOCK = 0x1ED6E5  # advisory lock key held while creating tables
@@ -69,6 +71,11 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                       [(row.command_id, row.fingerprint, row.originator_id.hex,
                         row.originator_version, compact(row.result))
                        for row in commands])
+        destroyed: Sequence[UUID] = kwargs.get("destroy_keys", ())
+        if destroyed:
+            c.execute("PRAGMA secure_delete = ON")  # the key's bytes are zeroed, not freed
+            c.executemany(DESTROY_KEY.format(**KEYS_TABLE),
+                          [destroyed_key_row(stream) for stream in destroyed])
         return notification_ids
 
     def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:
@@ -139,6 +146,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
             " RETURNING notification_id"
         ).format(schema, Identifier(self.events_table_name))
 
+        self.destroy_keys_statement = SQL(DESTROY_KEY.replace("?", "%s").format(
+            keys="{0}.{1}")).format(schema, Identifier(KEYS_TABLE["keys"]))
         self.copy_commands_statement = SQL(
             "COPY {0}.{1} (command_id, fingerprint, originator_id, originator_version, result)"
             " FROM STDIN").format(schema, Identifier(COMMANDS_TABLE))
@@ -169,6 +178,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
                     for row in commands:
                         copy.write_row((row.command_id, row.fingerprint, row.originator_id,
                                         row.originator_version, compact(row.result)))
+            self._destroy_keys(curs, **kwargs)
             curs.execute(self.allocate_ids_statement, (len(stored_events),))
             ids = [row["id"] for row in curs.fetchall()]
             with curs.copy(self.copy_events_statement) as copy:
@@ -195,7 +205,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
             curs.execute(self.insert_commands_statement, (compact(
                 [(row.command_id, row.fingerprint, str(row.originator_id),
                   row.originator_version, row.result) for row in commands]),))
+        self._destroy_keys(curs, **kwargs)
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _destroy_keys(self, curs: psycopg.Cursor[Any], **kwargs: Any) -> None:
+        """Destroy the keys of the customers whose erasure these events record, in the same
+        transaction: the erasure is recorded if and only if the key is gone."""
+        for stream in kwargs.get("destroy_keys", ()):
+            curs.execute(self.destroy_keys_statement, destroyed_key_row(stream))
 
     def _insert_stored_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],
                               **kwargs: Any) -> None:

@@ -54,7 +54,7 @@ def test_a_small_world_has_every_kind_of_command_and_no_refusals(
 def test_the_same_seed_plans_the_same_world() -> None:
     def plan(seed: int) -> list[tuple[Any, ...]]:
         w = plan_world(seed, 40, DEFAULT_START, 365)
-        return [(p.recorded_at, p.actor, p.command.command_id, p.command.fingerprint())
+        return [(p.recorded_at, p.actor, p.command.command_id, p.command.canonical())
                 for p in w.planned]
 
     assert plan(1) == plan(1)

@@ -108,7 +108,7 @@ class Customer(LedgerAggregate):
         self.registered_at = occurred_at
         self.kinds: dict[str, str] = {}
         self.entries: dict[str, dict[str, Any]] = {}
-        self.retracted: dict[str, str] = {}
+        self.retracted: dict[str, str] = {}  # entry id -> when it was retracted
         self.consents: list[dict[str, Any]] = []
         self.churned_at: datetime | None = None
         self.won_back_at: datetime | None = None
@@ -415,7 +415,7 @@ class Customer(LedgerAggregate):
             raise EntryNotRetractable(
                 f"a {entry['kind']} entry cannot be retracted; record a new one that supersedes it"
             )
-        self.retracted[entry_id] = reason
+        self.retracted[entry_id] = occurred_at.isoformat()  # (the reason is the event's)
 
     @event("PersonalDataErased")
     def erase_personal_data(self, reason: str, occurred_at: datetime, actor: str) -> None:

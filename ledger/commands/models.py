@@ -79,8 +79,8 @@ class Command(BaseModel):
     def target_ref(self) -> str:
         return str(getattr(self, self.target))
 
-    def fingerprint(self) -> str:
-        """What makes two commands with one command_id the same command."""
+    def canonical(self) -> str:
+        """The command as one text, the same for equal commands (``Ledger.fingerprint``)."""
         body = self.model_dump(mode="json", exclude={"command_id"}, exclude_none=True)
         return compact(body, sort_keys=True)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ledger.errors import CommandInvalid
 from ledger.projections.db import Database, ViewDb, Writes
+from ledger.sealing import revealed
 
 if TYPE_CHECKING:
     from ledger.projections.runner import Refs
@@ -43,7 +44,10 @@ class HandlerView(View):
     """A view whose ``on_<EventType>(writes, event, ref)`` methods handle the events they name;
     inserts are grouped (see ``Writes``) and other events pass by."""
 
+    refs: Refs  # of the batch being applied (handlers name streams and index values by it)
+
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+        self.refs = refs
         writes = Writes(db)
         handlers = self.handlers()
         for event in events:
@@ -111,4 +115,4 @@ def keyset_page(db: Database, tables: dict[str, str], table: str, filters: dict[
     with db.transaction(tables, commit=False, snapshot=False) as tx:
         rows = tx.rows(f"SELECT * FROM {{{table}}} WHERE {' AND '.join(where) or '1 = 1'} "
                        f"ORDER BY {first}, {second} LIMIT ?", (*params, limit + 1))
-    return page_of(rows, limit, order)
+    return page_of(revealed(db, rows), limit, order)

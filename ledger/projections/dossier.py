@@ -20,7 +20,9 @@ from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
 from ledger.projections.service import OPEN_COMPLAINTS, UNANSWERED_REQUESTS, Service
+from ledger.sealing import revealed
 
+INDEXED = frozenset({"name", "email", "phone", "company"})  # what a search finds customers by
 NEEDS = "rep_dossier needs the promises, quotes, service, dossier and activity views"
 
 
@@ -45,10 +47,18 @@ class Dossier(HandlerView):
         "owner_history": (
             "customer TEXT NOT NULL, seq {int} NOT NULL, rep TEXT NOT NULL, since TEXT NOT NULL,"
             " until TEXT, reason TEXT, PRIMARY KEY (customer, seq)"),
+        # How a search finds customers by name, e-mail, phone or company: keyed hashes of the
+        # values' tokens (ledger/sealing.py), never the text, which the view holds sealed.
+        "customer_index": (
+            "token TEXT NOT NULL, customer TEXT NOT NULL, field TEXT NOT NULL,"
+            " PRIMARY KEY (token, customer, field)"),
     }
+    # 2: names and reasons kept sealed, the blind index
+    version = 2
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("customers", "owner"),
-        ("owner_history", "rep")]
+        ("owner_history", "rep"),
+        ("customer_index", "customer")]
 
     # -- customers and owners --------------------------------------------------------------------
 
@@ -58,10 +68,20 @@ class Dossier(HandlerView):
                   iso(e.occurred_at), False))
         if e.owner is not None:
             self.new_owner(db, ref, e.owner, e.occurred_at, "registered")
+        for field in INDEXED:
+            self.index(db, ref, field, getattr(e, field))
 
     def on_ProfileChanged(self, db: Writes, e: Any, ref: str) -> None:
         if "name" in e.changes:
             db.execute("UPDATE {customers} SET name = ? WHERE ref = ?", (e.changes["name"], ref))
+        for field in INDEXED.intersection(e.changes):
+            db.execute("DELETE FROM {customer_index} WHERE customer = ? AND field = ?",
+                       (ref, field))
+            self.index(db, ref, field, e.changes[field])
+
+    def index(self, db: Writes, ref: str, field: str, value: Any) -> None:
+        for token in self.refs.blind_tokens(value):
+            db.later("INSERT INTO {customer_index} VALUES (?, ?, ?)", (token, ref, field))
 
     def on_OwnerAssigned(self, db: Writes, e: Any, ref: str) -> None:
         db.execute("UPDATE {customers} SET owner = ?, owner_since = ? WHERE ref = ?",
@@ -86,6 +106,7 @@ class Dossier(HandlerView):
 
     def on_PersonalDataErased(self, db: Writes, e: Any, ref: str) -> None:
         db.execute("UPDATE {customers} SET name = NULL, erased = ? WHERE ref = ?", (True, ref))
+        db.execute("DELETE FROM {customer_index} WHERE customer = ?", (ref,))
 
     def on_EntryCorrected(self, db: Writes, e: Any, ref: str) -> None:
         if "occurred_at" in e.fields:
@@ -167,7 +188,7 @@ def rep_dossier(db: Database, rep: str, *, as_of: datetime,
         handover = handover_of(tx, person, now) if person["departed"] else []
     found["handover"] = handover if limit is None else handover[:limit]
     found["totals"]["handover"] = len(handover)
-    return found
+    return revealed(db, found)  # type: ignore[no-any-return]
 
 
 def dossier_page(db: Database, rep: str, section: str, *, as_of: datetime, offset: int = 0,
@@ -185,7 +206,7 @@ def dossier_page(db: Database, rep: str, section: str, *, as_of: datetime, offse
             items = listed(tx, rep, section, now, offset, limit)
             total = count(tx, rep, section) if items or offset else 0
     return {"rep": rep, "section": section, "as_of": now, "offset": offset, "total": total,
-            "items": items}
+            "items": revealed(db, items)}
 
 
 def rep_handover(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:

@@ -25,6 +25,7 @@ class Promises(View):
         " PRIMARY KEY (customer, promise_id)")}
     indexes: ClassVar[list[tuple[str, str]]] = [("promises", "rep, status"),
                                                ("promises", "status, due_by")]
+    version = 2  # 2: free text kept sealed
 
     def apply(self, view_db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
         # Inserts wait and go out together; an update first sends them (log order kept).

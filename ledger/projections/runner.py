@@ -28,8 +28,10 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 
 from ledger.application import Ledger
 from ledger.collector import collector_paused
+from ledger.integrity import ChainedMapper
 from ledger.projections.base import View
 from ledger.projections.db import Database, ViewDb, column_types, iso
+from ledger.sealing import CustomerKeys, blind_tokens, reveal
 from ledger.store import DDL_LOCK
 
 # Errors of the database rather than of an event: a view is not stopped for them.
@@ -78,8 +80,16 @@ class Refs:
     Keyed by the id's integer: a ``UUID`` hashes and compares in Python code, and every
     view looks up every event it handles."""
 
-    def __init__(self) -> None:
+    def __init__(self, keys: CustomerKeys | None = None, index_key: bytes = b"") -> None:
         self.by_id: dict[int, tuple[str, str]] = {}
+        self.keys = keys
+        self.index_key = index_key
+
+    def blind_tokens(self, value: Any) -> set[str]:
+        """Keyed hashes of a sealed value's tokens, for a view that must find customers by
+        it (none once the customer is forgotten: their key opens nothing)."""
+        text = reveal(value, self.keys)
+        return blind_tokens(self.index_key, text) if isinstance(text, str) else set()
 
     def learn(self, events: Sequence[Any]) -> list[tuple[str, str, str]]:
         """The streams these events create, all of them: a rolled-back batch may have
@@ -118,7 +128,9 @@ class Runner:
         self.batch_size = batch_size
         self.db = database or Database.of(app)
         self.keep = keep
-        self.refs = Refs()
+        assert isinstance(app.mapper, ChainedMapper)
+        self.mapper = app.mapper  # views take events as stored: personal fields sealed
+        self.refs = Refs(app.mapper.keys, app.secrets.get("blind-index"))
         self.failed: dict[str, str] = {}
         self.outdated: list[View] = []  # tables of an earlier shape: rebuilt by ``catch_up``
         self.created: list[tuple[str, str, str]] = []  # streams created in the current batch
@@ -262,7 +274,8 @@ class Runner:
         """Up to ``limit`` events after log position ``start``, decoded."""
         notifications = self.app.recorder.select_notifications(
             start=start, limit=limit, inclusive_of_start=False)
-        return [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+        decode = self.mapper.decode
+        return [(n.id, decode(n, opened=False)) for n in notifications]
 
     def learn(self, batch: Batch) -> Batch:
         """Learn the streams the batch creates (views name events by their stream's ref)."""

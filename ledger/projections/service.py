@@ -16,6 +16,7 @@ from ledger.errors import ViewNotBuilt
 from ledger.projections.activity import Activity
 from ledger.projections.base import HandlerView, Page, decode_cursor, event_type, page_of
 from ledger.projections.db import Database, ViewDb, Writes, iso, parse_iso
+from ledger.sealing import revealed
 
 SAME_MATERIAL_DAYS = 30
 # Corrected field -> column, per table; entry ids are unique within a customer, so a
@@ -74,6 +75,7 @@ class Service(HandlerView):
         ("complaints", "status, respond_by"), ("complaints", "rep, status"),
         ("complaint_periods", "customer, opened_at"), ("touches", "customer, material"),
         ("touches", "opted_out"), ("sales", "customer, occurred_at")]
+    version = 2  # 2: free text kept sealed
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -345,4 +347,4 @@ def open_items(tx: ViewDb, rep: str) -> dict[str, list[dict[str, Any]]]:
 def open_items_of_rep(db: Database, rep: str) -> dict[str, list[dict[str, Any]]]:
     """Complaints the rep handles that are open, and requests assigned to them unanswered."""
     with db.transaction(Service().table_names(), commit=False) as tx:
-        return open_items(tx, rep)
+        return revealed(db, open_items(tx, rep))  # type: ignore[no-any-return]

@@ -18,12 +18,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from ledger.erasure import PERSONAL as SEALED
 from ledger.history import FORMATS, LATE, OPENING
 from ledger.ids import stream_id
 from ledger.projections.base import Page, View, decode_cursor, page_of
 from ledger.projections.db import Database, ViewDb, iso, parse_iso
 from ledger.projections.runner import Refs
+from ledger.sealing import PERSONAL as SEALED
+from ledger.sealing import revealed
 
 COLUMNS = ("customer", "version", "kind", "entry_id", "occurred_at", "rep", "trail", "retracted")
 CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, REP, TRAIL, RETRACTED = range(len(COLUMNS))
@@ -61,6 +62,7 @@ class Timeline(View):
         " occurred_at TEXT NOT NULL, rep TEXT, trail TEXT, retracted {bool} NOT NULL")}
     # Corrections and retractions find the row they amend by its customer prefix.
     indexes: ClassVar[list[tuple[str, str]]] = [("timeline", "customer, occurred_at, version")]
+    version = 2  # 2: the trail's reasons kept sealed
 
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
         rows: list[Row] = []
@@ -381,4 +383,4 @@ def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = No
         stream, r["originator_version"], r["topic"], r["state"]).fields for r in found}
     lines = [line(row, db.log.decode(stream, row["version"], row["topic"], row["state"]),
                   erased, corrections) for row in rows]
-    return page_of(lines, limit, ("occurred_at", "version"))
+    return page_of(revealed(db, lines), limit, ("occurred_at", "version"))

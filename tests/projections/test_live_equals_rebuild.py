@@ -35,6 +35,7 @@ class Crashing(View):
     def __init__(self, inner: View, after: int) -> None:
         self.inner, self.left = inner, after
         self.name, self.tables, self.indexes = inner.name, inner.tables, inner.indexes
+        self.version = inner.version
 
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
         self.inner.apply(db, events, refs)

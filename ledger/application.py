@@ -125,6 +125,7 @@ class Ledger(Application[UUID]):
         if self.settings.create_tables:
             self.secrets.create_table()
         self._fingerprint_key = self.secrets.get("fingerprints")
+        self.index_key = self.secrets.get("blind-index")  # keys the views' blind indexes
         self._keys()
         datastore = getattr(self.recorder, "datastore", None)
         if isinstance(datastore, SQLiteDatastore):

@@ -44,7 +44,7 @@ from ledger.commands.models import AssignOwner
 from ledger.errors import CommandInvalid, LedgerError
 from ledger.integrity import Integrity, digest_of
 from ledger.projections import queries
-from ledger.projections.dossier import SECTIONS, dossier_page, rep_of
+from ledger.projections.dossier import SECTIONS, dossier_page, find_customers, rep_of
 from ledger.projections.dossier import Dossier as DossierView
 from ledger.projections.promises import promises_with_status
 from ledger.projections.service import violations
@@ -179,18 +179,11 @@ async def customers(request: Request, svc: Svc,
 
 
 def search(svc: Services, key: ApiKey, text: str) -> list[dict[str, Any]]:
-    """Customers whose reference or name contains the text (any case), those the key may
+    """Customers found by reference, name, e-mail, phone or company, those the key may
     read: a rep's and a manager's team's own, or all for compliance."""
     owners = None if key.role == "compliance" else sorted(team_of(svc, key))
-    pattern = f"%{text.lower()}%"
-    where = "(lower(ref) LIKE ? OR lower(name) LIKE ?)"
-    params: list[Any] = [pattern, pattern]
-    if owners is not None:
-        where += f" AND owner IN ({', '.join('?' for _ in owners)})"
-        params += owners
-    with svc.db.transaction(DossierView().table_names(), commit=False, snapshot=False) as tx:
-        return tx.rows(f"SELECT ref, name, owner, churned_at, erased FROM {{customers}} "
-                       f"WHERE {where} ORDER BY ref LIMIT ?", (*params, PAGE))
+    return find_customers(svc.db, text, index_key=svc.ledger.index_key, owners=owners,
+                          limit=PAGE)
 
 
 @router.get("/customers/{ref}", response_class=HTMLResponse)

@@ -8,7 +8,7 @@ service, activity (its contacts: who talked to whom, and when) and this one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -20,7 +20,7 @@ from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
 from ledger.projections.service import OPEN_COMPLAINTS, UNANSWERED_REQUESTS, Service
-from ledger.sealing import revealed
+from ledger.sealing import blind, query_tokens, revealed
 
 INDEXED = frozenset({"name", "email", "phone", "company"})  # what a search finds customers by
 NEEDS = "rep_dossier needs the promises, quotes, service, dossier and activity views"
@@ -367,6 +367,33 @@ def handover(rep: dict[str, Any], found: dict[str, Any], reps: dict[str, dict[st
 
 def day(when: str | None) -> str:
     return (when or "")[:10]
+
+
+# -- finding customers ---------------------------------------------------------------------------
+
+
+def find_customers(db: Database, text: str, *, index_key: bytes,
+                   owners: Sequence[str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Customers whose reference contains the text (any case), or whose name, e-mail, phone or
+    company has every word of it (a word, its beginning, or Chinese characters in it), found
+    through the blind index; with ``owners``, only the customers they own."""
+    wanted = sorted(blind(index_key, token) for token in query_tokens(text))
+    where = ["lower(ref) LIKE ?"]
+    params: list[Any] = [f"%{text.lower()}%"]
+    if wanted:
+        where.append(f"ref IN (SELECT customer FROM {{customer_index}} WHERE token IN "
+                     f"({', '.join('?' * len(wanted))}) GROUP BY customer "
+                     "HAVING COUNT(DISTINCT token) = ?)")
+        params += [*wanted, len(wanted)]
+    reach = ""
+    if owners is not None:
+        reach = f" AND owner IN ({', '.join('?' * len(owners))})" if owners else " AND 1 = 0"
+        params += list(owners)
+    with db.transaction(Dossier().table_names(), commit=False, snapshot=False) as tx:
+        rows = tx.rows(f"SELECT ref, name, owner, churned_at, erased FROM {{customers}} "
+                       f"WHERE ({' OR '.join(where)}){reach} ORDER BY ref LIMIT ?",
+                       (*params, limit))
+    return revealed(db, rows)  # type: ignore[no-any-return]
 
 
 # -- who may see what --------------------------------------------------------------------------

@@ -130,7 +130,7 @@ class Runner:
         self.keep = keep
         assert isinstance(app.mapper, ChainedMapper)
         self.mapper = app.mapper  # views take events as stored: personal fields sealed
-        self.refs = Refs(app.mapper.keys, app.secrets.get("blind-index"))
+        self.refs = Refs(app.mapper.keys, app.index_key)
         self.failed: dict[str, str] = {}
         self.outdated: list[View] = []  # tables of an earlier shape: rebuilt by ``catch_up``
         self.created: list[tuple[str, str, str]] = []  # streams created in the current batch

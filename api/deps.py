@@ -1,17 +1,10 @@
-"""What the routes share: the ledger and its views, the caller's key, and who may see what.
-
-Roles:
-  rep         records interactions; reads the customers they own or have dealt with
-  manager     what a rep does, for their whole team; reassigns owners, corrects and retracts,
-              hires, moves and records the departure of their reps, runs campaigns
-  compliance  reads everything; writes nothing but corrections and retractions
-  analyst     reports only (pseudonymous ids): no customer, rep or compliance reads
-  admin       API keys, and hiring reps (a new deployment's first manager needs a rep)
-"""
+"""What the routes share: the ledger and its views, the caller's key, and who may see what
+(the rule itself is ``ledger/authorization.py``, one for the API and the console)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,30 +15,28 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.keys import ApiKey, KeyStore
-from api.problems import Forbidden, Unauthenticated, ViewBehind
+from api.problems import Unauthenticated, ViewBehind
 from ledger.aggregates import Customer
 from ledger.application import Ledger
-from ledger.commands.models import Command
-from ledger.errors import CommandInvalid, UnknownReference
+from ledger.authorization import (
+    READS_CUSTOMERS,
+    REP_FIELDS,
+    Holders,
+    Principal,
+    check_command,
+    check_read,
+)
+from ledger.commands.models import Command, RegisterCustomer
+from ledger.errors import CommandInvalid, Forbidden, UnknownReference
 from ledger.group_commit import GroupCommit
 from ledger.projections.db import Database
-from ledger.projections.dossier import rep_of, reps_of_customer
+from ledger.projections.dossier import rep_of
 from ledger.projections.dossier import team_of as team_members
 from ledger.projections.runner import Runner
 
 T = TypeVar("T")
 
-# Customer commands a rep records; a manager may also run the rest, compliance only these.
-INTERACTIONS = frozenset({
-    "register_customer", "update_profile", "log_contact", "receive_request", "answer_request",
-    "issue_quote", "accept_quote", "decline_quote", "withdraw_quote", "make_promise",
-    "keep_promise", "break_promise", "cancel_promise", "touch_campaign", "change_consent",
-    "file_complaint", "escalate_complaint", "resolve_complaint", "reopen_complaint",
-    "record_satisfaction", "record_purchase", "record_churn", "record_win_back"})
-CORRECTIONS = frozenset({"correct_entry", "retract_entry"})
-TEAM_COMMANDS = frozenset({"move_rep", "depart_rep"})  # on a rep of the manager's team
-READS_CUSTOMERS = ("rep", "manager", "compliance")
-ACCESS_VIEWS = ("dossier", "promises", "quotes")  # what may_read_customer reads
+ACCESS_VIEWS = ("dossier",)  # what the reach of a manager (their team) is read from
 
 
 @dataclass
@@ -96,57 +87,80 @@ async def caller(svc: Svc,
 Caller = Annotated[ApiKey, Depends(caller)]
 
 
-def require(key: ApiKey, roles: tuple[str, ...], doing: str) -> None:
+def require(key: ApiKey, roles: tuple[str, ...] | frozenset[str], doing: str) -> None:
     if key.role not in roles:
         raise Forbidden(f"a {key.role} key may not {doing}; it takes a "
-                        f"{' or '.join(roles)} key")
+                        f"{' or '.join(sorted(roles))} key")
+
+
+def principal(svc: Services, key: ApiKey) -> Principal:
+    """The key as the authorization rule sees it (a rep's manager read from the rep itself,
+    so that a rep hired or moved a moment ago counts at once)."""
+    return Principal(key.name, key.role, key.rep, functools.cache(
+        lambda rep: rep_manager(svc, rep)))
 
 
 def team_of(svc: Services, key: ApiKey) -> set[str]:
     """The reps a rep or manager key speaks for (a manager's team: those hired under them)."""
-    assert key.rep is not None
+    if key.rep is None:
+        return set()
     if key.role == "rep":
         return {key.rep}
     return team_members(svc.db, key.rep)
 
 
-def may_run(svc: Services, key: ApiKey, command: Command) -> None:
-    """Refuse (403) a command the key's role may not run, saying why."""
-    kind = command.type  # type: ignore[attr-defined]
-    if key.role == "compliance" and kind in CORRECTIONS:
-        return
-    if key.role == "admin" and kind == "hire_rep":
-        return
-    if key.role == "rep" and kind in INTERACTIONS:
-        named = {getattr(command, f, None) for f in ("rep", "owner")} - {None}
-        if named - {key.rep}:
-            raise Forbidden(f"a rep key records its own work: rep/owner must be {key.rep}",
-                            where="rep")
-        return
-    if key.role == "manager":
-        if kind in TEAM_COMMANDS:
-            rep = svc.ledger.rep(command.rep)  # type: ignore[attr-defined]
-            if key.rep not in (rep.ref, rep.manager):
-                raise Forbidden(f"{rep.ref} is not in {key.rep}'s team", where="rep")
-        return
-    raise Forbidden(f"a {key.role} key may not run {kind}", where="type")
+def customer_or_none(svc: Services, ref: str) -> Customer | None:
+    """The customer as stored (to be read, never changed), or None if there is none."""
+    try:
+        return svc.ledger.customer_as_stored(ref)
+    except UnknownReference:
+        return None
 
 
-def may_read_customer(svc: Services, key: ApiKey, ref: str,
-                      owner: Customer | None = None) -> None:
-    """404 for an unknown customer, 403 for one outside the key's reach. Asks the views, not
-    the aggregate: a read is answered from the views anyway (``min_position`` makes them
-    current), and loading the aggregate would cost a query and a copy per request. A caller
-    that has the aggregate passes it, so that its owner counts before the views know it."""
-    require(key, READS_CUSTOMERS, "read customers")
-    reps = reps_of_customer(svc.db, ref)
-    if owner is not None:
-        reps = (reps or set()) | ({owner.owner} if owner.owner else set())
-    if reps is None:
-        raise UnknownReference(f"no customer with reference {ref!r}", where="ref")
-    if key.role != "compliance" and not reps & team_of(svc, key):
-        raise Forbidden(f"customer {ref} is not owned or dealt with by "
-                        f"{'your team' if key.role == 'manager' else key.rep}", where="ref")
+def holders_of(svc: Services, ref: str) -> Holders | None:
+    """Who holds the customer now, from the customer itself (so that a write is judged on
+    the state it will change); None if there is no such customer."""
+    customer = customer_or_none(svc, ref)
+    return None if customer is None else customer.holders()
+
+
+def rep_manager(svc: Services, rep: str) -> str | None:
+    """A rep's manager now (None: they have none, or there is no such rep)."""
+    try:
+        return svc.ledger.rep_as_stored(rep).manager
+    except UnknownReference:
+        return None
+
+
+def known_rep_manager(svc: Services, rep: str) -> str | None:
+    svc.ledger.rep_as_stored(rep)  # an unknown rep: 404, naming it
+    return rep_manager(svc, rep)
+
+
+def may_run(svc: Services, key: ApiKey, command: Command,
+            registered: dict[str, Holders] | None = None) -> None:
+    """Refuse a command the key may not run: 403 saying why, or 404 for a customer outside
+    its reach. ``registered``: customers a batch registers before this command, with their
+    owners (this one's, if it registers one, is added)."""
+    ref = command.target_ref()
+    named = {f: getattr(command, f) for f in REP_FIELDS if f in type(command).model_fields}
+    known = registered if registered is not None else {}
+    check_command(principal(svc, key), command.type, named,  # type: ignore[attr-defined]
+                  target=command.target, ref=ref,
+                  holders=lambda: known[ref] if ref in known else holders_of(svc, ref),
+                  rep_manager=lambda rep: known_rep_manager(svc, rep))
+    if isinstance(command, RegisterCustomer):
+        known[ref] = Holders(command.owner)
+
+
+def may_read_customer(svc: Services, key: ApiKey, ref: str) -> Customer:
+    """The customer, if the key may read them: 403 for a role that reads no customers, 404
+    for a customer unknown or outside the key's reach alike. (The customer as stored: to be
+    read, never changed.)"""
+    customer = customer_or_none(svc, ref) if key.role in READS_CUSTOMERS else None
+    check_read(principal(svc, key), ref, None if customer is None else customer.holders())
+    assert customer is not None
+    return customer
 
 
 def may_read_rep(svc: Services, key: ApiKey, ref: str) -> None:

@@ -24,6 +24,7 @@ from ledger.errors import (
     CommandIdReused,
     CommandInvalid,
     Conflict,
+    Forbidden,
     LedgerError,
     RuleViolation,
     UnknownReference,
@@ -61,10 +62,6 @@ class Problem(BaseModel):
 
 class Unauthenticated(LedgerError):
     code = "unauthenticated"
-
-
-class Forbidden(LedgerError):
-    code = "forbidden"
 
 
 class ViewBehind(LedgerError):

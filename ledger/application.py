@@ -300,6 +300,13 @@ class Ledger(Application[UUID]):
     def customer(self, ref: str) -> Customer:
         return self.load("customer", ref)  # type: ignore[return-value]
 
+    def customer_as_stored(self, ref: str) -> Customer:
+        """The customer as the cache holds it: to be read, never changed (no copy made)."""
+        return self.load("customer", ref, copy=False)  # type: ignore[return-value]
+
+    def rep_as_stored(self, ref: str) -> Rep:
+        return self.load("rep", ref, copy=False)  # type: ignore[return-value]
+
     def rep(self, ref: str) -> Rep:
         return self.load("rep", ref)  # type: ignore[return-value]
 

@@ -38,6 +38,12 @@ class UnknownReference(LedgerError):
     code = "unknown_reference"
 
 
+class Forbidden(LedgerError):
+    """The caller's role may not do this (``ledger/authorization.py``)."""
+
+    code = "forbidden"
+
+
 class RuleViolation(LedgerError):
     """A state rule of an aggregate refused the command; ``rule`` names it."""
 

@@ -28,7 +28,6 @@ from fastapi.templating import Jinja2Templates
 from api.console import charts
 from api.console.session import COOKIE, LIFETIME, csrf_ok, csrf_token, open_session, session_key
 from api.deps import (
-    READS_CUSTOMERS,
     Services,
     Svc,
     may_read_customer,
@@ -39,9 +38,10 @@ from api.deps import (
     wait_for,
 )
 from api.keys import ApiKey
-from api.problems import TITLES, Forbidden, ViewBehind
+from api.problems import TITLES, ViewBehind
+from ledger.authorization import READS_CUSTOMERS
 from ledger.commands.models import AssignOwner
-from ledger.errors import CommandInvalid, LedgerError
+from ledger.errors import CommandInvalid, Forbidden, LedgerError, UnknownReference
 from ledger.integrity import Integrity, digest_of
 from ledger.projections import queries
 from ledger.projections.dossier import SECTIONS, dossier_page, find_customers, rep_of
@@ -181,8 +181,8 @@ async def customers(request: Request, svc: Svc,
 def search(svc: Services, key: ApiKey, text: str) -> list[dict[str, Any]]:
     """Customers found by reference, name, e-mail, phone or company, those the key may
     read: a rep's and a manager's team's own, or all for compliance."""
-    owners = None if key.role == "compliance" else sorted(team_of(svc, key))
-    return find_customers(svc.db, text, index_key=svc.ledger.index_key, owners=owners,
+    reps = None if key.role == "compliance" else sorted(team_of(svc, key))
+    return find_customers(svc.db, text, index_key=svc.ledger.index_key, reps=reps,
                           limit=PAGE)
 
 
@@ -267,8 +267,11 @@ async def handover(request: Request, svc: Svc, ref: str,
                            limit=PAGE)
     inherited = []
     for customer in [c for c in moved.split(",") if c][:PAGE]:
-        promises = await svc.call(queries.promises_of, svc.db, customer, status="open")
-        inherited.append({"customer": customer, "promises": promises.items})
+        promises = None  # (of a customer outside the key's reach: not shown)
+        if await svc.call(within_reach, svc, key, customer):
+            promises = (await svc.call(queries.promises_of, svc.db, customer,
+                                       status="open")).items
+        inherited.append({"customer": customer, "promises": promises})
     reps = await svc.call(active_reps, svc)
     manager = next((r["ref"] for r in reps if person and r["ref"] == person["manager"]), None)
     return page(request, "handover.html", key, ref=ref, rep=person, owned=customers,
@@ -301,6 +304,14 @@ async def reassign(request: Request, svc: Svc, ref: str,
     shown = {"moved": ",".join(chosen), "to": new_owner, "min_position": position}
     target = f"/console/reps/{quote(ref)}/handover?{urlencode(shown)}"
     return RedirectResponse(target, 303)
+
+
+def within_reach(svc: Services, key: ApiKey, ref: str) -> bool:
+    try:
+        may_read_customer(svc, key, ref)
+    except UnknownReference:
+        return False
+    return True
 
 
 def active_reps(svc: Services) -> list[dict[str, Any]]:

@@ -18,10 +18,11 @@ from pydantic import ConfigDict, Field, create_model
 
 from api.deps import Caller, Services, Svc, may_run
 from api.examples import EXAMPLES
-from api.keys import ApiKey
+from api.keys import ACTS_AS_REP, ApiKey
 from api.problems import responses
 from api.schemas import BatchWritten, Written
 from ledger.application import CommandResult
+from ledger.authorization import Holders
 from ledger.commands.models import COMMANDS, Command, parse_command
 from ledger.errors import BatchRefused, CommandIdReused, CommandInvalid, LedgerError
 
@@ -54,6 +55,8 @@ ROUTES = [
     Route("/customers", "register_customer", "customers"),
     Route(C, "update_profile", "customers", "PATCH"),
     Route(f"{C}/owner", "assign_owner", "customers"),
+    Route(f"{C}/team-members", "add_team_member", "customers"),
+    Route(f"{C}/team-members/removal", "remove_team_member", "customers"),
     Route(f"{C}/contacts", "log_contact", "interactions"),
     Route(f"{C}/requests", "receive_request", "interactions"),
     Route(f"{C}/requests/{{request_id}}/answer", "answer_request", "interactions"),
@@ -121,9 +124,12 @@ def body_model(route: Route) -> type[Any]:
 def build(key: ApiKey, data: dict[str, Any], idempotency_key: str | None,
           if_match: str | None, *, where: str = "") -> Command:
     """The command a request asks for, with what its headers and the key add."""
-    if (key.role == "rep" and data.get("rep") is None
-            and "rep" in COMMANDS[data["type"]].model_fields):
+    fields = COMMANDS[data["type"]].model_fields
+    if key.role == "rep" and data.get("rep") is None and "rep" in fields:
         data["rep"] = key.rep
+    if key.role in ACTS_AS_REP and data["type"] == "register_customer" \
+            and data.get("owner") is None:
+        data["owner"] = key.rep  # a rep's new customer is their own (and a manager's)
     if idempotency_key is not None:
         if data.get("command_id") is not None:
             raise CommandInvalid("give the Idempotency-Key header or a command_id, not both",
@@ -201,6 +207,7 @@ def run_commands(svc: Svc, key: Caller, response: Response,
                  ) -> BatchWritten:
     """Run a batch of commands all or nothing: if any is refused, none is written."""
     parsed, failures = [], []
+    registered: dict[str, Holders] = {}  # customers the batch registers, and their owners
     for index, data in enumerate(commands):
         where = f"commands[{index}]"
         try:
@@ -209,7 +216,7 @@ def run_commands(svc: Svc, key: Caller, response: Response,
             own_key = (f"{idempotency_key}#{index}"
                        if idempotency_key is not None and not data.get("command_id") else None)
             command = build(key, dict(data), own_key, None, where=where)
-            may_run(svc, key, command)
+            may_run(svc, key, command, registered)
             parsed.append(command)
         except LedgerError as error:
             failures.append((index, error))

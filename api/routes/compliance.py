@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import Caller, MinPosition, Svc, require, team_of, wait_for
-from api.problems import Forbidden, responses
+from api.problems import responses
 from api.routes.customers import Cursor, Limit
 from api.schemas import ConflictingQuotes, InboxItem, Page, Violation
+from ledger.errors import Forbidden
 from ledger.projections import queries
 from ledger.projections.service import WHY
 

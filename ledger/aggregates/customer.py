@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.aggregates.base import LedgerAggregate
+from ledger.authorization import Holders
 from ledger.errors import UnknownReference, rule
 from ledger.ids import stream_id
 
@@ -42,6 +43,8 @@ OwnerUnchanged = rule("owner_unchanged")
 DeadlineNotMissed = rule("deadline_not_missed")
 DeadlineFlagged = rule("deadline_already_flagged")
 NotLapsing = rule("not_lapsing")
+AlreadyTeamMember = rule("already_team_member")
+NotTeamMember = rule("not_team_member")
 
 OPEN = "open"
 OVERDUE = "overdue"
@@ -79,6 +82,8 @@ class Customer(LedgerAggregate):
     # Kept since lapses were recorded; class defaults serve snapshots taken before that.
     lapsed_at: datetime | None = None
     last_activity_at: datetime | None = None
+    team_members: tuple[str, ...] = ()
+
     @staticmethod
     def create_id(ref: str, **_: Any) -> UUID:
         return stream_id("customer", ref)
@@ -128,6 +133,28 @@ class Customer(LedgerAggregate):
         if to_rep == self.owner:
             raise OwnerUnchanged(f"{to_rep} already owns customer {self.ref}")
         self.owner = to_rep
+
+    @event("TeamMemberAdded")
+    def add_team_member(self, rep: str, reason: str, occurred_at: datetime,
+                        actor: str) -> None:
+        if rep in self.team_members:
+            raise AlreadyTeamMember(f"{rep} is on customer {self.ref}'s team already")
+        self.team_members = (*self.team_members, rep)
+
+    @event("TeamMemberRemoved")
+    def remove_team_member(self, rep: str, reason: str, occurred_at: datetime,
+                           actor: str) -> None:
+        if rep not in self.team_members:
+            raise NotTeamMember(f"{rep} is not on customer {self.ref}'s team")
+        self.team_members = tuple(member for member in self.team_members if member != rep)
+
+    def holders(self) -> Holders:
+        """Who holds the customer now: its owner, the reps responsible for its open work,
+        and the reps on its team (``ledger/authorization.py``)."""
+        responsible = {entry["rep"] for entry_id, entry in self.entries.items()
+                       if entry.get("rep") and entry["status"] in (OPEN, OVERDUE)
+                       and entry_id not in self.retracted}
+        return Holders(self.owner, frozenset(responsible), frozenset(self.team_members))
 
     # -- contacts and requests ------------------------------------------------------------
 

@@ -85,6 +85,21 @@ def assign_owner(c: m.AssignOwner, batch: Batch) -> Handled:
     return agg, None
 
 
+@handles(m.AddTeamMember)
+def add_team_member(c: m.AddTeamMember, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    agg.add_team_member(rep=c.rep, reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return agg, None
+
+
+@handles(m.RemoveTeamMember)
+def remove_team_member(c: m.RemoveTeamMember, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    agg.remove_team_member(rep=c.rep, reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return agg, None
+
+
 @handles(m.LogContact)
 def log_contact(c: m.LogContact, batch: Batch) -> Handled:
     agg = customer(c, batch)

@@ -160,6 +160,25 @@ class AssignOwner(Command):
     reason: Text
 
 
+class AddTeamMember(Command):
+    """Give a rep of the manager's team the customer to work on, beside its owner: they may
+    then read and write it, until removed."""
+
+    type: Literal["add_team_member"] = "add_team_member"
+    customer: Ref
+    rep: Ref = Field(description="The rep who joins the customer's team.")
+    reason: Text
+
+
+class RemoveTeamMember(Command):
+    """Take a rep off the customer's team: they no longer reach the customer through it."""
+
+    type: Literal["remove_team_member"] = "remove_team_member"
+    customer: Ref
+    rep: Ref
+    reason: Text
+
+
 class LogContact(Command):
     type: Literal["log_contact"] = "log_contact"
     customer: Ref
@@ -489,7 +508,8 @@ class CloseCampaign(Command):
 
 
 AnyCommand = Annotated[
-    RegisterCustomer | UpdateProfile | AssignOwner | LogContact | ReceiveRequest | AnswerRequest
+    RegisterCustomer | UpdateProfile | AssignOwner | AddTeamMember | RemoveTeamMember
+    | LogContact | ReceiveRequest | AnswerRequest
     | IssueQuote | AcceptQuote | DeclineQuote | ExpireQuote | WithdrawQuote | MakePromise
     | KeepPromise | BreakPromise | CancelPromise | MarkPromiseOverdue | FlagMissedDeadline
     | MarkLapsed | ErasePersonalData | TouchCampaign

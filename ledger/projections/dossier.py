@@ -47,18 +47,23 @@ class Dossier(HandlerView):
         "owner_history": (
             "customer TEXT NOT NULL, seq {int} NOT NULL, rep TEXT NOT NULL, since TEXT NOT NULL,"
             " until TEXT, reason TEXT, PRIMARY KEY (customer, seq)"),
+        # Reps a manager put on a customer's team (beside its owner).
+        "team_members": (
+            "customer TEXT NOT NULL, rep TEXT NOT NULL, since TEXT NOT NULL,"
+            " PRIMARY KEY (customer, rep)"),
         # How a search finds customers by name, e-mail, phone or company: keyed hashes of the
         # values' tokens (ledger/sealing.py), never the text, which the view holds sealed.
         "customer_index": (
             "token TEXT NOT NULL, customer TEXT NOT NULL, field TEXT NOT NULL,"
             " PRIMARY KEY (token, customer, field)"),
     }
-    # 2: names and reasons kept sealed, the blind index
+    # 2: names and reasons kept sealed, the blind index, team members
     version = 2
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("customers", "owner"),
         ("owner_history", "rep"),
-        ("customer_index", "customer")]
+        ("customer_index", "customer"),
+        ("team_members", "rep")]
 
     # -- customers and owners --------------------------------------------------------------------
 
@@ -82,6 +87,12 @@ class Dossier(HandlerView):
     def index(self, db: Writes, ref: str, field: str, value: Any) -> None:
         for token in self.refs.blind_tokens(value):
             db.later("INSERT INTO {customer_index} VALUES (?, ?, ?)", (token, ref, field))
+
+    def on_TeamMemberAdded(self, db: Writes, e: Any, ref: str) -> None:
+        db.later("INSERT INTO {team_members} VALUES (?, ?, ?)", (ref, e.rep, iso(e.occurred_at)))
+
+    def on_TeamMemberRemoved(self, db: Writes, e: Any, ref: str) -> None:
+        db.execute("DELETE FROM {team_members} WHERE customer = ? AND rep = ?", (ref, e.rep))
 
     def on_OwnerAssigned(self, db: Writes, e: Any, ref: str) -> None:
         db.execute("UPDATE {customers} SET owner = ?, owner_since = ? WHERE ref = ?",
@@ -373,10 +384,10 @@ def day(when: str | None) -> str:
 
 
 def find_customers(db: Database, text: str, *, index_key: bytes,
-                   owners: Sequence[str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+                   reps: Sequence[str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Customers whose reference contains the text (any case), or whose name, e-mail, phone or
     company has every word of it (a word, its beginning, or Chinese characters in it), found
-    through the blind index; with ``owners``, only the customers they own."""
+    through the blind index; with ``reps``, only the customers they hold."""
     wanted = sorted(blind(index_key, token) for token in query_tokens(text))
     where = ["lower(ref) LIKE ?"]
     params: list[Any] = [f"%{text.lower()}%"]
@@ -386,10 +397,11 @@ def find_customers(db: Database, text: str, *, index_key: bytes,
                      "HAVING COUNT(DISTINCT token) = ?)")
         params += [*wanted, len(wanted)]
     reach = ""
-    if owners is not None:
-        reach = f" AND owner IN ({', '.join('?' * len(owners))})" if owners else " AND 1 = 0"
-        params += list(owners)
-    with db.transaction(Dossier().table_names(), commit=False, snapshot=False) as tx:
+    if reps is not None:
+        held, more = reached_by(reps) if reps else ("SELECT NULL", [])
+        reach, params = f" AND ref IN ({held})", [*params, *more]
+    tables = {k: v for view in needed_views() for k, v in view.table_names().items()}
+    with db.transaction(tables, commit=False, snapshot=False) as tx:
         rows = tx.rows(f"SELECT ref, name, owner, churned_at, erased FROM {{customers}} "
                        f"WHERE ({' OR '.join(where)}){reach} ORDER BY ref LIMIT ?",
                        (*params, limit))
@@ -399,21 +411,22 @@ def find_customers(db: Database, text: str, *, index_key: bytes,
 # -- who may see what --------------------------------------------------------------------------
 
 
-def reps_of_customer(db: Database, customer: str) -> set[str] | None:
-    """The reps who own the customer or have dealt with them (contacts, promises, quotes);
-    None if the customer is unknown (to the views, so far)."""
-    views = needed_views()
-    tables = {k: v for view in views for k, v in view.table_names().items()}
-    with db.transaction(tables, commit=False, snapshot=False) as tx:
-        rows = tx.rows(
-            "SELECT 1 AS known, owner AS rep FROM {customers} WHERE ref = ?"
-            " UNION ALL SELECT 0, rep FROM {contacts} WHERE customer = ? AND retracted = ?"
-            " UNION ALL SELECT 0, rep FROM {promises} WHERE customer = ?"
-            " UNION ALL SELECT 0, rep FROM {quotes} WHERE customer = ?",
-            (customer, customer, False, customer, customer))
-    if not any(row["known"] for row in rows):
-        return None
-    return {row["rep"] for row in rows if row["rep"] is not None}
+def reached_by(reps: Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL for the customers these reps hold (``ledger/authorization.py``): own, have open
+    work of theirs, or are on the team of; and its parameters. Reads the dossier's, promises',
+    quotes' and service's tables."""
+    marks = ", ".join("?" * len(reps))
+    return (f"SELECT ref AS customer FROM {{customers}} WHERE owner IN ({marks})"
+            f" UNION SELECT customer FROM {{team_members}} WHERE rep IN ({marks})"
+            f" UNION SELECT customer FROM {{promises}} WHERE rep IN ({marks})"
+            " AND status IN ('open', 'overdue') AND retracted = ?"
+            f" UNION SELECT customer FROM {{quotes}} WHERE rep IN ({marks})"
+            " AND status = 'open' AND retracted = ?"
+            f" UNION SELECT customer FROM {{requests}} WHERE rep IN ({marks})"
+            " AND status = 'open' AND retracted = ?"
+            f" UNION SELECT customer FROM {{complaints}} WHERE rep IN ({marks})"
+            " AND status = 'open' AND retracted = ?",
+            [*reps, *reps, *reps, False, *reps, False, *reps, False, *reps, False])
 
 
 def rep_of(db: Database, rep: str) -> dict[str, Any] | None:

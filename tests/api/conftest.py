@@ -94,12 +94,16 @@ def new_ref(prefix: str = "CUST") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+OWNERS = {"REP-M": "manager", "REP-A": "rep_a", "REP-B": "rep_b", "REP-C": "rep_c"}
+
+
 def fresh_customer(api: Api, owner: str = "REP-A", **fields: Any) -> str:
-    """A customer owned by ``owner``, registered by the manager."""
+    """A customer owned by ``owner``, registered with their own key (a rep hired by a test:
+    with their manager's)."""
     ref = new_ref()
-    with api.as_("manager") as manager:
-        reply = manager.post("/customers", json={"ref": ref, "name": "王伟", "owner": owner,
-                                                 "email": "wang@example.com", **fields})
+    with api.as_(OWNERS.get(owner, "manager")) as client:
+        reply = client.post("/customers", json={"ref": ref, "name": "王伟", "owner": owner,
+                                                "email": "wang@example.com", **fields})
     assert reply.status_code == 201, reply.text
     return ref
 

@@ -66,6 +66,9 @@ def test_a_big_dossier_comes_in_pages_with_its_totals(api: Api) -> None:
 def test_quotes_and_conflicting_quotes(api: Api) -> None:
     ref = fresh_customer(api, owner="REP-A")
     quote = {"product": "普洱茶", "currency": "CNY", "valid_until": at(900)}
+    with api.as_("manager") as m:
+        assert m.post(f"/customers/{ref}/team-members",
+                      json={"rep": "REP-B", "reason": "second opinion"}).status_code == 201
     with api.as_("rep_a") as a, api.as_("rep_b") as b:
         a.post(f"/customers/{ref}/quotes", json={**quote, "unit_price": "128.00"})
         last = b.post(f"/customers/{ref}/quotes", json={**quote, "unit_price": "118.00"}).json()

@@ -231,3 +231,35 @@ def test_an_analyst_runs_retention_as_known_at_a_past_date(browser: Browser,
     csv = page.request.get(console.url + (link or ""))
     assert csv.ok and csv.text().splitlines()[0].startswith("period,active_at_start")
     page.close()
+
+
+def test_the_hand_over_page_shows_nothing_of_customers_outside_reach(
+        browser: Browser, console: Console) -> None:
+    """A manager naming another team's customer in the page's address sees only its
+    reference, not its promises (the API answers 404 for it)."""
+    from api.deps import may_read_customer
+    from ledger.errors import UnknownReference
+    from ledger.projections.dossier import find_customers
+    from ledger.projections.promises import promises_of
+
+    services = console.services
+    key = next(k for k in services.keys.list() if k.name == "manager")
+    outside = None
+    for customer in find_customers(services.db, "CUST", index_key=services.ledger.index_key,
+                                   limit=500):
+        try:
+            may_read_customer(services, key, customer["ref"])
+        except UnknownReference:
+            outside = customer["ref"]
+            break
+    assert outside is not None, "the demo world has customers outside REP-1's team"
+    promises = promises_of(services.db, outside).items
+    departed = console.summary.departed_rep
+    page = signed_in(browser, console, "manager",
+                     f"/console/reps/{departed}/handover?moved={outside}&to=REP-9")
+    status = page.get_by_role("status")
+    expect(status).to_contain_text(outside)
+    expect(status).to_contain_text("outside your team now")
+    for promise in promises:
+        assert promise["text"] not in page.content()
+    page.close()

@@ -1,0 +1,152 @@
+"""Who may do what: one rule, used by the HTTP API, the console and what ``ledger serve``
+serves. (The CLI run on the store's own machine acts as its operator.)
+
+A rep reaches the customers they hold: those they own, those with open work they are
+responsible for (a promise or quote of theirs, a request or complaint given to them), and
+those their manager put them on the team of. A manager reaches what the reps of their team
+(and they themselves) reach. Compliance reaches every customer to read, and writes only
+corrections, retractions and erasures; an admin manages keys, hires reps and may erase; an
+analyst reads reports only.
+
+Reading and writing follow the same reach, and writing never widens it: a command may only
+touch a customer the key reaches already, and a rep's new customer is their own. A customer
+outside one's reach is answered as one that does not exist (404), so that a key cannot
+learn which references exist by trying them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ledger.errors import Forbidden, UnknownReference
+
+ROLES = ("rep", "manager", "compliance", "analyst", "admin")
+READS_CUSTOMERS = frozenset({"rep", "manager", "compliance"})
+
+# Customer commands a rep records; a manager runs them too, and the rest below.
+INTERACTIONS = frozenset({
+    "register_customer", "update_profile", "log_contact", "receive_request", "answer_request",
+    "issue_quote", "accept_quote", "decline_quote", "withdraw_quote", "make_promise",
+    "keep_promise", "break_promise", "cancel_promise", "touch_campaign", "change_consent",
+    "file_complaint", "escalate_complaint", "resolve_complaint", "reopen_complaint",
+    "record_satisfaction", "record_purchase", "record_churn", "record_win_back"})
+CORRECTIONS = frozenset({"correct_entry", "retract_entry"})
+ERASURE = "erase_personal_data"
+# What only a manager runs on a customer of their team: its owner and team, and the
+# deadlines the scheduler otherwise keeps.
+MANAGING = frozenset({"assign_owner", "add_team_member", "remove_team_member",
+                      "expire_quote", "mark_promise_overdue", "flag_missed_deadline",
+                      "mark_lapsed", *CORRECTIONS})
+TEAM_COMMANDS = frozenset({"move_rep", "depart_rep"})  # on a rep of the manager's team
+CAMPAIGNS = frozenset({"launch_campaign", "record_campaign_cost", "close_campaign"})
+# Fields of a command that name a rep: a rep key names only itself there, and a manager
+# only reps of their team (a new owner may be anyone: handing a customer on widens nothing).
+REP_FIELDS = ("rep", "owner", "manager")
+NAMES_ANYONE = frozenset({"assign_owner"})
+
+
+@dataclass(frozen=True)
+class Holders:
+    """Who holds a customer now."""
+
+    owner: str | None
+    responsible: frozenset[str] = frozenset()  # reps with open work of this customer
+    members: frozenset[str] = frozenset()  # reps on the customer's team
+
+    def reps(self) -> frozenset[str]:
+        return self.responsible | self.members | ({self.owner} if self.owner else set())
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who asks: a key's name and role and, for a rep or manager, the rep it acts as;
+    ``manager_of`` tells a rep's manager now (a manager speaks for the reps they manage)."""
+
+    name: str
+    role: str
+    rep: str | None = None
+    manager_of: Callable[[str], str | None] = field(default=lambda rep: None, compare=False)
+
+    def speaks_for(self, rep: str) -> bool:
+        if self.rep is None or self.role not in ("rep", "manager"):
+            return False
+        return rep == self.rep or (self.role == "manager" and self.manager_of(rep) == self.rep)
+
+
+def reaches(principal: Principal, holders: Holders | None) -> bool:
+    """Whether the principal may read (and, by role, write) this customer."""
+    if holders is None:
+        return False
+    if principal.role == "compliance":
+        return True
+    return any(principal.speaks_for(rep) for rep in sorted(holders.reps()))
+
+
+def not_found(ref: str) -> UnknownReference:
+    return UnknownReference(f"no customer with reference {ref!r} that this key may see; "
+                            "check the reference", where="ref")
+
+
+def check_read(principal: Principal, ref: str, holders: Holders | None) -> None:
+    """Refuse a read of this customer: 403 for a role that reads no customers, else 404 for
+    one unknown or outside reach alike."""
+    if principal.role not in READS_CUSTOMERS:
+        raise Forbidden(f"a {principal.role} key reads no customers; it takes a rep, manager "
+                        "or compliance key", where="ref")
+    if not reaches(principal, holders):
+        raise not_found(ref)
+
+
+def check_command(principal: Principal, kind: str, named: dict[str, str | None], *,
+                  target: str, ref: str, holders: Callable[[], Holders | None],
+                  rep_manager: Callable[[str], str | None]) -> None:
+    """Refuse (403, or 404 outside reach) a command this principal may not run.
+
+    ``named`` are the command's rep fields; ``holders`` tells who holds the target customer
+    (None: unknown); ``rep_manager`` a rep's manager (for a manager's commands on reps)."""
+    role = principal.role
+    if target == "customer" and kind == ERASURE:
+        if role not in ("compliance", "admin"):
+            raise Forbidden(f"erasure is for compliance; a {role} key may not erase personal "
+                            "data", where="type")
+        return _exists(ref, holders())
+    if role == "compliance" and kind in CORRECTIONS:
+        return _exists(ref, holders())
+    if role == "admin" and kind == "hire_rep":
+        return
+    if role == "manager" and target == "rep":
+        _check_team(principal, kind, named, rep_manager)
+        return
+    if role == "manager" and kind in CAMPAIGNS:
+        return
+    if target != "customer" or not (
+            (role == "rep" and kind in INTERACTIONS)
+            or (role == "manager" and (kind in INTERACTIONS or kind in MANAGING))):
+        raise Forbidden(f"a {role} key may not run {kind}", where="type")
+    for name, rep in named.items():
+        if rep is not None and not principal.speaks_for(rep) and kind not in NAMES_ANYONE:
+            whose = principal.rep if role == "rep" else f"{principal.rep}'s team"
+            raise Forbidden(f"a {role} key names only {whose} as {name}, not {rep}",
+                            where=name)
+    if kind != "register_customer" and not reaches(principal, holders()):
+        raise not_found(ref)
+
+
+def _check_team(principal: Principal, kind: str, named: dict[str, str | None],
+                rep_manager: Callable[[str], str | None]) -> None:
+    """A manager hires reps into their own team, and moves or records the departure of
+    the reps they manage."""
+    if kind == "hire_rep":
+        if named.get("manager") != principal.rep:
+            raise Forbidden(f"a manager hires reps into their own team: manager must be "
+                            f"{principal.rep}", where="manager")
+        return
+    rep = named.get("rep")
+    if kind not in TEAM_COMMANDS or rep is None or principal.rep not in (rep, rep_manager(rep)):
+        raise Forbidden(f"{rep} is not in {principal.rep}'s team", where="rep")
+
+
+def _exists(ref: str, holders: Holders | None) -> None:
+    if holders is None:
+        raise not_found(ref)

@@ -60,6 +60,35 @@ class Customer(BaseModel):
     consents: list[dict[str, Any]]
 
 
+class ExportLog(BaseModel):
+    position: int = Field(description="The log position the copy was taken at.")
+    digest: str | None = Field(description="The log's digest there (`ledger digest`); null "
+                               "if the log does not verify.")
+    verified: bool
+    stream: dict[str, int]
+
+
+class CustomerExport(BaseModel):
+    """Everything the ledger holds about one customer (`ledger export`)."""
+
+    format: str
+    customer: str
+    id: str
+    exported_at: str
+    log: ExportLog
+    profile: dict[str, str | None]
+    owner: str | None
+    team_members: list[str]
+    registered_at: str | None
+    erased: bool
+    consents: list[dict[str, Any]]
+    promises: list[dict[str, Any]]
+    quotes: list[dict[str, Any]]
+    complaints: list[dict[str, Any]]
+    events: list[dict[str, Any]] = Field(description="Every event of the customer's record.")
+    accessed_by: list[dict[str, Any]] = Field(description="Who looked at their personal data.")
+
+
 class Promise(BaseModel):
     customer: str
     promise_id: str

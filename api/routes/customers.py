@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
 
 from api.deps import (
     ACCESS_VIEWS,
@@ -16,11 +18,13 @@ from api.deps import (
     Services,
     Svc,
     may_read_customer,
+    require,
     wait_for,
 )
 from api.keys import ApiKey
 from api.problems import responses
-from api.schemas import Customer, Page, Promise, Quote, TimelineLine
+from api.schemas import Customer, CustomerExport, Page, Promise, Quote, TimelineLine
+from ledger.export import export_customer, export_html
 from ledger.projections import base, queries
 from ledger.projections.db import iso
 
@@ -59,6 +63,21 @@ async def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> C
         open={kind: sorted(customer.open_entries(kind)) for kind in STATES},
         consents=[{k: iso(v) if isinstance(v, datetime) else v for k, v in c.items()}
                   for c in customer.consents])
+
+
+@router.get("/export", response_model=CustomerExport, responses={
+    **responses(403, 404), 200: {"content": {"text/html": {}}}})
+async def export(ref: str, svc: Svc, key: Caller,
+                 format: Annotated[str, Query(pattern="^(json|html)$",
+                                              description="json, or html: a readable page")
+                                   ] = "json") -> Any:
+    """Everything the ledger holds about the customer, for them (compliance only)."""
+    require(key, ("compliance",), "export a customer's data")
+    await svc.call(may_read_customer, svc, key, ref)
+    document = await run_in_threadpool(export_customer, svc.ledger, ref)
+    if format == "html":
+        return HTMLResponse(export_html(document))
+    return document
 
 
 @router.get("/timeline", response_model=Page[TimelineLine], responses=responses(404, 422))

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from ledger.cli.common import open_ledger, print_json, progress_bar
 from ledger.cli.tables import table
+from ledger.cli.views import caught_up
 from ledger.erasure import forget
+from ledger.export import export_customer, export_html
 from ledger.integrity import Integrity, Verification
 
 
@@ -46,6 +50,20 @@ def add_commands(commands: Any) -> None:
     forget.add_argument("--actor", default="compliance", help="who is recording it")
     forget.add_argument("--json", action="store_true")
     forget.set_defaults(run=run_forget)
+    export = commands.add_parser(
+        "export", help="everything the ledger holds about one customer, for them",
+        description="The customer's own copy (the right of access): profile, every event of "
+        "their record with its times and who recorded it, promises, quotes, consents, "
+        "complaints, and who has looked at their personal data; with the log position and "
+        "digest it was taken from. JSON by default; --html for a page a person can read.")
+    export.add_argument("ref", help="the customer's reference")
+    export.add_argument("--html", action="store_true", help="a readable page instead of JSON")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: "
+                        "standard output)")
+    export.add_argument("--purpose", help="why it is exported, for the access log")
+    export.add_argument("--no-catch-up", action="store_true",
+                        help="read the views as they are, without catching up first")
+    export.set_defaults(run=run_export)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -102,6 +120,24 @@ def run_digest(args: argparse.Namespace) -> int:
                     "events": found.events})
     else:
         print(found.digest())
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    runner = caught_up(args)
+    try:
+        document = export_customer(runner.app, args.ref)
+    finally:
+        runner.close()
+        runner.app.close()
+    text = export_html(document) if args.html else json.dumps(document, ensure_ascii=False,
+                                                              indent=2)
+    if args.out is None:
+        print(text)
+    else:
+        args.out.write_text(text + "\n", encoding="utf-8")
+        print(f"{args.ref}: {len(document['events'])} events written to {args.out}",
+              file=sys.stderr)
     return 0
 
 

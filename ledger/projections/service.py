@@ -344,6 +344,17 @@ def open_items(tx: ViewDb, rep: str) -> dict[str, list[dict[str, Any]]]:
                 ("unanswered_requests", UNANSWERED_REQUESTS))}
 
 
+def complaints_of(db: Database, customer: str) -> list[dict[str, Any]]:
+    """Every complaint of this customer, as filed and as it stands, oldest first."""
+    with db.transaction(Service().table_names(), commit=False, snapshot=False) as tx:
+        rows = tx.rows("SELECT * FROM {complaints} WHERE customer = ? ORDER BY filed_at, "
+                       "complaint_id", (customer,))
+    for row in rows:
+        row["retracted"], row["satisfied"] = bool(row["retracted"]), (
+            None if row["satisfied"] is None else bool(row["satisfied"]))
+    return revealed(db, rows)  # type: ignore[no-any-return]
+
+
 def open_items_of_rep(db: Database, rep: str) -> dict[str, list[dict[str, Any]]]:
     """Complaints the rep handles that are open, and requests assigned to them unanswered."""
     with db.transaction(Service().table_names(), commit=False) as tx:

@@ -40,7 +40,7 @@ from api.deps import (
 from api.keys import ApiKey
 from api.problems import TITLES, ViewBehind
 from ledger.authorization import READS_CUSTOMERS
-from ledger.commands.models import AssignOwner
+from ledger.commands.models import AssignOwner, ErasePersonalData
 from ledger.errors import CommandInvalid, Forbidden, LedgerError, UnknownReference
 from ledger.integrity import Integrity, digest_of
 from ledger.projections import queries
@@ -206,7 +206,23 @@ async def timeline(request: Request, svc: Svc, ref: str,
             f"{urlencode({**filters, 'cursor': lines.next_cursor})}" if lines.next_cursor
             else None)
     return page(request, "timeline.html", key, ref=ref, lines=lines.items, filters=filters,
-                more=more, open_promises=open_promises.items, kinds=TIMELINE_KINDS)
+                more=more, open_promises=open_promises.items, kinds=TIMELINE_KINDS,
+                may_erase=key.role == "compliance")
+
+
+@router.post("/customers/{ref}/erasure")
+async def erase(request: Request, svc: Svc, ref: str, csrf: Annotated[str, Form()] = "",
+                reason: Annotated[str, Form(max_length=4000)] = "") -> Response:
+    """Forget the customer: the same command, and the same rule, as the API and the CLI."""
+    key = await checked_form(request, svc, csrf)
+    if not reason.strip():
+        raise CommandInvalid("say why their personal data is erased (the reason is kept)",
+                             where="reason")
+    command = ErasePersonalData(customer=ref, reason=reason.strip())
+    await svc.call(may_run, svc, key, command)
+    result = await svc.call(svc.ledger.execute, command, actor=key.actor)
+    target = f"/console/customers/{quote(ref)}?{urlencode({'min_position': result.position})}"
+    return RedirectResponse(target, 303)
 
 
 TIMELINE_KINDS = ("Registered", "ContactLogged", "RequestReceived", "RequestAnswered",

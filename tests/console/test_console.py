@@ -263,3 +263,29 @@ def test_the_hand_over_page_shows_nothing_of_customers_outside_reach(
     for promise in promises:
         assert promise["text"] not in page.content()
     page.close()
+
+
+def test_compliance_erases_a_customer_from_their_page(browser: Browser,
+                                                       console: Console) -> None:
+    """The console's erasure is the API's and the CLI's: recorded with its reason, and the key
+    destroyed in the same transaction; the page then shows nothing personal."""
+    services = console.services
+    ref = max(f"CUST-{n:05d}" for n in range(1, console.summary.customers + 1)
+              if f"CUST-{n:05d}" not in console.summary.seeded.values())
+    name = services.ledger.customer(ref).profile["name"]
+    assert name
+    page = signed_in(browser, console, "compliance", f"/console/customers/{ref}")
+    page.get_by_text("Erase this customer's personal data").click()
+    page.get_by_label("Reason (kept with the erasure)").fill("asked to be forgotten")
+    page.get_by_role("button", name="Erase personal data").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Customer {ref}")
+    expect(page.locator("ol.timeline")).to_contain_text("personal data erased")
+    assert name not in page.content()
+    customer = services.ledger.customer(ref)
+    assert customer.erased and customer.profile["name"] is None
+    stream = str(customer.id)
+    assert services.ledger.mapper.keys.read([stream]) == {stream: None}  # type: ignore[attr-defined]
+    page.close()
+    page = signed_in(browser, console, "manager", f"/console/customers/{ref}")
+    expect(page.get_by_text("Erase this customer's personal data")).to_have_count(0)
+    page.close()

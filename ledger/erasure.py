@@ -17,6 +17,8 @@ from eventsourcing.postgres import PostgresDatastore
 from ledger.application import Ledger
 from ledger.commands.models import ErasePersonalData
 from ledger.errors import RuleViolation
+from ledger.ids import stream_id
+from ledger.integrity import ChainedMapper
 from ledger.projections.db import Database
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
@@ -33,7 +35,10 @@ def forget(ledger: Ledger, ref: str, *, reason: str, actor: str) -> dict[str, An
     except RuleViolation as error:
         if error.rule != "customer_erased":
             raise
-        recorded = None  # erased before; make sure of the rest
+        recorded = None  # erased before; make sure of the rest, the key's end included
+        mapper = ledger.mapper
+        assert isinstance(mapper, ChainedMapper) and mapper.keys is not None
+        mapper.keys.destroy(stream_id("customer", ref))
     runner = Runner(ledger, all_views())
     try:
         runner.catch_up()

@@ -138,6 +138,13 @@ class CustomerKeys:
                 self.known.pop(name, None)
             self.checked = time.monotonic()
 
+    def destroy(self, stream: UUID) -> None:
+        """Destroy a key outside an erasure's transaction: for an erasure already recorded
+        whose key is found again (a key table restored from a backup)."""
+        with self.db.transaction(TABLE) as tx:
+            tx.execute(DESTROY_KEY, destroyed_key_row(stream))
+        self.forgotten(stream)
+
     def forgotten(self, stream: UUID | str) -> None:
         """This process learnt that the customer was forgotten: drop the key it may hold,
         without asking the store."""

@@ -5,6 +5,9 @@ customer as erased; counts, amounts and chains are as before."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.commands import parse_command
 from ledger.config import Settings
+from ledger.ids import stream_id
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from replay.core import Reading, Replay
@@ -85,6 +89,9 @@ def test_before_forgetting_every_reading_shows_the_personal_data(
 
 def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
         shop: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with raw_keys(shop) as execute:
+        [(key_before,)] = execute("SELECT key FROM customer_keys WHERE stream = ?",
+                                  (str(stream_id("customer", "CUST-Q")),))
     assert main(["forget", "CUST-Q", "--reason", "asked to be forgotten"]) == 0
     capsys.readouterr()
     stored = stored_bytes(shop)
@@ -112,8 +119,28 @@ def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
     value = json.loads(capsys.readouterr().out)
     assert [(r["customer"], r["revenue"]) for r in value["customers"]] == [("CUST-Q", "250.00")]
     assert main(["verify"]) == 0
-    # Forgetting again does what is left to do, and says the same.
+    # Forgetting again does what is left to do, and says the same: a key found again (a key
+    # table restored from a backup taken before the forget) is destroyed again.
+    stream = str(stream_id("customer", "CUST-Q"))
+    with raw_keys(shop) as execute:
+        execute("UPDATE customer_keys SET key = ?, destroyed_at = NULL WHERE stream = ?",
+                (key_before, stream))
     assert main(["forget", "CUST-Q", "--reason", "again"]) == 0
+    with raw_keys(shop) as execute:
+        assert execute("SELECT key FROM customer_keys WHERE stream = ?", (stream,)) == [(None,)]
+
+
+@contextmanager
+def raw_keys(store: Settings) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
+    """Plain SQL on the store's tables, as an administrator restoring a backup would."""
+    if not store.database_url:
+        with sqlite3.connect(store.sqlite_path) as conn:
+            yield lambda sql, params: conn.execute(sql, params).fetchall()
+        return
+    with psycopg.connect(store.database_url) as pg:
+        pg.execute(f'SET search_path TO "{store.database_schema}"')
+        yield lambda sql, params: (lambda c: c.fetchall() if c.description else [])(
+            pg.execute(sql.replace("?", "%s"), params))
 
 
 def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(

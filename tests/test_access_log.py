@@ -1,8 +1,8 @@
 """The record of who looked (ledger/access_log.py), on SQLite and PostgreSQL: appends from
 many threads and another process keep one chain; concurrent callers share transactions; a
 failed append raises; lists filter and page newest first; a record changed, deleted, inserted
-or moved behind the ledger's back is named by position; the 90-day question is answered from
-an index."""
+or moved behind the ledger's back is named by position, by `verify` and by `ledger verify`;
+the 90-day question is answered from an index."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import pytest
 from api.problems import status_of
 from ledger.access_log import GENESIS, Access, AccessLog, cli_key, link
 from ledger.application import Ledger
+from ledger.cli.main import main
 from ledger.config import Settings
 from ledger.errors import AccessNotRecorded, CommandInvalid
 from ledger.projections.db import Database
@@ -344,13 +345,25 @@ ALTERATIONS: dict[str, tuple[Callable[[Settings], None], set[tuple[int, str]]]] 
 
 
 @pytest.mark.parametrize("alteration", ALTERATIONS)
-def test_an_altered_record_is_named_by_position(store: Settings, alteration: str) -> None:
-    ten_reads(store)
+def test_an_altered_record_is_named_by_position_by_verify_and_ledger_verify(
+        store_env: Settings, capsys: pytest.CaptureFixture[str], alteration: str) -> None:
+    ten_reads(store_env)
+    assert main(["verify"]) == 0
+    assert "verified 10 records of the access log up to position 10: its chain holds" \
+        in capsys.readouterr().out
     alter, expected = ALTERATIONS[alteration]
-    with opened(store) as log:
-        assert log.verify().ok
-        alter(store)
+    alter(store_env)
+    with opened(store_env) as log:
         assert named(log) == expected
+    assert main(["verify", "--json"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert not found["ok"] and found["problems"] == []  # the events are untouched
+    assert {(p["position"], p["what"]) for p in found["access_log"]["problems"]} == expected
+    assert main(["verify"]) == 1
+    out = capsys.readouterr().out
+    assert "records are NOT as written" in out
+    position, what = min(expected)
+    assert any(line.split()[:2] == [str(position), what] for line in out.splitlines()), out
 
 
 # -- at size ---------------------------------------------------------------------------------

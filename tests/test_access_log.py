@@ -2,7 +2,7 @@
 many threads and another process keep one chain; concurrent callers share transactions; a
 failed append raises; lists filter and page newest first; a record changed, deleted, inserted
 or moved behind the ledger's back is named by position, by `verify` and by `ledger verify`;
-the 90-day question is answered from an index."""
+`ledger audit access` prints the records; the 90-day question is answered from an index."""
 
 from __future__ import annotations
 
@@ -364,6 +364,42 @@ def test_an_altered_record_is_named_by_position_by_verify_and_ledger_verify(
     assert "records are NOT as written" in out
     position, what = min(expected)
     assert any(line.split()[:2] == [str(position), what] for line in out.splitlines()), out
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_ledger_audit_access_prints_records_newest_first(
+        store_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    ten_reads(store_env)
+    capsys.readouterr()
+    assert main(["audit", "access", "--customer", "CUST-1", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [r["position"] for r in found["data"]] == [7, 2] and found["next_cursor"] is None
+    assert found["data"][0]["fields"] == ["profile", "timeline"]
+    assert main(["audit", "access", "--limit", "3"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == ["at", "key", "role", "customer", "what", "fields", "purpose",
+                                "interface", "position"]
+    assert "2025-03-01 09:10" in lines[2] and "GET /customers/{ref}/timeline" in lines[2]
+    assert "profile, timeline" in lines[2] and lines[2].split()[-1] == "10"
+    cursor = lines[-1].removeprefix("more: --cursor ")
+    assert main(["audit", "access", "--limit", "3", "--cursor", cursor, "--json"]) == 0
+    assert [r["position"] for r in json.loads(capsys.readouterr().out)["data"]] == [7, 6, 5]
+    assert main(["audit", "access", "--key", "key-1", "--since", "2025-03-01T09:05:00Z",
+                 "--until", "2025-03-01T09:09:00Z", "--json"]) == 0
+    assert [r["position"] for r in json.loads(capsys.readouterr().out)["data"]] == [8, 5]
+    assert main(["audit", "access", "--cursor", "nonsense!"]) == 1
+    assert "the cursor is not one this ledger gave out" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "access", "--since", "2025-03-01"])
+    assert exited.value.code == 2
+    assert "needs a zone" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "access", "--help"])
+    assert exited.value.code == 0
+    assert "--customer REF" in capsys.readouterr().out
 
 
 # -- at size ---------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import hashlib
-import json
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +30,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import orjson
+
+from ledger.encoding import compact
 from ledger.errors import AccessNotRecorded, CommandInvalid
 from ledger.projections.base import Page, decode_cursor, page_of
 from ledger.projections.db import Database, ViewDb, column_types, iso
@@ -99,6 +101,10 @@ def text(value: object, where: str, limit: int) -> str:
                              where=where)
     if "\x00" in value:
         raise CommandInvalid(f"{where} holds a NUL character", where=where)
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate: neither UTF-8 nor storable
+        raise CommandInvalid(f"{where} is not valid Unicode text", where=where) from None
     return value
 
 
@@ -108,16 +114,20 @@ def cli_key() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a bare container)
         user = "unknown"
-    return f"cli:{user}"
+    return f"cli:{user.encode(errors='backslashreplace').decode()}"
 
 
 def encoded(at: str, entry: Access) -> bytes:
     """A record's canonical encoding: what its hash covers, besides the previous hash. The
     position is not covered: the chain itself is the order, and a record moved to another
     position is named as reordered rather than as changed."""
-    return json.dumps([at, entry.key, entry.role, entry.customer, entry.what,
-                       list(entry.fields), entry.purpose, entry.interface],
-                      ensure_ascii=False, separators=(",", ":")).encode()
+    return canonical([at, entry.key, entry.role, entry.customer, entry.what,
+                      list(entry.fields), entry.purpose, entry.interface])
+
+
+def canonical(values: list[Any]) -> bytes:
+    """Compact JSON, as the standard library writes it (ledger/encoding.py), in UTF-8."""
+    return compact(values).encode()
 
 
 def link(previous: str, at: str, entry: Access) -> str:
@@ -218,29 +228,21 @@ class _Checking:
 
 
 def intact(row: dict[str, Any]) -> bool:
-    """Whether a stored record's hash is that of its content and the previous hash."""
+    """Whether a stored record's hash is that of its content and the previous hash (the same
+    encoding as ``encoded``, read straight from the row)."""
     try:
-        return bool(link(row["previous"], row["at"], as_access(row)) == row["hash"])
+        content = canonical([row["at"], row["key"], row["role"], row["customer"], row["what"],
+                             fields_of(row["fields"]), row["purpose"], row["interface"]])
+        return bool(hashlib.sha256(bytes.fromhex(row["previous"]) + content).hexdigest()
+                    == row["hash"])
     except (ValueError, TypeError):  # a previous hash that is not hex, a field not text
         return False
 
 
-def as_access(row: dict[str, Any]) -> Access:
-    """A stored row as the entry it was written from (unchecked: verify reads what is there,
-    whatever it is)."""
-    entry = object.__new__(Access)
-    for name, value in (("key", row["key"]), ("role", row["role"]), ("what", row["what"]),
-                        ("interface", row["interface"]), ("customer", row["customer"]),
-                        ("fields", tuple(fields_of(row["fields"]))),
-                        ("purpose", row["purpose"])):
-        object.__setattr__(entry, name, value)
-    return entry
-
-
 def fields_of(stored: str) -> list[Any]:
     try:
-        found = json.loads(stored)
-    except ValueError:
+        found = orjson.loads(stored)
+    except orjson.JSONDecodeError:
         return [stored]  # not written by this module: its hash will not match
     return found if isinstance(found, list) else [found]
 
@@ -391,7 +393,7 @@ class AccessLog:
                 position += 1
                 own = link(previous, at, entry)
                 rows.append((position, at, entry.key, entry.role, entry.customer, entry.what,
-                             json.dumps(list(entry.fields), ensure_ascii=False), entry.purpose,
+                             compact(list(entry.fields)), entry.purpose,
                              entry.interface, previous, own))
                 previous = own
             tx.executemany("INSERT INTO {log} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -205,7 +205,8 @@ def test_entries_are_checked_when_made() -> None:
     refusals = [({"purpose": "x" * 501}, "purpose"), ({"purpose": "a\x00b"}, "purpose"),
                 ({"interface": "fax"}, "interface"), ({"key": " "}, "key"),
                 ({"customer": ""}, "customer"), ({"fields": "profile"}, "fields"),
-                ({"fields": ["x"] * 21}, "fields"), ({"what": "w" * 201}, "what")]
+                ({"fields": ["x"] * 21}, "fields"), ({"what": "w" * 201}, "what"),
+                ({"purpose": "lone \udc80"}, "purpose")]
     for fields, where in refusals:
         with pytest.raises(CommandInvalid) as refused:
             access(**fields)

@@ -24,13 +24,17 @@ import getpass
 import hashlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
 
 from ledger.encoding import compact
 from ledger.errors import AccessNotRecorded, CommandInvalid
@@ -55,6 +59,7 @@ MAX_KIND = 40  # characters of the name of one kind
 MAX_BATCH = 100  # callers whose records share one transaction at most
 MAX_LIMIT = 1000  # records per page at most
 PAGE = 10_000  # records read at a time by verify
+IDLE = 5.0  # seconds unused after which the writer's PostgreSQL connection is pinged first
 
 
 @dataclass(frozen=True)
@@ -271,6 +276,8 @@ class AccessLog:
         self.waiting: queue.SimpleQueue[_Waiting | None] = queue.SimpleQueue()
         self.writer: threading.Thread | None = None
         self.starting = threading.Lock()
+        self.connection: psycopg.Connection[Any] | None = None  # the writer's, on PostgreSQL
+        self.used = 0.0  # when it was last used (monotonic)
         db.columns[TABLES["log"]] = column_types(COLUMNS, db.ddl_types())
         if create:
             self.create_tables()
@@ -297,6 +304,7 @@ class AccessLog:
         if writer is not None:
             self.waiting.put(None)
             writer.join()
+        self.forget_connection()
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -378,7 +386,7 @@ class AccessLog:
         entries = [entry for group in groups for entry in group]
         if not entries:
             return [[] for _ in groups]
-        with self.db.transaction(TABLES) as tx:
+        with self.transaction() as tx:
             head = tx.one("SELECT position, hash, at FROM {head} WHERE id = 1"
                           + (" FOR UPDATE" if tx.postgres else ""))
             if head is None:
@@ -405,6 +413,53 @@ class AccessLog:
             found.append(list(range(start, start + len(group))))
             start += len(group)
         return found
+
+    @contextmanager
+    def transaction(self) -> Iterator[ViewDb]:
+        """The append's transaction. On SQLite, the store's writer connection (BEGIN
+        IMMEDIATE). On PostgreSQL, a connection of the writer thread's own, in two round
+        trips: BEGIN with the head's lock, then the inserts, the head's update and COMMIT,
+        pipelined (a transaction from the pool costs five: a ping, BEGIN, the lock, the
+        writes, COMMIT)."""
+        if not isinstance(self.db.datastore, PostgresDatastore):
+            with self.db.transaction(TABLES) as tx:
+                yield tx
+            return
+        conn = self.writer_connection(self.db.datastore)
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                yield ViewDb(conn.cursor(), postgres=True, tables=self.db.qualify(TABLES),
+                             columns={"log": self.db.columns[TABLES["log"]]})
+                conn.execute("COMMIT")
+        except BaseException:
+            self.forget_connection()  # in an unknown state: the next append opens another
+            raise
+        self.used = time.monotonic()
+
+    def writer_connection(self, datastore: PostgresDatastore) -> psycopg.Connection[Any]:
+        """The writer's connection: kept open, pinged first after a pause (the server may
+        have gone and come back), opened with the pool's settings."""
+        conn = self.connection
+        if conn is not None and not conn.closed:
+            if time.monotonic() - self.used < IDLE:
+                return conn
+            try:
+                conn.execute("SELECT 1")
+                return conn
+            except psycopg.Error:
+                self.forget_connection()
+        kwargs = cast(dict[str, Any], datastore.pool.kwargs)
+        conn = psycopg.connect(**kwargs, autocommit=True, prepare_threshold=0)
+        conn.execute(f"SET lock_timeout = '{int(datastore.lock_timeout or 10)}s'")
+        conn.execute("SET idle_in_transaction_session_timeout = '60s'")
+        self.connection = conn
+        return conn
+
+    def forget_connection(self) -> None:
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            conn.close()
 
     # -- verifying ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,6 +30,7 @@ from ledger.cli.main import main
 from ledger.config import Settings
 from ledger.errors import AccessNotRecorded, CommandInvalid
 from ledger.projections.db import Database
+from tests.conftest import fresh_store
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 TIMELINE = "GET /customers/{ref}/timeline"
@@ -146,6 +148,7 @@ OTHER_PROCESS = """
 from ledger.access_log import Access, AccessLog
 from ledger.application import Ledger
 from ledger.projections.db import Database
+from tests.conftest import fresh_store
 app = Ledger()
 log = AccessLog(Database.of(app))
 for n in range(50):
@@ -199,6 +202,31 @@ def test_an_append_that_fails_raises_so_that_the_read_is_refused(store: Settings
         asyncio.run(log.record_async([access()]))
     log.create_tables()  # the writer lives on: the next read is recorded
     assert asyncio.run(log.record_async([access()])) == [2]
+
+
+def test_a_writer_whose_connection_was_cut_opens_another(request: pytest.FixtureRequest,
+                                                        tmp_path: Path) -> None:
+    """PostgreSQL: the writer keeps a connection of its own. Cut while in use, it fails that
+    append (the read is refused) and the next one reconnects; cut while idle, the ping before
+    the next append finds out and nothing fails."""
+    for settings in fresh_store(request, tmp_path, "postgres"):
+        assert settings.database_url is not None
+        with opened(settings) as log, \
+                psycopg.connect(settings.database_url, autocommit=True) as admin:
+            def cut() -> None:
+                assert log.connection is not None
+                admin.execute("SELECT pg_terminate_backend(%s)",
+                              (log.connection.info.backend_pid,))
+
+            log.record([access()])
+            cut()
+            with pytest.raises(AccessNotRecorded):
+                log.record([access()])
+            assert log.record([access()]) == [2]
+            cut()
+            log.used = 0.0  # as if idle for a while
+            assert log.record([access()]) == [3]
+            assert log.verify().ok
 
 
 def test_entries_are_checked_when_made() -> None:

@@ -390,7 +390,8 @@ def test_an_altered_record_is_named_by_position_by_verify_and_ledger_verify(
     assert {(p["position"], p["what"]) for p in found["access_log"]["problems"]} == expected
     assert main(["verify"]) == 1
     out = capsys.readouterr().out
-    assert "records are NOT as written" in out
+    assert f"{len(expected)} record{'s are' if len(expected) > 1 else ' is'} NOT as written" \
+        in out
     position, what = min(expected)
     assert any(line.split()[:2] == [str(position), what] for line in out.splitlines()), out
 

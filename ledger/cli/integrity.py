@@ -100,8 +100,9 @@ def verify_access_log(ledger: Ledger) -> AccessCheck:
 
 
 def report_access(found: AccessCheck) -> None:
-    verdict = ("its chain holds" if found.ok
-               else f"{len(found.problems)} records are NOT as written")
+    many = len(found.problems) != 1
+    verdict = ("its chain holds" if found.ok else f"{len(found.problems)} "
+               f"record{'s are' if many else ' is'} NOT as written")
     print(f"verified {found.records:,} records of the access log up to position "
           f"{found.position:,}: {verdict}")
     if found.problems:

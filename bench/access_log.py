@@ -315,12 +315,12 @@ def main() -> None:
     settings = throwaway_settings(args)
     try:
         print(f"store: {settings.describe()}")
+        app = Ledger(settings)  # makes the store (and its schema)
+        db = Database.of(app)
+        log = AccessLog(db)
         rate, latencies = raw_commits(settings, args.appends)
         print(f"raw single-row durable commits, 1 thread: {rate:7,.0f} commits/s   "
               f"p50 {ms(latencies, 50):5.2f} ms  p99 {ms(latencies, 99):5.2f} ms")
-        app = Ledger(settings)
-        db = Database.of(app)
-        log = AccessLog(db)
         for threads in (1, 8, 32):
             rate, latencies, grouped = appends(log, threads, args.appends)
             print(f"access log appends, {threads:2} threads:    {rate:7,.0f} appends/s   "

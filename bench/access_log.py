@@ -3,6 +3,7 @@ what recording costs a read over HTTP; the 90-day question at a million records.
 
     python -m bench.access_log [--store sqlite|postgres] [--customers 1000]
                                [--requests 500] [--rounds 6] [--records 1000000]
+                               [--switch-interval 0.005]
 
 In a throwaway store:
 
@@ -16,7 +17,9 @@ In a throwaway store:
    lines, answered by the same code with the access log off, on (the read, then ``await
    record_async`` before answering) and overlapped (``submit`` before the read, its future
    awaited after). Rounds take the modes in turn, in alternating order; p50 and p99 of each,
-   and the median p99 of each mode against off's (target: under 1.10).
+   and the median p99 of each mode against off's (target: under 1.10). The writer thread
+   needs the GIL between its statements; with the event loop busy it may wait a switch
+   interval each time (--switch-interval sets the server's).
 4. The 90-day question at ``--records`` records over two years (50,000 customers, 200 keys):
    who looked at one customer, and with one key, in the last 90 days; median and slowest of
    20 (target: under a second), and the plan.
@@ -171,13 +174,14 @@ def serve(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def start_server(settings: Settings, port: int,
+                 switch_interval: float) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
         env.update(LEDGER_DATABASE_URL=settings.database_url,
                    LEDGER_DATABASE_SCHEMA=settings.database_schema)
     server = subprocess.Popen([sys.executable, "-m", "bench.access_log", "--serve",
-                               str(port)], env=env)
+                               str(port), "--switch-interval", str(switch_interval)], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -200,11 +204,12 @@ def reads(settings: Settings, args: argparse.Namespace) -> None:
     owners = {ref: app.customer(ref).owner or "REP-1" for ref in set(refs)}
     runner.close()
     app.close()
-    print(f"\nreads over HTTP: demo world of {summary.events:,} events, {CLIENTS} clients, "
+    print(f"\nreads over HTTP (server switch interval {args.switch_interval * 1000:g} ms): demo "
+          f"world of {summary.events:,} events, {CLIENTS} clients, "
           f"{args.requests:,} requests a round and mode; off: no record; on: the read, then "
           "its record; overlap: the record started before the read, awaited after it")
     port = free_port()
-    server = start_server(settings, port)
+    server = start_server(settings, port, args.switch_interval)
     url = f"http://127.0.0.1:{port}"
     try:
         asks: dict[str, Callable[[str], Callable[[httpx.Client, int], Any]]] = {
@@ -307,9 +312,14 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=2000, help="per thread count")
     parser.add_argument("--records", type=int, default=1_000_000,
                         help="for the 90-day question (0: skip it)")
+    parser.add_argument("--switch-interval", type=float, default=sys.getswitchinterval(),
+                        help="the server process's sys.setswitchinterval: how long a thread "
+                        "that wants the GIL waits for a busy one (default Python's, "
+                        f"{sys.getswitchinterval()} s)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
+        sys.setswitchinterval(args.switch_interval)
         serve(args.serve)
         return
     settings = throwaway_settings(args)

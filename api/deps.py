@@ -16,6 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api.keys import ApiKey, KeyStore
 from api.problems import Unauthenticated, ViewBehind
+from ledger.access_log import AccessLog
 from ledger.aggregates import Customer
 from ledger.application import Ledger
 from ledger.authorization import (
@@ -47,6 +48,7 @@ class Services:
     runner: Runner  # for the views' positions; it follows the log only if the app runs it
     max_wait: float  # seconds a read waits for a view to reach min_position
     writer: GroupCommit  # single commands: concurrent requests share a transaction
+    access: AccessLog  # who looked: reads record themselves here (ledger/access_log.py)
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a read of the store from an async endpoint. A SQLite read is a short burst of

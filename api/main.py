@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import console, problems
 from api.deps import Services
 from api.keys import KeyStore
-from api.routes import commands, compliance, customers, integrity, reports, reps, system
+from api.routes import audit, commands, compliance, customers, integrity, reports, reps, system
+from ledger.access_log import AccessLog
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.group_commit import GroupCommit
@@ -92,7 +93,8 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
         runner = Runner(ledger, all_views())
         keys = KeyStore(ledger, runner.db)
         writer = GroupCommit(ledger)
-        app.state.services = Services(ledger, runner.db, keys, runner, max_wait, writer)
+        access = AccessLog(runner.db, create=settings.create_tables)
+        app.state.services = Services(ledger, runner.db, keys, runner, max_wait, writer, access)
         stop = threading.Event()
         worker = threading.Thread(target=runner.run, args=(stop,), kwargs={"poll": 0.2},
                                   name="ledger-projections", daemon=True)
@@ -106,13 +108,14 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
             if follow:
                 worker.join(timeout=30)
             writer.close()
+            access.close()
             runner.close()
             ledger.close()
 
     app = FastAPI(title="Customer interaction ledger", version="1", description=DESCRIPTION,
                   lifespan=lifespan)
     problems.install(app, pages=console.error_page)
-    for module in (commands, customers, reps, compliance, integrity, reports, system):
+    for module in (commands, customers, reps, compliance, integrity, audit, reports, system):
         app.include_router(module.router)
     console.install(app)
     app.add_middleware(BodyLimit)

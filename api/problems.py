@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from ledger.errors import (
+    AccessNotRecorded,
     BatchRefused,
     CommandIdReused,
     CommandInvalid,
@@ -73,7 +74,7 @@ class ViewBehind(LedgerError):
 STATUS: list[tuple[type[LedgerError], int]] = [
     (Unauthenticated, 401), (Forbidden, 403), (UnknownReference, 404), (CommandIdReused, 422),
     (CommandInvalid, 422), (RuleViolation, 409), (Conflict, 409), (ViewNotBuilt, 503),
-    (ViewBehind, 503),
+    (ViewBehind, 503), (AccessNotRecorded, 503),
 ]
 TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
           409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large",

@@ -253,3 +253,24 @@ class Ready(BaseModel):
     store: str = Field(examples=["reachable"])
     head: int = Field(description="The log's last position.")
     views: list[ViewState]
+
+
+class AccessRecord(BaseModel):
+    """One read recorded in the access log (who looked at which customer's data)."""
+
+    position: int = Field(description="Its place in the log, in commit order.")
+    at: str = Field(examples=["2025-06-10T07:20:00.000000Z"])
+    key: str = Field(description="The API key's name, or cli:USER for the command line.",
+                     examples=["audit"])
+    role: str = Field(examples=["compliance"])
+    customer: str | None = Field(description="The customer's reference; None for a read of "
+                                 "no one customer (a report).", examples=["CUST-00042"])
+    what: str = Field(description="The endpoint or page.",
+                      examples=["GET /customers/{ref}/timeline"])
+    fields: list[str] = Field(description="The kinds of personal data it showed.",
+                              examples=[["profile", "timeline"]])
+    purpose: str | None = Field(description="Why, as given (X-Purpose, or the console's "
+                                "field).")
+    interface: str = Field(examples=["api"], description="api, console or cli")
+    previous: str = Field(description="SHA-256 (hex) of the record before it.")
+    hash: str = Field(description="SHA-256 (hex) of the previous hash and this record.")

@@ -60,6 +60,13 @@ class ViewNotBuilt(LedgerError):
     code = "view_not_built"
 
 
+class AccessNotRecorded(LedgerError):
+    """The access log could not record a read (ledger/access_log.py): the read is refused,
+    since a read nobody can account for must not happen. The store's error is its cause."""
+
+    code = "access_not_recorded"
+
+
 class Conflict(LedgerError):
     """The command collides with what is already written."""
 

@@ -681,3 +681,25 @@ async def keys(request: Request, svc: Svc) -> Response:
     key = await visitor(request, svc)
     require(key, ("admin",), "list API keys")
     return page(request, "keys.html", key, keys=await svc.call(svc.keys.list))
+
+
+# -- the access log (compliance, admins) ------------------------------------------------------
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit(request: Request, svc: Svc,
+                customer: Annotated[str, Query(max_length=200)] = "",
+                key_name: Annotated[str, Query(alias="key", max_length=200)] = "",
+                since: Annotated[str, Query(max_length=30)] = "",
+                cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+    """Who looked at which customer's data, newest first, by customer, key and date."""
+    key = await visitor(request, svc)
+    require(key, ("compliance", "admin"), "read the access log")
+    found = await svc.call(svc.access.list, customer=customer.strip() or None,
+                           key=key_name.strip() or None, since=moment(since, "since"),
+                           limit=PAGE, cursor=cursor)
+    filters = {"customer": customer, "key": key_name, "since": since}
+    more = (f"/console/audit?{urlencode(filled({**filters, 'cursor': found.next_cursor}))}"
+            if found.next_cursor else None)
+    records = [{**item, "fields": ", ".join(item["fields"])} for item in found.items]
+    return page(request, "audit.html", key, records=records, filters=filters, more=more)

@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ledger.access_log import AccessCheck, AccessLog
+from ledger.application import Ledger
 from ledger.cli.common import open_ledger, print_json, progress_bar
 from ledger.cli.tables import table
 from ledger.cli.views import caught_up
 from ledger.erasure import forget
 from ledger.export import export_customer, export_html
 from ledger.integrity import Integrity, Verification
+from ledger.projections.db import Database
 
 
 def add_commands(commands: Any) -> None:
@@ -23,7 +26,10 @@ def add_commands(commands: Any) -> None:
         description="Every stored event carries the hash of the one before it in its stream "
         "and its own. Recompute every chain (or one customer's), and for each stream that does "
         "not match name its reference, the first bad version and what is wrong: changed, "
-        "missing, inserted or reordered. Exit status 1 when anything is wrong.")
+        "missing, inserted or reordered. The access log (`ledger audit access`) is chained "
+        "the same way: unless --customer or --against is given, its records are verified too "
+        "and each one that is not as written is named by position. Exit status 1 when "
+        "anything is wrong.")
     verify.add_argument("--customer", metavar="REF", help="only this customer's stream")
     verify.add_argument("--incremental", action="store_true",
                         help="only what was written since the last run that found all well")
@@ -69,6 +75,7 @@ def add_commands(commands: Any) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     ledger = open_ledger(args)
     integrity = Integrity(ledger)
+    access = None
     try:
         matches = None
         if args.customer:
@@ -79,17 +86,45 @@ def run_verify(args: argparse.Namespace) -> int:
                     matches, found = integrity.against(args.against, progress)
                 else:
                     found = integrity.verify(incremental=args.incremental, progress=progress)
+            if not args.against:
+                access = verify_access_log(ledger)
     finally:
         integrity.close()
         ledger.close()
+    ok = found.ok and matches is not False and (access is None or access.ok)
     if args.json:
-        print_json({**found.to_dict(), **({} if matches is None else {"digest_matches": matches})})
+        print_json({**found.to_dict(), "ok": ok,
+                    **({} if matches is None else {"digest_matches": matches}),
+                    **({} if access is None else {"access_log": access.to_dict()})})
     else:
         report(found)
         if matches is not None:
             print("the digest matches: everything it covered is there, unchanged" if matches
                   else "the digest does NOT match: what it covered has changed")
-    return 0 if found.ok and matches is not False else 1
+        if access is not None:
+            report_access(access)
+    return 0 if ok else 1
+
+
+def verify_access_log(ledger: Ledger) -> AccessCheck:
+    """The access log's chain, read whole (it holds a short row per read)."""
+    db = Database.of(ledger)
+    try:
+        log = AccessLog(db, create=ledger.settings.create_tables)
+        with progress_bar(log.head(), " records") as progress:
+            return log.verify(progress)
+    finally:
+        db.close()
+
+
+def report_access(found: AccessCheck) -> None:
+    many = len(found.problems) != 1
+    verdict = ("its chain holds" if found.ok else f"{len(found.problems)} "
+               f"record{'s are' if many else ' is'} NOT as written")
+    print(f"verified {found.records:,} records of the access log up to position "
+          f"{found.position:,}: {verdict}")
+    if found.problems:
+        print(table([p.to_dict() for p in found.problems], ["position", "what", "detail"]))
 
 
 def report(found: Verification) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ledger.cli import integrity, reports, scheduling, server
+from ledger.cli import audit, integrity, reports, scheduling, server
 from ledger.cli.common import open_ledger, positive, print_json, progress_bar, settings_of
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
 from ledger.errors import LedgerError
@@ -40,6 +40,8 @@ examples:
   ledger report retention --period 2025-Q3 --as-known-at 2025-10-01T00:00:00Z
                                           Q3's retention as it was known on Oct 1
   ledger serve --port 8000                the HTTP API; OpenAPI at /docs
+  ledger audit access --customer CUST-00042
+                                          who looked at this customer, newest first
 """
 
 
@@ -165,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     reports.add_commands(commands)
     scheduling.add_commands(commands)
     integrity.add_commands(commands)
+    audit.add_commands(commands)
     server.add_commands(commands)
     return parser
 

@@ -1,6 +1,7 @@
 """The web console, driven in headless Chromium (Debian's package) against a live server on a
 small demo world, on SQLite and PostgreSQL: sign in, find a customer, hand a departed rep's
-customer over, open the compliance board, run a retention report as known at a past date.
+customer over, open the compliance board, run a retention report as known at a past date,
+read the access log.
 Each test saves screenshots (to $LEDGER_SCREENSHOTS if set: the README's come from there)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from api.deps import Services
+from ledger.access_log import Access
 from ledger.application import Ledger
 from ledger.demo import DemoSummary, build_world
 from replay.catalogue import Ask, report
@@ -288,4 +290,44 @@ def test_compliance_erases_a_customer_from_their_page(browser: Browser,
     page.close()
     page = signed_in(browser, console, "manager", f"/console/customers/{ref}")
     expect(page.get_by_text("Erase this customer's personal data")).to_have_count(0)
+
+
+def test_compliance_and_admins_read_the_access_log(browser: Browser, console: Console) -> None:
+    log = console.services.access
+    for n in range(55):  # more than a page
+        log.record([Access(key="telephony" if n % 2 else "REP-1", role="rep",
+                           what="GET /customers/{ref}/timeline", interface="api",
+                           customer="CUST-00007" if n < 50 else "CUST-00003",
+                           fields=("profile", "timeline"), purpose=f"call {n}")])
+    page = signed_in(browser, console, "compliance", "/console/compliance")
+    page.get_by_role("link", name="Access log").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Access log")
+    reads = page.get_by_role("table", name="Reads, newest first")
+    expect(reads.locator("tbody tr")).to_have_count(50)
+    expect(reads.locator("tbody tr").first).to_contain_text("call 54")
+    expect(reads.locator("tbody tr").first).to_contain_text("profile, timeline")
+    page.get_by_role("link", name="Older reads").click()
+    expect(reads.locator("tbody tr")).to_have_count(5)
+    expect(reads.locator("tbody tr").first).to_contain_text("call 4")
+    page.get_by_label("Customer").fill("CUST-00003")
+    page.get_by_label("Key").fill("telephony")
+    page.get_by_role("button", name="Show").click()
+    expect(reads.locator("tbody tr")).to_have_count(2)  # calls 51 and 53
+    expect(reads.locator("tbody tr").first).to_contain_text("call 53")
+    console.shot(page, "access-log")
+    page.get_by_label("Since").fill("2999-01-01")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_text("no read matches these filters")).to_be_visible()
+    page.close()
+
+    console.tokens.setdefault("admin", console.services.keys.create("admin", "admin")[1])
+    page = signed_in(browser, console, "admin", "/console/audit?customer=CUST-00003")
+    expect(page.get_by_role("link", name="Access log")).to_be_visible()
+    expect(page.get_by_role("table", name="Reads, newest first").locator("tbody tr")) \
+        .to_have_count(5)
+    page.close()
+    page = signed_in(browser, console, "manager", "/console/audit")
+    expect(page.get_by_role("heading", level=1)).to_have_text("403 Forbidden")
+    expect(page.get_by_role("alert")).to_contain_text("may not read the access log")
+    expect(page.get_by_role("link", name="Access log")).to_have_count(0)
     page.close()

@@ -6,17 +6,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.keys import ApiKey, KeyStore
 from api.problems import Unauthenticated, ViewBehind
-from ledger.access_log import AccessLog
+from ledger.access_log import Access, AccessLog, not_recorded
 from ledger.aggregates import Customer
 from ledger.application import Ledger
 from ledger.authorization import (
@@ -174,6 +174,37 @@ def may_read_rep(svc: Services, key: ApiKey, ref: str) -> None:
             key.role == "manager" and rep["manager"] == key.rep):
         return
     raise Forbidden(f"{ref}'s dossier is for {ref}, their manager and compliance", where="ref")
+
+
+Purpose = Annotated[str | None, Header(
+    alias="X-Purpose", max_length=500,
+    description="Why you read this (kept with the read in the access log).")]
+
+
+def access(key: ApiKey, request: Request, *, customer: str | None, fields: Sequence[str],
+           purpose: str | None, interface: str = "api") -> Access:
+    """The access log's record of this read: who, which customer, which endpoint (its
+    route, not the URL: no query text is kept) and what it showed."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    return Access(key=key.name, role=key.role, what=f"{request.method} {path}",
+                  interface=interface, customer=customer, fields=fields, purpose=purpose)
+
+
+async def recorded(svc: Services, entry: Access, read: Awaitable[T]) -> T:
+    """Do the read and record it, both at once; answer only once the record is durable (an
+    unrecorded read is refused: 503)."""
+    pending = svc.access.submit([entry])
+    try:
+        found = await read
+    except BaseException:
+        pending.cancel()
+        raise
+    try:
+        await asyncio.wrap_future(pending)
+    except Exception as error:
+        raise not_recorded(error) from error
+    return found
 
 
 MinPosition = Annotated[int | None, Query(

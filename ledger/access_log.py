@@ -513,6 +513,16 @@ class AccessLog:
             rows = tx.rows(statement, (*params, limit + 1))
         return page_of([as_item(row) for row in rows], limit, ("at", "position"))
 
+    def all_of(self, customer: str) -> Iterator[dict[str, Any]]:
+        """Every record of reads of this customer, newest first (for their own copy)."""
+        cursor = None
+        while True:
+            page = self.list(customer=customer, limit=MAX_LIMIT, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
 
 def query(customer: str | None, key: str | None, since: datetime | None,
           until: datetime | None, cursor: str | None) -> tuple[str, list[Any]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,6 +30,7 @@ from api.console.session import COOKIE, LIFETIME, csrf_ok, csrf_token, open_sess
 from api.deps import (
     Services,
     Svc,
+    access,
     may_read_customer,
     may_read_rep,
     may_run,
@@ -56,6 +57,7 @@ log = logging.getLogger("ledger.console")
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE = 50  # rows of a list per page
+PURPOSE = "ledger_purpose"  # the cookie holding the purpose given at sign-in
 HOME = {"rep": "/console/customers", "manager": "/console/customers",
         "compliance": "/console/compliance", "analyst": "/console/reports",
         "admin": "/console/keys"}
@@ -133,7 +135,8 @@ async def signin_form(request: Request, next: str = "/console") -> Response:
 
 @router.post("/signin", response_class=HTMLResponse)
 async def signin(request: Request, svc: Svc, api_key: Annotated[str, Form()] = "",
-                 next: Annotated[str, Form()] = "/console") -> Response:
+                 next: Annotated[str, Form()] = "/console",
+                 purpose: Annotated[str, Form(max_length=500)] = "") -> Response:
     key = await svc.call(svc.keys.authenticate, api_key) if api_key.strip() else None
     if key is None:
         return page(request, "signin.html", None, next=safe_next(next), failed=True,
@@ -142,7 +145,22 @@ async def signin(request: Request, svc: Svc, api_key: Annotated[str, Form()] = "
     answer.set_cookie(COOKIE, open_session(svc.keys, key), max_age=LIFETIME, httponly=True,
                       samesite="strict", secure=request.url.scheme == "https",
                       path="/console")
+    if purpose.strip():  # kept with every page this session opens (the access log)
+        answer.set_cookie(PURPOSE, quote(purpose.strip()), max_age=LIFETIME, httponly=True,
+                          samesite="strict", secure=request.url.scheme == "https",
+                          path="/console")
+    else:
+        answer.delete_cookie(PURPOSE, path="/console")
     return answer
+
+
+async def looked(request: Request, svc: Services, key: ApiKey, *, customer: str | None = None,
+                 fields: tuple[str, ...]) -> None:
+    """Record in the access log what this page is about to show; a page whose record cannot
+    be written is not shown (503)."""
+    purpose = unquote(request.cookies.get(PURPOSE, ""))[:500] or None
+    await svc.access.record_async([access(key, request, customer=customer, fields=fields,
+                                          purpose=purpose, interface="console")])
 
 
 @router.post("/signout")
@@ -150,6 +168,7 @@ async def signout(request: Request, svc: Svc, csrf: Annotated[str, Form()] = "")
     await checked_form(request, svc, csrf)
     answer = RedirectResponse("/console/signin", 303)
     answer.delete_cookie(COOKIE, path="/console")
+    answer.delete_cookie(PURPOSE, path="/console")
     return answer
 
 
@@ -175,6 +194,8 @@ async def customers(request: Request, svc: Svc,
     key = await visitor(request, svc)
     require(key, READS_CUSTOMERS, "read customers")
     found = await svc.call(search, svc, key, q.strip()) if q.strip() else []
+    if found:
+        await looked(request, svc, key, fields=("search",))
     return page(request, "customers.html", key, q=q, found=found)
 
 
@@ -197,6 +218,7 @@ async def timeline(request: Request, svc: Svc, ref: str,
     key = await visitor(request, svc)
     await wait_for(svc, ("timeline", "dossier", "promises", "quotes"), min_position)
     await svc.call(may_read_customer, svc, key, ref)
+    await looked(request, svc, key, customer=ref, fields=("timeline", "promises"))
     lines = await svc.call(
         queries.timeline_of, svc.db, ref, kinds=[kind] if kind else None, rep=rep or None,
         since=moment(since, "since"), until=moment(until, "until"), limit=PAGE, cursor=cursor)
@@ -253,6 +275,7 @@ async def dossier(request: Request, svc: Svc, ref: str,
                   offset: Annotated[int, Query(ge=0)] = 0) -> Response:
     key = await visitor(request, svc)
     await svc.call(may_read_rep, svc, key, ref)
+    await looked(request, svc, key, fields=("dossier",))
     found = await svc.call(queries.rep_dossier, svc.db, ref, as_of=now(), limit=10)
     listing = None
     if section:
@@ -276,6 +299,7 @@ async def handover(request: Request, svc: Svc, ref: str,
     key = await visitor(request, svc)
     await wait_for(svc, ("dossier", "promises", "quotes", "service"), min_position)
     await svc.call(may_read_rep, svc, key, ref)
+    await looked(request, svc, key, fields=("handover",))
     person = await svc.call(rep_of, svc.db, ref)
     customers = await svc.call(dossier_page, svc.db, ref, "customers_owned", as_of=now(),
                                offset=owned, limit=PAGE)
@@ -349,6 +373,7 @@ async def compliance(request: Request, svc: Svc,
     and the integrity record: each list with its own next page."""
     key = await visitor(request, svc)
     require(key, ("compliance",), "open the compliance board")
+    await looked(request, svc, key, fields=("promises", "quotes", "violations"))
     cursors = {"overdue": overdue, "broken": broken, "conflicts": conflicts,
                "breaches": breaches}
     lists = {
@@ -462,6 +487,7 @@ async def service(request: Request, svc: Svc,
     elif rep and key.role == "manager" and rep not in await svc.call(team_of, svc, key):
         raise Forbidden(f"{rep} is not in your team", where="rep")
     scope = rep or (key.rep if key.role == "manager" else None)
+    await looked(request, svc, key, fields=("inbox",))
     found = await svc.call(queries.service_inbox, svc.db, as_of=now(), rep=scope,
                            limit=PAGE, cursor=cursor)
     more = (f"/console/service?{urlencode(filled({'rep': rep, 'cursor': found.next_cursor}))}"
@@ -501,6 +527,7 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
     found: Report | None = None
     job: Job | None = None
     if run:  # a report runs apart (a replay reads the log up to then); the page follows it
+        await looked(request, svc, key, fields=("report",))
         job = report_job(svc, key, form)
         if job.error is not None:
             raise job.error
@@ -516,6 +543,7 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
 async def reports_csv(request: Request, svc: Svc, form: ReportForm) -> Response:
     key = await visitor(request, svc)
     require(key, ("analyst", "compliance"), "read reports")
+    await looked(request, svc, key, fields=("report",))
     job = JOBS.get(job_key(key, form))
     found = job.result if job and job.result else await svc.call(report_for, svc, key, form)
     out = io.StringIO()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from api.deps import Caller, MinPosition, Svc, require, team_of, wait_for
+from api.deps import Caller, MinPosition, Purpose, Svc, access, require, team_of, wait_for
 from api.problems import responses
 from api.routes.customers import Cursor, Limit
 from api.schemas import ConflictingQuotes, InboxItem, Page, Violation
@@ -20,11 +20,14 @@ router = APIRouter()
 
 @router.get("/compliance/conflicts", response_model=Page[ConflictingQuotes],
             tags=["compliance"], responses=responses(422))
-async def conflicts(svc: Svc, key: Caller, customer: str | None = None,
+async def conflicts(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
+                    customer: str | None = None,
               min_position: MinPosition = None, limit: Limit = 100,
               cursor: Cursor = None) -> dict[str, Any]:
     """Quotes to one customer for one product, valid at once, at different net prices."""
     require(key, ("compliance",), "review conflicting quotes")
+    await svc.access.record_async([access(key, request, customer=customer,
+                                          fields=("quotes",), purpose=purpose)])
     await wait_for(svc, ("quotes",), min_position)
     page = await svc.call(queries.conflicting_quotes, svc.db, customer=customer, limit=limit,
                           cursor=cursor)
@@ -33,13 +36,15 @@ async def conflicts(svc: Svc, key: Caller, customer: str | None = None,
 
 @router.get("/compliance/violations", response_model=Page[Violation], tags=["compliance"],
             responses=responses(422))
-async def violations(svc: Svc, key: Caller,
+async def violations(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
                kind: Annotated[str | None, Query(pattern=f"^({'|'.join(WHY)})$")] = None,
                min_position: MinPosition = None, limit: Limit = 100,
                cursor: Cursor = None) -> dict[str, Any]:
     """Touches after opt-out or during an open complaint, sales during an open complaint,
     the same material from two departments within 30 days."""
     require(key, ("compliance",), "review violations")
+    await svc.access.record_async([access(key, request, customer=None, fields=("violations",),
+                                          purpose=purpose)])
     await wait_for(svc, ("service",), min_position)
     page = await svc.call(queries.violations, svc.db, kind=kind, limit=limit, cursor=cursor)
     return page.to_dict()
@@ -47,7 +52,8 @@ async def violations(svc: Svc, key: Caller,
 
 @router.get("/service/inbox", response_model=Page[InboxItem], tags=["service"],
             responses=responses(422))
-async def inbox(svc: Svc, key: Caller, rep: str | None = None,
+async def inbox(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
+                rep: str | None = None,
           as_of: Annotated[datetime | None, Query(description="Default: now.")] = None,
           min_position: MinPosition = None, limit: Limit = 100,
           cursor: Cursor = None) -> dict[str, Any]:
@@ -59,6 +65,8 @@ async def inbox(svc: Svc, key: Caller, rep: str | None = None,
         if rep not in await svc.call(team_of, svc, key):
             raise Forbidden(f"{rep} is not {key.rep} or a rep of their team", where="rep")
     await wait_for(svc, ("service",), min_position)
+    await svc.access.record_async([access(key, request, customer=None, fields=("inbox",),
+                                          purpose=purpose)])
     page = await svc.call(queries.service_inbox, svc.db,
                           as_of=as_of or datetime.now(timezone.utc), rep=rep, limit=limit,
                           cursor=cursor)

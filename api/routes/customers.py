@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
@@ -15,9 +15,12 @@ from api.deps import (
     ACCESS_VIEWS,
     Caller,
     MinPosition,
+    Purpose,
     Services,
     Svc,
+    access,
     may_read_customer,
+    recorded,
     require,
     wait_for,
 )
@@ -35,23 +38,25 @@ Cursor = Annotated[str | None, Query(max_length=500, description="From the previ
 STATES = ("request", "quote", "promise", "complaint")
 
 
-async def read(svc: Services, key: ApiKey, ref: str, view: str, min_position: int | None,
+async def read(svc: Services, key: ApiKey, request: Request, ref: str, view: str,
+               min_position: int | None, purpose: str | None,
                query: Callable[..., base.Page], **filters: Any) -> dict[str, Any]:
-    """Wait for the view (and those access rests on) to reach ``min_position``, check that
-    the key may read this customer, then ask the view (one trip to the store's thread)."""
+    """Wait for the view to reach ``min_position``, check that the key may read this
+    customer, then ask the view, recording the read in the access log meanwhile."""
     await wait_for(svc, (view, *ACCESS_VIEWS), min_position)
-
-    def checked() -> dict[str, Any]:
-        may_read_customer(svc, key, ref)
-        return query(svc.db, ref, **filters).to_dict()
-
-    return await svc.call(checked)
+    await svc.call(may_read_customer, svc, key, ref)
+    entry = access(key, request, customer=ref, fields=(view,), purpose=purpose)
+    page = await recorded(svc, entry, svc.call(query, svc.db, ref, **filters))
+    return page.to_dict()
 
 
 @router.get("", response_model=Customer, responses=responses(404))
-async def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> Customer:
+async def get_customer(ref: str, svc: Svc, key: Caller, request: Request, response: Response,
+                       purpose: Purpose = None) -> Customer:
     """The customer now: profile, owner, open entries. The ETag is their version."""
     customer = await svc.call(may_read_customer, svc, key, ref)
+    await svc.access.record_async([access(key, request, customer=ref, fields=("profile",),
+                                          purpose=purpose)])
     response.headers["ETag"] = f'"{customer.version}"'
     return Customer(
         ref=customer.ref, id=str(customer.id), version=customer.version,
@@ -67,48 +72,60 @@ async def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> C
 
 @router.get("/export", response_model=CustomerExport, responses={
     **responses(403, 404), 200: {"content": {"text/html": {}}}})
-async def export(ref: str, svc: Svc, key: Caller,
+async def export(ref: str, svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
                  format: Annotated[str, Query(pattern="^(json|html)$",
                                               description="json, or html: a readable page")
                                    ] = "json") -> Any:
     """Everything the ledger holds about the customer, for them (compliance only)."""
     require(key, ("compliance",), "export a customer's data")
     await svc.call(may_read_customer, svc, key, ref)
-    document = await run_in_threadpool(export_customer, svc.ledger, ref)
+    await svc.access.record_async([access(key, request, customer=ref, fields=("export",),
+                                          purpose=purpose)])
+    document = await run_in_threadpool(exported, svc, ref)
     if format == "html":
         return HTMLResponse(export_html(document))
     return document
 
 
+def exported(svc: Services, ref: str) -> dict[str, Any]:
+    return export_customer(svc.ledger, ref, accesses=list(svc.access.all_of(ref)))
+
+
 @router.get("/timeline", response_model=Page[TimelineLine], responses=responses(404, 422))
-async def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+async def timeline(ref: str, svc: Svc, key: Caller, request: Request,
+                   purpose: Purpose = None, min_position: MinPosition = None,
              kind: Annotated[list[str] | None, Query(
                  description="Event kinds, e.g. QuoteIssued (repeat for several).")] = None,
              rep: str | None = None, since: datetime | None = None,
              until: datetime | None = None, limit: Limit = 100,
              cursor: Cursor = None) -> dict[str, Any]:
     """Every interaction in the order it happened, corrections applied, trail kept."""
-    return await read(svc, key, ref, "timeline", min_position, queries.timeline_of, kinds=kind,
+    return await read(svc, key, request, ref, "timeline", min_position, purpose,
+                      queries.timeline_of, kinds=kind,
                       rep=rep, since=since, until=until, limit=limit, cursor=cursor)
 
 
 @router.get("/promises", response_model=Page[Promise], responses=responses(404, 422))
-async def promises(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+async def promises(ref: str, svc: Svc, key: Caller, request: Request,
+                   purpose: Purpose = None, min_position: MinPosition = None,
              rep: str | None = None,
              status: Annotated[str | None, Query(
                  pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
              limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
     """What each rep promised this customer, oldest first."""
-    return await read(svc, key, ref, "promises", min_position, queries.promises_of, rep=rep,
+    return await read(svc, key, request, ref, "promises", min_position, purpose,
+                      queries.promises_of, rep=rep,
                       status=status, limit=limit, cursor=cursor)
 
 
 @router.get("/quotes", response_model=Page[Quote], responses=responses(404, 422))
-async def quotes(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+async def quotes(ref: str, svc: Svc, key: Caller, request: Request,
+                 purpose: Purpose = None, min_position: MinPosition = None,
            rep: str | None = None,
            status: Annotated[str | None, Query(
                pattern="^(open|accepted|declined|expired|withdrawn)$")] = None,
            limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
     """The quotes given to this customer, oldest first."""
-    return await read(svc, key, ref, "quotes", min_position, queries.quotes_of, rep=rep,
+    return await read(svc, key, request, ref, "quotes", min_position, purpose,
+                      queries.quotes_of, rep=rep,
                       status=status, limit=limit, cursor=cursor)

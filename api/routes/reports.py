@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
-from api.deps import Caller, MinPosition, Services, Svc, require, wait_for
+from api.deps import Caller, MinPosition, Purpose, Services, Svc, access, require, wait_for
 from api.keys import ApiKey
 from api.problems import responses
 from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, Report, difference, report
@@ -20,7 +20,7 @@ ReportName = Annotated[str, Path(pattern=f"^({'|'.join(REPORTS)})$",
 
 @router.get("/reports/{name}", tags=["reports"], responses=responses(422))
 async def get_report(
-        svc: Svc, key: Caller, name: ReportName,
+        svc: Svc, key: Caller, name: ReportName, request: Request,
         period: Annotated[str | None, Query(description="retention, cohorts, value: 2025-07, "
                                             "2025-Q3, 2025, or a run: 2025-Q1..2025-Q4")] = None,
         as_of: Annotated[datetime | None, Query(description="summary, churn-risk: the end of "
@@ -32,11 +32,13 @@ async def get_report(
                                                       "recorded by then")] = None,
         as_occurred_by: Annotated[datetime | None, Query(description="replay what had "
                                                          "happened by then")] = None,
-        min_position: MinPosition = None) -> dict[str, Any]:
+        min_position: MinPosition = None, purpose: Purpose = None) -> dict[str, Any]:
     """A report as known now (from the live views), as known at a time, or as occurred by a
     time (a replay of the log, which takes as long as reading it). Analysts see customers by
     pseudonym: stable across reports, not the customer's reference."""
     require(key, ("analyst", "compliance"), "read reports")
+    await svc.access.record_async([access(key, request, customer=None, fields=("report",),
+                                          purpose=purpose)])
     ask = Ask(name, period=period, as_of=as_of, unit=unit, currency=currency, horizon=horizon)
     reading = Reading(as_known_at=as_known_at, as_occurred_by=as_occurred_by)
     found = await read(svc, ask, reading, min_position)
@@ -46,7 +48,7 @@ async def get_report(
 
 @router.get("/reports/{name}/diff", tags=["reports"], responses=responses(422))
 async def get_report_diff(
-        svc: Svc, key: Caller, name: ReportName,
+        svc: Svc, key: Caller, name: ReportName, request: Request,
         a: Annotated[datetime, Query(description="the first reading: as known at a")],
         b: Annotated[datetime | None, Query(description="the second: as known at b "
                                             "(default now)")] = None,
@@ -54,9 +56,11 @@ async def get_report_diff(
         as_of: Annotated[datetime | None, Query(description="as for the report")] = None,
         unit: Annotated[str, Query(pattern="^(days|weeks)$")] = "weeks",
         currency: str | None = None,
-        horizon: Annotated[float, Query(gt=0)] = 52) -> dict[str, Any]:
+        horizon: Annotated[float, Query(gt=0)] = 52, purpose: Purpose = None) -> dict[str, Any]:
     """Each figure of a report that changed between two readings of the log."""
     require(key, ("analyst", "compliance"), "read reports")
+    await svc.access.record_async([access(key, request, customer=None, fields=("report",),
+                                          purpose=purpose)])
     ask = Ask(name, period=period, as_of=as_of, unit=unit, currency=currency, horizon=horizon)
     first, second = Reading(as_known_at=a), Reading(as_known_at=b)
     found = difference(await read(svc, ask, first, None), await read(svc, ask, second, None))

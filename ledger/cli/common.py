@@ -11,8 +11,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ledger.access_log import Access, AccessLog, cli_key
 from ledger.application import Ledger
 from ledger.config import Settings
+from ledger.projections.db import Database
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -57,3 +59,16 @@ def progress_bar(total: int | None, unit: str) -> Iterator[Callable[[int], None]
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def looked(app: Ledger, what: str, *, customer: str | None = None,
+           fields: tuple[str, ...], purpose: str | None = None) -> None:
+    """Record in the access log what a command is about to show (as ``cli:<os user>``);
+    ``AccessNotRecorded`` if it cannot be, and then nothing is shown."""
+    log = AccessLog(Database.of(app), create=app.settings.create_tables)
+    try:
+        log.record([Access(key=cli_key(), role="operator", what=what, interface="cli",
+                           customer=customer, fields=fields, purpose=purpose)])
+    finally:
+        log.close()
+        log.db.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.access_log import AccessCheck, AccessLog
 from ledger.application import Ledger
-from ledger.cli.common import open_ledger, print_json, progress_bar
+from ledger.cli.common import looked, open_ledger, print_json, progress_bar
 from ledger.cli.tables import table
 from ledger.cli.views import caught_up
 from ledger.erasure import forget
@@ -161,7 +161,12 @@ def run_digest(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     runner = caught_up(args)
     try:
-        document = export_customer(runner.app, args.ref)
+        runner.app.customer_as_stored(args.ref)  # an unknown customer is not recorded
+        looked(runner.app, "ledger export", customer=args.ref, fields=("export",),
+               purpose=args.purpose)
+        access = AccessLog(runner.db, create=False)
+        document = export_customer(runner.app, args.ref,
+                                   accesses=list(access.all_of(args.ref)))
     finally:
         runner.close()
         runner.app.close()

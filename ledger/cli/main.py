@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.cli import audit, integrity, reports, scheduling, server
-from ledger.cli.common import open_ledger, positive, print_json, progress_bar, settings_of
+from ledger.cli.common import looked, open_ledger, positive, print_json, progress_bar, settings_of
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
 from ledger.errors import LedgerError
 from ledger.projections import queries
@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="show times in this zone, e.g. Asia/Shanghai "
                       "(env LEDGER_TIMEZONE, default UTC)")
     show.add_argument("--json", action="store_true", help="print the history as JSON")
+    show.add_argument("--purpose", help="why you look (kept in the access log)")
     show.set_defaults(run=run_customer_show)
     promises = customer.add_parser(
         "promises", help="what each rep promised this customer",
@@ -269,6 +270,8 @@ def run_customer_show(args: argparse.Namespace) -> int:
         return 2
     app = open_ledger(args)
     customer = app.customer(args.ref)
+    looked(app, "ledger customer show", customer=args.ref, fields=("profile", "history"),
+           purpose=args.purpose)
     lines = history_lines(app.history("customer", args.ref))
     if args.json:
         print_json({"ref": customer.ref, "version": customer.version, "owner": customer.owner,
@@ -285,10 +288,11 @@ def run_customer_show(args: argparse.Namespace) -> int:
 
 def customer_promises(args: argparse.Namespace) -> int:
     runner = caught_up(args)
+    runner.app.customer_as_stored(args.ref)  # an unknown customer is an error, not a list
+    looked(runner.app, "ledger customer promises", customer=args.ref, fields=("promises",),
+           purpose=args.purpose)
     page = queries.promises_of(runner.db, args.ref, rep=args.rep, status=args.status,
                                limit=args.limit, cursor=args.cursor)
-    if not page.items and not args.cursor:
-        runner.app.customer(args.ref)  # an unknown customer is an error, not an empty list
     print_page(args, page, ["promise_id", "rep", "made_at", "due_by", "status", "category",
                             "text"])
     return 0

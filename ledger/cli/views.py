@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from ledger.cli.common import open_ledger, positive, print_json, progress_bar
+from ledger.cli.common import looked, open_ledger, positive, print_json, progress_bar
 from ledger.cli.tables import table
 from ledger.errors import CommandInvalid
 from ledger.projections import queries
@@ -87,6 +87,8 @@ def add_query_options(parser: argparse.ArgumentParser, *, listing: bool = False)
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     parser.add_argument("--no-catch-up", action="store_true",
                         help="answer from the views as they are, without catching up first")
+    parser.add_argument("--purpose", help="why you look (kept with the read in the access "
+                        "log, `ledger audit access`)")
     if listing:
         parser.add_argument("--limit", type=int, default=100, help="rows per page")
         parser.add_argument("--cursor", help="the next_cursor of the previous page")
@@ -188,6 +190,7 @@ def rebuild_projections(args: argparse.Namespace) -> int:
 
 def rep_dossier(args: argparse.Namespace) -> int:
     runner = caught_up(args)
+    looked(runner.app, "ledger rep dossier", fields=("dossier",), purpose=args.purpose)
     dossier = queries.rep_dossier(runner.db, args.ref, as_of=as_of(args), limit=args.limit)
     if args.json:
         print_json(dossier)
@@ -236,6 +239,8 @@ def print_page(args: argparse.Namespace, page: Any, columns: list[str]) -> None:
 
 def compliance_conflicts(args: argparse.Namespace) -> int:
     runner = caught_up(args)
+    looked(runner.app, "ledger compliance conflicts", customer=args.customer,
+           fields=("quotes",), purpose=args.purpose)
     page = queries.conflicting_quotes(runner.db, customer=args.customer, limit=args.limit,
                                       cursor=args.cursor)
     print_page(args, page, ["customer", "product", "first_quote", "first_rep", "first_price",
@@ -246,6 +251,8 @@ def compliance_conflicts(args: argparse.Namespace) -> int:
 
 def compliance_violations(args: argparse.Namespace) -> int:
     runner = caught_up(args)
+    looked(runner.app, "ledger compliance violations", fields=("violations",),
+           purpose=args.purpose)
     page = queries.violations(runner.db, kind=args.kind, limit=args.limit, cursor=args.cursor)
     print_page(args, page, ["at", "kind", "customer", "why"])
     return 0
@@ -253,6 +260,7 @@ def compliance_violations(args: argparse.Namespace) -> int:
 
 def service_inbox(args: argparse.Namespace) -> int:
     runner = caught_up(args)
+    looked(runner.app, "ledger service inbox", fields=("inbox",), purpose=args.purpose)
     page = queries.service_inbox(runner.db, as_of=as_of(args), rep=args.rep, limit=args.limit,
                                  cursor=args.cursor)
     print_page(args, page, ["due", "overdue_days", "item", "customer", "id", "what", "rep",

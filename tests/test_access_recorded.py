@@ -103,7 +103,7 @@ def test_a_read_that_cannot_be_recorded_is_refused(
         assert c.get(f"/customers/{REF}/promises").status_code == 200  # once it can be again
 
 
-class refusing_access_log:  # noqa: N801 (a context manager read as a phrase)
+class refusing_access_log:
     """The access log's table refusing every insert (as a full disk would), then not."""
 
     def __init__(self, store: Settings) -> None:

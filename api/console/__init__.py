@@ -40,6 +40,7 @@ from api.deps import (
 )
 from api.keys import ApiKey
 from api.problems import TITLES, Forbidden, ViewBehind
+from ledger.commands.fields import in_utc
 from ledger.commands.models import AssignOwner
 from ledger.errors import CommandInvalid, LedgerError
 from ledger.integrity import Integrity, digest_of
@@ -232,7 +233,10 @@ def moment(text: str, where: str) -> datetime | None:
     except ValueError:
         raise CommandInvalid(f"{text!r} is not a date (2025-03-01) or an instant "
                              "(2025-03-01T09:00:00+00:00)", where=where) from None
-    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
+    try:
+        return in_utc(found)
+    except ValueError as error:
+        raise CommandInvalid(str(error), where=where) from None
 
 
 # -- reps: dossier and hand-over ---------------------------------------------------------------

@@ -11,6 +11,7 @@ from api.deps import Caller, MinPosition, Svc, require, team_of, wait_for
 from api.problems import Forbidden, responses
 from api.routes.customers import Cursor, Limit
 from api.schemas import ConflictingQuotes, InboxItem, Page, Violation
+from ledger.commands.fields import Moment
 from ledger.projections import queries
 from ledger.projections.service import WHY
 
@@ -47,7 +48,7 @@ async def violations(svc: Svc, key: Caller,
 @router.get("/service/inbox", response_model=Page[InboxItem], tags=["service"],
             responses=responses(422))
 async def inbox(svc: Svc, key: Caller, rep: str | None = None,
-          as_of: Annotated[datetime | None, Query(description="Default: now.")] = None,
+          as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
           min_position: MinPosition = None, limit: Limit = 100,
           cursor: Cursor = None) -> dict[str, Any]:
     """Requests and complaints past their deadline, oldest deadline first. A rep sees their

@@ -21,6 +21,7 @@ from api.deps import (
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Customer, Page, Promise, Quote, TimelineLine
+from ledger.commands.fields import Moment
 from ledger.projections import base, queries
 from ledger.projections.db import iso
 
@@ -66,8 +67,8 @@ async def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> C
 async def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
              kind: Annotated[list[str] | None, Query(
                  description="Event kinds, e.g. QuoteIssued (repeat for several).")] = None,
-             rep: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, limit: Limit = 100,
+             rep: str | None = None, since: Moment | None = None,
+             until: Moment | None = None, limit: Limit = 100,
              cursor: Cursor = None) -> dict[str, Any]:
     """Every interaction in the order it happened, corrections applied, trail kept."""
     return await read(svc, key, ref, "timeline", min_position, queries.timeline_of, kinds=kind,

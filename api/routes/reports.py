@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from api.deps import Caller, MinPosition, Services, Svc, require, wait_for
 from api.keys import ApiKey
 from api.problems import responses
+from ledger.commands.fields import Moment
 from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, Report, difference, report
 from replay.core import Reading
 
@@ -23,14 +23,14 @@ async def get_report(
         svc: Svc, key: Caller, name: ReportName,
         period: Annotated[str | None, Query(description="retention, cohorts, value: 2025-07, "
                                             "2025-Q3, 2025, or a run: 2025-Q1..2025-Q4")] = None,
-        as_of: Annotated[datetime | None, Query(description="summary, churn-risk: the end of "
+        as_of: Annotated[Moment | None, Query(description="summary, churn-risk: the end of "
                                                 "the observed period")] = None,
         unit: Annotated[str, Query(pattern="^(days|weeks)$")] = "weeks",
         currency: Annotated[str | None, Query(description="only purchases in this one")] = None,
         horizon: Annotated[float, Query(gt=0, description="churn-risk: units ahead")] = 52,
-        as_known_at: Annotated[datetime | None, Query(description="replay only what had been "
+        as_known_at: Annotated[Moment | None, Query(description="replay only what had been "
                                                       "recorded by then")] = None,
-        as_occurred_by: Annotated[datetime | None, Query(description="replay what had "
+        as_occurred_by: Annotated[Moment | None, Query(description="replay what had "
                                                          "happened by then")] = None,
         min_position: MinPosition = None) -> dict[str, Any]:
     """A report as known now (from the live views), as known at a time, or as occurred by a
@@ -47,11 +47,11 @@ async def get_report(
 @router.get("/reports/{name}/diff", tags=["reports"], responses=responses(422))
 async def get_report_diff(
         svc: Svc, key: Caller, name: ReportName,
-        a: Annotated[datetime, Query(description="the first reading: as known at a")],
-        b: Annotated[datetime | None, Query(description="the second: as known at b "
+        a: Annotated[Moment, Query(description="the first reading: as known at a")],
+        b: Annotated[Moment | None, Query(description="the second: as known at b "
                                             "(default now)")] = None,
         period: Annotated[str | None, Query(description="as for the report")] = None,
-        as_of: Annotated[datetime | None, Query(description="as for the report")] = None,
+        as_of: Annotated[Moment | None, Query(description="as for the report")] = None,
         unit: Annotated[str, Query(pattern="^(days|weeks)$")] = "weeks",
         currency: str | None = None,
         horizon: Annotated[float, Query(gt=0)] = 52) -> dict[str, Any]:

@@ -12,12 +12,13 @@ from api.deps import Caller, MinPosition, Services, Svc, may_read_rep, wait_for
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Dossier, DossierPage, Handover
+from ledger.commands.fields import Moment
 from ledger.projections import queries
 from ledger.projections.dossier import SECTIONS, dossier_page, rep_handover
 
 router = APIRouter(prefix="/reps/{ref}", tags=["reps"])
 
-AsOf = Annotated[datetime | None, Query(
+AsOf = Annotated[Moment | None, Query(
     description="\"Now\" for deadlines (default: now); what is overdue as of then.")]
 VIEWS = ("promises", "quotes", "service", "dossier")
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows of each list at most.")]

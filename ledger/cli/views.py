@@ -11,6 +11,7 @@ from typing import Any
 
 from ledger.cli.common import open_ledger, positive, print_json, progress_bar
 from ledger.cli.tables import table
+from ledger.commands.fields import in_utc
 from ledger.errors import CommandInvalid
 from ledger.projections import queries
 from ledger.projections.dossier import LISTS
@@ -99,7 +100,10 @@ def instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant") from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a zone, e.g. {text}Z")
-    return moment.astimezone(timezone.utc)
+    try:
+        return in_utc(moment)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def runner_for(args: argparse.Namespace, names: list[str] | None = None) -> Runner:

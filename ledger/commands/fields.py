@@ -64,8 +64,19 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+def in_utc(value: datetime) -> datetime:
+    """The instant in UTC (a time without a zone is read as UTC). An offset can carry a time
+    at the calendar's edge past it (0001-01-01T00:30:00+01:00 is in year 0 in UTC): that is
+    a ValueError saying so, not an OverflowError, so every parser of instants refuses it as
+    bad input."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is outside the calendar in UTC, which runs from "
+                         "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z; give an instant "
+                         "within it") from None
 
 
 Currency = Annotated[str, AfterValidator(currency_code)]
@@ -87,7 +98,9 @@ Fraction = Annotated[Decimal,
                      Field(ge=0, lt=1, max_digits=6, decimal_places=4, allow_inf_nan=False,
                            description="a fraction off the unit price: 0.15 means 15 % off"),
                      BeforeValidator(_no_float)]
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+Instant = Annotated[AwareDatetime, AfterValidator(in_utc)]
+# An instant a query is asked about (since, until, as_of ...): one without a zone is UTC.
+Moment = Annotated[datetime, AfterValidator(in_utc)]
 
 
 class Channel(StrEnum):

@@ -569,4 +569,6 @@ def invalid(exc: ValidationError, *, where: str = "", prefix: str = "",
         for err in exc.errors()
     ]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    if not where and errors[0]["field"] != "(command)":
+        where = errors[0]["field"]  # a single command: the first invalid field
     return CommandInvalid(prefix + summary, where=where, errors=errors)

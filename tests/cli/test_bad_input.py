@@ -1,0 +1,73 @@
+"""Input from the edges of what a user can type: the command line refuses it with one line on
+standard error and no traceback, and writes nothing, on both stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.cli.main import main
+from ledger.config import Settings
+from tests.conftest import stored_event_count
+
+PAST_THE_START = "0001-01-01T00:30:00+01:00"
+PAST_THE_END = "9999-12-31T23:30:00-01:00"
+SETUP = [
+    {"type": "hire_rep", "ref": "REP-1", "name": "李娜", "team": "east",
+     "occurred_at": "2025-01-01T09:00:00+08:00"},
+    {"type": "register_customer", "ref": "CUST-1", "name": "王伟", "owner": "REP-1",
+     "occurred_at": "2025-01-02T09:00:00+08:00"},
+]
+
+
+def write_lines(path: Path, commands: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def world(store_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Settings:
+    """A rep and their customer, CUST-1."""
+    assert main(["import", str(write_lines(tmp_path / "setup.jsonl", SETUP))]) == 0
+    capsys.readouterr()
+    return store_env
+
+
+def events(settings: Settings) -> int:
+    app = Ledger(settings)
+    try:
+        return stored_event_count(app)
+    finally:
+        app.close()
+
+
+def refused_option(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """An option the parser refuses: exit status 2, the reason on the last line."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("instant", [PAST_THE_START, PAST_THE_END])
+def test_an_instant_past_the_calendar_is_refused(
+        world: Settings, tmp_path: Path, instant: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    before = events(world)
+    contact = {"type": "log_contact", "customer": "CUST-1", "rep": "REP-1",
+               "channel": "phone", "direction": "in", "subject": "hi", "occurred_at": instant}
+    assert main(["import", str(write_lines(tmp_path / "bad.jsonl", [contact]))]) == 1
+    err = capsys.readouterr().err
+    assert "line 1: log_contact: occurred_at: " in err and "outside the calendar" in err
+    for argv in (["service", "inbox", "--as-of", instant],
+                 ["report", "summary", "--as-of", instant],
+                 ["report", "retention", "--period", "2025", "--as-known-at", instant],
+                 ["scheduler", "--once", "--now", instant]):
+        assert "outside the calendar in UTC" in refused_option(argv, capsys)
+    assert events(world) == before

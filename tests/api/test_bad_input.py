@@ -3,6 +3,8 @@ and writes nothing (the log's last position does not move), on both stores."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -87,3 +89,67 @@ def test_an_instant_past_the_calendar_is_refused_as_a_query_parameter(
         refused(analyst.get("/reports/summary", params={"as_of": instant}), "as_of")
         refused(analyst.get("/reports/retention/diff", params={"period": "2025", "a": instant}),
                 "a")
+
+
+# -- paging cursors that this ledger never gave out ---------------------------------------------
+
+
+def cursor(values: Any) -> str:
+    """A cursor as the ledger writes one, holding any JSON."""
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+FORGED = {
+    "a list of the wrong length": "WzFd",  # [1]
+    "numbers for text": cursor([1, 2]),  # on PostgreSQL: text compared with an integer
+    "a list too long": cursor(["2025-03-01T09:00:00.000000Z"] * 6),
+    "a number past 64 bits": cursor(["2025-03-01T09:00:00.000000Z", 10**30]),
+    "true for a number": cursor(["2025-03-01T09:00:00.000000Z", True]),
+    "a list in a list": cursor([["2025"], 1]),
+    "a NUL in text": cursor(["2025\u0000", "P-1"]),
+    "a lone surrogate": cursor(["\ud800", "P-1"]),
+    "an object": cursor({"after": 1}),
+    "null": cursor(None),
+}
+
+
+@pytest.mark.parametrize("forged", FORGED.values(), ids=FORGED.keys())
+def test_a_cursor_the_ledger_never_gave_out_is_refused_by_every_list(
+        api: Api, forged: str) -> None:
+    ref = fresh_customer(api)
+    with api.as_("manager") as m, nothing_written(api):
+        for path in ("timeline", "promises", "quotes"):
+            found = refused(m.get(f"/customers/{ref}/{path}", params={"cursor": forged}),
+                            "cursor", "invalid_command")
+            assert "next_cursor of the previous page" in found["detail"]
+        refused(m.get("/service/inbox", params={"cursor": forged}), "cursor",
+                "invalid_command")
+        text_for_a_number = cursor(["2025-03-01T09:00:00.000000Z", "2"])  # occurred, version
+        refused(m.get(f"/customers/{ref}/timeline", params={"cursor": text_for_a_number}),
+                "cursor", "invalid_command")
+    with api.as_("compliance") as c:
+        for path in ("conflicts", "violations"):
+            refused(c.get(f"/compliance/{path}", params={"cursor": forged}), "cursor",
+                    "invalid_command")
+
+
+def test_the_cursors_the_ledger_gives_out_still_page_through(api: Api) -> None:
+    ref = fresh_customer(api)
+    with api.as_("rep_a") as rep:
+        for day in range(3):
+            made = rep.post(f"/customers/{ref}/promises", json={
+                "text": f"call {day}", "occurred_at": at(day), "due_by": at(30 + day)})
+            assert made.status_code == 201, made.text
+        position = made.json()["position"]
+        seen: dict[str, list[Any]] = {"promises": [], "timeline": []}
+        for path in seen:
+            params: dict[str, Any] = {"limit": 1, "min_position": position}
+            while True:
+                page = rep.get(f"/customers/{ref}/{path}", params=params).json()
+                seen[path] += page["data"]
+                if page["next_cursor"] is None:
+                    break
+                params["cursor"] = page["next_cursor"]
+    assert [p["text"] for p in seen["promises"]] == ["call 0", "call 1", "call 2"]
+    # in business time: the promises were made before the customer was registered here
+    assert [line["kind"] for line in seen["timeline"]] == [*["PromiseMade"] * 3, "Registered"]

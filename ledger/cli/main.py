@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ledger.cli import integrity, reports, scheduling, server
 from ledger.cli.common import open_ledger, positive, print_json, progress_bar, settings_of
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
-from ledger.errors import LedgerError
+from ledger.errors import CommandInvalid, LedgerError
 from ledger.projections import queries
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args))
+    except CommandInvalid as error:  # bad input, as argparse exits for a bad option
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except LedgerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -71,3 +71,22 @@ def test_an_instant_past_the_calendar_is_refused(
                  ["scheduler", "--once", "--now", instant]):
         assert "outside the calendar in UTC" in refused_option(argv, capsys)
     assert events(world) == before
+
+
+def refused_input(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Input the ledger refuses: exit status 2 and one line on standard error."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: ")
+    return err
+
+
+@pytest.mark.parametrize("forged", ["WzFd", "WzEsIDJd", "WyIyMDI1IiwgIlAtMSIsIDFd"])
+def test_a_cursor_the_ledger_never_gave_out_is_refused(
+        world: Settings, forged: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["service", "inbox"], ["customer", "promises", "CUST-1"],
+                 ["compliance", "conflicts"], ["compliance", "violations"]):
+        err = refused_input([*argv, "--cursor", forged], capsys)
+        assert "cursor: the cursor is not one this ledger gave out" in err

@@ -160,6 +160,11 @@ def may_read_rep(svc: Services, key: ApiKey, ref: str) -> None:
     raise Forbidden(f"{ref}'s dossier is for {ref}, their manager and compliance", where="ref")
 
 
+# Rows a list may be asked to skip: more than any list holds, and a number both databases take
+# (an OFFSET past 64 bits overflows in SQLite and in PostgreSQL).
+MAX_OFFSET = 10**9
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows of the list to skip.")]
+
 MinPosition = Annotated[int | None, Query(
     ge=0, description="Read your writes: wait (a few seconds at most) until the view has "
     "processed this log position, the `position` a write returned.")]

@@ -29,6 +29,7 @@ from api.console import charts
 from api.console.session import COOKIE, LIFETIME, csrf_ok, csrf_token, open_session, session_key
 from api.deps import (
     READS_CUSTOMERS,
+    Offset,
     Services,
     Svc,
     may_read_customer,
@@ -245,7 +246,7 @@ def moment(text: str, where: str) -> datetime | None:
 @router.get("/reps/{ref}", response_class=HTMLResponse)
 async def dossier(request: Request, svc: Svc, ref: str,
                   section: Annotated[str, Query(max_length=40)] = "",
-                  offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                  offset: Offset = 0) -> Response:
     key = await visitor(request, svc)
     await svc.call(may_read_rep, svc, key, ref)
     found = await svc.call(queries.rep_dossier, svc.db, ref, as_of=now(), limit=10)
@@ -261,8 +262,8 @@ async def dossier(request: Request, svc: Svc, ref: str,
 
 @router.get("/reps/{ref}/handover", response_class=HTMLResponse)
 async def handover(request: Request, svc: Svc, ref: str,
-                   owned: Annotated[int, Query(ge=0)] = 0,
-                   items: Annotated[int, Query(ge=0)] = 0,
+                   owned: Offset = 0,
+                   items: Offset = 0,
                    moved: Annotated[str, Query(max_length=20_000)] = "",
                    to: Annotated[str, Query(max_length=60)] = "",
                    min_position: Annotated[int | None, Query(ge=0)] = None) -> Response:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import Caller, MinPosition, Services, Svc, may_read_rep, wait_for
+from api.deps import Caller, MinPosition, Offset, Services, Svc, may_read_rep, wait_for
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Dossier, DossierPage, Handover
@@ -22,7 +22,6 @@ AsOf = Annotated[Moment | None, Query(
     description="\"Now\" for deadlines (default: now); what is overdue as of then.")]
 VIEWS = ("promises", "quotes", "service", "dossier")
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows of each list at most.")]
-Offset = Annotated[int, Query(ge=0, description="Rows of the list to skip.")]
 Section = Annotated[str, Path(pattern=f"^({'|'.join(SECTIONS)})$",
                              description=f"One of {', '.join(SECTIONS)}.")]
 

@@ -25,14 +25,20 @@ def settings_of(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
+MOST = 10**9  # a count no store holds as many of, and a number both databases take
+
+
 def positive(text: str) -> int:
-    """An argparse type: a whole number, at least 1."""
+    """An argparse type: a whole number, at least 1 and at most ``MOST`` (a limit past 64
+    bits overflows in SQLite and PostgreSQL)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    if value > MOST:
+        raise argparse.ArgumentTypeError(f"{value} is more than {MOST:,}")
     return value
 
 

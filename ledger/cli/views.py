@@ -89,7 +89,7 @@ def add_query_options(parser: argparse.ArgumentParser, *, listing: bool = False)
     parser.add_argument("--no-catch-up", action="store_true",
                         help="answer from the views as they are, without catching up first")
     if listing:
-        parser.add_argument("--limit", type=int, default=100, help="rows per page")
+        parser.add_argument("--limit", type=positive, default=100, help="rows per page")
         parser.add_argument("--cursor", help="the next_cursor of the previous page")
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.conftest import Api, fresh_customer, new_ref, problem
@@ -153,3 +154,44 @@ def test_the_cursors_the_ledger_gives_out_still_page_through(api: Api) -> None:
     assert [p["text"] for p in seen["promises"]] == ["call 0", "call 1", "call 2"]
     # in business time: the promises were made before the customer was registered here
     assert [line["kind"] for line in seen["timeline"]] == [*["PromiseMade"] * 3, "Registered"]
+
+
+# -- offsets and limits past what a database takes ------------------------------------------------
+
+HUGE = [10**20, 2**63, 10**9 + 1]
+
+
+@pytest.mark.parametrize("offset", HUGE)
+def test_a_huge_offset_into_a_dossier_list_is_refused(api: Api, offset: int) -> None:
+    with api.as_("manager") as m, nothing_written(api):
+        for section in ("customers_owned", "open_promises", "handover"):
+            found = refused(m.get(f"/reps/REP-A/dossier/{section}",
+                                  params={"offset": offset}), "offset")
+            assert "less than or equal to 1000000000" in found["detail"]
+        assert m.get("/reps/REP-A/dossier/customers_owned",
+                     params={"offset": 10**9}).json()["items"] == []  # the largest is read
+        for path in ("/customers/CUST-x/promises", "/service/inbox", "/reps/REP-A/dossier"):
+            refused(m.get(path, params={"limit": offset}), "limit")
+
+
+@contextmanager
+def signed_in(api: Api, who: str) -> Iterator[httpx.Client]:
+    """A console visitor with a session, as the browser would hold one."""
+    with httpx.Client(base_url=api.url, timeout=30) as client:
+        reply = client.post("/console/signin", data={"api_key": api.tokens[who]})
+        assert reply.status_code == 303, reply.text
+        yield client
+
+
+@pytest.mark.parametrize("offset", HUGE)
+def test_a_huge_offset_in_the_consoles_lists_is_refused(api: Api, offset: int) -> None:
+    with signed_in(api, "manager") as console, nothing_written(api):
+        for name in ("owned", "items"):
+            page = console.get("/console/reps/REP-A/handover", params={name: offset})
+            assert page.status_code == 422, page.text
+            assert "less than or equal to 1000000000" in page.text
+        page = console.get("/console/reps/REP-A", params={"section": "customers_owned",
+                                                          "offset": offset})
+        assert page.status_code == 422, page.text
+        assert console.get("/console/reps/REP-A/handover",
+                           params={"owned": 10**9, "items": 10**9}).status_code == 200

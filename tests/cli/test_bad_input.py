@@ -90,3 +90,12 @@ def test_a_cursor_the_ledger_never_gave_out_is_refused(
                  ["compliance", "conflicts"], ["compliance", "violations"]):
         err = refused_input([*argv, "--cursor", forged], capsys)
         assert "cursor: the cursor is not one this ledger gave out" in err
+
+
+@pytest.mark.parametrize("limit", ["100000000000000000000", "1000000001", "0", "-1"])
+def test_a_limit_no_database_takes_is_refused(
+        world: Settings, limit: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["service", "inbox"], ["customer", "promises", "CUST-1"],
+                 ["compliance", "conflicts"], ["rep", "dossier", "REP-1"]):
+        last = refused_option([*argv, "--limit", limit], capsys)
+        assert "argument --limit: " in last

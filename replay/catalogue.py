@@ -18,7 +18,7 @@ from ledger.projections.db import Database, ViewDb
 from ledger.projections.runner import Runner
 from replay.btyd import UNITS, fit_bgnbd, summaries
 from replay.core import Reading, Replay
-from replay.periods import Period, parse_periods
+from replay.periods import Period, parse_periods, reportable
 from replay.reports import (
     CAMPAIGN_COLUMNS,
     COMPLAINT_COLUMNS,
@@ -33,6 +33,8 @@ from replay.reports import (
     satisfaction,
     value,
 )
+
+MOST_DAYS = 36_500  # a window or span of days: a century
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,12 @@ class Ask:
         if self.by not in ("product", "rep"):
             raise CommandInvalid("satisfaction is grouped by product or rep", where="by")
         for name in ("window", "quick", "days"):
-            if (getattr(self, name) or 1) < 1:
-                raise CommandInvalid(f"{name} is a number of days, at least 1", where=name)
+            if not 1 <= (getattr(self, name) or 1) <= MOST_DAYS:
+                raise CommandInvalid(f"{name} is a number of days, from 1 to {MOST_DAYS:,}",
+                                     where=name)
+        reportable(self.as_of, "as_of")
+        if self.period is not None and self.name in OVER_PERIODS:
+            self.periods()  # refused now, not after a replay has read the log
 
     def periods(self) -> list[Period]:
         if self.period is None:
@@ -147,6 +153,8 @@ REPORTS: dict[str, Callable[[ViewDb, Ask], Report]] = {
     "summary": summary_report, "churn-risk": churn_risk_report}
 # Reports whose rows are customers (the API shows them by pseudonym).
 PER_CUSTOMER = frozenset({"value", "relationship", "summary", "churn-risk"})
+OVER_PERIODS = frozenset({"retention", "cohorts", "value", "satisfaction", "complaints",
+                          "campaigns"})
 
 
 def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = None,

@@ -26,6 +26,7 @@ from ledger.errors import CommandInvalid
 from ledger.projections.base import View
 from ledger.projections.db import Database, iso
 from ledger.projections.runner import Runner
+from replay.periods import reportable
 
 
 class ReplayFailed(RuntimeError):
@@ -45,6 +46,7 @@ class Reading:
             if value is not None and value.tzinfo is None:
                 raise CommandInvalid("give the time with its UTC offset, e.g. "
                                      "2025-10-01T00:00:00Z", where=name)
+            reportable(value, name)
         if self.as_known_at is not None and self.as_occurred_by is not None:
             raise CommandInvalid("a replay reads the log as known at a time or as occurred by "
                                  "a time, not both", where="as_known_at")

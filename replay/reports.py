@@ -246,7 +246,7 @@ def complaints(tx: ViewDb, periods: list[Period], *, window: int,
     rows = []
     for period in periods:
         start, end = text(period.start), text(period.end)
-        after = text(period.end + timedelta(days=window))
+        after = text(shifted(period.end, window))
         days: list[float] = []
         experience: dict[str, str] = {}
         for complaint in filed:
@@ -285,7 +285,18 @@ def complaints(tx: ViewDb, periods: list[Period], *, window: int,
 def days_after(moment: str, days: int) -> str:
     found = parse_iso(moment)
     assert found is not None
-    return text(found + timedelta(days=days))
+    return text(shifted(found, days))
+
+
+def shifted(moment: datetime, days: int) -> datetime:
+    """``days`` after ``moment`` (before it, if negative); a window that runs past the
+    calendar's first or last day stops there (an event recorded at 9999-12-20 has its 30
+    days after it, to the end of 9999)."""
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        edge = datetime.max if days > 0 else datetime.min
+        return edge.replace(tzinfo=moment.tzinfo)
 
 
 def elapsed(start: str, end: str) -> float:
@@ -359,7 +370,7 @@ def relationship(tx: ViewDb, as_of: datetime, *, days: int,
     """Each customer's relationship level from their contacts in the ``days`` before
     ``as_of``: intimate (at least ``intimate`` face-to-face contacts: visits, events),
     face-to-face (at least one), general (contacts by other channels only), no contact."""
-    start, end = text(as_of - timedelta(days=days)), text(as_of)
+    start, end = text(shifted(as_of, -days)), text(as_of)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for contact in rows_of(tx, "SELECT customer, channel, occurred_at FROM {contacts} "
                                "WHERE retracted = ?", (False,)):

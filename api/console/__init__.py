@@ -52,6 +52,7 @@ from ledger.projections.promises import promises_with_status
 from ledger.projections.service import violations
 from replay.catalogue import REPORTS, Ask, Report, difference, report
 from replay.core import Reading
+from replay.periods import reportable
 
 HERE = Path(__file__).parent
 log = logging.getLogger("ledger.console")
@@ -486,6 +487,7 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
     found: Report | None = None
     job: Job | None = None
     if run:  # a report runs apart (a replay reads the log up to then); the page follows it
+        asked(form)
         job = report_job(svc, key, form)
         if job.error is not None:
             raise job.error
@@ -501,6 +503,7 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
 async def reports_csv(request: Request, svc: Svc, form: ReportForm) -> Response:
     key = await visitor(request, svc)
     require(key, ("analyst", "compliance"), "read reports")
+    asked(form)
     job = JOBS.get(job_key(key, form))
     found = job.result if job and job.result else await svc.call(report_for, svc, key, form)
     out = io.StringIO()
@@ -512,26 +515,35 @@ async def reports_csv(request: Request, svc: Svc, form: ReportForm) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def report_for(svc: Services, key: ApiKey, form: dict[str, str],
-               progress: Progress | None = None) -> Report:
-    """The report the form asks for (analysts see customers by pseudonym)."""
+def asked(form: dict[str, str]) -> tuple[Ask, list[Reading]]:
+    """The report the form asks for and its reading (two, for a difference), checked before
+    anything runs: a bad value is refused at once, not by a job that has begun."""
     if form["name"] not in REPORTS:
         raise CommandInvalid(f"no report {form['name']!r}; reports are "
                              f"{', '.join(sorted(REPORTS))}", where="name")
     ask = Ask(form["name"], period=form["period"] or None,
               as_of=moment(form["as_of"], "as_of"))
     if form["diff_a"]:
-        a = Reading(as_known_at=moment(form["diff_a"], "diff_a"))
-        b = Reading(as_known_at=moment(form["diff_b"], "diff_b"))
+        return ask, [Reading(as_known_at=reportable(moment(form[name], name), name))
+                     for name in ("diff_a", "diff_b")]
+    at = reportable(moment(form["at"], "at"), "at")
+    if form["reading"] != "now" and at is None:
+        raise CommandInvalid("give the date the reading is as of", where="at")
+    return ask, [Reading() if form["reading"] == "now"
+                 else Reading(as_known_at=at) if form["reading"] == "known"
+                 else Reading(as_occurred_by=at)]
+
+
+def report_for(svc: Services, key: ApiKey, form: dict[str, str],
+               progress: Progress | None = None) -> Report:
+    """The report the form asks for (analysts see customers by pseudonym)."""
+    ask, readings = asked(form)
+    if len(readings) == 2:
+        a, b = readings
         found = difference(report(svc.ledger, ask, a, progress=progress),
                            report(svc.ledger, ask, b, progress=progress))
     else:
-        at = moment(form["at"], "at")
-        if form["reading"] != "now" and at is None:
-            raise CommandInvalid("give the date the reading is as of", where="at")
-        chosen = (Reading() if form["reading"] == "now"
-                  else Reading(as_known_at=at) if form["reading"] == "known"
-                  else Reading(as_occurred_by=at))
+        chosen = readings[0]
         found = report(svc.ledger, ask, chosen, db=svc.db if chosen == Reading() else None,
                        progress=progress)
     if key.role == "analyst" and "customer" in found.columns:

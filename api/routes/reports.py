@@ -12,6 +12,7 @@ from api.problems import responses
 from ledger.commands.fields import Moment
 from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, Report, difference, report
 from replay.core import Reading
+from replay.periods import reportable
 
 router = APIRouter()
 ReportName = Annotated[str, Path(pattern=f"^({'|'.join(REPORTS)})$",
@@ -58,7 +59,8 @@ async def get_report_diff(
     """Each figure of a report that changed between two readings of the log."""
     require(key, ("analyst", "compliance"), "read reports")
     ask = Ask(name, period=period, as_of=as_of, unit=unit, currency=currency, horizon=horizon)
-    first, second = Reading(as_known_at=a), Reading(as_known_at=b)
+    first = Reading(as_known_at=reportable(a, "a"))
+    second = Reading(as_known_at=reportable(b, "b"))
     found = difference(await read(svc, ask, first, None), await read(svc, ask, second, None))
     return {"report": name, "a": first.to_dict(), "b": second.to_dict(),
             "source": found.source, "data": shown(svc, key, name, found.rows)}

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -195,3 +197,69 @@ def test_a_huge_offset_in_the_consoles_lists_is_refused(api: Api, offset: int) -
         assert page.status_code == 422, page.text
         assert console.get("/console/reps/REP-A/handover",
                            params={"owned": 10**9, "items": 10**9}).status_code == 200
+
+
+# -- reports at the calendar's edges --------------------------------------------------------------
+
+LAST = "9999-12-31T23:59:59Z"
+EDGE_PERIODS = ["9999", "9999-Q4", "9999-12", "0000"]
+
+
+@pytest.fixture
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where replays make their temporary stores (the server runs in this process)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def test_reports_at_the_calendars_edges_are_refused_saying_which_years(
+        api: Api, temp_dir: Path) -> None:
+    with api.as_("analyst") as analyst, nothing_written(api):
+        for period in EDGE_PERIODS:
+            for reading in ({}, {"as_known_at": "2030-01-01T00:00:00Z"}):
+                found = refused(analyst.get("/reports/retention",
+                                            params={"period": period, **reading}),
+                                "period", "invalid_command")
+                assert "outside the years reports cover, 0001 to 9998" in found["detail"]
+            refused(analyst.get("/reports/retention/diff",
+                                params={"period": period, "a": "2030-01-01T00:00:00Z"}),
+                    "period", "invalid_command")
+        for name in ("as_known_at", "as_occurred_by"):
+            found = refused(analyst.get("/reports/retention",
+                                        params={"period": "2025", name: LAST}),
+                            name, "invalid_command")
+            assert "past the last instant reports cover, 9998-12-31T23:59:59Z" \
+                in found["detail"]
+        for name in ("summary", "churn-risk", "relationship"):
+            refused(analyst.get(f"/reports/{name}", params={"as_of": LAST}), "as_of",
+                    "invalid_command")
+        for name in ("a", "b"):
+            refused(analyst.get("/reports/retention/diff", params={
+                "period": "2025", "a": "2030-01-01T00:00:00Z", name: LAST}), name,
+                "invalid_command")
+        last = analyst.get("/reports/retention", params={
+            "period": "9998-Q4", "as_known_at": "9998-12-31T23:59:59Z"})
+        assert last.status_code == 200, last.text
+    assert [p.name for p in temp_dir.iterdir()] == []  # no replay's folder left behind
+
+
+def test_the_consoles_report_page_and_csv_refuse_the_calendars_edges(
+        api: Api, temp_dir: Path) -> None:
+    with signed_in(api, "analyst") as console, nothing_written(api):
+        for period in EDGE_PERIODS:
+            for reading in ({"reading": "now"}, {"reading": "known", "at": "2030-01-01"}):
+                form = {"name": "retention", "period": period, **reading}
+                page = console.get("/console/reports", params={**form, "run": "1"})
+                assert page.status_code == 422, page.text
+                assert "outside the years reports cover" in page.text
+                download = console.get("/console/reports.csv", params=form)
+                assert download.status_code == 422, download.text
+        for form in ({"reading": "known", "at": LAST}, {"reading": "occurred", "at": LAST},
+                     {"diff_a": LAST}, {"diff_a": "2030-01-01", "diff_b": LAST},
+                     {"as_of": LAST, "name": "summary"}):
+            form = {"name": "retention", "period": "2025", **form}
+            for path, extra in (("/console/reports", {"run": "1"}), ("/console/reports.csv", {})):
+                page = console.get(path, params={**form, **extra})
+                assert page.status_code == 422, page.text
+                assert "past the last instant reports cover" in page.text
+    assert [p.name for p in temp_dir.iterdir()] == []

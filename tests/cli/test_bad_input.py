@@ -4,6 +4,7 @@ standard error and no traceback, and writes nothing, on both stores."""
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,28 @@ def test_a_limit_no_database_takes_is_refused(
                  ["compliance", "conflicts"], ["rep", "dossier", "REP-1"]):
         last = refused_option([*argv, "--limit", limit], capsys)
         assert "argument --limit: " in last
+
+
+@pytest.mark.parametrize("period", ["9999", "9999-Q4", "9999-12", "0000"])
+def test_a_report_at_the_calendars_edges_is_refused_in_one_line(
+        world: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, period: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    last = "9999-12-31T23:59:59Z"
+    err = refused_input(["report", "retention", "--period", period], capsys)
+    assert "period: " in err and "outside the years reports cover, 0001 to 9998" in err
+    refused_input(["report", "retention", "--period", period, "--as-known-at", last], capsys)
+    for argv in (["report", "retention", "--period", "2025", "--as-known-at", last],
+                 ["report", "retention", "--period", "2025", "--as-occurred-by", last],
+                 ["report", "summary", "--as-of", last],
+                 ["report", "diff", "retention", "--period", "2025", "--a", last],
+                 ["report", "diff", "retention", "--period", "2025", "--a", "2030-01-01T00:00Z",
+                  "--b", last]):
+        err = refused_input(argv, capsys)
+        assert "past the last instant reports cover, 9998-12-31T23:59:59Z" in err
+    for option in ("--window", "--quick", "--days"):
+        err = refused_input(["report", "complaints", "--period", "2025", option, "36501"],
+                            capsys)
+        assert "from 1 to 36,500" in err
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -168,6 +168,10 @@ def install(app: FastAPI, pages: Pages | None = None) -> None:
         return problem(422, "invalid_request", detail, errors=errors, where=where)
 
     async def on_http(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 400 and isinstance(error.__cause__, RecursionError):
+            return problem(422, "invalid_body", "the body nests too deep to read (its JSON "
+                           "holds maps or lists hundreds of levels deep); a command is an "
+                           "object of plain values", where="body")
         if error.status_code == 400:  # FastAPI's word for a body that is not JSON text
             return problem(422, "invalid_body", "the body is not JSON (UTF-8 text); send a "
                            "JSON object", where="body")

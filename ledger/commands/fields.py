@@ -79,6 +79,39 @@ def in_utc(value: datetime) -> datetime:
                          "within it") from None
 
 
+# Maps (or lists) within a command's field: a correction's fields, holding a survey's items.
+MAX_NESTING = 2
+NESTED_TOO_DEEP = ("nests maps or lists too deep: a value is text, a number, a date, or a "
+                   "survey's items (a map of item to level)")
+
+
+def too_deep(value: Any, levels: int = MAX_NESTING) -> tuple[Any, ...] | None:
+    """Where in ``value`` (its first key or index) a map or list lies more than ``levels``
+    deep, if one does: found without recursion, so that no depth of JSON exhausts Python's
+    stack here (a value 400 deep did, in the check for NUL characters)."""
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 0, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        if type(item) is dict:
+            children: Any = item.items()
+        elif type(item) is list or type(item) is tuple:
+            children = enumerate(item)
+        else:
+            continue
+        if depth >= levels:
+            return path
+        stack.extend((child, depth + 1, path or (key,)) for key, child in children)
+    return None
+
+
+def _shallow(value: Any) -> Any:
+    """A corrected value: a map of plain values at most (a survey's items), nothing deeper."""
+    if too_deep(value, MAX_NESTING - 1) is not None:
+        raise ValueError(NESTED_TOO_DEEP)
+    return value
+
+
+Corrected = Annotated[Any, AfterValidator(_shallow)]
 Currency = Annotated[str, AfterValidator(currency_code)]
 # The constraints before the float check: so pydantic checks digits and places in its core,
 # not in Python (about 4 us an amount).

@@ -263,3 +263,55 @@ def test_the_consoles_report_page_and_csv_refuse_the_calendars_edges(
                 assert page.status_code == 422, page.text
                 assert "past the last instant reports cover" in page.text
     assert [p.name for p in temp_dir.iterdir()] == []
+
+
+# -- JSON nested deep ------------------------------------------------------------------------------
+
+
+def nested(depth: int, leaf: str = '"x"') -> str:
+    """JSON text of maps ``depth`` deep around ``leaf`` (built as text: too deep to encode)."""
+    return '{"a": ' * depth + leaf + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [2, 400])
+def test_a_corrected_value_nested_deep_is_refused_naming_its_field(
+        api: Api, depth: int) -> None:
+    ref = fresh_customer(api)
+    with api.as_("manager") as m:
+        bought = m.post(f"/customers/{ref}/purchases",
+                        json={"order_id": "O-1", "amount": "10", "currency": "CNY"})
+        assert bought.status_code == 201, bought.text
+        json_body = {"content-type": "application/json"}
+        with nothing_written(api):
+            body = ('{"entry_id": "O-1", "reason": "typo", "fields": {"summary": '
+                    f'{nested(depth)}}}}}')
+            found = refused(m.post(f"/customers/{ref}/corrections", content=body,
+                                   headers=json_body), "fields.summary")
+            assert "nests maps or lists too deep" in found["detail"]
+            batch = (f'[{{"type": "correct_entry", "customer": "{ref}", "entry_id": "O-1", '
+                     f'"reason": "typo", "fields": {{"amount": {nested(depth)}}}}}]')
+            found = refused(m.post("/commands", content=batch, headers=json_body),
+                            "commands[0]", "batch_refused")
+            assert "correct_entry: fields.amount: nests maps or lists too deep" \
+                in found["detail"]
+            other = (f'[{{"type": "log_contact", "customer": "{ref}", "rep": "REP-A", '
+                     f'"channel": "phone", "direction": "in", "subject": {nested(depth)}}}]')
+            refused(m.post("/commands", content=other, headers=json_body), "commands[0]",
+                    "batch_refused")
+        survey = m.post(f"/customers/{ref}/satisfaction",
+                        json={"items": {"delivery": "satisfied"}, "survey_id": "S-1"})
+        assert survey.status_code == 201, survey.text
+        corrected = m.post(f"/customers/{ref}/corrections", json={
+            "entry_id": "S-1", "reason": "misread", "fields": {"items": {
+                "delivery": "very_satisfied"}}})
+        assert corrected.status_code == 201, corrected.text  # the one map in a map
+
+
+def test_a_body_nested_too_deep_to_read_is_refused(api: Api) -> None:
+    ref = fresh_customer(api)
+    json_body = {"content-type": "application/json"}
+    with api.as_("manager") as m, nothing_written(api):
+        for path in (f"/customers/{ref}/corrections", "/commands"):
+            found = refused(m.post(path, content=nested(100_000), headers=json_body), "body",
+                            "invalid_body")
+            assert "nests too deep to read" in found["detail"]

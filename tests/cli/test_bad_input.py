@@ -125,3 +125,21 @@ def test_a_report_at_the_calendars_edges_is_refused_in_one_line(
                             capsys)
         assert "from 1 to 36,500" in err
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("depth", [400, 100_000])
+def test_an_import_line_nested_deep_is_refused_by_its_number(
+        world: Settings, tmp_path: Path, depth: int, capsys: pytest.CaptureFixture[str]) -> None:
+    before = events(world)
+    deep = '{"a": ' * depth + '"x"' + "}" * depth
+    lines = ['{"type": "record_purchase", "customer": "CUST-1", "order_id": "O-1", '
+             '"amount": "10", "currency": "CNY"}',
+             '{"type": "correct_entry", "customer": "CUST-1", "entry_id": "O-1", '
+             f'"reason": "typo", "fields": {{"amount": {deep}}}}}']
+    path = tmp_path / "deep.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "line 2: " in err and "nests maps or lists too deep" in err
+    assert events(world) == before + 1  # the purchase, not the correction

@@ -4,6 +4,7 @@ and the HTTP API both ask here."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from replay.reports import (
 )
 
 MOST_DAYS = 36_500  # a window or span of days: a century
+MOST_HORIZON_DAYS = 36_525  # churn-risk's horizon: a century, in days
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,12 @@ class Ask:
                                  f"{', '.join(sorted(REPORTS))}", where="NAME")
         if self.unit not in UNITS:
             raise CommandInvalid(f"unit must be one of {', '.join(UNITS)}", where="unit")
-        if self.horizon <= 0:
-            raise CommandInvalid("the horizon must be more than 0", where="horizon")
+        if not (math.isfinite(self.horizon)
+                and 0 < self.horizon * UNITS[self.unit] <= MOST_HORIZON_DAYS):
+            raise CommandInvalid(f"the horizon is a finite number of {self.unit} above 0, at "
+                                 f"most a century ({MOST_HORIZON_DAYS:,} days); {self.horizon:g} "
+                                 "is not one (the model's figures past it are not numbers)",
+                                 where="horizon")
         if self.by not in ("product", "rep"):
             raise CommandInvalid("satisfaction is grouped by product or rep", where="by")
         for name in ("window", "quick", "days"):

@@ -40,7 +40,7 @@ def refused(reply: Any, where: str, code: str = "invalid_request") -> dict[str, 
     return found
 
 
-# -- instants past the calendar's edges, once in UTC -------------------------------------------
+# -- instants past the calendar's edges, once in UTC ------------------------------------------
 
 # (path under the customer, body without the instant, the instant's field)
 INSTANTS = [
@@ -94,7 +94,7 @@ def test_an_instant_past_the_calendar_is_refused_as_a_query_parameter(
                 "a")
 
 
-# -- paging cursors that this ledger never gave out ---------------------------------------------
+# -- paging cursors that this ledger never gave out -------------------------------------------
 
 
 def cursor(values: Any) -> str:
@@ -158,7 +158,7 @@ def test_the_cursors_the_ledger_gives_out_still_page_through(api: Api) -> None:
     assert [line["kind"] for line in seen["timeline"]] == [*["PromiseMade"] * 3, "Registered"]
 
 
-# -- offsets and limits past what a database takes ------------------------------------------------
+# -- offsets and limits past what a database takes --------------------------------------------
 
 HUGE = [10**20, 2**63, 10**9 + 1]
 
@@ -199,7 +199,7 @@ def test_a_huge_offset_in_the_consoles_lists_is_refused(api: Api, offset: int) -
                            params={"owned": 10**9, "items": 10**9}).status_code == 200
 
 
-# -- reports at the calendar's edges --------------------------------------------------------------
+# -- reports at the calendar's edges ----------------------------------------------------------
 
 LAST = "9999-12-31T23:59:59Z"
 EDGE_PERIODS = ["9999", "9999-Q4", "9999-12", "0000"]
@@ -265,7 +265,7 @@ def test_the_consoles_report_page_and_csv_refuse_the_calendars_edges(
     assert [p.name for p in temp_dir.iterdir()] == []
 
 
-# -- JSON nested deep ------------------------------------------------------------------------------
+# -- JSON nested deep -------------------------------------------------------------------------
 
 
 def nested(depth: int, leaf: str = '"x"') -> str:
@@ -315,3 +315,19 @@ def test_a_body_nested_too_deep_to_read_is_refused(api: Api) -> None:
             found = refused(m.post(path, content=nested(100_000), headers=json_body), "body",
                             "invalid_body")
             assert "nests too deep to read" in found["detail"]
+
+
+# -- churn-risk's horizon ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("horizon", ["inf", "-inf", "nan", "1e300", "5218", "0"])  # weeks
+def test_a_horizon_without_figures_is_refused(api: Api, horizon: str) -> None:
+    asked = {"as_of": "2025-06-01T00:00:00Z", "horizon": horizon}
+    with api.as_("analyst") as analyst, nothing_written(api):
+        found = problem(analyst.get("/reports/churn-risk", params=asked), 422)
+        assert found["where"] == "horizon", found
+        diff = problem(analyst.get("/reports/churn-risk/diff", params={
+            **asked, "a": "2025-06-01T00:00:00Z"}), 422)
+        assert diff["where"] == "horizon", diff
+        if horizon not in ("nan", "-inf", "0"):  # those the parameter's own bound refuses
+            assert "at most a century (36,525 days)" in found["detail"]

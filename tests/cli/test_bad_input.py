@@ -143,3 +143,15 @@ def test_an_import_line_nested_deep_is_refused_by_its_number(
     assert "Traceback" not in err
     assert "line 2: " in err and "nests maps or lists too deep" in err
     assert events(world) == before + 1  # the purchase, not the correction
+
+
+@pytest.mark.parametrize("horizon", ["inf", "nan", "-inf", "1e300", "0"])
+def test_a_horizon_without_figures_is_refused(
+        world: Settings, horizon: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for unit in ("weeks", "days"):
+        err = refused_input(["report", "churn-risk", "--as-of", "2025-06-01T00:00:00Z",
+                             "--unit", unit, f"--horizon={horizon}"], capsys)
+        assert f"horizon: the horizon is a finite number of {unit} above 0" in err
+    err = refused_input(["report", "churn-risk", "--as-of", "2025-06-01T00:00:00Z",
+                         "--horizon", "5218"], capsys)
+    assert "at most a century (36,525 days)" in err

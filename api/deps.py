@@ -20,11 +20,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 
 from api.keys import ApiKey, KeyStore
 from api.problems import Forbidden, Unauthenticated, ViewBehind
 from ledger.aggregates import Customer
 from ledger.application import Ledger
+from ledger.commands.fields import reference
 from ledger.commands.models import Command
 from ledger.errors import CommandInvalid, UnknownReference
 from ledger.group_commit import GroupCommit
@@ -164,6 +166,10 @@ def may_read_rep(svc: Services, key: ApiKey, ref: str) -> None:
 # (an OFFSET past 64 bits overflows in SQLite and in PostgreSQL).
 MAX_OFFSET = 10**9
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows of the list to skip.")]
+
+# A customer or rep named by a path or query parameter: normalised as a command's reference
+# is (look-alike spellings are one), refused (422) if it holds a character nobody can see.
+Reference = Annotated[str, AfterValidator(reference)]
 
 MinPosition = Annotated[int | None, Query(
     ge=0, description="Read your writes: wait (a few seconds at most) until the view has "

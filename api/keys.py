@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.commands.fields import reference
 from ledger.errors import CommandInvalid, DuplicateReference, UnknownReference
 from ledger.projections.db import Database, iso
 
@@ -80,6 +81,10 @@ class KeyStore:
                 f"a {role} key {'needs' if role in ACTS_AS_REP else 'takes no'} --rep "
                 "(the rep it acts as)", where="rep")
         if rep is not None:
+            try:
+                rep = reference(rep)  # as the commands it runs will name the rep
+            except ValueError as error:
+                raise CommandInvalid(str(error), where="rep") from None
             self.ledger.rep(rep)  # a rep never hired is an error, not a key for nobody
         key = ApiKey(secrets.token_hex(6), name, role, rep, now())
         secret = secrets.token_urlsafe(32)

@@ -30,6 +30,7 @@ from api.console.session import COOKIE, LIFETIME, csrf_ok, csrf_token, open_sess
 from api.deps import (
     READS_CUSTOMERS,
     Offset,
+    Reference,
     Services,
     Svc,
     may_read_customer,
@@ -197,9 +198,9 @@ def search(svc: Services, key: ApiKey, text: str) -> list[dict[str, Any]]:
 
 
 @router.get("/customers/{ref}", response_class=HTMLResponse)
-async def timeline(request: Request, svc: Svc, ref: str,
+async def timeline(request: Request, svc: Svc, ref: Reference,
                    kind: Annotated[str, Query(max_length=60)] = "",
-                   rep: Annotated[str, Query(max_length=60)] = "",
+                   rep: Annotated[Reference, Query(max_length=60)] = "",
                    since: Annotated[str, Query(max_length=30)] = "",
                    until: Annotated[str, Query(max_length=30)] = "",
                    cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -245,7 +246,7 @@ def moment(text: str, where: str) -> datetime | None:
 
 
 @router.get("/reps/{ref}", response_class=HTMLResponse)
-async def dossier(request: Request, svc: Svc, ref: str,
+async def dossier(request: Request, svc: Svc, ref: Reference,
                   section: Annotated[str, Query(max_length=40)] = "",
                   offset: Offset = 0) -> Response:
     key = await visitor(request, svc)
@@ -262,7 +263,7 @@ async def dossier(request: Request, svc: Svc, ref: str,
 
 
 @router.get("/reps/{ref}/handover", response_class=HTMLResponse)
-async def handover(request: Request, svc: Svc, ref: str,
+async def handover(request: Request, svc: Svc, ref: Reference,
                    owned: Offset = 0,
                    items: Offset = 0,
                    moved: Annotated[str, Query(max_length=20_000)] = "",
@@ -290,7 +291,7 @@ async def handover(request: Request, svc: Svc, ref: str,
 
 
 @router.post("/reps/{ref}/handover")
-async def reassign(request: Request, svc: Svc, ref: str,
+async def reassign(request: Request, svc: Svc, ref: Reference,
                    csrf: Annotated[str, Form()] = "",
                    customers: Annotated[list[str] | None, Form()] = None,
                    new_owner: Annotated[str, Form()] = "",
@@ -437,7 +438,7 @@ def verify_new(svc: Services) -> bool:
 
 @router.get("/service", response_class=HTMLResponse)
 async def service(request: Request, svc: Svc,
-                  rep: Annotated[str, Query(max_length=60)] = "",
+                  rep: Annotated[Reference, Query(max_length=60)] = "",
                   cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """What is past its deadline, oldest first: a rep's own, a manager's team's or (for
     compliance) everyone's."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import Caller, MinPosition, Svc, require, team_of, wait_for
+from api.deps import Caller, MinPosition, Reference, Svc, require, team_of, wait_for
 from api.problems import Forbidden, responses
 from api.routes.customers import Cursor, Limit
 from api.schemas import ConflictingQuotes, InboxItem, Page, Violation
@@ -20,7 +20,7 @@ router = APIRouter()
 
 @router.get("/compliance/conflicts", response_model=Page[ConflictingQuotes],
             tags=["compliance"], responses=responses(422))
-async def conflicts(svc: Svc, key: Caller, customer: str | None = None,
+async def conflicts(svc: Svc, key: Caller, customer: Reference | None = None,
               min_position: MinPosition = None, limit: Limit = 100,
               cursor: Cursor = None) -> dict[str, Any]:
     """Quotes to one customer for one product, valid at once, at different net prices."""
@@ -47,7 +47,7 @@ async def violations(svc: Svc, key: Caller,
 
 @router.get("/service/inbox", response_model=Page[InboxItem], tags=["service"],
             responses=responses(422))
-async def inbox(svc: Svc, key: Caller, rep: str | None = None,
+async def inbox(svc: Svc, key: Caller, rep: Reference | None = None,
           as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
           min_position: MinPosition = None, limit: Limit = 100,
           cursor: Cursor = None) -> dict[str, Any]:

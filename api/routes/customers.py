@@ -13,6 +13,7 @@ from api.deps import (
     ACCESS_VIEWS,
     Caller,
     MinPosition,
+    Reference,
     Services,
     Svc,
     may_read_customer,
@@ -46,7 +47,7 @@ async def read(svc: Services, key: ApiKey, ref: str, view: str, min_position: in
 
 
 @router.get("", response_model=Customer, responses=responses(404))
-async def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> Customer:
+async def get_customer(ref: Reference, svc: Svc, key: Caller, response: Response) -> Customer:
     """The customer now: profile, owner, open entries. The ETag is their version."""
     customer = await svc.call(svc.ledger.customer, ref)
     await svc.call(may_read_customer, svc, key, ref, customer)
@@ -64,10 +65,10 @@ async def get_customer(ref: str, svc: Svc, key: Caller, response: Response) -> C
 
 
 @router.get("/timeline", response_model=Page[TimelineLine], responses=responses(404, 422))
-async def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
+async def timeline(ref: Reference, svc: Svc, key: Caller, min_position: MinPosition = None,
              kind: Annotated[list[str] | None, Query(
                  description="Event kinds, e.g. QuoteIssued (repeat for several).")] = None,
-             rep: str | None = None, since: Moment | None = None,
+             rep: Reference | None = None, since: Moment | None = None,
              until: Moment | None = None, limit: Limit = 100,
              cursor: Cursor = None) -> dict[str, Any]:
     """Every interaction in the order it happened, corrections applied, trail kept."""
@@ -76,8 +77,8 @@ async def timeline(ref: str, svc: Svc, key: Caller, min_position: MinPosition = 
 
 
 @router.get("/promises", response_model=Page[Promise], responses=responses(404, 422))
-async def promises(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
-             rep: str | None = None,
+async def promises(ref: Reference, svc: Svc, key: Caller, min_position: MinPosition = None,
+             rep: Reference | None = None,
              status: Annotated[str | None, Query(
                  pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
              limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
@@ -87,8 +88,8 @@ async def promises(ref: str, svc: Svc, key: Caller, min_position: MinPosition = 
 
 
 @router.get("/quotes", response_model=Page[Quote], responses=responses(404, 422))
-async def quotes(ref: str, svc: Svc, key: Caller, min_position: MinPosition = None,
-           rep: str | None = None,
+async def quotes(ref: Reference, svc: Svc, key: Caller, min_position: MinPosition = None,
+           rep: Reference | None = None,
            status: Annotated[str | None, Query(
                pattern="^(open|accepted|declined|expired|withdrawn)$")] = None,
            limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import Caller, MinPosition, Offset, Services, Svc, may_read_rep, wait_for
+from api.deps import (
+    Caller,
+    MinPosition,
+    Offset,
+    Reference,
+    Services,
+    Svc,
+    may_read_rep,
+    wait_for,
+)
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Dossier, DossierPage, Handover
@@ -37,7 +46,7 @@ async def answer(svc: Services, key: ApiKey, ref: str, min_position: int | None,
 
 
 @router.get("/dossier", response_model=Dossier, responses=responses(404))
-async def dossier(ref: str, svc: Svc, key: Caller, as_of: AsOf = None, limit: Limit = 100,
+async def dossier(ref: Reference, svc: Svc, key: Caller, as_of: AsOf = None, limit: Limit = 100,
                   min_position: MinPosition = None) -> dict[str, Any]:
     """Customers owned and touched, open promises, quotes, complaints and requests: the
     first `limit` of each, with how many there are (`totals`)."""
@@ -45,7 +54,7 @@ async def dossier(ref: str, svc: Svc, key: Caller, as_of: AsOf = None, limit: Li
 
 
 @router.get("/dossier/{section}", response_model=DossierPage, responses=responses(404))
-async def dossier_section(ref: str, section: Section, svc: Svc, key: Caller,
+async def dossier_section(ref: Reference, section: Section, svc: Svc, key: Caller,
                           as_of: AsOf = None, offset: Offset = 0, limit: Limit = 100,
                           min_position: MinPosition = None) -> dict[str, Any]:
     """One list of the dossier, `limit` rows from `offset`."""
@@ -56,7 +65,7 @@ async def dossier_section(ref: str, section: Section, svc: Svc, key: Caller,
 
 
 @router.get("/handover", response_model=Handover, responses=responses(404))
-async def handover(ref: str, svc: Svc, key: Caller, as_of: AsOf = None,
+async def handover(ref: Reference, svc: Svc, key: Caller, as_of: AsOf = None,
              min_position: MinPosition = None) -> Handover:
     """For a departed rep: what needs a new owner and why, most urgent first."""
     return Handover(**await answer(svc, key, ref, min_position, rep_handover, as_of))

@@ -12,6 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ledger.application import Ledger
+from ledger.commands.fields import reference
 from ledger.config import Settings
 
 
@@ -40,6 +41,15 @@ def positive(text: str) -> int:
     if value > MOST:
         raise argparse.ArgumentTypeError(f"{value} is more than {MOST:,}")
     return value
+
+
+def reference_arg(text: str) -> str:
+    """An argparse type: a customer's or rep's reference, as the ledger keeps references
+    (``fields.reference``: look-alike spellings are one; none may hold an unseen character)."""
+    try:
+        return reference(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def open_ledger(args: argparse.Namespace) -> Ledger:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from ledger.cli.common import open_ledger, print_json, progress_bar
+from ledger.cli.common import open_ledger, print_json, progress_bar, reference_arg
 from ledger.cli.tables import table
 from ledger.erasure import forget
 from ledger.integrity import Integrity, Verification
@@ -20,7 +20,8 @@ def add_commands(commands: Any) -> None:
         "and its own. Recompute every chain (or one customer's), and for each stream that does "
         "not match name its reference, the first bad version and what is wrong: changed, "
         "missing, inserted or reordered. Exit status 1 when anything is wrong.")
-    verify.add_argument("--customer", metavar="REF", help="only this customer's stream")
+    verify.add_argument("--customer", metavar="REF", type=reference_arg,
+                        help="only this customer's stream")
     verify.add_argument("--incremental", action="store_true",
                         help="only what was written since the last run that found all well")
     verify.add_argument("--against", metavar="DIGEST",
@@ -41,7 +42,7 @@ def add_commands(commands: Any) -> None:
         "customer's personal fields (name, contact details, the free text they wrote). The "
         "history stays countable and verifiable: events, amounts and chains are untouched, "
         "but those fields read as nothing from then on, in every view, rebuild and replay.")
-    forget.add_argument("ref", help="the customer's reference")
+    forget.add_argument("ref", type=reference_arg, help="the customer's reference")
     forget.add_argument("--reason", required=True, help="why, for the record")
     forget.add_argument("--actor", default="compliance", help="who is recording it")
     forget.add_argument("--json", action="store_true")

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.cli import integrity, reports, scheduling, server
-from ledger.cli.common import open_ledger, positive, print_json, progress_bar, settings_of
+from ledger.cli.common import (
+    open_ledger,
+    positive,
+    print_json,
+    progress_bar,
+    reference_arg,
+    settings_of,
+)
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
 from ledger.errors import CommandInvalid, LedgerError
 from ledger.projections import queries
@@ -149,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show", help="a customer's history, oldest first",
         description="Every interaction with the customer in business-time order: late-recorded "
         "entries say so, corrections and retractions are marked on the entry they concern.")
-    show.add_argument("ref", help="the customer's reference, e.g. CUST-00042")
+    show.add_argument("ref", type=reference_arg, help="the customer's reference, e.g. CUST-00042")
     show.add_argument("--tz", default=os.environ.get("LEDGER_TIMEZONE", "UTC"),
                       help="show times in this zone, e.g. Asia/Shanghai "
                       "(env LEDGER_TIMEZONE, default UTC)")
@@ -159,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
         "promises", help="what each rep promised this customer",
         description="Every promise made to the customer, oldest first, with its status "
         "(open, kept, broken, cancelled, overdue) and what it is linked to.")
-    promises.add_argument("ref", help="the customer's reference")
-    promises.add_argument("--rep", help="only this rep's promises")
+    promises.add_argument("ref", type=reference_arg, help="the customer's reference")
+    promises.add_argument("--rep", type=reference_arg, help="only this rep's promises")
     promises.add_argument("--status", choices=["open", "kept", "broken", "cancelled", "overdue"])
     add_query_options(promises, listing=True)
     promises.set_defaults(run=customer_promises)

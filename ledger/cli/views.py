@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from ledger.cli.common import open_ledger, positive, print_json, progress_bar
+from ledger.cli.common import open_ledger, positive, print_json, progress_bar, reference_arg
 from ledger.cli.tables import table
 from ledger.commands.fields import in_utc
 from ledger.errors import CommandInvalid
@@ -54,7 +54,7 @@ def add_commands(commands: Any) -> None:
         title="rep commands", metavar="COMMAND")
     dossier = rep.add_parser(
         "dossier", help="what a rep owns, touched, promised and left open; hand-over if departed")
-    dossier.add_argument("ref", help="the rep's reference, e.g. REP-3")
+    dossier.add_argument("ref", type=reference_arg, help="the rep's reference, e.g. REP-3")
     dossier.add_argument("--limit", type=positive, help="at most N rows of each list "
                          "(default: all)")
     add_query_options(dossier)
@@ -64,7 +64,7 @@ def add_commands(commands: Any) -> None:
         .add_subparsers(title="compliance commands", metavar="COMMAND")
     conflicts = compliance.add_parser(
         "conflicts", help="quotes to one customer for one product, overlapping, different prices")
-    conflicts.add_argument("--customer", help="only this customer")
+    conflicts.add_argument("--customer", type=reference_arg, help="only this customer")
     add_query_options(conflicts, listing=True)
     conflicts.set_defaults(run=compliance_conflicts)
     violations = compliance.add_parser(
@@ -77,7 +77,7 @@ def add_commands(commands: Any) -> None:
     service = commands.add_parser("service", help="the service inbox").add_subparsers(
         title="service commands", metavar="COMMAND")
     inbox = service.add_parser("inbox", help="requests and complaints past their deadline")
-    inbox.add_argument("--rep", help="only this rep's")
+    inbox.add_argument("--rep", type=reference_arg, help="only this rep's")
     add_query_options(inbox, listing=True)
     inbox.set_defaults(run=service_inbox)
 

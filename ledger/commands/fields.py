@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
+
+from ledger.ids import normal_ref
 
 # ISO 4217 active codes.
 CURRENCIES = frozenset(
@@ -29,14 +32,40 @@ def _text(max_length: int) -> Any:
 Name = _text(200)
 Short = _text(200)
 Text = _text(4000)
+# Control (Cc), format (Cf: zero-width space, byte-order mark, direction marks) and surrogate
+# (Cs) characters: nobody can see or type them, so no reference may hold one.
+UNSEEN = frozenset({"Cc", "Cf", "Cs"})
+
+
+def reference(text: str) -> str:
+    """A reference (customer, rep, campaign, entry) as the ledger keeps it, wherever it comes
+    in: normalised (``ids.normal_ref``: look-alikes are one), and refused with a ValueError
+    if it holds a character that cannot be seen."""
+    if text.isascii() and text.isprintable():
+        return text.strip()
+    found = normal_ref(text)
+    for char in found:
+        if unicodedata.category(char) in UNSEEN:
+            name = unicodedata.name(char, "a control character")
+            raise ValueError(f"a reference cannot hold U+{ord(char):04X} ({name}), which "
+                             "cannot be seen; type the reference without it")
+    return found
+
+
+def _reference(value: Any) -> Any:
+    return reference(value) if isinstance(value, str) else value  # pydantic names the rest
+
+
 Ref = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                       pattern=r"^[^\s#/?]+$"),
+    BeforeValidator(_reference),
 ]
 EntryId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                            pattern=r"^[^\s#/?]+$"),
+    BeforeValidator(_reference),
 ]
 CommandId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[

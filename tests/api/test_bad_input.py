@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
 
+from ledger.ids import stream_id
 from tests.api.conftest import Api, fresh_customer, new_ref, problem
 from tests.conftest import at
 
@@ -331,3 +333,85 @@ def test_a_horizon_without_figures_is_refused(api: Api, horizon: str) -> None:
         assert diff["where"] == "horizon", diff
         if horizon not in ("nan", "-inf", "0"):  # those the parameter's own bound refuses
             assert "at most a century (36,525 days)" in found["detail"]
+
+
+# -- look-alike references -------------------------------------------------------------------
+
+
+def full_width(text: str) -> str:
+    """The same reference in full-width letters and digits (CUST-0012 as typed by an IME)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_a_look_alike_reference_is_the_same_customer_everywhere(api: Api) -> None:
+    ref = new_ref()
+    wide = full_width(ref)
+    assert wide != ref
+    with api.as_("manager") as m:
+        registered = m.post("/customers", json={"ref": wide, "name": "王伟", "owner": "REP-A"})
+        assert registered.status_code == 201, registered.text
+        assert registered.json()["ref"] == ref
+        assert registered.json()["id"] == str(stream_id("customer", ref))
+        with nothing_written(api):
+            again = problem(m.post("/customers", json={"ref": ref, "name": "王伟"}), 409)
+            assert again["code"] == "duplicate_reference"
+        logged = m.post(f"/customers/{wide}/contacts", json={
+            "rep": full_width("REP-A"), "channel": "phone", "direction": "in",
+            "subject": "hi"})
+        assert logged.status_code == 201, logged.text
+        position = logged.json()["position"]
+        assert m.get(f"/customers/{wide}").json()["version"] == 2
+        for path in ("timeline", "promises", "quotes"):
+            found = m.get(f"/customers/{wide}/{path}", params={
+                "min_position": position, "rep": full_width("REP-A")})
+            assert found.status_code == 200, found.text
+        lines = m.get(f"/customers/{ref}/timeline").json()["data"]
+        assert [line["kind"] for line in lines] == ["Registered", "ContactLogged"]
+        dossier = m.get(f"/reps/{full_width('REP-A')}/dossier").json()
+        assert ref in {row["customer"] for row in dossier["customers_owned"]}
+    with api.as_("rep_a") as rep:  # a key's rep, and the rep a command names, agree
+        assert rep.post(f"/customers/{wide}/contacts", json={
+            "rep": "REP-A", "channel": "phone", "direction": "out",
+            "subject": "back"}).status_code == 201
+
+
+UNSEEN = {"zero-width space": "\u200b", "byte-order mark": "\ufeff",
+          "a control character": "\x01", "right-to-left mark": "\u200f"}
+
+
+@pytest.mark.parametrize("char", UNSEEN.values(), ids=UNSEEN.keys())
+def test_a_reference_holding_a_character_nobody_can_see_is_refused(
+        api: Api, char: str) -> None:
+    ref = fresh_customer(api)
+    hidden = f"{ref[:6]}{char}{ref[6:]}"
+    with api.as_("manager") as m, nothing_written(api):
+        found = refused(m.post("/customers", json={"ref": hidden, "name": "x"}), "ref")
+        assert f"cannot hold U+{ord(char):04X}" in found["detail"]
+        refused(m.post("/customers", json={"ref": new_ref(), "name": "x",
+                                            "owner": f"REP-A{char}"}), "owner")
+        refused(m.post(f"/customers/{ref}/contacts", json={
+            "rep": "REP-A", "channel": "phone", "direction": "in", "subject": "hi",
+            "contact_id": f"C{char}1"}), "contact_id")
+        batch = m.post("/commands", json=[{"type": "log_contact", "customer": hidden,
+                                           "rep": "REP-A", "channel": "phone",
+                                           "direction": "in", "subject": "hi"}])
+        refused(batch, "commands[0]", "batch_refused")
+        refused(m.get(f"/customers/{quote(hidden)}"), "ref")
+        refused(m.get(f"/customers/{quote(hidden)}/timeline"), "ref")
+        refused(m.get(f"/customers/{ref}/promises", params={"rep": f"REP-A{char}"}), "rep")
+        refused(m.get(f"/reps/{quote(f'REP-A{char}')}/dossier"), "ref")
+    with api.as_("compliance") as c:
+        refused(c.get("/compliance/conflicts", params={"customer": hidden}), "customer")
+        refused(c.get("/integrity/verify", params={"customer": hidden}), "customer")
+
+
+def test_the_console_reads_a_look_alike_reference_as_the_customer(api: Api) -> None:
+    ref = fresh_customer(api)
+    with signed_in(api, "manager") as console:
+        page = console.get(f"/console/customers/{quote(full_width(ref))}")
+        assert page.status_code == 200, page.text
+        assert ref in page.text
+        hidden = console.get(f"/console/customers/{quote(ref + chr(0x200B))}")
+        assert hidden.status_code == 422 and "U+200B" in hidden.text
+        dossier = console.get(f"/console/reps/{quote(full_width('REP-A'))}")
+        assert dossier.status_code == 200, dossier.text

@@ -155,3 +155,59 @@ def test_a_horizon_without_figures_is_refused(
     err = refused_input(["report", "churn-risk", "--as-of", "2025-06-01T00:00:00Z",
                          "--horizon", "5218"], capsys)
     assert "at most a century (36,525 days)" in err
+
+
+def full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_a_look_alike_reference_is_the_same_customer(
+        world: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    contact = {"type": "log_contact", "customer": full_width("CUST-1"),
+               "rep": full_width("REP-1"), "channel": "phone", "direction": "in",
+               "subject": "hi", "occurred_at": "2025-01-03T09:00:00Z"}
+    again = {"type": "register_customer", "ref": full_width("CUST-1"), "name": "王伟"}
+    assert main(["import", str(write_lines(tmp_path / "wide.jsonl", [contact, again]))]) == 0
+    assert "1 written (1 events), 1 already recorded" in capsys.readouterr().out
+    assert main(["customer", "show", full_width("CUST-1"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["ref"], shown["version"]) == ("CUST-1", 2)
+    assert main(["customer", "promises", full_width(" CUST-1 "), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data"] == []
+    assert main(["rep", "dossier", full_width("REP-1"), "--json"]) == 0
+    owned = json.loads(capsys.readouterr().out)["customers_owned"]
+    assert [row["customer"] for row in owned] == ["CUST-1"]
+
+
+def test_a_reference_holding_an_unseen_character_is_refused(
+        world: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = events(world)
+    for argv in (["customer", "show", "CUST-1\u200b"], ["rep", "dossier", "\ufeffREP-1"],
+                 ["service", "inbox", "--rep", "REP-1\u200f"],
+                 ["verify", "--customer", "CUST-\x011"]):
+        assert "a reference cannot hold U+" in refused_option(argv, capsys)
+    hidden = {"type": "register_customer", "ref": "CUST-\u200b2", "name": "x"}
+    assert main(["import", str(write_lines(tmp_path / "hidden.jsonl", [hidden]))]) == 1
+    assert "line 1: register_customer: ref: a reference cannot hold U+200B (ZERO WIDTH " \
+        "SPACE)" in capsys.readouterr().err
+    assert events(world) == before
+
+
+def test_a_purchase_history_spelling_a_customer_two_ways_gives_one_customer(
+        store_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history = tmp_path / "history.csv"
+    history.write_text("customer,day,amount\nC-7,2025-01-02,10\n"
+                       f"{full_width('C-7')},2025-01-03,12\nC-\u200b8,2025-01-04,5\n",
+                       encoding="utf-8")
+    argv = ["import-purchases", str(history), "--customer-column", "customer",
+            "--date-column", "day", "--amount-column", "amount", "--currency", "CNY",
+            "--workers", "2", "--json"]
+    assert main(argv) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert (report["written"], report["events"]) == (3, 3)  # C-7 registered once, 2 purchases
+    assert [(e["line"], e["message"][:40]) for e in report["errors"]] == [
+        (4, "customer: a reference cannot hold U+200B")]
+    app = Ledger(store_env)
+    assert [type(e).__name__ for e in app.history("customer", "C-7")] == [
+        "Registered", "PurchaseRecorded", "PurchaseRecorded"]
+    app.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import signal
 import sys
@@ -213,12 +214,29 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def read_lines(path: Path) -> list[str] | None:
+    """The lines of the file (of standard input, for -), or None when it cannot be read (the
+    reason is printed). Read as UTF-8, a byte-order mark at its start skipped (editors on
+    Windows write one), or as UTF-16 when it starts with that one's mark; any other encoding
+    (GBK, say) is refused, not half read. Lines end at line feeds only: a JSON line may hold
+    U+2028 or NEL in its text, where str.splitlines would cut it."""
     if str(path) == "-":
-        return sys.stdin.readlines()
-    if not path.is_file():
+        data = sys.stdin.buffer.read()
+    elif not path.is_file():
         print(f"error: {path}: no such file", file=sys.stderr)
         return None
-    return path.read_text(encoding="utf-8").splitlines()
+    else:
+        data = path.read_bytes()
+    try:
+        text = data.decode("utf-16" if data.startswith(UTF16_MARKS) else "utf-8-sig")
+    except UnicodeDecodeError as error:
+        print(f"error: {path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+              f"{error.start:,}); save it as UTF-8, e.g. iconv -f GBK -t UTF-8 {path} > "
+              f"{path}.utf8", file=sys.stderr)
+        return None
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def run_import(args: argparse.Namespace) -> int:

@@ -564,6 +564,9 @@ def parse_command(data: dict[str, Any] | str | bytes, *, where: str = "") -> Com
                                  where=where) from None
         except RecursionError:
             raise CommandInvalid(f"the JSON {NESTED_TOO_DEEP}", where=where) from None
+        except ValueError:  # Python reads no integer of more than 4,300 digits
+            raise CommandInvalid("not valid JSON: it holds a number too long to read (over "
+                                 "4,300 digits)", where=where) from None
     if not isinstance(data, dict):
         raise CommandInvalid("a command is a JSON object with a \"type\" field", where=where)
     kind = data.get("type")

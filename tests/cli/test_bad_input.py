@@ -211,3 +211,81 @@ def test_a_purchase_history_spelling_a_customer_two_ways_gives_one_customer(
     assert [type(e).__name__ for e in app.history("customer", "C-7")] == [
         "Registered", "PurchaseRecorded", "PurchaseRecorded"]
     app.close()
+
+
+# -- files as other programs write them --------------------------------------------------------
+
+CONTACT = {"type": "log_contact", "customer": "CUST-1", "rep": "REP-1", "channel": "phone",
+           "direction": "in", "subject": "首次通话", "occurred_at": "2025-01-03T09:00:00Z"}
+PURCHASES = "customer,day,amount\nC-1,2025-01-02,10\n"
+PURCHASE_COLUMNS = ["--customer-column", "customer", "--date-column", "day",
+                    "--amount-column", "amount", "--currency", "CNY"]
+
+
+def test_an_import_file_with_a_byte_order_mark_is_read(
+        world: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = events(world)
+    lines = tmp_path / "bom.jsonl"
+    lines.write_bytes(b"\xef\xbb\xbf" + json.dumps(CONTACT).encode() + b"\r\n")
+    assert main(["import", str(lines)]) == 0
+    history = tmp_path / "bom.csv"
+    history.write_bytes(b"\xef\xbb\xbf" + PURCHASES.encode())  # as Excel saves CSV UTF-8
+    assert main(["import-purchases", str(history), *PURCHASE_COLUMNS]) == 0
+    notepad = tmp_path / "utf16.jsonl"  # Notepad's "Unicode": UTF-16 with its mark
+    notepad.write_text(json.dumps({**CONTACT, "subject": "再次"}, ensure_ascii=False) + "\n",
+                       encoding="utf-16")
+    assert main(["import", str(notepad)]) == 0
+    assert events(world) == before + 4  # two contacts; C-1 and their purchase
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "latin-1"])
+def test_an_import_file_in_another_encoding_is_refused_saying_so(
+        world: Settings, tmp_path: Path, encoding: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    before = events(world)
+    lines = tmp_path / "other.jsonl"
+    text = json.dumps({**CONTACT, "subject": "首次通话" if encoding != "latin-1" else "café"},
+                      ensure_ascii=False)
+    lines.write_bytes(text.encode(encoding) + b"\n")
+    history = tmp_path / "other.csv"
+    history.write_bytes(("customer,day,amount\n" + ("张三" if encoding != "latin-1" else "Zoë")
+                         + ",2025-01-02,10\n").encode(encoding))
+    for argv in (["import", str(lines)], ["import-purchases", str(history), *PURCHASE_COLUMNS]):
+        err = refused_input(argv, capsys)
+        assert "not UTF-8 text" in err and "save it as UTF-8" in err
+    assert events(world) == before
+
+
+def test_a_line_holding_a_unicode_line_separator_stays_one_line(
+        world: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = events(world)
+    contact = {**CONTACT, "summary": "first\u2028second\u0085third"}
+    assert main(["import", str(write_lines(tmp_path / "sep.jsonl", [contact]))]) == 0
+    assert "1 lines: 1 written" in capsys.readouterr().out
+    assert events(world) == before + 1
+
+
+def test_an_import_line_with_a_number_too_long_to_read_is_refused(
+        world: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps(CONTACT)[:-1] + ', "expected_version": ' + "9" * 5000 + "}\n",
+                    encoding="utf-8")
+    before = events(world)
+    assert main(["import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "line 1: not valid JSON: it holds a number too long to read" in err
+    assert "Traceback" not in err
+    assert events(world) == before
+
+
+def test_full_width_digits_in_a_purchase_history_are_read_as_digits(
+        store_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history = tmp_path / "wide.csv"
+    row = f"C-2,{full_width('2025')}-01-03,{full_width('12')}.{full_width('5')}"
+    history.write_text(f"customer,day,amount\n{row}\n", encoding="utf-8")
+    assert main(["import-purchases", str(history), *PURCHASE_COLUMNS]) == 0
+    app = Ledger(store_env)
+    bought = app.history("customer", "C-2")[1]
+    assert (str(bought.amount), bought.occurred_at.isoformat()) == (
+        "12.5", "2025-01-03T00:00:00+00:00")
+    app.close()

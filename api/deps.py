@@ -77,6 +77,16 @@ async def services(request: Request) -> Services:
 
 Svc = Annotated[Services, Depends(services)]
 
+
+async def no_nul(request: Request) -> None:
+    """Refuse (422) a NUL character in the path or a query parameter, naming it, for every
+    route: nothing the ledger stores holds one (commands refuse it), and PostgreSQL fails a
+    query given one."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if "\x00" in name or "\x00" in value:
+            raise CommandInvalid("text cannot hold a NUL character (\\u0000)",
+                                 where=name.replace("\x00", ""))
+
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ldg_...`")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="The same API key, in its own header.")

@@ -73,6 +73,9 @@ class KeyStore:
         name = name.strip()
         if not name or len(name) > 100:
             raise CommandInvalid("a key needs a name of 1 to 100 characters", where="name")
+        if "\x00" in name:  # PostgreSQL cannot store one
+            raise CommandInvalid("a key's name cannot hold a NUL character (\\u0000)",
+                                 where="name")
         if role not in ROLES:
             raise CommandInvalid(f"unknown role {role!r}; roles are {', '.join(ROLES)}",
                                  where="role")
@@ -124,8 +127,8 @@ class KeyStore:
         """The live key this token belongs to, or None."""
         prefix, _, rest = token.strip().partition("_")
         key_id, _, secret = rest.partition("_")
-        if prefix != PREFIX or not key_id or not secret:
-            return None
+        if prefix != PREFIX or not key_id or not secret or "\x00" in key_id:
+            return None  # (no key's id holds a NUL, and PostgreSQL cannot look one up)
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
             row = tx.one("SELECT * FROM {keys} WHERE id = ?", (key_id,))
         if row is None or row["revoked_at"] is not None:

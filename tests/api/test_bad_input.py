@@ -415,3 +415,33 @@ def test_the_console_reads_a_look_alike_reference_as_the_customer(api: Api) -> N
         assert hidden.status_code == 422 and "U+200B" in hidden.text
         dossier = console.get(f"/console/reps/{quote(full_width('REP-A'))}")
         assert dossier.status_code == 200, dossier.text
+
+
+# -- NUL characters, which PostgreSQL cannot take ----------------------------------------------
+
+
+def test_a_nul_in_a_path_or_query_parameter_is_refused(api: Api) -> None:
+    ref = fresh_customer(api)
+    nul = "a\x00"
+    with api.as_("manager") as m, nothing_written(api):
+        refused(m.get(f"/customers/{ref}/timeline", params={"kind": nul}), "kind",
+                "invalid_command")
+        refused(m.get(f"/customers/{ref}/quotes", params={"cursor": nul}), "cursor",
+                "invalid_command")
+    with api.as_("analyst") as analyst:
+        refused(analyst.get("/reports/summary", params={
+            "as_of": "2025-01-01T00:00:00Z", "currency": nul}), "currency", "invalid_command")
+    with api.as_("admin") as admin:
+        refused(admin.post(f"/keys/{quote(nul)}/revoke"), "name", "invalid_command")
+        refused(admin.post("/keys", json={"name": nul, "role": "analyst"}), "name",
+                "invalid_command")
+        assert nul not in {key["name"] for key in admin.get("/keys").json()}
+    with signed_in(api, "manager") as console:
+        for path, params in (("/console/customers", {"q": nul}),
+                             (f"/console/customers/{ref}", {"kind": nul}),
+                             ("/console/reps/REP-A/handover", {"moved": nul})):
+            page = console.get(path, params=params)
+            assert page.status_code == 422 and "NUL character" in page.text, page.text
+    with httpx.Client(base_url=api.url, timeout=30) as visitor:
+        signin = visitor.post("/console/signin", data={"api_key": "ldg_a\x00_b"})
+        assert signin.status_code == 401, signin.text

@@ -20,11 +20,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 from typing import Any
 
+from ledger.clock import shifted
 from ledger.commands.fields import DefectionType
 from ledger.projections.db import ViewDb, iso, parse_iso
 from replay.periods import Period
@@ -287,16 +288,6 @@ def days_after(moment: str, days: int) -> str:
     assert found is not None
     return text(shifted(found, days))
 
-
-def shifted(moment: datetime, days: int) -> datetime:
-    """``days`` after ``moment`` (before it, if negative); a window that runs past the
-    calendar's first or last day stops there (an event recorded at 9999-12-20 has its 30
-    days after it, to the end of 9999)."""
-    try:
-        return moment + timedelta(days=days)
-    except OverflowError:
-        edge = datetime.max if days > 0 else datetime.min
-        return edge.replace(tzinfo=moment.tzinfo)
 
 
 def elapsed(start: str, end: str) -> float:

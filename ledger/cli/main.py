@@ -15,14 +15,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.cli import integrity, reports, scheduling, server
 from ledger.cli.common import (
+    CENTURY,
     open_ledger,
     positive,
     print_json,
     progress_bar,
     reference_arg,
     settings_of,
+    whole,
 )
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
+from ledger.demo import MIN_CUSTOMERS, MIN_DAYS
 from ledger.errors import CommandInvalid, LedgerError
 from ledger.projections import queries
 from ledger.projections.registry import all_views
@@ -96,8 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
         "kind of event, late-recorded entries, corrections, opt-outs, conflicting quotes, "
         "broken and overdue promises, complaints. The same seed builds the same world.")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    demo.add_argument("--customers", type=int, default=3000, help="customers (default 3000)")
-    demo.add_argument("--days", type=int, default=730, help="days of history (default 730)")
+    demo.add_argument("--customers", type=whole(MIN_CUSTOMERS), default=3000,
+                      help="customers (default 3000)")
+    demo.add_argument("--days", type=whole(MIN_DAYS, CENTURY), default=730,
+                      help="days of history (default 730)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(run=run_demo)
 
@@ -145,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     purchases.add_argument("--actor", default="import", help="who is recording (default: import)")
     purchases.add_argument("--batch-size", type=positive, default=5000,
                            help="commands per transaction (default 5000)")
-    purchases.add_argument("--workers", type=positive, default=min(4, os.cpu_count() or 1),
+    purchases.add_argument("--workers", type=whole(1, 64),
+                           default=min(4, os.cpu_count() or 1),
                            help="processes writing side by side, each its share of the "
                            "customers (default: the cores, at most 4)")
     purchases.add_argument("--json", action="store_true", help="print the report as JSON")

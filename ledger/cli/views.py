@@ -9,7 +9,14 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from ledger.cli.common import open_ledger, positive, print_json, progress_bar, reference_arg
+from ledger.cli.common import (
+    open_ledger,
+    positive,
+    print_json,
+    progress_bar,
+    reference_arg,
+    seconds,
+)
 from ledger.cli.tables import table
 from ledger.commands.fields import in_utc
 from ledger.errors import CommandInvalid
@@ -33,8 +40,8 @@ def add_commands(commands: Any) -> None:
                          "(polling) until Ctrl-C or SIGTERM. Safe to stop at any moment.")
     run.add_argument("names", nargs="*", metavar="NAME", help=f"views ({', '.join(VIEW_NAMES)})")
     run.add_argument("--once", action="store_true", help="catch up and exit")
-    run.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
-    run.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+    run.add_argument("--poll", type=seconds, default=0.5, help="seconds between polls")
+    run.add_argument("--batch-size", type=positive, default=BATCH_SIZE,
                      help=f"events per transaction (default {BATCH_SIZE:,})")
     run.set_defaults(run=run_projections)
     status = sub.add_parser("status", help="each view's position and lag behind the log")

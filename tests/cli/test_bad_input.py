@@ -289,3 +289,37 @@ def test_full_width_digits_in_a_purchase_history_are_read_as_digits(
     assert (str(bought.amount), bought.occurred_at.isoformat()) == (
         "12.5", "2025-01-03T00:00:00+00:00")
     app.close()
+
+
+# -- options past what they can mean ------------------------------------------------------------
+
+OPTIONS = {
+    "lapse days past a century": ["scheduler", "--once", "--lapse-days", "1000000000000"],
+    "an interval of nan": ["scheduler", "--interval", "nan"],
+    "an interval of inf": ["scheduler", "--interval", "inf"],
+    "a poll below 0": ["projections", "run", "--once", "--poll", "-1"],
+    "a batch of 0": ["projections", "run", "--once", "--batch-size", "0"],
+    "100,000 workers": ["import-purchases", "x.csv", *PURCHASE_COLUMNS, "--workers", "100000"],
+    "a demo of -1 customers": ["demo", "--customers", "-1"],
+    "a demo of 100,000 days": ["demo", "--days", "100000"],
+}
+
+
+@pytest.mark.parametrize("argv", OPTIONS.values(), ids=OPTIONS.keys())
+def test_an_option_past_what_it_can_mean_is_refused(
+        world: Settings, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    before = events(world)
+    assert "error: argument --" in refused_option(argv, capsys)
+    assert events(world) == before
+
+
+def test_a_job_every_inf_seconds_is_refused(
+        world: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused_input(["scheduler", "--every", "lapsed_customers=inf"], capsys)
+    assert "seconds above 0, at most a year" in err
+
+
+def test_the_scheduler_runs_as_of_the_calendars_first_day(
+        world: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scheduler", "--once", "--now", "0001-01-01T00:00:00Z"]) == 0
+    assert "nothing to write" in capsys.readouterr().out

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 
 from api.keys import ApiKey, KeyStore
 from api.problems import Unauthenticated, ViewBehind
@@ -27,6 +28,7 @@ from ledger.authorization import (
     check_command,
     check_read,
 )
+from ledger.commands.fields import reference
 from ledger.commands.models import Command, RegisterCustomer
 from ledger.errors import CommandInvalid, Forbidden, UnknownReference
 from ledger.group_commit import GroupCommit
@@ -67,6 +69,16 @@ async def services(request: Request) -> Services:
 
 
 Svc = Annotated[Services, Depends(services)]
+
+
+async def no_nul(request: Request) -> None:
+    """Refuse (422) a NUL character in the path or a query parameter, naming it, for every
+    route: nothing the ledger stores holds one (commands refuse it), and PostgreSQL fails a
+    query given one."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if "\x00" in name or "\x00" in value:
+            raise CommandInvalid("text cannot hold a NUL character (\\u0000)",
+                                 where=name.replace("\x00", ""))
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ldg_...`")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -206,6 +218,14 @@ async def recorded(svc: Services, entry: Access, read: Awaitable[T]) -> T:
         raise not_recorded(error) from error
     return found
 
+# Rows a list may be asked to skip: more than any list holds, and a number both databases take
+# (an OFFSET past 64 bits overflows in SQLite and in PostgreSQL).
+MAX_OFFSET = 10**9
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows of the list to skip.")]
+
+# A customer or rep named by a path or query parameter: normalised as a command's reference
+# is (look-alike spellings are one), refused (422) if it holds a character nobody can see.
+Reference = Annotated[str, AfterValidator(reference)]
 
 MinPosition = Annotated[int | None, Query(
     ge=0, description="Read your writes: wait (a few seconds at most) until the view has "

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ledger.application import Ledger
+from ledger.commands.fields import reference
 from ledger.errors import CommandInvalid, DuplicateReference, UnknownReference
 from ledger.projections.db import Database, iso
 
@@ -58,6 +59,9 @@ class KeyStore:
         name = name.strip()
         if not name or len(name) > 100:
             raise CommandInvalid("a key needs a name of 1 to 100 characters", where="name")
+        if "\x00" in name:  # PostgreSQL cannot store one
+            raise CommandInvalid("a key's name cannot hold a NUL character (\\u0000)",
+                                 where="name")
         if role not in ROLES:
             raise CommandInvalid(f"unknown role {role!r}; roles are {', '.join(ROLES)}",
                                  where="role")
@@ -66,6 +70,10 @@ class KeyStore:
                 f"a {role} key {'needs' if role in ACTS_AS_REP else 'takes no'} --rep "
                 "(the rep it acts as)", where="rep")
         if rep is not None:
+            try:
+                rep = reference(rep)  # as the commands it runs will name the rep
+            except ValueError as error:
+                raise CommandInvalid(str(error), where="rep") from None
             self.ledger.rep(rep)  # a rep never hired is an error, not a key for nobody
         key = ApiKey(secrets.token_hex(6), name, role, rep, now())
         secret = secrets.token_urlsafe(32)
@@ -105,8 +113,8 @@ class KeyStore:
         """The live key this token belongs to, or None."""
         prefix, _, rest = token.strip().partition("_")
         key_id, _, secret = rest.partition("_")
-        if prefix != PREFIX or not key_id or not secret:
-            return None
+        if prefix != PREFIX or not key_id or not secret or "\x00" in key_id:
+            return None  # (no key's id holds a NUL, and PostgreSQL cannot look one up)
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
             row = tx.one("SELECT * FROM {keys} WHERE id = ?", (key_id,))
         if row is None or row["revoked_at"] is not None:

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import console, problems
-from api.deps import Services
+from api.deps import Services, no_nul
 from api.keys import KeyStore
 from api.routes import audit, commands, compliance, customers, integrity, reports, reps, system
 from ledger.access_log import AccessLog
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
             ledger.close()
 
     app = FastAPI(title="Customer interaction ledger", version="1", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, dependencies=[Depends(no_nul)])
     problems.install(app, pages=console.error_page)
     for module in (commands, customers, reps, compliance, integrity, audit, reports, system):
         app.include_router(module.router)

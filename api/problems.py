@@ -116,6 +116,16 @@ def ledger_problem(error: LedgerError, *, if_match: bool = False) -> JSONRespons
                    headers=headers)
 
 
+def place(error: Mapping[str, Any]) -> str | None:
+    """The field an invalid request names, as a command's error names it (``occurred_at``,
+    ``fields.summary``, ``cursor``): its path less the part of the request it is in; the
+    body itself when its JSON text is broken (the place is then a position, not a field)."""
+    source, *path = [str(part) for part in error["loc"]] or [""]
+    if error.get("type") == "json_invalid" or not path:
+        return source or None
+    return ".".join(path)
+
+
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problems an endpoint can answer."""
     described = {**COMMON, 404: "An unknown customer, rep, campaign or entry.",
@@ -152,9 +162,14 @@ def install(app: FastAPI, pages: Pages | None = None) -> None:
         errors = [{"field": ".".join(str(p) for p in e["loc"]),
                    "message": e["msg"].removeprefix("Value error, ")} for e in error.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return problem(422, "invalid_request", detail, errors=errors)
+        where = place(error.errors()[0]) if error.errors() else None
+        return problem(422, "invalid_request", detail, errors=errors, where=where)
 
     async def on_http(request: Request, error: HTTPException) -> JSONResponse:
+        if error.status_code == 400 and isinstance(error.__cause__, RecursionError):
+            return problem(422, "invalid_body", "the body nests too deep to read (its JSON "
+                           "holds maps or lists hundreds of levels deep); a command is an "
+                           "object of plain values", where="body")
         if error.status_code == 400:  # FastAPI's word for a body that is not JSON text
             return problem(422, "invalid_body", "the body is not JSON (UTF-8 text); send a "
                            "JSON object", where="body")

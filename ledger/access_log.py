@@ -540,10 +540,8 @@ def query(customer: str | None, key: str | None, since: datetime | None,
                                      where=name)
             where.append(test)
             params.append(iso(moment))
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, (str, int))
     if after is not None:
-        if len(after) != 2 or not isinstance(after[0], str) or type(after[1]) is not int:
-            raise CommandInvalid("malformed cursor", where="cursor")
         # The first bound lets the index start at the cursor rather than at the newest.
         where.append("at <= ? AND (at < ? OR position < ?)")
         params += [after[0], after[0], after[1]]

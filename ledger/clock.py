@@ -8,7 +8,7 @@ past date have a realistic history to read.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 _frozen: ContextVar[datetime | None] = ContextVar("recording_time", default=None)
 
@@ -36,3 +36,14 @@ class recording_at:  # used as a function: ``with recording_at(t):``
 
     def __exit__(self, *_: object) -> None:
         _frozen.reset(self.token)
+
+
+def shifted(moment: datetime, days: float) -> datetime:
+    """``days`` after ``moment`` (before it, if negative), stopping at the calendar's first or
+    last instant: a window or a span that runs past it reads to its end (30 days after an
+    event at 9999-12-20; 180 days before a scheduler's --now of 0001-02-01)."""
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        edge = datetime.max if days > 0 else datetime.min
+        return edge.replace(tzinfo=moment.tzinfo)

@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.application import Ledger
-from ledger.commands.fields import currency_code
+from ledger.commands.fields import currency_code, reference
 from ledger.commands.models import Command, parse_command
 from ledger.config import Settings
 from ledger.errors import CommandInvalid, LedgerError
@@ -195,7 +195,7 @@ def purchase_commands(lines: Iterable[str], columns: PurchaseColumns, *,
             if header is not None:
                 continue
         try:
-            customer = cell(fields, positions["customer"], "customer", number)
+            customer = customer_of(fields, positions["customer"], number)
         except LedgerError as error:
             if mine == 0:
                 yield number, error
@@ -232,6 +232,15 @@ def purchase_commands(lines: Iterable[str], columns: PurchaseColumns, *,
             where=f"line {first_line}")
         yield first_line, [register, first]
         yield from ((number, [command]) for number, command, _ in rows[1:])
+
+
+def customer_of(fields: Sequence[str], at: int, line: int) -> str:
+    """The row's customer, as the ledger keeps references: a history that spells one customer
+    two ways (full-width digits) gives their purchases one customer, one process, one id."""
+    try:
+        return reference(cell(fields, at, "customer", line))
+    except ValueError as error:
+        raise CommandInvalid(f"customer: {error}", where=f"line {line}") from None
 
 
 def cell(fields: Sequence[str], at: int, name: str, line: int) -> str:

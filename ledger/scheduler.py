@@ -26,12 +26,13 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import IO, Any
 
 import psycopg
 
 from ledger.application import Ledger
+from ledger.clock import shifted
 from ledger.commands.models import Command, parse_command
 from ledger.config import Settings
 from ledger.errors import LedgerError
@@ -117,7 +118,7 @@ class Jobs:
     def lapsed_customers(self, now: datetime) -> list[Fact]:
         """Customers whose last purchase or contact (or, without one, their registration) is
         ``lapse_days`` old, who have not churned and have not lapsed since then."""
-        cutoff = iso(now - timedelta(days=self.lapse_days))
+        cutoff = iso(shifted(now, -self.lapse_days))
         with self.runner.db.transaction(self.tables, commit=False) as tx:  # one snapshot
             customers = tx.rows("SELECT ref, registered_at FROM {customers} WHERE "
                                 "churned_at IS NULL AND erased = ?", (False,))

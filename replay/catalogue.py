@@ -4,6 +4,7 @@ and the HTTP API both ask here."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from ledger.projections.db import Database, ViewDb
 from ledger.projections.runner import Runner
 from replay.btyd import UNITS, fit_bgnbd, summaries
 from replay.core import Reading, Replay
-from replay.periods import Period, parse_periods
+from replay.periods import Period, parse_periods, reportable
 from replay.reports import (
     CAMPAIGN_COLUMNS,
     COMPLAINT_COLUMNS,
@@ -33,6 +34,9 @@ from replay.reports import (
     satisfaction,
     value,
 )
+
+MOST_DAYS = 36_500  # a window or span of days: a century
+MOST_HORIZON_DAYS = 36_525  # churn-risk's horizon: a century, in days
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,21 @@ class Ask:
                                  f"{', '.join(sorted(REPORTS))}", where="NAME")
         if self.unit not in UNITS:
             raise CommandInvalid(f"unit must be one of {', '.join(UNITS)}", where="unit")
-        if self.horizon <= 0:
-            raise CommandInvalid("the horizon must be more than 0", where="horizon")
+        if not (math.isfinite(self.horizon)
+                and 0 < self.horizon * UNITS[self.unit] <= MOST_HORIZON_DAYS):
+            raise CommandInvalid(f"the horizon is a finite number of {self.unit} above 0, at "
+                                 f"most a century ({MOST_HORIZON_DAYS:,} days); {self.horizon:g} "
+                                 "is not one (the model's figures past it are not numbers)",
+                                 where="horizon")
         if self.by not in ("product", "rep"):
             raise CommandInvalid("satisfaction is grouped by product or rep", where="by")
         for name in ("window", "quick", "days"):
-            if (getattr(self, name) or 1) < 1:
-                raise CommandInvalid(f"{name} is a number of days, at least 1", where=name)
+            if not 1 <= (getattr(self, name) or 1) <= MOST_DAYS:
+                raise CommandInvalid(f"{name} is a number of days, from 1 to {MOST_DAYS:,}",
+                                     where=name)
+        reportable(self.as_of, "as_of")
+        if self.period is not None and self.name in OVER_PERIODS:
+            self.periods()  # refused now, not after a replay has read the log
 
     def periods(self) -> list[Period]:
         if self.period is None:
@@ -147,6 +159,8 @@ REPORTS: dict[str, Callable[[ViewDb, Ask], Report]] = {
     "summary": summary_report, "churn-risk": churn_risk_report}
 # Reports whose rows are customers (the API shows them by pseudonym).
 PER_CUSTOMER = frozenset({"value", "relationship", "summary", "churn-risk"})
+OVER_PERIODS = frozenset({"retention", "cohorts", "value", "satisfaction", "complaints",
+                          "campaigns"})
 
 
 def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = None,

@@ -26,6 +26,7 @@ from ledger.errors import CommandInvalid
 from ledger.projections.base import View
 from ledger.projections.db import Database, iso
 from ledger.projections.runner import Runner
+from replay.periods import reportable
 
 
 class ReplayFailed(RuntimeError):
@@ -45,6 +46,7 @@ class Reading:
             if value is not None and value.tzinfo is None:
                 raise CommandInvalid("give the time with its UTC offset, e.g. "
                                      "2025-10-01T00:00:00Z", where=name)
+            reportable(value, name)
         if self.as_known_at is not None and self.as_occurred_by is not None:
             raise CommandInvalid("a replay reads the log as known at a time or as occurred by "
                                  "a time, not both", where="as_known_at")
@@ -124,27 +126,42 @@ class Replay:
             self.folder = Path(tempfile.mkdtemp(prefix="ledger-replay-"))
             out = self.folder / "replay.sqlite"
         self.path = out
-        self.datastore = SQLiteDatastore(str(self.path), lock_timeout=30)
-        self.db = Database(self.datastore)
-        self.runner = Runner(ledger, views, database=self.db, keep=reading.keeps)
-        self.head = end_of(ledger, reading)  # the last log position this replay reads
+        self.datastore: SQLiteDatastore | None = None
+        self.runner: Runner | None = None
+        try:
+            self.datastore = SQLiteDatastore(str(self.path), lock_timeout=30)
+            self.db = Database(self.datastore)
+            self.runner = Runner(ledger, views, database=self.db, keep=reading.keeps)
+            self.head = end_of(ledger, reading)  # the last log position this replay reads
+        except BaseException:
+            self.close(failed=True)
+            raise
 
     def run(self, progress: Callable[[int], None] | None = None) -> int:
         """Read the log up to where it stood when the replay began; return the events read."""
+        assert self.runner is not None
         read = self.runner.catch_up(until=self.head, progress=progress)
         for view, error in self.runner.failed.items():
             raise ReplayFailed(f"the {view} view cannot process an event of this reading of "
                                f"the log:\n{error}")
         return read
 
-    def close(self) -> None:
-        self.runner.close()
-        self.datastore.close()
+    def close(self, *, failed: bool = False) -> None:
+        """Close the store and remove its temporary folder; a failed replay asked to be kept
+        is removed too (half a replay is not one to take away)."""
+        if self.runner is not None:
+            self.runner.close()
+        if self.datastore is not None:
+            self.datastore.close()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
+        elif failed:
+            for path in (self.path, *(self.path.with_name(self.path.name + end)
+                                      for end in ("-wal", "-shm", "-journal"))):
+                path.unlink(missing_ok=True)
 
     def __enter__(self) -> Replay:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self.close(failed=kind is not None)

@@ -1,5 +1,5 @@
 """Reporting periods: a month (2025-07), a quarter (2025-Q3) or a year (2025), in UTC, and
-runs of them (2025-Q1..2025-Q4)."""
+runs of them (2025-Q1..2025-Q4); and the span of the calendar reports read."""
 
 from __future__ import annotations
 
@@ -12,6 +12,20 @@ from ledger.errors import CommandInvalid
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _QUARTER = re.compile(r"(\d{4})-Q([1-4])", re.IGNORECASE)
 _YEAR = re.compile(r"(\d{4})")
+
+# Reports cover the years 0001 to 9998: a year short of the calendar's end, so that the end
+# of every period, and the margin a replay reads past its reading, are instants too.
+LAST_YEAR = 9998
+END = datetime(LAST_YEAR + 1, 1, 1, tzinfo=timezone.utc)
+
+
+def reportable(moment: datetime | None, where: str) -> datetime | None:
+    """``moment``, if a report can be read as of it; otherwise an error naming ``where``."""
+    if moment is not None and moment.replace(tzinfo=moment.tzinfo or timezone.utc) >= END:
+        raise CommandInvalid(f"{moment.isoformat()} is past the last instant reports cover, "
+                             f"{LAST_YEAR}-12-31T23:59:59Z (the calendar's last year is left "
+                             "for the ends of periods); give an earlier one", where=where)
+    return moment
 
 
 @dataclass(frozen=True, order=True)
@@ -35,16 +49,19 @@ def period_of(start: datetime, months: int) -> Period:
     year, month = divmod(start.year * 12 + start.month - 1 + months, 12)
     end = datetime(year, month + 1, 1, tzinfo=timezone.utc)
     if months == 12:
-        label = f"{start.year}"
+        label = f"{start.year:04d}"
     elif months == 3:
-        label = f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+        label = f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
     else:
-        label = f"{start.year}-{start.month:02d}"
+        label = f"{start.year:04d}-{start.month:02d}"
     return Period(start, end, label, months)
 
 
 def parse_period(text: str) -> Period:
     """One period: 2025-07, 2025-Q3 or 2025."""
+    if (found := re.match(r"\d{4}", text)) and not 1 <= int(found[0]) <= LAST_YEAR:
+        raise CommandInvalid(f"{text!r} is outside the years reports cover, 0001 to "
+                             f"{LAST_YEAR}; give a period within them", where="period")
     if found := _QUARTER.fullmatch(text):
         year, quarter = int(found[1]), int(found[2])
         return period_of(datetime(year, 3 * quarter - 2, 1, tzinfo=timezone.utc), 3)
@@ -66,10 +83,15 @@ def parse_periods(text: str) -> list[Period]:
                              "or two years", where="period")
     if last.start < first.start:
         raise CommandInvalid(f"{text!r} ends before it starts", where="period")
+    count = (months(last.start) - months(first.start)) // first.months + 1
+    if count > 240:  # counted before they are made: 0001..9998 would be 119,976 months
+        raise CommandInvalid(f"{text!r} spans {count} periods; at most 240 at a time",
+                             where="period")
     periods = [first]
     while periods[-1] != last:
         periods.append(periods[-1].next())
-    if len(periods) > 240:
-        raise CommandInvalid(f"{text!r} spans {len(periods)} periods; at most 240 at a time",
-                             where="period")
     return periods
+
+
+def months(moment: datetime) -> int:
+    return moment.year * 12 + moment.month - 1

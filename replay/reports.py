@@ -20,11 +20,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 from typing import Any
 
+from ledger.clock import shifted
 from ledger.commands.fields import DefectionType
 from ledger.projections.db import ViewDb, iso, parse_iso
 from replay.periods import Period
@@ -246,7 +247,7 @@ def complaints(tx: ViewDb, periods: list[Period], *, window: int,
     rows = []
     for period in periods:
         start, end = text(period.start), text(period.end)
-        after = text(period.end + timedelta(days=window))
+        after = text(shifted(period.end, window))
         days: list[float] = []
         experience: dict[str, str] = {}
         for complaint in filed:
@@ -285,7 +286,8 @@ def complaints(tx: ViewDb, periods: list[Period], *, window: int,
 def days_after(moment: str, days: int) -> str:
     found = parse_iso(moment)
     assert found is not None
-    return text(found + timedelta(days=days))
+    return text(shifted(found, days))
+
 
 
 def elapsed(start: str, end: str) -> float:
@@ -359,7 +361,7 @@ def relationship(tx: ViewDb, as_of: datetime, *, days: int,
     """Each customer's relationship level from their contacts in the ``days`` before
     ``as_of``: intimate (at least ``intimate`` face-to-face contacts: visits, events),
     face-to-face (at least one), general (contacts by other channels only), no contact."""
-    start, end = text(as_of - timedelta(days=days)), text(as_of)
+    start, end = text(shifted(as_of, -days)), text(as_of)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for contact in rows_of(tx, "SELECT customer, channel, occurred_at FROM {contacts} "
                                "WHERE retracted = ?", (False,)):

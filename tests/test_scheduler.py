@@ -142,7 +142,7 @@ def test_after_downtime_one_run_catches_up_once(shop: Settings,
 
 
 def test_bad_intervals_are_refused(shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["scheduler", "--every", "nonsense=5"]) == 1
+    assert main(["scheduler", "--every", "nonsense=5"]) == 2
     assert "--every 'nonsense=5': give JOB=SECONDS" in capsys.readouterr().err
     assert main(["scheduler", "--now", on(1)]) == 2
     assert "--now goes with --once" in capsys.readouterr().err

@@ -28,6 +28,8 @@ from fastapi.templating import Jinja2Templates
 from api.console import charts
 from api.console.session import COOKIE, LIFETIME, csrf_ok, csrf_token, open_session, session_key
 from api.deps import (
+    Offset,
+    Reference,
     Services,
     Svc,
     access,
@@ -41,6 +43,7 @@ from api.deps import (
 from api.keys import ApiKey
 from api.problems import TITLES, ViewBehind
 from ledger.authorization import READS_CUSTOMERS
+from ledger.commands.fields import in_utc
 from ledger.commands.models import AssignOwner, ErasePersonalData
 from ledger.errors import CommandInvalid, Forbidden, LedgerError, UnknownReference
 from ledger.integrity import Integrity, digest_of
@@ -51,6 +54,7 @@ from ledger.projections.promises import promises_with_status
 from ledger.projections.service import violations
 from replay.catalogue import REPORTS, Ask, Report, difference, report
 from replay.core import Reading
+from replay.periods import reportable
 
 HERE = Path(__file__).parent
 log = logging.getLogger("ledger.console")
@@ -208,9 +212,9 @@ def search(svc: Services, key: ApiKey, text: str) -> list[dict[str, Any]]:
 
 
 @router.get("/customers/{ref}", response_class=HTMLResponse)
-async def timeline(request: Request, svc: Svc, ref: str,
+async def timeline(request: Request, svc: Svc, ref: Reference,
                    kind: Annotated[str, Query(max_length=60)] = "",
-                   rep: Annotated[str, Query(max_length=60)] = "",
+                   rep: Annotated[Reference, Query(max_length=60)] = "",
                    since: Annotated[str, Query(max_length=30)] = "",
                    until: Annotated[str, Query(max_length=30)] = "",
                    cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -233,7 +237,7 @@ async def timeline(request: Request, svc: Svc, ref: str,
 
 
 @router.post("/customers/{ref}/erasure")
-async def erase(request: Request, svc: Svc, ref: str, csrf: Annotated[str, Form()] = "",
+async def erase(request: Request, svc: Svc, ref: Reference, csrf: Annotated[str, Form()] = "",
                 reason: Annotated[str, Form(max_length=4000)] = "") -> Response:
     """Forget the customer: the same command, and the same rule, as the API and the CLI."""
     key = await checked_form(request, svc, csrf)
@@ -263,16 +267,19 @@ def moment(text: str, where: str) -> datetime | None:
     except ValueError:
         raise CommandInvalid(f"{text!r} is not a date (2025-03-01) or an instant "
                              "(2025-03-01T09:00:00+00:00)", where=where) from None
-    return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
+    try:
+        return in_utc(found)
+    except ValueError as error:
+        raise CommandInvalid(str(error), where=where) from None
 
 
 # -- reps: dossier and hand-over ---------------------------------------------------------------
 
 
 @router.get("/reps/{ref}", response_class=HTMLResponse)
-async def dossier(request: Request, svc: Svc, ref: str,
+async def dossier(request: Request, svc: Svc, ref: Reference,
                   section: Annotated[str, Query(max_length=40)] = "",
-                  offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+                  offset: Offset = 0) -> Response:
     key = await visitor(request, svc)
     await svc.call(may_read_rep, svc, key, ref)
     await looked(request, svc, key, fields=("dossier",))
@@ -288,9 +295,9 @@ async def dossier(request: Request, svc: Svc, ref: str,
 
 
 @router.get("/reps/{ref}/handover", response_class=HTMLResponse)
-async def handover(request: Request, svc: Svc, ref: str,
-                   owned: Annotated[int, Query(ge=0)] = 0,
-                   items: Annotated[int, Query(ge=0)] = 0,
+async def handover(request: Request, svc: Svc, ref: Reference,
+                   owned: Offset = 0,
+                   items: Offset = 0,
                    moved: Annotated[str, Query(max_length=20_000)] = "",
                    to: Annotated[str, Query(max_length=60)] = "",
                    min_position: Annotated[int | None, Query(ge=0)] = None) -> Response:
@@ -320,7 +327,7 @@ async def handover(request: Request, svc: Svc, ref: str,
 
 
 @router.post("/reps/{ref}/handover")
-async def reassign(request: Request, svc: Svc, ref: str,
+async def reassign(request: Request, svc: Svc, ref: Reference,
                    csrf: Annotated[str, Form()] = "",
                    customers: Annotated[list[str] | None, Form()] = None,
                    new_owner: Annotated[str, Form()] = "",
@@ -476,7 +483,7 @@ def verify_new(svc: Services) -> bool:
 
 @router.get("/service", response_class=HTMLResponse)
 async def service(request: Request, svc: Svc,
-                  rep: Annotated[str, Query(max_length=60)] = "",
+                  rep: Annotated[Reference, Query(max_length=60)] = "",
                   cursor: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """What is past its deadline, oldest first: a rep's own, a manager's team's or (for
     compliance) everyone's."""
@@ -527,6 +534,7 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
     found: Report | None = None
     job: Job | None = None
     if run:  # a report runs apart (a replay reads the log up to then); the page follows it
+        asked(form)
         await looked(request, svc, key, fields=("report",))
         job = report_job(svc, key, form)
         if job.error is not None:
@@ -543,6 +551,7 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
 async def reports_csv(request: Request, svc: Svc, form: ReportForm) -> Response:
     key = await visitor(request, svc)
     require(key, ("analyst", "compliance"), "read reports")
+    asked(form)
     await looked(request, svc, key, fields=("report",))
     job = JOBS.get(job_key(key, form))
     found = job.result if job and job.result else await svc.call(report_for, svc, key, form)
@@ -555,26 +564,35 @@ async def reports_csv(request: Request, svc: Svc, form: ReportForm) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def report_for(svc: Services, key: ApiKey, form: dict[str, str],
-               progress: Progress | None = None) -> Report:
-    """The report the form asks for (analysts see customers by pseudonym)."""
+def asked(form: dict[str, str]) -> tuple[Ask, list[Reading]]:
+    """The report the form asks for and its reading (two, for a difference), checked before
+    anything runs: a bad value is refused at once, not by a job that has begun."""
     if form["name"] not in REPORTS:
         raise CommandInvalid(f"no report {form['name']!r}; reports are "
                              f"{', '.join(sorted(REPORTS))}", where="name")
     ask = Ask(form["name"], period=form["period"] or None,
               as_of=moment(form["as_of"], "as_of"))
     if form["diff_a"]:
-        a = Reading(as_known_at=moment(form["diff_a"], "diff_a"))
-        b = Reading(as_known_at=moment(form["diff_b"], "diff_b"))
+        return ask, [Reading(as_known_at=reportable(moment(form[name], name), name))
+                     for name in ("diff_a", "diff_b")]
+    at = reportable(moment(form["at"], "at"), "at")
+    if form["reading"] != "now" and at is None:
+        raise CommandInvalid("give the date the reading is as of", where="at")
+    return ask, [Reading() if form["reading"] == "now"
+                 else Reading(as_known_at=at) if form["reading"] == "known"
+                 else Reading(as_occurred_by=at)]
+
+
+def report_for(svc: Services, key: ApiKey, form: dict[str, str],
+               progress: Progress | None = None) -> Report:
+    """The report the form asks for (analysts see customers by pseudonym)."""
+    ask, readings = asked(form)
+    if len(readings) == 2:
+        a, b = readings
         found = difference(report(svc.ledger, ask, a, progress=progress),
                            report(svc.ledger, ask, b, progress=progress))
     else:
-        at = moment(form["at"], "at")
-        if form["reading"] != "now" and at is None:
-            raise CommandInvalid("give the date the reading is as of", where="at")
-        chosen = (Reading() if form["reading"] == "now"
-                  else Reading(as_known_at=at) if form["reading"] == "known"
-                  else Reading(as_occurred_by=at))
+        chosen = readings[0]
         found = report(svc.ledger, ask, chosen, db=svc.db if chosen == Reading() else None,
                        progress=progress)
     if key.role == "analyst" and "customer" in found.columns:

@@ -7,10 +7,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from api.deps import Caller, MinPosition, Purpose, Svc, access, require, team_of, wait_for
+from api.deps import (
+    Caller,
+    MinPosition,
+    Purpose,
+    Reference,
+    Svc,
+    access,
+    require,
+    team_of,
+    wait_for,
+)
 from api.problems import responses
 from api.routes.customers import Cursor, Limit
 from api.schemas import ConflictingQuotes, InboxItem, Page, Violation
+from ledger.commands.fields import Moment
 from ledger.errors import Forbidden
 from ledger.projections import queries
 from ledger.projections.service import WHY
@@ -21,7 +32,7 @@ router = APIRouter()
 @router.get("/compliance/conflicts", response_model=Page[ConflictingQuotes],
             tags=["compliance"], responses=responses(422))
 async def conflicts(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
-                    customer: str | None = None,
+                    customer: Reference | None = None,
               min_position: MinPosition = None, limit: Limit = 100,
               cursor: Cursor = None) -> dict[str, Any]:
     """Quotes to one customer for one product, valid at once, at different net prices."""
@@ -53,8 +64,8 @@ async def violations(svc: Svc, key: Caller, request: Request, purpose: Purpose =
 @router.get("/service/inbox", response_model=Page[InboxItem], tags=["service"],
             responses=responses(422))
 async def inbox(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
-                rep: str | None = None,
-          as_of: Annotated[datetime | None, Query(description="Default: now.")] = None,
+                rep: Reference | None = None,
+          as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
           min_position: MinPosition = None, limit: Limit = 100,
           cursor: Cursor = None) -> dict[str, Any]:
     """Requests and complaints past their deadline, oldest deadline first. A rep sees their

@@ -16,6 +16,7 @@ from api.deps import (
     Caller,
     MinPosition,
     Purpose,
+    Reference,
     Services,
     Svc,
     access,
@@ -27,6 +28,7 @@ from api.deps import (
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Customer, CustomerExport, Page, Promise, Quote, TimelineLine
+from ledger.commands.fields import Moment
 from ledger.export import export_customer, export_html
 from ledger.projections import base, queries
 from ledger.projections.db import iso
@@ -51,8 +53,8 @@ async def read(svc: Services, key: ApiKey, request: Request, ref: str, view: str
 
 
 @router.get("", response_model=Customer, responses=responses(404))
-async def get_customer(ref: str, svc: Svc, key: Caller, request: Request, response: Response,
-                       purpose: Purpose = None) -> Customer:
+async def get_customer(ref: Reference, svc: Svc, key: Caller, request: Request,
+                       response: Response, purpose: Purpose = None) -> Customer:
     """The customer now: profile, owner, open entries. The ETag is their version."""
     customer = await svc.call(may_read_customer, svc, key, ref)
     await svc.access.record_async([access(key, request, customer=ref, fields=("profile",),
@@ -72,7 +74,7 @@ async def get_customer(ref: str, svc: Svc, key: Caller, request: Request, respon
 
 @router.get("/export", response_model=CustomerExport, responses={
     **responses(403, 404), 200: {"content": {"text/html": {}}}})
-async def export(ref: str, svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
+async def export(ref: Reference, svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
                  format: Annotated[str, Query(pattern="^(json|html)$",
                                               description="json, or html: a readable page")
                                    ] = "json") -> Any:
@@ -92,12 +94,12 @@ def exported(svc: Services, ref: str) -> dict[str, Any]:
 
 
 @router.get("/timeline", response_model=Page[TimelineLine], responses=responses(404, 422))
-async def timeline(ref: str, svc: Svc, key: Caller, request: Request,
+async def timeline(ref: Reference, svc: Svc, key: Caller, request: Request,
                    purpose: Purpose = None, min_position: MinPosition = None,
              kind: Annotated[list[str] | None, Query(
                  description="Event kinds, e.g. QuoteIssued (repeat for several).")] = None,
-             rep: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, limit: Limit = 100,
+             rep: Reference | None = None, since: Moment | None = None,
+             until: Moment | None = None, limit: Limit = 100,
              cursor: Cursor = None) -> dict[str, Any]:
     """Every interaction in the order it happened, corrections applied, trail kept."""
     return await read(svc, key, request, ref, "timeline", min_position, purpose,
@@ -106,9 +108,9 @@ async def timeline(ref: str, svc: Svc, key: Caller, request: Request,
 
 
 @router.get("/promises", response_model=Page[Promise], responses=responses(404, 422))
-async def promises(ref: str, svc: Svc, key: Caller, request: Request,
+async def promises(ref: Reference, svc: Svc, key: Caller, request: Request,
                    purpose: Purpose = None, min_position: MinPosition = None,
-             rep: str | None = None,
+             rep: Reference | None = None,
              status: Annotated[str | None, Query(
                  pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
              limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
@@ -119,9 +121,9 @@ async def promises(ref: str, svc: Svc, key: Caller, request: Request,
 
 
 @router.get("/quotes", response_model=Page[Quote], responses=responses(404, 422))
-async def quotes(ref: str, svc: Svc, key: Caller, request: Request,
+async def quotes(ref: Reference, svc: Svc, key: Caller, request: Request,
                  purpose: Purpose = None, min_position: MinPosition = None,
-           rep: str | None = None,
+           rep: Reference | None = None,
            status: Annotated[str | None, Query(
                pattern="^(open|accepted|declined|expired|withdrawn)$")] = None,
            limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:

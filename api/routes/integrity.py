@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import Caller, Svc, require
+from api.deps import Caller, Reference, Svc, require
 from api.problems import responses
 from ledger.integrity import Integrity, Verification
 
@@ -36,7 +36,8 @@ def run(svc: Svc, action: str, customer: str | None = None, incremental: bool = 
 
 @router.get("/integrity/verify", tags=["integrity"], responses=responses(404, 422))
 async def verify(svc: Svc, key: Caller,
-                 customer: Annotated[str | None, Query(description="only this customer")] = None,
+                 customer: Annotated[Reference | None, Query(
+                     description="only this customer")] = None,
                  incremental: Annotated[bool, Query(description="only what was written since "
                                                     "the last run that found all well")] = False,
                  against: Annotated[str | None, Query(description="a digest printed earlier: "

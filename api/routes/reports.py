@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -10,8 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 from api.deps import Caller, MinPosition, Purpose, Services, Svc, access, require, wait_for
 from api.keys import ApiKey
 from api.problems import responses
+from ledger.commands.fields import Moment
 from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, Report, difference, report
 from replay.core import Reading
+from replay.periods import reportable
 
 router = APIRouter()
 ReportName = Annotated[str, Path(pattern=f"^({'|'.join(REPORTS)})$",
@@ -23,14 +24,14 @@ async def get_report(
         svc: Svc, key: Caller, name: ReportName, request: Request,
         period: Annotated[str | None, Query(description="retention, cohorts, value: 2025-07, "
                                             "2025-Q3, 2025, or a run: 2025-Q1..2025-Q4")] = None,
-        as_of: Annotated[datetime | None, Query(description="summary, churn-risk: the end of "
+        as_of: Annotated[Moment | None, Query(description="summary, churn-risk: the end of "
                                                 "the observed period")] = None,
         unit: Annotated[str, Query(pattern="^(days|weeks)$")] = "weeks",
         currency: Annotated[str | None, Query(description="only purchases in this one")] = None,
         horizon: Annotated[float, Query(gt=0, description="churn-risk: units ahead")] = 52,
-        as_known_at: Annotated[datetime | None, Query(description="replay only what had been "
+        as_known_at: Annotated[Moment | None, Query(description="replay only what had been "
                                                       "recorded by then")] = None,
-        as_occurred_by: Annotated[datetime | None, Query(description="replay what had "
+        as_occurred_by: Annotated[Moment | None, Query(description="replay what had "
                                                          "happened by then")] = None,
         min_position: MinPosition = None, purpose: Purpose = None) -> dict[str, Any]:
     """A report as known now (from the live views), as known at a time, or as occurred by a
@@ -49,11 +50,11 @@ async def get_report(
 @router.get("/reports/{name}/diff", tags=["reports"], responses=responses(422))
 async def get_report_diff(
         svc: Svc, key: Caller, name: ReportName, request: Request,
-        a: Annotated[datetime, Query(description="the first reading: as known at a")],
-        b: Annotated[datetime | None, Query(description="the second: as known at b "
+        a: Annotated[Moment, Query(description="the first reading: as known at a")],
+        b: Annotated[Moment | None, Query(description="the second: as known at b "
                                             "(default now)")] = None,
         period: Annotated[str | None, Query(description="as for the report")] = None,
-        as_of: Annotated[datetime | None, Query(description="as for the report")] = None,
+        as_of: Annotated[Moment | None, Query(description="as for the report")] = None,
         unit: Annotated[str, Query(pattern="^(days|weeks)$")] = "weeks",
         currency: str | None = None,
         horizon: Annotated[float, Query(gt=0)] = 52, purpose: Purpose = None) -> dict[str, Any]:
@@ -62,7 +63,8 @@ async def get_report_diff(
     await svc.access.record_async([access(key, request, customer=None, fields=("report",),
                                           purpose=purpose)])
     ask = Ask(name, period=period, as_of=as_of, unit=unit, currency=currency, horizon=horizon)
-    first, second = Reading(as_known_at=a), Reading(as_known_at=b)
+    first = Reading(as_known_at=reportable(a, "a"))
+    second = Reading(as_known_at=reportable(b, "b"))
     found = difference(await read(svc, ask, first, None), await read(svc, ask, second, None))
     return {"report": name, "a": first.to_dict(), "b": second.to_dict(),
             "source": found.source, "data": shown(svc, key, name, found.rows)}

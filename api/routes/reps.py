@@ -11,7 +11,9 @@ from fastapi import APIRouter, Path, Query, Request
 from api.deps import (
     Caller,
     MinPosition,
+    Offset,
     Purpose,
+    Reference,
     Services,
     Svc,
     access,
@@ -22,16 +24,16 @@ from api.deps import (
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Dossier, DossierPage, Handover
+from ledger.commands.fields import Moment
 from ledger.projections import queries
 from ledger.projections.dossier import SECTIONS, dossier_page, rep_handover
 
 router = APIRouter(prefix="/reps/{ref}", tags=["reps"])
 
-AsOf = Annotated[datetime | None, Query(
+AsOf = Annotated[Moment | None, Query(
     description="\"Now\" for deadlines (default: now); what is overdue as of then.")]
 VIEWS = ("promises", "quotes", "service", "dossier")
 Limit = Annotated[int, Query(ge=1, le=1000, description="Rows of each list at most.")]
-Offset = Annotated[int, Query(ge=0, description="Rows of the list to skip.")]
 Section = Annotated[str, Path(pattern=f"^({'|'.join(SECTIONS)})$",
                              description=f"One of {', '.join(SECTIONS)}.")]
 
@@ -50,7 +52,7 @@ async def answer(svc: Services, key: ApiKey, request: Request, ref: str,
 
 
 @router.get("/dossier", response_model=Dossier, responses=responses(404))
-async def dossier(ref: str, svc: Svc, key: Caller, request: Request, as_of: AsOf = None,
+async def dossier(ref: Reference, svc: Svc, key: Caller, request: Request, as_of: AsOf = None,
                   limit: Limit = 100, min_position: MinPosition = None,
                   purpose: Purpose = None) -> dict[str, Any]:
     """Customers owned and touched, open promises, quotes, complaints and requests: the
@@ -60,7 +62,8 @@ async def dossier(ref: str, svc: Svc, key: Caller, request: Request, as_of: AsOf
 
 
 @router.get("/dossier/{section}", response_model=DossierPage, responses=responses(404))
-async def dossier_section(ref: str, section: Section, svc: Svc, key: Caller, request: Request,
+async def dossier_section(ref: Reference, section: Section, svc: Svc, key: Caller,
+                          request: Request,
                           as_of: AsOf = None, offset: Offset = 0, limit: Limit = 100,
                           min_position: MinPosition = None,
                           purpose: Purpose = None) -> dict[str, Any]:
@@ -72,7 +75,7 @@ async def dossier_section(ref: str, section: Section, svc: Svc, key: Caller, req
 
 
 @router.get("/handover", response_model=Handover, responses=responses(404))
-async def handover(ref: str, svc: Svc, key: Caller, request: Request, as_of: AsOf = None,
+async def handover(ref: Reference, svc: Svc, key: Caller, request: Request, as_of: AsOf = None,
                    min_position: MinPosition = None, purpose: Purpose = None) -> Handover:
     """For a departed rep: what needs a new owner and why, most urgent first."""
     return Handover(**await answer(svc, key, request, ref, min_position, purpose, rep_handover,

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from ledger.access_log import Access, AccessLog, cli_key
 from ledger.application import Ledger
+from ledger.commands.fields import reference
 from ledger.config import Settings
 from ledger.projections.db import Database
 
@@ -27,15 +28,50 @@ def settings_of(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def positive(text: str) -> int:
-    """An argparse type: a whole number, at least 1."""
+MOST = 10**9  # a count no store holds as many of, and a number both databases take
+CENTURY = 36_500  # days: the longest span of days an option takes (the commands' limit)
+YEAR = 365 * 86_400  # seconds: the longest wait between runs an option takes
+
+
+def whole(least: int = 1, most: int = MOST) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``least`` to ``most`` (a number past 64 bits
+    overflows in the databases; a span of days past the calendar, in Python)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is less than {least:,}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{value} is more than {most:,}")
+        return value
+    return parse
+
+
+positive = whole()
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a wait in seconds, finite, above 0 and at most a year (a scheduler
+    given nan or inf stopped on its first run)."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= YEAR:  # false for nan
+        raise argparse.ArgumentTypeError(f"{text} seconds: give a number above 0, at most "
+                                         f"{YEAR:,} (a year)")
     return value
+
+
+def reference_arg(text: str) -> str:
+    """An argparse type: a customer's or rep's reference, as the ledger keeps references
+    (``fields.reference``: look-alike spellings are one; none may hold an unseen character)."""
+    try:
+        return reference(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def open_ledger(args: argparse.Namespace) -> Ledger:

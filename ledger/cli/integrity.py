@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.access_log import AccessCheck, AccessLog
 from ledger.application import Ledger
-from ledger.cli.common import looked, open_ledger, print_json, progress_bar
+from ledger.cli.common import looked, open_ledger, print_json, progress_bar, reference_arg
 from ledger.cli.tables import table
 from ledger.cli.views import caught_up
 from ledger.erasure import forget
@@ -30,7 +30,8 @@ def add_commands(commands: Any) -> None:
         "the same way: unless --customer or --against is given, its records are verified too "
         "and each one that is not as written is named by position. Exit status 1 when "
         "anything is wrong.")
-    verify.add_argument("--customer", metavar="REF", help="only this customer's stream")
+    verify.add_argument("--customer", metavar="REF", type=reference_arg,
+                        help="only this customer's stream")
     verify.add_argument("--incremental", action="store_true",
                         help="only what was written since the last run that found all well")
     verify.add_argument("--against", metavar="DIGEST",
@@ -51,7 +52,7 @@ def add_commands(commands: Any) -> None:
         "customer's personal fields (name, contact details, the free text they wrote). The "
         "history stays countable and verifiable: events, amounts and chains are untouched, "
         "but those fields read as nothing from then on, in every view, rebuild and replay.")
-    forget.add_argument("ref", help="the customer's reference")
+    forget.add_argument("ref", type=reference_arg, help="the customer's reference")
     forget.add_argument("--reason", required=True, help="why, for the record")
     forget.add_argument("--actor", default="compliance", help="who is recording it")
     forget.add_argument("--json", action="store_true")
@@ -62,7 +63,7 @@ def add_commands(commands: Any) -> None:
         "their record with its times and who recorded it, promises, quotes, consents, "
         "complaints, and who has looked at their personal data; with the log position and "
         "digest it was taken from. JSON by default; --html for a page a person can read.")
-    export.add_argument("ref", help="the customer's reference")
+    export.add_argument("ref", type=reference_arg, help="the customer's reference")
     export.add_argument("--html", action="store_true", help="a readable page instead of JSON")
     export.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: "
                         "standard output)")

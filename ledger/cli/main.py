@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import signal
 import sys
@@ -13,9 +14,20 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.cli import audit, integrity, reports, scheduling, server
-from ledger.cli.common import looked, open_ledger, positive, print_json, progress_bar, settings_of
+from ledger.cli.common import (
+    CENTURY,
+    looked,
+    open_ledger,
+    positive,
+    print_json,
+    progress_bar,
+    reference_arg,
+    settings_of,
+    whole,
+)
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
-from ledger.errors import LedgerError
+from ledger.demo import MIN_CUSTOMERS, MIN_DAYS
+from ledger.errors import CommandInvalid, LedgerError
 from ledger.projections import queries
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
@@ -58,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args))
+    except CommandInvalid as error:  # bad input, as argparse exits for a bad option
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except LedgerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -87,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
         "kind of event, late-recorded entries, corrections, opt-outs, conflicting quotes, "
         "broken and overdue promises, complaints. The same seed builds the same world.")
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    demo.add_argument("--customers", type=int, default=3000, help="customers (default 3000)")
-    demo.add_argument("--days", type=int, default=730, help="days of history (default 730)")
+    demo.add_argument("--customers", type=whole(MIN_CUSTOMERS), default=3000,
+                      help="customers (default 3000)")
+    demo.add_argument("--days", type=whole(MIN_DAYS, CENTURY), default=730,
+                      help="days of history (default 730)")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(run=run_demo)
 
@@ -136,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     purchases.add_argument("--actor", default="import", help="who is recording (default: import)")
     purchases.add_argument("--batch-size", type=positive, default=5000,
                            help="commands per transaction (default 5000)")
-    purchases.add_argument("--workers", type=positive, default=min(4, os.cpu_count() or 1),
+    purchases.add_argument("--workers", type=whole(1, 64),
+                           default=min(4, os.cpu_count() or 1),
                            help="processes writing side by side, each its share of the "
                            "customers (default: the cores, at most 4)")
     purchases.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -148,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show", help="a customer's history, oldest first",
         description="Every interaction with the customer in business-time order: late-recorded "
         "entries say so, corrections and retractions are marked on the entry they concern.")
-    show.add_argument("ref", help="the customer's reference, e.g. CUST-00042")
+    show.add_argument("ref", type=reference_arg, help="the customer's reference, e.g. CUST-00042")
     show.add_argument("--tz", default=os.environ.get("LEDGER_TIMEZONE", "UTC"),
                       help="show times in this zone, e.g. Asia/Shanghai "
                       "(env LEDGER_TIMEZONE, default UTC)")
@@ -159,8 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         "promises", help="what each rep promised this customer",
         description="Every promise made to the customer, oldest first, with its status "
         "(open, kept, broken, cancelled, overdue) and what it is linked to.")
-    promises.add_argument("ref", help="the customer's reference")
-    promises.add_argument("--rep", help="only this rep's promises")
+    promises.add_argument("ref", type=reference_arg, help="the customer's reference")
+    promises.add_argument("--rep", type=reference_arg, help="only this rep's promises")
     promises.add_argument("--status", choices=["open", "kept", "broken", "cancelled", "overdue"])
     add_query_options(promises, listing=True)
     promises.set_defaults(run=customer_promises)
@@ -207,12 +225,29 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def read_lines(path: Path) -> list[str] | None:
+    """The lines of the file (of standard input, for -), or None when it cannot be read (the
+    reason is printed). Read as UTF-8, a byte-order mark at its start skipped (editors on
+    Windows write one), or as UTF-16 when it starts with that one's mark; any other encoding
+    (GBK, say) is refused, not half read. Lines end at line feeds only: a JSON line may hold
+    U+2028 or NEL in its text, where str.splitlines would cut it."""
     if str(path) == "-":
-        return sys.stdin.readlines()
-    if not path.is_file():
+        data = sys.stdin.buffer.read()
+    elif not path.is_file():
         print(f"error: {path}: no such file", file=sys.stderr)
         return None
-    return path.read_text(encoding="utf-8").splitlines()
+    else:
+        data = path.read_bytes()
+    try:
+        text = data.decode("utf-16" if data.startswith(UTF16_MARKS) else "utf-8-sig")
+    except UnicodeDecodeError as error:
+        print(f"error: {path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+              f"{error.start:,}); save it as UTF-8, e.g. iconv -f GBK -t UTF-8 {path} > "
+              f"{path}.utf8", file=sys.stderr)
+        return None
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
+UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def run_import(args: argparse.Namespace) -> int:

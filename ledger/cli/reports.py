@@ -18,6 +18,7 @@ from ledger.errors import CommandInvalid
 from replay.btyd import UNITS
 from replay.catalogue import REPORTS, Ask, Report, difference, report
 from replay.core import Reading
+from replay.periods import reportable
 
 
 def add_commands(commands: Any) -> None:
@@ -122,7 +123,7 @@ def reading_at(text: str, where: str) -> Reading:
     if text == "now":
         return Reading()
     try:
-        return Reading(as_known_at=instant(text))
+        return Reading(as_known_at=reportable(instant(text), where))
     except argparse.ArgumentTypeError as error:
         raise CommandInvalid(str(error), where=where) from None
 

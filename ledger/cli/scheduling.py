@@ -8,7 +8,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from ledger.cli.common import open_ledger, print_json, settings_of
+from ledger.cli.common import CENTURY, open_ledger, print_json, seconds, settings_of, whole
 from ledger.cli.tables import table
 from ledger.cli.views import instant
 from ledger.errors import CommandInvalid
@@ -32,12 +32,12 @@ def add_commands(commands: Any) -> None:
                         help="run every job once and exit, printing what was written")
     parser.add_argument("--now", type=instant, metavar="T",
                         help="with --once: run as of this instant (default: now)")
-    parser.add_argument("--interval", type=float, default=300,
+    parser.add_argument("--interval", type=seconds, default=300,
                         help="seconds between runs of every job (default 300)")
     parser.add_argument("--every", action="append", default=[], metavar="JOB=SECONDS",
                         help="seconds between runs of one job, e.g. lapsed_customers=86400 "
                         "(repeatable)")
-    parser.add_argument("--lapse-days", type=int, default=180,
+    parser.add_argument("--lapse-days", type=whole(1, CENTURY), default=180,
                         help="days without purchase or contact before a customer lapses "
                         "(default 180)")
     parser.add_argument("--job", action="append", choices=JOB_NAMES,
@@ -49,14 +49,15 @@ def add_commands(commands: Any) -> None:
 def intervals(args: argparse.Namespace) -> dict[str, float]:
     found = dict.fromkeys(JOB_NAMES, args.interval)
     for item in args.every:
-        name, _, seconds = item.partition("=")
+        name, _, wait = item.partition("=")
         try:
-            value = float(seconds)
-        except ValueError:
+            value = seconds(wait)
+        except argparse.ArgumentTypeError:
             value = 0
-        if name not in JOB_NAMES or value <= 0:
+        if name not in JOB_NAMES or not value:
             raise CommandInvalid(f"--every {item!r}: give JOB=SECONDS with a job of "
-                                 f"{', '.join(JOB_NAMES)} and seconds above 0", where="--every")
+                                 f"{', '.join(JOB_NAMES)} and seconds above 0, at most a year",
+                                 where="--every")
         found[name] = value
     return found
 

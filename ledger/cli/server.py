@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from api.keys import ROLES, KeyStore
-from ledger.cli.common import open_ledger, print_json, settings_of
+from ledger.cli.common import open_ledger, print_json, reference_arg, settings_of
 from ledger.cli.tables import table
 
 
@@ -38,7 +38,8 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--name", required=True, help="who or what uses it; the actor on "
                         "every event it writes, e.g. telephony or REP-3")
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--rep", help="for rep and manager keys: the rep it acts as")
+    create.add_argument("--rep", type=reference_arg,
+                        help="for rep and manager keys: the rep it acts as")
     create.add_argument("--json", action="store_true")
     create.set_defaults(run=create_key)
     listing = keys.add_parser("list", help="every key, revoked ones too")

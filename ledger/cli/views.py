@@ -9,8 +9,17 @@ import threading
 from datetime import datetime, timezone
 from typing import Any
 
-from ledger.cli.common import looked, open_ledger, positive, print_json, progress_bar
+from ledger.cli.common import (
+    looked,
+    open_ledger,
+    positive,
+    print_json,
+    progress_bar,
+    reference_arg,
+    seconds,
+)
 from ledger.cli.tables import table
+from ledger.commands.fields import in_utc
 from ledger.errors import CommandInvalid
 from ledger.projections import queries
 from ledger.projections.dossier import LISTS
@@ -32,8 +41,8 @@ def add_commands(commands: Any) -> None:
                          "(polling) until Ctrl-C or SIGTERM. Safe to stop at any moment.")
     run.add_argument("names", nargs="*", metavar="NAME", help=f"views ({', '.join(VIEW_NAMES)})")
     run.add_argument("--once", action="store_true", help="catch up and exit")
-    run.add_argument("--poll", type=float, default=0.5, help="seconds between polls")
-    run.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+    run.add_argument("--poll", type=seconds, default=0.5, help="seconds between polls")
+    run.add_argument("--batch-size", type=positive, default=BATCH_SIZE,
                      help=f"events per transaction (default {BATCH_SIZE:,})")
     run.set_defaults(run=run_projections)
     status = sub.add_parser("status", help="each view's position and lag behind the log")
@@ -53,7 +62,7 @@ def add_commands(commands: Any) -> None:
         title="rep commands", metavar="COMMAND")
     dossier = rep.add_parser(
         "dossier", help="what a rep owns, touched, promised and left open; hand-over if departed")
-    dossier.add_argument("ref", help="the rep's reference, e.g. REP-3")
+    dossier.add_argument("ref", type=reference_arg, help="the rep's reference, e.g. REP-3")
     dossier.add_argument("--limit", type=positive, help="at most N rows of each list "
                          "(default: all)")
     add_query_options(dossier)
@@ -63,7 +72,7 @@ def add_commands(commands: Any) -> None:
         .add_subparsers(title="compliance commands", metavar="COMMAND")
     conflicts = compliance.add_parser(
         "conflicts", help="quotes to one customer for one product, overlapping, different prices")
-    conflicts.add_argument("--customer", help="only this customer")
+    conflicts.add_argument("--customer", type=reference_arg, help="only this customer")
     add_query_options(conflicts, listing=True)
     conflicts.set_defaults(run=compliance_conflicts)
     violations = compliance.add_parser(
@@ -76,7 +85,7 @@ def add_commands(commands: Any) -> None:
     service = commands.add_parser("service", help="the service inbox").add_subparsers(
         title="service commands", metavar="COMMAND")
     inbox = service.add_parser("inbox", help="requests and complaints past their deadline")
-    inbox.add_argument("--rep", help="only this rep's")
+    inbox.add_argument("--rep", type=reference_arg, help="only this rep's")
     add_query_options(inbox, listing=True)
     inbox.set_defaults(run=service_inbox)
 
@@ -90,7 +99,7 @@ def add_query_options(parser: argparse.ArgumentParser, *, listing: bool = False)
     parser.add_argument("--purpose", help="why you look (kept with the read in the access "
                         "log, `ledger audit access`)")
     if listing:
-        parser.add_argument("--limit", type=int, default=100, help="rows per page")
+        parser.add_argument("--limit", type=positive, default=100, help="rows per page")
         parser.add_argument("--cursor", help="the next_cursor of the previous page")
 
 
@@ -101,7 +110,10 @@ def instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant") from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a zone, e.g. {text}Z")
-    return moment.astimezone(timezone.utc)
+    try:
+        return in_utc(moment)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def runner_for(args: argparse.Namespace, names: list[str] | None = None) -> Runner:

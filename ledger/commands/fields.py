@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
+
+from ledger.ids import normal_ref
 
 # ISO 4217 active codes.
 CURRENCIES = frozenset(
@@ -29,14 +32,40 @@ def _text(max_length: int) -> Any:
 Name = _text(200)
 Short = _text(200)
 Text = _text(4000)
+# Control (Cc), format (Cf: zero-width space, byte-order mark, direction marks) and surrogate
+# (Cs) characters: nobody can see or type them, so no reference may hold one.
+UNSEEN = frozenset({"Cc", "Cf", "Cs"})
+
+
+def reference(text: str) -> str:
+    """A reference (customer, rep, campaign, entry) as the ledger keeps it, wherever it comes
+    in: normalised (``ids.normal_ref``: look-alikes are one), and refused with a ValueError
+    if it holds a character that cannot be seen."""
+    if text.isascii() and text.isprintable():
+        return text.strip()
+    found = normal_ref(text)
+    for char in found:
+        if unicodedata.category(char) in UNSEEN:
+            name = unicodedata.name(char, "a control character")
+            raise ValueError(f"a reference cannot hold U+{ord(char):04X} ({name}), which "
+                             "cannot be seen; type the reference without it")
+    return found
+
+
+def _reference(value: Any) -> Any:
+    return reference(value) if isinstance(value, str) else value  # pydantic names the rest
+
+
 Ref = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                       pattern=r"^[^\s#/?]+$"),
+    BeforeValidator(_reference),
 ]
 EntryId = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
                            pattern=r"^[^\s#/?]+$"),
+    BeforeValidator(_reference),
 ]
 CommandId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[
@@ -64,10 +93,54 @@ def _no_float(value: Any) -> Any:
     return value
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+def in_utc(value: datetime) -> datetime:
+    """The instant in UTC (a time without a zone is read as UTC). An offset can carry a time
+    at the calendar's edge past it (0001-01-01T00:30:00+01:00 is in year 0 in UTC): that is
+    a ValueError saying so, not an OverflowError, so every parser of instants refuses it as
+    bad input."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is outside the calendar in UTC, which runs from "
+                         "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z; give an instant "
+                         "within it") from None
 
 
+# Maps (or lists) within a command's field: a correction's fields, holding a survey's items.
+MAX_NESTING = 2
+NESTED_TOO_DEEP = ("nests maps or lists too deep: a value is text, a number, a date, or a "
+                   "survey's items (a map of item to level)")
+
+
+def too_deep(value: Any, levels: int = MAX_NESTING) -> tuple[Any, ...] | None:
+    """Where in ``value`` (its first key or index) a map or list lies more than ``levels``
+    deep, if one does: found without recursion, so that no depth of JSON exhausts Python's
+    stack here (a value 400 deep did, in the check for NUL characters)."""
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 0, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        if type(item) is dict:
+            children: Any = item.items()
+        elif type(item) is list or type(item) is tuple:
+            children = enumerate(item)
+        else:
+            continue
+        if depth >= levels:
+            return path
+        stack.extend((child, depth + 1, path or (key,)) for key, child in children)
+    return None
+
+
+def _shallow(value: Any) -> Any:
+    """A corrected value: a map of plain values at most (a survey's items), nothing deeper."""
+    if too_deep(value, MAX_NESTING - 1) is not None:
+        raise ValueError(NESTED_TOO_DEEP)
+    return value
+
+
+Corrected = Annotated[Any, AfterValidator(_shallow)]
 Currency = Annotated[str, AfterValidator(currency_code)]
 # The constraints before the float check: so pydantic checks digits and places in its core,
 # not in Python (about 4 us an amount).
@@ -87,7 +160,9 @@ Fraction = Annotated[Decimal,
                      Field(ge=0, lt=1, max_digits=6, decimal_places=4, allow_inf_nan=False,
                            description="a fraction off the unit price: 0.15 means 15 % off"),
                      BeforeValidator(_no_float)]
-Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
+Instant = Annotated[AwareDatetime, AfterValidator(in_utc)]
+# An instant a query is asked about (since, until, as_of ...): one without a zone is UTC.
+Moment = Annotated[datetime, AfterValidator(in_utc)]
 
 
 class Channel(StrEnum):

@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ledger.commands.fields import (
+    NESTED_TOO_DEEP,
     Amount,
     Channel,
     CommandId,
     ComplaintCategory,
+    Corrected,
     Cost,
     Currency,
     CustomerKind,
@@ -40,6 +42,7 @@ from ledger.commands.fields import (
     Severity,
     Short,
     Text,
+    too_deep,
 )
 from ledger.encoding import compact
 from ledger.errors import CommandInvalid
@@ -64,16 +67,19 @@ class Command(BaseModel):
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
         """Refuse a NUL character in any text: PostgreSQL cannot store one (SQLite would),
-        so a command that one store takes would fail on the other, after validation."""
+        so a command that one store takes would fail on the other, after validation. Refuse
+        first a value nested too deep to be any command's (or to be walked safely)."""
         if isinstance(data, dict):
             for name, value in data.items():
                 if type(value) is str and "\x00" not in value:
                     continue
+                deep = too_deep(value)
+                if deep is not None:
+                    raise _refusal(cls, "nested_too_deep", NESTED_TOO_DEEP, (name, *deep),
+                                   value)
                 if _holds_nul(name) or _holds_nul(value):
-                    raise ValidationError.from_exception_data(cls.__name__, [InitErrorDetails(
-                        type=PydanticCustomError("nul_character", "text cannot hold a NUL "
-                                                 "character (\\u0000)"),
-                        loc=(str(name),), input=value)])
+                    raise _refusal(cls, "nul_character",
+                                   "text cannot hold a NUL character (\\u0000)", (name,), value)
         return data
 
     def target_ref(self) -> str:
@@ -83,6 +89,13 @@ class Command(BaseModel):
         """The command as one text, the same for equal commands (``Ledger.fingerprint``)."""
         body = self.model_dump(mode="json", exclude={"command_id"}, exclude_none=True)
         return compact(body, sort_keys=True)
+
+
+def _refusal(model: type, kind: str, message: str, loc: tuple[Any, ...],
+             value: Any) -> ValidationError:
+    return ValidationError.from_exception_data(model.__name__, [InitErrorDetails(
+        type=PydanticCustomError(kind, message), loc=tuple(str(part) for part in loc),
+        input=value)])
 
 
 def _holds_nul(value: Any) -> bool:
@@ -421,7 +434,8 @@ class CorrectEntry(Command):
     type: Literal["correct_entry"] = "correct_entry"
     customer: Ref
     entry_id: EntryId
-    fields: dict[Short, Any] = Field(min_length=1, description="Field -> corrected value.")
+    fields: dict[Short, Corrected] = Field(min_length=1,
+                                           description="Field -> corrected value.")
     reason: Text
 
 
@@ -550,13 +564,13 @@ def validate_correction(kind: str, fields: dict[str, Any], allowed: frozenset[st
     for name, value in fields.items():
         info = source[name]
         if value is None and info.is_required():
-            raise CommandInvalid(f"fields.{name}: cannot be cleared", where=where,
+            raise CommandInvalid(f"fields.{name}: cannot be cleared", where=f"{where}.{name}",
                                  errors=[{"field": f"fields.{name}", "message": "required"}])
         annotation = Instant if name == "occurred_at" else info.rebuild_annotation()
         try:
             values[name] = TypeAdapter(annotation, config=_VALUES).validate_python(value)
         except ValidationError as exc:
-            raise invalid(exc, where=where, loc=("fields", name)) from None
+            raise invalid(exc, where=f"{where}.{name}", loc=("fields", name)) from None
     return values
 
 
@@ -568,6 +582,11 @@ def parse_command(data: dict[str, Any] | str | bytes, *, where: str = "") -> Com
         except json.JSONDecodeError as exc:
             raise CommandInvalid(f"not valid JSON: {exc.msg} at column {exc.colno}",
                                  where=where) from None
+        except RecursionError:
+            raise CommandInvalid(f"the JSON {NESTED_TOO_DEEP}", where=where) from None
+        except ValueError:  # Python reads no integer of more than 4,300 digits
+            raise CommandInvalid("not valid JSON: it holds a number too long to read (over "
+                                 "4,300 digits)", where=where) from None
     if not isinstance(data, dict):
         raise CommandInvalid("a command is a JSON object with a \"type\" field", where=where)
     kind = data.get("type")
@@ -589,4 +608,6 @@ def invalid(exc: ValidationError, *, where: str = "", prefix: str = "",
         for err in exc.errors()
     ]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    if not where and errors[0]["field"] != "(command)":
+        where = errors[0]["field"]  # a single command: the first invalid field
     return CommandInvalid(prefix + summary, where=where, errors=errors)

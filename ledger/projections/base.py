@@ -81,18 +81,37 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> list[Any] | None:
-    """The sort key of the last row of the previous page; a bad cursor is a clear error."""
+def decode_cursor(cursor: str | None, kinds: Sequence[type]) -> list[Any] | None:
+    """The sort key of the last row of the previous page, whose columns are of ``kinds``
+    (``str``, ``int``). A cursor is only ever one this ledger gave out, so it holds one value
+    of each kind: any other is a clear error here, not a comparison the database fails on
+    (text with a number, a NUL, a number past 64 bits) or a key read short."""
     if not cursor:
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError:
-        raise CommandInvalid("the cursor is not one this ledger gave out; start from the "
-                             "first page", where="cursor") from None
-    if not isinstance(values, list):
-        raise CommandInvalid("malformed cursor", where="cursor")
+    except (ValueError, RecursionError):
+        values = None
+    if not (isinstance(values, list) and len(values) == len(kinds)
+            and all(map(_fits, values, kinds))):
+        raise CommandInvalid("the cursor is not one this ledger gave out; pass the "
+                             "next_cursor of the previous page, or start from the first page",
+                             where="cursor")
     return values
+
+
+def _fits(value: Any, kind: type) -> bool:
+    """A value of this kind that both databases can compare with a column of it."""
+    if type(value) is not kind:  # not isinstance: true is not a number here
+        return False
+    if isinstance(value, int):
+        return -(1 << 63) <= value < 1 << 63
+    text = str(value)
+    try:
+        text.encode()  # a lone surrogate cannot be sent
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def page_of(rows: list[dict[str, Any]], limit: int, key: Sequence[str]) -> Page:
@@ -104,11 +123,12 @@ def page_of(rows: list[dict[str, Any]], limit: int, key: Sequence[str]) -> Page:
 
 def keyset_page(db: Database, tables: dict[str, str], table: str, filters: dict[str, Any],
                 order: tuple[str, str], limit: int, cursor: str | None) -> Page:
-    """Rows of ``table`` matching the non-None ``filters``, in ``order``, one page at a time."""
+    """Rows of ``table`` matching the non-None ``filters``, in ``order`` (two text columns),
+    one page at a time."""
     where = [f"{column} = ?" for column, value in filters.items() if value is not None]
     params: list[Any] = [value for value in filters.values() if value is not None]
     first, second = order
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, (str, str))
     if after:
         where.append(f"({first} > ? OR ({first} = ? AND {second} > ?))")
         params += [after[0], after[0], after[1]]

@@ -138,7 +138,7 @@ def conflicting_quotes(db: Database, *, customer: str | None = None, limit: int 
     if customer is not None:
         where.append("a.customer = ?")
         params.append(customer)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, (str,) * 4)  # customer, product, both quote ids
     if after:
         where.append("(a.customer > ? OR (a.customer = ? AND (a.product > ? OR (a.product = ? "
                      "AND (a.quote_id > ? OR (a.quote_id = ? AND b.quote_id > ?))))))")

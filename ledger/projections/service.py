@@ -194,7 +194,7 @@ def service_inbox(db: Database, *, as_of: datetime, rep: str | None = None, limi
     if rep is not None:
         complaint_where = " AND (c.rep = ? OR c.escalated_to = ?)"
         params += [rep, rep]
-    outer, after = "", decode_cursor(cursor)
+    outer, after = "", decode_cursor(cursor, (str,) * len(INBOX_KEY))
     if after:
         outer, more = after_key(INBOX_KEY, after)
         outer = f"WHERE {outer}"
@@ -286,7 +286,7 @@ def violations(db: Database, *, kind: str | None = None, limit: int = 100,
     """
     params: list[Any] = [True, False, False, False, False, False, SAME_MATERIAL_DAYS, False,
                          False]
-    conditions, after = [], decode_cursor(cursor)
+    conditions, after = [], decode_cursor(cursor, (str,) * len(VIOLATION_KEY))
     if kind is not None:
         conditions.append("kind = ?")
         params.append(kind)

@@ -358,7 +358,7 @@ def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = No
     if until is not None:
         where.append("t.occurred_at < ?")
         params.append(iso(until))
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, (str, int))  # occurred_at, version
     if after:
         where.append("(t.occurred_at > ? OR (t.occurred_at = ? AND t.version > ?))")
         params += [after[0], after[0], after[1]]

@@ -38,11 +38,11 @@ def test_a_key_is_shown_once_and_works_until_revoked(
 
 def test_a_key_must_name_a_known_rep_when_its_role_acts_as_one(
         store_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["keys", "create", "--name", "a", "--role", "rep"]) == 1
+    assert main(["keys", "create", "--name", "a", "--role", "rep"]) == 2
     assert "needs --rep" in capsys.readouterr().err
     assert main(["keys", "create", "--name", "a", "--role", "rep", "--rep", "REP-9"]) == 1
     assert "no rep with reference 'REP-9'" in capsys.readouterr().err
-    assert main(["keys", "create", "--name", "a", "--role", "analyst", "--rep", "REP-9"]) == 1
+    assert main(["keys", "create", "--name", "a", "--role", "analyst", "--rep", "REP-9"]) == 2
     assert main(["keys", "revoke", "nobody"]) == 1
     assert "no key named 'nobody'" in capsys.readouterr().err
 

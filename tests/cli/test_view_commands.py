@@ -140,8 +140,8 @@ def test_unknown_names_are_errors_not_empty_answers(
     assert "REP-404" in capsys.readouterr().err
     assert main(["customer", "promises", "CUST-404"]) == 1
     assert "no customer with reference 'CUST-404'" in capsys.readouterr().err
-    assert main(["projections", "rebuild", "nonsense"]) == 1
+    assert main(["projections", "rebuild", "nonsense"]) == 2
     assert "unknown view 'nonsense'" in capsys.readouterr().err
-    assert main(["service", "inbox", "--cursor", "garbage!"]) == 1
+    assert main(["service", "inbox", "--cursor", "garbage!"]) == 2
     assert "cursor" in capsys.readouterr().err
 

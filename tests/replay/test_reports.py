@@ -112,11 +112,11 @@ def test_a_run_of_months_and_csv_for_spreadsheets(
 
 def test_bad_periods_and_readings_are_refused_saying_why(
         shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["report", "retention", "--period", "2025-Q5"]) == 1
+    assert main(["report", "retention", "--period", "2025-Q5"]) == 2
     assert "'2025-Q5' is not a period" in capsys.readouterr().err
-    assert main(["report", "retention", "--period", "2025-Q3..2025-09"]) == 1
+    assert main(["report", "retention", "--period", "2025-Q3..2025-09"]) == 2
     assert "mixes kinds of period" in capsys.readouterr().err
-    assert main(["report", "retention", "--period", "2025", "--out", "x.sqlite"]) == 1
+    assert main(["report", "retention", "--period", "2025", "--out", "x.sqlite"]) == 2
     assert "--out keeps a replay" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", "retention", "--period", "2025", "--as-known-at", "2025-10-01"])
@@ -151,9 +151,9 @@ def test_a_diff_shows_what_the_late_purchase_changed_between_two_readings(
     assert [(c["period"], c["figure"], c["a"], c["b"], c["change"]) for c in changed] == [
         ("2025-Q3", "new", 1, 2, 1), ("2025-Q3", "active_at_end", 4, 5, 1),
         ("2025-Q3", "repeat_purchase_rate", 0.3333, 0.25, -0.0833)]
-    assert main(["report", "diff", "retention", "--period", "2025-Q3"]) == 1
+    assert main(["report", "diff", "retention", "--period", "2025-Q3"]) == 2
     assert "diff compares two readings" in capsys.readouterr().err
-    assert main(["report", "diff", "--period", "2025-Q3", "--a", "now"]) == 1
+    assert main(["report", "diff", "--period", "2025-Q3", "--a", "now"]) == 2
     assert "name one report" in capsys.readouterr().err
 
 

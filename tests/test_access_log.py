@@ -420,7 +420,7 @@ def test_ledger_audit_access_prints_records_newest_first(
     assert main(["audit", "access", "--key", "key-1", "--since", "2025-03-01T09:05:00Z",
                  "--until", "2025-03-01T09:09:00Z", "--json"]) == 0
     assert [r["position"] for r in json.loads(capsys.readouterr().out)["data"]] == [8, 5]
-    assert main(["audit", "access", "--cursor", "nonsense!"]) == 1
+    assert main(["audit", "access", "--cursor", "nonsense!"]) == 2  # invalid input
     assert "the cursor is not one this ledger gave out" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main(["audit", "access", "--since", "2025-03-01"])

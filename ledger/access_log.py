@@ -320,15 +320,25 @@ class AccessLog:
     async def record_async(self, entries: Sequence[Access]) -> list[int]:
         """``record`` for a caller on an event loop: the loop serves other requests while the
         commit is written (and their records join it)."""
-        future = self.submit(entries)
+        return await self.committed(self.submit(entries))
+
+    async def committed(self, future: Future[list[int]]) -> list[int]:
+        """The positions of records ``submit`` queued, once durably committed; raises
+        ``AccessNotRecorded`` if they were not. A commit that is done already is answered
+        without yielding: on a busy event loop a request that yields waits its turn behind
+        every other one ready to run."""
         try:
+            if future.done():
+                return future.result()
             return await asyncio.wrap_future(future)
         except Exception as error:  # not a cancellation: that is a BaseException
             raise not_recorded(error) from error
 
     def submit(self, entries: Sequence[Access]) -> Future[list[int]]:
         """Queue these records for the next transaction; the future gives their positions
-        once committed. A caller may start the append, run its query, then wait for both."""
+        once committed. A read path may submit once it knows the read is allowed, run its
+        query meanwhile, then wait (``committed``) before answering: the commit then costs
+        the read nothing when it is quicker than the query."""
         entries = list(entries)
         if not all(isinstance(e, Access) for e in entries):
             raise TypeError("record takes Access entries")

@@ -100,7 +100,10 @@ def test_records_are_chained_from_one_head_and_listed_newest_first(log: AccessLo
     assert log.record([access(0), access(1)]) == [1, 2]
     assert log.record([access(2, purpose="  complaint 7 review  ", customer=None)]) == [3]
     assert log.record([]) == []
-    items = log.list().items
+    started = log.submit([access(3)])  # a read path's query runs meanwhile
+    assert asyncio.run(log.committed(started)) == [4]
+    assert started.done() and asyncio.run(log.committed(started)) == [4]  # without waiting
+    items = log.list().items[1:]
     assert [i["position"] for i in items] == [3, 2, 1]
     assert items[-1]["previous"] == GENESIS
     assert [i["previous"] for i in items[:-1]] == [i["hash"] for i in items[1:]]
@@ -108,7 +111,7 @@ def test_records_are_chained_from_one_head_and_listed_newest_first(log: AccessLo
     assert items[1]["fields"] == ["profile", "timeline"] and items[1]["what"] == TIMELINE
     assert items[0]["at"] > items[1]["at"] == items[2]["at"]  # one transaction, one time
     check = log.verify()
-    assert (check.ok, check.records, check.position) == (True, 3, 3)
+    assert (check.ok, check.records, check.position) == (True, 4, 4)
     assert cli_key().startswith("cli:")
 
 
@@ -200,6 +203,9 @@ def test_an_append_that_fails_raises_so_that_the_read_is_refused(store: Settings
     assert status_of(refused.value) == 503 and refused.value.where == "access_log"
     with pytest.raises(AccessNotRecorded):
         asyncio.run(log.record_async([access()]))
+    started = log.submit([access()])
+    with pytest.raises(AccessNotRecorded):
+        asyncio.run(log.committed(started))
     log.create_tables()  # the writer lives on: the next read is recorded
     assert asyncio.run(log.record_async([access()])) == [2]
 

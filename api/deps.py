@@ -17,7 +17,7 @@ from pydantic import AfterValidator
 
 from api.keys import ApiKey, KeyStore
 from api.problems import Unauthenticated, ViewBehind
-from ledger.access_log import Access, AccessLog, not_recorded
+from ledger.access_log import Access, AccessLog
 from ledger.aggregates import Customer
 from ledger.application import Ledger
 from ledger.authorization import (
@@ -212,11 +212,9 @@ async def recorded(svc: Services, entry: Access, read: Awaitable[T]) -> T:
     except BaseException:
         pending.cancel()
         raise
-    try:
-        await asyncio.wrap_future(pending)
-    except Exception as error:
-        raise not_recorded(error) from error
+    await svc.access.committed(pending)
     return found
+
 
 # Rows a list may be asked to skip: more than any list holds, and a number both databases take
 # (an OFFSET past 64 bits overflows in SQLite and in PostgreSQL).
@@ -226,6 +224,7 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows of the list
 # A customer or rep named by a path or query parameter: normalised as a command's reference
 # is (look-alike spellings are one), refused (422) if it holds a character nobody can see.
 Reference = Annotated[str, AfterValidator(reference)]
+
 
 MinPosition = Annotated[int | None, Query(
     ge=0, description="Read your writes: wait (a few seconds at most) until the view has "

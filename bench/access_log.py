@@ -49,10 +49,9 @@ import psycopg
 import uvicorn
 from fastapi import Header
 
-from api.deps import Caller, Svc
+from api.deps import Caller, Svc, may_read_customer
 from api.keys import KeyStore
 from api.main import create_app
-from api.routes.customers import read
 from bench.api_reads import free_port, load, percentile
 from bench.common import drop, store_arguments, throwaway_settings
 from ledger.access_log import Access, AccessLog
@@ -151,11 +150,15 @@ def serve(port: int) -> None:
 
     async def answer(svc: Svc, key: Caller, ref: str, view: str, switch: str,
                      purpose: str | None, **filters: Any) -> dict[str, Any]:
+        """The API's own read of a customer (may the key read them, then the query), with
+        its record on the other paths: off, none; on, the read then its record; overlap,
+        the record submitted before the query and awaited after it (what the API does)."""
         query = queries.timeline_of if view == "timeline" else queries.promises_of
         entry = Access(key=key.name, role=key.role, what=f"GET /customers/{{ref}}/{view}",
                        interface="api", customer=ref, fields=(view,), purpose=purpose)
+        await svc.call(may_read_customer, svc, key, ref)
         started = svc.access.submit([entry]) if switch == "overlap" else None
-        found = await read(svc, key, ref, view, None, query, **filters)
+        found = (await svc.call(query, svc.db, ref, **filters)).to_dict()
         if switch == "on":
             await svc.access.record_async([entry])
         elif started is not None:

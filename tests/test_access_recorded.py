@@ -133,3 +133,25 @@ class refusing_access_log:
     def __exit__(self, *_: object) -> None:
         self.run("DROP TRIGGER refuse ON access_log" if self.store.database_url
                  else "DROP TRIGGER refuse")
+
+
+def test_compliance_exports_a_customer_over_http_and_the_export_is_recorded(
+        store_env: Settings, served: tuple[LiveServer, dict[str, str]]) -> None:
+    server, tokens = served
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        auditor = {"Authorization": f"Bearer {tokens['auditor']}", "X-Purpose": "her request"}
+        document = c.get(f"/customers/{REF}/export", headers=auditor)
+        assert document.status_code == 200, document.text
+        body = document.json()
+        assert body["profile"]["name"] == "Margarethe Quistorp"
+        assert [e["type"] for e in body["events"]] == ["Registered", "PromiseMade"]
+        assert body["log"]["digest"].startswith("ldg1:")
+        assert [(a["what"], a["purpose"]) for a in body["accessed_by"]] == [
+            ("GET /customers/{ref}/export", "her request")]
+        page = c.get(f"/customers/{REF}/export", params={"format": "html"}, headers=auditor)
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Margarethe Quistorp" in page.text
+        rep = {"Authorization": f"Bearer {tokens['li']}"}
+        assert c.get(f"/customers/{REF}/export", headers=rep).status_code == 403
+        assert c.get("/customers/CUST-NONE/export", headers=auditor).status_code == 404
+    assert [r["what"] for r in records(store_env)] == ["GET /customers/{ref}/export"] * 2

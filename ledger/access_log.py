@@ -14,7 +14,9 @@ hash and time) is read and updated in the transaction that inserts, under SQLite
 (BEGIN IMMEDIATE) or PostgreSQL's row lock (SELECT ... FOR UPDATE), so any number of threads
 and processes extend one chain. Within a process, concurrent callers share one transaction
 (group commit, as in ledger/group_commit.py): a read waits for one durable commit, not for
-each of the commits queued before it.
+each of the commits queued before it. Callers on threads are written by a writer thread;
+callers on an event loop (``record_async``) by the loop itself on SQLite, where the reads
+run on the loop too (see ``record_async``).
 """
 
 from __future__ import annotations
@@ -337,7 +339,7 @@ class AccessLog:
         if writer is not None:
             self.waiting.put(None)
             writer.join()
-        self.forget_connection()
+        self._forget_connection()
         with self.loop_writing:
             if self.loop_writer is not None:
                 self.loop_writer.close()
@@ -496,7 +498,7 @@ class AccessLog:
     def _append(self, groups: list[list[Access]]) -> list[list[int]]:
         """Write each group's records in one transaction, chained from the head; each group's
         positions."""
-        with self.transaction() as tx:
+        with self._transaction() as tx:
             found = self._chain(tx, groups)
         self.commits += 1
         return found
@@ -531,7 +533,7 @@ class AccessLog:
         return found
 
     @contextmanager
-    def transaction(self) -> Iterator[ViewDb]:
+    def _transaction(self) -> Iterator[ViewDb]:
         """The append's transaction. On SQLite, the store's writer connection (BEGIN
         IMMEDIATE). On PostgreSQL, a connection of the writer thread's own, in two round
         trips: BEGIN with the head's lock, then the inserts, the head's update and COMMIT,
@@ -541,7 +543,7 @@ class AccessLog:
             with self.db.transaction(TABLES) as tx:
                 yield tx
             return
-        conn = self.writer_connection(self.db.datastore)
+        conn = self._writer_connection(self.db.datastore)
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
@@ -549,11 +551,11 @@ class AccessLog:
                              columns={"log": self.db.columns[TABLES["log"]]})
                 conn.execute("COMMIT")
         except BaseException:
-            self.forget_connection()  # in an unknown state: the next append opens another
+            self._forget_connection()  # in an unknown state: the next append opens another
             raise
         self.used = time.monotonic()
 
-    def writer_connection(self, datastore: PostgresDatastore) -> psycopg.Connection[Any]:
+    def _writer_connection(self, datastore: PostgresDatastore) -> psycopg.Connection[Any]:
         """The writer's connection: kept open, pinged first after a pause (the server may
         have gone and come back), opened with the pool's settings."""
         conn = self.connection
@@ -564,7 +566,7 @@ class AccessLog:
                 conn.execute("SELECT 1")
                 return conn
             except psycopg.Error:
-                self.forget_connection()
+                self._forget_connection()
         kwargs = cast(dict[str, Any], datastore.pool.kwargs)
         conn = psycopg.connect(**kwargs, autocommit=True, prepare_threshold=0)
         conn.execute(f"SET lock_timeout = '{int(datastore.lock_timeout or 10)}s'")
@@ -572,7 +574,7 @@ class AccessLog:
         self.connection = conn
         return conn
 
-    def forget_connection(self) -> None:
+    def _forget_connection(self) -> None:
         conn, self.connection = self.connection, None
         if conn is not None:
             conn.close()

@@ -204,15 +204,11 @@ def access(key: ApiKey, request: Request, *, customer: str | None, fields: Seque
 
 
 async def recorded(svc: Services, entry: Access, read: Awaitable[T]) -> T:
-    """Do the read and record it, both at once; answer only once the record is durable (an
-    unrecorded read is refused: 503)."""
-    pending = svc.access.submit([entry])
-    try:
-        found = await read
-    except BaseException:
-        pending.cancel()
-        raise
-    await svc.access.committed(pending)
+    """Do the read, then record it, answering only once the record is durable (a read that
+    cannot be recorded is refused: 503). Reads awaiting their records together share a
+    commit (ledger/access_log.py)."""
+    found = await read
+    await svc.access.record_async([entry])
     return found
 
 

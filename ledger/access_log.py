@@ -14,7 +14,9 @@ hash and time) is read and updated in the transaction that inserts, under SQLite
 (BEGIN IMMEDIATE) or PostgreSQL's row lock (SELECT ... FOR UPDATE), so any number of threads
 and processes extend one chain. Within a process, concurrent callers share one transaction
 (group commit, as in ledger/group_commit.py): a read waits for one durable commit, not for
-each of the commits queued before it.
+each of the commits queued before it. Callers on threads are written by a writer thread;
+callers on an event loop (``record_async``) by the loop itself on SQLite, where the reads
+run on the loop too (see ``record_async``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import getpass
 import hashlib
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +38,7 @@ from typing import Any, cast
 import orjson
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.encoding import compact
 from ledger.errors import AccessNotRecorded, CommandInvalid
@@ -261,6 +265,32 @@ class _Waiting:
     positions: Future[list[int]] = field(default_factory=Future)
 
 
+@dataclass
+class _Pending:
+    entries: list[Access]
+    future: asyncio.Future[list[int]]
+
+
+def checked_entries(entries: Sequence[Access]) -> list[Access]:
+    found = list(entries)
+    if not all(isinstance(e, Access) for e in found):
+        raise TypeError("record takes Access entries")
+    return found
+
+
+def relay(source: asyncio.Future[list[int]], target: asyncio.Future[list[int]]) -> None:
+    """Settle ``target`` as ``source`` settles (unless its caller gave up)."""
+    def settle(done: asyncio.Future[list[int]]) -> None:
+        if target.cancelled():
+            return
+        error = done.exception()
+        if error is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(done.result())
+    source.add_done_callback(settle)
+
+
 class AccessLog:
     """Record reads (``record``, or ``record_async`` from an event loop), list them newest
     first, and verify the chain. One instance per process and store: its writer thread is
@@ -278,6 +308,11 @@ class AccessLog:
         self.starting = threading.Lock()
         self.connection: psycopg.Connection[Any] | None = None  # the writer's, on PostgreSQL
         self.used = 0.0  # when it was last used (monotonic)
+        # SQLite, callers on an event loop: records waiting for the loop's next flush, per
+        # loop, and the connection the loop writes them through.
+        self.on_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+        self.loop_writer: sqlite3.Connection | None = None
+        self.loop_writing = threading.Lock()
         db.columns[TABLES["log"]] = column_types(COLUMNS, db.ddl_types())
         if create:
             self.create_tables()
@@ -304,7 +339,11 @@ class AccessLog:
         if writer is not None:
             self.waiting.put(None)
             writer.join()
-        self.forget_connection()
+        self._forget_connection()
+        with self.loop_writing:
+            if self.loop_writer is not None:
+                self.loop_writer.close()
+                self.loop_writer = None
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -319,8 +358,77 @@ class AccessLog:
 
     async def record_async(self, entries: Sequence[Access]) -> list[int]:
         """``record`` for a caller on an event loop: the loop serves other requests while the
-        commit is written (and their records join it)."""
-        return await self.committed(self.submit(entries))
+        commit is written, and their records join it.
+
+        On PostgreSQL the writer thread writes it. On SQLite the loop does, once it has run
+        what is ready (every request that got this far meanwhile shares the commit): the
+        reads run on the loop there, and a thread that needs the GIL back after each SQLite
+        call waits for the busy loop each time, several milliseconds a commit. A flush that
+        finds another writer holding SQLite's lock leaves its records to the writer thread
+        rather than block the loop."""
+        if self.db.postgres:
+            return await self.committed(self.submit(entries))
+        loop = asyncio.get_running_loop()
+        waiting = _Pending(checked_entries(entries), loop.create_future())
+        if not waiting.entries:
+            return []
+        pending = self.on_loop.get(loop)
+        if pending is None:
+            pending = self.on_loop[loop] = []
+            loop.call_soon(self._flush, loop)
+        pending.append(waiting)
+        try:
+            return await waiting.future
+        except Exception as error:  # not a cancellation: that is a BaseException
+            raise not_recorded(error) from error
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write the records waiting on this loop, in one transaction, on the loop."""
+        batch = [w for w in self.on_loop.pop(loop, []) if not w.future.cancelled()]
+        if not batch:
+            return
+        try:
+            positions = self._append_on_loop([w.entries for w in batch])
+        except Exception as error:
+            for waiting in batch:
+                waiting.future.set_exception(error)
+            return
+        if positions is None:  # another writer holds the lock: the writer thread waits
+            for waiting in batch:
+                relay(asyncio.wrap_future(self.submit(waiting.entries), loop=loop),
+                      waiting.future)
+            return
+        for waiting, found in zip(batch, positions, strict=True):
+            waiting.future.set_result(found)
+
+    def _append_on_loop(self, groups: list[list[Access]]) -> list[list[int]] | None:
+        """``_append`` through the loop's own SQLite connection, which never waits for the
+        lock: None (and nothing written) if another writer holds it."""
+        datastore = self.db.datastore
+        assert isinstance(datastore, SQLiteDatastore)
+        if not self.loop_writing.acquire(blocking=False):
+            return None
+        try:
+            if self.loop_writer is None:
+                conn = sqlite3.connect(datastore.pool.db_name, uri=True, timeout=0,
+                                       isolation_level=None, check_same_thread=False)
+                conn.row_factory = sqlite3.Row
+                self.loop_writer = conn
+            cursor = self.loop_writer.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # locked (busy): nothing was begun
+                return None
+            try:
+                found = self._chain(ViewDb(cursor, postgres=False, tables=TABLES), groups)
+                cursor.execute("COMMIT")
+            except BaseException:
+                self.loop_writer.rollback()
+                raise
+            self.commits += 1
+            return found
+        finally:
+            self.loop_writing.release()
 
     async def committed(self, future: Future[list[int]]) -> list[int]:
         """The positions of records ``submit`` queued, once durably committed; raises
@@ -339,11 +447,8 @@ class AccessLog:
         once committed. A read path may submit once it knows the read is allowed, run its
         query meanwhile, then wait (``committed``) before answering: the commit then costs
         the read nothing when it is quicker than the query."""
-        entries = list(entries)
-        if not all(isinstance(e, Access) for e in entries):
-            raise TypeError("record takes Access entries")
-        waiting = _Waiting(entries)
-        if not entries:
+        waiting = _Waiting(checked_entries(entries))
+        if not waiting.entries:
             waiting.positions.set_result([])
             return waiting.positions
         self._start()
@@ -393,31 +498,34 @@ class AccessLog:
     def _append(self, groups: list[list[Access]]) -> list[list[int]]:
         """Write each group's records in one transaction, chained from the head; each group's
         positions."""
-        entries = [entry for group in groups for entry in group]
-        if not entries:
-            return [[] for _ in groups]
-        with self.transaction() as tx:
-            head = tx.one("SELECT position, hash, at FROM {head} WHERE id = 1"
-                          + (" FOR UPDATE" if tx.postgres else ""))
-            if head is None:
-                raise RuntimeError("the access log has no head row: its tables were not "
-                                   "created by this module")
-            position, previous = int(head["position"]), head["hash"]
-            # Never before the record before it, whichever process's clock that came from:
-            # newest first by time is newest first by position.
-            at = max(iso(self.clock()) or "", head["at"])
-            rows = []
-            for entry in entries:
-                position += 1
-                own = link(previous, at, entry)
-                rows.append((position, at, entry.key, entry.role, entry.customer, entry.what,
-                             compact(list(entry.fields)), entry.purpose,
-                             entry.interface, previous, own))
-                previous = own
-            tx.executemany("INSERT INTO {log} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            tx.execute("UPDATE {head} SET position = ?, hash = ?, at = ? WHERE id = 1",
-                       (position, previous, at))
+        with self._transaction() as tx:
+            found = self._chain(tx, groups)
         self.commits += 1
+        return found
+
+    def _chain(self, tx: ViewDb, groups: list[list[Access]]) -> list[list[int]]:
+        """Insert the records after the head, which this transaction locks and moves."""
+        entries = [entry for group in groups for entry in group]
+        head = tx.one("SELECT position, hash, at FROM {head} WHERE id = 1"
+                      + (" FOR UPDATE" if tx.postgres else ""))
+        if head is None:
+            raise RuntimeError("the access log has no head row: its tables were not "
+                               "created by this module")
+        position, previous = int(head["position"]), head["hash"]
+        # Never before the record before it, whichever process's clock that came from:
+        # newest first by time is newest first by position.
+        at = max(iso(self.clock()) or "", head["at"])
+        rows = []
+        for entry in entries:
+            position += 1
+            own = link(previous, at, entry)
+            rows.append((position, at, entry.key, entry.role, entry.customer, entry.what,
+                         compact(list(entry.fields)), entry.purpose, entry.interface,
+                         previous, own))
+            previous = own
+        tx.executemany("INSERT INTO {log} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        tx.execute("UPDATE {head} SET position = ?, hash = ?, at = ? WHERE id = 1",
+                   (position, previous, at))
         found, start = [], position - len(entries) + 1
         for group in groups:
             found.append(list(range(start, start + len(group))))
@@ -425,7 +533,7 @@ class AccessLog:
         return found
 
     @contextmanager
-    def transaction(self) -> Iterator[ViewDb]:
+    def _transaction(self) -> Iterator[ViewDb]:
         """The append's transaction. On SQLite, the store's writer connection (BEGIN
         IMMEDIATE). On PostgreSQL, a connection of the writer thread's own, in two round
         trips: BEGIN with the head's lock, then the inserts, the head's update and COMMIT,
@@ -435,7 +543,7 @@ class AccessLog:
             with self.db.transaction(TABLES) as tx:
                 yield tx
             return
-        conn = self.writer_connection(self.db.datastore)
+        conn = self._writer_connection(self.db.datastore)
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
@@ -443,11 +551,11 @@ class AccessLog:
                              columns={"log": self.db.columns[TABLES["log"]]})
                 conn.execute("COMMIT")
         except BaseException:
-            self.forget_connection()  # in an unknown state: the next append opens another
+            self._forget_connection()  # in an unknown state: the next append opens another
             raise
         self.used = time.monotonic()
 
-    def writer_connection(self, datastore: PostgresDatastore) -> psycopg.Connection[Any]:
+    def _writer_connection(self, datastore: PostgresDatastore) -> psycopg.Connection[Any]:
         """The writer's connection: kept open, pinged first after a pause (the server may
         have gone and come back), opened with the pool's settings."""
         conn = self.connection
@@ -458,7 +566,7 @@ class AccessLog:
                 conn.execute("SELECT 1")
                 return conn
             except psycopg.Error:
-                self.forget_connection()
+                self._forget_connection()
         kwargs = cast(dict[str, Any], datastore.pool.kwargs)
         conn = psycopg.connect(**kwargs, autocommit=True, prepare_threshold=0)
         conn.execute(f"SET lock_timeout = '{int(datastore.lock_timeout or 10)}s'")
@@ -466,7 +574,7 @@ class AccessLog:
         self.connection = conn
         return conn
 
-    def forget_connection(self) -> None:
+    def _forget_connection(self) -> None:
         conn, self.connection = self.connection, None
         if conn is not None:
             conn.close()

@@ -175,22 +175,65 @@ def test_callers_waiting_together_share_one_transaction(store: Settings,
     assert log.verify().ok
 
 
+def test_reads_on_an_event_loop_share_a_commit_and_never_block_it(store: Settings,
+                                                                    log: AccessLog) -> None:
+    log.record([access()])
+    commits = log.commits
+
+    async def together() -> list[list[int]]:
+        return await asyncio.gather(*(log.record_async([access(n)]) for n in range(10)))
+
+    assert sorted(p for ps in asyncio.run(together()) for p in ps) == list(range(2, 12))
+    if not store.database_url:  # written by the loop itself, once it had run the ten
+        assert log.commits == commits + 1
+
+    async def while_locked() -> tuple[list[int], int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        beside = asyncio.create_task(ticker())
+        found = await log.record_async([access()])
+        beside.cancel()
+        return found, ticks
+
+    with held_head(store) as release:  # another writer holds the lock for 0.5 s
+        threading.Timer(0.5, release).start()
+        positions, ticks = asyncio.run(while_locked())
+    assert positions == [12] and ticks >= 10  # the loop went on meanwhile
+    assert log.verify().ok
+
+
 @contextmanager
-def held_head(store: Settings) -> Iterator[None]:
-    """Hold the lock an append takes, as a writer in another process would."""
+def held_head(store: Settings) -> Iterator[Callable[[], None]]:
+    """Hold the lock an append takes, as a writer in another process would, until the
+    block ends or the function it gives is called (from any thread)."""
     if store.database_url:
-        with psycopg.connect(store.database_url) as conn, conn.transaction():
+        with psycopg.connect(store.database_url, autocommit=True) as conn:
+            conn.execute("BEGIN")
             conn.execute(f'SELECT * FROM "{store.database_schema}".access_log_head '
                          "FOR UPDATE")
-            yield
+            lock = threading.Lock()
+
+            def release() -> None:
+                with lock:
+                    if not conn.closed:
+                        conn.execute("ROLLBACK")
+
+            yield release
+            release()
         return
-    conn = sqlite3.connect(store.sqlite_path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
+    lite = sqlite3.connect(store.sqlite_path, isolation_level=None, check_same_thread=False)
+    lite.execute("BEGIN IMMEDIATE")
     try:
-        yield
+        yield lite.rollback
     finally:
-        conn.rollback()
-        conn.close()
+        lite.rollback()
+        lite.close()
 
 
 def test_an_append_that_fails_raises_so_that_the_read_is_refused(store: Settings,

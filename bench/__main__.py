@@ -18,6 +18,8 @@ customers) through the command path in batches, or reuses the one an earlier run
   verify                  every chain, against reading and decoding the log
   load a customer         10,000 events against 10 (cold, no cache)
   rebuild memory          peak memory of a process rebuilding every view
+  access log              a customer's promises and timeline over HTTP (8 clients), each
+                          read recorded in the access log, beside the same reads unrecorded
   over HTTP               `ledger serve` on the world: promises by customer and rep, a
                           timeline page and a rep dossier under 8 concurrent clients (p50,
                           p99); commands from 16 concurrent clients against one
@@ -48,6 +50,7 @@ import httpx
 import psycopg
 
 from api.keys import KeyStore
+from bench import access_log as access_log_bench
 from bench.api_reads import free_port, load, percentile, start_server
 from bench.common import POSTGRES_URL, drop, read_log, settle, throwaway_settings
 from bench.import_purchases import raw_copy_stored, write_file
@@ -440,9 +443,48 @@ def customer_refs(app: Ledger) -> list[str]:
                                                               topics=[REGISTERED])})
 
 
+def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    """A customer's promises and timeline over HTTP (8 clients) as the API answers them,
+    recording each read in the access log, beside the same reads unrecorded; the modes in
+    turn, request by request (so that whatever else loads the machine falls on both)."""
+    requests = 400 if args.quick else 2000
+    app = Ledger(settings)
+    token = KeyStore(app, Database.of(app)).create(f"bench-{uuid.uuid4().hex[:6]}",
+                                                   "compliance")[1]
+    rng = random.Random(11)
+    customers = customer_refs(app)
+    refs = [rng.choice(customers) for _ in range(requests)]
+    owners = {ref: app.customer(ref).owner or "REP-1" for ref in set(refs)}
+    app.close()
+    port = free_port()
+    server = access_log_bench.start_server(settings, port, sys.getswitchinterval())
+    url = f"http://127.0.0.1:{port}"
+    asks = {
+        "promises by customer and rep": lambda mode: lambda http, n: http.get(
+            f"/bench/{mode}/customers/{refs[n % requests]}/promises",
+            params={"rep": owners[refs[n % requests]]}).raise_for_status(),
+        "timeline, first 50": lambda mode: lambda http, n: http.get(
+            f"/bench/{mode}/customers/{refs[n % requests]}/timeline",
+            params={"limit": 50}).raise_for_status(),
+    }
+    figures = []
+    try:
+        for name, ask in asks.items():
+            for mode in ("off", "async"):  # warm both paths
+                load(ask(mode), 100, url, token)
+            found = access_log_bench.interleaved(ask, requests, url, token)
+            figures.append(Figure(f"{name}, p99 with the access log", percentile(
+                found["async"], 99), "ms", percentile(found["off"], 99), "without it", 1.10,
+                at_most=True))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return figures
+
+
 BENCHMARKS: list[Callable[[Settings, argparse.Namespace], list[Figure]]] = [
     commands_one_client, bulk_import, free_text_import, catch_up, replay_quarter, verify,
-    load_customer, rebuild_memory, over_http]
+    load_customer, rebuild_memory, over_http, access_log_reads]
 
 
 def at_a_tenth(figures: list[Figure], args: argparse.Namespace) -> list[Figure]:

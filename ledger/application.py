@@ -147,9 +147,14 @@ class Ledger(Application[UUID]):
     def fingerprint(self, command: Command) -> str:
         """What makes two commands with one command_id the same command, as the command log
         keeps it: a keyed hash of the command, which tells bodies apart and does not show
-        one (a body holds personal data; the log outlives a customer's key)."""
-        body = command.canonical().encode()
-        return "fp1:" + hmac.new(self._fingerprint_key, body, hashlib.sha256).hexdigest()
+        one (a body holds personal data; the log outlives a customer's key). Kept on the
+        command: an import asks twice (its line's id, then the batch)."""
+        known = command.fingerprints.get(self._fingerprint_key)
+        if known is None:
+            body = command.canonical().encode()
+            known = "fp1:" + hmac.new(self._fingerprint_key, body, hashlib.sha256).hexdigest()
+            command.fingerprints[self._fingerprint_key] = known
+        return known
 
     def same_command(self, command: Command, fingerprint: str) -> bool:
         """Whether ``command`` is the one recorded with ``fingerprint`` (written by this
@@ -352,6 +357,9 @@ class Batch:
     # Aggregates the running command has used, with their pending events before it ran: its
     # own events are the ones after.
     touched: dict[UUID, int] = field(default_factory=dict)
+    # Aggregates commands only read (the reps they name), loaded once for the whole batch:
+    # the store is asked once per rep, not once per command that names them.
+    peeked: dict[UUID, LedgerAggregate] = field(default_factory=dict)
 
     # -- used by handlers ---------------------------------------------------------------
 
@@ -366,7 +374,11 @@ class Batch:
     def peek(self, kind: Kind, ref: str) -> LedgerAggregate:
         """An aggregate this command only reads (a rep it names): the batch's own if it has
         changed it, else the cached one, not copied."""
-        return self.aggregates.get(stream_id(kind, ref)) or self.app.load(kind, ref, copy=False)
+        aggregate_id = stream_id(kind, ref)
+        found = self.aggregates.get(aggregate_id) or self.peeked.get(aggregate_id)
+        if found is None:
+            found = self.peeked[aggregate_id] = self.app.load(kind, ref, copy=False)
+        return found
 
     def exists(self, kind: Kind, ref: str) -> bool:
         aggregate_id = stream_id(kind, ref)

@@ -11,7 +11,15 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ledger.commands.fields import (
@@ -84,6 +92,13 @@ class Command(BaseModel):
 
     def target_ref(self) -> str:
         return str(getattr(self, self.target))
+
+    # Keyed hashes of the command, by key (``Ledger.fingerprint``): not a field.
+    _fingerprints: dict[bytes, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def fingerprints(self) -> dict[bytes, str]:
+        return self._fingerprints
 
     def canonical(self) -> str:
         """The command as one text, the same for equal commands (``Ledger.fingerprint``)."""

@@ -100,6 +100,12 @@ class Command(BaseModel):
     def fingerprints(self) -> dict[bytes, str]:
         return self._fingerprints
 
+    def __eq__(self, other: object) -> bool:
+        """Equal commands say the same (a fingerprint known of one does not count)."""
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = BaseModel.__hash__
+
     def canonical(self) -> str:
         """The command as one text, the same for equal commands (``Ledger.fingerprint``)."""
         body = self.model_dump(mode="json", exclude={"command_id"}, exclude_none=True)

@@ -89,3 +89,11 @@ def test_survey_items_use_the_seven_level_scale() -> None:
     error = refusal({"type": "record_satisfaction", "customer": "C",
                      "items": {"delivery": "great"}})
     assert "items.delivery: Input should be 'very_satisfied'" in str(error)
+
+
+def test_commands_that_say_the_same_are_equal_whatever_is_known_of_them() -> None:
+    first = parse_command({"type": "hire_rep", "ref": "R", "name": "n", "team": "t"})
+    second = parse_command({"type": "hire_rep", "ref": "R", "name": "n", "team": "t"})
+    first.fingerprints[b"key"] = "fp1:..."
+    assert first == second and hash(first) == hash(second)
+    assert first != parse_command({"type": "hire_rep", "ref": "R", "name": "m", "team": "t"})

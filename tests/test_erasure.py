@@ -19,6 +19,8 @@ from ledger.cli.main import main
 from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.ids import stream_id
+from ledger.projections.db import Database
+from ledger.projections.dossier import find_customers
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from replay.core import Reading, Replay
@@ -92,6 +94,7 @@ def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
     with raw_keys(shop) as execute:
         [(key_before,)] = execute("SELECT key FROM customer_keys WHERE stream = ?",
                                   (str(stream_id("customer", "CUST-Q")),))
+    assert found_by_name(shop, "quistorp MARGARETHE") == ["CUST-Q"]  # the blind index
     assert main(["forget", "CUST-Q", "--reason", "asked to be forgotten"]) == 0
     capsys.readouterr()
     stored = stored_bytes(shop)
@@ -110,6 +113,10 @@ def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
     assert NAME.encode() not in out.read_bytes() and EMAIL.encode() not in out.read_bytes()
     for secret in (NAME, EMAIL, PHONE):
         assert secret.encode() not in stored_bytes(shop), secret
+    assert found_by_name(shop, "Quistorp") == [] and found_by_name(shop, OTHER) == ["CUST-O"]
+    with raw_keys(shop) as execute:
+        assert execute("SELECT COUNT(*) FROM view_customer_index WHERE customer = ?",
+                       ("CUST-Q",)) == [(0,)]
     # The books: the customer is erased, the purchase counts, the chains verify.
     dossier = app.customer("CUST-Q")
     assert dossier.erased and dossier.profile["name"] is None
@@ -128,6 +135,17 @@ def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
     assert main(["forget", "CUST-Q", "--reason", "again"]) == 0
     with raw_keys(shop) as execute:
         assert execute("SELECT key FROM customer_keys WHERE stream = ?", (stream,)) == [(None,)]
+
+
+def found_by_name(store: Settings, text: str) -> list[str]:
+    """The customers a search for ``text`` finds (as the console searches)."""
+    app = Ledger(store)
+    db = Database.of(app)
+    try:
+        return [row["ref"] for row in find_customers(db, text, index_key=app.index_key)]
+    finally:
+        db.close()
+        app.close()
 
 
 @contextmanager

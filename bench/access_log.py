@@ -16,7 +16,7 @@ In a throwaway store:
    demo world, 8 client threads): a customer's promises by rep and their timeline's first 50
    lines, answered by the same code with the access log off, ``sync`` (``record`` called in
    the function the read runs through ``Services.call``: inline on SQLite, on a worker
-   thread on PostgreSQL) and ``async`` (``await record_async`` after the read). Rounds take
+   thread on PostgreSQL) and ``async`` (``api.deps.recorded``, what the API does). Rounds take
    the modes in turn, in alternating order; p50 and p99 of each, and the median p99 of each
    mode against off's (target: under 1.10). Then the same number of requests with the modes
    interleaved request by request, which other load on the machine disturbs less (but a
@@ -48,7 +48,7 @@ import psycopg
 import uvicorn
 from fastapi import Header
 
-from api.deps import Caller, Svc, may_read_customer
+from api.deps import Caller, Svc, may_read_customer, recorded
 from api.keys import KeyStore
 from api.main import create_app
 from bench.api_reads import free_port, load, percentile
@@ -64,7 +64,7 @@ from ledger.projections.runner import Runner
 
 CLIENTS = 8
 # The access log not used; record() in the read's own call to the store (inline on SQLite,
-# a worker thread on PostgreSQL); ``await record_async()`` after the read.
+# a worker thread on PostgreSQL); what the API does (``api.deps.recorded``).
 MODES = ("off", "sync", "async")
 WHAT = "GET /customers/{ref}/timeline"
 
@@ -153,7 +153,7 @@ def serve(port: int) -> None:
                      purpose: str | None, **filters: Any) -> dict[str, Any]:
         """The API's own read of a customer (may the key read them, then the query), with
         its record: off, none; sync, ``record`` in the query's own call to the store; async,
-        ``await record_async`` after the read (what the API does)."""
+        ``api.deps.recorded``, what the API does."""
         query = queries.timeline_of if view == "timeline" else queries.promises_of
         entry = Access(key=key.name, role=key.role, what=f"GET /customers/{{ref}}/{view}",
                        interface="api", customer=ref, fields=(view,), purpose=purpose)
@@ -165,9 +165,10 @@ def serve(port: int) -> None:
                 return found
 
             return await svc.call(queried_and_recorded)
-        found: dict[str, Any] = (await svc.call(query, svc.db, ref, **filters)).to_dict()
         if switch == "async":  # what the API does
-            await svc.access.record_async([entry])
+            return (await recorded(svc, entry, svc.call(query, svc.db, ref, **filters))
+                    ).to_dict()
+        found: dict[str, Any] = (await svc.call(query, svc.db, ref, **filters)).to_dict()
         return found
 
     @app.get("/bench/{switch}/customers/{ref}/timeline")
@@ -216,7 +217,7 @@ def reads(settings: Settings, args: argparse.Namespace) -> None:
     print(f"\nreads over HTTP (server switch interval {args.switch_interval * 1000:g} ms): demo "
           f"world of {summary.events:,} events, {CLIENTS} clients, "
           f"{args.requests:,} requests a round and mode; off: no record; sync: record() in the "
-          "read's call to the store; async: await record_async() after the read")
+          "read's call to the store; async: what the API does (api.deps.recorded)")
     port = free_port()
     server = start_server(settings, port, args.switch_interval)
     url = f"http://127.0.0.1:{port}"
@@ -323,8 +324,10 @@ def at_size(settings: Settings, records: int) -> None:
     print(f"\nthe 90-day question at {records:,} records over two years (written in "
           f"{filled:.0f} s, {records / filled:,.0f} records/s in batches of {batch:,})")
     rng = random.Random(7)
-    for name, pick in (("customer", lambda: {"customer": f"CUST-{rng.randrange(50_000):05d}"}),
-                       ("key", lambda: {"key": f"key-{rng.randrange(200)}"})):
+    picks: dict[str, Callable[[], dict[str, Any]]] = {
+        "customer": lambda: {"customer": f"CUST-{rng.randrange(50_000):05d}"},
+        "key": lambda: {"key": f"key-{rng.randrange(200)}"}}
+    for name, pick in picks.items():
         samples, rows = [], 0
         for _ in range(20):
             chosen = pick()

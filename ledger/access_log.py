@@ -15,8 +15,8 @@ hash and time) is read and updated in the transaction that inserts, under SQLite
 and processes extend one chain. Within a process, concurrent callers share one transaction
 (group commit, as in ledger/group_commit.py): a read waits for one durable commit, not for
 each of the commits queued before it. Callers on threads are written by a writer thread;
-callers on an event loop (``record_async``) by the loop itself on SQLite, where the reads
-run on the loop too (see ``record_async``).
+callers on an event loop (``record_async``) on SQLite by the loop itself, at once, where the
+reads run on the loop too (see ``record_async``).
 """
 
 from __future__ import annotations
@@ -265,30 +265,11 @@ class _Waiting:
     positions: Future[list[int]] = field(default_factory=Future)
 
 
-@dataclass
-class _Pending:
-    entries: list[Access]
-    future: asyncio.Future[list[int]]
-
-
 def checked_entries(entries: Sequence[Access]) -> list[Access]:
     found = list(entries)
     if not all(isinstance(e, Access) for e in found):
         raise TypeError("record takes Access entries")
     return found
-
-
-def relay(source: asyncio.Future[list[int]], target: asyncio.Future[list[int]]) -> None:
-    """Settle ``target`` as ``source`` settles (unless its caller gave up)."""
-    def settle(done: asyncio.Future[list[int]]) -> None:
-        if target.cancelled():
-            return
-        error = done.exception()
-        if error is not None:
-            target.set_exception(error)
-        else:
-            target.set_result(done.result())
-    source.add_done_callback(settle)
 
 
 class AccessLog:
@@ -308,9 +289,7 @@ class AccessLog:
         self.starting = threading.Lock()
         self.connection: psycopg.Connection[Any] | None = None  # the writer's, on PostgreSQL
         self.used = 0.0  # when it was last used (monotonic)
-        # SQLite, callers on an event loop: records waiting for the loop's next flush, per
-        # loop, and the connection the loop writes them through.
-        self.on_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+        # SQLite, callers on an event loop: the connection the loop writes through.
         self.loop_writer: sqlite3.Connection | None = None
         self.loop_writing = threading.Lock()
         db.columns[TABLES["log"]] = column_types(COLUMNS, db.ddl_types())
@@ -357,49 +336,26 @@ class AccessLog:
             raise not_recorded(error) from error
 
     async def record_async(self, entries: Sequence[Access]) -> list[int]:
-        """``record`` for a caller on an event loop: the loop serves other requests while the
-        commit is written, and their records join it.
+        """``record`` for a caller on an event loop.
 
-        On PostgreSQL the writer thread writes it. On SQLite the loop does, once it has run
-        what is ready (every request that got this far meanwhile shares the commit): the
-        reads run on the loop there, and a thread that needs the GIL back after each SQLite
-        call waits for the busy loop each time, several milliseconds a commit. A flush that
-        finds another writer holding SQLite's lock leaves its records to the writer thread
-        rather than block the loop."""
+        On PostgreSQL the writer thread writes it while the loop serves other requests, whose
+        records join the commit. On SQLite the loop writes it at once, without yielding: the
+        reads run on the loop there, a commit costs a fraction of a millisecond, and a
+        request that yields on a busy loop waits behind every other one ready to run (and a
+        writer thread, for the GIL, behind the loop). If another writer holds SQLite's lock,
+        the writer thread waits for it rather than the loop."""
         if self.db.postgres:
             return await self.committed(self.submit(entries))
-        loop = asyncio.get_running_loop()
-        waiting = _Pending(checked_entries(entries), loop.create_future())
-        if not waiting.entries:
+        found = checked_entries(entries)
+        if not found:
             return []
-        pending = self.on_loop.get(loop)
-        if pending is None:
-            pending = self.on_loop[loop] = []
-            loop.call_soon(self._flush, loop)
-        pending.append(waiting)
         try:
-            return await waiting.future
-        except Exception as error:  # not a cancellation: that is a BaseException
-            raise not_recorded(error) from error
-
-    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Write the records waiting on this loop, in one transaction, on the loop."""
-        batch = [w for w in self.on_loop.pop(loop, []) if not w.future.cancelled()]
-        if not batch:
-            return
-        try:
-            positions = self._append_on_loop([w.entries for w in batch])
+            positions = self._append_on_loop([found])
         except Exception as error:
-            for waiting in batch:
-                waiting.future.set_exception(error)
-            return
+            raise not_recorded(error) from error
         if positions is None:  # another writer holds the lock: the writer thread waits
-            for waiting in batch:
-                relay(asyncio.wrap_future(self.submit(waiting.entries), loop=loop),
-                      waiting.future)
-            return
-        for waiting, found in zip(batch, positions, strict=True):
-            waiting.future.set_result(found)
+            return await self.committed(self.submit(found))
+        return positions[0]
 
     def _append_on_loop(self, groups: list[list[Access]]) -> list[list[int]] | None:
         """``_append`` through the loop's own SQLite connection, which never waits for the

@@ -205,17 +205,12 @@ def access(key: ApiKey, request: Request, *, customer: str | None, fields: Seque
 
 async def recorded(svc: Services, entry: Access, read: Awaitable[T]) -> T:
     """Do the read and record it, answering only once the record is durable (a read that
-    cannot be recorded is refused: 503). Reads awaiting their records together share a
-    commit (ledger/access_log.py). On PostgreSQL the record is queued before the read runs
-    (the read is allowed by then), so that its commit overlaps the query rather than
-    following it; a query that then fails leaves the record of an attempt."""
-    if not svc.db.postgres:  # written on the loop, which the read holds until it is done
-        found = await read
-        await svc.access.record_async([entry])
-        return found
-    commit = svc.access.submit([entry])
+    cannot be recorded is refused: 503). The record is begun before the read runs (the read
+    is allowed by then), so that its commit overlaps the query rather than following it; a
+    query that then fails leaves the record of an attempt (ledger/access_log.py)."""
+    commit = svc.access.begin([entry])
     found = await read
-    await svc.access.committed(commit)
+    await svc.access.settled(commit)
     return found
 
 

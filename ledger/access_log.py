@@ -64,6 +64,9 @@ MAX_BATCH = 100  # callers whose records share one transaction at most
 MAX_LIMIT = 1000  # records per page at most
 PAGE = 10_000  # records read at a time by verify
 IDLE = 5.0  # seconds unused after which the writer's PostgreSQL connection is pinged first
+HEAD = "SELECT position, hash, at FROM {head} WHERE id = 1"
+INSERT = "INSERT INTO {log} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+MOVE = "UPDATE {head} SET position = ?, hash = ?, at = ? WHERE id = 1"
 
 
 @dataclass(frozen=True)
@@ -265,6 +268,29 @@ class _Waiting:
     positions: Future[list[int]] = field(default_factory=Future)
 
 
+@dataclass
+class _Pending:
+    entries: list[Access]
+    future: asyncio.Future[list[int]]
+
+
+@dataclass
+class _OnLoop:
+    """PostgreSQL, callers on one event loop: the loop's own connection, the records waiting
+    for its next transaction, and the task writing them (None: none is)."""
+
+    connection: psycopg.AsyncConnection[Any] | None = None
+    waiting: list[_Pending] = field(default_factory=list)
+    writing: asyncio.Task[None] | None = None
+    used: float = 0.0
+
+
+def retrieved(future: asyncio.Future[list[int]]) -> None:
+    """Mark a failure as heard: a read that failed before awaiting its record leaves it."""
+    if not future.cancelled():
+        future.exception()
+
+
 def checked_entries(entries: Sequence[Access]) -> list[Access]:
     found = list(entries)
     if not all(isinstance(e, Access) for e in found):
@@ -289,6 +315,8 @@ class AccessLog:
         self.starting = threading.Lock()
         self.connection: psycopg.Connection[Any] | None = None  # the writer's, on PostgreSQL
         self.used = 0.0  # when it was last used (monotonic)
+        # PostgreSQL, callers on an event loop: what each loop writes.
+        self.on_loop: dict[asyncio.AbstractEventLoop, _OnLoop] = {}
         # SQLite, callers on an event loop: the connection the loop writes through.
         self.loop_writer: sqlite3.Connection | None = None
         self.loop_writing = threading.Lock()
@@ -319,6 +347,10 @@ class AccessLog:
             self.waiting.put(None)
             writer.join()
         self._forget_connection()
+        states, self.on_loop = self.on_loop, {}
+        for state in states.values():  # what waits on them is written, or refused
+            if state.connection is not None:
+                state.connection.pgconn.finish()
         with self.loop_writing:
             if self.loop_writer is not None:
                 self.loop_writer.close()
@@ -336,26 +368,134 @@ class AccessLog:
             raise not_recorded(error) from error
 
     async def record_async(self, entries: Sequence[Access]) -> list[int]:
-        """``record`` for a caller on an event loop.
+        """``record`` for a caller on an event loop (``begin``, then ``settled``)."""
+        return await self.settled(self.begin(entries))
 
-        On PostgreSQL the writer thread writes it while the loop serves other requests, whose
-        records join the commit. On SQLite the loop writes it at once, without yielding: the
-        reads run on the loop there, a commit costs a fraction of a millisecond, and a
-        request that yields on a busy loop waits behind every other one ready to run (and a
-        writer thread, for the GIL, behind the loop). If another writer holds SQLite's lock,
-        the writer thread waits for it rather than the loop."""
-        if self.db.postgres:
-            return await self.committed(self.submit(entries))
+    def begin(self, entries: Sequence[Access]) -> asyncio.Future[list[int]]:
+        """Start recording these records from an event loop; the future gives their
+        positions once durably committed (``settled``). A read path begins once it knows the
+        read is allowed, runs its query meanwhile, then awaits ``settled`` before answering:
+        the commit then costs the read little more than its query.
+
+        No thread is involved, none waits for the GIL behind the busy loop. On PostgreSQL
+        the loop writes them through a connection of its own, with every record that other
+        requests began meanwhile in the same transaction. On SQLite the loop writes them at
+        once, without yielding: the reads run on the loop there, a commit costs a fraction of
+        a millisecond, and a request that yields on a busy loop waits behind every other one
+        ready to run. If another writer holds SQLite's lock, the writer thread waits for it
+        rather than the loop."""
+        loop = asyncio.get_running_loop()
         found = checked_entries(entries)
+        future: asyncio.Future[list[int]] = loop.create_future()
+        future.add_done_callback(retrieved)
         if not found:
-            return []
+            future.set_result([])
+        elif self.db.postgres:
+            state = self._loop_state(loop)
+            state.waiting.append(_Pending(found, future))
+            if state.writing is None:
+                state.writing = loop.create_task(self._write_on_loop(state))
+        else:
+            try:
+                positions = self._append_on_loop([found])
+            except Exception as error:
+                future.set_exception(error)
+            else:
+                if positions is None:  # another writer holds the lock
+                    future = asyncio.wrap_future(self.submit(found), loop=loop)
+                    future.add_done_callback(retrieved)
+                else:
+                    future.set_result(positions[0])
+        return future
+
+    async def settled(self, future: asyncio.Future[list[int]]) -> list[int]:
+        """The positions of records ``begin`` started, once durably committed; raises
+        ``AccessNotRecorded`` if they were not. A future that is done already is answered
+        without yielding."""
         try:
-            positions = self._append_on_loop([found])
-        except Exception as error:
+            return await future
+        except Exception as error:  # not a cancellation: that is a BaseException
             raise not_recorded(error) from error
-        if positions is None:  # another writer holds the lock: the writer thread waits
-            return await self.committed(self.submit(found))
-        return positions[0]
+
+    def _loop_state(self, loop: asyncio.AbstractEventLoop) -> _OnLoop:
+        state = self.on_loop.get(loop)
+        if state is None:
+            for gone in [known for known in self.on_loop if known.is_closed()]:
+                connection = self.on_loop.pop(gone).connection  # a test's loop, say
+                if connection is not None:
+                    connection.pgconn.finish()
+            state = self.on_loop[loop] = _OnLoop()
+        return state
+
+    async def _write_on_loop(self, state: _OnLoop) -> None:
+        """Write what waits, a transaction at a time, until nothing does."""
+        try:
+            while state.waiting:
+                batch = [w for w in state.waiting[:self.max_batch] if not w.future.done()]
+                del state.waiting[:self.max_batch]
+                if not batch:
+                    continue
+                try:
+                    positions = await self._append_async(state, [w.entries for w in batch])
+                except Exception as error:  # every caller of the batch hears it
+                    for waiting in batch:
+                        if not waiting.future.done():
+                            waiting.future.set_exception(error)
+                    continue
+                for waiting, found in zip(batch, positions, strict=True):
+                    if not waiting.future.done():
+                        waiting.future.set_result(found)
+        finally:
+            state.writing = None
+
+    async def _append_async(self, state: _OnLoop, groups: list[list[Access]]
+                            ) -> list[list[int]]:
+        """``_append`` on PostgreSQL through the loop's connection, in two round trips as
+        the writer thread's (``_transaction``)."""
+        conn = await self._loop_connection(state)
+        tables = self.db.qualify(TABLES)
+
+        def sql(statement: str) -> str:
+            return statement.format(**tables).replace("?", "%s")
+
+        try:
+            async with conn.pipeline():
+                await conn.execute("BEGIN")
+                head = await (await conn.execute(sql(HEAD) + " FOR UPDATE")).fetchone()
+                rows, moved, found = self._linked(head, groups)
+                async with conn.cursor() as cursor:
+                    await cursor.executemany(sql(INSERT), rows)
+                await conn.execute(sql(MOVE), moved)
+                await conn.execute("COMMIT")
+        except BaseException:
+            state.connection = None  # in an unknown state: the next append opens another
+            conn.pgconn.finish()
+            raise
+        self.commits += 1
+        state.used = time.monotonic()
+        return found
+
+    async def _loop_connection(self, state: _OnLoop) -> psycopg.AsyncConnection[Any]:
+        """The loop's connection: kept open, pinged first after a pause, opened with the
+        pool's settings (as the writer thread's, ``_writer_connection``)."""
+        conn = state.connection
+        if conn is not None and not conn.closed:
+            if time.monotonic() - state.used < IDLE:
+                return conn
+            try:
+                await conn.execute("SELECT 1")
+                return conn
+            except psycopg.Error:
+                conn.pgconn.finish()
+        datastore = self.db.datastore
+        assert isinstance(datastore, PostgresDatastore)
+        kwargs = cast(dict[str, Any], datastore.pool.kwargs)
+        conn = await psycopg.AsyncConnection.connect(**kwargs, autocommit=True,
+                                                     prepare_threshold=0)
+        await conn.execute(f"SET lock_timeout = '{int(datastore.lock_timeout or 10)}s'")
+        await conn.execute("SET idle_in_transaction_session_timeout = '60s'")
+        state.connection = conn
+        return conn
 
     def _append_on_loop(self, groups: list[list[Access]]) -> list[list[int]] | None:
         """``_append`` through the loop's own SQLite connection, which never waits for the
@@ -386,23 +526,9 @@ class AccessLog:
         finally:
             self.loop_writing.release()
 
-    async def committed(self, future: Future[list[int]]) -> list[int]:
-        """The positions of records ``submit`` queued, once durably committed; raises
-        ``AccessNotRecorded`` if they were not. A commit that is done already is answered
-        without yielding: on a busy event loop a request that yields waits its turn behind
-        every other one ready to run."""
-        try:
-            if future.done():
-                return future.result()
-            return await asyncio.wrap_future(future)
-        except Exception as error:  # not a cancellation: that is a BaseException
-            raise not_recorded(error) from error
-
     def submit(self, entries: Sequence[Access]) -> Future[list[int]]:
-        """Queue these records for the next transaction; the future gives their positions
-        once committed. A read path may submit once it knows the read is allowed, run its
-        query meanwhile, then wait (``committed``) before answering: the commit then costs
-        the read nothing when it is quicker than the query."""
+        """Queue these records for the writer thread's next transaction; the future gives
+        their positions once committed."""
         waiting = _Waiting(checked_entries(entries))
         if not waiting.entries:
             waiting.positions.set_result([])
@@ -461,9 +587,16 @@ class AccessLog:
 
     def _chain(self, tx: ViewDb, groups: list[list[Access]]) -> list[list[int]]:
         """Insert the records after the head, which this transaction locks and moves."""
-        entries = [entry for group in groups for entry in group]
-        head = tx.one("SELECT position, hash, at FROM {head} WHERE id = 1"
-                      + (" FOR UPDATE" if tx.postgres else ""))
+        head = tx.one(HEAD + (" FOR UPDATE" if tx.postgres else ""))
+        rows, moved, found = self._linked(head, groups)
+        tx.executemany(INSERT, rows)
+        tx.execute(MOVE, moved)
+        return found
+
+    def _linked(self, head: dict[str, Any] | None, groups: list[list[Access]]
+                ) -> tuple[list[tuple[Any, ...]], tuple[Any, ...], list[list[int]]]:
+        """The rows that chain these records after the head, the head's new values, and
+        each group's positions."""
         if head is None:
             raise RuntimeError("the access log has no head row: its tables were not "
                                "created by this module")
@@ -471,22 +604,17 @@ class AccessLog:
         # Never before the record before it, whichever process's clock that came from:
         # newest first by time is newest first by position.
         at = max(iso(self.clock()) or "", head["at"])
-        rows = []
-        for entry in entries:
-            position += 1
-            own = link(previous, at, entry)
-            rows.append((position, at, entry.key, entry.role, entry.customer, entry.what,
-                         compact(list(entry.fields)), entry.purpose, entry.interface,
-                         previous, own))
-            previous = own
-        tx.executemany("INSERT INTO {log} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        tx.execute("UPDATE {head} SET position = ?, hash = ?, at = ? WHERE id = 1",
-                   (position, previous, at))
-        found, start = [], position - len(entries) + 1
+        rows, found = [], []
         for group in groups:
-            found.append(list(range(start, start + len(group))))
-            start += len(group)
-        return found
+            found.append(list(range(position + 1, position + 1 + len(group))))
+            for entry in group:
+                position += 1
+                own = link(previous, at, entry)
+                rows.append((position, at, entry.key, entry.role, entry.customer, entry.what,
+                             compact(list(entry.fields)), entry.purpose, entry.interface,
+                             previous, own))
+                previous = own
+        return rows, (position, previous, at), found
 
     @contextmanager
     def _transaction(self) -> Iterator[ViewDb]:

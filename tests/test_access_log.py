@@ -100,9 +100,13 @@ def test_records_are_chained_from_one_head_and_listed_newest_first(log: AccessLo
     assert log.record([access(0), access(1)]) == [1, 2]
     assert log.record([access(2, purpose="  complaint 7 review  ", customer=None)]) == [3]
     assert log.record([]) == []
-    started = log.submit([access(3)])  # a read path's query runs meanwhile
-    assert asyncio.run(log.committed(started)) == [4]
-    assert started.done() and asyncio.run(log.committed(started)) == [4]  # without waiting
+
+    async def begun_then_settled() -> tuple[list[int], list[int]]:
+        started = log.begin([access(3)])
+        await asyncio.sleep(0)  # a read path's query runs meanwhile
+        return await log.settled(started), await log.settled(started)
+
+    assert asyncio.run(begun_then_settled()) == ([4], [4])
     items = log.list().items[1:]
     assert [i["position"] for i in items] == [3, 2, 1]
     assert items[-1]["previous"] == GENESIS
@@ -246,9 +250,6 @@ def test_an_append_that_fails_raises_so_that_the_read_is_refused(store: Settings
     assert status_of(refused.value) == 503 and refused.value.where == "access_log"
     with pytest.raises(AccessNotRecorded):
         asyncio.run(log.record_async([access()]))
-    started = log.submit([access()])
-    with pytest.raises(AccessNotRecorded):
-        asyncio.run(log.committed(started))
     log.create_tables()  # the writer lives on: the next read is recorded
     assert asyncio.run(log.record_async([access()])) == [2]
 
@@ -275,6 +276,39 @@ def test_a_writer_whose_connection_was_cut_opens_another(request: pytest.Fixture
             cut()
             log.used = 0.0  # as if idle for a while
             assert log.record([access()]) == [3]
+            assert log.verify().ok
+
+
+def test_a_loop_whose_connection_was_cut_opens_another(request: pytest.FixtureRequest,
+                                                      tmp_path: Path) -> None:
+    """PostgreSQL: an event loop's records go through a connection of the loop's own, with
+    the same care as the writer thread's."""
+    for settings in fresh_store(request, tmp_path, "postgres"):
+        assert settings.database_url is not None
+        with opened(settings) as log, \
+                psycopg.connect(settings.database_url, autocommit=True) as admin:
+            async def reads() -> list[list[int]]:
+                def cut() -> Any:
+                    [state] = log.on_loop.values()
+                    assert state.connection is not None
+                    admin.execute("SELECT pg_terminate_backend(%s)",
+                                  (state.connection.info.backend_pid,))
+                    return state
+
+                found = [await log.record_async([access()])]
+                cut()
+                with pytest.raises(AccessNotRecorded):
+                    await log.record_async([access()])
+                found.append(await log.record_async([access()]))
+                cut().used = 0.0  # as if idle for a while
+                found.append(await log.record_async([access()]))
+                together = await asyncio.gather(*(log.record_async([access(n)])
+                                                  for n in range(5)))
+                return found + sorted(together)
+
+            commits = log.commits
+            assert asyncio.run(reads()) == [[1], [2], [3], [4], [5], [6], [7], [8]]
+            assert log.commits - commits <= 5  # the five read together share a commit or two
             assert log.verify().ok
 
 

@@ -83,6 +83,7 @@ def history_lines(events: list[Any]) -> list[Line]:
     """One line per event, oldest first by business time, with the correction trail marked."""
     lines: list[Line] = []
     by_entry: dict[str, Line] = {}
+    retracted: set[str] = set()
     for event in events:
         kind = type(event).__name__
         _, shown = FORMATS.get(kind, (kind, ()))
@@ -91,8 +92,6 @@ def history_lines(events: list[Any]) -> list[Line]:
         line = Line(event.originator_version, kind, event.occurred_at, event.timestamp,
                     event.actor, details, getattr(event, OPENING[kind]) if kind in OPENING
                     else None)
-        if getattr(event, "opted_out", False):
-            line.flags.append(f"sent after opt-out on {event.channel}")
         if line.entry_id:
             by_entry[line.entry_id] = line
         target = by_entry.get(getattr(event, "entry_id", "") or "")
@@ -108,8 +107,27 @@ def history_lines(events: list[Any]) -> list[Line]:
                     target.details[name] = value
         elif kind == "EntryRetracted" and target is not None:
             target.flags.append(f"RETRACTED (v{event.originator_version}: {event.reason})")
+            retracted.add(target.entry_id or "")
         lines.append(line)
-    return sorted(lines, key=lambda line: (line.occurred_at, line.version))
+    lines.sort(key=lambda line: (line.occurred_at, line.version))
+    flag_opted_out(lines, retracted)
+    return lines
+
+
+def flag_opted_out(lines: list[Line], retracted: set[str]) -> None:
+    """Mark each campaign touch made when the customer had withdrawn consent to marketing on
+    its channel: the last change of consent on or before the touch decides, in business time
+    (as corrected), whenever either was recorded. (The touch event's own ``opted_out`` says
+    what was known when it was recorded; a later-recorded change of consent re-judges it.)"""
+    granted: dict[str, bool] = {}
+    # In business time; at one instant, changes of consent first, in the order recorded.
+    for line in sorted(lines, key=lambda line: (line.occurred_at,
+                                                line.kind != "ConsentChanged", line.version)):
+        if line.kind == "ConsentChanged" and line.details.get("purpose") == "marketing":
+            granted[line.details.get("channel", "")] = bool(line.details.get("granted"))
+        elif (line.kind == "CampaignTouched" and line.entry_id not in retracted
+              and not granted.get(line.details.get("channel", ""), True)):
+            line.flags.append(f"sent after opt-out on {line.details['channel']}")
 
 
 def render(lines: list[Line], *, zone: Any = None) -> str:

@@ -200,9 +200,9 @@ def is_sealed(value: Any) -> bool:
 
 
 # Maps of a customer's state keyed by entry id, holding no personal data (an entry's kind,
-# when it was retracted): never sealed, never walked when opening (a snapshot of a customer
-# with 10,000 entries spent most of its loading time walking them).
-OPAQUE = frozenset({"kinds", "retracted"})
+# when it happened, when it was retracted): never sealed, never walked when opening (a snapshot
+# of a customer with 10,000 entries spent most of its loading time walking them).
+OPAQUE = frozenset({"kinds", "retracted", "entry_times"})
 
 
 def sealed_fields(state: Any, key: AESGCM, stream: UUID) -> Any:

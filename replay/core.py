@@ -3,7 +3,8 @@ by a time, by the same projection code as the live views, into a store of their 
 
     as known at T     only events recorded at or before T: what the company knew then
     as occurred by T  events whose business time (occurred_at) is at or before T, whenever
-                      they were recorded: the best current picture of the past
+                      they were recorded, with every correction known now (a correction
+                      belongs to its entry's time): the best current picture of the past
 
 The store is a SQLite file, a temporary one unless the replay is asked to keep it (an analyst
 can take it away); the live views and the log are only read.
@@ -23,6 +24,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.application import Ledger
 from ledger.errors import CommandInvalid
+from ledger.history import OPENING
 from ledger.projections.base import View
 from ledger.projections.db import Database, iso
 from ledger.projections.runner import Runner
@@ -106,6 +108,61 @@ def recorded_at(ledger: Ledger, notification: Any) -> datetime:
     return when
 
 
+AMENDMENTS = ("ledger.aggregates.customer:Customer.EntryCorrected",
+              "ledger.aggregates.customer:Customer.EntryRetracted")
+
+
+class OccurredBy:
+    """Which events a replay as occurred by T keeps: what had happened by T, with every
+    correction known now.
+
+    An entry is kept when it happened by T as corrected: by the last correction of its
+    ``occurred_at`` anywhere in the log (a correction is knowledge about its entry, whenever
+    it was recorded), so an entry a correction moves past T is left out, and one it moves
+    back before T is kept. A correction or retraction belongs to its entry's business time:
+    it is kept with its entry, whatever its own date. Any other event (a complaint resolved,
+    a promise kept, a rep hired) is kept when it happened by T.
+
+    The corrections of times are read first, by their topic alone (a few of the log's
+    events); the entries they concern are then remembered as the replay meets them."""
+
+    def __init__(self, ledger: Ledger, by: datetime, head: int) -> None:
+        self.by = by
+        self.moved: dict[tuple[Any, str], datetime] = {}  # entry -> its time, as corrected
+        self.amended: set[tuple[Any, str]] = set()  # entries corrected or retracted
+        position = 0
+        while position < head:
+            page = ledger.recorder.select_notifications(
+                start=position, limit=min(10_000, head - position), topics=AMENDMENTS,
+                inclusive_of_start=False)
+            if not page:
+                break
+            for notification in page:
+                if notification.id > head:
+                    break
+                event = ledger.mapper.decode(notification, opened=False)  # type: ignore[attr-defined]
+                entry = (event.originator_id, event.entry_id)
+                self.amended.add(entry)
+                moved = getattr(event, "fields", {}).get("occurred_at")
+                if isinstance(moved, datetime):
+                    self.moved[entry] = moved
+            position = page[-1].id
+        self.kept: dict[tuple[Any, str], bool] = {}  # amended entries met: kept or not
+
+    def keeps(self, event: Any) -> bool:
+        kind = type(event).__name__
+        if kind in ("EntryCorrected", "EntryRetracted"):
+            return self.kept.get((event.originator_id, event.entry_id), False)
+        opening = OPENING.get(kind)
+        if opening is None:
+            return bool(event.occurred_at <= self.by)
+        entry = (event.originator_id, getattr(event, opening))
+        keep = bool(self.moved.get(entry, event.occurred_at) <= self.by)
+        if entry in self.amended:
+            self.kept[entry] = keep
+        return keep
+
+
 class Replay:
     """Views replayed into a store of their own; use as a context manager.
 
@@ -131,8 +188,10 @@ class Replay:
         try:
             self.datastore = SQLiteDatastore(str(self.path), lock_timeout=30)
             self.db = Database(self.datastore)
-            self.runner = Runner(ledger, views, database=self.db, keep=reading.keeps)
             self.head = end_of(ledger, reading)  # the last log position this replay reads
+            keep = (reading.keeps if reading.as_occurred_by is None
+                    else OccurredBy(ledger, reading.as_occurred_by, self.head).keeps)
+            self.runner = Runner(ledger, views, database=self.db, keep=keep)
         except BaseException:
             self.close(failed=True)
             raise

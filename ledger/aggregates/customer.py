@@ -32,6 +32,7 @@ EntryNotCorrectable = rule("field_not_correctable")
 EntryNotRetractable = rule("entry_not_retractable")
 EntryClosed = rule("entry_closed")
 DueBeforeMade = rule("due_before_made")
+CorrectionBeforeEntry = rule("correction_before_entry")
 QuoteExpired = rule("quote_expired")
 QuoteStillValid = rule("quote_still_valid")
 PromiseNotDue = rule("promise_not_yet_due")
@@ -83,6 +84,8 @@ class Customer(LedgerAggregate):
     lapsed_at: datetime | None = None
     last_activity_at: datetime | None = None
     team_members: tuple[str, ...] = ()
+    # Entry id -> when it happened (as corrected), for every entry made since this was kept.
+    entry_times: dict[str, datetime] | None = None
 
     @staticmethod
     def create_id(ref: str, **_: Any) -> UUID:
@@ -428,6 +431,9 @@ class Customer(LedgerAggregate):
                 if merged.get(due) is not None:
                     self.check_due_not_before(merged[due], merged["occurred_at"], due)
             entry.update(merged)
+        if "occurred_at" in fields and self.entry_times is not None \
+                and entry_id in self.entry_times:
+            self.entry_times[entry_id] = fields["occurred_at"]
         if entry["kind"] == "consent" and "occurred_at" in fields:
             for change in self.consents:
                 if change["id"] == entry_id:
@@ -471,6 +477,17 @@ class Customer(LedgerAggregate):
         if self.erased:
             raise CustomerErased(f"customer {self.ref}'s personal data was erased")
 
+    def check_amends_in_time(self, entry_id: str, occurred_at: datetime, what: str) -> None:
+        """A correction or retraction amends its entry as of the entry's own time: it cannot
+        be dated before the entry happened. (Checked when commanded, not when an amendment
+        recorded before this rule is read back.)"""
+        at = (self.entry_times or {}).get(entry_id)
+        if at is not None and occurred_at < at:
+            raise CorrectionBeforeEntry(
+                f"the {what} of {self._entry(entry_id)['kind']} {entry_id} is dated "
+                f"{occurred_at.isoformat()}, before the entry itself ({at.isoformat()}): an "
+                "amendment applies from its entry's time and cannot be dated earlier")
+
     def check_linked(self, entry_id: str, kind: str) -> None:
         if self.kinds.get(entry_id) != kind:
             raise LinkedEntryMissing(f"customer {self.ref} has no {kind} {entry_id}")
@@ -504,6 +521,9 @@ class Customer(LedgerAggregate):
                 f"(a {self.kinds[entry_id]}); use a new id"
             )
         self.kinds[entry_id] = kind
+        if self.entry_times is None:
+            self.entry_times = {}
+        self.entry_times[entry_id] = occurred_at
         if kind in STATEFUL:
             self.entries[entry_id] = {"kind": kind, "occurred_at": occurred_at, **state}
 

@@ -337,6 +337,7 @@ def correct_entry(c: m.CorrectEntry, batch: Batch) -> Handled:
         raise UnknownEntry(f"customer {agg.ref} has no correctable entry {c.entry_id}")
     fields = m.validate_correction(kind, c.fields, CORRECTABLE[kind], where="fields")
     known_rep(batch, fields.get("rep"))
+    agg.check_amends_in_time(c.entry_id, when(c), "correction")
     agg.correct_entry(entry_id=c.entry_id, fields=fields, reason=c.reason, occurred_at=when(c),
                       actor=batch.actor)
     return agg, c.entry_id
@@ -345,6 +346,7 @@ def correct_entry(c: m.CorrectEntry, batch: Batch) -> Handled:
 @handles(m.RetractEntry)
 def retract_entry(c: m.RetractEntry, batch: Batch) -> Handled:
     agg = customer(c, batch)
+    agg.check_amends_in_time(c.entry_id, when(c), "retraction")
     agg.retract_entry(entry_id=c.entry_id, reason=c.reason, occurred_at=when(c),
                       actor=batch.actor)
     return agg, c.entry_id

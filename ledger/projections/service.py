@@ -30,9 +30,10 @@ CORRECTABLE: dict[str, dict[str, str]] = {
     "touches": {"channel": "channel", "material": "material", "department": "department",
                 "occurred_at": "occurred_at"},
     "sales": {"rep": "rep", "occurred_at": "occurred_at"},
+    "consents": {"occurred_at": "occurred_at"},
 }
 ID_COLUMN = {"requests": "request_id", "complaints": "complaint_id", "touches": "touch_id",
-             "sales": "entry_id"}
+             "sales": "entry_id", "consents": "consent_id"}
 TIME_COLUMNS = {"received_at", "respond_by", "filed_at", "occurred_at"}
 SALES = {"QuoteIssued": ("quote", "quote_id"), "PurchaseRecorded": ("purchase", "order_id")}
 
@@ -63,19 +64,27 @@ class Service(HandlerView):
         "touches": (
             "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
             " channel TEXT NOT NULL, material TEXT, department TEXT, occurred_at TEXT NOT NULL,"
-            " day {int} NOT NULL, opted_out {bool} NOT NULL, retracted {bool} NOT NULL,"
+            " day {int} NOT NULL, retracted {bool} NOT NULL,"
             " PRIMARY KEY (customer, touch_id)"),
         "sales": (
             "customer TEXT NOT NULL, entry_id TEXT NOT NULL, kind TEXT NOT NULL, rep TEXT,"
             " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
             " PRIMARY KEY (customer, entry_id)"),
+        # Every change of consent, at its business time: a touch is judged against the last
+        # change on or before it, whenever either was recorded (``version``: the order of
+        # recording, which decides between two changes at one instant).
+        "consents": (
+            "customer TEXT NOT NULL, consent_id TEXT NOT NULL, channel TEXT NOT NULL,"
+            " purpose TEXT NOT NULL, granted {bool} NOT NULL, occurred_at TEXT NOT NULL,"
+            " version {int} NOT NULL, PRIMARY KEY (customer, consent_id)"),
     }
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("requests", "status, respond_by"), ("requests", "rep, status"),
         ("complaints", "status, respond_by"), ("complaints", "rep, status"),
         ("complaint_periods", "customer, opened_at"), ("touches", "customer, material"),
-        ("touches", "opted_out"), ("sales", "customer, occurred_at")]
-    version = 2  # 2: free text kept sealed
+        ("sales", "customer, occurred_at"),
+        ("consents", "customer, channel, purpose, occurred_at, version")]
+    version = 3  # 2: free text kept sealed; 3: touches judged against consents in business time
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -123,9 +132,14 @@ class Service(HandlerView):
     # -- touches and sales -----------------------------------------------------------------------
 
     def on_CampaignTouched(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {touches} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.later("INSERT INTO {touches} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                  (customer, e.touch_id, e.campaign, e.channel, e.material, e.department,
-                  iso(e.occurred_at), day_number(e.occurred_at), bool(e.opted_out), False))
+                  iso(e.occurred_at), day_number(e.occurred_at), False))
+
+    def on_ConsentChanged(self, db: Writes, e: Any, customer: str) -> None:
+        db.later("INSERT INTO {consents} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (customer, e.consent_id, e.channel, e.purpose, bool(e.granted),
+                  iso(e.occurred_at), e.originator_version))
 
     def on_sale(self, db: Writes, e: Any, customer: str) -> None:
         kind, id_field = SALES[event_type(e)]
@@ -161,6 +175,8 @@ class Service(HandlerView):
 
     def on_EntryRetracted(self, db: Writes, e: Any, customer: str) -> None:
         for table, id_column in ID_COLUMN.items():
+            if table == "consents":  # not retractable: a later change supersedes one
+                continue
             db.execute(f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND "
                        f"{id_column} = ?", (True, customer, e.entry_id))
 
@@ -232,7 +248,10 @@ SELECT 'touch_after_opt_out' AS kind, t.customer, t.occurred_at AS at, t.touch_i
   'touch' AS entry_kind, NULL AS rep, t.campaign, t.channel, t.material, t.department,
   '' AS related_id, NULL AS related_kind, NULL AS related_at, NULL AS related_until,
   NULL AS related_campaign, NULL AS related_department
-FROM {touches} t WHERE t.opted_out = ? AND t.retracted = ?
+FROM {touches} t WHERE t.retracted = ? AND (
+  SELECT k.granted FROM {consents} k WHERE k.customer = t.customer AND k.channel = t.channel
+    AND k.purpose = 'marketing' AND k.occurred_at <= t.occurred_at
+  ORDER BY k.occurred_at DESC, k.version DESC LIMIT 1) = ?
 UNION ALL
 SELECT 'touch_during_open_complaint', t.customer, t.occurred_at, t.touch_id, 'touch', NULL,
   t.campaign, t.channel, t.material, t.department, p.complaint_id, 'complaint', p.opened_at,
@@ -284,7 +303,7 @@ def violations(db: Database, *, kind: str | None = None, limit: int = 100,
     A contact logged by the rep handling (or given) the complaint is the complaint being
     handled, not a sale, and is not listed. Contacts are read from the activity view.
     """
-    params: list[Any] = [True, False, False, False, False, False, SAME_MATERIAL_DAYS, False,
+    params: list[Any] = [False, False, False, False, False, False, SAME_MATERIAL_DAYS, False,
                          False]
     conditions, after = [], decode_cursor(cursor, (str,) * len(VIOLATION_KEY))
     if kind is not None:

@@ -32,6 +32,10 @@ CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, REP, TRAIL, RETRACTED = range(le
 # What every event carries besides its own fields; occurred_at and actor are shown apart.
 ENVELOPE = frozenset({"timestamp", "originator_id", "originator_version", "originator_topic",
                       "occurred_at", "actor"})
+# A judgment an event holds as it was made when recorded: a later-recorded fact can overturn
+# it (a touch's opt-out: the violations and the customer's history judge it in business
+# time), so a line does not show it.
+JUDGED_WHEN_RECORDED = frozenset({"opted_out"})
 # Event type -> the field naming the entry it opens or concerns.
 ENTRY_FIELD = {
     **OPENING,
@@ -151,7 +155,7 @@ def line(row: dict[str, Any], event: Any, erased: bool,
     applied in order (each note says what it replaced; personal values come from the
     correction events, ``corrections``), personal data hidden once erased."""
     details = {name: plain(value) for name, value in vars(event).items()
-               if name not in ENVELOPE}
+               if name not in ENVELOPE and name not in JUDGED_WHEN_RECORDED}
     happened, occurred_at = event.occurred_at, iso(event.occurred_at)
     trail = json.loads(row["trail"]) if row["trail"] else []
     for note in trail:
@@ -252,8 +256,7 @@ def _registered(f: dict[str, Any]) -> str:
 
 def _touch(f: dict[str, Any]) -> str:
     how = ", ".join(str(v) for v in (f["channel"], f.get("material"), f.get("department")) if v)
-    return (f"campaign {f['campaign']} ({how})"
-            f"{' after opt-out on ' + f['channel'] if f.get('opted_out') else ''}")
+    return f"campaign {f['campaign']} ({how})"
 
 
 def _outcome(noun: str, verb: str, id_field: str, note: str | None = None) -> Callable[

@@ -13,7 +13,8 @@ from ledger.application import Ledger
 from ledger.errors import LedgerError
 from ledger.history import history_lines
 from ledger.projections.activity import Activity
-from ledger.projections.db import Database
+from ledger.projections.db import Database, iso
+from ledger.projections.dossier import Dossier
 from ledger.projections.runner import Runner
 from ledger.projections.service import Service, violations
 from replay.catalogue import Ask, report
@@ -134,3 +135,27 @@ def test_an_amendment_cannot_be_dated_before_its_entry(world: Ledger, command: s
     assert "before the entry itself" in str(refused.value)
     run(world, type=command, customer="CUST-1", entry_id="O-1", reason="x",
         occurred_at=at(10), **fields)  # the same instant is not before it
+
+
+def test_a_late_owner_change_takes_its_place_in_business_time(world: Ledger) -> None:
+    run(world, type="hire_rep", ref="REP-3", name="Chen Jie", team="east", manager="REP-1",
+        occurred_at=at(-30))
+    run(world, type="assign_owner", customer="CUST-1", rep="REP-2", reason="rebalanced",
+        occurred_at=at(10))
+    # Recorded later, it happened before: REP-3 held the customer from day 5 to day 10.
+    run(world, type="assign_owner", customer="CUST-1", rep="REP-3", reason="covering",
+        occurred_at=at(5))
+    assert world.customer("CUST-1").owner == "REP-2"
+    for _ in ("live", "rebuilt"):
+        runner = Runner(world, [Dossier()])
+        runner.catch_up()
+        with runner.db.transaction(Dossier().table_names(), commit=False) as tx:
+            history = tx.rows("SELECT rep, since, until FROM {owner_history} "
+                              "WHERE customer = ? ORDER BY since", ("CUST-1",))
+            owner = tx.one("SELECT owner, owner_since FROM {customers} WHERE ref = ?",
+                           ("CUST-1",))
+        assert [(h["rep"], h["until"]) for h in history] == [
+            ("REP-1", iso(on(5))), ("REP-3", iso(on(10))), ("REP-2", None)]
+        assert owner == {"owner": "REP-2", "owner_since": iso(on(10))}
+        runner.drop(Dossier(), "")  # the second reading is a rebuild from scratch
+        runner.close()

@@ -86,6 +86,7 @@ class Customer(LedgerAggregate):
     team_members: tuple[str, ...] = ()
     # Entry id -> when it happened (as corrected), for every entry made since this was kept.
     entry_times: dict[str, datetime] | None = None
+    owner_since: datetime | None = None  # when the owner now became the owner
 
     @staticmethod
     def create_id(ref: str, **_: Any) -> UUID:
@@ -135,7 +136,11 @@ class Customer(LedgerAggregate):
                      occurred_at: datetime, actor: str) -> None:
         if to_rep == self.owner:
             raise OwnerUnchanged(f"{to_rep} already owns customer {self.ref}")
-        self.owner = to_rep
+        # In business time: an assignment recorded late, dated before the current owner's,
+        # is history, not the owner now.
+        since = self.owner_since or self.registered_at
+        if occurred_at >= since or self.owner is None:
+            self.owner, self.owner_since = to_rep, occurred_at
 
     @event("TeamMemberAdded")
     def add_team_member(self, rep: str, reason: str, occurred_at: datetime,

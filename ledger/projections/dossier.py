@@ -57,8 +57,9 @@ class Dossier(HandlerView):
             "token TEXT NOT NULL, customer TEXT NOT NULL, field TEXT NOT NULL,"
             " PRIMARY KEY (token, customer, field)"),
     }
-    # 2: names and reasons kept sealed, the blind index, team members
-    version = 2
+    # 2: names and reasons kept sealed, the blind index, team members; 3: owners in
+    # business time
+    version = 3
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("customers", "owner"),
         ("owner_history", "rep"),
@@ -95,11 +96,17 @@ class Dossier(HandlerView):
         db.execute("DELETE FROM {team_members} WHERE customer = ? AND rep = ?", (ref, e.rep))
 
     def on_OwnerAssigned(self, db: Writes, e: Any, ref: str) -> None:
-        db.execute("UPDATE {customers} SET owner = ?, owner_since = ? WHERE ref = ?",
-                   (e.to_rep, iso(e.occurred_at), ref))
-        db.execute("UPDATE {owner_history} SET until = ? WHERE customer = ? AND until IS NULL",
-                   (iso(e.occurred_at), ref))
+        """In business time: each owner's period ends where the next one (by when it began)
+        begins, and the owner now is the one who began last, whenever each was recorded."""
         self.new_owner(db, ref, e.to_rep, e.occurred_at, e.reason)
+        db.execute("UPDATE {owner_history} AS h SET until = (SELECT MIN(n.since)"
+                   " FROM {owner_history} n WHERE n.customer = h.customer AND"
+                   " (n.since > h.since OR (n.since = h.since AND n.seq > h.seq)))"
+                   " WHERE h.customer = ?", (ref,))
+        db.execute("UPDATE {customers} SET owner = (SELECT rep FROM {owner_history}"
+                   " WHERE customer = ? AND until IS NULL),"
+                   " owner_since = (SELECT since FROM {owner_history}"
+                   " WHERE customer = ? AND until IS NULL) WHERE ref = ?", (ref, ref, ref))
 
     @staticmethod
     def new_owner(db: Writes, ref: str, rep: str, since: datetime, reason: str) -> None:

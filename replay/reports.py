@@ -54,12 +54,24 @@ class Standing:
         return self.states[found - 1] if found else None
 
 
+# Changes of standing, less each lapse that a purchase or contact in its quiet time voids:
+# the scheduler judged it on what it knew; a fact recorded later, dated in those days,
+# re-judges it.
+LIVE_CHANGES = """
+SELECT s.customer, s.occurred_at, s.kind, s.defection_type FROM {standing} s
+WHERE s.kind <> 'lapsed' OR s.quiet_since IS NULL OR NOT (
+  EXISTS (SELECT 1 FROM {purchases} p WHERE p.customer = s.customer AND p.retracted = ?
+          AND p.occurred_at > s.quiet_since AND p.occurred_at <= s.occurred_at)
+  OR EXISTS (SELECT 1 FROM {contacts} c WHERE c.customer = s.customer AND c.retracted = ?
+             AND c.occurred_at > s.quiet_since AND c.occurred_at <= s.occurred_at))
+ORDER BY s.customer, s.occurred_at, s.version"""
+
+
 def standings(tx: ViewDb) -> dict[str, Standing]:
     """Every customer who has bought, with their changes of standing."""
     bought = rows_of(tx, "SELECT customer, occurred_at FROM {purchases} WHERE retracted = ? "
                          "ORDER BY customer, occurred_at", (False,))
-    changes = rows_of(tx, "SELECT customer, occurred_at, kind, defection_type FROM {standing} "
-                          "ORDER BY customer, occurred_at, version")
+    changes = rows_of(tx, LIVE_CHANGES, (False, False))
     moments: dict[str, list[tuple[str, int, str, str | None]]] = defaultdict(list)
     for row in bought:
         moments[row["customer"]].append((row["occurred_at"], 0, "purchase", None))

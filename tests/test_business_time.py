@@ -159,3 +159,23 @@ def test_a_late_owner_change_takes_its_place_in_business_time(world: Ledger) -> 
         assert owner == {"owner": "REP-2", "owner_since": iso(on(10))}
         runner.drop(Dossier(), "")  # the second reading is a rebuild from scratch
         runner.close()
+
+
+def lost(ledger: Ledger, reading: Reading | None = None) -> tuple[int, int]:
+    """2025-Q3's retention: (retained, lost as lapsed)."""
+    [row] = report(ledger, Ask("retention", period="2025-Q3"), reading or Reading()).rows
+    return row["retained"], row["lost_lapsed"]
+
+
+def test_a_lapse_is_voided_by_a_purchase_in_its_quiet_days_recorded_later(
+        world: Ledger) -> None:
+    purchase(world, "O-1", "10.00", at(0))  # 2025-03-01
+    run(world, type="mark_lapsed", customer="CUST-1", days=180, occurred_at=at(200))
+    assert lost(world) == (0, 1)
+    # Recorded now: the customer bought on 2025-06-09, within the 180 days before the lapse.
+    purchase(world, "O-2", "10.00", at(100))
+    assert lost(world) == (1, 0)
+    assert lost(world, Reading(as_occurred_by=on(400))) == (1, 0)
+    # Retracted, the purchase no longer voids it.
+    run(world, type="retract_entry", customer="CUST-1", entry_id="O-2", reason="test order")
+    assert lost(world) == (0, 1)

@@ -9,6 +9,7 @@ asked for (replay/reports.py), for any period and from the live view or a replay
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
@@ -40,11 +41,11 @@ class Activity(HandlerView):
             " amount TEXT NOT NULL, currency TEXT NOT NULL, cost TEXT, rep TEXT,"
             " retracted {bool} NOT NULL, PRIMARY KEY (customer, order_id)"),
         # kind: churned (entry_id: the churn's id), lapsed (defection_type 'lapsed': no
-        # purchase or contact for a while, until a purchase) or won_back
+        # purchase or contact since quiet_since, until a purchase) or won_back
         "standing": (
             "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL,"
             " entry_id TEXT, occurred_at TEXT NOT NULL, defection_type TEXT,"
-            " competitor TEXT, PRIMARY KEY (customer, version)"),
+            " competitor TEXT, quiet_since TEXT, PRIMARY KEY (customer, version)"),
         # csm: the mean of the items' scores on the 7-level scale (90 ... -90)
         "surveys": (
             "customer TEXT NOT NULL, survey_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
@@ -73,6 +74,7 @@ class Activity(HandlerView):
             " currency TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " PRIMARY KEY (campaign, version)"),
     }
+    version = 2  # 2: a lapse keeps the start of the quiet time it was judged on
     # a rep's contacts per customer, for the dossier, from the index alone
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("contacts", "rep, customer, occurred_at, retracted")]
@@ -83,17 +85,23 @@ class Activity(HandlerView):
                   money(e.cost), e.rep, False))
 
     def on_Churned(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {standing} VALUES (?, ?, 'churned', ?, ?, ?, ?)",
+        db.later("INSERT INTO {standing} VALUES (?, ?, 'churned', ?, ?, ?, ?, NULL)",
                  (customer, e.originator_version, e.churn_id, iso(e.occurred_at),
                   e.defection_type, e.competitor))
 
     def on_WonBack(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL)",
+        db.later("INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL, NULL)",
                  (customer, e.originator_version, iso(e.occurred_at)))
 
     def on_Lapsed(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {standing} VALUES (?, ?, 'lapsed', NULL, ?, 'lapsed', NULL)",
-                 (customer, e.originator_version, iso(e.occurred_at)))
+        """A lapse holds while nothing happened in the ``days`` before it: the reports judge
+        that in business time, so a purchase or contact in them recorded later voids it."""
+        try:
+            quiet_since = iso(e.occurred_at - timedelta(days=e.days))
+        except OverflowError:  # before the calendar's start: nothing can void it
+            quiet_since = None
+        db.later("INSERT INTO {standing} VALUES (?, ?, 'lapsed', NULL, ?, 'lapsed', NULL, ?)",
+                 (customer, e.originator_version, iso(e.occurred_at), quiet_since))
 
     def on_SatisfactionRecorded(self, db: Writes, e: Any, customer: str) -> None:
         db.later("INSERT INTO {surveys} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

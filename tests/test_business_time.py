@@ -15,6 +15,7 @@ from ledger.history import history_lines
 from ledger.projections.activity import Activity
 from ledger.projections.db import Database, iso
 from ledger.projections.dossier import Dossier
+from ledger.projections.promises import Promises, promises_with_status
 from ledger.projections.runner import Runner
 from ledger.projections.service import Service, violations
 from replay.catalogue import Ask, report
@@ -179,3 +180,19 @@ def test_a_lapse_is_voided_by_a_purchase_in_its_quiet_days_recorded_later(
     # Retracted, the purchase no longer voids it.
     run(world, type="retract_entry", customer="CUST-1", entry_id="O-2", reason="test order")
     assert lost(world) == (0, 1)
+
+
+def test_an_outcome_recorded_late_takes_a_promise_off_the_overdue_list(world: Ledger) -> None:
+    run(world, type="make_promise", customer="CUST-1", rep="REP-1", text="call back",
+        promise_id="P-1", due_by=at(10), occurred_at=at(1))
+    run(world, type="mark_promise_overdue", customer="CUST-1", promise_id="P-1",
+        occurred_at=at(11))
+    runner = Runner(world, [Promises()])
+    runner.catch_up()
+    assert [p["promise_id"] for p in promises_with_status(runner.db, "overdue").items] == ["P-1"]
+    # Recorded now: it was kept on day 9, before it was due.
+    run(world, type="keep_promise", customer="CUST-1", promise_id="P-1", occurred_at=at(9))
+    runner.catch_up()
+    assert promises_with_status(runner.db, "overdue").items == []
+    assert [p["promise_id"] for p in promises_with_status(runner.db, "kept").items] == ["P-1"]
+    runner.close()

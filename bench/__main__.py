@@ -13,6 +13,8 @@ customers) through the command path in batches, or reuses the one an earlier run
                           text (sealed), against COPY of what it stored; and with sealing
                           off, for sealing's own cost
   catch-up                all views from scratch, against reading and decoding the log
+  late facts              the same on a demo world with 5 % of its consent changes and
+                          complaints recorded a month late, beside the world on time
   replay of a quarter     as known when a quarter of the log was recorded, against reading
                           and decoding the same stretch
   verify                  every chain, against reading and decoding the log
@@ -43,6 +45,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from statistics import median
 
@@ -57,9 +60,10 @@ from bench.import_purchases import raw_copy_stored, write_file
 from bench.load_customer import build as build_customer
 from bench.replay import read_until, replayed
 from ledger.application import Ledger
+from ledger.commands import models as m
 from ledger.commands import parse_command
 from ledger.config import Settings
-from ledger.demo import build_world
+from ledger.demo import Planned, build_world
 from ledger.importer import import_lines
 from ledger.integrity import Integrity
 from ledger.projections.db import Database
@@ -281,6 +285,54 @@ def catch_up(settings: Settings, args: argparse.Namespace) -> list[Figure]:
     return [Figure("catch-up, all views", rate, "events/s", raw, "read + decode", 0.33)]
 
 
+LATE = timedelta(days=30)
+
+
+def recorded_late(share: float, seed: int = 5) -> Callable[[list[Planned]], list[Planned]]:
+    """Record ``share`` of the consent changes and complaints (each with what follows it:
+    escalation, resolution, reopening) ``LATE`` after they would have been."""
+    def moved(planned: list[Planned]) -> list[Planned]:
+        rng = random.Random(seed)
+        consents = {id(p) for p in planned if isinstance(p.command, m.ChangeConsent)
+                    and rng.random() < share}
+        complaints = {(p.command.customer, p.command.complaint_id) for p in planned
+                      if isinstance(p.command, m.FileComplaint) and rng.random() < share}
+        return [p._replace(recorded_at=p.recorded_at + LATE) if id(p) in consents or (
+            getattr(p.command, "customer", None), getattr(p.command, "complaint_id", None))
+            in complaints else p for p in planned]
+    return moved
+
+
+def late_facts_catch_up(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    """What re-judging costs: every view caught up from scratch on a demo world with 5 % of
+    its consent changes and complaints recorded a month late, beside the same world recorded
+    on time (each against reading and decoding its own log)."""
+    customers = 1000 if args.quick else 5000
+    rates: dict[bool, tuple[float, float]] = {}
+    for late in (False, True):
+        fresh = throwaway_settings(args)
+        try:
+            app = Ledger(fresh)
+            build_world(app, seed=17, customers=customers, days=DAYS,
+                        recorded=recorded_late(0.05) if late else None)
+            raw = raw_rate(app)
+            runner = Runner(app, all_views())
+            started = time.perf_counter()
+            count = runner.catch_up()
+            rates[late] = (count / (time.perf_counter() - started), raw)
+            assert not runner.failed, runner.failed
+            runner.close()
+            app.close()
+        finally:
+            drop(fresh)
+    return [Figure("catch-up, 5 % of consents and complaints late", rates[True][0],
+                   "events/s", rates[True][1], "read + decode"),
+            Figure("catch-up of the same world on time", rates[False][0], "events/s",
+                   rates[False][1], "read + decode"),
+            Figure("re-judging late facts: late against on time", rates[True][0], "events/s",
+                   rates[False][0], "on time")]
+
+
 def replay_quarter(settings: Settings, args: argparse.Namespace) -> list[Figure]:
     app = Ledger(settings)
     head = app.recorder.max_notification_id() or 0
@@ -483,7 +535,8 @@ def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figur
 
 
 BENCHMARKS: list[Callable[[Settings, argparse.Namespace], list[Figure]]] = [
-    commands_one_client, bulk_import, free_text_import, catch_up, replay_quarter, verify,
+    commands_one_client, bulk_import, free_text_import, catch_up, late_facts_catch_up,
+    replay_quarter, verify,
     load_customer, rebuild_memory, over_http, access_log_reads]
 
 

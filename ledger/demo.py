@@ -721,13 +721,16 @@ def windows(planned: list[Planned], size: int) -> Iterator[list[Planned]]:
 def build_world(app: Ledger, *, seed: int = 7, customers: int = 3000,
                 start: datetime | None = None, days: int = 730,
                 progress: Callable[[int], None] | None = None,
-                batch_size: int = 500) -> DemoSummary:
-    """Plan the world of ``seed`` and write it to ``app``, ``batch_size`` commands at a time."""
+                batch_size: int = 500,
+                recorded: Callable[[list[Planned]], list[Planned]] | None = None
+                ) -> DemoSummary:
+    """Plan the world of ``seed`` and write it to ``app``, ``batch_size`` commands at a time,
+    in the order of recording (``recorded``: changes when commands are recorded)."""
     if customers < MIN_CUSTOMERS or days < MIN_DAYS:
         raise ValueError(f"a demo world needs at least {MIN_CUSTOMERS} customers and {MIN_DAYS} "
                          f"days, not {customers} customers and {days} days")
     w = plan_world(seed, customers, start or DEFAULT_START, days)
-    planned = sorted(w.planned, key=lambda p: p.recorded_at)
+    planned = sorted(recorded(w.planned) if recorded else w.planned, key=lambda p: p.recorded_at)
     counts: Counter[str] = Counter()
     rejections: list[str] = []
     for window in windows(planned, batch_size):

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
 
-from api.keys import ApiKey, KeyStore
+from api.keys import ApiKey, KeyEnded, KeyStore
 from api.problems import Unauthenticated, ViewBehind
 from ledger.access_log import Access, AccessLog
 from ledger.aggregates import Customer
@@ -92,7 +92,10 @@ async def caller(svc: Svc,
     if not token:
         raise Unauthenticated("no API key: send `Authorization: Bearer <key>` (an admin "
                               "creates keys with `ledger keys create`)", where="Authorization")
-    key = await svc.call(svc.keys.authenticate, token)
+    try:
+        key = await svc.call(svc.keys.authenticate, token)
+    except KeyEnded as ended:
+        raise Unauthenticated(str(ended), where="Authorization") from None
     if key is None:
         raise Unauthenticated("this API key is unknown or revoked", where="Authorization")
     return key

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -33,6 +33,7 @@ class ApiKey:
     rep: str | None
     created_at: str
     revoked_at: str | None = None
+    ended_why: str | None = field(default=None, compare=False)  # when not revoked by hand
 
     @property
     def actor(self) -> str:
@@ -40,7 +41,13 @@ class ApiKey:
         return self.name
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        found.pop("ended_why")
+        return found
+
+
+class KeyEnded(Exception):
+    """A key that was right, and is no longer usable: why."""
 
 
 class KeyStore:
@@ -86,9 +93,10 @@ class KeyStore:
         return key, f"{PREFIX}_{key.id}_{secret}"
 
     def list(self) -> list[ApiKey]:
+        """Every key, revoked ones too (those of departed reps from the departure)."""
         with self.db.transaction(TABLE, commit=False) as tx:
             rows = tx.rows("SELECT * FROM {keys} ORDER BY created_at, name")
-        return [as_key(row) for row in rows]
+        return [self.as_of_now(row) for row in rows]
 
     def revoke(self, name: str) -> ApiKey:
         """Revoke the key with this name (or id); revoking twice changes nothing."""
@@ -104,24 +112,48 @@ class KeyStore:
         return as_key(row)
 
     def live(self, key_id: str) -> ApiKey | None:
-        """The key with this id, unless revoked."""
+        """The key with this id, unless revoked (or its rep has departed)."""
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
             row = tx.one("SELECT * FROM {keys} WHERE id = ?", (key_id,))
-        return None if row is None or row["revoked_at"] is not None else as_key(row)
+        if row is None:
+            return None
+        key = self.as_of_now(row)
+        return None if key.revoked_at is not None else key
 
     def authenticate(self, token: str) -> ApiKey | None:
-        """The live key this token belongs to, or None."""
+        """The live key this token belongs to; None if there is no such key. Raises
+        ``KeyEnded``, saying why, if the token is right but the key was revoked or acts as a
+        rep who has departed."""
         prefix, _, rest = token.strip().partition("_")
         key_id, _, secret = rest.partition("_")
         if prefix != PREFIX or not key_id or not secret or "\x00" in key_id:
             return None  # (no key's id holds a NUL, and PostgreSQL cannot look one up)
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
             row = tx.one("SELECT * FROM {keys} WHERE id = ?", (key_id,))
-        if row is None or row["revoked_at"] is not None:
+        if row is None or not hmac.compare_digest(row["secret_hash"], digest(secret)):
             return None
-        if not hmac.compare_digest(row["secret_hash"], digest(secret)):
-            return None
-        return as_key(row)
+        key = self.as_of_now(row)
+        if key.revoked_at is not None:
+            raise KeyEnded(key.ended_why or f"this API key was revoked on {key.revoked_at}")
+        return key
+
+    def as_of_now(self, row: dict[str, Any]) -> ApiKey:
+        """The stored key, revoked from its rep's departure if that has come: a departure
+        ends the access of every key that acts as the rep (read when used, so that the
+        ledger's record of the departure, whichever way it came in, is the one rule)."""
+        key = as_key(row)
+        if key.rep is None or key.revoked_at is not None:
+            return key
+        try:
+            departed = self.ledger.load("rep", key.rep, copy=False).departed_at  # type: ignore[attr-defined]
+        except UnknownReference:  # not a rep of this store: nobody it may act as
+            return replace(key, revoked_at=key.created_at,
+                           ended_why=f"this API key acts as {key.rep}, who is unknown here")
+        if departed is None or departed > datetime.now(timezone.utc):
+            return key
+        return replace(key, revoked_at=iso(departed), ended_why=(
+            f"this API key acts as {key.rep}, who departed on {iso(departed)}: a departure "
+            "ends the access of the keys that act as the rep"))
 
 
     def pseudonym(self, ref: str) -> str:

@@ -40,7 +40,7 @@ from api.deps import (
     team_of,
     wait_for,
 )
-from api.keys import ApiKey
+from api.keys import ApiKey, KeyEnded
 from api.problems import TITLES, ViewBehind
 from ledger.authorization import READS_CUSTOMERS
 from ledger.commands.fields import in_utc
@@ -141,7 +141,11 @@ async def signin_form(request: Request, next: str = "/console") -> Response:
 async def signin(request: Request, svc: Svc, api_key: Annotated[str, Form()] = "",
                  next: Annotated[str, Form()] = "/console",
                  purpose: Annotated[str, Form(max_length=500)] = "") -> Response:
-    key = await svc.call(svc.keys.authenticate, api_key) if api_key.strip() else None
+    try:
+        key = await svc.call(svc.keys.authenticate, api_key) if api_key.strip() else None
+    except KeyEnded as ended:
+        return page(request, "signin.html", None, next=safe_next(next), failed=True,
+                    ended=str(ended), status=401)
     if key is None:
         return page(request, "signin.html", None, next=safe_next(next), failed=True,
                     status=401)

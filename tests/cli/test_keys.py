@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from api.keys import KeyStore
+from api.keys import KeyEnded, KeyStore
 from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.config import Settings
@@ -16,6 +16,8 @@ def authenticates(store: Settings, token: str) -> bool:
     ledger = Ledger(store)
     try:
         return KeyStore(ledger).authenticate(token) is not None
+    except KeyEnded:  # right, and revoked
+        return False
     finally:
         ledger.close()
 

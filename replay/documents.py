@@ -16,6 +16,8 @@ A difference has the same keys: ``reading`` holds both stamps (``a``, ``b``), ``
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +52,31 @@ def document(found: Report, name: str,
                   "parameters": found.ask.parameters(), "totals": found.totals,
                   "data": found.rows if rows is None else rows})
     return found_doc
+
+
+def csv_text(rows: list[dict[str, Any]], columns: list[str], stamp: str | None = None) -> str:
+    """The rows as CSV for a spreadsheet: a header of the columns (and any other field the
+    rows hold), then the rows; ``stamp``: a first comment line (# ...) naming the reading."""
+    out = io.StringIO()
+    if stamp is not None:
+        out.write(f"# {stamp}\n")
+    fields = list(dict.fromkeys([*columns, *(k for row in rows for k in row)]))
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def described(totals: dict[str, Any]) -> list[str]:
+    """The totals, one line per figure or per item of a list (e.g. per currency)."""
+    lines = []
+    flat = ", ".join(f"{k} {v}" for k, v in totals.items() if not isinstance(v, list | dict))
+    if flat:
+        lines.append(flat)
+    for value in totals.values():
+        items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+        lines += [", ".join(f"{k} {v}" for k, v in item.items()) for item in items]
+    return lines
 
 
 # -- differences --------------------------------------------------------------------------------

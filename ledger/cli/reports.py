@@ -5,8 +5,6 @@ and digest; `ledger report diff` and `ledger report check`."""
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 import textwrap
@@ -27,6 +25,8 @@ from replay.documents import (
     Difference,
     Verdict,
     check,
+    csv_text,
+    described,
     difference,
     difference_document,
     document,
@@ -218,29 +218,6 @@ def shown_difference(found: Difference, args: argparse.Namespace
     else:
         body = f"{found.changed} figures changed:\n" + table(found.rows, found.columns)
     return f"{line}\n\n{body}\n", doc, line
-
-
-def csv_text(rows: list[dict[str, Any]], columns: list[str], stamp: str | None) -> str:
-    out = io.StringIO()
-    if stamp is not None:
-        out.write(f"# {stamp}\n")
-    fields = list(dict.fromkeys([*columns, *(k for row in rows for k in row)]))
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def described(totals: dict[str, Any]) -> list[str]:
-    """The totals, one line per figure or per item of a list (e.g. per currency)."""
-    lines = []
-    flat = ", ".join(f"{k} {v}" for k, v in totals.items() if not isinstance(v, list | dict))
-    if flat:
-        lines.append(flat)
-    for value in totals.values():
-        items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
-        lines += [", ".join(f"{k} {v}" for k, v in item.items()) for item in items]
-    return lines
 
 
 def write(args: argparse.Namespace, text: str, doc: dict[str, Any], line: str) -> None:

@@ -66,7 +66,7 @@ def test_a_csv_download_carries_its_stamp_in_headers_and_name(api: Api) -> None:
     ref = fresh_customer(api)
     head = bought(api, ref, "O-1", "80.00", "2012-04-02")
     with api.as_("analyst") as analyst:
-        params = {"period": "2012-Q2", "min_position": head}
+        params: dict[str, Any] = {"period": "2012-Q2", "min_position": head}
         stamped = analyst.get("/reports/value", params=params).json()
         reply = analyst.get("/reports/value", params={**params, "format": "csv"})
     assert reply.status_code == 200, reply.text

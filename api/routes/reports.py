@@ -48,8 +48,9 @@ Span = Annotated[int, Query(ge=1, le=36_500, description="relationship: contacts
 Format = Annotated[Literal["json", "csv"], Query(
     description="json (default) or csv: the rows, the stamp in X-Ledger-Reading, "
     "X-Ledger-Position and X-Ledger-Digest and in the file name")]
-CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "The report (JSON), or its rows as "
-             "CSV with the stamp in headers."}}
+CSV: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"text/csv": {}},
+    "description": "The report (JSON), or its rows as CSV with the stamp in headers."}}
 
 
 @router.get("/reports/{name}", tags=["reports"], responses={**responses(422), **CSV})

@@ -108,6 +108,9 @@ def test_a_saved_report_is_checked_over_http(api: Api) -> None:
         assert compliance.post("/reports/check", json=saved).json()["ok"] is True
     with api.as_("rep_a") as rep:
         problem(rep.post("/reports/check", json=saved), 403)
+    with api.as_("compliance") as compliance:  # each check is in the access log
+        seen = compliance.get("/audit/access", params={"key": "analyst"}).json()["data"]
+    assert seen[0]["what"] == "POST /reports/check" and seen[0]["fields"] == ["report"]
 
 
 def test_a_diff_over_http_names_totals_and_says_when_nothing_changed(api: Api) -> None:
@@ -123,6 +126,17 @@ def test_a_diff_over_http_names_totals_and_says_when_nothing_changed(api: Api) -
     assert since["changed"] == len(since["totals"]) + len(since["data"])
     assert {since["reading"]["a"]["kind"], since["reading"]["b"]["kind"]} == {"known_at", "now"}
     assert (same["changed"], same["totals"], same["data"]) == (0, [], [])
+    with api.as_("analyst") as analyst:
+        download = analyst.get("/reports/value/diff", params={
+            "period": "2014-Q2", "a": "2001-01-01", "format": "csv"})
+    assert download.status_code == 200, download.text
+    a, b = since["reading"]["a"], since["reading"]["b"]
+    assert download.headers["x-ledger-reading"] == f"{a['describe']}; {b['describe']}"
+    assert download.headers["x-ledger-position"] == f"{a['position']},{b['position']}"
+    assert download.headers["x-ledger-digest"] == f"{a['digest']},{b['digest']}"
+    assert download.headers["content-disposition"] == (
+        f'attachment; filename="value-diff-position-{a["position"]}-{b["position"]}.csv"')
+    assert download.text.splitlines()[0] == "part,customer,currency,figure,a,b,change"
 
 
 @pytest.mark.parametrize("value, message", [

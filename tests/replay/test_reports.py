@@ -83,6 +83,10 @@ def test_retention_for_a_quarter_as_worked_out_by_hand(
         shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     [q3] = report(capsys, "--period", "2025-Q3")
     assert {k: q3[k] for k in AS_OCCURRED} == AS_OCCURRED
+    totals = report_of(capsys, "retention", "--period", "2025-08..2025-09")["totals"]
+    assert totals == {"periods": 2, "active_at_start": 4, "new": 1, "returned": 1, "lost": 1,
+                      "lost_price": 1, "lost_product": 0, "lost_service": 0,
+                      "lost_self_change": 0, "lost_lapsed": 0, "active_at_end": 5}
     assert (q3["start"], q3["end"]) == ("2025-07-01T00:00:00.000000Z",
                                         "2025-10-01T00:00:00.000000Z")
 
@@ -171,7 +175,9 @@ def test_value_per_customer_and_the_top_fifths_share(
 
 def test_cohorts_by_month_of_first_purchase(
         shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = report_of(capsys, "cohorts", "--period", "2025-03..2025-09")["data"]
+    found = report_of(capsys, "cohorts", "--period", "2025-03..2025-09")
+    assert found["totals"] == {"cohorts": 7, "customers": 6}  # C5 never bought
+    rows = found["data"]
     by_cohort = {row["cohort"]: row for row in rows}
     assert by_cohort["2025-06"] == {"cohort": "2025-06", "customers": 2, "period_0": 1.0,
                                     "period_1": 0.5, "period_2": 0.5, "period_3": 0.5}

@@ -113,6 +113,8 @@ def test_satisfaction_by_product_and_by_rep(
     by_rep = report(capsys, "satisfaction", "--period", "2025-Q3", "--by", "rep")
     assert [(r["rep"], r["csm"]) for r in by_rep] == [
         ("(all)", "11.67"), ("REP-1", "47.50"), ("REP-2", "-60.00")]
+    assert report_document(capsys, "satisfaction", "--period", "2025-Q3")["totals"] == {
+        "surveys": 3}
 
 
 def test_complaints_time_to_resolution_and_repurchase_by_outcome(
@@ -128,6 +130,8 @@ def test_complaints_time_to_resolution_and_repurchase_by_outcome(
     [short] = report(capsys, "complaints", "--period", "2025-Q3", "--window", "20")
     assert short["repurchase_rate_resolved_quickly"] == 1.0  # Oct 15
     assert short["repurchase_rate_no_complaint"] == 0.0  # Nov 1 is past 20 days
+    assert report_document(capsys, "complaints", "--period", "2025-Q3")["totals"] == {
+        "complaints": 3, "resolved": 2}
 
 
 def test_campaign_touches_and_what_followed_against_spend(

@@ -558,7 +558,7 @@ async def reports_csv(request: Request, svc: Svc, form: ReportForm) -> Response:
     require(key, ("analyst", "compliance"), "read reports")
     asked(form, svc.ledger.settings.zone)
     await looked(request, svc, key, fields=("report",))
-    job = JOBS.get(job_key(key, form))
+    job = JOBS.get(job_key(svc, key, form))
     found = job.result if job and job.result else await svc.call(report_for, svc, key, form)
     name = f"{form['name']}{'-diff' if form['diff_a'] else ''}"
     return Response(csv_text(found.rows, found.columns), media_type="text/csv; charset=utf-8",
@@ -645,14 +645,15 @@ KEPT = 15 * 60  # seconds a replay's result is kept; as known now, 30 s
 MAX_JOBS = 16
 
 
-def job_key(key: ApiKey, form: dict[str, str]) -> tuple[str, ...]:
-    """Jobs are shared by keys of one role (analysts see pseudonyms, compliance does not)."""
-    return (key.role, *(f"{k}={v}" for k, v in sorted(form.items())))
+def job_key(svc: Services, key: ApiKey, form: dict[str, str]) -> tuple[str, ...]:
+    """Jobs are shared by keys of one role (analysts see pseudonyms, compliance does not) of
+    one app: two apps in a process (tests serve two stores) must not share a result."""
+    return (f"app={id(svc)}", key.role, *(f"{k}={v}" for k, v in sorted(form.items())))
 
 
 def report_job(svc: Services, key: ApiKey, form: dict[str, str]) -> Job:
     """The job for this report: running, done, or started now."""
-    ident = job_key(key, form)
+    ident = job_key(svc, key, form)
     with JOBS_LOCK:
         for old, job in list(JOBS.items()):
             if time.monotonic() - job.started > job.kept:

@@ -124,15 +124,18 @@ def changes(keys: list[str], a_totals: dict[str, Any], a_rows: list[dict[str, An
                           "change": change(old, new)})
     figures = columns or list(dict.fromkeys(k for row in [*a_rows, *b_rows] for k in row))
     figures = [f for f in figures if f not in keys]
-    old_rows = {tuple(row.get(k) for k in keys): row for row in a_rows}
-    new_rows = {tuple(row.get(k) for k in keys): row for row in b_rows}
+
+    def key_of(row: dict[str, Any]) -> str:
+        return json.dumps([row.get(k) for k in keys], sort_keys=True, default=str)
+    old_rows = {key_of(row): row for row in a_rows}
+    new_rows = {key_of(row): row for row in b_rows}
     for key in [*old_rows, *(k for k in new_rows if k not in old_rows)]:
         old_row, new_row = old_rows.get(key, {}), new_rows.get(key, {})
+        names = {k: (old_row or new_row).get(k) for k in keys}
         for figure in figures:
             old, new = old_row.get(figure), new_row.get(figure)
             if old != new:
-                found.append({"part": "data", **dict(zip(keys, key, strict=True)),
-                              "figure": figure, "a": old, "b": new,
+                found.append({"part": "data", **names, "figure": figure, "a": old, "b": new,
                               "change": change(old, new)})
     return found
 
@@ -146,6 +149,8 @@ def flat(totals: dict[str, Any]) -> dict[tuple[tuple[tuple[str, Any], ...], str]
             for item in value:
                 if isinstance(item, dict) and item:
                     (key, label), *rest = item.items()
+                    if not isinstance(label, str | int | float | bool | None):
+                        label = json.dumps(label, sort_keys=True, default=str)
                     for figure, each in rest:
                         found[(((key, label),), figure)] = each
         elif isinstance(value, dict):
@@ -217,6 +222,11 @@ def saved(document: Any) -> Saved:
     if not isinstance(document, dict):
         raise CommandInvalid("this is not a saved report: a report is a JSON object with "
                              "report, reading, parameters, totals and data", where="report")
+    try:
+        json.dumps(document, allow_nan=False)
+    except ValueError:
+        raise CommandInvalid("the report holds a number no report gives (NaN or Infinity)",
+                             where="report") from None
     name = document.get("report")
     if not isinstance(name, str) or name not in REPORTS:
         raise CommandInvalid(f"this is not a saved report: 'report' should name one of "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +17,7 @@ class Settings(BaseSettings):
     LEDGER_DATABASE_SCHEMA PostgreSQL schema for the ledger's tables (default public)
     LEDGER_DATA_DIR       folder of the SQLite file (default ./var)
     LEDGER_CIPHER_KEY     encrypt whole events at rest (optional; see ``cipher_key``)
+    LEDGER_TIMEZONE       the zone a date alone is read in by reports (default UTC)
     """
 
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
@@ -34,6 +36,17 @@ class Settings(BaseSettings):
                                    "library's AES cipher under this key (base64 of 16, 24 or "
                                    "32 bytes; `python -c 'from eventsourcing.cipher import "
                                    "AESCipher; print(AESCipher.create_key(32))'`).")
+    timezone: str = Field("UTC", description="The IANA zone a report reads a date alone in "
+                          "(1997-09-30 is the end of that day there), e.g. Asia/Shanghai.")
+
+    @field_validator("timezone")
+    @classmethod
+    def known_zone(cls, value: str) -> str:
+        return zone_named(value).key
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return zone_named(self.timezone)
 
     @property
     def sqlite_path(self) -> Path:
@@ -83,3 +96,12 @@ class Settings(BaseSettings):
             "APPLICATION_RECORDER_TOPIC": "ledger.store:PostgresLedgerRecorder",
         })
         return env
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA time zone of this name; a ValueError naming it if there is none."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone this system knows; give an IANA name "
+                         "such as UTC, Europe/Paris or Asia/Shanghai") from None

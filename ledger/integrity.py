@@ -331,8 +331,9 @@ def verify(notifications: Iterator[Any], refs: Callable[[UUID], str | None], *,
         known = (heads or {}).get(str(stream))
         start = None if known is None or known[1] == "unchained" else (
             known[0], bytes.fromhex(known[1]))
-        problem = check(stream, found, refs(stream), start)
+        problem = check(stream, found, None, start)
         if problem is not None:
+            problem.ref = refs(stream)  # looked up only for a stream that is named
             result.problems.append(problem)
         head = max(found, key=lambda e: e.version)
         result.heads[str(stream)] = (head.version, head.own.hex() or "unchained",
@@ -371,7 +372,8 @@ class Integrity:
         position = start
         while position < until:
             page = self.ledger.recorder.select_notifications(
-                start=position, limit=min(PAGE, until - position), inclusive_of_start=False)
+                start=position, limit=min(PAGE, until - position), stop=until,
+                inclusive_of_start=False)
             if not page:
                 return
             yield from page
@@ -380,13 +382,23 @@ class Integrity:
                 progress(len(page))
 
     def refs(self) -> Callable[[UUID], str | None]:
-        """Stream id -> reference, from the views' record of streams (None if unknown)."""
-        try:
-            with self.db.transaction({"streams": "view_streams"}, commit=False) as tx:
-                known = {row["id"]: row["ref"] for row in tx.rows("SELECT id, ref FROM {streams}")}
-        except Exception:  # the views were never built here: ids will do
-            known = {}
-        return lambda stream: known.get(str(stream))
+        """Stream id -> reference, from the views' record of streams (None if unknown), read
+        when a problem is first named (a log that verifies never needs them)."""
+        known: dict[str, str] = {}
+        loaded = False
+
+        def ref(stream: UUID) -> str | None:
+            nonlocal known, loaded
+            if not loaded:
+                loaded = True
+                try:
+                    with self.db.transaction({"streams": "view_streams"}, commit=False) as tx:
+                        known = {row["id"]: row["ref"]
+                                 for row in tx.rows("SELECT id, ref FROM {streams}")}
+                except Exception:  # the views were never built here: ids will do
+                    known = {}
+            return known.get(str(stream))
+        return ref
 
     def verify(self, *, incremental: bool = False,
                progress: Callable[[int], None] | None = None) -> Verification:
@@ -424,6 +436,20 @@ class Integrity:
                                  where="against")
         found = verify(self.notifications(0, position, progress), self.refs(), until=position)
         return parse_digest(found.digest())[1] == value, found
+
+    def at_position(self, position: int, progress: Callable[[int], None] | None = None
+                    ) -> Verification:
+        """The log verified up to ``position`` (its digest is the one `ledger digest` printed
+        when the log ended there): from the heads of the last run that found all well, if it
+        ended at or before ``position``, else from the start. Not recorded as a run."""
+        start, heads = self.last_run()
+        if start > position or any(at > start for _, _, at in heads.values()):
+            start, heads = 0, {}
+        found = verify(self.notifications(start, position, progress), self.refs(),
+                       until=position, heads=heads or None)
+        if heads:
+            found.heads = {**heads, **found.heads}
+        return found
 
     def last_run(self) -> tuple[int, dict[str, tuple[int, str, int]]]:
         with self.db.transaction(STATE, commit=False) as tx:

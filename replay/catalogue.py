@@ -1,6 +1,6 @@
 """The reports analysts ask for, by name: each computed from the activity view of a store
-(the live one, or a replay's), and how two readings of one report differ. The command line
-and the HTTP API both ask here."""
+(the live one, or a replay's) and stamped with its reading. The command line, the HTTP API and
+the console all ask here; replay/documents.py writes them down, compares and checks them."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ledger.application import Ledger
 from ledger.errors import CommandInvalid
 from ledger.projections.activity import Activity
-from ledger.projections.db import Database, ViewDb
-from ledger.projections.runner import Runner
+from ledger.projections.db import Database, ViewDb, iso
+from ledger.projections.runner import SHARED_TABLES, Runner
 from replay.btyd import UNITS, fit_bgnbd, summaries
 from replay.core import Reading, Replay
 from replay.periods import Period, parse_periods, reportable
 from replay.reports import (
     CAMPAIGN_COLUMNS,
     COMPLAINT_COLUMNS,
+    DEFECTION_TYPES,
     LEVELS,
     RETENTION_COLUMNS,
     VALUE_COLUMNS,
@@ -34,7 +36,9 @@ from replay.reports import (
     satisfaction,
     value,
 )
+from replay.stamp import Stamp, stamp_of
 
+POSITIONS = SHARED_TABLES["positions"]  # where each view's log position is kept
 MOST_DAYS = 36_500  # a window or span of days: a century
 MOST_HORIZON_DAYS = 36_525  # churn-risk's horizon: a century, in days
 
@@ -82,6 +86,23 @@ class Ask:
                                  where="period")
         return parse_periods(self.period)
 
+    def parameters(self) -> dict[str, Any]:
+        """The options this report takes, as asked (defaults filled in): with the reading,
+        all it takes to compute the report again."""
+        taken = {"period": self.name in OVER_PERIODS,
+                 "as_of": self.name in AS_OF, "unit": self.name in BTYD,
+                 "currency": self.name in BTYD, "horizon": self.name == "churn-risk",
+                 "by": self.name == "satisfaction",
+                 "window": self.name in ("complaints", "campaigns"),
+                 "quick": self.name == "complaints", "days": self.name == "relationship"}
+        found: dict[str, Any] = {name: getattr(self, name) for name, used in taken.items()
+                                 if used}
+        if "as_of" in found:
+            found["as_of"] = iso(self.as_of)
+        if "window" in found:
+            found["window"] = self.window or (90 if self.name == "complaints" else 30)
+        return found
+
     def moment(self) -> datetime:
         if self.as_of is None:
             raise CommandInvalid(f"{self.name} is computed as of a date: give as_of",
@@ -91,29 +112,48 @@ class Ask:
 
 @dataclass
 class Report:
+    """A report's rows, its whole-report figures (``totals``) and, once computed under a
+    reading, the stamp of that reading (replay/stamp.py)."""
+
     rows: list[dict[str, Any]]
     columns: list[str]
-    model: dict[str, Any] | None = None  # what was fitted or totalled over the rows
-    source: str = field(default="", compare=False)  # which reading of the log
+    totals: dict[str, Any] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)  # the columns that name a row
+    source: str = field(default="", compare=False)  # which reading of the log, in words
+    position: int = field(default=0, compare=False)  # the log position it was computed up to
+    ask: Ask | None = field(default=None, compare=False)
+    stamp: Stamp | None = field(default=None, compare=False)
+
+
+def sums(rows: list[dict[str, Any]], *names: str) -> dict[str, Any]:
+    return {name: sum(row[name] or 0 for row in rows) for name in names}
 
 
 def retention_report(tx: ViewDb, ask: Ask) -> Report:
-    return Report(retention(tx, ask.periods()), RETENTION_COLUMNS)
+    rows = retention(tx, ask.periods())
+    lost = [f"lost_{kind}" for kind in DEFECTION_TYPES]
+    totals = {"periods": len(rows), "active_at_start": rows[0]["active_at_start"],
+              **sums(rows, "new", "returned", "lost", *lost),
+              "active_at_end": rows[-1]["active_at_end"]}
+    return Report(rows, RETENTION_COLUMNS, totals, ["period"])
 
 
 def value_report(tx: ViewDb, ask: Ask) -> Report:
     rows, shares = value(tx, ask.periods())
-    return Report(rows, VALUE_COLUMNS, {"period": ask.period, "by_currency": shares})
+    return Report(rows, VALUE_COLUMNS, {"by_currency": shares}, ["customer", "currency"])
 
 
 def cohorts_report(tx: ViewDb, ask: Ask) -> Report:
     rows, columns = cohorts(tx, ask.periods())
-    return Report(rows, columns)
+    return Report(rows, columns, {"cohorts": len(rows), **sums(rows, "customers")}, ["cohort"])
 
 
 def summary_report(tx: ViewDb, ask: Ask) -> Report:
     found = summaries(tx, ask.moment(), unit=ask.unit, currency=ask.currency)
-    return Report([s.to_dict() for s in found], SUMMARY_COLUMNS)
+    totals = {"customers": len(found),
+              "repeat_customers": sum(s.frequency > 0 for s in found),
+              "repeat_purchase_days": sum(s.frequency for s in found)}
+    return Report([s.to_dict() for s in found], SUMMARY_COLUMNS, totals, ["customer"])
 
 
 def churn_risk_report(tx: ViewDb, ask: Ask) -> Report:
@@ -127,28 +167,41 @@ def churn_risk_report(tx: ViewDb, ask: Ask) -> Report:
             for s, p, e in zip(found, alive, expected, strict=True)]
     rows.sort(key=lambda row: (row["p_alive"], row["customer"]))
     return Report(rows, [*SUMMARY_COLUMNS, "p_alive", named],
-                  {"model": "BG/NBD", "unit": ask.unit, **model.to_dict()})
+                  {"model": "BG/NBD", "unit": ask.unit, **model.to_dict()}, ["customer"])
 
 
 def satisfaction_report(tx: ViewDb, ask: Ask) -> Report:
-    return Report(satisfaction(tx, ask.periods(), ask.by),
-                  ["period", ask.by, "surveys", "csm"])
+    rows = satisfaction(tx, ask.periods(), ask.by)
+    everyone = [row for row in rows if row[ask.by] == "(all)"]
+    return Report(rows, ["period", ask.by, "surveys", "csm"], sums(everyone, "surveys"),
+                  ["period", ask.by])
 
 
 def complaints_report(tx: ViewDb, ask: Ask) -> Report:
-    return Report(complaints(tx, ask.periods(), window=ask.window or 90, quick=ask.quick),
-                  COMPLAINT_COLUMNS)
+    rows = complaints(tx, ask.periods(), window=ask.window or 90, quick=ask.quick)
+    return Report(rows, COMPLAINT_COLUMNS, sums(rows, "complaints", "resolved"), ["period"])
 
 
 def campaigns_report(tx: ViewDb, ask: Ask) -> Report:
-    return Report(campaigns(tx, ask.periods(), window=ask.window or 30), CAMPAIGN_COLUMNS)
+    rows = campaigns(tx, ask.periods(), window=ask.window or 30)
+    money = []
+    for currency in sorted({str(row["currency"]) for row in rows}):
+        mine = [row for row in rows if str(row["currency"]) == currency]
+        money.append({"currency": currency,
+                      "revenue": str(sum((Decimal(r["revenue"]) for r in mine), Decimal(0))),
+                      "spend": str(sum((Decimal(r["spend"]) for r in mine), Decimal(0)))})
+    totals = {"campaigns": len(rows),
+              **sums(rows, "touches", "customers", "contacted", "bought"),
+              "by_currency": money}
+    return Report(rows, CAMPAIGN_COLUMNS, totals, ["campaign"])
 
 
 def relationship_report(tx: ViewDb, ask: Ask) -> Report:
     rows = relationship(tx, ask.moment(), days=ask.days)
     levels = Counter(row["level"] for row in rows)
     return Report(rows, ["customer", "level", "face_to_face_contacts", "other_contacts"],
-                  {"days": ask.days, **{level: levels.get(level, 0) for level in LEVELS}})
+                  {"customers": len(rows), **{level: levels.get(level, 0) for level in LEVELS}},
+                  ["customer"])
 
 
 SUMMARY_COLUMNS = ["customer", "frequency", "recency", "T", "monetary_value"]
@@ -159,16 +212,20 @@ REPORTS: dict[str, Callable[[ViewDb, Ask], Report]] = {
     "summary": summary_report, "churn-risk": churn_risk_report}
 # Reports whose rows are customers (the API shows them by pseudonym).
 PER_CUSTOMER = frozenset({"value", "relationship", "summary", "churn-risk"})
+BTYD = frozenset({"summary", "churn-risk"})
+AS_OF = frozenset({"summary", "churn-risk", "relationship"})
 OVER_PERIODS = frozenset({"retention", "cohorts", "value", "satisfaction", "complaints",
                           "campaigns"})
 
 
 def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = None,
            out: Path | None = None,
-           progress: Callable[[int | None], Callable[[int], None]] | None = None) -> Report:
-    """The report under this reading. As known now it reads the live activity view (``db``,
-    kept by a runner elsewhere; without it, this one catches the view up first); otherwise a
-    replay into a store of its own (kept in ``out`` if given)."""
+           progress: Callable[[int | None], Callable[[int], None]] | None = None,
+           stamped: bool = True) -> Report:
+    """The report under this reading, stamped (unless not ``stamped``) with the reading, the
+    log position it was computed up to and the log's digest there. As known now it reads the
+    live activity view (``db``, kept by a runner elsewhere; without it, this one catches the
+    view up first); otherwise a replay into a store of its own (kept in ``out`` if given)."""
     if reading == Reading():
         if db is not None:
             found = figures(db, ask)
@@ -181,38 +238,24 @@ def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = 
             finally:
                 runner.close()
         found.source = "live views (as known now)"
-        return found
-    with Replay(ledger, [Activity()], reading, out=out) as replay:
-        replay.run(progress=progress(replay.head) if progress else None)
-        found = figures(replay.db, ask)
-    found.source = f"replay {reading.describe()}" + (f", kept in {out}" if out else "")
+    else:
+        with Replay(ledger, [Activity()], reading, out=out) as replay:
+            replay.run(progress=progress(replay.head) if progress else None)
+            found = figures(replay.db, ask)
+        found.position = replay.head  # what the replay read up to, kept events or not
+        found.source = f"replay {reading.describe()}" + (f", kept in {out}" if out else "")
+    found.ask = ask
+    if stamped:
+        found.stamp = stamp_of(ledger, reading, found.position)
     return found
 
 
 def figures(db: Database, ask: Ask) -> Report:
-    """The report, read from the activity view in one transaction: one state of the view."""
-    with db.transaction(Activity().table_names(), commit=False) as tx:
-        return REPORTS[ask.name](tx, ask)
-
-
-def difference(a: Report, b: Report) -> Report:
-    """Each figure that differs between two readings, row by row (by the first column)."""
-    key = a.columns[0]
-    before = {row[key]: row for row in a.rows}
-    after = {row[key]: row for row in b.rows}
-    rows = []
-    for name in [*before, *(k for k in after if k not in before)]:
-        old, new = before.get(name, {}), after.get(name, {})
-        for figure in a.columns[1:]:
-            if old.get(figure) != new.get(figure):
-                rows.append({key: name, "figure": figure, "a": old.get(figure),
-                             "b": new.get(figure), "change": change(old.get(figure),
-                                                                    new.get(figure))})
-    return Report(rows, [key, "figure", "a", "b", "change"],
-                  source=f"difference from the {a.source} to the {b.source}")
-
-
-def change(old: Any, new: Any) -> Any:
-    if isinstance(old, int | float) and isinstance(new, int | float):
-        return round(new - old, 4)
-    return None
+    """The report, read from the activity view in one transaction: one state of the view,
+    and the log position that state was computed up to."""
+    tables = {**Activity().table_names(), "positions": POSITIONS}
+    with db.transaction(tables, commit=False) as tx:
+        found = REPORTS[ask.name](tx, ask)
+        at = tx.one("SELECT position FROM {positions} WHERE view = ?", (Activity.name,))
+    found.position = int(at["position"]) if at else 0
+    return found

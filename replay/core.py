@@ -5,6 +5,8 @@ by a time, by the same projection code as the live views, into a store of their 
     as occurred by T  events whose business time (occurred_at) is at or before T, whenever
                       they were recorded, with every correction known now (a correction
                       belongs to its entry's time): the best current picture of the past
+    up to position N  only events at log positions up to N (with either of the above, or
+                      alone): what a report stamped at N was computed from, to reproduce it
 
 The store is a SQLite file, a temporary one unless the replay is asked to keep it (an analyst
 can take it away); the live views and the log are only read.
@@ -41,8 +43,12 @@ class Reading:
 
     as_known_at: datetime | None = None
     as_occurred_by: datetime | None = None
+    position: int | None = None  # and only events at log positions up to this one
 
     def __post_init__(self) -> None:
+        if self.position is not None and not 0 <= self.position <= MOST_POSITION:
+            raise CommandInvalid(f"a log position is a whole number from 0 to "
+                                 f"{MOST_POSITION:,}", where="position")
         for name in ("as_known_at", "as_occurred_by"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
@@ -60,15 +66,35 @@ class Reading:
             return bool(event.occurred_at <= self.as_occurred_by)
         return True
 
-    def describe(self) -> str:
-        if self.as_known_at is not None:
-            return f"as known at {iso(self.as_known_at)}"
+    @property
+    def kind(self) -> str:
+        """now, known_at or occurred_by: the bound on time (a position alone is known_at)."""
         if self.as_occurred_by is not None:
-            return f"as occurred by {iso(self.as_occurred_by)}"
-        return "as known now"
+            return "occurred_by"
+        if self.as_known_at is not None or self.position is not None:
+            return "known_at"
+        return "now"
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {"as_known_at": iso(self.as_known_at), "as_occurred_by": iso(self.as_occurred_by)}
+    @property
+    def at(self) -> datetime | None:
+        return self.as_occurred_by or self.as_known_at
+
+    def describe(self) -> str:
+        up_to = "" if self.position is None else f"log position {self.position}"
+        if self.as_known_at is not None:
+            found = f"as known at {iso(self.as_known_at)}"
+        elif self.as_occurred_by is not None:
+            found = f"as occurred by {iso(self.as_occurred_by)}"
+        else:
+            return f"as known at {up_to}" if up_to else "as known now"
+        return f"{found}, up to {up_to}" if up_to else found
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        return {"as_known_at": iso(self.as_known_at), "as_occurred_by": iso(self.as_occurred_by),
+                "position": self.position}
+
+
+MOST_POSITION = 2**63 - 1  # what both databases' notification ids can hold
 
 
 # How long after its recording time an event can at most be committed: its transaction's
@@ -77,7 +103,8 @@ SETTLED = timedelta(hours=1)
 
 
 def end_of(ledger: Ledger, reading: Reading) -> int:
-    """The last log position a reading can need: the head, except as known at T.
+    """The last log position a reading can need: the head (or its position, if lower), except
+    as known at T.
 
     The log is in the order events were committed, and an event is committed at most SETTLED
     after the time it was recorded at; so once an event recorded later than T + SETTLED is in
@@ -86,6 +113,8 @@ def end_of(ledger: Ledger, reading: Reading) -> int:
     (and decoding) the rest of the log to find nothing it keeps.
     """
     head = ledger.recorder.max_notification_id() or 0
+    if reading.position is not None:
+        head = min(head, reading.position)
     if reading.as_known_at is None:
         return head
     bound = reading.as_known_at + SETTLED

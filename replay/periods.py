@@ -1,11 +1,14 @@
 """Reporting periods: a month (2025-07), a quarter (2025-Q3) or a year (2025), in UTC, and
-runs of them (2025-Q1..2025-Q4); and the span of the calendar reports read."""
+runs of them (2025-Q1..2025-Q4); the span of the calendar reports read; and the dates and
+instants a report is asked as of."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 from ledger.errors import CommandInvalid
 
@@ -26,6 +29,37 @@ def reportable(moment: datetime | None, where: str) -> datetime | None:
                              f"{LAST_YEAR}-12-31T23:59:59Z (the calendar's last year is left "
                              "for the ends of periods); give an earlier one", where=where)
     return moment
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def report_time(text: str, where: str, zone: ZoneInfo) -> datetime:
+    """A time a report is read as of, as a person types it (full-width digits too): a date
+    alone is the END of that day in ``zone`` (its last microsecond, so that everything on that
+    day counts), an instant carries its offset or Z. A time without its zone is refused: it
+    could be any of 26 hours. In UTC, and within the years reports cover."""
+    typed = unicodedata.normalize("NFKC", text).strip()
+    example = "1997-09-30 (the end of that day) or 1997-09-30T12:00:00+08:00"
+    try:
+        if _DATE.fullmatch(typed):
+            moment = datetime.combine(date.fromisoformat(typed), time.max, tzinfo=zone)
+        else:
+            moment = datetime.fromisoformat(typed)
+    except ValueError:
+        raise CommandInvalid(f"{text!r} is not a date or an instant; give a date, or an "
+                             f"instant with its zone: {example}", where=where) from None
+    if moment.tzinfo is None:
+        raise CommandInvalid(f"{text!r} has no zone; give a date, or an instant with its "
+                             f"zone: {example}", where=where)
+    try:
+        found = moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise CommandInvalid(f"{text!r} is outside the calendar in UTC; give a date or an "
+                             f"instant within the years reports cover, 0001 to {LAST_YEAR}",
+                             where=where) from None
+    reportable(found, where)
+    return found
 
 
 @dataclass(frozen=True, order=True)

@@ -185,7 +185,9 @@ def value(tx: ViewDb, periods: list[Period]
         ranked = [Decimal(r["revenue"]) for r in rows if r["currency"] == currency]
         top = max(1, round(len(ranked) * 0.2))
         total = sum(ranked, Decimal(0))
-        shares.append({"currency": currency, "customers": len(ranked), "revenue": str(total),
+        orders = sum(r["orders"] for r in rows if r["currency"] == currency)
+        shares.append({"currency": currency, "customers": len(ranked), "orders": orders,
+                       "revenue": str(total),
                        "top_customers": top, "top_20_percent_share":
                        round(float(sum(ranked[:top], Decimal(0)) / total), 4) if total else None})
     return rows, shares

@@ -124,7 +124,7 @@ def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
     assert main(["report", "value", "--period", f"{__import__('datetime').date.today().year}",
                  "--format", "json"]) == 0
     value = json.loads(capsys.readouterr().out)
-    assert [(r["customer"], r["revenue"]) for r in value["customers"]] == [("CUST-Q", "250.00")]
+    assert [(r["customer"], r["revenue"]) for r in value["data"]] == [("CUST-Q", "250.00")]
     assert main(["verify"]) == 0
     # Forgetting again does what is left to do, and says the same: a key found again (a key
     # table restored from a backup taken before the forget) is destroyed again.

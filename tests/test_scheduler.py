@@ -97,7 +97,7 @@ def test_customers_lapse_after_days_without_purchase_or_contact_until_they_buy(
     # Retention counts a lapse as a loss, and the purchase after it as a return to activity:
     # in Q2 (days 90-181) CUST-1 lapsed for good, CUST-3 lapsed and bought again.
     assert main(["report", "retention", "--period", "2026-Q2", "--format", "json"]) == 0
-    [q2] = json.loads(capsys.readouterr().out)
+    [q2] = json.loads(capsys.readouterr().out)["data"]
     assert (q2["active_at_start"], q2["lost"], q2["lost_lapsed"], q2["retained"]) == (2, 1, 1, 1)
 
 

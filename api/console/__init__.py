@@ -8,8 +8,6 @@ Every error the API can return is shown as a page that says what was wrong and w
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import threading
 import time
@@ -19,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -42,6 +41,7 @@ from api.deps import (
 )
 from api.keys import ApiKey, KeyEnded
 from api.problems import TITLES, ViewBehind
+from api.routes.reports import stamp_headers
 from ledger.authorization import READS_CUSTOMERS
 from ledger.commands.fields import in_utc
 from ledger.commands.models import AssignOwner, ErasePersonalData
@@ -52,9 +52,11 @@ from ledger.projections.dossier import SECTIONS, dossier_page, find_customers, r
 from ledger.projections.dossier import Dossier as DossierView
 from ledger.projections.promises import promises_with_status
 from ledger.projections.service import violations
-from replay.catalogue import REPORTS, Ask, Report, difference, report
+from replay.catalogue import REPORTS, Ask, Report, report
 from replay.core import Reading
-from replay.periods import reportable
+from replay.documents import Difference, csv_text, described, difference
+from replay.periods import report_time
+from replay.stamp import Stamp
 
 HERE = Path(__file__).parent
 log = logging.getLogger("ledger.console")
@@ -534,11 +536,11 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
     and table, or the difference between two readings; each table downloads as CSV."""
     key = await visitor(request, svc)
     require(key, ("analyst", "compliance"), "read reports")
-    name, diff_a = form["name"], form["diff_a"]
-    found: Report | None = None
+    name = form["name"]
+    found: Report | Difference | None = None
     job: Job | None = None
     if run:  # a report runs apart (a replay reads the log up to then); the page follows it
-        asked(form)
+        asked(form, svc.ledger.settings.zone)
         await looked(request, svc, key, fields=("report",))
         job = report_job(svc, key, form)
         if job.error is not None:
@@ -547,39 +549,47 @@ async def reports(request: Request, svc: Svc, form: ReportForm,
     csv_link = "/console/reports.csv?" + urlencode(form) if found else None
     return page(request, "reports.html", key, form=form, names=sorted(REPORTS), found=found,
                 job=job if found is None else None,
-                chart=chart_of(name, found) if found and not diff_a else None,
-                csv_link=csv_link)
+                chart=chart_of(name, found) if isinstance(found, Report) else None,
+                stamps=stamps_of(found) if found else [], csv_link=csv_link,
+                totals=described(found.totals) if isinstance(found, Report) else [])
 
 
 @router.get("/reports.csv")
 async def reports_csv(request: Request, svc: Svc, form: ReportForm) -> Response:
+    """The table as CSV, its stamp (reading, log position, digest) in the response's headers
+    and the file's name."""
     key = await visitor(request, svc)
     require(key, ("analyst", "compliance"), "read reports")
-    asked(form)
+    asked(form, svc.ledger.settings.zone)
     await looked(request, svc, key, fields=("report",))
-    job = JOBS.get(job_key(key, form))
+    job = JOBS.get(job_key(svc, key, form))
     found = job.result if job and job.result else await svc.call(report_for, svc, key, form)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=found.columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(found.rows)
-    filename = f"{form['name']}{'-diff' if form['diff_a'] else ''}.csv"
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    name = f"{form['name']}{'-diff' if form['diff_a'] else ''}"
+    return Response(csv_text(found.rows, found.columns), media_type="text/csv; charset=utf-8",
+                    headers=stamp_headers(name, stamps_of(found)))
 
 
-def asked(form: dict[str, str]) -> tuple[Ask, list[Reading]]:
+def stamps_of(found: Report | Difference) -> list[Stamp]:
+    """The stamp of a report, or both of a difference."""
+    found_stamps = [found.stamp] if isinstance(found, Report) else list(found.stamps)
+    return [stamp for stamp in found_stamps if stamp is not None]
+
+
+def asked(form: dict[str, str], zone: ZoneInfo) -> tuple[Ask, list[Reading]]:
     """The report the form asks for and its reading (two, for a difference), checked before
-    anything runs: a bad value is refused at once, not by a job that has begun."""
+    anything runs: a bad value is refused at once, not by a job that has begun. A date alone
+    is the end of that day in the deployment's LEDGER_TIMEZONE."""
     if form["name"] not in REPORTS:
         raise CommandInvalid(f"no report {form['name']!r}; reports are "
                              f"{', '.join(sorted(REPORTS))}", where="name")
-    ask = Ask(form["name"], period=form["period"] or None,
-              as_of=moment(form["as_of"], "as_of"))
+
+    def when(name: str) -> datetime | None:
+        return report_time(form[name], name, zone) if form[name].strip() else None
+
+    ask = Ask(form["name"], period=form["period"] or None, as_of=when("as_of"))
     if form["diff_a"]:
-        return ask, [Reading(as_known_at=reportable(moment(form[name], name), name))
-                     for name in ("diff_a", "diff_b")]
-    at = reportable(moment(form["at"], "at"), "at")
+        return ask, [Reading(as_known_at=when(name)) for name in ("diff_a", "diff_b")]
+    at = when("at")
     if form["reading"] != "now" and at is None:
         raise CommandInvalid("give the date the reading is as of", where="at")
     return ask, [Reading() if form["reading"] == "now"
@@ -588,9 +598,10 @@ def asked(form: dict[str, str]) -> tuple[Ask, list[Reading]]:
 
 
 def report_for(svc: Services, key: ApiKey, form: dict[str, str],
-               progress: Progress | None = None) -> Report:
+               progress: Progress | None = None) -> Report | Difference:
     """The report the form asks for (analysts see customers by pseudonym)."""
-    ask, readings = asked(form)
+    ask, readings = asked(form, svc.ledger.settings.zone)
+    found: Report | Difference
     if len(readings) == 2:
         a, b = readings
         found = difference(report(svc.ledger, ask, a, progress=progress),
@@ -601,7 +612,7 @@ def report_for(svc: Services, key: ApiKey, form: dict[str, str],
                        progress=progress)
     if key.role == "analyst" and "customer" in found.columns:
         found.rows = [{**row, "customer": svc.keys.pseudonym(row["customer"])}
-                      for row in found.rows]
+                      if row.get("customer") is not None else row for row in found.rows]
     return found
 
 
@@ -617,7 +628,7 @@ class Job:
     started: float = field(default_factory=time.monotonic)
     read: int = 0
     total: int | None = None
-    result: Report | None = None
+    result: Report | Difference | None = None
     error: LedgerError | None = None
 
     def progress(self, total: int | None) -> Callable[[int], None]:
@@ -638,14 +649,15 @@ KEPT = 15 * 60  # seconds a replay's result is kept; as known now, 30 s
 MAX_JOBS = 16
 
 
-def job_key(key: ApiKey, form: dict[str, str]) -> tuple[str, ...]:
-    """Jobs are shared by keys of one role (analysts see pseudonyms, compliance does not)."""
-    return (key.role, *(f"{k}={v}" for k, v in sorted(form.items())))
+def job_key(svc: Services, key: ApiKey, form: dict[str, str]) -> tuple[str, ...]:
+    """Jobs are shared by keys of one role (analysts see pseudonyms, compliance does not) of
+    one app: two apps in a process (tests serve two stores) must not share a result."""
+    return (f"app={id(svc)}", key.role, *(f"{k}={v}" for k, v in sorted(form.items())))
 
 
 def report_job(svc: Services, key: ApiKey, form: dict[str, str]) -> Job:
     """The job for this report: running, done, or started now."""
-    ident = job_key(key, form)
+    ident = job_key(svc, key, form)
     with JOBS_LOCK:
         for old, job in list(JOBS.items()):
             if time.monotonic() - job.started > job.kept:

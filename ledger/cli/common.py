@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from ledger.access_log import Access, AccessLog, cli_key
 from ledger.application import Ledger
 from ledger.commands.fields import reference
 from ledger.config import Settings
+from ledger.errors import CommandInvalid
 from ledger.projections.db import Database
 
 
@@ -25,7 +27,13 @@ def settings_of(args: argparse.Namespace) -> Settings:
         overrides["data_dir"] = args.data_dir
     if args.database_url is not None:
         overrides["database_url"] = args.database_url
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:  # a bad LEDGER_... variable: named, not a traceback
+        first = error.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        raise CommandInvalid(first["msg"].removeprefix("Value error, "),
+                             where=f"LEDGER_{name.upper()}") from None
 
 
 MOST = 10**9  # a count no store holds as many of, and a number both databases take

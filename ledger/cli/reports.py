@@ -1,24 +1,40 @@
 """`ledger report`: analysts' figures per period, from the live views or from a replay of the
-log as known at a time or as occurred by a time."""
+log as known at a time or as occurred by a time, each stamped with its reading, log position
+and digest; `ledger report diff` and `ledger report check`."""
 
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ledger.cli.common import new_bar, open_ledger, print_json
+from api.keys import KeyStore
+from ledger.application import Ledger
+from ledger.cli.common import new_bar, open_ledger, print_json, settings_of, whole
 from ledger.cli.tables import table
-from ledger.cli.views import instant
+from ledger.config import zone_named
 from ledger.errors import CommandInvalid
 from replay.btyd import UNITS
-from replay.catalogue import REPORTS, Ask, Report, difference, report
-from replay.core import Reading
-from replay.periods import reportable
+from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, Report, report
+from replay.core import MOST_POSITION, Reading
+from replay.documents import (
+    Difference,
+    Verdict,
+    check,
+    csv_text,
+    described,
+    difference,
+    difference_document,
+    document,
+)
+from replay.periods import report_time
+
+DATES = ("a date alone (1997-09-30, the END of that day in --tz or LEDGER_TIMEZONE, default "
+         "UTC) or an instant with its zone (1997-09-30T12:00:00+08:00)")
 
 
 def add_commands(commands: Any) -> None:
@@ -33,22 +49,30 @@ def add_commands(commands: Any) -> None:
             "followed, revenue against spend), relationship levels, and buy-till-you-die "
             "summaries and churn risk (BG/NBD) as of a date. Computed from the live views, or "
             "from a replay of the log as known at a time (only what had been recorded by then) "
-            "or as occurred by a time (what had happened by then, whenever recorded).", 88),
+            "or as occurred by a time (what had happened by then, whenever recorded). Every "
+            "report states its reading, the log position it was computed up to and the "
+            "digest of the log there (as `ledger digest` prints it); `report check FILE` "
+            "computes a saved JSON report again and proves the log unchanged since.", 88),
         epilog="examples:\n  ledger report retention --period 2025-Q3\n"
-        "  ledger report retention --period 2025-01..2025-12 --format csv\n"
-        "  ledger report retention --period 2025-Q3 --as-known-at 2025-10-01T00:00:00Z\n"
-        "  ledger report diff retention --period 2025-Q3 --a 2025-10-01T00:00:00Z --b now\n"
-        "  ledger report churn-risk --as-of 1997-09-30T00:00:00Z --horizon 39",
+        "  ledger report retention --period 2025-01..2025-12 --format csv --out r.csv\n"
+        "  ledger report retention --period 2025-Q3 --as-known-at 2025-10-01\n"
+        "  ledger report retention --period 2025-Q3 --format json --out q3.json\n"
+        "  ledger report check q3.json\n"
+        "  ledger report retention --period 2025-Q3 --as-known-at-position 1234\n"
+        "  ledger report diff retention --period 2025-Q3 --a 2025-10-01 --b now\n"
+        "  ledger report churn-risk --as-of 1997-09-30 --horizon 39",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("words", nargs="+", metavar="NAME",
-                        help=f"the report ({', '.join(sorted(REPORTS))}), or diff NAME to see "
-                        "how its figures changed between two readings (--a, --b)")
+                        help=f"the report ({', '.join(sorted(REPORTS))}); diff NAME to see "
+                        "how its figures changed between two readings (--a, --b); check FILE "
+                        "to compute a saved JSON report again")
     parser.add_argument("--period",
                         help="retention, cohorts, value, satisfaction, complaints, campaigns: a "
                         "month (2025-07), quarter (2025-Q3) or year (2025), or a run of them "
                         "(2025-Q1..2025-Q4)")
-    parser.add_argument("--as-of", type=instant, metavar="T",
-                        help="summary, churn-risk, relationship: the end of the observed period")
+    parser.add_argument("--as-of", metavar="T",
+                        help=f"summary, churn-risk, relationship: the end of the observed "
+                        f"period: {DATES}; purchases up to and including it count")
     parser.add_argument("--unit", choices=sorted(UNITS), default="weeks",
                         help="summary, churn-risk: unit of recency, T and the horizon")
     parser.add_argument("--currency", help="summary, churn-risk: only purchases in this one")
@@ -65,46 +89,79 @@ def add_commands(commands: Any) -> None:
     parser.add_argument("--days", type=int, default=365,
                         help="relationship: contacts in the DAYS before --as-of (default 365)")
     reading = parser.add_mutually_exclusive_group()
-    reading.add_argument("--as-known-at", type=instant, metavar="T",
-                         help="replay only the events recorded at or before T")
-    reading.add_argument("--as-occurred-by", type=instant, metavar="T",
-                         help="replay the events that happened at or before T, whenever recorded")
-    parser.add_argument("--a", metavar="T", help="diff: the first reading, as known at T")
+    reading.add_argument("--as-known-at", metavar="T",
+                         help=f"replay only the events recorded at or before T: {DATES}")
+    reading.add_argument("--as-occurred-by", metavar="T",
+                         help=f"replay the events that happened at or before T, whenever "
+                         f"recorded: {DATES}")
+    parser.add_argument("--as-known-at-position", type=whole(0, MOST_POSITION), metavar="N",
+                        help="replay only the events up to log position N (a report's stamped "
+                        "position): the report exactly as it was produced; with "
+                        "--as-occurred-by, as occurred by T and known at N")
+    parser.add_argument("--tz", metavar="ZONE",
+                        help="the zone a date alone is read in (default LEDGER_TIMEZONE, UTC)")
+    parser.add_argument("--a", metavar="T", help=f"diff: the first reading, as known at T: {DATES}")
     parser.add_argument("--b", metavar="T", default="now",
                         help="diff: the second reading, as known at T (default now)")
-    parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    parser.add_argument("--out", type=Path,
+    parser.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                        help="table (default), csv (rows only, for spreadsheets) or json (the "
+                        "report with its stamp, parameters and totals)")
+    parser.add_argument("--out", type=Path, metavar="FILE",
+                        help="write the report to FILE instead of standard output; a CSV gets "
+                        "FILE.stamp.json beside it: the JSON report without its rows")
+    parser.add_argument("--stamp", action="store_true",
+                        help="csv: begin with a comment line (# report ... position ... "
+                        "digest ...) naming the reading")
+    parser.add_argument("--keep-replay", type=Path, metavar="FILE",
                         help="keep the replay's views in this new SQLite file")
+    parser.add_argument("--json", action="store_true", help="check: the verdict as JSON")
     parser.set_defaults(run=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
-    diff = args.words[0] == "diff"
-    names = args.words[1:] if diff else args.words
+    verb = args.words[0] if args.words[0] in ("diff", "check") else None
+    names = args.words[1:] if verb else args.words
+    if verb == "check":
+        if len(names) != 1:
+            raise CommandInvalid("check one saved report: ledger report check FILE.json",
+                                 where="FILE")
+        return run_check(args, Path(names[0]))
     if len(names) != 1:
         raise CommandInvalid(f"name one report ({', '.join(sorted(REPORTS))}), or diff and "
                              "one report", where="NAME")
-    ask = Ask(names[0], period=args.period, as_of=args.as_of, unit=args.unit,
+    try:
+        zone = zone_named(args.tz) if args.tz else settings_of(args).zone
+    except ValueError as error:
+        raise CommandInvalid(str(error), where="--tz") from None
+
+    def when(text: str | None, where: str) -> Any:
+        return None if text is None else report_time(text, where, zone)
+
+    ask = Ask(names[0], period=args.period, as_of=when(args.as_of, "--as-of"), unit=args.unit,
               currency=args.currency, horizon=args.horizon, by=args.by, window=args.window,
               quick=args.quick, days=args.days)
+    chosen = Reading(as_known_at=when(args.as_known_at, "--as-known-at"),
+                     as_occurred_by=when(args.as_occurred_by, "--as-occurred-by"),
+                     position=args.as_known_at_position)
+    if args.keep_replay is not None and chosen == Reading():
+        raise CommandInvalid("--keep-replay keeps a replay; give --as-known-at, "
+                             "--as-occurred-by or --as-known-at-position", where="--keep-replay")
     ledger = open_ledger(args)
     try:
-        if diff:
+        if verb == "diff":
             if args.a is None:
                 raise CommandInvalid("diff compares two readings: give --a T (and --b T or now)",
                                      where="--a")
-            first, second = reading_at(args.a, "--a"), reading_at(args.b, "--b")
+            first = reading_at(args.a, "--a", zone)
+            second = reading_at(args.b, "--b", zone)
             found = difference(report(ledger, ask, first, progress=bar),
                                report(ledger, ask, second, progress=bar))
+            write(args, *shown_difference(found, args))
         else:
-            reading = Reading(as_known_at=args.as_known_at, as_occurred_by=args.as_occurred_by)
-            if args.out is not None and reading == Reading():
-                raise CommandInvalid("--out keeps a replay; give --as-known-at or "
-                                     "--as-occurred-by", where="--out")
-            found = report(ledger, ask, reading, out=args.out, progress=bar)
+            single = report(ledger, ask, chosen, out=args.keep_replay, progress=bar)
+            write(args, *shown_report(single, args))
     finally:
         ledger.close()
-    show(found, args.format)
     return 0
 
 
@@ -119,38 +176,124 @@ def bar(total: int | None) -> Callable[[int], None]:
     return advance
 
 
-def reading_at(text: str, where: str) -> Reading:
-    if text == "now":
+def reading_at(text: str, where: str, zone: Any) -> Reading:
+    if text.strip().lower() == "now":
         return Reading()
-    try:
-        return Reading(as_known_at=reportable(instant(text), where))
-    except argparse.ArgumentTypeError as error:
-        raise CommandInvalid(str(error), where=where) from None
+    return Reading(as_known_at=report_time(text, where, zone))
 
 
-def described(model: dict[str, Any]) -> str:
-    """What was fitted or totalled, on one line per part."""
-    flat = ", ".join(f"{k} {v}" for k, v in model.items() if not isinstance(v, list))
-    parts = [", ".join(f"{k} {v}" for k, v in item.items())
-             for v in model.values() if isinstance(v, list) for item in v]
-    return "\n".join([flat, *parts])
+# -- writing a report down ------------------------------------------------------------------------
 
 
-def show(found: Report, form: str) -> None:
-    """JSON: the rows (with the model, if any, beside them); CSV and tables: the rows, and
-    what they come from and what was fitted on standard error."""
-    if form == "json":
-        print_json(found.rows if found.model is None else
-                   {"model": found.model, "customers": found.rows})
-        return
-    print(f"from the {found.source}", file=sys.stderr)
-    if found.model is not None:
-        print(described(found.model), file=sys.stderr)
-    if form == "csv":
-        fields = list(found.rows[0]) if found.rows else found.columns
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(found.rows)
+def shown_report(found: Report, args: argparse.Namespace
+                 ) -> tuple[str, dict[str, Any], str]:
+    """(the text to write, the JSON report, its stamp in one line)."""
+    assert found.stamp is not None
+    name = found.ask.name if found.ask else ""
+    doc = document(found, name)
+    line = f"report {name}: {found.stamp.line()}"
+    if args.format == "json":
+        return json.dumps(doc, ensure_ascii=False, indent=2) + "\n", doc, line
+    if args.format == "csv":
+        return csv_text(found.rows, found.columns, line if args.stamp else None), doc, line
+    parts = [line, "", table(found.rows, found.columns), "", "totals:",
+             *(f"  {figure}" for figure in described(doc["totals"]))]
+    return "\n".join(parts) + "\n", doc, line
+
+
+def shown_difference(found: Difference, args: argparse.Namespace
+                     ) -> tuple[str, dict[str, Any], str]:
+    name = found.ask.name if found.ask else ""
+    doc = difference_document(found, name)
+    a, b = found.stamps
+    assert a is not None and b is not None
+    line = f"report diff {name}: a {a.line()}; b {b.line()}"
+    if args.format == "json":
+        return json.dumps(doc, ensure_ascii=False, indent=2) + "\n", doc, line
+    if args.format == "csv":
+        return csv_text(found.rows, found.columns, line if args.stamp else None), doc, line
+    if not found.rows:
+        body = (f"no figure changed between a ({a.reading.describe()}, log position "
+                f"{a.position}) and b ({b.reading.describe()}, log position {b.position})")
     else:
-        print(table(found.rows, found.columns))
+        body = f"{found.changed} figures changed:\n" + table(found.rows, found.columns)
+    return f"{line}\n\n{body}\n", doc, line
 
+
+def write(args: argparse.Namespace, text: str, doc: dict[str, Any], line: str) -> None:
+    """To standard output, or to --out (a CSV with its stamp beside it, FILE.stamp.json)."""
+    if args.out is None:
+        if args.format == "csv" and not args.stamp:
+            print(line, file=sys.stderr)  # the rows alone on stdout, for a spreadsheet
+        sys.stdout.write(text)
+        return
+    if not args.out.parent.is_dir():
+        raise CommandInvalid(f"{args.out.parent} is not a folder", where="--out")
+    args.out.write_text(text, encoding="utf-8")
+    wrote = str(args.out)
+    if args.format == "csv":
+        side = args.out.with_name(args.out.name + ".stamp.json")
+        stamp = {k: v for k, v in doc.items() if k != "data"}
+        side.write_text(json.dumps(stamp, ensure_ascii=False, indent=2) + "\n",
+                        encoding="utf-8")
+        wrote += f" and its stamp {side}"
+    print(f"{line}\nwritten to {wrote}", file=sys.stderr)
+
+
+# -- checking a saved report ----------------------------------------------------------------------
+
+
+def run_check(args: argparse.Namespace, path: Path) -> int:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandInvalid(f"cannot read {path}: {getattr(error, 'strerror', None) or error}",
+                             where="FILE") from None
+    try:
+        saved = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CommandInvalid(f"{path} is not JSON ({error.msg} at line {error.lineno}); "
+                             "check a report saved with --format json", where="FILE") from None
+    ledger = open_ledger(args)
+    try:
+        verdict = check(ledger, saved, forms_of(ledger, saved))
+    finally:
+        ledger.close()
+    if args.json:
+        print_json(verdict.to_dict())
+    else:
+        print(told(verdict))
+    return 0 if verdict.ok else 1
+
+
+def forms_of(ledger: Ledger, saved: Any
+             ) -> list[Callable[[list[dict[str, Any]]], list[dict[str, Any]]]]:
+    """Customers as references, or (a report an analyst saved over HTTP) by pseudonym."""
+    if not (isinstance(saved, dict) and saved.get("report") in PER_CUSTOMER):
+        return [lambda rows: rows]
+    keys = KeyStore(ledger)
+    try:
+        pseudonym = keys.pseudonym
+    finally:
+        keys.db.close()
+    return [lambda rows: rows,
+            lambda rows: [{**row, "customer": pseudonym(row["customer"])} for row in rows]]
+
+
+def told(verdict: Verdict) -> str:
+    found = verdict.to_dict()
+    stamp = found["reading"]
+    lines = [f"report {found['report']}, {stamp.get('describe') or stamp.get('kind')}, log "
+             f"position {stamp['position']}, digest {stamp.get('digest') or 'none'}"]
+    if verdict.reproduces:
+        lines.append("figures: reproduced, every figure as saved")
+    else:
+        lines.append(f"figures: NOT reproduced, {found['changed']} differ (a: saved, b: now):")
+        lines.append(table([{"part": r["part"], **r} for r in verdict.differences],
+                           list(dict.fromkeys(k for r in verdict.differences for k in r))))
+    log = found["log"]
+    lines.append(f"log: {'unchanged' if verdict.log_matches else 'CHANGED'}: {log['detail']}")
+    if log["problems"]:
+        lines.append(table([{**p, "stream": p["ref"] or p["stream"]} for p in log["problems"]],
+                           ["stream", "version", "what", "detail"]))
+    return "\n".join(lines)

@@ -225,7 +225,7 @@ class Runner:
                     if ahead is not None and ahead[:2] == (start, limit):
                         batch = self.learn(ahead[2].result())
                     else:
-                        batch = self.read(start, limit)
+                        batch = self.read(start, limit, until)
                     count = len(batch)
                     ahead = None
                     if self.db.postgres and count == limit:
@@ -237,7 +237,7 @@ class Runner:
                             self.batch_size, until - after)
                         if following > 0:
                             ahead = (after, following,
-                                     reader.submit(self.decoded, after, following))
+                                     reader.submit(self.decoded, after, following, until))
                     if count:
                         self.process(batch, active, positions, start)
                     del batch  # freed while the collector is off, so that it never walks it
@@ -260,7 +260,7 @@ class Runner:
             if todo:
                 positions[view.name] = self.apply(view, todo)
 
-    def read(self, start: int, limit: int) -> Batch:
+    def read(self, start: int, limit: int, until: int | None = None) -> Batch:
         """Up to ``limit`` events after log position ``start``, decoded; learns the streams
         they create (views name events by their stream's ref).
 
@@ -268,12 +268,13 @@ class Runner:
         SQLite: its cursor releases the GIL for every row it writes and then waits to get it
         back from the decoding thread.)
         """
-        return self.learn(self.decoded(start, limit))
+        return self.learn(self.decoded(start, limit, until))
 
-    def decoded(self, start: int, limit: int) -> Batch:
-        """Up to ``limit`` events after log position ``start``, decoded."""
+    def decoded(self, start: int, limit: int, until: int | None = None) -> Batch:
+        """Up to ``limit`` events after log position ``start`` (and at most at ``until``: the
+        log's positions can have gaps, so ``limit`` alone could read past it), decoded."""
         notifications = self.app.recorder.select_notifications(
-            start=start, limit=limit, inclusive_of_start=False)
+            start=start, limit=limit, stop=until, inclusive_of_start=False)
         decode = self.mapper.decode
         return [(n.id, decode(n, opened=False)) for n in notifications]
 

@@ -20,7 +20,7 @@ def test_an_analyst_reads_a_report_with_customers_by_pseudonym(api: Api) -> None
             "as_of": "2024-03-31T00:00:00Z", "unit": "days", "min_position": position})
         assert summary.status_code == 200, summary.text
         found = summary.json()
-        assert found["source"] == "live views (as known now)"
+        assert found["reading"]["kind"] == "now"
         pseudonym = pseudonym_of(api.services, ref)
         assert {"customer": pseudonym, "frequency": 1, "recency": 18.0, "T": 29.0,
                 "monetary_value": "120.00"} in found["data"]
@@ -30,7 +30,7 @@ def test_an_analyst_reads_a_report_with_customers_by_pseudonym(api: Api) -> None
         assert pseudonym in {row["customer"] for row in again["data"]}  # stable across reports
         retention = analyst.get("/reports/retention", params={
             "period": "2024-03", "as_known_at": "2024-01-01T00:00:00Z"}).json()
-        assert retention["reading"]["as_known_at"] == "2024-01-01T00:00:00.000000Z"
+        assert retention["reading"]["at"] == "2024-01-01T00:00:00.000000Z"
         assert retention["data"][0]["new"] == 0  # nothing had been recorded by then
     with api.as_("compliance") as compliance:
         named = compliance.get("/reports/summary", params={"as_of": "2024-03-31T00:00:00Z"})

@@ -224,14 +224,24 @@ def test_an_analyst_runs_retention_as_known_at_a_past_date(browser: Browser,
     header = [h.strip() for h in table.locator("thead th").all_inner_texts()]
     shown = [dict(zip(header, (c.strip() for c in row.locator("td").all_inner_texts()),
                       strict=True)) for row in table.locator("tbody tr").all()]
+    end_of_day = datetime(2025, 2, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)  # a date
     known = report(console.services.ledger, Ask("retention", period=PERIODS),
-                   Reading(as_known_at=datetime(2025, 2, 1, tzinfo=timezone.utc)))
+                   Reading(as_known_at=end_of_day))
     assert [(r["period"], r["active at end"], r["new"]) for r in shown] == [
         (r["period"], str(r["active_at_end"]), str(r["new"])) for r in known.rows]
+    assert known.stamp is not None and known.stamp.digest is not None
+    stamp = page.get_by_role("list", name="Reading")
+    expect(stamp).to_contain_text("as known at 2025-02-01T23:59:59.999999Z, log position "
+                                  f"{known.stamp.position}, digest {known.stamp.digest}")
     console.shot(page, "reports")
     link = page.get_by_role("link", name="Download this table as CSV").get_attribute("href")
     csv = page.request.get(console.url + (link or ""))
     assert csv.ok and csv.text().splitlines()[0].startswith("period,active_at_start")
+    assert csv.headers["x-ledger-reading"] == "as known at 2025-02-01T23:59:59.999999Z"
+    assert csv.headers["x-ledger-position"] == str(known.stamp.position)
+    assert csv.headers["x-ledger-digest"] == known.stamp.digest
+    assert csv.headers["content-disposition"] == (
+        f'attachment; filename="retention-position-{known.stamp.position}.csv"')
     page.close()
 
 

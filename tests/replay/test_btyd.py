@@ -24,7 +24,7 @@ DATA = Path(__file__).parent.parent / "data"
 CDNOW = ["import-purchases", str(DATA / "CDNOW_sample.txt"), "--whitespace", "--no-header",
          "--customer-column", "2", "--date-column", "3", "--quantity-column", "4",
          "--amount-column", "5", "--date-format", "%Y%m%d", "--currency", "USD", "--json"]
-CALIBRATION_END = "1997-09-30T00:00:00Z"
+CALIBRATION_END = "1997-09-30"  # the whole day, as lifetimes' observation_period_end
 
 
 def use(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,19 +65,20 @@ def test_the_purchase_summary_is_the_published_one_for_every_customer(ask: Any) 
     assert len(expected) == 2357
     assert {int(row["customer"]): (row["frequency"], round(row["recency"], 2),
                                    round(row["T"], 2), row["monetary_value"])
-            for row in found} == expected
+            for row in found["data"]} == expected
+    assert found["totals"]["customers"] == 2357
 
 
 def test_the_bgnbd_fit_finds_the_published_parameters(ask: Any) -> None:
     found = ask("report", "churn-risk", "--as-of", CALIBRATION_END, "--horizon", "39",
                 "--format", "json")
-    model = found["model"]
+    model = found["totals"]
     assert (model["r"], model["alpha"], model["a"], model["b"]) == pytest.approx(
         (0.243, 4.414, 0.793, 2.426), abs=0.001)
     assert model["log_likelihood"] == pytest.approx(-9582.4, abs=0.1)
     assert model["customers"] == 2357
     # Fader, Hardie & Lee's worked example: x = 2, t_x = 30.43, T = 38.86 weeks.
-    first = next(row for row in found["customers"] if row["customer"] == "0001")
+    first = next(row for row in found["data"] if row["customer"] == "0001")
     assert first["expected_purchases_next_39_weeks"] == pytest.approx(1.226, abs=0.001)
     fitted = BgNbd(model["r"], model["alpha"], model["a"], model["b"], 0, 0)
     assert first["p_alive"] == pytest.approx(float(fitted.p_alive(2, 30.43, 38.86)), abs=1e-3)

@@ -69,7 +69,7 @@ def shop(store_env: Settings) -> Settings:
 
 def report(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict[str, Any]]:
     assert main(["report", "retention", *argv, "--format", "json"]) == 0
-    found: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+    found: list[dict[str, Any]] = json.loads(capsys.readouterr().out)["data"]
     return found
 
 
@@ -83,6 +83,10 @@ def test_retention_for_a_quarter_as_worked_out_by_hand(
         shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     [q3] = report(capsys, "--period", "2025-Q3")
     assert {k: q3[k] for k in AS_OCCURRED} == AS_OCCURRED
+    totals = report_of(capsys, "retention", "--period", "2025-08..2025-09")["totals"]
+    assert totals == {"periods": 2, "active_at_start": 4, "new": 1, "returned": 1, "lost": 1,
+                      "lost_price": 1, "lost_product": 0, "lost_service": 0,
+                      "lost_self_change": 0, "lost_lapsed": 0, "active_at_end": 5}
     assert (q3["start"], q3["end"]) == ("2025-07-01T00:00:00.000000Z",
                                         "2025-10-01T00:00:00.000000Z")
 
@@ -94,7 +98,7 @@ def test_a_late_recorded_purchase_changes_q3_as_occurred_but_not_as_known_on_oct
     assert {k: occurred[k] for k in AS_OCCURRED} == AS_OCCURRED
     out = tmp_path / "q3-known-oct-1.sqlite"
     [known] = report(capsys, "--period", "2025-Q3", "--as-known-at", "2025-10-01T00:00:00Z",
-                     "--out", str(out))
+                     "--keep-replay", str(out))
     assert {k: known[k] for k in AS_OCCURRED} == {
         **AS_OCCURRED, "new": 1, "active_at_end": 4, "repeat_purchase_rate": 0.3333}
     assert out.exists()
@@ -116,11 +120,11 @@ def test_bad_periods_and_readings_are_refused_saying_why(
     assert "'2025-Q5' is not a period" in capsys.readouterr().err
     assert main(["report", "retention", "--period", "2025-Q3..2025-09"]) == 2
     assert "mixes kinds of period" in capsys.readouterr().err
-    assert main(["report", "retention", "--period", "2025", "--out", "x.sqlite"]) == 2
-    assert "--out keeps a replay" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["report", "retention", "--period", "2025", "--as-known-at", "2025-10-01"])
-    assert "needs a zone" in capsys.readouterr().err
+    assert main(["report", "retention", "--period", "2025", "--keep-replay", "x.sqlite"]) == 2
+    assert "--keep-replay keeps a replay" in capsys.readouterr().err
+    assert main(["report", "retention", "--period", "2025", "--as-known-at",
+                 "2025-10-01T00:00:00"]) == 2
+    assert "give a date, or an instant with its zone" in capsys.readouterr().err
 
 
 def test_periods_run_in_order_across_years() -> None:
@@ -147,7 +151,7 @@ def test_a_diff_shows_what_the_late_purchase_changed_between_two_readings(
         shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "diff", "retention", "--period", "2025-Q3",
                  "--a", "2025-10-01T00:00:00Z", "--b", "now", "--format", "json"]) == 0
-    changed = json.loads(capsys.readouterr().out)
+    changed = json.loads(capsys.readouterr().out)["data"]
     assert [(c["period"], c["figure"], c["a"], c["b"], c["change"]) for c in changed] == [
         ("2025-Q3", "new", 1, 2, 1), ("2025-Q3", "active_at_end", 4, 5, 1),
         ("2025-Q3", "repeat_purchase_rate", 0.3333, 0.25, -0.0833)]
@@ -161,17 +165,19 @@ def test_value_per_customer_and_the_top_fifths_share(
         shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     found = report_of(capsys, "value", "--period", "2025-Q3")
     assert [(r["customer"], r["orders"], r["revenue"], r["profit"])
-            for r in found["customers"]] == [
+            for r in found["data"]] == [
         ("C1", 2, "200.00", None), ("C3", 1, "100.00", None), ("C6", 1, "100.00", None),
         ("C7", 1, "100.00", None)]  # no costs recorded: no profit claimed
-    assert found["model"]["by_currency"] == [
-        {"currency": "CNY", "customers": 4, "revenue": "500.00", "top_customers": 1,
-         "top_20_percent_share": 0.4}]
+    assert found["totals"]["by_currency"] == [
+        {"currency": "CNY", "customers": 4, "orders": 5, "revenue": "500.00",
+         "top_customers": 1, "top_20_percent_share": 0.4}]
 
 
 def test_cohorts_by_month_of_first_purchase(
         shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = report_of(capsys, "cohorts", "--period", "2025-03..2025-09")
+    found = report_of(capsys, "cohorts", "--period", "2025-03..2025-09")
+    assert found["totals"] == {"cohorts": 7, "customers": 6}  # C5 never bought
+    rows = found["data"]
     by_cohort = {row["cohort"]: row for row in rows}
     assert by_cohort["2025-06"] == {"cohort": "2025-06", "customers": 2, "period_0": 1.0,
                                     "period_1": 0.5, "period_2": 0.5, "period_3": 0.5}

@@ -95,6 +95,11 @@ def world(store_env: Settings) -> Settings:
 
 
 def report(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    """The report's rows."""
+    return report_document(capsys, *argv)["data"]
+
+
+def report_document(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
     assert main(["report", *argv, "--format", "json"]) == 0
     return json.loads(capsys.readouterr().out)
 
@@ -108,6 +113,8 @@ def test_satisfaction_by_product_and_by_rep(
     by_rep = report(capsys, "satisfaction", "--period", "2025-Q3", "--by", "rep")
     assert [(r["rep"], r["csm"]) for r in by_rep] == [
         ("(all)", "11.67"), ("REP-1", "47.50"), ("REP-2", "-60.00")]
+    assert report_document(capsys, "satisfaction", "--period", "2025-Q3")["totals"] == {
+        "surveys": 3}
 
 
 def test_complaints_time_to_resolution_and_repurchase_by_outcome(
@@ -123,6 +130,8 @@ def test_complaints_time_to_resolution_and_repurchase_by_outcome(
     [short] = report(capsys, "complaints", "--period", "2025-Q3", "--window", "20")
     assert short["repurchase_rate_resolved_quickly"] == 1.0  # Oct 15
     assert short["repurchase_rate_no_complaint"] == 0.0  # Nov 1 is past 20 days
+    assert report_document(capsys, "complaints", "--period", "2025-Q3")["totals"] == {
+        "complaints": 3, "resolved": 2}
 
 
 def test_campaign_touches_and_what_followed_against_spend(
@@ -131,12 +140,17 @@ def test_campaign_touches_and_what_followed_against_spend(
         "campaign": "K1", "name": "Autumn tea", "touches": 3, "customers": 2, "contacted": 1,
         "bought": 1, "currency": "CNY", "revenue": "200", "spend": "300", "budget": "1000",
         "revenue_per_spend": 0.6667}]
+    totals = report_document(capsys, "campaigns", "--period", "2025-Q3")["totals"]
+    assert totals == {"campaigns": 1, "touches": 3, "customers": 2, "contacted": 1,
+                      "bought": 1, "by_currency": [
+                          {"currency": "CNY", "revenue": "200", "spend": "300"}]}
 
 
 def test_relationship_levels_from_the_contact_mix(
         world: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    found = report(capsys, "relationship", "--as-of", "2025-10-01T00:00:00Z")
-    assert {row["customer"]: row["level"] for row in found["customers"]} == {
+    found = report_document(capsys, "relationship", "--as-of", "2025-10-01T00:00:00Z")
+    assert {row["customer"]: row["level"] for row in found["data"]} == {
         "D1": "intimate", "D2": "general", "D3": "face_to_face", "D4": "no_contact"}
-    assert found["model"] == {"days": 365, "intimate": 1, "face_to_face": 1, "general": 1,
-                              "no_contact": 1}
+    assert found["totals"] == {"customers": 4, "intimate": 1, "face_to_face": 1, "general": 1,
+                               "no_contact": 1}
+    assert found["parameters"] == {"as_of": "2025-10-01T00:00:00.000000Z", "days": 365}

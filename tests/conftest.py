@@ -18,6 +18,10 @@ from ledger.config import Settings
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_DATABASE_URL",
                               "postgresql://postgres@127.0.0.1:5432/test")
+# Each ledger's pool opens this many connections at once and grows on demand: the suite runs
+# many ledgers side by side (servers, runners, CLI calls), and a server's default of 100
+# connections is shared by every worker.
+os.environ.setdefault("LEDGER_POOL_SIZE", "2")
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 

@@ -25,11 +25,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from eventsourcing.persistence import MapperDeserialisationError
+
 from ledger.application import Ledger
 from ledger.errors import CommandInvalid
 from ledger.integrity import Integrity, parse_digest
 from replay.catalogue import REPORTS, Ask, Report, report
-from replay.core import Reading
+from replay.core import Reading, ReplayFailed
 from replay.periods import report_time
 from replay.stamp import Stamp
 
@@ -337,7 +339,14 @@ def check(ledger: Ledger, document: Any,
     log up to the stamp's position is still the log that was digested. ``forms``: the ways
     customers may be shown in the saved rows (references, pseudonyms); the closest counts."""
     found = saved(document)
-    again = report(ledger, found.ask, found.reading, stamped=False)
+    log = log_against(ledger, found)  # first: a log changed behind the ledger's back may
+    try:                              # hold an event that cannot even be read
+        again = report(ledger, found.ask, found.reading, stamped=False)
+    except (MapperDeserialisationError, ReplayFailed) as error:
+        unread = {"part": "totals", "figure": "(every figure)", "a": "as saved",
+                  "b": f"cannot be computed again: the log holds an event that cannot be "
+                  f"read ({str(error).splitlines()[0][:300]})", "change": None}
+        return Verdict(found, [unread], *log)
     differences: list[dict[str, Any]] | None = None
     for form in forms or [lambda rows: rows]:
         tried = changes(again.keys, found.totals, found.rows, plain(again.totals),
@@ -345,7 +354,7 @@ def check(ledger: Ledger, document: Any,
         if differences is None or len(tried) < len(differences):
             differences = tried
     assert differences is not None
-    return Verdict(found, differences, *log_against(ledger, found))
+    return Verdict(found, differences, *log)
 
 
 def log_against(ledger: Ledger, found: Saved) -> tuple[bool, dict[str, Any]]:
@@ -370,7 +379,7 @@ def log_against(ledger: Ledger, found: Saved) -> tuple[bool, dict[str, Any]]:
     matches = matches and verified.ok
     problems = [p.to_dict() for p in verified.problems]
     if matches:
-        detail = f"the log up to position {position} is the one digested: unchanged"
+        detail = f"the log up to position {position} is the one that was digested"
     elif problems:
         first = problems[0]
         detail = (f"the log up to position {position} has changed: {first['ref'] or 'stream '}"

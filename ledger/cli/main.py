@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from eventsourcing.persistence import MapperDeserialisationError
+
 from ledger.cli import audit, integrity, reports, scheduling, server
 from ledger.cli.common import (
     CENTURY,
@@ -75,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except LedgerError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except MapperDeserialisationError as error:  # changed behind the ledger's back
+        print(f"error: the log holds an event that cannot be read: {error}. `ledger verify` "
+              "names every event that is not as it was written", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; every batch written so far is complete", file=sys.stderr)

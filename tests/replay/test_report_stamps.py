@@ -141,7 +141,7 @@ def test_a_saved_report_is_checked_against_later_writes_and_an_altered_log(
     said = cli(capsys, "report", "check", str(saved))  # ...the saved one still reproduces
     assert "figures: reproduced, every figure as saved" in said
     assert f"log: unchanged: the log up to position {kept['reading']['position']} is the " \
-           "one digested" in said
+           "one that was digested" in said
     again = as_json(capsys, "report", "retention", "--period", "2025-Q2",
                     "--as-known-at-position", str(kept["reading"]["position"]))
     assert (again["totals"], again["data"]) == (kept["totals"], kept["data"])
@@ -163,6 +163,15 @@ def test_a_saved_report_is_checked_against_later_writes_and_an_altered_log(
     broken = as_json(capsys, "report", "retention", "--period", "2025-Q2")["reading"]
     assert (broken["digest"], broken["log_verifies"]) == (None, False)
     assert [(p["ref"], p["what"]) for p in broken["problems"]] == [("C1", "changed")]
+    # Altered so that it cannot even be read: the check says so, and where, without a trace.
+    with raw(shop) as (run, table, key):
+        run(f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 2",
+            (b"{not json", key(stream_id("customer", "C1"))))
+    verdict = json.loads(cli(capsys, "report", "check", str(saved), "--json", status=1))
+    [unread] = verdict["totals"]
+    assert unread["b"].startswith("cannot be computed again: the log holds an event that "
+                                  "cannot be read")
+    assert [(p["ref"], p["version"]) for p in verdict["log"]["problems"]] == [("C1", 2)]
 
 
 def test_a_check_names_the_figures_that_do_not_reproduce_and_refuses_what_is_no_report(

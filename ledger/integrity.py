@@ -441,14 +441,19 @@ class Integrity:
                     ) -> Verification:
         """The log verified up to ``position`` (its digest is the one `ledger digest` printed
         when the log ended there): from the heads of the last run that found all well, if it
-        ended at or before ``position``, else from the start. Not recorded as a run."""
-        start, heads = self.last_run()
-        if start > position or any(at > start for _, _, at in heads.values()):
+        ended at or before ``position``, else from the start. A run that reaches past the
+        last one and finds all well is recorded, so that the next reads only what is new."""
+        last, heads = self.last_run()
+        start = last
+        if last > position or any(at > last for _, _, at in heads.values()):
             start, heads = 0, {}
         found = verify(self.notifications(start, position, progress), self.refs(),
                        until=position, heads=heads or None)
         if heads:
             found.heads = {**heads, **found.heads}
+        if found.ok and position > last:
+            found.position = position
+            self.record(found)
         return found
 
     def last_run(self) -> tuple[int, dict[str, tuple[int, str, int]]]:

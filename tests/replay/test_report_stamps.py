@@ -159,10 +159,6 @@ def test_a_saved_report_is_checked_against_later_writes_and_an_altered_log(
         False, True, False)
     assert [(p["ref"], p["version"], p["what"]) for p in verdict["log"]["problems"]] == [
         ("C1", 2, "changed")]
-    # A report now says the log does not verify, instead of leaving the digest out.
-    broken = as_json(capsys, "report", "retention", "--period", "2025-Q2")["reading"]
-    assert (broken["digest"], broken["log_verifies"]) == (None, False)
-    assert [(p["ref"], p["what"]) for p in broken["problems"]] == [("C1", "changed")]
     # Altered so that it cannot even be read: the check says so, and where, without a trace.
     with raw(shop) as (run, table, key):
         run(f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 2",
@@ -302,3 +298,19 @@ def test_dates_alone_are_the_end_of_that_day_in_the_zone(
     monkeypatch.setenv("LEDGER_TIMEZONE", "Nowhere/Land")
     assert main(["report", "summary", "--as-of", "1997-09-30"]) == 2
     assert "LEDGER_TIMEZONE: 'Nowhere/Land' is not a time zone" in capsys.readouterr().err
+
+
+def test_a_report_verifies_what_is_new_and_says_when_it_does_not_verify(
+        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    first = as_json(capsys, "report", "retention", "--period", "2025-Q2")["reading"]
+    assert first["log_verifies"] is True  # and its run is kept: the next reads what is new
+    more(shop)
+    with raw(shop) as (run, table, key):  # C1's purchase of August, altered since
+        altered = state(shop, "C1", 3).replace(b'"50.00"', b'"5000.00"')
+        run(f"UPDATE {table} SET state = ? WHERE originator_id = ? AND originator_version = 3",
+            (altered, key(stream_id("customer", "C1"))))
+    broken = as_json(capsys, "report", "retention", "--period", "2025-Q2")["reading"]
+    assert broken["position"] > first["position"]
+    assert (broken["digest"], broken["log_verifies"]) == (None, False)
+    assert [(p["ref"], p["version"], p["what"]) for p in broken["problems"]] == [
+        ("C1", 3, "changed")]

@@ -13,6 +13,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                           "email": "wang.wei@example.cn", "owner": "REP-7"},
     "update_profile": {**C, "phone": "+86 10 6552 9988"},
     "assign_owner": {**C, "rep": "REP-9", "reason": "REP-7 departed"},
+    "move_responsibility": {**C, "to_rep": "REP-9", "from_rep": "REP-7",
+                            "reason": "REP-7 departed; REP-9 keeps the promises"},
     "add_team_member": {**C, "rep": "REP-8", "reason": "covers the account's technical questions"},
     "remove_team_member": {**C, "rep": "REP-8", "reason": "project finished"},
     "log_contact": {**C, "rep": "REP-7", "channel": "phone", "direction": "out",

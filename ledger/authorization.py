@@ -35,14 +35,15 @@ CORRECTIONS = frozenset({"correct_entry", "retract_entry"})
 ERASURE = "erase_personal_data"
 # What only a manager runs on a customer of their team: its owner and team, and the
 # deadlines the scheduler otherwise keeps.
-MANAGING = frozenset({"assign_owner", "add_team_member", "remove_team_member",
+MANAGING = frozenset({"assign_owner", "move_responsibility", "add_team_member",
+                      "remove_team_member",
                       "expire_quote", "mark_promise_overdue", "flag_missed_deadline",
                       "mark_lapsed", *CORRECTIONS})
 TEAM_COMMANDS = frozenset({"move_rep", "depart_rep"})  # on a rep of the manager's team
 CAMPAIGNS = frozenset({"launch_campaign", "record_campaign_cost", "close_campaign"})
 # Fields of a command that name a rep: a rep key names only itself there, and a manager
 # only reps of their team (a new owner may be anyone: handing a customer on widens nothing).
-REP_FIELDS = ("rep", "owner", "manager")
+REP_FIELDS = ("rep", "owner", "manager", "to_rep", "from_rep")
 NAMES_ANYONE = frozenset({"assign_owner"})
 
 

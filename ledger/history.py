@@ -18,6 +18,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "Registered": ("registered", ("name", "kind", "company", "email", "phone", "owner")),
     "ProfileChanged": ("profile changed", ("changes",)),
     "OwnerAssigned": ("owner assigned", ("from_rep", "to_rep", "reason")),
+    "ResponsibilityMoved": ("work handed over", ("entry_ids", "from_rep", "to_rep", "reason")),
     "ContactLogged": ("contact", ("rep", "channel", "direction", "subject", "summary")),
     "RequestReceived": ("request", ("kind", "channel", "respond_by", "rep", "summary")),
     "RequestAnswered": ("request answered", ("request_id", "rep", "channel", "summary")),

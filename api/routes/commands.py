@@ -55,6 +55,7 @@ ROUTES = [
     Route("/customers", "register_customer", "customers"),
     Route(C, "update_profile", "customers", "PATCH"),
     Route(f"{C}/owner", "assign_owner", "customers"),
+    Route(f"{C}/responsibility", "move_responsibility", "customers"),
     Route(f"{C}/team-members", "add_team_member", "customers"),
     Route(f"{C}/team-members/removal", "remove_team_member", "customers"),
     Route(f"{C}/contacts", "log_contact", "interactions"),

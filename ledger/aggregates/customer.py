@@ -33,6 +33,7 @@ EntryNotRetractable = rule("entry_not_retractable")
 EntryClosed = rule("entry_closed")
 DueBeforeMade = rule("due_before_made")
 CorrectionBeforeEntry = rule("correction_before_entry")
+NothingToHandOver = rule("nothing_to_hand_over")
 QuoteExpired = rule("quote_expired")
 QuoteStillValid = rule("quote_still_valid")
 PromiseNotDue = rule("promise_not_yet_due")
@@ -77,6 +78,12 @@ RETRACTABLE = frozenset(
 STATEFUL = frozenset({"request", "quote", "promise", "complaint"})
 _TRACKED_FIELDS = {"respond_by", "valid_until", "due_by", "unit_price", "currency", "product",
                    "discount", "rep", "occurred_at"}
+
+
+def responsible_for(entry: dict[str, Any]) -> str | None:
+    """The rep responsible for an open item now: who it was handed to, else who made it."""
+    found: str | None = entry.get("responsible") or entry.get("rep")
+    return found
 
 
 class Customer(LedgerAggregate):
@@ -159,10 +166,52 @@ class Customer(LedgerAggregate):
     def holders(self) -> Holders:
         """Who holds the customer now: its owner, the reps responsible for its open work,
         and the reps on its team (``ledger/authorization.py``)."""
-        responsible = {entry["rep"] for entry_id, entry in self.entries.items()
-                       if entry.get("rep") and entry["status"] in (OPEN, OVERDUE)
-                       and entry_id not in self.retracted}
-        return Holders(self.owner, frozenset(responsible), frozenset(self.team_members))
+        responsible = {responsible_for(entry) for entry in self.open_work().values()}
+        return Holders(self.owner, frozenset(r for r in responsible if r),
+                       frozenset(self.team_members))
+
+    # -- responsibility for open work ----------------------------------------------------
+
+    def open_work(self, rep: str | None = None) -> dict[str, dict[str, Any]]:
+        """Open requests, quotes, promises and complaints (of which ``rep`` is responsible
+        now, if given), by entry id."""
+        return {entry_id: entry for entry_id, entry in self.entries.items()
+                if entry["status"] in (OPEN, OVERDUE) and entry_id not in self.retracted
+                and (rep is None or responsible_for(entry) == rep)}
+
+    def hand_over(self, to_rep: str, *, entry_ids: list[str] | None, from_rep: str | None,
+                  reason: str, occurred_at: datetime, actor: str) -> None:
+        """Make ``to_rep`` responsible for the open items named, or for every open item
+        ``from_rep`` is responsible for. Who made each item does not change."""
+        if entry_ids is None:
+            if from_rep is None:
+                raise NothingToHandOver("name the items (entry_ids) or the rep whose open "
+                                        "items move (from_rep)")
+            entry_ids = sorted(self.open_work(from_rep))
+        moving = []
+        for entry_id in dict.fromkeys(entry_ids):
+            entry = self._entry(entry_id)
+            if entry["kind"] not in STATEFUL or entry["status"] not in (OPEN, OVERDUE):
+                raise NothingToHandOver(f"{entry['kind']} {entry_id} is not open work: only "
+                                        "open requests, quotes, promises and complaints "
+                                        "move")
+            if from_rep is not None and responsible_for(entry) != from_rep:
+                raise NothingToHandOver(f"{from_rep} is not responsible for {entry['kind']} "
+                                        f"{entry_id}; {responsible_for(entry)} is")
+            if responsible_for(entry) != to_rep:
+                moving.append(entry_id)
+        if not moving:
+            raise NothingToHandOver(f"nothing to hand to {to_rep}: no open item of customer "
+                                    f"{self.ref} "
+                                    + (f"is {from_rep}'s" if from_rep else "named moves"))
+        self._responsibility_moved(entry_ids=moving, from_rep=from_rep, to_rep=to_rep,
+                                   reason=reason, occurred_at=occurred_at, actor=actor)
+
+    @event("ResponsibilityMoved")
+    def _responsibility_moved(self, entry_ids: list[str], from_rep: str | None, to_rep: str,
+                              reason: str, occurred_at: datetime, actor: str) -> None:
+        for entry_id in entry_ids:
+            self.entries[entry_id]["responsible"] = to_rep
 
     # -- contacts and requests ------------------------------------------------------------
 

@@ -78,10 +78,30 @@ def update_profile(c: m.UpdateProfile, batch: Batch) -> Handled:
 
 @handles(m.AssignOwner)
 def assign_owner(c: m.AssignOwner, batch: Batch) -> Handled:
+    """A new owner; the previous owner's open items go with the customer if asked, and by
+    default when the previous owner has departed."""
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
-    agg.assign_owner(from_rep=agg.owner, to_rep=c.rep, reason=c.reason, occurred_at=when(c),
+    previous = agg.owner
+    agg.assign_owner(from_rep=previous, to_rep=c.rep, reason=c.reason, occurred_at=when(c),
                      actor=batch.actor)
+    moving = c.open_items
+    if moving is None and previous is not None:
+        departed = cast(Rep, batch.peek("rep", previous)).departed_at
+        moving = "move" if departed is not None and departed <= when(c) else "keep"
+    if moving == "move" and previous is not None and agg.open_work(previous):
+        agg.hand_over(c.rep, entry_ids=None, from_rep=previous, reason=c.reason,
+                      occurred_at=when(c), actor=batch.actor)
+    return agg, None
+
+
+@handles(m.MoveResponsibility)
+def move_responsibility(c: m.MoveResponsibility, batch: Batch) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.to_rep, when(c))
+    known_rep(batch, c.from_rep)
+    agg.hand_over(c.to_rep, entry_ids=c.entry_ids, from_rep=c.from_rep, reason=c.reason,
+                  occurred_at=when(c), actor=batch.actor)
     return agg, None
 
 

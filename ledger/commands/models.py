@@ -192,6 +192,24 @@ class AssignOwner(Command):
     customer: Ref
     rep: Ref = Field(description="The new owner.")
     reason: Text
+    open_items: Literal["move", "keep"] | None = Field(
+        None, description="The previous owner's open items: move them to the new owner, or "
+        "keep them where they are. Default: move them if the previous owner has departed.")
+
+
+class MoveResponsibility(Command):
+    """Hand a customer's open work to another rep: the items named, or every open item
+    ``from_rep`` is responsible for. Who made each item never changes ("what did REP-A
+    promise" stays REP-A's); who is responsible for it now does."""
+
+    type: Literal["move_responsibility"] = "move_responsibility"
+    customer: Ref
+    to_rep: Ref = Field(description="The rep responsible from now on.")
+    from_rep: Ref | None = Field(None, description="Move every open item this rep is "
+                                 "responsible for (when no entry_ids are named).")
+    entry_ids: list[EntryId] | None = Field(None, min_length=1, max_length=1000,
+                                            description="The open items to move.")
+    reason: Text
 
 
 class AddTeamMember(Command):
@@ -543,7 +561,8 @@ class CloseCampaign(Command):
 
 
 AnyCommand = Annotated[
-    RegisterCustomer | UpdateProfile | AssignOwner | AddTeamMember | RemoveTeamMember
+    RegisterCustomer | UpdateProfile | AssignOwner | MoveResponsibility | AddTeamMember
+    | RemoveTeamMember
     | LogContact | ReceiveRequest | AnswerRequest
     | IssueQuote | AcceptQuote | DeclineQuote | ExpireQuote | WithdrawQuote | MakePromise
     | KeepPromise | BreakPromise | CancelPromise | MarkPromiseOverdue | FlagMissedDeadline

@@ -50,7 +50,7 @@ ENTRY_FIELD = {
     "EntryRetracted": "entry_id",
     "DeadlineMissed": "entry_id",
 }
-REP_FIELD = {"OwnerAssigned": "to_rep"}
+REP_FIELD = {"OwnerAssigned": "to_rep", "ResponsibilityMoved": "to_rep"}
 # Profile fields that identify a person, not shown once their personal data is erased.
 PERSONAL = ("name", "email", "phone", "address", "company")
 PROFILE_KINDS = ("Registered", "ProfileChanged")
@@ -281,6 +281,9 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ProfileChanged": lambda f: f"profile changed: {', '.join(f['changes'])}",
     "OwnerAssigned": lambda f: f"owner {f['from_rep'] or 'none'} → {f['to_rep']}"
                                f"{_also(f['reason'])}",
+    "ResponsibilityMoved": lambda f: f"{', '.join(f['entry_ids'])} handed over "
+                                     f"{'from ' + f['from_rep'] + ' ' if f['from_rep'] else ''}"
+                                     f"to {f['to_rep']}{_also(f['reason'])}",
     "ContactLogged": lambda f: f"contact {f['contact_id']} ({f['channel']}, {f['direction']}): "
                                f"{_cut(f['subject'])}",
     "RequestReceived": lambda f: f"request {f['request_id']} ({f['kind']}, {f['channel']}), "

@@ -25,7 +25,7 @@ def attempt(client: httpx.Client, route: Route, ref: str, rep: str | None) -> ht
     """The route's example command, on customer ``ref``, naming ``rep`` where it names one."""
     taken = set(path_fields(route).values())
     body: dict[str, Any] = {k: v for k, v in EXAMPLES[route.command].items() if k not in taken}
-    for field in ("rep", "owner"):
+    for field in ("rep", "owner", "to_rep", "from_rep"):
         if field in body and rep is not None:
             body[field] = rep
     path = route.path.format(ref=ref, **IDS)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ledger.errors import CommandInvalid
-from ledger.projections.db import Database, ViewDb, Writes
+from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.sealing import revealed
 
 if TYPE_CHECKING:
@@ -60,6 +60,24 @@ class HandlerView(View):
         """Event type name -> the method that handles it."""
         return {name[3:]: getattr(self, name) for name in dir(self)
                 if name.startswith("on_") and name[3:4].isupper()}
+
+
+# An open item's responsibility, beside who made it (``rep``): the rep responsible now, and
+# when and by whom it was handed to them (NULL: never handed over).
+RESPONSIBLE = "responsible TEXT, handed_at TEXT, handed_by TEXT"
+# With a correction of who made an item: responsibility follows, unless it was handed over.
+FOLLOWS_REP = "responsible = CASE WHEN handed_at IS NULL THEN ? ELSE responsible END"
+
+
+def hand_over(db: ViewDb | Writes, table: str, id_column: str, customer: str,
+              event: Any) -> None:
+    """A ResponsibilityMoved event on the view's table of open items (rows of other kinds of
+    items are not found)."""
+    marks = ", ".join("?" for _ in event.entry_ids)
+    db.execute(f"UPDATE {{{table}}} SET responsible = ?, handed_at = ?, handed_by = ? "
+               f"WHERE customer = ? AND {id_column} IN ({marks})",
+               (event.to_rep, iso(event.occurred_at), event.actor, customer,
+                *event.entry_ids))
 
 
 def event_type(event: Any) -> str:

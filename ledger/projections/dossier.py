@@ -170,13 +170,16 @@ LISTS: dict[str, tuple[str, str]] = {
         " FROM {contacts} WHERE rep = ? AND retracted = ? GROUP BY customer) rc"
         " LEFT JOIN {customers} c ON c.ref = rc.customer",
         "rc.last_contact_at DESC, rc.customer"),
+    # Open work the rep is responsible for now: their own, and what was handed to them (each
+    # saying who made it, and when and by whom it was handed over).
     "open_promises": (
         "SELECT customer, promise_id, text, category, made_at, due_by, status, quote_id,"
-        " complaint_id FROM {promises} WHERE rep = ? AND status IN ('open', 'overdue')"
-        " AND retracted = ?", "due_by, customer, promise_id"),
+        " complaint_id, rep AS made_by, handed_at, handed_by FROM {promises}"
+        " WHERE responsible = ? AND status IN ('open', 'overdue') AND retracted = ?",
+        "due_by, customer, promise_id"),
     "open_quotes": (
-        "SELECT * FROM {quotes} WHERE rep = ? AND status = 'open' AND retracted = ?",
-        "valid_until, customer, quote_id"),
+        "SELECT *, rep AS made_by FROM {quotes} WHERE responsible = ? AND status = 'open'"
+        " AND retracted = ?", "valid_until, customer, quote_id"),
     "open_complaints": OPEN_COMPLAINTS,
     "unanswered_requests": UNANSWERED_REQUESTS,
 }

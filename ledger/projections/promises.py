@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ledger.projections.base import Page, View, event_type, keyset_page
+from ledger.projections.base import (
+    FOLLOWS_REP,
+    RESPONSIBLE,
+    Page,
+    View,
+    event_type,
+    hand_over,
+    keyset_page,
+)
 from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.runner import Refs
 
@@ -22,10 +30,11 @@ class Promises(View):
         " category TEXT NOT NULL, made_at TEXT NOT NULL, due_by TEXT NOT NULL,"
         " status TEXT NOT NULL, closed_at TEXT, outcome_note TEXT, quote_id TEXT,"
         " complaint_id TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
-        " PRIMARY KEY (customer, promise_id)")}
+        f" {RESPONSIBLE}, PRIMARY KEY (customer, promise_id)")}
     indexes: ClassVar[list[tuple[str, str]]] = [("promises", "rep, status"),
+                                               ("promises", "responsible, status"),
                                                ("promises", "status, due_by")]
-    version = 2  # 2: free text kept sealed
+    version = 3  # 2: free text kept sealed; 3: responsibility apart from who promised
 
     def apply(self, view_db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
         # Inserts wait and go out together; an update first sends them (log order kept).
@@ -35,10 +44,10 @@ class Promises(View):
             if kind == "PromiseMade":
                 db.later(
                     "INSERT INTO {promises} VALUES (?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?, ?,"
-                    " ?, ?)",
+                    " ?, ?, ?, NULL, NULL)",
                     (refs.ref(event), event.promise_id, event.rep, event.text, event.category,
                      iso(event.occurred_at), iso(event.due_by), event.quote_id,
-                     event.complaint_id, False, iso(event.timestamp)))
+                     event.complaint_id, False, iso(event.timestamp), event.rep))
             elif kind in OUTCOMES:
                 closed = None if kind == "PromiseMarkedOverdue" else iso(event.occurred_at)
                 note = getattr(event, "note", None) or getattr(event, "reason", None)
@@ -51,11 +60,16 @@ class Promises(View):
                     sets = ", ".join(f"{column} = ?" for column in changes)
                     values = [iso(v) if column.endswith(("_at", "_by")) else v
                               for column, v in changes.items()]
+                    if "rep" in changes:
+                        sets += f", {FOLLOWS_REP}"
+                        values.append(changes["rep"])
                     db.execute(f"UPDATE {{promises}} SET {sets} WHERE customer = ? AND "
                                "promise_id = ?", (*values, refs.ref(event), event.entry_id))
             elif kind == "EntryRetracted":
                 db.execute("UPDATE {promises} SET retracted = ? WHERE customer = ? AND "
                            "promise_id = ?", (True, refs.ref(event), event.entry_id))
+            elif kind == "ResponsibilityMoved":
+                hand_over(db, "promises", "promise_id", refs.ref(event), event)
         db.flush()
 
 

@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from ledger.projections.base import Page, View, decode_cursor, event_type, keyset_page, page_of
+from ledger.projections.base import (
+    FOLLOWS_REP,
+    RESPONSIBLE,
+    Page,
+    View,
+    decode_cursor,
+    event_type,
+    hand_over,
+    keyset_page,
+    page_of,
+)
 from ledger.projections.db import Database, ViewDb, iso, money
 from ledger.projections.runner import Refs
 
@@ -36,15 +46,17 @@ class Quotes(View):
         " currency TEXT NOT NULL, discount TEXT NOT NULL, net_price TEXT NOT NULL,"
         " issued_at TEXT NOT NULL, valid_until TEXT NOT NULL, status TEXT NOT NULL,"
         " closed_at TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
-        " PRIMARY KEY (customer, quote_id)")}
+        f" {RESPONSIBLE}, PRIMARY KEY (customer, quote_id)")}
     indexes: ClassVar[list[tuple[str, str]]] = [("quotes", "customer, product"),
-                                                ("quotes", "rep, status")]
+                                                ("quotes", "rep, status"),
+                                                ("quotes", "responsible, status")]
+    version = 2  # 2: responsibility apart from who quoted
 
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
         # Issues, outcomes, retractions and corrections write disjoint columns, and an
         # outcome or retraction always follows its issue: so all issues of the batch go in
         # first, then the rest, each kind in log order, in as few statements as possible.
-        issued, closed, retracted, corrections = [], [], [], []
+        issued, closed, retracted, corrections, handed = [], [], [], [], []
         for event in events:
             kind = event_type(event)
             if kind == "QuoteIssued":
@@ -53,7 +65,7 @@ class Quotes(View):
                     money(event.quantity), money(event.unit_price), event.currency,
                     money(event.discount), money(net_price(event.unit_price, event.discount)),
                     iso(event.occurred_at), iso(event.valid_until), False,
-                    iso(event.timestamp)))
+                    iso(event.timestamp), event.rep))
             elif kind in OUTCOMES:
                 closed.append((OUTCOMES[kind], iso(event.occurred_at), refs.ref(event),
                                event.quote_id))
@@ -61,14 +73,18 @@ class Quotes(View):
                 retracted.append((True, refs.ref(event), event.entry_id))
             elif kind == "EntryCorrected" and not CORRECTABLE.keys().isdisjoint(event.fields):
                 corrections.append(event)
+            elif kind == "ResponsibilityMoved":
+                handed.append(event)
         db.executemany("INSERT INTO {quotes} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open',"
-                       " NULL, ?, ?)", issued)
+                       " NULL, ?, ?, ?, NULL, NULL)", issued)
         db.executemany("UPDATE {quotes} SET status = ?, closed_at = ? WHERE customer = ? AND "
                        "quote_id = ?", closed)
         db.executemany("UPDATE {quotes} SET retracted = ? WHERE customer = ? AND "
                        "quote_id = ?", retracted)
-        for event in corrections:
+        for event in corrections:  # (a correction of who quoted precedes a hand-over)
             correct(db, refs.ref(event), event.entry_id, event.fields)
+        for event in handed:
+            hand_over(db, "quotes", "quote_id", refs.ref(event), event)
 
 
 def correct(db: ViewDb, customer: str, quote_id: str, fields: dict[str, Any]) -> None:
@@ -91,8 +107,12 @@ def correct(db: ViewDb, customer: str, quote_id: str, fields: dict[str, Any]) ->
         discount = fields.get("discount", Decimal(row["discount"]))
         changes["net_price"] = money(net_price(price, discount))
     sets = ", ".join(f"{column} = ?" for column in changes)
+    values = list(changes.values())
+    if "rep" in changes:
+        sets += f", {FOLLOWS_REP}"
+        values.append(changes["rep"])
     db.execute(f"UPDATE {{quotes}} SET {sets} WHERE customer = ? AND quote_id = ?",
-               (*changes.values(), customer, quote_id))
+               (*values, customer, quote_id))
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:

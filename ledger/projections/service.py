@@ -14,7 +14,15 @@ from typing import Any, ClassVar
 
 from ledger.errors import ViewNotBuilt
 from ledger.projections.activity import Activity
-from ledger.projections.base import HandlerView, Page, decode_cursor, event_type, page_of
+from ledger.projections.base import (
+    RESPONSIBLE,
+    HandlerView,
+    Page,
+    decode_cursor,
+    event_type,
+    hand_over,
+    page_of,
+)
 from ledger.projections.db import Database, ViewDb, Writes, iso, parse_iso
 from ledger.sealing import revealed
 
@@ -50,13 +58,15 @@ class Service(HandlerView):
             "customer TEXT NOT NULL, request_id TEXT NOT NULL, kind TEXT NOT NULL,"
             " channel TEXT NOT NULL, rep TEXT, summary TEXT, received_at TEXT NOT NULL,"
             " respond_by TEXT NOT NULL, status TEXT NOT NULL, answered_at TEXT,"
-            " answered_by TEXT, retracted {bool} NOT NULL, PRIMARY KEY (customer, request_id)"),
+            " answered_by TEXT, retracted {bool} NOT NULL, " + RESPONSIBLE + ","
+            " PRIMARY KEY (customer, request_id)"),
         "complaints": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, category TEXT NOT NULL,"
             " severity TEXT NOT NULL, description TEXT NOT NULL, rep TEXT,"
             " filed_at TEXT NOT NULL, respond_by TEXT, status TEXT NOT NULL, escalated_to TEXT,"
             " resolved_at TEXT, satisfied {bool}, reopened {int} NOT NULL,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, complaint_id)"),
+            " retracted {bool} NOT NULL, " + RESPONSIBLE + ","
+            " PRIMARY KEY (customer, complaint_id)"),
         "complaint_periods": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, period {int} NOT NULL,"
             " opened_at TEXT NOT NULL, closed_at TEXT,"
@@ -79,19 +89,22 @@ class Service(HandlerView):
             " version {int} NOT NULL, PRIMARY KEY (customer, consent_id)"),
     }
     indexes: ClassVar[list[tuple[str, str]]] = [
-        ("requests", "status, respond_by"), ("requests", "rep, status"),
-        ("complaints", "status, respond_by"), ("complaints", "rep, status"),
+        ("requests", "status, respond_by"), ("requests", "responsible, status"),
+        ("complaints", "status, respond_by"), ("complaints", "responsible, status"),
         ("complaint_periods", "customer, opened_at"), ("touches", "customer, material"),
         ("sales", "customer, occurred_at"),
         ("consents", "customer, channel, purpose, occurred_at, version")]
-    version = 3  # 2: free text kept sealed; 3: touches judged against consents in business time
+    # 2: free text kept sealed; 3: touches judged against consents in business time;
+    # 4: responsibility for requests and complaints apart from who took them
+    version = 4
 
     # -- requests --------------------------------------------------------------------------------
 
     def on_RequestReceived(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {requests} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?)",
+        db.later("INSERT INTO {requests} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?,"
+                 " ?, NULL, NULL)",
                  (customer, e.request_id, e.kind, e.channel, e.rep, e.summary,
-                  iso(e.occurred_at), iso(e.respond_by), False))
+                  iso(e.occurred_at), iso(e.respond_by), False, e.rep))
 
     def on_RequestAnswered(self, db: Writes, e: Any, customer: str) -> None:
         db.execute("UPDATE {requests} SET status = 'answered', answered_at = ?, answered_by = ? "
@@ -102,10 +115,10 @@ class Service(HandlerView):
 
     def on_ComplaintFiled(self, db: Writes, e: Any, customer: str) -> None:
         db.later("INSERT INTO {complaints} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
-                 " NULL, 0, ?)",
+                 " NULL, 0, ?, ?, NULL, NULL)",
                  # A forgotten customer's description reads as None: the view keeps "".
                  (customer, e.complaint_id, e.category, e.severity, e.description or "", e.rep,
-                  iso(e.occurred_at), iso(e.respond_by), False))
+                  iso(e.occurred_at), iso(e.respond_by), False, e.rep))
         db.later("INSERT INTO {complaint_periods} VALUES (?, ?, 1, ?, NULL)",
                  (customer, e.complaint_id, iso(e.occurred_at)))
 
@@ -168,6 +181,10 @@ class Service(HandlerView):
                        "complaint_id = ? AND period = 1",
                        (iso(e.fields["occurred_at"]), customer, e.entry_id))
 
+    def on_ResponsibilityMoved(self, db: Writes, e: Any, customer: str) -> None:
+        hand_over(db, "requests", "request_id", customer, e)
+        hand_over(db, "complaints", "complaint_id", customer, e)
+
     def on_PersonalDataErased(self, db: Writes, e: Any, customer: str) -> None:
         """The free text the customer wrote goes with their personal data."""
         db.execute("UPDATE {requests} SET summary = NULL WHERE customer = ?", (customer,))
@@ -204,11 +221,11 @@ def service_inbox(db: Database, *, as_of: datetime, rep: str | None = None, limi
     request_where, complaint_where = "", ""
     params: list[Any] = [False, now, now, now]
     if rep is not None:
-        request_where = " AND r.rep = ?"
+        request_where = " AND r.responsible = ?"
         params.append(rep)
     params += [False, now, now, now]
     if rep is not None:
-        complaint_where = " AND (c.rep = ? OR c.escalated_to = ?)"
+        complaint_where = " AND (c.responsible = ? OR c.escalated_to = ?)"
         params += [rep, rep]
     outer, after = "", decode_cursor(cursor, (str,) * len(INBOX_KEY))
     if after:
@@ -275,6 +292,7 @@ JOIN {complaints} c ON c.customer = p.customer AND c.complaint_id = p.complaint_
 WHERE s.retracted = ? AND c.retracted = ?
   AND (s.kind <> 'contact' OR (s.direction = 'out'
        AND (c.rep IS NULL OR s.rep <> c.rep)
+       AND (c.responsible IS NULL OR s.rep <> c.responsible)
        AND (c.escalated_to IS NULL OR s.rep <> c.escalated_to)))
 UNION ALL
 SELECT 'same_material_two_departments', a.customer, a.occurred_at, a.touch_id, 'touch', NULL,
@@ -347,11 +365,13 @@ def violation(row: dict[str, Any]) -> dict[str, Any]:
 # and False (not retracted). The dossier pages through them beside its own lists.
 OPEN_COMPLAINTS = (
     "SELECT customer, complaint_id, category, severity, description, filed_at, respond_by,"
-    " escalated_to, reopened FROM {complaints} WHERE rep = ? AND status = 'open'"
-    " AND retracted = ?", "respond_by IS NULL, respond_by, filed_at, customer, complaint_id")
+    " escalated_to, reopened, rep AS taken_by, handed_at, handed_by FROM {complaints}"
+    " WHERE responsible = ? AND status = 'open' AND retracted = ?",
+    "respond_by IS NULL, respond_by, filed_at, customer, complaint_id")
 UNANSWERED_REQUESTS = (
-    "SELECT customer, request_id, kind, channel, summary, received_at, respond_by"
-    " FROM {requests} WHERE rep = ? AND status = 'open' AND retracted = ?",
+    "SELECT customer, request_id, kind, channel, summary, received_at, respond_by,"
+    " rep AS taken_by, handed_at, handed_by FROM {requests} WHERE responsible = ?"
+    " AND status = 'open' AND retracted = ?",
     "respond_by, customer, request_id")
 
 

@@ -50,9 +50,9 @@ def test_the_departed_reps_dossier_lists_every_open_promise_and_owned_customer(
     app = Ledger(settings)
     customers = [app.customer(f"CUST-{n:05d}") for n in range(1, 41)]
     owned = {c.ref for c in customers if c.owner == summary.departed_rep}
-    open_promises = {(c.ref, promise_id) for c in customers
-                     for promise_id, p in c.open_entries("promise").items()
-                     if p["rep"] == summary.departed_rep}
+    open_promises = {(c.ref, promise_id) for c in customers  # still the departed rep's
+                     for promise_id, p in c.open_work(summary.departed_rep).items()
+                     if p["kind"] == "promise"}
     assert owned and open_promises
     dossier = ask("rep", "dossier", summary.departed_rep, "--as-of", AS_OF)
     assert dossier["rep"]["departed"]
@@ -61,9 +61,15 @@ def test_the_departed_reps_dossier_lists_every_open_promise_and_owned_customer(
     handed = {(h["customer"], h["id"]) for h in dossier["handover"]}
     assert open_promises <= handed
     assert owned == {h["customer"] for h in dossier["handover"] if h["what"] == "owned customer"}
+    # The seeded customer was handed on after the departure: its open promise went with it,
+    # to the new owner, and says who made it.
     handover = summary.seeded["handover_customer"]
-    assert any(h["customer"] == handover and h["what"] == "open promise"
-               for h in dossier["handover"])
+    assert not any(h["customer"] == handover for h in dossier["handover"])
+    successor = app.customer(handover).owner
+    assert successor is not None and successor != summary.departed_rep
+    theirs = ask("rep", "dossier", successor, "--as-of", AS_OF)["open_promises"]
+    assert any(p["customer"] == handover and p["made_by"] == summary.departed_rep
+               and p["handed_at"] for p in theirs)
     total = dossier["totals"]["customers_owned"]
     assert total == len(dossier["customers_owned"]) > 1
     assert ask("rep", "dossier", summary.departed_rep, "--limit", "1")["totals"] == \

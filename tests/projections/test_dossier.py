@@ -174,7 +174,6 @@ def test_a_departed_reps_hand_over_lists_every_open_promise_and_owned_customer(
     assert dossier["rep"]["departed_at"] == iso(on(10))
     assert [(i["what"], i["id"], i["overdue"]) for i in dossier["handover"]] == [
         ("open promise", "P-LATE", True),
-        ("unanswered request", "R-1", True),
         ("open complaint", "C-1", False),
         ("open promise", "P-SOON", False),
         ("open promise", "P-OTHER-OWNER", False),
@@ -197,8 +196,12 @@ def test_the_hand_over_suggests_who_takes_over(world: Ledger) -> None:
     by_id = {i["id"]: i for i in rep_dossier(db, "REP-3", as_of=on(12))["handover"]}
 
     assert by_id["CUST-2"]["suggested_owner"] == "REP-2"  # the departed rep's manager
-    assert by_id["R-1"]["suggested_owner"] == "REP-1"  # CUST-4's new owner
     assert by_id["P-OTHER-OWNER"]["suggested_owner"] == "REP-1"  # CUST-1's owner
+    # R-1 went with CUST-4 to its new owner: REP-1 answers for it now, taken by REP-3.
+    assert "R-1" not in by_id
+    [request] = rep_dossier(db, "REP-1", as_of=on(12))["unanswered_requests"]
+    assert (request["request_id"], request["taken_by"], request["handed_at"]) == (
+        "R-1", "REP-3", iso(on(11)))
 
 
 def test_a_customer_handed_on_leaves_the_hand_over(world: Ledger) -> None:

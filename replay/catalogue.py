@@ -242,7 +242,7 @@ def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = 
         with Replay(ledger, [Activity()], reading, out=out) as replay:
             replay.run(progress=progress(replay.head) if progress else None)
             found = figures(replay.db, ask)
-        found.position = replay.head  # what the replay read up to, kept events or not
+        found.position = replay.last_kept  # the last event the report was computed from
         found.source = f"replay {reading.describe()}" + (f", kept in {out}" if out else "")
     found.ask = ask
     if stamped:

@@ -114,7 +114,11 @@ def end_of(ledger: Ledger, reading: Reading) -> int:
     """
     head = ledger.recorder.max_notification_id() or 0
     if reading.position is not None:
-        head = min(head, reading.position)
+        if reading.position > head:
+            raise CommandInvalid(f"the log ends at position {head}; a report at position "
+                                 f"{reading.position} would change as the log grows",
+                                 where="position")
+        head = reading.position
     if reading.as_known_at is None:
         return head
     bound = reading.as_known_at + SETTLED
@@ -224,6 +228,12 @@ class Replay:
         except BaseException:
             self.close(failed=True)
             raise
+
+    @property
+    def last_kept(self) -> int:
+        """The log position of the last event this reading kept, once run (0: none): the log
+        up to it, read under the same reading, gives the same views."""
+        return self.runner.last_kept if self.runner is not None else 0
 
     def run(self, progress: Callable[[int], None] | None = None) -> int:
         """Read the log up to where it stood when the replay began; return the events read."""

@@ -128,6 +128,7 @@ class Runner:
         self.batch_size = batch_size
         self.db = database or Database.of(app)
         self.keep = keep
+        self.last_kept = 0  # with ``keep``: the log position of the last event it accepted
         assert isinstance(app.mapper, ChainedMapper)
         self.mapper = app.mapper  # views take events as stored: personal fields sealed
         self.refs = Refs(app.mapper.keys, app.index_key)
@@ -342,10 +343,15 @@ class Runner:
         after the batch."""
         if batch[-1][0] <= done:
             return done
-        events = ([event for _, event in batch] if batch[0][0] > done
-                  else [event for position, event in batch if position > done])
         if self.keep is not None:
-            events = [event for event in events if self.keep(event)]
+            chosen = [(position, event) for position, event in batch
+                      if position > done and self.keep(event)]
+            if chosen:
+                self.last_kept = max(self.last_kept, chosen[-1][0])
+            events = [event for _, event in chosen]
+        else:
+            events = ([event for _, event in batch] if batch[0][0] > done
+                      else [event for position, event in batch if position > done])
         if events:
             view.apply(tx, events, self.refs)
         set_position(tx, view.name + suffix, batch[-1][0])

@@ -314,3 +314,19 @@ def test_a_report_verifies_what_is_new_and_says_when_it_does_not_verify(
     assert (broken["digest"], broken["log_verifies"]) == (None, False)
     assert [(p["ref"], p["version"], p["what"]) for p in broken["problems"]] == [
         ("C1", 3, "changed")]
+
+
+def test_a_report_as_known_at_a_time_is_stamped_with_the_last_event_it_read(
+        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    more(shop)  # recorded on August 1
+    then = as_json(capsys, "report", "value", "--period", "2025-Q2",
+                   "--as-known-at", "2025-07-15")
+    by_position = as_json(capsys, "report", "value", "--period", "2025-Q2",
+                          "--as-known-at-position", str(then["reading"]["position"]))
+    assert (by_position["totals"], by_position["data"]) == (then["totals"], then["data"])
+    now = as_json(capsys, "report", "value", "--period", "2025-Q2")["reading"]["position"]
+    assert then["reading"]["position"] < now
+    capsys.readouterr()
+    assert main(["report", "value", "--period", "2025-Q2", "--as-known-at-position",
+                 str(now + 1)]) == 2
+    assert f"the log ends at position {now}" in capsys.readouterr().err

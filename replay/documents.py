@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -131,9 +132,13 @@ def changes(keys: list[str], a_totals: dict[str, Any], a_rows: list[dict[str, An
         return json.dumps([row.get(k) for k in keys], sort_keys=True, default=str)
     old_rows = {key_of(row): row for row in a_rows}
     new_rows = {key_of(row): row for row in b_rows}
+    old_count, new_count = Counter(map(key_of, a_rows)), Counter(map(key_of, b_rows))
     for key in [*old_rows, *(k for k in new_rows if k not in old_rows)]:
         old_row, new_row = old_rows.get(key, {}), new_rows.get(key, {})
         names = {k: (old_row or new_row).get(k) for k in keys}
+        if old_row and new_row and old_count[key] != new_count[key]:  # a row twice
+            found.append({"part": "data", **names, "figure": "(rows)", "a": old_count[key],
+                          "b": new_count[key], "change": new_count[key] - old_count[key]})
         for figure in figures:
             old, new = old_row.get(figure), new_row.get(figure)
             if old != new:

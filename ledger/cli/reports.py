@@ -227,17 +227,39 @@ def write(args: argparse.Namespace, text: str, doc: dict[str, Any], line: str) -
             print(line, file=sys.stderr)  # the rows alone on stdout, for a spreadsheet
         sys.stdout.write(text)
         return
-    if not args.out.parent.is_dir():
-        raise CommandInvalid(f"{args.out.parent} is not a folder", where="--out")
-    args.out.write_text(text, encoding="utf-8")
-    wrote = str(args.out)
-    if args.format == "csv":
-        side = args.out.with_name(args.out.name + ".stamp.json")
+    files = {args.out: text}
+    if args.format == "csv" and not args.stamp:
         stamp = {k: v for k, v in doc.items() if k != "data"}
-        side.write_text(json.dumps(stamp, ensure_ascii=False, indent=2) + "\n",
-                        encoding="utf-8")
-        wrote += f" and its stamp {side}"
+        files[args.out.with_name(args.out.name + ".stamp.json")] = json.dumps(
+            stamp, ensure_ascii=False, indent=2) + "\n"
+    written(files)
+    wrote = " and its stamp ".join(str(path) for path in files)
     print(f"{line}\nwritten to {wrote}", file=sys.stderr)
+
+
+def written(files: dict[Path, str]) -> None:
+    """Write new files whole or not at all: each to a temporary file beside it, renamed into
+    place once all are written. A file that exists already (the store's own, another
+    report) is refused, not replaced."""
+    for path in files:
+        if not path.parent.is_dir():
+            raise CommandInvalid(f"{path.parent} is not a folder", where="--out")
+        if path.exists() or path.is_symlink():
+            raise CommandInvalid(f"{path} exists already; a report is written to a new file",
+                                 where="--out")
+    done: list[Path] = []
+    try:
+        for path, content in files.items():
+            part = path.with_name(f".{path.name}.part")
+            done.append(part)
+            part.write_text(content, encoding="utf-8")
+        for (path, _), part in zip(files.items(), done, strict=True):
+            part.replace(path)
+    except OSError as error:
+        for part in done:
+            part.unlink(missing_ok=True)
+        raise CommandInvalid(f"cannot write {error.filename or '--out'}: "
+                             f"{error.strerror or error}", where="--out") from None
 
 
 # -- checking a saved report ----------------------------------------------------------------------
@@ -245,7 +267,7 @@ def write(args: argparse.Namespace, text: str, doc: dict[str, Any], line: str) -
 
 def run_check(args: argparse.Namespace, path: Path) -> int:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # (a byte-order mark, as over HTTP)
     except (OSError, UnicodeDecodeError) as error:
         raise CommandInvalid(f"cannot read {path}: {getattr(error, 'strerror', None) or error}",
                              where="FILE") from None
@@ -254,9 +276,14 @@ def run_check(args: argparse.Namespace, path: Path) -> int:
     except json.JSONDecodeError as error:
         raise CommandInvalid(f"{path} is not JSON ({error.msg} at line {error.lineno}); "
                              "check a report saved with --format json", where="FILE") from None
+    except (RecursionError, ValueError) as error:  # nested too deep; an integer too long
+        raise CommandInvalid(f"{path} is not a saved report: {error}", where="FILE") from None
     ledger = open_ledger(args)
     try:
         verdict = check(ledger, saved, forms_of(ledger, saved))
+    except RecursionError:
+        raise CommandInvalid(f"{path} is not a saved report: it is nested too deeply",
+                             where="FILE") from None
     finally:
         ledger.close()
     if args.json:

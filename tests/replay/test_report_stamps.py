@@ -330,3 +330,44 @@ def test_a_report_as_known_at_a_time_is_stamped_with_the_last_event_it_read(
     assert main(["report", "value", "--period", "2025-Q2", "--as-known-at-position",
                  str(now + 1)]) == 2
     assert f"the log ends at position {now}" in capsys.readouterr().err
+
+
+def test_a_check_finds_a_row_saved_twice_and_refuses_files_it_cannot_read(
+        shop: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    saved = tmp_path / "value.json"
+    cli(capsys, "report", "value", "--period", "2025-Q2", "--format", "json",
+        "--out", str(saved))
+    kept = json.loads(saved.read_text(encoding="utf-8"))
+    doubled = tmp_path / "doubled.json"
+    doubled.write_text(json.dumps({**kept, "data": [*kept["data"], kept["data"][0]]}))
+    verdict = json.loads(cli(capsys, "report", "check", str(doubled), "--json", status=1))
+    assert [(d["figure"], d["a"], d["b"]) for d in verdict["data"]] == [("(rows)", 2, 1)]
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + saved.read_bytes())
+    cli(capsys, "report", "check", str(with_bom))
+    for name, content in (("deep.json", "[" * 100_000 + "]" * 100_000),
+                          ("long.json", '{"report": ' + "9" * 5000 + "}")):
+        bad = tmp_path / name
+        bad.write_text(content)
+        capsys.readouterr()
+        assert main(["report", "check", str(bad)]) == 2
+        assert "is not a saved report" in capsys.readouterr().err
+
+
+def test_a_report_is_written_to_a_new_file_whole_or_not_at_all(
+        shop: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    store = shop.sqlite_path if not shop.database_url else tmp_path / "taken.json"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.touch(exist_ok=True)
+    for target in (store, tmp_path, Path("/dev/full")):
+        capsys.readouterr()
+        assert main(["report", "value", "--period", "2025-Q2", "--format", "csv",
+                     "--out", str(target)]) == 2, target
+        assert "--out" in capsys.readouterr().err
+    cli(capsys, "verify")  # the store was not written over: it verifies whole
+    out = tmp_path / "v.csv"
+    cli(capsys, "report", "value", "--period", "2025-Q2", "--format", "csv", "--out", str(out),
+        "--stamp")
+    assert out.read_text().startswith("# report value: as known now")
+    assert not (tmp_path / "v.csv.stamp.json").exists()  # the comment line instead
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

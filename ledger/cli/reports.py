@@ -310,7 +310,8 @@ def forms_of(ledger: Ledger, saved: Any
 def told(verdict: Verdict) -> str:
     found = verdict.to_dict()
     stamp = found["reading"]
-    lines = [f"report {found['report']}, {stamp.get('describe') or stamp.get('kind')}, log "
+    # The reading as recomputed, not the words saved beside it (which a hand may change).
+    lines = [f"report {found['report']}, {verdict.saved.reading.describe()}, log "
              f"position {stamp['position']}, digest {stamp.get('digest') or 'none'}"]
     if verdict.reproduces:
         lines.append("figures: reproduced, every figure as saved")

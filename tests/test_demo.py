@@ -15,7 +15,8 @@ from ledger.demo import DEFAULT_START, DemoSummary, build_world, plan_world
 from tests.conftest import fresh_store
 
 EVENT_TYPES = {  # one per command type
-    "Registered", "ProfileChanged", "OwnerAssigned", "ContactLogged", "RequestReceived",
+    "Registered", "ProfileChanged", "OwnerAssigned", "ResponsibilityMoved", "ContactLogged",
+    "RequestReceived",
     "RequestAnswered", "QuoteIssued", "QuoteAccepted", "QuoteDeclined", "QuoteExpired",
     "QuoteWithdrawn", "PromiseMade", "PromiseKept", "PromiseBroken", "PromiseCancelled",
     "PromiseMarkedOverdue", "CampaignTouched", "ConsentChanged", "ComplaintFiled",

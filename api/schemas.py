@@ -169,6 +169,18 @@ class Violation(BaseModel):
     entries: list[dict[str, Any]]
 
 
+class OrphanedItem(BaseModel):
+    item: str = Field(examples=["promise"])
+    customer: str
+    id: str
+    made_by: str | None = Field(description="Who made or took it (never changes).")
+    responsible: str | None = Field(description="The departed rep still responsible for it.")
+    departed_at: str
+    manager: str | None = Field(description="The departed rep's manager.")
+    due: str | None
+    overdue: bool
+
+
 class InboxItem(BaseModel):
     item: str = Field(examples=["request"])
     customer: str
@@ -213,10 +225,18 @@ class DossierPage(BaseModel):
     next_offset: int | None = Field(description="None on the last page.")
 
 
+class HandoverProgress(BaseModel):
+    remaining: int = Field(description="Items still the departed rep's (the list).")
+    handed_on: int = Field(description="Open work they made that another rep answers for "
+                           "now, and customers they owned that have a new owner.")
+
+
 class Handover(BaseModel):
     rep: dict[str, Any]
     as_of: str
     handover: list[dict[str, Any]]
+    handover_progress: HandoverProgress | None = Field(
+        None, description="For a departed rep: how far the hand-over has come.")
 
 
 class Key(BaseModel):

@@ -4,7 +4,9 @@
 - quotes past their validity with no answer expire;
 - requests and complaints past their respond-by time are flagged, once per deadline;
 - customers with no purchase and no contact for ``lapse_days`` are marked lapsed (a purchase
-  ends it; the retention report counts it).
+  ends it; the retention report counts it);
+- overdue work whose responsible rep has departed, and that nobody took over, is raised to
+  that rep's manager (their responsibility from then on), once.
 
 Each job reads the views for candidates and writes through the normal command path as actor
 ``scheduler``, with a command id that names the fact: running a job twice, or two schedulers
@@ -37,11 +39,13 @@ from ledger.commands.models import Command, parse_command
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.projections.db import iso
+from ledger.projections.dossier import orphaned_rows
 from ledger.projections.registry import views_named
 from ledger.projections.runner import Runner
 
 ACTOR = "scheduler"
-JOB_NAMES = ("overdue_promises", "expired_quotes", "missed_deadlines", "lapsed_customers")
+JOB_NAMES = ("overdue_promises", "expired_quotes", "missed_deadlines", "lapsed_customers",
+             "orphaned_work")
 READS = ["promises", "quotes", "service", "dossier", "activity"]
 RETRY_SECONDS = 5.0  # after the store failed under a running scheduler
 # customer, entry id, the key naming the fact, the command
@@ -145,6 +149,21 @@ class Jobs:
                                {"type": "mark_lapsed", "customer": ref,
                                 "days": self.lapse_days}))
         return self.execute("lapsed_customers", now, candidates)
+
+    def orphaned_work(self, now: datetime) -> list[Fact]:
+        """Overdue promises, requests and complaints whose responsible rep has departed, raised
+        to the rep's manager (a quote past its validity expires instead)."""
+        with self.runner.db.transaction(self.tables, commit=False) as tx:
+            rows = orphaned_rows(tx, iso(now) or "", "WHERE item <> 'quote'")
+        return self.execute("orphaned_work", now, [
+            (row["customer"], row["id"], f"orphaned:{row['customer']}:{row['id']}:"
+             f"{row['responsible']}",
+             {"type": "move_responsibility", "customer": row["customer"],
+              "to_rep": row["manager"], "from_rep": row["responsible"],
+              "entry_ids": [row["id"]],
+              "reason": f"overdue, and {row['responsible']} departed on "
+                        f"{row['departed_at'][:10]}: raised to their manager"})
+            for row in rows if row["overdue"] and row["manager"]])
 
     # -- shared -------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from api.deps import (
 )
 from api.problems import responses
 from api.routes.customers import Cursor, Limit
-from api.schemas import ConflictingQuotes, InboxItem, Page, Violation
+from api.schemas import ConflictingQuotes, InboxItem, OrphanedItem, Page, Violation
 from ledger.commands.fields import Moment
 from ledger.errors import Forbidden
 from ledger.projections import queries
@@ -58,6 +58,24 @@ async def violations(svc: Svc, key: Caller, request: Request, purpose: Purpose =
                                           purpose=purpose)])
     await wait_for(svc, ("service",), min_position)
     page = await svc.call(queries.violations, svc.db, kind=kind, limit=limit, cursor=cursor)
+    return page.to_dict()
+
+
+@router.get("/compliance/orphaned", response_model=Page[OrphanedItem], tags=["compliance"],
+            responses=responses(422))
+async def orphaned(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
+                   as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
+                   min_position: MinPosition = None, limit: Limit = 100,
+                   cursor: Cursor = None) -> dict[str, Any]:
+    """Open work whose responsible rep has departed and that nobody took over, soonest due
+    first: who made it, who was responsible, and their manager."""
+    require(key, ("compliance",), "review orphaned work")
+    await svc.access.record_async([access(key, request, customer=None, fields=("orphaned",),
+                                          purpose=purpose)])
+    await wait_for(svc, ("dossier", "promises", "quotes", "service"), min_position)
+    page = await svc.call(queries.orphaned_items, svc.db,
+                          as_of=as_of or datetime.now(timezone.utc), limit=limit,
+                          cursor=cursor)
     return page.to_dict()
 
 

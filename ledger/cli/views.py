@@ -68,7 +68,8 @@ def add_commands(commands: Any) -> None:
     add_query_options(dossier)
     dossier.set_defaults(run=rep_dossier)
 
-    compliance = commands.add_parser("compliance", help="conflicting quotes and violations") \
+    compliance = commands.add_parser("compliance", help="conflicting quotes, violations and "
+                                     "orphaned work") \
         .add_subparsers(title="compliance commands", metavar="COMMAND")
     conflicts = compliance.add_parser(
         "conflicts", help="quotes to one customer for one product, overlapping, different prices")
@@ -81,6 +82,11 @@ def add_commands(commands: Any) -> None:
     violations.add_argument("--kind", choices=VIOLATION_KINDS, help="only this kind")
     add_query_options(violations, listing=True)
     violations.set_defaults(run=compliance_violations)
+    orphaned = compliance.add_parser(
+        "orphaned", help="open work whose responsible rep has departed and that nobody took "
+        "over (--as-of: at that time; default now)")
+    add_query_options(orphaned, listing=True)
+    orphaned.set_defaults(run=compliance_orphaned)
 
     service = commands.add_parser("service", help="the service inbox").add_subparsers(
         title="service commands", metavar="COMMAND")
@@ -231,6 +237,10 @@ def rep_dossier(args: argparse.Namespace) -> int:
     if rep.get("departed"):
         sections.append(("HAND-OVER: needs a new owner", dossier["handover"],
                          ["customer", "what", "id", "due", "suggested_owner", "why"]))
+    if rep.get("departed"):
+        progress = dossier["handover_progress"]
+        print(f"hand-over: {progress['handed_on']} handed on, {progress['remaining']} "
+              "remaining")
     totals = dossier["totals"]
     names = [*LISTS, "handover"]
     for (title, rows, columns), name in zip(sections, names, strict=False):
@@ -267,6 +277,17 @@ def compliance_violations(args: argparse.Namespace) -> int:
            purpose=args.purpose)
     page = queries.violations(runner.db, kind=args.kind, limit=args.limit, cursor=args.cursor)
     print_page(args, page, ["at", "kind", "customer", "why"])
+    return 0
+
+
+def compliance_orphaned(args: argparse.Namespace) -> int:
+    runner = caught_up(args)
+    looked(runner.app, "ledger compliance orphaned", fields=("orphaned",),
+           purpose=args.purpose)
+    page = queries.orphaned_items(runner.db, as_of=as_of(args), limit=args.limit,
+                                  cursor=args.cursor)
+    print_page(args, page, ["due", "overdue", "item", "customer", "id", "made_by",
+                            "responsible", "departed_at", "manager"])
     return 0
 
 

@@ -15,11 +15,16 @@ from typing import Any, ClassVar
 
 from ledger.errors import UnknownReference, ViewNotBuilt
 from ledger.projections.activity import Activity
-from ledger.projections.base import HandlerView, View
+from ledger.projections.base import HandlerView, Page, View, decode_cursor, page_of
 from ledger.projections.db import Database, ViewDb, Writes, iso
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
-from ledger.projections.service import OPEN_COMPLAINTS, UNANSWERED_REQUESTS, Service
+from ledger.projections.service import (
+    OPEN_COMPLAINTS,
+    UNANSWERED_REQUESTS,
+    Service,
+    after_key,
+)
 from ledger.sealing import blind, query_tokens, revealed
 
 INDEXED = frozenset({"name", "email", "phone", "company"})  # what a search finds customers by
@@ -207,9 +212,24 @@ def rep_dossier(db: Database, rep: str, *, as_of: datetime,
         found["totals"] = {name: (len(found[name]) if limit is None or len(found[name]) < limit
                                   else count(tx, rep, name)) for name in LISTS}
         handover = handover_of(tx, person, now) if person["departed"] else []
+        if person["departed"]:
+            found["handover_progress"] = {"remaining": len(handover),
+                                          "handed_on": handed_on(tx, person)}
     found["handover"] = handover if limit is None else handover[:limit]
     found["totals"]["handover"] = len(handover)
     return revealed(db, found)  # type: ignore[no-any-return]
+
+
+def handed_on(tx: ViewDb, person: dict[str, Any]) -> int:
+    """What a departed rep's hand-over is done with: open work they made that another rep
+    answers for now, and customers they owned at their departure that have a new owner."""
+    rep = person["ref"]
+    work = tx.one(f"SELECT COUNT(*) AS n FROM ({OPEN_WORK}) w WHERE w.made_by = ? AND "
+                  "w.responsible <> ?", (False, False, False, False, rep, rep))
+    customers = tx.one("SELECT COUNT(DISTINCT customer) AS n FROM {owner_history} WHERE "
+                       "rep = ? AND until IS NOT NULL AND until >= ?",
+                       (rep, person["departed_at"]))
+    return int(work["n"] if work else 0) + int(customers["n"] if customers else 0)
 
 
 def dossier_page(db: Database, rep: str, section: str, *, as_of: datetime, offset: int = 0,
@@ -238,7 +258,9 @@ def rep_handover(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
     with reading(db) as tx:
         person = rep_row(tx, rep)
         items = handover_of(tx, person, now) if person["departed"] else []
-    return {"rep": person, "as_of": now, "handover": items}
+        progress = ({"remaining": len(items), "handed_on": handed_on(tx, person)}
+                    if person["departed"] else None)
+    return {"rep": person, "as_of": now, "handover": items, "handover_progress": progress}
 
 
 @contextmanager
@@ -450,3 +472,59 @@ def team_of(db: Database, manager: str) -> set[str]:
     with db.transaction(Dossier().table_names(), commit=False, snapshot=False) as tx:
         rows = tx.rows("SELECT ref FROM {reps} WHERE manager = ?", (manager,))
     return {manager, *(row["ref"] for row in rows)}
+
+
+# -- orphaned work ---------------------------------------------------------------------------
+
+# Open work whose responsible rep has departed (by the time asked about): nobody answers for
+# it until a manager hands it on (or the scheduler raises it to the rep's manager when it
+# falls overdue). ``due``: its deadline (a complaint may have none).
+OPEN_WORK = """
+SELECT 'promise' AS item, customer, promise_id AS id, rep AS made_by, responsible,
+  due_by AS due FROM {promises} WHERE status IN ('open', 'overdue') AND retracted = ?
+UNION ALL
+SELECT 'quote', customer, quote_id, rep, responsible, valid_until FROM {quotes}
+  WHERE status = 'open' AND retracted = ?
+UNION ALL
+SELECT 'request', customer, request_id, rep, responsible, respond_by FROM {requests}
+  WHERE status = 'open' AND retracted = ?
+UNION ALL
+SELECT 'complaint', customer, complaint_id, rep, responsible, respond_by FROM {complaints}
+  WHERE status = 'open' AND retracted = ?"""
+ORPHANED = f"""
+SELECT w.item, w.customer, w.id, w.made_by, w.responsible, w.due,
+  COALESCE(w.due, '~') AS sort_due, r.departed_at, r.manager
+FROM ({OPEN_WORK}) w JOIN {{reps}} r ON r.ref = w.responsible
+WHERE r.departed_at IS NOT NULL AND r.departed_at <= ?"""
+ORPHANED_KEY = ("sort_due", "item", "customer", "id")
+
+
+def orphaned_rows(tx: ViewDb, as_of: str, where: str = "", params: Sequence[Any] = (),
+                  limit: int | None = None) -> list[dict[str, Any]]:
+    """Orphaned work at ``as_of``, soonest due first (no deadline last)."""
+    statement = (f"SELECT * FROM ({ORPHANED}) o {where} ORDER BY "
+                 f"{', '.join(ORPHANED_KEY)}" + (" LIMIT ?" if limit is not None else ""))
+    rows = tx.rows(statement, (False, False, False, False, as_of, *params,
+                               *(() if limit is None else (limit,))))
+    for row in rows:
+        row["overdue"] = row["due"] is not None and row["due"] < as_of
+    return rows
+
+
+def orphaned_items(db: Database, *, as_of: datetime, limit: int = 100,
+                   cursor: str | None = None) -> Page:
+    """Open work whose responsible rep had departed by ``as_of`` and that nobody took over,
+    soonest due first; each with who made it, who was responsible and their manager."""
+    now = iso(as_of)
+    assert now is not None
+    where, params = "", list[Any]()
+    after = decode_cursor(cursor, (str,) * len(ORPHANED_KEY))
+    if after:
+        condition, params = after_key(ORPHANED_KEY, after)
+        where = f"WHERE {condition}"
+    with reading(db) as tx:
+        rows = orphaned_rows(tx, now, where, params, limit + 1)
+    page = page_of(rows, limit, ORPHANED_KEY)
+    for row in page.items:
+        del row["sort_due"]
+    return page

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+from ledger.clock import shifted
 from ledger.errors import UnknownReference, ViewNotBuilt
 from ledger.projections.activity import Activity
 from ledger.projections.base import HandlerView, Page, View, decode_cursor, page_of
-from ledger.projections.db import Database, ViewDb, Writes, iso
+from ledger.projections.db import Database, ViewDb, Writes, iso, parse_iso
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
 from ledger.projections.service import (
@@ -347,10 +348,71 @@ def handover_of(tx: ViewDb, person: dict[str, Any], now: str) -> list[dict[str, 
     # Who the owned customers are is all the list needs (not their contacts).
     found["customers_owned"] = tx.rows("SELECT ref AS customer FROM {customers} WHERE owner = ?"
                                        " ORDER BY ref", (rep,))
-    reps = {r["ref"]: r for r in tx.rows("SELECT ref, manager, departed_at FROM {reps}")}
-    owners = owners_of(tx, {i["customer"] for name, items in found.items()
-                            if name != "customers_owned" for i in items})
-    return handover(person, found, reps, owners)
+    reps = {r["ref"]: r for r in tx.rows("SELECT ref, team, manager, departed_at FROM {reps}")}
+    customers = {i["customer"] for items in found.values() for i in items}
+    owners = owners_of(tx, customers)
+    return handover(person, found, reps, owners, knowers(tx, customers, reps, person, now))
+
+
+# How much each thing a rep has to do with a customer counts towards suggesting them.
+KNOWS = {"contact": 3, "quote": 2, "team_member": 5, "same_team": 2, "manager": 1}
+LOAD = 20  # open items that weigh as much as one contact's worth, against a suggestion
+
+
+def knowers(tx: ViewDb, customers: set[str], reps: dict[str, dict[str, Any]],
+            person: dict[str, Any], now: str) -> dict[str, tuple[str, str] | None]:
+    """For each customer, the rep to suggest as its new owner and why: ranked from who knows
+    the customer (contacts in the last year, quotes, its team), the departed rep's team, and
+    each rep's current load of open work. Only reps who have not departed by ``now``."""
+    if not customers:
+        return {}
+    active = {ref for ref, r in reps.items() if not r["departed_at"] or r["departed_at"] > now}
+    refs = sorted(customers)
+    marks = ", ".join("?" for _ in refs)
+    year_ago = iso(shifted(parse_iso(now) or datetime.now(timezone.utc), -365))
+    contacts = tx.rows(f"SELECT customer, rep, COUNT(*) AS n, MIN(occurred_at) AS since FROM "
+                       f"{{contacts}} WHERE customer IN ({marks}) AND retracted = ? AND "
+                       "occurred_at >= ? GROUP BY customer, rep", (*refs, False, year_ago))
+    quotes = tx.rows(f"SELECT customer, rep, COUNT(*) AS n FROM {{quotes}} WHERE customer IN "
+                     f"({marks}) AND retracted = ? GROUP BY customer, rep", (*refs, False))
+    members = tx.rows(f"SELECT customer, rep FROM {{team_members}} WHERE customer IN ({marks})",
+                      refs)
+    load = {row["responsible"]: int(row["n"]) for row in tx.rows(
+        f"SELECT responsible, COUNT(*) AS n FROM ({OPEN_WORK}) w GROUP BY responsible",
+        (False, False, False, False))}
+    team, manager = person["team"], person["manager"]
+    score: dict[str, dict[str, float]] = {c: {} for c in customers}
+    why: dict[tuple[str, str], list[str]] = {}
+    for row in contacts:
+        score[row["customer"]][row["rep"]] = KNOWS["contact"] * int(row["n"])
+        why[row["customer"], row["rep"]] = [f"{row['n']} contacts since {day(row['since'])}"]
+    for row in quotes:
+        score[row["customer"]][row["rep"]] = (score[row["customer"]].get(row["rep"], 0)
+                                              + KNOWS["quote"] * int(row["n"]))
+        why.setdefault((row["customer"], row["rep"]), []).append(f"{row['n']} quotes")
+    for row in members:
+        score[row["customer"]][row["rep"]] = (score[row["customer"]].get(row["rep"], 0)
+                                              + KNOWS["team_member"])
+        why.setdefault((row["customer"], row["rep"]), []).append("on its team")
+    colleagues = [ref for ref, r in reps.items() if r["team"] == team]
+    found: dict[str, tuple[str, str] | None] = {}
+    for customer, known in score.items():
+        for ref in {*known, *colleagues, *([manager] if manager else [])}:
+            bonus = (KNOWS["same_team"] if ref in colleagues else 0) + (
+                KNOWS["manager"] if ref == manager else 0)
+            known[ref] = known.get(ref, 0) + bonus
+        ranked = sorted(((points - load.get(ref, 0) / LOAD, ref) for ref, points in known.items()
+                         if ref in active and ref != person["ref"]), key=lambda r: (-r[0], r[1]))
+        if not ranked:
+            found[customer] = None
+            continue
+        ref = ranked[0][1]
+        reasons = [*why.get((customer, ref), []),
+                   *(["same team"] if ref in colleagues else []),
+                   *(["the departed rep's manager"] if ref == manager else []),
+                   f"{load.get(ref, 0)} open items"]
+        found[customer] = (ref, ", ".join(reasons))
+    return found
 
 
 def owners_of(tx: ViewDb, customers: set[str]) -> dict[str, str | None]:
@@ -363,22 +425,26 @@ def owners_of(tx: ViewDb, customers: set[str]) -> dict[str, str | None]:
 
 
 def handover(rep: dict[str, Any], found: dict[str, Any], reps: dict[str, dict[str, Any]],
-             owners: dict[str, str | None]) -> list[dict[str, Any]]:
+             owners: dict[str, str | None],
+             ranked: dict[str, tuple[str, str] | None]) -> list[dict[str, Any]]:
     """Everything a departed rep leaves that needs a new owner: overdue first, then by due
-    date, then what has no due date (the customers they owned)."""
-    manager = rep["manager"] if rep["manager"] and not reps.get(
-        rep["manager"], {}).get("departed_at") else None
-
-    def suggested(customer: str) -> str | None:
+    date, then what has no due date (the customers they owned). The suggestion for an item
+    of a customer another rep owns (and is still there) is that owner; otherwise the rep
+    ranked first for the customer (``knowers``), with the reason."""
+    def suggested(customer: str) -> tuple[str | None, str | None]:
         owner = owners.get(customer)
-        active = owner is not None and owner != rep["ref"] and not reps.get(
-            owner, {}).get("departed_at")
-        return owner if active else manager
+        if owner is not None and owner != rep["ref"] and not reps.get(
+                owner, {}).get("departed_at"):
+            return owner, "owns the customer"
+        best = ranked.get(customer)
+        return best if best is not None else (None, None)
 
     def item(customer: str, what: str, entry_id: str, due: str | None, overdue: bool,
              why: str) -> dict[str, Any]:
+        owner, reason = suggested(customer)
         return {"customer": customer, "what": what, "id": entry_id, "due": due,
-                "overdue": overdue, "why": why, "suggested_owner": suggested(customer)}
+                "overdue": overdue, "why": why, "suggested_owner": owner,
+                "suggested_because": reason}
 
     items = [item(c["customer"], "owned customer", c["customer"], None, False,
                   f"owner departed {day(rep['departed_at'])}") for c in found["customers_owned"]]

@@ -233,3 +233,22 @@ def test_a_rebuild_of_the_dossier_equals_the_live_view(world: Ledger) -> None:
 
     assert runner.rebuild(Dossier(), verify=True) is True
     assert rep_dossier(runner.db, "REP-3", as_of=on(12))["handover"]
+
+
+def test_the_suggestion_is_ranked_from_who_knows_the_customer_and_says_why(
+        world: Ledger) -> None:
+    departed_story(world)
+    for n in range(3):  # REP-1 knows CUST-3: three calls this year
+        contact(world, "CUST-3", "REP-1", 4 + n, contact_id=f"K-R1-{n}")
+    db = caught_up(world)
+
+    by_id = {i["id"]: i for i in rep_dossier(db, "REP-3", as_of=on(12))["handover"]}
+
+    assert by_id["CUST-3"]["suggested_owner"] == "REP-1"
+    assert by_id["CUST-3"]["suggested_because"].startswith(f"3 contacts since {on(4):%Y-%m-%d}")
+    assert "same team" in by_id["CUST-3"]["suggested_because"]
+    # Nobody else knows CUST-2: the departed rep's manager, in the same team.
+    assert by_id["CUST-2"]["suggested_owner"] == "REP-2"
+    assert by_id["CUST-2"]["suggested_because"].startswith("same team, the departed rep's "
+                                                           "manager")
+    assert by_id["P-OTHER-OWNER"]["suggested_because"] == "owns the customer"

@@ -28,6 +28,7 @@ from ledger.cli.common import (
     whole,
 )
 from ledger.cli.views import add_commands, add_query_options, caught_up, print_page
+from ledger.commands import parse_command
 from ledger.demo import MIN_CUSTOMERS, MIN_DAYS
 from ledger.errors import CommandInvalid, LedgerError
 from ledger.projections import queries
@@ -188,6 +189,25 @@ def build_parser() -> argparse.ArgumentParser:
     promises.add_argument("--status", choices=["open", "kept", "broken", "cancelled", "overdue"])
     add_query_options(promises, listing=True)
     promises.set_defaults(run=customer_promises)
+    handing = customer.add_parser(
+        "hand-over", help="make another rep responsible for the customer's open work",
+        description="Hand open requests, quotes, promises and complaints to another rep: the "
+        "items named (--item), or every open item one rep is responsible for (--from). Who "
+        "made each item never changes; the customer's timeline shows the hand-over.",
+        epilog="example:\n  ledger customer hand-over CUST-00042 --from REP-3 --to REP-4 "
+        "--reason 'REP-3 left'", formatter_class=argparse.RawDescriptionHelpFormatter)
+    handing.add_argument("ref", type=reference_arg, help="the customer's reference")
+    handing.add_argument("--to", required=True, type=reference_arg, metavar="REP",
+                         help="the rep responsible from now on")
+    moved = handing.add_mutually_exclusive_group(required=True)
+    moved.add_argument("--from", dest="from_rep", type=reference_arg, metavar="REP",
+                       help="every open item this rep is responsible for")
+    moved.add_argument("--item", action="append", metavar="ENTRY_ID",
+                       help="an open item to move (repeat for several)")
+    handing.add_argument("--reason", required=True, help="why, for the record")
+    handing.add_argument("--actor", default="cli", help="who is recording it")
+    handing.add_argument("--json", action="store_true")
+    handing.set_defaults(run=run_hand_over)
     add_commands(commands)
     reports.add_commands(commands)
     scheduling.add_commands(commands)
@@ -195,6 +215,25 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_commands(commands)
     server.add_commands(commands)
     return parser
+
+
+def run_hand_over(args: argparse.Namespace) -> int:
+    command = parse_command({"type": "move_responsibility", "customer": args.ref,
+                             "to_rep": args.to, "from_rep": args.from_rep,
+                             "entry_ids": args.item, "reason": args.reason},
+                            where="hand-over")
+    app = open_ledger(args)
+    try:
+        result = app.execute(command, actor=args.actor)
+        moved: list[str] = app.history("customer", args.ref)[-1].entry_ids  # type: ignore[attr-defined]
+    finally:
+        app.close()
+    if args.json:
+        print_json({"customer": args.ref, "to": args.to, "moved": moved,
+                    "position": result.events[-1].position})
+    else:
+        print(f"{args.ref}: {', '.join(moved)} handed to {args.to}")
+    return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -67,6 +67,12 @@ def add_commands(commands: Any) -> None:
                          "(default: all)")
     add_query_options(dossier)
     dossier.set_defaults(run=rep_dossier)
+    handover = rep.add_parser(
+        "handover", help="a departed rep's hand-over: what is still theirs, what is handed "
+        "on, and who should take each customer (and why)")
+    handover.add_argument("ref", type=reference_arg, help="the rep's reference, e.g. REP-3")
+    add_query_options(handover)
+    handover.set_defaults(run=rep_handover)
 
     compliance = commands.add_parser("compliance", help="conflicting quotes, violations and "
                                      "orphaned work") \
@@ -247,6 +253,24 @@ def rep_dossier(args: argparse.Namespace) -> int:
         shown = "" if len(rows) == totals[name] else f", {len(rows)} shown"
         print(f"\n{title} ({totals[name]}{shown})")
         print(table(rows, columns))
+    return 0
+
+
+def rep_handover(args: argparse.Namespace) -> int:
+    runner = caught_up(args)
+    looked(runner.app, "ledger rep handover", fields=("dossier",), purpose=args.purpose)
+    found = queries.rep_handover(runner.db, args.ref, as_of=as_of(args))
+    if args.json:
+        print_json(found)
+        return 0
+    rep, progress = found["rep"], found["handover_progress"]
+    if progress is None:
+        print(f"{rep['ref']} has not departed: nothing to hand over")
+        return 0
+    print(f"{rep['ref']}  {rep['name']}, departed {rep['departed_at'][:10]}: "
+          f"{progress['handed_on']} handed on, {progress['remaining']} remaining")
+    print(table(found["handover"], ["customer", "what", "id", "due", "suggested_owner",
+                                    "suggested_because", "why"]))
     return 0
 
 

@@ -1,10 +1,10 @@
 """The questions people ask of the views, in one place for the CLI and the HTTP API."""
 
-from ledger.projections.dossier import orphaned_items, rep_dossier
+from ledger.projections.dossier import orphaned_items, rep_dossier, rep_handover
 from ledger.projections.promises import promises_of
 from ledger.projections.quotes import conflicting_quotes, quotes_of
 from ledger.projections.service import service_inbox, violations
 from ledger.projections.timeline import timeline_of
 
 __all__ = ["conflicting_quotes", "orphaned_items", "promises_of", "quotes_of", "rep_dossier",
-           "service_inbox", "timeline_of", "violations"]
+           "rep_handover", "service_inbox", "timeline_of", "violations"]

@@ -326,10 +326,20 @@ async def handover(request: Request, svc: Svc, ref: Reference,
                                        status="open")).items
         inherited.append({"customer": customer, "promises": promises})
     reps = await svc.call(active_reps, svc)
-    manager = next((r["ref"] for r in reps if person and r["ref"] == person["manager"]), None)
+    whole = await svc.call(queries.rep_handover, svc.db, ref, as_of=now())
+    suggestions = suggested_owners(whole)
     return page(request, "handover.html", key, ref=ref, rep=person, owned=customers,
-                needs=needs, page=PAGE, reps=reps, manager=manager, moved=inherited, to=to,
+                needs=needs, page=PAGE, reps=reps, moved=inherited, to=to,
+                progress=whole["handover_progress"], suggestions=suggestions,
                 may_assign=key.role == "manager")
+
+
+def suggested_owners(found: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each owned customer's suggested new owner and why, from a rep's hand-over."""
+    return {item["customer"]: {"rep": item["suggested_owner"],
+                               "because": item["suggested_because"]}
+            for item in found["handover"]
+            if item["what"] == "owned customer" and item["suggested_owner"]}
 
 
 @router.post("/reps/{ref}/handover")
@@ -337,24 +347,38 @@ async def reassign(request: Request, svc: Svc, ref: Reference,
                    csrf: Annotated[str, Form()] = "",
                    customers: Annotated[list[str] | None, Form()] = None,
                    new_owner: Annotated[str, Form()] = "",
-                   reason: Annotated[str, Form()] = "") -> Response:
-    """Give the ticked customers (one or many) a new owner, for one reason."""
+                   reason: Annotated[str, Form()] = "",
+                   accept: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """Give the ticked customers (one or many) a new owner, for one reason: the one chosen,
+    or (``accept=suggested``) each its suggested owner. Their open work goes with them."""
     key = await checked_form(request, svc, csrf)
     chosen = customers or []
     if not chosen:
         raise CommandInvalid("tick at least one customer to hand over", where="customers")
-    if not new_owner:
-        raise CommandInvalid("choose the new owner", where="new_owner")
     if not reason.strip():
         raise CommandInvalid("say why they change hands (the reason is kept with the change)",
                              where="reason")
-    commands = [AssignOwner(customer=c, rep=new_owner, reason=reason.strip()) for c in chosen]
+    if accept == "suggested":
+        await svc.call(may_read_rep, svc, key, ref)
+        suggestions = suggested_owners(await svc.call(queries.rep_handover, svc.db, ref,
+                                                      as_of=now()))
+        unknown = [c for c in chosen if c not in suggestions]
+        if unknown:
+            raise CommandInvalid(f"no suggestion for {', '.join(unknown[:5])}: {ref} does not "
+                                 "own them now; choose a new owner", where="customers")
+        owners = {c: suggestions[c]["rep"] for c in chosen}
+    elif not new_owner:
+        raise CommandInvalid("choose the new owner", where="new_owner")
+    else:
+        owners = dict.fromkeys(chosen, new_owner)
+    commands = [AssignOwner(customer=c, rep=owners[c], reason=reason.strip()) for c in chosen]
     for command in commands:
         await svc.call(may_run, svc, key, command)
         await svc.call(may_read_customer, svc, key, command.customer)
     outcomes = await svc.call(svc.ledger.execute_many, commands, actor=key.actor, atomic=True)
     position = max((o.position or 0) for o in outcomes if not isinstance(o, LedgerError))
-    shown = {"moved": ",".join(chosen), "to": new_owner, "min_position": position}
+    shown = {"moved": ",".join(chosen), "to": ", ".join(sorted(set(owners.values()))),
+             "min_position": position}
     target = f"/console/reps/{quote(ref)}/handover?{urlencode(shown)}"
     return RedirectResponse(target, 303)
 

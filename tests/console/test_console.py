@@ -177,7 +177,28 @@ def test_a_manager_hands_a_departed_reps_customer_over(browser: Browser,
     expect(page.locator("input[name=customers]")).to_have_count(before - 1)
     console.shot(page, "handover")
     assert console.services.ledger.customer(customer).owner == "REP-4"
+    # The rest of the page at once, each customer to its suggested owner.
+    handed, remaining = progress(page)
+    shown = page.locator("input[name=customers]")
+    ticked = {shown.nth(n).get_attribute("value") for n in range(shown.count())}
+    suggested = {row.locator("input").get_attribute("value"): row.locator("td").last
+                 .inner_text().split(" ")[0] for row in page.locator(
+                     "table:has(caption:text('Owned customers')) tbody tr").all()}
+    page.get_by_role("button", name="Tick all shown").click()
+    page.get_by_role("button", name="Hand the ticked customers to their suggested owners").click()
+    expect(page.get_by_role("status")).to_contain_text("Handed over to")
+    assert progress(page)[1] < remaining and progress(page)[0] > handed
+    console.shot(page, "handover-suggested")
+    for ref in ticked:
+        assert console.services.ledger.customer(str(ref)).owner == suggested[ref]
     page.close()
+
+
+def progress(page: Page) -> tuple[int, int]:
+    """(handed on, remaining) as the hand-over page says."""
+    found = re.search(r"(\d+) handed on, (\d+) remaining", page.locator("#progress").inner_text())
+    assert found is not None
+    return int(found.group(1)), int(found.group(2))
 
 
 def test_forms_without_the_sessions_token_are_refused(console: Console) -> None:

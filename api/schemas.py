@@ -186,7 +186,10 @@ class InboxItem(BaseModel):
     customer: str
     id: str
     what: str
-    rep: str | None
+    rep: str | None = Field(description="Who took it (never changes).")
+    responsible: str | None = Field(None, description="Who answers for it now.")
+    orphaned: bool = Field(False, description="Its responsible rep has departed and nobody "
+                           "took it over.")
     escalated_to: str | None
     opened_at: str
     due: str

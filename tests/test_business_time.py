@@ -196,3 +196,29 @@ def test_an_outcome_recorded_late_takes_a_promise_off_the_overdue_list(world: Le
     assert promises_with_status(runner.db, "overdue").items == []
     assert [p["promise_id"] for p in promises_with_status(runner.db, "kept").items] == ["P-1"]
     runner.close()
+
+
+def responsible_in(db: Database, promise_id: str) -> str:
+    with db.transaction(Promises().table_names(), commit=False) as tx:
+        row = tx.one("SELECT responsible FROM {promises} WHERE promise_id = ?", (promise_id,))
+    assert row is not None
+    return str(row["responsible"])
+
+
+def test_a_hand_over_recorded_late_counts_from_its_business_time(world: Ledger) -> None:
+    run(world, type="make_promise", customer="CUST-1", rep="REP-1", text="call back",
+        promise_id="P-1", due_by=at(30), occurred_at=at(0))
+    before = datetime.now().astimezone()
+    # Recorded now: REP-2 took the promise over on day 5.
+    run(world, type="move_responsibility", customer="CUST-1", entry_ids=["P-1"],
+        to_rep="REP-2", reason="covering", occurred_at=at(5))
+    readings = {"occurred by day 10": Reading(as_occurred_by=on(10)),
+                "occurred by day 3": Reading(as_occurred_by=on(3)),
+                "known before it was recorded": Reading(as_known_at=before)}
+    found = {}
+    for name, reading in readings.items():
+        with Replay(world, [Promises()], reading) as replay:
+            replay.run()
+            found[name] = responsible_in(replay.db, "P-1")
+    assert found == {"occurred by day 10": "REP-2", "occurred by day 3": "REP-1",
+                     "known before it was recorded": "REP-1"}

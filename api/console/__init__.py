@@ -405,14 +405,15 @@ async def compliance(request: Request, svc: Svc,
                      overdue: Annotated[str | None, Query(max_length=500)] = None,
                      broken: Annotated[str | None, Query(max_length=500)] = None,
                      conflicts: Annotated[str | None, Query(max_length=500)] = None,
-                     breaches: Annotated[str | None, Query(max_length=500)] = None) -> Response:
+                     breaches: Annotated[str | None, Query(max_length=500)] = None,
+                     orphaned: Annotated[str | None, Query(max_length=500)] = None) -> Response:
     """Overdue and broken promises, conflicting quotes, consent and open-complaint violations,
-    and the integrity record: each list with its own next page."""
+    orphaned work, and the integrity record: each list with its own next page."""
     key = await visitor(request, svc)
     require(key, ("compliance",), "open the compliance board")
-    await looked(request, svc, key, fields=("promises", "quotes", "violations"))
+    await looked(request, svc, key, fields=("promises", "quotes", "violations", "orphaned"))
     cursors = {"overdue": overdue, "broken": broken, "conflicts": conflicts,
-               "breaches": breaches}
+               "breaches": breaches, "orphaned": orphaned}
     lists = {
         "overdue": await svc.call(promises_with_status, svc.db, "overdue", limit=PAGE,
                                   cursor=overdue),
@@ -422,6 +423,8 @@ async def compliance(request: Request, svc: Svc,
                                     cursor=conflicts),
         "breaches": (await svc.call(violations, svc.db, limit=PAGE, cursor=breaches)
                      if breaches else request.app.state.first_violations.get(svc)),
+        "orphaned": await svc.call(queries.orphaned_items, svc.db, as_of=now(), limit=PAGE,
+                                   cursor=orphaned),
     }
     more = {name: (f"/console/compliance?{urlencode({**filled(cursors), name: found.next_cursor})}"
                    if found.next_cursor else None) for name, found in lists.items()}

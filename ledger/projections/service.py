@@ -236,13 +236,14 @@ def service_inbox(db: Database, *, as_of: datetime, rep: str | None = None, limi
         rows = tx.rows(
             "SELECT * FROM ("
             " SELECT 'request' AS item, r.customer, r.request_id AS id, r.kind AS what, r.rep,"
-            "  NULL AS escalated_to, r.received_at AS opened_at, r.respond_by AS due"
+            "  r.responsible, NULL AS escalated_to, r.received_at AS opened_at,"
+            "  r.respond_by AS due"
             " FROM {requests} r WHERE r.retracted = ? AND r.received_at <= ?"
             "  AND r.respond_by < ? AND (r.answered_at IS NULL OR r.answered_at > ?)"
             f"{request_where}"
             " UNION ALL"
             " SELECT 'complaint' AS item, c.customer, c.complaint_id AS id, c.category AS what,"
-            "  c.rep, c.escalated_to, p.opened_at, c.respond_by AS due"
+            "  c.rep, c.responsible, c.escalated_to, p.opened_at, c.respond_by AS due"
             " FROM {complaints} c JOIN {complaint_periods} p ON p.customer = c.customer"
             "  AND p.complaint_id = c.complaint_id"
             " WHERE c.retracted = ? AND c.respond_by < ? AND p.opened_at <= ?"
@@ -250,13 +251,28 @@ def service_inbox(db: Database, *, as_of: datetime, rep: str | None = None, limi
             f"{complaint_where}"
             f") items {outer} ORDER BY due, item, customer, id LIMIT ?", (*params, limit + 1))
     page = page_of(rows, limit, INBOX_KEY)
+    departed = departed_by(db, now)
     for row in page.items:
+        row["orphaned"] = row["responsible"] in departed  # nobody took it over
         due = parse_iso(row["due"])
         assert due is not None
         late = as_of - due
         row["overdue_days"] = late.days
         row["overdue_hours"] = int(late.total_seconds() // 3600)
     return page
+
+
+def departed_by(db: Database, moment: str | None) -> set[str]:
+    """The reps who had departed by ``moment`` (the dossier view's; none if not built)."""
+    from ledger.projections.dossier import Dossier  # (the dossier view reads this one)
+
+    tables = Dossier().table_names()
+    with db.transaction(tables, commit=False, snapshot=False) as tx:
+        if not db.table_exists(tx, tables["reps"]):
+            return set()
+        return {row["ref"] for row in tx.rows(
+            "SELECT ref FROM {reps} WHERE departed_at IS NOT NULL AND departed_at <= ?",
+            (moment,))}
 
 
 VIOLATION_KEY = ("at", "kind", "customer", "entry_id", "related_id")

@@ -66,3 +66,20 @@ def test_handing_a_departed_reps_customers_on_moves_their_work(api: Api) -> None
     assert [f.outcome for f in runs[1] if f.customer == elsewhere] in ([], ["already"])
     work = api.services.ledger.customer(elsewhere).open_work("REP-M")
     assert list(work) == [made[elsewhere]] and work[made[elsewhere]]["rep"] == leaver
+
+
+def test_a_moved_reps_former_manager_no_longer_reads_their_customers(api: Api) -> None:
+    mover = new_ref("REP")
+    with api.as_("admin") as admin:
+        assert admin.post("/reps", json={"ref": mover, "name": mover, "team": "east",
+                                         "manager": "REP-M"}).status_code == 201
+    theirs = fresh_customer(api, owner=mover)
+    mover_key = api.key(f"key-{mover}", "rep", mover)
+    with api.as_("manager") as m:
+        assert m.get(f"/customers/{theirs}").status_code == 200
+        assert m.post(f"/reps/{mover}/team", json={
+            "team": "west", "manager": "REP-C", "reason": "moved west"}).status_code == 201
+        # Reach follows the team as it is now: REP-M has no rep holding the customer.
+        assert m.get(f"/customers/{theirs}").status_code == 404
+    with api.as_(None, Authorization=f"Bearer {mover_key}") as mine:
+        assert mine.get(f"/customers/{theirs}").status_code == 200  # still the owner

@@ -4,14 +4,24 @@ handed to a new owner."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from ledger.application import Ledger
 from ledger.errors import LedgerError
+from ledger.projections.activity import Activity
+from ledger.projections.dossier import Dossier, orphaned_items
 from ledger.projections.promises import Promises, promises_of
+from ledger.projections.quotes import Quotes
 from ledger.projections.runner import Runner
+from ledger.projections.service import Service, service_inbox
 from ledger.projections.timeline import Timeline, timeline_of
-from tests.conftest import at, run
+from tests.conftest import T0, at, run
+
+
+def on(days: float) -> datetime:
+    return T0 + timedelta(days=days)
 
 
 @pytest.fixture
@@ -94,3 +104,22 @@ def test_closed_work_does_not_move(desk: Ledger) -> None:
     with pytest.raises(LedgerError, match="promise P-1 is not open work"):
         run(desk, type="move_responsibility", customer="C1", to_rep="REP-B",
             entry_ids=["P-1"], reason="x")
+
+
+def test_the_inbox_says_which_items_nobody_answers_for(desk: Ledger) -> None:
+    run(desk, type="receive_request", customer="C1", request_id="R-1", kind="repair",
+        channel="phone", respond_by=at(3), rep="REP-A", occurred_at=at(1))
+    run(desk, type="depart_rep", rep="REP-A", reason="left", occurred_at=at(2))
+    runner = Runner(desk, [Service(), Dossier(), Promises(), Quotes(), Activity()])
+
+    def inbox(rep: str | None = None) -> list[tuple[str, str | None, bool]]:
+        runner.catch_up()
+        return [(i["id"], i["responsible"], i["orphaned"])
+                for i in service_inbox(runner.db, as_of=on(10), rep=rep).items]
+
+    assert ("R-1", "REP-A", True) in inbox()
+    run(desk, type="move_responsibility", customer="C1", from_rep="REP-A", to_rep="REP-B",
+        reason="B takes A's work", occurred_at=at(4))
+    assert ("R-1", "REP-B", False) in inbox("REP-B")
+    assert [o["id"] for o in orphaned_items(runner.db, as_of=on(10)).items] == []
+    runner.close()

@@ -23,6 +23,7 @@ from api.deps import Services
 from ledger.access_log import Access
 from ledger.application import Ledger
 from ledger.demo import DemoSummary, build_world
+from ledger.projections import queries
 from replay.catalogue import Ask, report
 from replay.core import Reading
 from tests.api.conftest import serve
@@ -220,6 +221,14 @@ def test_compliance_board_lists_broken_promises_and_verifies_the_record(
     expect(broken).to_contain_text(console.summary.seeded["broken_promise_customer"])
     expect(page.get_by_role("table", name="Conflicting quotes")).to_contain_text(
         console.summary.seeded["conflict_customer"])
+    orphaned = queries.orphaned_items(console.services.db, as_of=datetime.now(timezone.utc))
+    if orphaned.items:  # the departed rep's work nobody took over (or the list is empty)
+        expect(page.get_by_role("table", name="Orphaned work")).to_contain_text(
+            orphaned.items[0]["id"])
+        expect(page.get_by_role("table", name="Orphaned work")).to_contain_text(
+            console.summary.departed_rep)
+    else:
+        expect(page.get_by_text("none: every departed rep's open work")).to_be_visible()
     page.get_by_role("button", name="Verify what is new").click()
     expect(page.get_by_role("status")).to_contain_text("All chains verify")
     expect(page.get_by_role("table", name="Last verifications")).to_contain_text("yes")

@@ -22,6 +22,8 @@ customers) through the command path in batches, or reuses the one an earlier run
   rebuild memory          peak memory of a process rebuilding every view
   access log              a customer's promises and timeline over HTTP (8 clients), each
                           read recorded in the access log, beside the same reads unrecorded
+  heir's dossier          the dossier of the rep who took over every customer the departed
+                          rep still owned, with their open work (8 clients, p99)
   over HTTP               `ledger serve` on the world: promises by customer and rep, a
                           timeline page and a rep dossier under 8 concurrent clients (p50,
                           p99); commands from 16 concurrent clients against one
@@ -48,6 +50,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import httpx
 import psycopg
@@ -62,11 +65,13 @@ from bench.replay import read_until, replayed
 from ledger.application import Ledger
 from ledger.commands import models as m
 from ledger.commands import parse_command
+from ledger.commands.models import AssignOwner
 from ledger.config import Settings
-from ledger.demo import Planned, build_world
+from ledger.demo import DEPARTING, Planned, build_world
 from ledger.importer import import_lines
 from ledger.integrity import Integrity
 from ledger.projections.db import Database
+from ledger.projections.dossier import Dossier
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from ledger.purchases import PurchaseColumns, import_purchases
@@ -479,6 +484,46 @@ def over_http(settings: Settings, args: argparse.Namespace, *,
     return figures
 
 
+def heir_dossier(settings: Settings, args: argparse.Namespace) -> list[Figure]:
+    """The dossier of the rep who took over every customer the departed rep still owned (with
+    their open work), over HTTP under 8 clients: p50 and p99 (target p99 under 100 ms)."""
+    app = Ledger(settings)
+    runner = Runner(app, all_views())
+    runner.catch_up()
+    with runner.db.transaction(Dossier().table_names(), commit=False) as tx:
+        owned = [row["ref"] for row in tx.rows("SELECT ref FROM {customers} WHERE owner = ?",
+                                               (DEPARTING,))]
+    for start in range(0, len(owned), 500):  # (a world handed over already: nothing to do)
+        app.execute_many([AssignOwner(customer=ref, rep=HEIR, reason="bench hand-over",
+                                      open_items="move") for ref in owned[start:start + 500]],
+                         actor="bench")
+    runner.catch_up()
+    with runner.db.transaction(Dossier().table_names(), commit=False) as tx:
+        counted = tx.one("SELECT COUNT(*) AS n FROM {customers} WHERE owner = ?", (HEIR,))
+    inherited = int(counted["n"]) if counted else 0
+    runner.close()
+    reader = KeyStore(app, Database.of(app)).create(f"bench-{uuid.uuid4().hex[:6]}",
+                                                    "compliance")[1]
+    app.close()
+    requests = 200 if args.quick else 1000
+    port = free_port()
+    server = start_server(settings, port)
+    try:
+        action = checking(lambda http, n: http.get(f"/reps/{HEIR}/dossier"))
+        load(action, 20, f"http://127.0.0.1:{port}", reader)  # warm
+        _, latencies = load(action, requests, f"http://127.0.0.1:{port}", reader)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    name = f"dossier of the heir of {inherited:,} customers"
+    return [Figure(f"{name}, p50 (8 clients)", percentile(latencies, 50), "ms"),
+            Figure(f"{name}, p99 (8 clients)", percentile(latencies, 99), "ms", 100,
+                   "target 100 ms", 1, at_most=True)]
+
+
+HEIR = "REP-1"  # who takes the departed rep's customers in the heir's dossier bench
+
+
 def checking(action: Callable[[httpx.Client, int], httpx.Response]
              ) -> Callable[[httpx.Client, int], None]:
     """The request, raising if it was refused (a benchmark of errors measures nothing)."""
@@ -511,7 +556,7 @@ def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figur
     port = free_port()
     server = access_log_bench.start_server(settings, port, sys.getswitchinterval())
     url = f"http://127.0.0.1:{port}"
-    asks = {
+    asks: dict[str, Callable[[str], Callable[[httpx.Client, int], Any]]] = {
         "promises by customer and rep": lambda mode: lambda http, n: http.get(
             f"/bench/{mode}/customers/{refs[n % requests]}/promises",
             params={"rep": owners[refs[n % requests]]}).raise_for_status(),
@@ -537,7 +582,7 @@ def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figur
 BENCHMARKS: list[Callable[[Settings, argparse.Namespace], list[Figure]]] = [
     commands_one_client, bulk_import, free_text_import, catch_up, late_facts_catch_up,
     replay_quarter, verify,
-    load_customer, rebuild_memory, over_http, access_log_reads]
+    load_customer, rebuild_memory, over_http, access_log_reads, heir_dossier]
 
 
 def at_a_tenth(figures: list[Figure], args: argparse.Namespace) -> list[Figure]:

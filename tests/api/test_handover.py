@@ -30,9 +30,10 @@ def test_handing_a_departed_reps_customers_on_moves_their_work(api: Api) -> None
         quote = m.post(f"/customers/{c1}/quotes", json={
             "rep": leaver, "product": "tea", "unit_price": "9.50", "currency": "CNY",
             "valid_until": due_late.isoformat()}).json()["entry_id"]
-        assert m.post(f"/reps/{leaver}/departure",
-                      json={"reason": "moved abroad"}).status_code == 201
-        before = m.get(f"/reps/{leaver}/handover").json()
+        departed = m.post(f"/reps/{leaver}/departure", json={"reason": "moved abroad"})
+        assert departed.status_code == 201
+        before = m.get(f"/reps/{leaver}/handover",
+                       params={"min_position": departed.json()["position"]}).json()
         assert before["handover_progress"] == {"remaining": 6, "handed_on": 0}
         for ref in (c1, c2):
             moved = m.post(f"/customers/{ref}/owner", json={"rep": heir,
@@ -40,8 +41,9 @@ def test_handing_a_departed_reps_customers_on_moves_their_work(api: Api) -> None
             assert moved.status_code == 201, moved.text
         position = moved.json()["position"]
         heirs = m.get(f"/reps/{heir}/dossier", params={"min_position": position}).json()
-        after = m.get(f"/reps/{leaver}/handover").json()
-        promised = m.get(f"/customers/{c1}/promises", params={"rep": leaver}).json()["data"]
+        after = m.get(f"/reps/{leaver}/handover", params={"min_position": position}).json()
+        promised = m.get(f"/customers/{c1}/promises",
+                         params={"rep": leaver, "min_position": position}).json()["data"]
     inherited = {(p["customer"], p["promise_id"], p["made_by"], bool(p["handed_at"]))
                  for p in heirs["open_promises"]}
     assert inherited == {(c1, made[c1], leaver, True), (c2, made[c2], leaver, True)}

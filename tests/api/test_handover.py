@@ -68,6 +68,10 @@ def test_handing_a_departed_reps_customers_on_moves_their_work(api: Api) -> None
     assert [f.outcome for f in runs[1] if f.customer == elsewhere] in ([], ["already"])
     work = api.services.ledger.customer(elsewhere).open_work("REP-M")
     assert list(work) == [made[elsewhere]] and work[made[elsewhere]]["rep"] == leaver
+    head = api.services.ledger.recorder.max_notification_id()
+    with api.as_("manager") as m:  # nothing of the leaver's is left to hand over
+        done = m.get(f"/reps/{leaver}/handover", params={"min_position": head}).json()
+    assert done["handover_progress"] == {"remaining": 0, "handed_on": 6}
 
 
 def test_a_moved_reps_former_manager_no_longer_reads_their_customers(api: Api) -> None:

@@ -30,7 +30,7 @@ from ledger.authorization import (
 )
 from ledger.commands.fields import reference
 from ledger.commands.models import Command, RegisterCustomer
-from ledger.errors import CommandInvalid, Forbidden, UnknownReference
+from ledger.errors import CommandInvalid, Forbidden, UnknownReference, a
 from ledger.group_commit import GroupCommit
 from ledger.projections.db import Database
 from ledger.projections.dossier import rep_of
@@ -106,8 +106,8 @@ Caller = Annotated[ApiKey, Depends(caller)]
 
 def require(key: ApiKey, roles: tuple[str, ...] | frozenset[str], doing: str) -> None:
     if key.role not in roles:
-        raise Forbidden(f"a {key.role} key may not {doing}; it takes a "
-                        f"{' or '.join(sorted(roles))} key")
+        raise Forbidden(f"{a(key.role)} key may not {doing}; it takes "
+                        f"{a(' or '.join(sorted(roles)))} key")
 
 
 def principal(svc: Services, key: ApiKey) -> Principal:

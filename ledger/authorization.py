@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ledger.errors import Forbidden, UnknownReference
+from ledger.errors import Forbidden, UnknownReference, a
 
 ROLES = ("rep", "manager", "compliance", "analyst", "admin")
 READS_CUSTOMERS = frozenset({"rep", "manager", "compliance"})
@@ -93,7 +93,7 @@ def check_read(principal: Principal, ref: str, holders: Holders | None) -> None:
     """Refuse a read of this customer: 403 for a role that reads no customers, else 404 for
     one unknown or outside reach alike."""
     if principal.role not in READS_CUSTOMERS:
-        raise Forbidden(f"a {principal.role} key reads no customers; it takes a rep, manager "
+        raise Forbidden(f"{a(principal.role)} key reads no customers; it takes a rep, manager "
                         "or compliance key", where="ref")
     if not reaches(principal, holders):
         raise not_found(ref)
@@ -109,7 +109,7 @@ def check_command(principal: Principal, kind: str, named: dict[str, str | None],
     role = principal.role
     if target == "customer" and kind == ERASURE:
         if role not in ("compliance", "admin"):
-            raise Forbidden(f"erasure is for compliance; a {role} key may not erase personal "
+            raise Forbidden(f"erasure is for compliance; {a(role)} key may not erase personal "
                             "data", where="type")
         return _exists(ref, holders())
     if role == "compliance" and kind in CORRECTIONS:
@@ -124,11 +124,11 @@ def check_command(principal: Principal, kind: str, named: dict[str, str | None],
     if target != "customer" or not (
             (role == "rep" and kind in INTERACTIONS)
             or (role == "manager" and (kind in INTERACTIONS or kind in MANAGING))):
-        raise Forbidden(f"a {role} key may not run {kind}", where="type")
+        raise Forbidden(f"{a(role)} key may not run {kind}", where="type")
     for name, rep in named.items():
         if rep is not None and not principal.speaks_for(rep) and kind not in NAMES_ANYONE:
             whose = principal.rep if role == "rep" else f"{principal.rep}'s team"
-            raise Forbidden(f"a {role} key names only {whose} as {name}, not {rep}",
+            raise Forbidden(f"{a(role)} key names only {whose} as {name}, not {rep}",
                             where=name)
     if kind != "register_customer" and not reaches(principal, holders()):
         raise not_found(ref)

@@ -102,3 +102,8 @@ def rule(name: str) -> type[RuleViolation]:
     """A ``RuleViolation`` subclass whose ``rule`` attribute is ``name``."""
     class_name = "".join(part.title() for part in name.split("_")) + "Error"
     return type(class_name, (RuleViolation,), {"rule": name, "code": name})
+
+
+def a(word: str) -> str:
+    """``word`` with its indefinite article: "a rep", "an analyst"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

@@ -129,8 +129,9 @@ def run_report(args: argparse.Namespace) -> int:
     if len(names) != 1:
         raise CommandInvalid(f"name one report ({', '.join(sorted(REPORTS))}), or diff and "
                              "one report", where="NAME")
+    refuse_what_does_not_apply(args, verb)
     try:
-        zone = zone_named(args.tz) if args.tz else settings_of(args).zone
+        zone = zone_named(args.tz) if args.tz is not None else settings_of(args).zone
     except ValueError as error:
         raise CommandInvalid(str(error), where="--tz") from None
 
@@ -163,6 +164,27 @@ def run_report(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     return 0
+
+
+def refuse_what_does_not_apply(args: argparse.Namespace, verb: str | None) -> None:
+    """An option the command would ignore is refused, naming it: a reader would otherwise
+    believe it was taken into account."""
+    ignored = {"--json": args.json}  # (a report's own JSON is --format json)
+    if verb == "diff":
+        ignored.update({"--as-known-at": args.as_known_at, "--as-occurred-by":
+                        args.as_occurred_by, "--as-known-at-position":
+                        args.as_known_at_position, "--keep-replay": args.keep_replay})
+    else:
+        ignored.update({"--a": args.a})
+    if args.stamp and args.format != "csv":
+        ignored["--stamp"] = True
+    for flag, value in ignored.items():
+        if value not in (None, False):
+            hint = ("diff compares the readings --a and --b" if verb == "diff" and flag != "--json"
+                    else "a report's JSON is --format json" if flag == "--json"
+                    else "--stamp begins a CSV" if flag == "--stamp"
+                    else "--a and --b are for ledger report diff")
+            raise CommandInvalid(f"{flag} does not apply here: {hint}", where=flag)
 
 
 def bar(total: int | None) -> Callable[[int], None]:

@@ -371,3 +371,21 @@ def test_a_report_is_written_to_a_new_file_whole_or_not_at_all(
     assert out.read_text().startswith("# report value: as known now")
     assert not (tmp_path / "v.csv.stamp.json").exists()  # the comment line instead
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("argv", [
+    ["report", "diff", "value", "--period", "2025-Q2", "--a", "2025-07-15",
+     "--as-known-at", "2025-07-01"],
+    ["report", "diff", "value", "--period", "2025-Q2", "--a", "2025-07-15",
+     "--as-known-at-position", "3"],
+    ["report", "value", "--period", "2025-Q2", "--a", "2025-07-15"],
+    ["report", "value", "--period", "2025-Q2", "--json"],
+    ["report", "value", "--period", "2025-Q2", "--stamp"],
+    ["report", "value", "--period", "2025-Q2", "--as-of", "2025-06-30", "--tz", ""],
+])
+def test_an_option_that_would_be_ignored_is_refused(
+        shop: Settings, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    capsys.readouterr()
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and ("does not apply" in error or "time zone" in error)

@@ -74,7 +74,8 @@ class BodyLimit:
 
 
 def too_large_detail(limit: int) -> str:
-    return f"the body is larger than {limit:,} bytes; send fewer commands at a time"
+    return (f"the body is larger than {limit:,} bytes: send fewer commands at a time (a saved "
+            "report to check is at most that large)")
 
 
 def too_large(limit: int) -> Any:

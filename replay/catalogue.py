@@ -5,6 +5,7 @@ the console all ask here; replay/documents.py writes them down, compares and che
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ class Ask:
                 raise CommandInvalid(f"{name} is a number of days, from 1 to {MOST_DAYS:,}",
                                      where=name)
         reportable(self.as_of, "as_of")
+        if self.period is not None:  # as the periods read it (full-width digits are digits)
+            object.__setattr__(self, "period",
+                               unicodedata.normalize("NFKC", self.period).strip())
         if self.period is not None and self.name in OVER_PERIODS:
             self.periods()  # refused now, not after a replay has read the log
 

@@ -108,7 +108,9 @@ def parse_period(text: str) -> Period:
 
 
 def parse_periods(text: str) -> list[Period]:
-    """One period, or a run of periods of one kind: 2025-Q1..2025-Q4."""
+    """One period, or a run of periods of one kind: 2025-Q1..2025-Q4 (read in Unicode's
+    compatibility form, as dates are: full-width digits from an input method are digits)."""
+    text = unicodedata.normalize("NFKC", text).strip()
     first_text, _, last_text = text.partition("..")
     first = parse_period(first_text)
     last = parse_period(last_text) if last_text else first

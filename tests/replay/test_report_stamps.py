@@ -389,3 +389,11 @@ def test_an_option_that_would_be_ignored_is_refused(
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and ("does not apply" in error or "time zone" in error)
+
+
+def test_a_period_in_full_width_digits_is_the_same_period(
+        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    wide = as_json(capsys, "report", "value", "--period", "２０２５-Ｑ２")
+    plain = as_json(capsys, "report", "value", "--period", "2025-Q2")
+    assert (wide["parameters"], wide["totals"], wide["data"]) == (
+        plain["parameters"], plain["totals"], plain["data"])

@@ -547,10 +547,11 @@ def report_form(name: Annotated[str, Query(max_length=40)] = "retention",
                 reading: Annotated[str, Query(pattern="^(now|known|occurred)$")] = "now",
                 at: Annotated[str, Query(max_length=30)] = "",
                 diff_a: Annotated[str, Query(max_length=30)] = "",
-                diff_b: Annotated[str, Query(max_length=30)] = "") -> dict[str, str]:
+                diff_b: Annotated[str, Query(max_length=30)] = "",
+                currency: Annotated[str, Query(max_length=3)] = "") -> dict[str, str]:
     """What the reports form asks for, as typed."""
     return {"name": name, "period": period, "as_of": as_of, "reading": reading, "at": at,
-            "diff_a": diff_a, "diff_b": diff_b}
+            "diff_a": diff_a, "diff_b": diff_b, "currency": currency}
 
 
 ReportForm = Annotated[dict[str, str], Depends(report_form)]
@@ -613,7 +614,8 @@ def asked(form: dict[str, str], zone: ZoneInfo) -> tuple[Ask, list[Reading]]:
     def when(name: str) -> datetime | None:
         return report_time(form[name], name, zone) if form[name].strip() else None
 
-    ask = Ask(form["name"], period=form["period"] or None, as_of=when("as_of"))
+    ask = Ask(form["name"], period=form["period"] or None, as_of=when("as_of"),
+              currency=form["currency"].strip().upper() or None)
     if form["diff_a"]:
         return ask, [Reading(as_known_at=when(name)) for name in ("diff_a", "diff_b")]
     at = when("at")

@@ -380,3 +380,19 @@ def test_compliance_and_admins_read_the_access_log(browser: Browser, console: Co
     expect(page.get_by_role("alert")).to_contain_text("may not read the access log")
     expect(page.get_by_role("link", name="Access log")).to_have_count(0)
     page.close()
+
+
+def test_a_summary_of_one_currency_runs_in_the_console(browser: Browser,
+                                                       console: Console) -> None:
+    page = signed_in(browser, console, "analyst", "/console/reports")
+    page.get_by_label("Report", exact=True).select_option("summary")
+    page.get_by_label("As of").fill("2025-06-30")
+    page.get_by_label("Currency").fill("cny")
+    page.get_by_role("button", name="Run the report").click()
+    table = page.get_by_role("table", name="summary")
+    expect(table).to_be_visible()
+    expected = report(console.services.ledger, Ask(
+        "summary", as_of=datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=timezone.utc),
+        currency="CNY"), Reading())
+    expect(table.locator("tbody tr")).to_have_count(min(len(expected.rows), 500))
+    page.close()

@@ -393,7 +393,7 @@ def test_an_option_that_would_be_ignored_is_refused(
 
 def test_a_period_in_full_width_digits_is_the_same_period(
         shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    wide = as_json(capsys, "report", "value", "--period", "２０２５-Ｑ２")
+    wide = as_json(capsys, "report", "value", "--period", "２０２５-Ｑ２")  # noqa: RUF001
     plain = as_json(capsys, "report", "value", "--period", "2025-Q2")
     assert (wide["parameters"], wide["totals"], wide["data"]) == (
         plain["parameters"], plain["totals"], plain["data"])

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from typing import IO, Any
 
 import psycopg
+from eventsourcing.persistence import OperationalError as PersistenceOperationalError
 
 from ledger.application import Ledger
 from ledger.clock import shifted
@@ -179,7 +180,16 @@ class Jobs:
             parse_command({**data, "occurred_at": now.isoformat(),
                            "command_id": "scheduler:" + digest(key)})
             for _, _, key, data in candidates]
-        outcomes = self.ledger.execute_many(commands, actor=ACTOR)
+        for attempt in range(3):
+            try:
+                outcomes = self.ledger.execute_many(commands, actor=ACTOR)
+                break
+            except PersistenceOperationalError:
+                # Another scheduler wrote the same facts at the same instant (two without
+                # the leadership, briefly, after a failover): run again, and the command
+                # log answers with what the other wrote.
+                if attempt == 2:
+                    raise
         facts = []
         for (customer, entry, _, _), outcome in zip(candidates, outcomes, strict=True):
             if isinstance(outcome, LedgerError):

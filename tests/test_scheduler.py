@@ -107,15 +107,21 @@ def test_two_schedulers_racing_write_each_fact_once(shop: Settings) -> None:
     barrier = threading.Barrier(2)
     results: list[list[Any]] = [[], []]
 
+    failed: list[BaseException] = []
+
     def run(n: int) -> None:
         barrier.wait()
-        results[n] = jobs[n].run(T0 + timedelta(days=6))
+        try:
+            results[n] = jobs[n].run(T0 + timedelta(days=6))
+        except BaseException as error:  # a scheduler that crashed is a failure too
+            failed.append(error)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert not failed, failed
     facts = results[0] + results[1]
     assert sum(f.outcome == "written" for f in facts) == 4
     events = [type(e).__name__ for e in apps[0].history("customer", "CUST-1")]

@@ -40,6 +40,9 @@ def out(capsys: pytest.CaptureFixture[str], *argv: str, status: int = 0) -> str:
 
 def test_a_hand_over_from_the_command_line(desk: Settings,
                                            capsys: pytest.CaptureFixture[str]) -> None:
+    orphaned = json.loads(out(capsys, "compliance", "orphaned", "--json"))["data"]
+    assert sorted((o["id"], o["responsible"], o["manager"]) for o in orphaned) == [
+        ("P-1", "REP-A", "REP-M"), ("P-2", "REP-A", "REP-M")]
     said = out(capsys, "rep", "handover", "REP-A")
     assert "0 handed on, 3 remaining" in said and "P-1" in said and "REP-M" in said
     assert out(capsys, "customer", "hand-over", "C1", "--item", "P-2", "--to", "REP-B",

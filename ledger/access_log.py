@@ -489,11 +489,7 @@ class AccessLog:
                 conn.pgconn.finish()
         datastore = self.db.datastore
         assert isinstance(datastore, PostgresDatastore)
-        kwargs = cast(dict[str, Any], datastore.pool.kwargs)
-        conn = await psycopg.AsyncConnection.connect(**kwargs, autocommit=True,
-                                                     prepare_threshold=0)
-        await conn.execute(f"SET lock_timeout = '{int(datastore.lock_timeout or 10)}s'")
-        await conn.execute("SET idle_in_transaction_session_timeout = '60s'")
+        conn = await psycopg.AsyncConnection.connect(**connection_options(datastore))
         state.connection = conn
         return conn
 
@@ -651,10 +647,7 @@ class AccessLog:
                 return conn
             except psycopg.Error:
                 self._forget_connection()
-        kwargs = cast(dict[str, Any], datastore.pool.kwargs)
-        conn = psycopg.connect(**kwargs, autocommit=True, prepare_threshold=0)
-        conn.execute(f"SET lock_timeout = '{int(datastore.lock_timeout or 10)}s'")
-        conn.execute("SET idle_in_transaction_session_timeout = '60s'")
+        conn = psycopg.connect(**connection_options(datastore))
         self.connection = conn
         return conn
 
@@ -780,6 +773,16 @@ def positions_of(tx: ViewDb, hashes: set[str]) -> dict[str, int]:
                        f"({', '.join('?' for _ in chunk)})", chunk)
         found.update({row["hash"]: int(row["position"]) for row in rows})
     return found
+
+
+def connection_options(datastore: PostgresDatastore) -> dict[str, Any]:
+    """How the log's own PostgreSQL connections (the writer thread's, each event loop's) are
+    opened: with the pool's settings, in autocommit, and the session's limits set as it
+    starts (a lock waited for no longer than the store's; no transaction left idle)."""
+    return {**cast(dict[str, Any], datastore.pool.kwargs), "autocommit": True,
+            "prepare_threshold": 0,
+            "options": f"-c lock_timeout={int(datastore.lock_timeout or 10)}s "
+                       "-c idle_in_transaction_session_timeout=60s"}
 
 
 def not_recorded(error: Exception) -> AccessNotRecorded:

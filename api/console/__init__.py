@@ -316,8 +316,6 @@ async def handover(request: Request, svc: Svc, ref: Reference,
     person = await svc.call(rep_of, svc.db, ref)
     customers = await svc.call(dossier_page, svc.db, ref, "customers_owned", as_of=now(),
                                offset=owned, limit=PAGE)
-    needs = await svc.call(dossier_page, svc.db, ref, "handover", as_of=now(), offset=items,
-                           limit=PAGE)
     inherited = []
     for customer in [c for c in moved.split(",") if c][:PAGE]:
         promises = None  # (of a customer outside the key's reach: not shown)
@@ -328,6 +326,9 @@ async def handover(request: Request, svc: Svc, ref: Reference,
     reps = await svc.call(active_reps, svc)
     whole = await svc.call(queries.rep_handover, svc.db, ref, as_of=now())
     suggestions = suggested_owners(whole)
+    # The list of what needs a new owner, a page of it (the whole list ranks the suggestions).
+    needs = {"offset": items, "total": len(whole["handover"]),
+             "items": whole["handover"][items:items + PAGE]}
     return page(request, "handover.html", key, ref=ref, rep=person, owned=customers,
                 needs=needs, page=PAGE, reps=reps, moved=inherited, to=to,
                 progress=whole["handover_progress"], suggestions=suggestions,

@@ -225,7 +225,9 @@ def run_hand_over(args: argparse.Namespace) -> int:
     app = open_ledger(args)
     try:
         result = app.execute(command, actor=args.actor)
-        moved: list[str] = app.history("customer", args.ref)[-1].entry_ids  # type: ignore[attr-defined]
+        # The event it wrote (its last), not the customer's whole history.
+        written = next(iter(app.events.get(result.id, gt=result.version - 1)))
+        moved: list[str] = written.entry_ids  # type: ignore[attr-defined]
     finally:
         app.close()
     if args.json:

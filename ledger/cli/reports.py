@@ -169,21 +169,18 @@ def run_report(args: argparse.Namespace) -> int:
 def refuse_what_does_not_apply(args: argparse.Namespace, verb: str | None) -> None:
     """An option the command would ignore is refused, naming it: a reader would otherwise
     believe it was taken into account."""
-    ignored = {"--json": args.json}  # (a report's own JSON is --format json)
+    readings = "diff compares the readings --a and --b"
+    ignored = {"--json": (args.json, "a report's JSON is --format json"),
+               "--stamp": (args.stamp and args.format != "csv", "--stamp begins a CSV")}
     if verb == "diff":
-        ignored.update({"--as-known-at": args.as_known_at, "--as-occurred-by":
-                        args.as_occurred_by, "--as-known-at-position":
-                        args.as_known_at_position, "--keep-replay": args.keep_replay})
+        ignored |= {flag: (value, readings) for flag, value in (
+            ("--as-known-at", args.as_known_at), ("--as-occurred-by", args.as_occurred_by),
+            ("--as-known-at-position", args.as_known_at_position),
+            ("--keep-replay", args.keep_replay))}
     else:
-        ignored.update({"--a": args.a})
-    if args.stamp and args.format != "csv":
-        ignored["--stamp"] = True
-    for flag, value in ignored.items():
+        ignored["--a"] = (args.a, "--a and --b are for ledger report diff")
+    for flag, (value, hint) in ignored.items():
         if value not in (None, False):
-            hint = ("diff compares the readings --a and --b" if verb == "diff" and flag != "--json"
-                    else "a report's JSON is --format json" if flag == "--json"
-                    else "--stamp begins a CSV" if flag == "--stamp"
-                    else "--a and --b are for ledger report diff")
             raise CommandInvalid(f"{flag} does not apply here: {hint}", where=flag)
 
 

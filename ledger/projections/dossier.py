@@ -214,11 +214,16 @@ def rep_dossier(db: Database, rep: str, *, as_of: datetime,
                                   else count(tx, rep, name)) for name in LISTS}
         handover = handover_of(tx, person, now) if person["departed"] else []
         if person["departed"]:
-            found["handover_progress"] = {"remaining": len(handover),
-                                          "handed_on": handed_on(tx, person)}
+            found["handover_progress"] = progress_of(tx, person, handover)
     found["handover"] = handover if limit is None else handover[:limit]
     found["totals"]["handover"] = len(handover)
     return revealed(db, found)  # type: ignore[no-any-return]
+
+
+def progress_of(tx: ViewDb, person: dict[str, Any], remaining: list[Any]) -> dict[str, int]:
+    """How far a departed rep's hand-over has come: what is left (``remaining``, their
+    hand-over list) and what has been handed on."""
+    return {"remaining": len(remaining), "handed_on": handed_on(tx, person)}
 
 
 def handed_on(tx: ViewDb, person: dict[str, Any]) -> int:
@@ -259,8 +264,7 @@ def rep_handover(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
     with reading(db) as tx:
         person = rep_row(tx, rep)
         items = handover_of(tx, person, now) if person["departed"] else []
-        progress = ({"remaining": len(items), "handed_on": handed_on(tx, person)}
-                    if person["departed"] else None)
+        progress = progress_of(tx, person, items) if person["departed"] else None
     return {"rep": person, "as_of": now, "handover": items, "handover_progress": progress}
 
 

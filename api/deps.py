@@ -77,21 +77,29 @@ async def no_nul(request: Request) -> None:
     query given one."""
     for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
         if "\x00" in name or "\x00" in value:
-            raise CommandInvalid("text cannot hold a NUL character (\\u0000)",
-                                 where=name.replace("\x00", ""))
+            raise CommandInvalid(
+                "text cannot hold a NUL character (\\u0000)", where=name.replace("\x00", "")
+            )
+
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer ldg_...`")
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                              description="The same API key, in its own header.")
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="The same API key, in its own header."
+)
 
 
-async def caller(svc: Svc,
-           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-           header_key: Annotated[str | None, Depends(api_key_header)]) -> ApiKey:
+async def caller(
+    svc: Svc,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    header_key: Annotated[str | None, Depends(api_key_header)],
+) -> ApiKey:
     token = header_key or (credentials.credentials if credentials else None)
     if not token:
-        raise Unauthenticated("no API key: send `Authorization: Bearer <key>` (an admin "
-                              "creates keys with `ledger keys create`)", where="Authorization")
+        raise Unauthenticated(
+            "no API key: send `Authorization: Bearer <key>` (an admin "
+            "creates keys with `ledger keys create`)",
+            where="Authorization",
+        )
     try:
         key = await svc.call(svc.keys.authenticate, token)
     except KeyEnded as ended:
@@ -106,15 +114,17 @@ Caller = Annotated[ApiKey, Depends(caller)]
 
 def require(key: ApiKey, roles: tuple[str, ...] | frozenset[str], doing: str) -> None:
     if key.role not in roles:
-        raise Forbidden(f"{a(key.role)} key may not {doing}; it takes "
-                        f"{a(' or '.join(sorted(roles)))} key")
+        raise Forbidden(
+            f"{a(key.role)} key may not {doing}; it takes {a(' or '.join(sorted(roles)))} key"
+        )
 
 
 def principal(svc: Services, key: ApiKey) -> Principal:
     """The key as the authorization rule sees it (a rep's manager read from the rep itself,
     so that a rep hired or moved a moment ago counts at once)."""
-    return Principal(key.name, key.role, key.rep, functools.cache(
-        lambda rep: rep_manager(svc, rep)))
+    return Principal(
+        key.name, key.role, key.rep, functools.cache(lambda rep: rep_manager(svc, rep))
+    )
 
 
 def team_of(svc: Services, key: ApiKey) -> set[str]:
@@ -154,18 +164,24 @@ def known_rep_manager(svc: Services, rep: str) -> str | None:
     return rep_manager(svc, rep)
 
 
-def may_run(svc: Services, key: ApiKey, command: Command,
-            registered: dict[str, Holders] | None = None) -> None:
+def may_run(
+    svc: Services, key: ApiKey, command: Command, registered: dict[str, Holders] | None = None
+) -> None:
     """Refuse a command the key may not run: 403 saying why, or 404 for a customer outside
     its reach. ``registered``: customers a batch registers before this command, with their
     owners (this one's, if it registers one, is added)."""
     ref = command.target_ref()
     named = {f: getattr(command, f) for f in REP_FIELDS if f in type(command).model_fields}
     known = registered if registered is not None else {}
-    check_command(principal(svc, key), command.type, named,  # type: ignore[attr-defined]
-                  target=command.target, ref=ref,
-                  holders=lambda: known[ref] if ref in known else holders_of(svc, ref),
-                  rep_manager=lambda rep: known_rep_manager(svc, rep))
+    check_command(
+        principal(svc, key),
+        command.type,  # type: ignore[attr-defined]
+        named,
+        target=command.target,
+        ref=ref,
+        holders=lambda: known[ref] if ref in known else holders_of(svc, ref),
+        rep_manager=lambda rep: known_rep_manager(svc, rep),
+    )
     if isinstance(command, RegisterCustomer):
         known[ref] = Holders(command.owner)
 
@@ -185,25 +201,47 @@ def may_read_rep(svc: Services, key: ApiKey, ref: str) -> None:
     rep = rep_of(svc.db, ref)
     if rep is None:
         raise UnknownReference(f"no rep with reference {ref!r}", where="ref")
-    if key.role == "compliance" or ref == key.rep or (
-            key.role == "manager" and rep["manager"] == key.rep):
+    if (
+        key.role == "compliance"
+        or ref == key.rep
+        or (key.role == "manager" and rep["manager"] == key.rep)
+    ):
         return
     raise Forbidden(f"{ref}'s dossier is for {ref}, their manager and compliance", where="ref")
 
 
-Purpose = Annotated[str | None, Header(
-    alias="X-Purpose", max_length=500,
-    description="Why you read this (kept with the read in the access log).")]
+Purpose = Annotated[
+    str | None,
+    Header(
+        alias="X-Purpose",
+        max_length=500,
+        description="Why you read this (kept with the read in the access log).",
+    ),
+]
 
 
-def access(key: ApiKey, request: Request, *, customer: str | None, fields: Sequence[str],
-           purpose: str | None, interface: str = "api") -> Access:
+def access(
+    key: ApiKey,
+    request: Request,
+    *,
+    customer: str | None,
+    fields: Sequence[str],
+    purpose: str | None,
+    interface: str = "api",
+) -> Access:
     """The access log's record of this read: who, which customer, which endpoint (its
     route, not the URL: no query text is kept) and what it showed."""
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
-    return Access(key=key.name, role=key.role, what=f"{request.method} {path}",
-                  interface=interface, customer=customer, fields=fields, purpose=purpose)
+    return Access(
+        key=key.name,
+        role=key.role,
+        what=f"{request.method} {path}",
+        interface=interface,
+        customer=customer,
+        fields=fields,
+        purpose=purpose,
+    )
 
 
 async def recorded(svc: Services, entry: Access, read: Awaitable[T]) -> T:
@@ -227,9 +265,14 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows of the list
 Reference = Annotated[str, AfterValidator(reference)]
 
 
-MinPosition = Annotated[int | None, Query(
-    ge=0, description="Read your writes: wait (a few seconds at most) until the view has "
-    "processed this log position, the `position` a write returned.")]
+MinPosition = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="Read your writes: wait (a few seconds at most) until the view has "
+        "processed this log position, the `position` a write returned.",
+    ),
+]
 
 
 async def wait_for(svc: Services, views: tuple[str, ...], min_position: int | None) -> None:
@@ -238,9 +281,11 @@ async def wait_for(svc: Services, views: tuple[str, ...], min_position: int | No
         return
     head = await svc.call(svc.ledger.recorder.max_notification_id) or 0
     if min_position > head:
-        raise CommandInvalid(f"min_position {min_position} is beyond the log's last position "
-                             f"({head}); pass the position a write returned",
-                             where="min_position")
+        raise CommandInvalid(
+            f"min_position {min_position} is beyond the log's last position "
+            f"({head}); pass the position a write returned",
+            where="min_position",
+        )
     deadline = time.monotonic() + svc.max_wait
     while True:
         positions = await svc.call(svc.runner.positions)
@@ -249,7 +294,9 @@ async def wait_for(svc: Services, views: tuple[str, ...], min_position: int | No
             return
         if time.monotonic() >= deadline:
             view, position = next(iter(behind.items()))
-            raise ViewBehind(f"the {view} view has reached log position {position}, not "
-                             f"{min_position} yet; retry in a moment", where="min_position")
+            raise ViewBehind(
+                f"the {view} view has reached log position {position}, not "
+                f"{min_position} yet; retry in a moment",
+                where="min_position",
+            )
         await asyncio.sleep(0.02)
-

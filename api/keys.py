@@ -55,9 +55,11 @@ class KeyStore:
         self.ledger = ledger
         self.db = db or Database.of(ledger)
         with self.db.transaction(TABLE) as tx:
-            tx.execute("CREATE TABLE IF NOT EXISTS {keys} (id TEXT PRIMARY KEY, "
-                       "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, rep TEXT, "
-                       "secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)")
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS {keys} (id TEXT PRIMARY KEY, "
+                "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, rep TEXT, "
+                "secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
+            )
         self.pseudonym_key = ledger.secrets.get("pseudonyms")
         self.session_key = ledger.secrets.get("sessions")  # signs the console's session cookies
 
@@ -67,15 +69,17 @@ class KeyStore:
         if not name or len(name) > 100:
             raise CommandInvalid("a key needs a name of 1 to 100 characters", where="name")
         if "\x00" in name:  # PostgreSQL cannot store one
-            raise CommandInvalid("a key's name cannot hold a NUL character (\\u0000)",
-                                 where="name")
+            raise CommandInvalid("a key's name cannot hold a NUL character (\\u0000)", where="name")
         if role not in ROLES:
-            raise CommandInvalid(f"unknown role {role!r}; roles are {', '.join(ROLES)}",
-                                 where="role")
+            raise CommandInvalid(
+                f"unknown role {role!r}; roles are {', '.join(ROLES)}", where="role"
+            )
         if (role in ACTS_AS_REP) != (rep is not None):
             raise CommandInvalid(
                 f"a {role} key {'needs' if role in ACTS_AS_REP else 'takes no'} --rep "
-                "(the rep it acts as)", where="rep")
+                "(the rep it acts as)",
+                where="rep",
+            )
         if rep is not None:
             try:
                 rep = reference(rep)  # as the commands it runs will name the rep
@@ -86,10 +90,13 @@ class KeyStore:
         secret = secrets.token_urlsafe(32)
         with self.db.transaction(TABLE) as tx:
             if tx.one("SELECT id FROM {keys} WHERE name = ?", (name,)):
-                raise DuplicateReference(f"a key named {name!r} exists; choose another name",
-                                         where="name")
-            tx.execute("INSERT INTO {keys} VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                       (key.id, name, role, rep, digest(secret), key.created_at))
+                raise DuplicateReference(
+                    f"a key named {name!r} exists; choose another name", where="name"
+                )
+            tx.execute(
+                "INSERT INTO {keys} VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                (key.id, name, role, rep, digest(secret), key.created_at),
+            )
         return key, f"{PREFIX}_{key.id}_{secret}"
 
     def list(self) -> list[ApiKey]:
@@ -103,12 +110,14 @@ class KeyStore:
         with self.db.transaction(TABLE) as tx:
             row = tx.one("SELECT * FROM {keys} WHERE name = ? OR id = ?", (name, name))
             if row is None:
-                raise UnknownReference(f"no key named {name!r}; `ledger keys list` shows them",
-                                       where="name")
+                raise UnknownReference(
+                    f"no key named {name!r}; `ledger keys list` shows them", where="name"
+                )
             if row["revoked_at"] is None:
                 row["revoked_at"] = now()
-                tx.execute("UPDATE {keys} SET revoked_at = ? WHERE id = ?",
-                           (row["revoked_at"], row["id"]))
+                tx.execute(
+                    "UPDATE {keys} SET revoked_at = ? WHERE id = ?", (row["revoked_at"], row["id"])
+                )
         return as_key(row)
 
     def live(self, key_id: str) -> ApiKey | None:
@@ -147,14 +156,21 @@ class KeyStore:
         try:
             departed = self.ledger.load("rep", key.rep, copy=False).departed_at  # type: ignore[attr-defined]
         except UnknownReference:  # not a rep of this store: nobody it may act as
-            return replace(key, revoked_at=key.created_at,
-                           ended_why=f"this API key acts as {key.rep}, who is unknown here")
+            return replace(
+                key,
+                revoked_at=key.created_at,
+                ended_why=f"this API key acts as {key.rep}, who is unknown here",
+            )
         if departed is None or departed > datetime.now(timezone.utc):
             return key
-        return replace(key, revoked_at=iso(departed), ended_why=(
-            f"this API key acts as {key.rep}, who departed on {iso(departed)}: a departure "
-            "ends the access of the keys that act as the rep"))
-
+        return replace(
+            key,
+            revoked_at=iso(departed),
+            ended_why=(
+                f"this API key acts as {key.rep}, who departed on {iso(departed)}: a departure "
+                "ends the access of the keys that act as the rep"
+            ),
+        )
 
     def pseudonym(self, ref: str) -> str:
         """A customer's stable pseudonym for analysts: the same in every report and process
@@ -168,8 +184,9 @@ def digest(secret: str) -> str:
 
 
 def as_key(row: dict[str, Any]) -> ApiKey:
-    return ApiKey(row["id"], row["name"], row["role"], row["rep"], row["created_at"],
-                  row["revoked_at"])
+    return ApiKey(
+        row["id"], row["name"], row["role"], row["rep"], row["created_at"], row["revoked_at"]
+    )
 
 
 def now() -> str:

@@ -74,16 +74,19 @@ class BodyLimit:
 
 
 def too_large_detail(limit: int) -> str:
-    return (f"the body is larger than {limit:,} bytes: send fewer commands at a time (a saved "
-            "report to check is at most that large)")
+    return (
+        f"the body is larger than {limit:,} bytes: send fewer commands at a time (a saved "
+        "report to check is at most that large)"
+    )
 
 
 def too_large(limit: int) -> Any:
     return problems.problem(413, "content_too_large", too_large_detail(limit), where="body")
 
 
-def create_app(settings: Settings | None = None, *, follow: bool = True,
-               max_wait: float = 5.0) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, follow: bool = True, max_wait: float = 5.0
+) -> FastAPI:
     """The app. ``follow``: run the projection runner in this process (``ledger serve
     --no-projections`` leaves it to ``ledger projections run``)."""
     settings = settings or Settings()
@@ -97,8 +100,13 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
         access = AccessLog(runner.db, create=settings.create_tables)
         app.state.services = Services(ledger, runner.db, keys, runner, max_wait, writer, access)
         stop = threading.Event()
-        worker = threading.Thread(target=runner.run, args=(stop,), kwargs={"poll": 0.2},
-                                  name="ledger-projections", daemon=True)
+        worker = threading.Thread(
+            target=runner.run,
+            args=(stop,),
+            kwargs={"poll": 0.2},
+            name="ledger-projections",
+            daemon=True,
+        )
         if follow:
             worker.start()
         try:
@@ -113,8 +121,13 @@ def create_app(settings: Settings | None = None, *, follow: bool = True,
             runner.close()
             ledger.close()
 
-    app = FastAPI(title="Customer interaction ledger", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, dependencies=[Depends(no_nul)])
+    app = FastAPI(
+        title="Customer interaction ledger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(no_nul)],
+    )
     problems.install(app, pages=console.error_page)
     for module in (commands, customers, reps, compliance, integrity, audit, reports, system):
         app.include_router(module.router)

@@ -38,8 +38,14 @@ Pages = Callable[[Request, int, str, "str | None"], Response]  # status, detail,
 Handler = Callable[[Request, Any], Awaitable[Response]]
 RETRY_AFTER = "2"  # seconds, when the database is unreachable or a view is behind
 # The database, not the request: worth retrying.
-UNAVAILABLE = (OperationalError, InterfaceError, sqlite3.OperationalError,
-               psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
+UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+)
 log = logging.getLogger("ledger.api")
 
 
@@ -58,7 +64,8 @@ class Problem(BaseModel):
     code: str = Field(examples=["entry_closed"], description="Stable name of the error.")
     where: str | None = Field(None, examples=["promise_id"])
     errors: list[FieldError] | None = Field(
-        None, description="Each invalid field (422), or each refused command of a batch.")
+        None, description="Each invalid field (422), or each refused command of a batch."
+    )
 
 
 class Unauthenticated(LedgerError):
@@ -72,18 +79,36 @@ class ViewBehind(LedgerError):
 # The first class an error is an instance of gives its status (CommandIdReused before the
 # Conflict it derives from).
 STATUS: list[tuple[type[LedgerError], int]] = [
-    (Unauthenticated, 401), (Forbidden, 403), (UnknownReference, 404), (CommandIdReused, 422),
-    (CommandInvalid, 422), (RuleViolation, 409), (Conflict, 409), (ViewNotBuilt, 503),
-    (ViewBehind, 503), (AccessNotRecorded, 503),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (UnknownReference, 404),
+    (CommandIdReused, 422),
+    (CommandInvalid, 422),
+    (RuleViolation, 409),
+    (Conflict, 409),
+    (ViewNotBuilt, 503),
+    (ViewBehind, 503),
+    (AccessNotRecorded, 503),
 ]
-TITLES = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-          409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large",
-          422: "Unprocessable Content", 500: "Internal Server Error",
-          503: "Service Unavailable"}
+TITLES = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 # What the OpenAPI document says each endpoint can answer.
-COMMON = {401: "No valid API key (Authorization: Bearer <key>).",
-          403: "The key's role may not do this.", 503: "The database is unreachable."}
+COMMON = {
+    401: "No valid API key (Authorization: Bearer <key>).",
+    403: "The key's role may not do this.",
+    503: "The database is unreachable.",
+}
 
 
 def status_of(error: LedgerError) -> int:
@@ -92,14 +117,30 @@ def status_of(error: LedgerError) -> int:
     return next((status for kind, status in STATUS if isinstance(error, kind)), 400)
 
 
-def problem(status: int, code: str, detail: str, *, where: str | None = None,
-            errors: list[dict[str, str]] | None = None,
-            headers: Mapping[str, str] | None = None) -> JSONResponse:
-    body = Problem(type=f"urn:ledger:problem:{code}", title=TITLES.get(status, "Error"),
-                   status=status, detail=detail, code=code, where=where or None,
-                   errors=[FieldError(**e) for e in errors] if errors is not None else None)
-    return JSONResponse(body.model_dump(exclude_none=True), status_code=status,
-                        media_type=MEDIA_TYPE, headers=headers)
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    where: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"urn:ledger:problem:{code}",
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=detail,
+        code=code,
+        where=where or None,
+        errors=[FieldError(**e) for e in errors] if errors is not None else None,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
 
 
 def ledger_problem(error: LedgerError, *, if_match: bool = False) -> JSONResponse:
@@ -108,12 +149,13 @@ def ledger_problem(error: LedgerError, *, if_match: bool = False) -> JSONRespons
         return problem(412, "precondition_failed", error.message, where="If-Match")
     errors = getattr(error, "errors", None) or None
     if isinstance(error, BatchRefused):
-        errors = [{"field": f"commands[{index}]", "message": f"{failure.code}: {failure}"}
-                  for index, failure in error.failures]
+        errors = [
+            {"field": f"commands[{index}]", "message": f"{failure.code}: {failure}"}
+            for index, failure in error.failures
+        ]
     headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
     code = error.code if not isinstance(error, RuleViolation) else error.rule
-    return problem(status, code, error.message, where=error.where, errors=errors,
-                   headers=headers)
+    return problem(status, code, error.message, where=error.where, errors=errors, headers=headers)
 
 
 def place(error: Mapping[str, Any]) -> str | None:
@@ -128,13 +170,18 @@ def place(error: Mapping[str, Any]) -> str | None:
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problems an endpoint can answer."""
-    described = {**COMMON, 404: "An unknown customer, rep, campaign or entry.",
-                 409: "A state rule refused it, or another writer got there first.",
-                 412: "If-Match named another version than the current one.",
-                 413: "The body is larger than the limit.",
-                 422: "Invalid input: each invalid field is listed with its path."}
-    return {status: {"model": Problem, "description": described[status]}
-            for status in sorted({401, 403, 503, *statuses})}
+    described = {
+        **COMMON,
+        404: "An unknown customer, rep, campaign or entry.",
+        409: "A state rule refused it, or another writer got there first.",
+        412: "If-Match named another version than the current one.",
+        413: "The body is larger than the limit.",
+        422: "Invalid input: each invalid field is listed with its path.",
+    }
+    return {
+        status: {"model": Problem, "description": described[status]}
+        for status in sorted({401, 403, 503, *statuses})
+    }
 
 
 def document_media_type(spec: dict[str, Any]) -> dict[str, Any]:
@@ -159,28 +206,51 @@ def install(app: FastAPI, pages: Pages | None = None) -> None:
         return ledger_problem(error, if_match="if-match" in request.headers)
 
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]),
-                   "message": e["msg"].removeprefix("Value error, ")} for e in error.errors()]
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"]),
+                "message": e["msg"].removeprefix("Value error, "),
+            }
+            for e in error.errors()
+        ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         where = place(error.errors()[0]) if error.errors() else None
         return problem(422, "invalid_request", detail, errors=errors, where=where)
 
     async def on_http(request: Request, error: HTTPException) -> JSONResponse:
         if error.status_code == 400 and isinstance(error.__cause__, RecursionError):
-            return problem(422, "invalid_body", "the body nests too deep to read (its JSON "
-                           "holds maps or lists hundreds of levels deep); a command is an "
-                           "object of plain values", where="body")
+            return problem(
+                422,
+                "invalid_body",
+                "the body nests too deep to read (its JSON "
+                "holds maps or lists hundreds of levels deep); a command is an "
+                "object of plain values",
+                where="body",
+            )
         if error.status_code == 400:  # FastAPI's word for a body that is not JSON text
-            return problem(422, "invalid_body", "the body is not JSON (UTF-8 text); send a "
-                           "JSON object", where="body")
+            return problem(
+                422,
+                "invalid_body",
+                "the body is not JSON (UTF-8 text); send a JSON object",
+                where="body",
+            )
         code = TITLES.get(error.status_code, "error").lower().replace(" ", "_")
-        return problem(error.status_code, code, str(error.detail), headers=error.headers,
-                       where="body" if error.status_code == 413 else None)
+        return problem(
+            error.status_code,
+            code,
+            str(error.detail),
+            headers=error.headers,
+            where="body" if error.status_code == 413 else None,
+        )
 
     async def on_bug(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "internal_error", "the server failed on this request; it wrote "
-                       "nothing it did not acknowledge. The error is in the server log.")
+        return problem(
+            500,
+            "internal_error",
+            "the server failed on this request; it wrote "
+            "nothing it did not acknowledge. The error is in the server log.",
+        )
 
     def shown(handler: Handler) -> Handler:
         async def respond(request: Request, error: Any) -> Response:
@@ -189,18 +259,25 @@ def install(app: FastAPI, pages: Pages | None = None) -> None:
                 return answer
             body = json.loads(bytes(answer.body))
             return pages(request, answer.status_code, body["detail"], body.get("where"))
+
         return respond
 
     handlers: list[tuple[Any, Handler]] = [
-        (LedgerError, on_ledger_error), (RequestValidationError, on_invalid),
-        (HTTPException, on_http), *((kind, on_unavailable) for kind in UNAVAILABLE),
-        (Exception, on_bug)]
+        (LedgerError, on_ledger_error),
+        (RequestValidationError, on_invalid),
+        (HTTPException, on_http),
+        *((kind, on_unavailable) for kind in UNAVAILABLE),
+        (Exception, on_bug),
+    ]
     for kind, handler in handlers:
         app.add_exception_handler(kind, shown(handler))
 
 
 async def on_unavailable(request: Request, error: Exception) -> JSONResponse:
     log.warning("database unavailable: %s", error)
-    return problem(503, "database_unavailable", "the database cannot be reached just now; "
-                   "nothing was written. Retry after a moment.",
-                   headers={"Retry-After": RETRY_AFTER})
+    return problem(
+        503,
+        "database_unavailable",
+        "the database cannot be reached just now; nothing was written. Retry after a moment.",
+        headers={"Retry-After": RETRY_AFTER},
+    )

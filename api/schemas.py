@@ -20,8 +20,10 @@ class Page(BaseModel, Generic[T]):
 class WrittenEvent(BaseModel):
     version: int
     type: str = Field(examples=["PromiseMade"])
-    position: int | None = Field(description="Position in the log (None for an event "
-                                 "replayed from an earlier identical request).")
+    position: int | None = Field(
+        description="Position in the log (None for an event "
+        "replayed from an earlier identical request)."
+    )
 
 
 class Written(BaseModel):
@@ -47,23 +49,27 @@ class Customer(BaseModel):
     ref: str
     id: str
     version: int
-    profile: dict[str, str | None] = Field(description="Name, kind, contact data; all None "
-                                           "once the customer's personal data is erased.")
+    profile: dict[str, str | None] = Field(
+        description="Name, kind, contact data; all None "
+        "once the customer's personal data is erased."
+    )
     owner: str | None
     registered_at: str
     churned_at: str | None
     won_back_at: str | None
     erased: bool
     entries: dict[str, int] = Field(description="How many entries of each kind.")
-    open: dict[str, list[str]] = Field(description="Ids of open requests, quotes, promises "
-                                       "and complaints.")
+    open: dict[str, list[str]] = Field(
+        description="Ids of open requests, quotes, promises and complaints."
+    )
     consents: list[dict[str, Any]]
 
 
 class ExportLog(BaseModel):
     position: int = Field(description="The log position the copy was taken at.")
-    digest: str | None = Field(description="The log's digest there (`ledger digest`); null "
-                               "if the log does not verify.")
+    digest: str | None = Field(
+        description="The log's digest there (`ledger digest`); null if the log does not verify."
+    )
     verified: bool
     stream: dict[str, int]
 
@@ -136,8 +142,9 @@ class TimelineLine(BaseModel):
     rep: str | None
     summary: str = Field(examples=["quote Q-1: 10 × 普洱茶 at 128.00 CNY, valid until 2025-03-13"])  # noqa: RUF001
     details: dict[str, Any]
-    trail: list[dict[str, Any]] = Field(description="Corrections and retractions of this "
-                                        "entry, oldest first.")
+    trail: list[dict[str, Any]] = Field(
+        description="Corrections and retractions of this entry, oldest first."
+    )
     retracted: bool
 
 
@@ -188,8 +195,9 @@ class InboxItem(BaseModel):
     what: str
     rep: str | None = Field(description="Who took it (never changes).")
     responsible: str | None = Field(None, description="Who answers for it now.")
-    orphaned: bool = Field(False, description="Its responsible rep has departed and nobody "
-                           "took it over.")
+    orphaned: bool = Field(
+        False, description="Its responsible rep has departed and nobody took it over."
+    )
     escalated_to: str | None
     opened_at: str
     due: str
@@ -210,10 +218,13 @@ class Dossier(BaseModel):
     open_quotes: list[dict[str, Any]]
     open_complaints: list[dict[str, Any]]
     unanswered_requests: list[dict[str, Any]]
-    handover: list[dict[str, Any]] = Field(description="For a departed rep: everything that "
-                                           "needs a new owner, most urgent first.")
-    totals: dict[str, int] = Field(description="How many rows each list has in all (each "
-                                   "carries the first `limit`; /dossier/{list} pages on).")
+    handover: list[dict[str, Any]] = Field(
+        description="For a departed rep: everything that needs a new owner, most urgent first."
+    )
+    totals: dict[str, int] = Field(
+        description="How many rows each list has in all (each "
+        "carries the first `limit`; /dossier/{list} pages on)."
+    )
 
 
 class DossierPage(BaseModel):
@@ -230,8 +241,10 @@ class DossierPage(BaseModel):
 
 class HandoverProgress(BaseModel):
     remaining: int = Field(description="Items still the departed rep's (the list).")
-    handed_on: int = Field(description="Open work they made that another rep answers for "
-                           "now, and customers they owned that have a new owner.")
+    handed_on: int = Field(
+        description="Open work they made that another rep answers for "
+        "now, and customers they owned that have a new owner."
+    )
 
 
 class Handover(BaseModel):
@@ -239,7 +252,8 @@ class Handover(BaseModel):
     as_of: str
     handover: list[dict[str, Any]]
     handover_progress: HandoverProgress | None = Field(
-        None, description="For a departed rep: how far the hand-over has come.")
+        None, description="For a departed rep: how far the hand-over has come."
+    )
 
 
 class Key(BaseModel):
@@ -283,17 +297,21 @@ class AccessRecord(BaseModel):
 
     position: int = Field(description="Its place in the log, in commit order.")
     at: str = Field(examples=["2025-06-10T07:20:00.000000Z"])
-    key: str = Field(description="The API key's name, or cli:USER for the command line.",
-                     examples=["audit"])
+    key: str = Field(
+        description="The API key's name, or cli:USER for the command line.", examples=["audit"]
+    )
     role: str = Field(examples=["compliance"])
-    customer: str | None = Field(description="The customer's reference; None for a read of "
-                                 "no one customer (a report).", examples=["CUST-00042"])
-    what: str = Field(description="The endpoint or page.",
-                      examples=["GET /customers/{ref}/timeline"])
-    fields: list[str] = Field(description="The kinds of personal data it showed.",
-                              examples=[["profile", "timeline"]])
-    purpose: str | None = Field(description="Why, as given (X-Purpose, or the console's "
-                                "field).")
+    customer: str | None = Field(
+        description="The customer's reference; None for a read of no one customer (a report).",
+        examples=["CUST-00042"],
+    )
+    what: str = Field(
+        description="The endpoint or page.", examples=["GET /customers/{ref}/timeline"]
+    )
+    fields: list[str] = Field(
+        description="The kinds of personal data it showed.", examples=[["profile", "timeline"]]
+    )
+    purpose: str | None = Field(description="Why, as given (X-Purpose, or the console's field).")
     interface: str = Field(examples=["api"], description="api, console or cli")
     previous: str = Field(description="SHA-256 (hex) of the record before it.")
     hash: str = Field(description="SHA-256 (hex) of the previous hash and this record.")

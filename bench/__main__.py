@@ -105,10 +105,14 @@ class Figure:
 
     def row(self) -> list[str]:
         target = "" if self.target is None else f"{'<=' if self.at_most else '>='} {self.target}"
-        return [self.name, f"{self.value:,.1f} {self.unit}",
-                "" if self.baseline is None else f"{self.baseline:,.1f} ({self.baseline_name})",
-                "" if self.ratio is None else f"{self.ratio:.2f}", target,
-                {True: "yes", False: "NO", None: ""}[self.met]]
+        return [
+            self.name,
+            f"{self.value:,.1f} {self.unit}",
+            "" if self.baseline is None else f"{self.baseline:,.1f} ({self.baseline_name})",
+            "" if self.ratio is None else f"{self.ratio:.2f}",
+            target,
+            {True: "yes", False: "NO", None: ""}[self.met],
+        ]
 
 
 def world(args: argparse.Namespace) -> Settings:
@@ -120,15 +124,21 @@ def world(args: argparse.Namespace) -> Settings:
     else:
         settings = Settings(database_url=args.database_url, database_schema=f"bench_{name}")
         with psycopg.connect(args.database_url) as conn:
-            done = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
-                                " AND table_name = 'bench_built'",
-                                (settings.database_schema,)).fetchone() is not None
+            done = (
+                conn.execute(
+                    "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
+                    " AND table_name = 'bench_built'",
+                    (settings.database_schema,),
+                ).fetchone()
+                is not None
+            )
     if done:
         print(f"reusing the world of {args.events:,} events in {settings.describe()}")
         return settings
     drop(settings)
-    print(f"building a world of about {args.events:,} events in {settings.describe()} ...",
-          flush=True)
+    print(
+        f"building a world of about {args.events:,} events in {settings.describe()} ...", flush=True
+    )
     started = time.perf_counter()
     customers = max(11, args.events // EVENTS_PER_CUSTOMER)
     # Every customer kept in memory while the world is written: with the usual cache a batch
@@ -142,8 +152,10 @@ def world(args: argparse.Namespace) -> Settings:
     else:
         with psycopg.connect(args.database_url) as conn:
             conn.execute(f'CREATE TABLE "{settings.database_schema}".bench_built (events bigint)')
-    print(f"  {summary.events:,} events of {summary.customers:,} customers in "
-          f"{time.perf_counter() - started:.0f} s")
+    print(
+        f"  {summary.events:,} events of {summary.customers:,} customers in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     return settings
 
 
@@ -164,14 +176,31 @@ def commands_one_client(settings: Settings, args: argparse.Namespace) -> list[Fi
     customers = customer_refs(app)
     started = time.perf_counter()
     for n in range(count):
-        app.execute(parse_command({
-            "type": "log_contact", "customer": customers[n % len(customers)], "rep": "REP-1",
-            "channel": "phone", "direction": "out", "subject": f"bench call {n}"}),
-            actor="bench")
+        app.execute(
+            parse_command(
+                {
+                    "type": "log_contact",
+                    "customer": customers[n % len(customers)],
+                    "rep": "REP-1",
+                    "channel": "phone",
+                    "direction": "out",
+                    "subject": f"bench call {n}",
+                }
+            ),
+            actor="bench",
+        )
     rate = count / (time.perf_counter() - started)
     app.close()
-    return [Figure("commands, one client", rate, "events/s", raw_commits(settings, count),
-                   "single-row commits", 0.6)]
+    return [
+        Figure(
+            "commands, one client",
+            rate,
+            "events/s",
+            raw_commits(settings, count),
+            "single-row commits",
+            0.6,
+        )
+    ]
 
 
 def raw_commits(settings: Settings, count: int) -> float:
@@ -179,12 +208,15 @@ def raw_commits(settings: Settings, count: int) -> float:
     table = f"bench_raw_{uuid.uuid4().hex[:8]}"
     if settings.database_url:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            conn.execute(f'CREATE TABLE "{settings.database_schema}".{table} '
-                         "(id bigint PRIMARY KEY, body text)")
+            conn.execute(
+                f'CREATE TABLE "{settings.database_schema}".{table} '
+                "(id bigint PRIMARY KEY, body text)"
+            )
             started = time.perf_counter()
             for n in range(count):
-                conn.execute(f'INSERT INTO "{settings.database_schema}".{table} '
-                             "VALUES (%s, %s)", (n, "raw"))
+                conn.execute(
+                    f'INSERT INTO "{settings.database_schema}".{table} VALUES (%s, %s)', (n, "raw")
+                )
             rate = count / (time.perf_counter() - started)
             conn.execute(f'DROP TABLE "{settings.database_schema}".{table}')
         return rate
@@ -207,8 +239,14 @@ def bulk_import(settings: Settings, args: argparse.Namespace) -> list[Figure]:
     write_file(folder / "purchases.csv", rows, rows // 10)
     fresh = throwaway_settings(args)
     try:
-        columns = PurchaseColumns(customer="customer", date="date", amount="amount",
-                                  order="order_id", quantity="quantity", currency="EUR")
+        columns = PurchaseColumns(
+            customer="customer",
+            date="date",
+            amount="amount",
+            order="order_id",
+            quantity="quantity",
+            currency="EUR",
+        )
         lines = (folder / "purchases.csv").read_text(encoding="utf-8").splitlines()
         started = time.perf_counter()
         report = import_purchases(fresh, lines, columns, workers=2)
@@ -228,20 +266,56 @@ def free_text_lines(customers: int) -> list[str]:
     lines = []
     for n in range(customers):
         ref, at = f"CUST-T{n:06d}", f"2025-0{1 + n % 9}-1{n % 10}T10:00:00+08:00"
-        lines += [json.dumps(line, ensure_ascii=False) for line in (
-            {"type": "register_customer", "ref": ref, "name": f"王伟{n}",
-             "email": f"c{n}@example.cn", "phone": f"+86 21 5555 {n % 10000:04d}"},
-            *({"type": "log_contact", "customer": ref, "rep": "REP-T", "channel": "phone",
-               "direction": "in", "subject": "报价跟进", "occurred_at": at,
-               "summary": f"客户{n}询问第{k}批货的交期, 希望下周前回复"} for k in range(4)),
-            {"type": "receive_request", "customer": ref, "kind": "callback",
-             "channel": "email", "respond_by": "2030-01-01T00:00:00Z", "occurred_at": at,
-             "summary": f"please call back about order {n}"},
-            {"type": "make_promise", "customer": ref, "rep": "REP-T", "occurred_at": at,
-             "text": f"send the catalogue to c{n}@example.cn", "due_by": "2030-01-01T00:00:00Z"},
-            {"type": "file_complaint", "customer": ref, "category": "delivery",
-             "severity": "low", "description": f"parcel {n} arrived damaged",
-             "occurred_at": at})]
+        lines += [
+            json.dumps(line, ensure_ascii=False)
+            for line in (
+                {
+                    "type": "register_customer",
+                    "ref": ref,
+                    "name": f"王伟{n}",
+                    "email": f"c{n}@example.cn",
+                    "phone": f"+86 21 5555 {n % 10000:04d}",
+                },
+                *(
+                    {
+                        "type": "log_contact",
+                        "customer": ref,
+                        "rep": "REP-T",
+                        "channel": "phone",
+                        "direction": "in",
+                        "subject": "报价跟进",
+                        "occurred_at": at,
+                        "summary": f"客户{n}询问第{k}批货的交期, 希望下周前回复",
+                    }
+                    for k in range(4)
+                ),
+                {
+                    "type": "receive_request",
+                    "customer": ref,
+                    "kind": "callback",
+                    "channel": "email",
+                    "respond_by": "2030-01-01T00:00:00Z",
+                    "occurred_at": at,
+                    "summary": f"please call back about order {n}",
+                },
+                {
+                    "type": "make_promise",
+                    "customer": ref,
+                    "rep": "REP-T",
+                    "occurred_at": at,
+                    "text": f"send the catalogue to c{n}@example.cn",
+                    "due_by": "2030-01-01T00:00:00Z",
+                },
+                {
+                    "type": "file_complaint",
+                    "customer": ref,
+                    "category": "delivery",
+                    "severity": "low",
+                    "description": f"parcel {n} arrived damaged",
+                    "occurred_at": at,
+                },
+            )
+        ]
     return lines
 
 
@@ -255,8 +329,10 @@ def free_text_import(settings: Settings, args: argparse.Namespace) -> list[Figur
         fresh = throwaway_settings(args)
         try:
             app = Ledger(fresh)
-            app.execute(parse_command({"type": "hire_rep", "ref": "REP-T", "name": "T",
-                                       "team": "t"}), actor="bench")
+            app.execute(
+                parse_command({"type": "hire_rep", "ref": "REP-T", "name": "T", "team": "t"}),
+                actor="bench",
+            )
             if not sealed:
                 app.mapper.keys = None  # type: ignore[attr-defined]
             started = time.perf_counter()
@@ -268,10 +344,23 @@ def free_text_import(settings: Settings, args: argparse.Namespace) -> list[Figur
             app.close()
         finally:
             drop(fresh)
-    return [Figure("import, every line free text (sealed)", rates[True], "lines/s", raw,
-                   "COPY of the rows stored", 0.25),
-            Figure("the same import, sealing off", rates[False], "lines/s", rates[True],
-                   "sealed (ratio: sealing's cost)")]
+    return [
+        Figure(
+            "import, every line free text (sealed)",
+            rates[True],
+            "lines/s",
+            raw,
+            "COPY of the rows stored",
+            0.25,
+        ),
+        Figure(
+            "the same import, sealing off",
+            rates[False],
+            "lines/s",
+            rates[True],
+            "sealed (ratio: sealing's cost)",
+        ),
+    ]
 
 
 def catch_up(settings: Settings, args: argparse.Namespace) -> list[Figure]:
@@ -296,15 +385,28 @@ LATE = timedelta(days=30)
 def recorded_late(share: float, seed: int = 5) -> Callable[[list[Planned]], list[Planned]]:
     """Record ``share`` of the consent changes and complaints (each with what follows it:
     escalation, resolution, reopening) ``LATE`` after they would have been."""
+
     def moved(planned: list[Planned]) -> list[Planned]:
         rng = random.Random(seed)
-        consents = {id(p) for p in planned if isinstance(p.command, m.ChangeConsent)
-                    and rng.random() < share}
-        complaints = {(p.command.customer, p.command.complaint_id) for p in planned
-                      if isinstance(p.command, m.FileComplaint) and rng.random() < share}
-        return [p._replace(recorded_at=p.recorded_at + LATE) if id(p) in consents or (
-            getattr(p.command, "customer", None), getattr(p.command, "complaint_id", None))
-            in complaints else p for p in planned]
+        consents = {
+            id(p)
+            for p in planned
+            if isinstance(p.command, m.ChangeConsent) and rng.random() < share
+        }
+        complaints = {
+            (p.command.customer, p.command.complaint_id)
+            for p in planned
+            if isinstance(p.command, m.FileComplaint) and rng.random() < share
+        }
+        return [
+            p._replace(recorded_at=p.recorded_at + LATE)
+            if id(p) in consents
+            or (getattr(p.command, "customer", None), getattr(p.command, "complaint_id", None))
+            in complaints
+            else p
+            for p in planned
+        ]
+
     return moved
 
 
@@ -318,8 +420,13 @@ def late_facts_catch_up(settings: Settings, args: argparse.Namespace) -> list[Fi
         fresh = throwaway_settings(args)
         try:
             app = Ledger(fresh)
-            build_world(app, seed=17, customers=customers, days=DAYS,
-                        recorded=recorded_late(0.05) if late else None)
+            build_world(
+                app,
+                seed=17,
+                customers=customers,
+                days=DAYS,
+                recorded=recorded_late(0.05) if late else None,
+            )
             raw = raw_rate(app)
             runner = Runner(app, all_views())
             started = time.perf_counter()
@@ -330,12 +437,29 @@ def late_facts_catch_up(settings: Settings, args: argparse.Namespace) -> list[Fi
             app.close()
         finally:
             drop(fresh)
-    return [Figure("catch-up, 5 % of consents and complaints late", rates[True][0],
-                   "events/s", rates[True][1], "read + decode"),
-            Figure("catch-up of the same world on time", rates[False][0], "events/s",
-                   rates[False][1], "read + decode"),
-            Figure("re-judging late facts: late against on time", rates[True][0], "events/s",
-                   rates[False][0], "on time")]
+    return [
+        Figure(
+            "catch-up, 5 % of consents and complaints late",
+            rates[True][0],
+            "events/s",
+            rates[True][1],
+            "read + decode",
+        ),
+        Figure(
+            "catch-up of the same world on time",
+            rates[False][0],
+            "events/s",
+            rates[False][1],
+            "read + decode",
+        ),
+        Figure(
+            "re-judging late facts: late against on time",
+            rates[True][0],
+            "events/s",
+            rates[False][0],
+            "on time",
+        ),
+    ]
 
 
 def replay_quarter(settings: Settings, args: argparse.Namespace) -> list[Figure]:
@@ -345,8 +469,7 @@ def replay_quarter(settings: Settings, args: argparse.Namespace) -> list[Figure]
     end, rate = replayed(app, Reading(as_known_at=then))
     raw = max(read_until(app, end) for _ in range(2))
     app.close()
-    return [Figure("replay of a quarter (as known)", rate, "events/s", raw, "read + decode",
-                   0.5)]
+    return [Figure("replay of a quarter (as known)", rate, "events/s", raw, "read + decode", 0.5)]
 
 
 def verify(settings: Settings, args: argparse.Namespace) -> list[Figure]:
@@ -367,20 +490,39 @@ def load_customer(settings: Settings, args: argparse.Namespace) -> list[Figure]:
     fresh = throwaway_settings(args)
     try:
         app = Ledger(fresh)
-        app.execute(parse_command({"type": "hire_rep", "ref": "REP-1", "name": "李娜",
-                                   "team": "east", "occurred_at": "2024-01-01T00:00:00Z"}),
-                    actor="bench")
+        app.execute(
+            parse_command(
+                {
+                    "type": "hire_rep",
+                    "ref": "REP-1",
+                    "name": "李娜",
+                    "team": "east",
+                    "occurred_at": "2024-01-01T00:00:00Z",
+                }
+            ),
+            actor="bench",
+        )
         build_customer(app, "SMALL", 10)
         build_customer(app, "BIG", events)
         cold = Ledger(fresh.model_copy(update={"cache_size": 0}))
-        times = {ref: median(timed(cold.customer, ref) for _ in range(20))
-                 for ref in ("SMALL", "BIG")}
+        times = {
+            ref: median(timed(cold.customer, ref) for _ in range(20)) for ref in ("SMALL", "BIG")
+        }
         cold.close()
         app.close()
     finally:
         drop(fresh)
-    return [Figure(f"load a customer of {events:,} events", times["BIG"] * 1000, "ms",
-                   times["SMALL"] * 1000, "one of 10 events", 3, at_most=True)]
+    return [
+        Figure(
+            f"load a customer of {events:,} events",
+            times["BIG"] * 1000,
+            "ms",
+            times["SMALL"] * 1000,
+            "one of 10 events",
+            3,
+            at_most=True,
+        )
+    ]
 
 
 def timed(action: Callable[[str], object], argument: str) -> float:
@@ -393,13 +535,30 @@ def rebuild_memory(settings: Settings, args: argparse.Namespace) -> list[Figure]
     """Peak memory of a fresh process rebuilding every view of the world: resident (which
     counts the pages of the SQLite file it maps, up to 1 GiB, as the kernel reports them) and
     anonymous (the process's own heap), sampled every 50 ms."""
-    found = subprocess.run([sys.executable, "-c", "import sys; from bench.__main__ import "
-                            "rebuild_all; rebuild_all(sys.argv[1])", settings.model_dump_json()],
-                           check=True, capture_output=True, text=True)
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bench.__main__ import rebuild_all; rebuild_all(sys.argv[1])",
+            settings.model_dump_json(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     peaks = json.loads(found.stdout.splitlines()[-1])
-    return [Figure("rebuild, peak memory (resident)", peaks["rss"] / 1024, "MiB", 1024,
-                   "1 GiB", 1, at_most=True),
-            Figure("rebuild, peak memory (heap)", peaks["anon"] / 1024, "MiB")]
+    return [
+        Figure(
+            "rebuild, peak memory (resident)",
+            peaks["rss"] / 1024,
+            "MiB",
+            1024,
+            "1 GiB",
+            1,
+            at_most=True,
+        ),
+        Figure("rebuild, peak memory (heap)", peaks["anon"] / 1024, "MiB"),
+    ]
 
 
 def rebuild_all(settings_json: str) -> None:
@@ -431,8 +590,9 @@ def status_kib(field: str) -> int:
     return 0
 
 
-def over_http(settings: Settings, args: argparse.Namespace, *,
-              commands: bool = True) -> list[Figure]:
+def over_http(
+    settings: Settings, args: argparse.Namespace, *, commands: bool = True
+) -> list[Figure]:
     """`ledger serve` on the world: reads under 8 concurrent clients (p50 and p99), and
     (unless not ``commands``) commands from 16 concurrent clients against one."""
     requests = 400 if args.quick else 2000
@@ -451,16 +611,24 @@ def over_http(settings: Settings, args: argparse.Namespace, *,
     url = f"http://127.0.0.1:{port}"
     reads: dict[str, Callable[[httpx.Client, int], httpx.Response]] = {
         "promises by customer and rep": lambda http, n: http.get(
-            f"/customers/{refs[n]}/promises", params={"rep": owners[refs[n]]}),
+            f"/customers/{refs[n]}/promises", params={"rep": owners[refs[n]]}
+        ),
         "timeline, first 50": lambda http, n: http.get(
-            f"/customers/{refs[n]}/timeline", params={"limit": 50}),
+            f"/customers/{refs[n]}/timeline", params={"limit": 50}
+        ),
         "rep dossier": lambda http, n: http.get(f"/reps/{reps[n % len(reps)]}/dossier"),
     }
 
     def contact(http: httpx.Client, n: int) -> None:
-        http.post(f"/customers/{refs[n]}/contacts", json={
-            "rep": "REP-1", "channel": "phone", "direction": "out",
-            "subject": f"bench call {n}"}).raise_for_status()
+        http.post(
+            f"/customers/{refs[n]}/contacts",
+            json={
+                "rep": "REP-1",
+                "channel": "phone",
+                "direction": "out",
+                "subject": f"bench call {n}",
+            },
+        ).raise_for_status()
 
     figures = []
     try:
@@ -468,16 +636,33 @@ def over_http(settings: Settings, args: argparse.Namespace, *,
             checked = checking(action)
             load(checked, 50, url, reader)  # warm
             _, latencies = load(checked, requests, url, reader)
-            figures += [Figure(f"{name}, p50 (8 clients)", percentile(latencies, 50), "ms"),
-                        Figure(f"{name}, p99 (8 clients)", percentile(latencies, 99), "ms",
-                               25, "target 25 ms", 1, at_most=True)]
+            figures += [
+                Figure(f"{name}, p50 (8 clients)", percentile(latencies, 50), "ms"),
+                Figure(
+                    f"{name}, p99 (8 clients)",
+                    percentile(latencies, 99),
+                    "ms",
+                    25,
+                    "target 25 ms",
+                    1,
+                    at_most=True,
+                ),
+            ]
         if commands:
             count = requests // 4
             seconds, _ = load(contact, count, url, writer, clients=1)
             alone = count / seconds
             seconds, _ = load(contact, count, url, writer, clients=16)
-            figures.append(Figure("commands over HTTP, 16 clients", count / seconds,
-                                  "events/s", alone, "one client", 3))
+            figures.append(
+                Figure(
+                    "commands over HTTP, 16 clients",
+                    count / seconds,
+                    "events/s",
+                    alone,
+                    "one client",
+                    3,
+                )
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -491,19 +676,26 @@ def heir_dossier(settings: Settings, args: argparse.Namespace) -> list[Figure]:
     runner = Runner(app, all_views())
     runner.catch_up()
     with runner.db.transaction(Dossier().table_names(), commit=False) as tx:
-        owned = [row["ref"] for row in tx.rows("SELECT ref FROM {customers} WHERE owner = ?",
-                                               (DEPARTING,))]
+        owned = [
+            row["ref"]
+            for row in tx.rows("SELECT ref FROM {customers} WHERE owner = ?", (DEPARTING,))
+        ]
     for start in range(0, len(owned), 500):  # (a world handed over already: nothing to do)
-        app.execute_many([AssignOwner(customer=ref, rep=HEIR, reason="bench hand-over",
-                                      open_items="move") for ref in owned[start:start + 500]],
-                         actor="bench")
+        app.execute_many(
+            [
+                AssignOwner(customer=ref, rep=HEIR, reason="bench hand-over", open_items="move")
+                for ref in owned[start : start + 500]
+            ],
+            actor="bench",
+        )
     runner.catch_up()
     with runner.db.transaction(Dossier().table_names(), commit=False) as tx:
         counted = tx.one("SELECT COUNT(*) AS n FROM {customers} WHERE owner = ?", (HEIR,))
     inherited = int(counted["n"]) if counted else 0
     runner.close()
-    reader = KeyStore(app, Database.of(app)).create(f"bench-{uuid.uuid4().hex[:6]}",
-                                                    "compliance")[1]
+    reader = KeyStore(app, Database.of(app)).create(f"bench-{uuid.uuid4().hex[:6]}", "compliance")[
+        1
+    ]
     app.close()
     requests = 200 if args.quick else 1000
     port = free_port()
@@ -516,28 +708,43 @@ def heir_dossier(settings: Settings, args: argparse.Namespace) -> list[Figure]:
         server.terminate()
         server.wait(timeout=30)
     name = f"dossier of the heir of {inherited:,} customers"
-    return [Figure(f"{name}, p50 (8 clients)", percentile(latencies, 50), "ms"),
-            Figure(f"{name}, p99 (8 clients)", percentile(latencies, 99), "ms", 100,
-                   "target 100 ms", 1, at_most=True)]
+    return [
+        Figure(f"{name}, p50 (8 clients)", percentile(latencies, 50), "ms"),
+        Figure(
+            f"{name}, p99 (8 clients)",
+            percentile(latencies, 99),
+            "ms",
+            100,
+            "target 100 ms",
+            1,
+            at_most=True,
+        ),
+    ]
 
 
 HEIR = "REP-1"  # who takes the departed rep's customers in the heir's dossier bench
 
 
-def checking(action: Callable[[httpx.Client, int], httpx.Response]
-             ) -> Callable[[httpx.Client, int], None]:
+def checking(
+    action: Callable[[httpx.Client, int], httpx.Response],
+) -> Callable[[httpx.Client, int], None]:
     """The request, raising if it was refused (a benchmark of errors measures nothing)."""
+
     def checked(http: httpx.Client, n: int) -> None:
         action(http, n).raise_for_status()
+
     return checked
 
 
 def customer_refs(app: Ledger) -> list[str]:
     """The references of (up to 20,000) customers of the world."""
     head = app.recorder.max_notification_id() or 0
-    return sorted({app.mapper.to_domain_event(n).ref  # type: ignore[attr-defined]
-                   for n in app.recorder.select_notifications(1, min(head, 20_000),
-                                                              topics=[REGISTERED])})
+    return sorted(
+        {
+            app.mapper.to_domain_event(n).ref  # type: ignore[attr-defined]
+            for n in app.recorder.select_notifications(1, min(head, 20_000), topics=[REGISTERED])
+        }
+    )
 
 
 def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figure]:
@@ -546,8 +753,7 @@ def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figur
     turn, request by request (so that whatever else loads the machine falls on both)."""
     requests = 400 if args.quick else 2000
     app = Ledger(settings)
-    token = KeyStore(app, Database.of(app)).create(f"bench-{uuid.uuid4().hex[:6]}",
-                                                   "compliance")[1]
+    token = KeyStore(app, Database.of(app)).create(f"bench-{uuid.uuid4().hex[:6]}", "compliance")[1]
     rng = random.Random(11)
     customers = customer_refs(app)
     refs = [rng.choice(customers) for _ in range(requests)]
@@ -557,12 +763,17 @@ def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figur
     server = access_log_bench.start_server(settings, port, sys.getswitchinterval())
     url = f"http://127.0.0.1:{port}"
     asks: dict[str, Callable[[str], Callable[[httpx.Client, int], Any]]] = {
-        "promises by customer and rep": lambda mode: lambda http, n: http.get(
-            f"/bench/{mode}/customers/{refs[n % requests]}/promises",
-            params={"rep": owners[refs[n % requests]]}).raise_for_status(),
-        "timeline, first 50": lambda mode: lambda http, n: http.get(
-            f"/bench/{mode}/customers/{refs[n % requests]}/timeline",
-            params={"limit": 50}).raise_for_status(),
+        "promises by customer and rep": lambda mode: (
+            lambda http, n: http.get(
+                f"/bench/{mode}/customers/{refs[n % requests]}/promises",
+                params={"rep": owners[refs[n % requests]]},
+            ).raise_for_status()
+        ),
+        "timeline, first 50": lambda mode: (
+            lambda http, n: http.get(
+                f"/bench/{mode}/customers/{refs[n % requests]}/timeline", params={"limit": 50}
+            ).raise_for_status()
+        ),
     }
     figures = []
     try:
@@ -570,9 +781,17 @@ def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figur
             for mode in ("off", "async"):  # warm both paths
                 load(ask(mode), 100, url, token)
             found = access_log_bench.interleaved(ask, requests, url, token)
-            figures.append(Figure(f"{name}, p99 with the access log", percentile(
-                found["async"], 99), "ms", percentile(found["off"], 99), "without it", 1.10,
-                at_most=True))
+            figures.append(
+                Figure(
+                    f"{name}, p99 with the access log",
+                    percentile(found["async"], 99),
+                    "ms",
+                    percentile(found["off"], 99),
+                    "without it",
+                    1.10,
+                    at_most=True,
+                )
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -580,9 +799,19 @@ def access_log_reads(settings: Settings, args: argparse.Namespace) -> list[Figur
 
 
 BENCHMARKS: list[Callable[[Settings, argparse.Namespace], list[Figure]]] = [
-    commands_one_client, bulk_import, free_text_import, catch_up, late_facts_catch_up,
-    replay_quarter, verify,
-    load_customer, rebuild_memory, over_http, access_log_reads, heir_dossier]
+    commands_one_client,
+    bulk_import,
+    free_text_import,
+    catch_up,
+    late_facts_catch_up,
+    replay_quarter,
+    verify,
+    load_customer,
+    rebuild_memory,
+    over_http,
+    access_log_reads,
+    heir_dossier,
+]
 
 
 def at_a_tenth(figures: list[Figure], args: argparse.Namespace) -> list[Figure]:
@@ -597,32 +826,58 @@ def at_a_tenth(figures: list[Figure], args: argparse.Namespace) -> list[Figure]:
     runner.catch_up()
     runner.close()
     app.close()
-    found = [f for f in over_http(settings, small, commands=False) + rebuild_memory(
-        settings, small) if f.target is not None]
+    found = [
+        f
+        for f in over_http(settings, small, commands=False) + rebuild_memory(settings, small)
+        if f.target is not None
+    ]
     for figure in found:
         print("  " + "  ".join(figure.row()), flush=True)
     by_name = {f.name: f for f in figures}
-    return [Figure(f"{f.name} at {args.events:,} vs {small.events:,}",
-                   by_name[f.name].value, f.unit, f.value, f"at {small.events:,}", 1.5,
-                   at_most=True) for f in found]
+    return [
+        Figure(
+            f"{f.name} at {args.events:,} vs {small.events:,}",
+            by_name[f.name].value,
+            f.unit,
+            f.value,
+            f"at {small.events:,}",
+            1.5,
+            at_most=True,
+        )
+        for f in found
+    ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="a small world and samples")
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--database-url", default=POSTGRES_URL)
-    parser.add_argument("--events", type=int, help="world size (default 1,000,000; "
-                        "20,000 with --quick)")
-    parser.add_argument("--worlds", type=Path, default=Path("var/bench"),
-                        help="where SQLite worlds are kept for the next run")
-    parser.add_argument("--json", type=Path, help="write the figures here (default "
-                        "bench-STORE-EVENTS.json in --worlds)")
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        choices=[b.__name__ for b in BENCHMARKS],
-                        help="run only these (" + ", ".join(b.__name__ for b in BENCHMARKS)
-                        + ")")
+    parser.add_argument(
+        "--events", type=int, help="world size (default 1,000,000; 20,000 with --quick)"
+    )
+    parser.add_argument(
+        "--worlds",
+        type=Path,
+        default=Path("var/bench"),
+        help="where SQLite worlds are kept for the next run",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="write the figures here (default bench-STORE-EVENTS.json in --worlds)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        choices=[b.__name__ for b in BENCHMARKS],
+        help="run only these (" + ", ".join(b.__name__ for b in BENCHMARKS) + ")",
+    )
     args = parser.parse_args()
     args.events = args.events or (20_000 if args.quick else 1_000_000)
     args.worlds.mkdir(parents=True, exist_ok=True)
@@ -643,10 +898,18 @@ def main() -> None:
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     out = args.json or args.worlds / f"bench-{args.store}-{args.events}.json"
-    out.write_text(json.dumps({
-        "store": args.store, "events": args.events, "quick": args.quick,
-        "figures": [{**asdict(f), "ratio": f.ratio, "met": f.met} for f in figures]},
-        indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "store": args.store,
+                "events": args.events,
+                "quick": args.quick,
+                "figures": [{**asdict(f), "ratio": f.ratio, "met": f.met} for f in figures],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"\nfigures written to {out}")
 
 

@@ -122,9 +122,14 @@ def appends(log: AccessLog, threads: int, count: int) -> tuple[float, list[float
     def caller(worker: int) -> None:
         mine = []
         for n in range(worker, count, threads):
-            entry = Access(key=f"bench-{worker}", role="compliance", what=WHAT,
-                           interface="api", customer=f"CUST-{n % 3000:05d}",
-                           fields=("profile", "timeline"))
+            entry = Access(
+                key=f"bench-{worker}",
+                role="compliance",
+                what=WHAT,
+                interface="api",
+                customer=f"CUST-{n % 3000:05d}",
+                fields=("profile", "timeline"),
+            )
             one = time.perf_counter()
             log.record([entry])
             mine.append(time.perf_counter() - one)
@@ -149,16 +154,25 @@ def serve(port: int) -> None:
     environment): the same read, without and with its record."""
     app = create_app(Settings(), follow=False)
 
-    async def answer(svc: Svc, key: Caller, ref: str, view: str, switch: str,
-                     purpose: str | None, **filters: Any) -> dict[str, Any]:
+    async def answer(
+        svc: Svc, key: Caller, ref: str, view: str, switch: str, purpose: str | None, **filters: Any
+    ) -> dict[str, Any]:
         """The API's own read of a customer (may the key read them, then the query), with
         its record: off, none; sync, ``record`` in the query's own call to the store; async,
         ``api.deps.recorded``, what the API does."""
         query = queries.timeline_of if view == "timeline" else queries.promises_of
-        entry = Access(key=key.name, role=key.role, what=f"GET /customers/{{ref}}/{view}",
-                       interface="api", customer=ref, fields=(view,), purpose=purpose)
+        entry = Access(
+            key=key.name,
+            role=key.role,
+            what=f"GET /customers/{{ref}}/{view}",
+            interface="api",
+            customer=ref,
+            fields=(view,),
+            purpose=purpose,
+        )
         await svc.call(may_read_customer, svc, key, ref)
         if switch == "sync":
+
             def queried_and_recorded() -> dict[str, Any]:
                 found: dict[str, Any] = query(svc.db, ref, **filters).to_dict()
                 svc.access.record([entry])
@@ -166,32 +180,54 @@ def serve(port: int) -> None:
 
             return await svc.call(queried_and_recorded)
         if switch == "async":  # what the API does
-            return (await recorded(svc, entry, svc.call(query, svc.db, ref, **filters))
-                    ).to_dict()
+            return (await recorded(svc, entry, svc.call(query, svc.db, ref, **filters))).to_dict()
         found: dict[str, Any] = (await svc.call(query, svc.db, ref, **filters)).to_dict()
         return found
 
     @app.get("/bench/{switch}/customers/{ref}/timeline")
-    async def timeline(switch: str, ref: str, svc: Svc, key: Caller, limit: int = 50,
-                       x_purpose: str | None = Header(None)) -> dict[str, Any]:
+    async def timeline(
+        switch: str,
+        ref: str,
+        svc: Svc,
+        key: Caller,
+        limit: int = 50,
+        x_purpose: str | None = Header(None),
+    ) -> dict[str, Any]:
         return await answer(svc, key, ref, "timeline", switch, x_purpose, limit=limit)
 
     @app.get("/bench/{switch}/customers/{ref}/promises")
-    async def promises(switch: str, ref: str, svc: Svc, key: Caller, rep: str | None = None,
-                       x_purpose: str | None = Header(None)) -> dict[str, Any]:
+    async def promises(
+        switch: str,
+        ref: str,
+        svc: Svc,
+        key: Caller,
+        rep: str | None = None,
+        x_purpose: str | None = Header(None),
+    ) -> dict[str, Any]:
         return await answer(svc, key, ref, "promises", switch, x_purpose, rep=rep)
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
-def start_server(settings: Settings, port: int,
-                 switch_interval: float) -> subprocess.Popen[bytes]:
+def start_server(settings: Settings, port: int, switch_interval: float) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
-        env.update(LEDGER_DATABASE_URL=settings.database_url,
-                   LEDGER_DATABASE_SCHEMA=settings.database_schema)
-    server = subprocess.Popen([sys.executable, "-m", "bench.access_log", "--serve",
-                               str(port), "--switch-interval", str(switch_interval)], env=env)
+        env.update(
+            LEDGER_DATABASE_URL=settings.database_url,
+            LEDGER_DATABASE_SCHEMA=settings.database_schema,
+        )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.access_log",
+            "--serve",
+            str(port),
+            "--switch-interval",
+            str(switch_interval),
+        ],
+        env=env,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -214,21 +250,29 @@ def reads(settings: Settings, args: argparse.Namespace) -> None:
     owners = {ref: app.customer(ref).owner or "REP-1" for ref in set(refs)}
     runner.close()
     app.close()
-    print(f"\nreads over HTTP (server switch interval {args.switch_interval * 1000:g} ms): demo "
-          f"world of {summary.events:,} events, {CLIENTS} clients, "
-          f"{args.requests:,} requests a round and mode; off: no record; sync: record() in the "
-          "read's call to the store; async: what the API does (api.deps.recorded)")
+    print(
+        f"\nreads over HTTP (server switch interval {args.switch_interval * 1000:g} ms): demo "
+        f"world of {summary.events:,} events, {CLIENTS} clients, "
+        f"{args.requests:,} requests a round and mode; off: no record; sync: record() in the "
+        "read's call to the store; async: what the API does (api.deps.recorded)"
+    )
     port = free_port()
     server = start_server(settings, port, args.switch_interval)
     url = f"http://127.0.0.1:{port}"
     try:
         asks: dict[str, Callable[[str], Callable[[httpx.Client, int], Any]]] = {
-            "promises of a customer by rep": lambda switch: lambda http, n: http.get(
-                f"/bench/{switch}/customers/{refs[n % len(refs)]}/promises",
-                params={"rep": owners[refs[n % len(refs)]]}).raise_for_status(),
-            "customer timeline, first 50": lambda switch: lambda http, n: http.get(
-                f"/bench/{switch}/customers/{refs[n % len(refs)]}/timeline",
-                params={"limit": 50}).raise_for_status(),
+            "promises of a customer by rep": lambda switch: (
+                lambda http, n: http.get(
+                    f"/bench/{switch}/customers/{refs[n % len(refs)]}/promises",
+                    params={"rep": owners[refs[n % len(refs)]]},
+                ).raise_for_status()
+            ),
+            "customer timeline, first 50": lambda switch: (
+                lambda http, n: http.get(
+                    f"/bench/{switch}/customers/{refs[n % len(refs)]}/timeline",
+                    params={"limit": 50},
+                ).raise_for_status()
+            ),
         }
         for name, ask in asks.items():
             for switch in MODES:  # warm every path
@@ -246,24 +290,33 @@ def reads(settings: Settings, args: argparse.Namespace) -> None:
             off = statistics.median(p99s["off"])
             for mode in MODES[1:]:
                 on = statistics.median(p99s[mode])
-                pairs = statistics.median(a / b for a, b in zip(p99s[mode], p99s["off"],
-                                                                strict=True))
-                print(f"  {name:30} log {mode:7}: median p99 {on:5.1f} ms against {off:5.1f} "
-                      f"ms off: {on / off:.2f} (round by round {pairs:.2f}); median p50 "
-                      f"{statistics.median(p50s[mode]):5.1f} against "
-                      f"{statistics.median(p50s['off']):5.1f} ms (target p99 < 1.10)")
+                pairs = statistics.median(
+                    a / b for a, b in zip(p99s[mode], p99s["off"], strict=True)
+                )
+                print(
+                    f"  {name:30} log {mode:7}: median p99 {on:5.1f} ms against {off:5.1f} "
+                    f"ms off: {on / off:.2f} (round by round {pairs:.2f}); median p50 "
+                    f"{statistics.median(p50s[mode]):5.1f} against "
+                    f"{statistics.median(p50s['off']):5.1f} ms (target p99 < 1.10)"
+                )
             mixed = interleaved(ask, args.requests * args.rounds, url, token)
             base = percentile(mixed["off"], 99)
-            print(f"  {name:30} interleaved, {len(mixed['off']):,} of each: " + ", ".join(
-                f"{mode} p50 {percentile(found, 50):5.1f} / p99 {percentile(found, 99):5.1f} "
-                f"ms ({percentile(found, 99) / base:.2f})" for mode, found in mixed.items()))
+            print(
+                f"  {name:30} interleaved, {len(mixed['off']):,} of each: "
+                + ", ".join(
+                    f"{mode} p50 {percentile(found, 50):5.1f} / p99 {percentile(found, 99):5.1f} "
+                    f"ms ({percentile(found, 99) / base:.2f})"
+                    for mode, found in mixed.items()
+                )
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def interleaved(ask: Callable[[str], Callable[[httpx.Client, int], Any]], count: int,
-                url: str, token: str) -> dict[str, list[float]]:
+def interleaved(
+    ask: Callable[[str], Callable[[httpx.Client, int], Any]], count: int, url: str, token: str
+) -> dict[str, list[float]]:
     """``count`` requests of each mode, every client taking the modes in turn, request by
     request: whatever else loads the machine falls on every mode alike (the log's writer,
     busy for a third of the requests, is then beside the others too)."""
@@ -313,20 +366,33 @@ def at_size(settings: Settings, records: int) -> None:
     log = AccessLog(db, clock=clock)
     started = time.perf_counter()
     for start in range(0, records, batch):
-        log.record([Access(key=f"key-{n % 200}", role="rep", what=WHAT, interface="api",
-                           customer=f"CUST-{n % 50_000:05d}", fields=("profile", "timeline"))
-                    for n in range(start, min(records, start + batch))])
+        log.record(
+            [
+                Access(
+                    key=f"key-{n % 200}",
+                    role="rep",
+                    what=WHAT,
+                    interface="api",
+                    customer=f"CUST-{n % 50_000:05d}",
+                    fields=("profile", "timeline"),
+                )
+                for n in range(start, min(records, start + batch))
+            ]
+        )
     filled = time.perf_counter() - started
     if settings.database_url:  # as autovacuum would have by now
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             conn.execute(f'ANALYZE "{settings.database_schema}".access_log')
     since = clock.now - timedelta(days=90)
-    print(f"\nthe 90-day question at {records:,} records over two years (written in "
-          f"{filled:.0f} s, {records / filled:,.0f} records/s in batches of {batch:,})")
+    print(
+        f"\nthe 90-day question at {records:,} records over two years (written in "
+        f"{filled:.0f} s, {records / filled:,.0f} records/s in batches of {batch:,})"
+    )
     rng = random.Random(7)
     picks: dict[str, Callable[[], dict[str, Any]]] = {
         "customer": lambda: {"customer": f"CUST-{rng.randrange(50_000):05d}"},
-        "key": lambda: {"key": f"key-{rng.randrange(200)}"}}
+        "key": lambda: {"key": f"key-{rng.randrange(200)}"},
+    }
     for name, pick in picks.items():
         samples, rows = [], 0
         for _ in range(20):
@@ -334,34 +400,44 @@ def at_size(settings: Settings, records: int) -> None:
             one = time.perf_counter()
             rows += len(log.list(since=since, **chosen).items)
             samples.append(time.perf_counter() - one)
-        print(f"  who looked, by one {name:8}: median {statistics.median(samples) * 1000:6.1f} ms, "
-              f"slowest {max(samples) * 1000:6.1f} ms ({rows / 20:.0f} records a page; "
-              "target under 1,000 ms)")
+        print(
+            f"  who looked, by one {name:8}: median {statistics.median(samples) * 1000:6.1f} ms, "
+            f"slowest {max(samples) * 1000:6.1f} ms ({rows / 20:.0f} records a page; "
+            "target under 1,000 ms)"
+        )
         plan = log.plan(since=since, **pick()).replace("\n", " | ")
         print(f"    plan: {plan}")
     started = time.perf_counter()
     check = log.verify()
-    print(f"  verify: {check.records:,} records in {time.perf_counter() - started:.1f} s, "
-          f"{'its chain holds' if check.ok else 'PROBLEMS'}")
+    print(
+        f"  verify: {check.records:,} records in {time.perf_counter() - started:.1f} s, "
+        f"{'its chain holds' if check.ok else 'PROBLEMS'}"
+    )
     log.close()
     db.close()
     app.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     store_arguments(parser)
     parser.add_argument("--customers", type=int, default=1000, help="of the demo world")
     parser.add_argument("--requests", type=int, default=500, help="per round, query and mode")
     parser.add_argument("--rounds", type=int, default=4, help="of each mode")
     parser.add_argument("--appends", type=int, default=2000, help="per thread count")
-    parser.add_argument("--records", type=int, default=1_000_000,
-                        help="for the 90-day question (0: skip it)")
-    parser.add_argument("--switch-interval", type=float, default=sys.getswitchinterval(),
-                        help="the server process's sys.setswitchinterval: how long a thread "
-                        "that wants the GIL waits for a busy one (default Python's, "
-                        f"{sys.getswitchinterval()} s)")
+    parser.add_argument(
+        "--records", type=int, default=1_000_000, help="for the 90-day question (0: skip it)"
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=sys.getswitchinterval(),
+        help="the server process's sys.setswitchinterval: how long a thread "
+        "that wants the GIL waits for a busy one (default Python's, "
+        f"{sys.getswitchinterval()} s)",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -375,13 +451,17 @@ def main() -> None:
         db = Database.of(app)
         log = AccessLog(db)
         rate, latencies = raw_commits(settings, args.appends)
-        print(f"raw single-row durable commits, 1 thread: {rate:7,.0f} commits/s   "
-              f"p50 {ms(latencies, 50):5.2f} ms  p99 {ms(latencies, 99):5.2f} ms")
+        print(
+            f"raw single-row durable commits, 1 thread: {rate:7,.0f} commits/s   "
+            f"p50 {ms(latencies, 50):5.2f} ms  p99 {ms(latencies, 99):5.2f} ms"
+        )
         for threads in (1, 8, 32):
             rate, latencies, grouped = appends(log, threads, args.appends)
-            print(f"access log appends, {threads:2} threads:    {rate:7,.0f} appends/s   "
-                  f"p50 {ms(latencies, 50):5.2f} ms  p99 {ms(latencies, 99):5.2f} ms   "
-                  f"{grouped:5.1f} records a transaction")
+            print(
+                f"access log appends, {threads:2} threads:    {rate:7,.0f} appends/s   "
+                f"p50 {ms(latencies, 50):5.2f} ms  p99 {ms(latencies, 99):5.2f} ms   "
+                f"{grouped:5.1f} records a transaction"
+            )
         assert log.verify().ok
         log.close()
         db.close()

@@ -47,10 +47,24 @@ def free_port() -> int:
 def start_server(settings: Settings, port: int, *options: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
-        env.update(LEDGER_DATABASE_URL=settings.database_url,
-                   LEDGER_DATABASE_SCHEMA=settings.database_schema)
-    server = subprocess.Popen([sys.executable, "-m", "ledger.cli.main", "serve", "--port",
-                               str(port), "--log-level", "warning", *options], env=env)
+        env.update(
+            LEDGER_DATABASE_URL=settings.database_url,
+            LEDGER_DATABASE_SCHEMA=settings.database_schema,
+        )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledger.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            *options,
+        ],
+        env=env,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -62,16 +76,20 @@ def start_server(settings: Settings, port: int, *options: str) -> subprocess.Pop
     raise RuntimeError("the API server did not start")
 
 
-def load(action: Callable[[httpx.Client, int], Any], requests: int, base_url: str,
-         token: str, clients: int = CLIENTS) -> tuple[float, list[float]]:
+def load(
+    action: Callable[[httpx.Client, int], Any],
+    requests: int,
+    base_url: str,
+    token: str,
+    clients: int = CLIENTS,
+) -> tuple[float, list[float]]:
     """Run ``requests`` calls spread over ``clients`` threads; (seconds, latencies)."""
     latencies: list[float] = []
     lock = threading.Lock()
 
     def client(worker: int) -> None:
         mine = []
-        with httpx.Client(base_url=base_url,
-                          headers={"Authorization": f"Bearer {token}"}) as http:
+        with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}) as http:
             for n in range(worker, requests, clients):
                 started = time.perf_counter()
                 action(http, n)
@@ -102,15 +120,18 @@ def percentile(samples: list[float], p: float) -> float:
 
 
 def report(name: str, seconds: float, over_http: list[float], in_process: list[float]) -> None:
-    print(f"{name:30} {len(over_http) / seconds:7,.0f} req/s  "
-          f"p50 {percentile(over_http, 50):6.1f} ms  p99 {percentile(over_http, 99):6.1f} ms"
-          f"  | direct p50 "
-          f"{percentile(in_process, 50):5.2f} ms  p99 {percentile(in_process, 99):5.2f} ms")
+    print(
+        f"{name:30} {len(over_http) / seconds:7,.0f} req/s  "
+        f"p50 {percentile(over_http, 50):6.1f} ms  p99 {percentile(over_http, 99):6.1f} ms"
+        f"  | direct p50 "
+        f"{percentile(in_process, 50):5.2f} ms  p99 {percentile(in_process, 99):5.2f} ms"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     store_arguments(parser)
     parser.add_argument("--customers", type=int, default=3000)
     parser.add_argument("--requests", type=int, default=2000, help="per query (default 2000)")
@@ -126,26 +147,39 @@ def main() -> None:
         rng = random.Random(7)
         refs = [f"CUST-{rng.randrange(1, args.customers + 1):05d}" for _ in range(args.requests)]
         owners = {ref: app.customer(ref).owner or "REP-1" for ref in set(refs)}
-        print(f"store: {settings.describe()}; demo world of {summary.events:,} events; "
-              f"{CLIENTS} concurrent clients, {args.requests:,} requests per query")
+        print(
+            f"store: {settings.describe()}; demo world of {summary.events:,} events; "
+            f"{CLIENTS} concurrent clients, {args.requests:,} requests per query"
+        )
         port = free_port()
         server = start_server(settings, port)
         url = f"http://127.0.0.1:{port}"
 
         def promises(http: httpx.Client, n: int) -> None:
-            http.get(f"/customers/{refs[n]}/promises",
-                     params={"rep": owners[refs[n]]}).raise_for_status()
+            http.get(
+                f"/customers/{refs[n]}/promises", params={"rep": owners[refs[n]]}
+            ).raise_for_status()
 
         def timeline(http: httpx.Client, n: int) -> None:
             http.get(f"/customers/{refs[n]}/timeline", params={"limit": 50}).raise_for_status()
 
         seconds, over_http = load(promises, args.requests, url, token)
-        report("promises of a customer by rep", seconds, over_http, direct(
-            lambda n: queries.promises_of(runner.db, refs[n], rep=owners[refs[n]]),
-            args.requests))
+        report(
+            "promises of a customer by rep",
+            seconds,
+            over_http,
+            direct(
+                lambda n: queries.promises_of(runner.db, refs[n], rep=owners[refs[n]]),
+                args.requests,
+            ),
+        )
         seconds, over_http = load(timeline, args.requests, url, token)
-        report("customer timeline, first 50", seconds, over_http, direct(
-            lambda n: queries.timeline_of(runner.db, refs[n], limit=50), args.requests))
+        report(
+            "customer timeline, first 50",
+            seconds,
+            over_http,
+            direct(lambda n: queries.timeline_of(runner.db, refs[n], limit=50), args.requests),
+        )
         print("target: p99 under 25 ms")
         runner.close()
         app.close()

@@ -24,22 +24,29 @@ from ledger.projections.runner import BATCH_SIZE, Runner
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     store_arguments(parser)
     parser.add_argument("--customers", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="measure both this many times, alternately; the best of each "
-                             "counts (this machine's speed varies by a fifth from run to run)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="measure both this many times, alternately; the best of each "
+        "counts (this machine's speed varies by a fifth from run to run)",
+    )
     args = parser.parse_args()
     settings = throwaway_settings(args)
     try:
         builder = Ledger(settings)
         started = time.perf_counter()
         summary = build_world(builder, customers=args.customers)
-        print(f"store: {settings.describe()}; demo world of {summary.events:,} events built in "
-              f"{time.perf_counter() - started:.0f} s")
+        print(
+            f"store: {settings.describe()}; demo world of {summary.events:,} events built in "
+            f"{time.perf_counter() - started:.0f} s"
+        )
         builder.close()
         del builder
         gc.collect()  # measure as a fresh process would: without the builder's heap
@@ -55,8 +62,11 @@ def main() -> None:
             started = time.perf_counter()
             processed = runner.catch_up()
             views_now = processed / (time.perf_counter() - started)
-            print(f"  round {round_}: raw {raw_now:,.0f} events/s, views {views_now:,.0f} "
-                  f"events/s, ratio {views_now / raw_now:.2f}", flush=True)
+            print(
+                f"  round {round_}: raw {raw_now:,.0f} events/s, views {views_now:,.0f} "
+                f"events/s, ratio {views_now / raw_now:.2f}",
+                flush=True,
+            )
             raw, views = max(raw, raw_now), max(views, views_now)
             for view in runner.views:  # the next round builds them from scratch again
                 runner.drop(view, "")
@@ -64,8 +74,10 @@ def main() -> None:
         names = ", ".join(view.name for view in all_views())
         print(f"raw read + decode                {raw:10,.0f} events/s")
         print(f"catch-up of all views ({names})")
-        print(f"                                 {views:10,.0f} events/s   "
-              f"ratio {views / raw:.2f} (target >= 0.33)")
+        print(
+            f"                                 {views:10,.0f} events/s   "
+            f"ratio {views / raw:.2f} (target >= 0.33)"
+        )
         app.close()
     finally:
         drop(settings)

@@ -24,8 +24,11 @@ POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 def store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--database-url", default=POSTGRES_URL,
-                        help=f"PostgreSQL server for --store postgres (default {POSTGRES_URL})")
+    parser.add_argument(
+        "--database-url",
+        default=POSTGRES_URL,
+        help=f"PostgreSQL server for --store postgres (default {POSTGRES_URL})",
+    )
 
 
 def throwaway_settings(args: argparse.Namespace, **changes: Any) -> Settings:
@@ -33,16 +36,18 @@ def throwaway_settings(args: argparse.Namespace, **changes: Any) -> Settings:
     if args.store == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
         return Settings(data_dir=folder, database_url=None, **changes)
-    return Settings(database_url=args.database_url,
-                    database_schema=f"bench_{uuid.uuid4().hex[:10]}", **changes)
+    return Settings(
+        database_url=args.database_url, database_schema=f"bench_{uuid.uuid4().hex[:10]}", **changes
+    )
 
 
 @contextmanager
 def demo_world(description: str | None) -> Iterator[tuple[Ledger, Settings, DemoSummary]]:
     """The demo world in a throwaway store chosen on the command line (``--store``,
     ``--customers``), settled; dropped afterwards."""
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     store_arguments(parser)
     parser.add_argument("--customers", type=int, default=3000)
     args = parser.parse_args()
@@ -68,16 +73,18 @@ def settle(app: Ledger) -> None:
         conn.execute(f'VACUUM ANALYZE "{datastore.schema or "public"}"."{table}"')
 
 
-def read_log(app: Ledger, *, page: int = 10_000, end: int | None = None,
-             decode: bool = True) -> int:
+def read_log(
+    app: Ledger, *, page: int = 10_000, end: int | None = None, decode: bool = True
+) -> int:
     """Read the log in pages from its start (to position ``end``), decoding each event into
     its domain event unless ``decode`` is False; the raw baseline of the benchmarks. Returns
     how many events it read."""
     position, count = 0, 0
     while end is None or position < end:
         limit = page if end is None else min(page, end - position)
-        notifications = app.recorder.select_notifications(start=position, limit=limit,
-                                                          inclusive_of_start=False)
+        notifications = app.recorder.select_notifications(
+            start=position, limit=limit, inclusive_of_start=False
+        )
         if not notifications:
             break
         if decode:

@@ -29,8 +29,9 @@ TARGET = 0.5  # seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--database-url", default=POSTGRES_URL)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -41,9 +42,10 @@ def main() -> None:
     settings = world(args)
     app = Ledger(settings)
     keys = KeyStore(app, Database.of(app))
-    tokens = {role: keys.create(f"pages-{role}-{uuid.uuid4().hex[:6]}", role, rep)[1]
-              for role, rep in (("manager", "REP-1"), ("compliance", None),
-                                ("analyst", None))}
+    tokens = {
+        role: keys.create(f"pages-{role}-{uuid.uuid4().hex[:6]}", role, rep)[1]
+        for role, rep in (("manager", "REP-1"), ("compliance", None), ("analyst", None))
+    }
     customer = customer_refs(app)[0]
     head = app.recorder.max_notification_id() or 0
     app.close()
@@ -54,16 +56,25 @@ def main() -> None:
         ("compliance", "customer search", f"/console/customers?q={customer[:-1]}"),
         ("compliance", "customer timeline", f"/console/customers/{customer}"),
         ("manager", "rep dossier (REP-1)", "/console/reps/REP-1"),
-        ("manager", "dossier list, a page", "/console/reps/REP-1?section=customers_owned"
-                                             "&offset=1000"),
+        (
+            "manager",
+            "dossier list, a page",
+            "/console/reps/REP-1?section=customers_owned&offset=1000",
+        ),
         ("manager", "departed rep's hand-over", "/console/reps/REP-3/handover"),
         ("compliance", "compliance board", "/console/compliance"),
         ("compliance", "service inbox", "/console/service"),
-        ("analyst", "retention, a year, as known now",
-         "/console/reports?run=1&name=retention&period=2025-01..2025-12&reading=now"),
-        ("analyst", "retention as known at a past date (a replay)",
-         "/console/reports?run=1&name=retention&period=2025-01..2025-03&reading=known"
-         "&at=2025-04-01"),
+        (
+            "analyst",
+            "retention, a year, as known now",
+            "/console/reports?run=1&name=retention&period=2025-01..2025-12&reading=now",
+        ),
+        (
+            "analyst",
+            "retention as known at a past date (a replay)",
+            "/console/reports?run=1&name=retention&period=2025-01..2025-03&reading=known"
+            "&at=2025-04-01",
+        ),
     ]
     try:
         print(f"{settings.describe()}, {head:,} events; each page {args.repeat} times")
@@ -79,8 +90,11 @@ def main() -> None:
                     times.append(time.perf_counter() - started)
                     assert answer.status_code == 200, (path, answer.text[:300])
                 ready = until_ready(http, path) if "run=1" in path else ""
-            print(f"{name:<48}{median(times):>9.3f}s{max(times):>9.3f}s   "
-                  f"{'yes' if max(times) < TARGET else 'NO'}{ready}", flush=True)
+            print(
+                f"{name:<48}{median(times):>9.3f}s{max(times):>9.3f}s   "
+                f"{'yes' if max(times) < TARGET else 'NO'}{ready}",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)

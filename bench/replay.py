@@ -46,16 +46,22 @@ def main() -> None:
         head = app.recorder.max_notification_id() or 0
         quarter = app.recorder.select_notifications(start=head // 4, limit=1)[0]
         then = recorded_at(app, quarter)
-        print(f"store: {settings.describe()}; demo world of {summary.events:,} events; "
-              f"T = {then:%Y-%m-%d %H:%M} UTC, when {quarter.id:,} events had been recorded")
-        for name, reading in (("as known at T", Reading(as_known_at=then)),
-                              ("as occurred by T", Reading(as_occurred_by=then))):
+        print(
+            f"store: {settings.describe()}; demo world of {summary.events:,} events; "
+            f"T = {then:%Y-%m-%d %H:%M} UTC, when {quarter.id:,} events had been recorded"
+        )
+        for name, reading in (
+            ("as known at T", Reading(as_known_at=then)),
+            ("as occurred by T", Reading(as_occurred_by=then)),
+        ):
             rates = [replayed(app, reading) for _ in range(2)]
             end = rates[0][0]
             rate = max(r for _, r in rates)
             raw = max(read_until(app, end) for _ in range(2))
-            print(f"{name:17} reads {end:9,} events  raw read + decode {raw:9,.0f} events/s  "
-                  f"replay {rate:9,.0f} events/s  ratio {rate / raw:.2f} (target >= 0.5)")
+            print(
+                f"{name:17} reads {end:9,} events  raw read + decode {raw:9,.0f} events/s  "
+                f"replay {rate:9,.0f} events/s  ratio {rate / raw:.2f} (target >= 0.5)"
+            )
 
 
 if __name__ == "__main__":

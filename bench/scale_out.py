@@ -41,24 +41,30 @@ CONTACT = "ledger.aggregates.customer:Customer.ContactLogged"
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "LEDGER_DATABASE_URL": settings.database_url or "",
-            "LEDGER_DATABASE_SCHEMA": settings.database_schema}
+    return {
+        **os.environ,
+        "LEDGER_DATABASE_URL": settings.database_url or "",
+        "LEDGER_DATABASE_SCHEMA": settings.database_schema,
+    }
 
 
-def write(url: str, token: str, refs: list[str], commands: range, sent: Counter[str],
-          lock: threading.Lock) -> None:
+def write(
+    url: str, token: str, refs: list[str], commands: range, sent: Counter[str], lock: threading.Lock
+) -> None:
     """Send these commands, each until the server has recorded it once."""
     rng = random.Random(commands.start)
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                      timeout=60) as http:
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as http:
         for n in commands:
             key = f"scale-{n}"
             customer = rng.choice(refs)
             while True:
-                answer = http.post(f"/customers/{customer}/contacts",
-                                   headers={"Idempotency-Key": key},
-                                   json={"channel": "phone", "direction": "out",
-                                         "subject": f"scale-out call {n}"})
+                answer = http.post(
+                    f"/customers/{customer}/contacts",
+                    headers={"Idempotency-Key": key},
+                    json={"channel": "phone", "direction": "out", "subject": f"scale-out call {n}"},
+                )
                 if answer.status_code in (409, 503):
                     with lock:
                         sent["retried"] += 1
@@ -72,28 +78,32 @@ def write(url: str, token: str, refs: list[str], commands: range, sent: Counter[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default=POSTGRES_URL)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--commands", type=int, default=2000)
     args = parser.parse_args()
-    settings = Settings(database_url=args.database_url,
-                        database_schema=f"bench_{uuid.uuid4().hex[:10]}")
+    settings = Settings(
+        database_url=args.database_url, database_schema=f"bench_{uuid.uuid4().hex[:10]}"
+    )
     processes: list[subprocess.Popen[bytes]] = []
     try:
         app = Ledger(settings)
         build_world(app, customers=args.customers)
         keys = KeyStore(app, Database.of(app))
         tokens = [keys.create(f"writer-{n}", "rep", rep="REP-1")[1] for n in range(2)]
-        refs = sorted({app.customer(f"CUST-{n:05d}").ref
-                       for n in range(1, min(args.customers, 40) + 1)})  # few: collisions
+        refs = sorted(
+            {app.customer(f"CUST-{n:05d}").ref for n in range(1, min(args.customers, 40) + 1)}
+        )  # few: collisions
         before = app.recorder.max_notification_id() or 0
         env = environment(settings)
         cli = [sys.executable, "-m", "ledger.cli.main"]
         processes.append(subprocess.Popen([*cli, "projections", "run"], env=env))
-        processes += [subprocess.Popen([*cli, "scheduler", "--interval", "5"], env=env)
-                      for _ in range(2)]
+        processes += [
+            subprocess.Popen([*cli, "scheduler", "--interval", "5"], env=env) for _ in range(2)
+        ]
         ports = [free_port(), free_port()]
         servers = [start_server(settings, port, "--no-projections") for port in ports]
         processes += servers
@@ -101,11 +111,23 @@ def main() -> None:
         lock = threading.Lock()
         per_writer = args.commands // (2 * WRITERS_PER_SERVER)
         threads = [
-            threading.Thread(target=write, args=(
-                f"http://127.0.0.1:{ports[s]}", tokens[s], refs,
-                range((s * WRITERS_PER_SERVER + w) * per_writer,
-                      (s * WRITERS_PER_SERVER + w + 1) * per_writer), sent, lock))
-            for s in range(2) for w in range(WRITERS_PER_SERVER)]
+            threading.Thread(
+                target=write,
+                args=(
+                    f"http://127.0.0.1:{ports[s]}",
+                    tokens[s],
+                    refs,
+                    range(
+                        (s * WRITERS_PER_SERVER + w) * per_writer,
+                        (s * WRITERS_PER_SERVER + w + 1) * per_writer,
+                    ),
+                    sent,
+                    lock,
+                ),
+            )
+            for s in range(2)
+            for w in range(WRITERS_PER_SERVER)
+        ]
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -113,19 +135,25 @@ def main() -> None:
             thread.join()
         seconds = time.perf_counter() - started
         total = per_writer * len(threads)
-        print(f"{total:,} commands from {len(threads)} clients over 2 API processes in "
-              f"{seconds:.1f} s: {total / seconds:,.0f} commands/s; {sent['retried']:,} "
-              f"retries after a conflict")
+        print(
+            f"{total:,} commands from {len(threads)} clients over 2 API processes in "
+            f"{seconds:.1f} s: {total / seconds:,.0f} commands/s; {sent['retried']:,} "
+            f"retries after a conflict"
+        )
 
         # Nothing lost, nothing twice: one contact per command, one record per key.
-        contacts = [n for n in app.recorder.select_notifications(before + 1, 10**9,
-                                                                 topics=[CONTACT])]
-        subjects = Counter(app.mapper.to_domain_event(n).subject  # type: ignore[attr-defined]
-                           for n in contacts)
+        contacts = [
+            n for n in app.recorder.select_notifications(before + 1, 10**9, topics=[CONTACT])
+        ]
+        subjects = Counter(
+            app.mapper.to_domain_event(n).subject  # type: ignore[attr-defined]
+            for n in contacts
+        )
         scale = {s: c for s, c in subjects.items() if s.startswith("scale-out call")}
         assert sent["written"] == total, sent
-        assert len(scale) == total and set(scale.values()) == {1}, \
+        assert len(scale) == total and set(scale.values()) == {1}, (
             f"{len(scale)} distinct of {total}; most repeated: {subjects.most_common(2)}"
+        )
         print(f"log: {len(scale):,} contacts, each once")
 
         runner = Runner(app, all_views())
@@ -140,8 +168,10 @@ def main() -> None:
             process.wait(timeout=60)
         for view in all_views():
             assert runner.rebuild(view, verify=True), f"{view.name} differs from a rebuild"
-        print(f"views: all {len(all_views())} caught up by the projection process and "
-              "identical to a rebuild")
+        print(
+            f"views: all {len(all_views())} caught up by the projection process and "
+            "identical to a rebuild"
+        )
         runner.close()
         app.close()
     finally:

@@ -30,8 +30,9 @@ def main() -> None:
         assert found.ok, found.problems[:3]
         print(f"store: {settings.describe()}; demo world of {summary.events:,} events")
         print(f"raw read of the stored events       {raw:10,.0f} events/s")
-        print(f"ledger verify (every chain)         {rate:10,.0f} events/s   "
-              f"ratio {rate / raw:.2f}")
+        print(
+            f"ledger verify (every chain)         {rate:10,.0f} events/s   ratio {rate / raw:.2f}"
+        )
         integrity.close()
 
 

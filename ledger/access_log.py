@@ -47,13 +47,18 @@ from ledger.projections.db import Database, ViewDb, column_types, iso
 from ledger.store import DDL_LOCK
 
 TABLES = {"log": "access_log", "head": "access_log_head"}
-COLUMNS = ("position {int} PRIMARY KEY, at TEXT NOT NULL, key TEXT NOT NULL, "
-           "role TEXT NOT NULL, customer TEXT, what TEXT NOT NULL, fields TEXT NOT NULL, "
-           "purpose TEXT, interface TEXT NOT NULL, previous TEXT NOT NULL, hash TEXT NOT NULL")
+COLUMNS = (
+    "position {int} PRIMARY KEY, at TEXT NOT NULL, key TEXT NOT NULL, "
+    "role TEXT NOT NULL, customer TEXT, what TEXT NOT NULL, fields TEXT NOT NULL, "
+    "purpose TEXT, interface TEXT NOT NULL, previous TEXT NOT NULL, hash TEXT NOT NULL"
+)
 # "Who looked at this customer (or with this key) lately", newest first, straight from an
 # index: each ends in the sort key. The last serves lists that name neither.
-INDEXES = {"access_log_customer": "customer, at, position", "access_log_key": "key, at, position",
-           "access_log_at": "at, position"}
+INDEXES = {
+    "access_log_customer": "customer, at, position",
+    "access_log_key": "key, at, position",
+    "access_log_at": "at, position",
+}
 INTERFACES = ("api", "console", "cli")
 GENESIS = hashlib.sha256(b"customer ledger: the start of the access log").hexdigest()
 MAX_PURPOSE = 500  # characters of a purpose
@@ -87,13 +92,18 @@ class Access:
         for name in ("key", "role", "what"):
             text(getattr(self, name), name, MAX_TEXT)
         if self.interface not in INTERFACES:
-            raise CommandInvalid(f"interface {self.interface!r} is not one of "
-                                 f"{', '.join(INTERFACES)}", where="interface")
+            raise CommandInvalid(
+                f"interface {self.interface!r} is not one of {', '.join(INTERFACES)}",
+                where="interface",
+            )
         if self.customer is not None:
             text(self.customer, "customer", MAX_TEXT)
         if isinstance(self.fields, str) or len(self.fields) > MAX_FIELDS:
-            raise CommandInvalid(f"fields is a list of at most {MAX_FIELDS} kinds of personal "
-                                 "data, e.g. [\"profile\", \"timeline\"]", where="fields")
+            raise CommandInvalid(
+                f"fields is a list of at most {MAX_FIELDS} kinds of personal "
+                'data, e.g. ["profile", "timeline"]',
+                where="fields",
+            )
         for kind in self.fields:
             text(kind, "fields", MAX_KIND)
         object.__setattr__(self, "fields", tuple(self.fields))
@@ -109,8 +119,9 @@ def text(value: object, where: str, limit: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise CommandInvalid(f"{where} must be non-empty text", where=where)
     if len(value) > limit:
-        raise CommandInvalid(f"{where} is {len(value)} characters long; at most {limit}",
-                             where=where)
+        raise CommandInvalid(
+            f"{where} is {len(value)} characters long; at most {limit}", where=where
+        )
     if "\x00" in value:
         raise CommandInvalid(f"{where} holds a NUL character", where=where)
     try:
@@ -133,8 +144,18 @@ def encoded(at: str, entry: Access) -> bytes:
     """A record's canonical encoding: what its hash covers, besides the previous hash. The
     position is not covered: the chain itself is the order, and a record moved to another
     position is named as reordered rather than as changed."""
-    return canonical([at, entry.key, entry.role, entry.customer, entry.what,
-                      list(entry.fields), entry.purpose, entry.interface])
+    return canonical(
+        [
+            at,
+            entry.key,
+            entry.role,
+            entry.customer,
+            entry.what,
+            list(entry.fields),
+            entry.purpose,
+            entry.interface,
+        ]
+    )
 
 
 def canonical(values: list[Any]) -> bytes:
@@ -173,8 +194,12 @@ class AccessCheck:
         return not self.problems
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "records": self.records, "position": self.position,
-                "problems": [p.to_dict() for p in self.problems]}
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "position": self.position,
+            "problems": [p.to_dict() for p in self.problems],
+        }
 
 
 @dataclass
@@ -196,13 +221,22 @@ class _Checking:
         self.records += 1
         position, (before, expected) = int(row["position"]), self.last
         if position > self.head or position < 1:
-            self.name(position, "inserted", f"the log's head is at position {self.head}: this "
-                      "record was added behind the log's back")
+            self.name(
+                position,
+                "inserted",
+                f"the log's head is at position {self.head}: this "
+                "record was added behind the log's back",
+            )
             return
         gap = position != before + 1
         if gap:
-            self.name(before + 1, "missing", f"positions {before + 1}..{position - 1} are gone"
-                      if position - 1 > before + 1 else f"position {before + 1} is gone")
+            self.name(
+                before + 1,
+                "missing",
+                f"positions {before + 1}..{position - 1} are gone"
+                if position - 1 > before + 1
+                else f"position {before + 1} is gone",
+            )
         changed = not intact(row)
         if changed:
             self.name(position, "changed", "its content does not match its hash")
@@ -216,24 +250,34 @@ class _Checking:
         for position, previous, before in self.broken:
             follows = 0 if previous == GENESIS else where.get(previous)
             if follows is None and before >= 1:
-                self.name(before, "changed", f"it is not the record position {position} "
-                          "follows: it was replaced")
+                self.name(
+                    before,
+                    "changed",
+                    f"it is not the record position {position} follows: it was replaced",
+                )
             elif follows is None:
                 self.name(position, "inserted", "it follows no record of the log")
             elif follows > position:
-                self.name(position, "reordered", f"it follows position {follows}, stored "
-                          "after it")
-                self.name(follows, "reordered", f"it precedes position {position}, stored "
-                          "before it")
+                self.name(position, "reordered", f"it follows position {follows}, stored after it")
+                self.name(
+                    follows, "reordered", f"it precedes position {position}, stored before it"
+                )
             else:
                 for skipped in range(follows + 1, before + 1):
-                    self.name(skipped, "inserted", f"the chain runs from position {follows} "
-                              f"to {position}, past this record")
+                    self.name(
+                        skipped,
+                        "inserted",
+                        f"the chain runs from position {follows} to {position}, past this record",
+                    )
         last, last_hash = self.last
         if last < self.head:
-            self.name(last + 1, "missing", f"the newest records, positions {last + 1}.."
-                      f"{self.head}, are gone" if self.head > last + 1
-                      else f"the newest record, position {last + 1}, is gone")
+            self.name(
+                last + 1,
+                "missing",
+                f"the newest records, positions {last + 1}..{self.head}, are gone"
+                if self.head > last + 1
+                else f"the newest record, position {last + 1}, is gone",
+            )
         elif last and last_hash != self.head_hash:
             self.name(last, "changed", "it is not the record the log's head names")
         return sorted(self.found.values(), key=lambda p: p.position)
@@ -243,10 +287,21 @@ def intact(row: dict[str, Any]) -> bool:
     """Whether a stored record's hash is that of its content and the previous hash (the same
     encoding as ``encoded``, read straight from the row)."""
     try:
-        content = canonical([row["at"], row["key"], row["role"], row["customer"], row["what"],
-                             fields_of(row["fields"]), row["purpose"], row["interface"]])
-        return bool(hashlib.sha256(bytes.fromhex(row["previous"]) + content).hexdigest()
-                    == row["hash"])
+        content = canonical(
+            [
+                row["at"],
+                row["key"],
+                row["role"],
+                row["customer"],
+                row["what"],
+                fields_of(row["fields"]),
+                row["purpose"],
+                row["interface"],
+            ]
+        )
+        return bool(
+            hashlib.sha256(bytes.fromhex(row["previous"]) + content).hexdigest() == row["hash"]
+        )
     except (ValueError, TypeError):  # a previous hash that is not hex, a field not text
         return False
 
@@ -303,9 +358,14 @@ class AccessLog:
     first, and verify the chain. One instance per process and store: its writer thread is
     what lets concurrent callers share a transaction."""
 
-    def __init__(self, db: Database, *, create: bool = True,
-                 clock: Callable[[], datetime] | None = None,
-                 max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        create: bool = True,
+        clock: Callable[[], datetime] | None = None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
         self.db = db
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.max_batch = max_batch
@@ -329,15 +389,19 @@ class AccessLog:
         with self.db.transaction(TABLES) as tx:
             if tx.postgres:  # two processes creating at once: one waits (ledger/store.py)
                 tx.execute("SELECT pg_advisory_xact_lock(?)", (DDL_LOCK,))
-            tx.execute(f"CREATE TABLE IF NOT EXISTS {{log}} "
-                       f"({COLUMNS.format(**self.db.ddl_types())})")
+            tx.execute(
+                f"CREATE TABLE IF NOT EXISTS {{log}} ({COLUMNS.format(**self.db.ddl_types())})"
+            )
             for name, columns in INDEXES.items():
                 tx.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {{log}} ({columns})")
-            tx.execute("CREATE TABLE IF NOT EXISTS {head} (id INTEGER PRIMARY KEY "
-                       "CHECK (id = 1), position BIGINT NOT NULL, hash TEXT NOT NULL, "
-                       "at TEXT NOT NULL)")
-            tx.execute("INSERT INTO {head} VALUES (1, 0, ?, '') ON CONFLICT (id) DO NOTHING",
-                       (GENESIS,))
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS {head} (id INTEGER PRIMARY KEY "
+                "CHECK (id = 1), position BIGINT NOT NULL, hash TEXT NOT NULL, "
+                "at TEXT NOT NULL)"
+            )
+            tx.execute(
+                "INSERT INTO {head} VALUES (1, 0, ?, '') ON CONFLICT (id) DO NOTHING", (GENESIS,)
+            )
 
     def close(self) -> None:
         """Write what is waiting, then stop the writer (the database is the caller's)."""
@@ -431,8 +495,8 @@ class AccessLog:
         """Write what waits, a transaction at a time, until nothing does."""
         try:
             while state.waiting:
-                batch = [w for w in state.waiting[:self.max_batch] if not w.future.done()]
-                del state.waiting[:self.max_batch]
+                batch = [w for w in state.waiting[: self.max_batch] if not w.future.done()]
+                del state.waiting[: self.max_batch]
                 if not batch:
                     continue
                 try:
@@ -448,8 +512,7 @@ class AccessLog:
         finally:
             state.writing = None
 
-    async def _append_async(self, state: _OnLoop, groups: list[list[Access]]
-                            ) -> list[list[int]]:
+    async def _append_async(self, state: _OnLoop, groups: list[list[Access]]) -> list[list[int]]:
         """``_append`` on PostgreSQL through the loop's connection, in two round trips as
         the writer thread's (``_transaction``)."""
         conn = await self._loop_connection(state)
@@ -502,8 +565,13 @@ class AccessLog:
             return None
         try:
             if self.loop_writer is None:
-                conn = sqlite3.connect(datastore.pool.db_name, uri=True, timeout=0,
-                                       isolation_level=None, check_same_thread=False)
+                conn = sqlite3.connect(
+                    datastore.pool.db_name,
+                    uri=True,
+                    timeout=0,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
                 conn.row_factory = sqlite3.Row
                 self.loop_writer = conn
             cursor = self.loop_writer.cursor()
@@ -540,8 +608,7 @@ class AccessLog:
             return
         with self.starting:
             if self.writer is None or not self.writer.is_alive():
-                self.writer = threading.Thread(target=self._write, name="access-log",
-                                               daemon=True)
+                self.writer = threading.Thread(target=self._write, name="access-log", daemon=True)
                 self.writer.start()
 
     def _write(self) -> None:
@@ -589,13 +656,15 @@ class AccessLog:
         tx.execute(MOVE, moved)
         return found
 
-    def _linked(self, head: dict[str, Any] | None, groups: list[list[Access]]
-                ) -> tuple[list[tuple[Any, ...]], tuple[Any, ...], list[list[int]]]:
+    def _linked(
+        self, head: dict[str, Any] | None, groups: list[list[Access]]
+    ) -> tuple[list[tuple[Any, ...]], tuple[Any, ...], list[list[int]]]:
         """The rows that chain these records after the head, the head's new values, and
         each group's positions."""
         if head is None:
-            raise RuntimeError("the access log has no head row: its tables were not "
-                               "created by this module")
+            raise RuntimeError(
+                "the access log has no head row: its tables were not created by this module"
+            )
         position, previous = int(head["position"]), head["hash"]
         # Never before the record before it, whichever process's clock that came from:
         # newest first by time is newest first by position.
@@ -606,9 +675,21 @@ class AccessLog:
             for entry in group:
                 position += 1
                 own = link(previous, at, entry)
-                rows.append((position, at, entry.key, entry.role, entry.customer, entry.what,
-                             compact(list(entry.fields)), entry.purpose, entry.interface,
-                             previous, own))
+                rows.append(
+                    (
+                        position,
+                        at,
+                        entry.key,
+                        entry.role,
+                        entry.customer,
+                        entry.what,
+                        compact(list(entry.fields)),
+                        entry.purpose,
+                        entry.interface,
+                        previous,
+                        own,
+                    )
+                )
                 previous = own
         return rows, (position, previous, at), found
 
@@ -627,8 +708,12 @@ class AccessLog:
         try:
             with conn.pipeline():
                 conn.execute("BEGIN")
-                yield ViewDb(conn.cursor(), postgres=True, tables=self.db.qualify(TABLES),
-                             columns={"log": self.db.columns[TABLES["log"]]})
+                yield ViewDb(
+                    conn.cursor(),
+                    postgres=True,
+                    tables=self.db.qualify(TABLES),
+                    columns={"log": self.db.columns[TABLES["log"]]},
+                )
                 conn.execute("COMMIT")
         except BaseException:
             self._forget_connection()  # in an unknown state: the next append opens another
@@ -666,8 +751,9 @@ class AccessLog:
         with self.db.transaction(TABLES, commit=False) as tx:
             head = tx.one("SELECT position, hash FROM {head} WHERE id = 1")
             if head is None:
-                return AccessCheck(problems=[AccessProblem(0, "missing",
-                                                           "the log's head row is gone")])
+                return AccessCheck(
+                    problems=[AccessProblem(0, "missing", "the log's head row is gone")]
+                )
             checking = _Checking(int(head["position"]), head["hash"])
             for rows in pages(tx):
                 for row in rows:
@@ -685,8 +771,14 @@ class AccessLog:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def plan(self, *, customer: str | None = None, key: str | None = None,
-             since: datetime | None = None, until: datetime | None = None) -> str:
+    def plan(
+        self,
+        *,
+        customer: str | None = None,
+        key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
         """The database's plan for that ``list``: whether an index serves it."""
         statement, params = query(customer, key, since, until, None)
         with self.db.transaction(TABLES, commit=False) as tx:
@@ -696,9 +788,16 @@ class AccessLog:
                 rows = tx.rows("EXPLAIN QUERY PLAN " + statement, (*params, 100))
         return "\n".join(str(row.get("QUERY PLAN") or row.get("detail")) for row in rows)
 
-    def list(self, *, customer: str | None = None, key: str | None = None,
-             since: datetime | None = None, until: datetime | None = None, limit: int = 100,
-             cursor: str | None = None) -> Page:
+    def list(
+        self,
+        *,
+        customer: str | None = None,
+        key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
         """Records newest first, of one customer or key if named, recorded at or after
         ``since`` and before ``until``; ``next_cursor`` of the page fetches the next."""
         if not 1 <= limit <= MAX_LIMIT:
@@ -719,8 +818,13 @@ class AccessLog:
             cursor = page.next_cursor
 
 
-def query(customer: str | None, key: str | None, since: datetime | None,
-          until: datetime | None, cursor: str | None) -> tuple[str, list[Any]]:
+def query(
+    customer: str | None,
+    key: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    cursor: str | None,
+) -> tuple[str, list[Any]]:
     """The statement (less its LIMIT's value) and parameters of a list."""
     where: list[str] = []
     params: list[Any] = []
@@ -731,8 +835,7 @@ def query(customer: str | None, key: str | None, since: datetime | None,
     for name, moment, test in (("since", since, "at >= ?"), ("until", until, "at < ?")):
         if moment is not None:
             if moment.tzinfo is None:
-                raise CommandInvalid(f"{name} needs a zone, e.g. {moment.isoformat()}Z",
-                                     where=name)
+                raise CommandInvalid(f"{name} needs a zone, e.g. {moment.isoformat()}Z", where=name)
             where.append(test)
             params.append(iso(moment))
     after = decode_cursor(cursor, (str, int))
@@ -740,23 +843,37 @@ def query(customer: str | None, key: str | None, since: datetime | None,
         # The first bound lets the index start at the cursor rather than at the newest.
         where.append("at <= ? AND (at < ? OR position < ?)")
         params += [after[0], after[0], after[1]]
-    return (f"SELECT * FROM {{log}} WHERE {' AND '.join(where) or '1 = 1'} "
-            "ORDER BY at DESC, position DESC LIMIT ?", params)
+    return (
+        f"SELECT * FROM {{log}} WHERE {' AND '.join(where) or '1 = 1'} "
+        "ORDER BY at DESC, position DESC LIMIT ?",
+        params,
+    )
 
 
 def as_item(row: dict[str, Any]) -> dict[str, Any]:
-    return {"position": int(row["position"]), "at": row["at"], "key": row["key"],
-            "role": row["role"], "customer": row["customer"], "what": row["what"],
-            "fields": fields_of(row["fields"]), "purpose": row["purpose"],
-            "interface": row["interface"], "previous": row["previous"], "hash": row["hash"]}
+    return {
+        "position": int(row["position"]),
+        "at": row["at"],
+        "key": row["key"],
+        "role": row["role"],
+        "customer": row["customer"],
+        "what": row["what"],
+        "fields": fields_of(row["fields"]),
+        "purpose": row["purpose"],
+        "interface": row["interface"],
+        "previous": row["previous"],
+        "hash": row["hash"],
+    }
 
 
 def pages(tx: ViewDb) -> Iterator[list[dict[str, Any]]]:
     """Every record in position order, a page at a time."""
     position: int | None = None
     while True:
-        rows = tx.rows("SELECT * FROM {log} WHERE position > ? ORDER BY position LIMIT ?",
-                       (-(2**62) if position is None else position, PAGE))
+        rows = tx.rows(
+            "SELECT * FROM {log} WHERE position > ? ORDER BY position LIMIT ?",
+            (-(2**62) if position is None else position, PAGE),
+        )
         if not rows:
             return
         yield rows
@@ -768,9 +885,11 @@ def positions_of(tx: ViewDb, hashes: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     chosen = sorted(hashes)
     for start in range(0, len(chosen), 500):
-        chunk = chosen[start:start + 500]
-        rows = tx.rows(f"SELECT position, hash FROM {{log}} WHERE hash IN "
-                       f"({', '.join('?' for _ in chunk)})", chunk)
+        chunk = chosen[start : start + 500]
+        rows = tx.rows(
+            f"SELECT position, hash FROM {{log}} WHERE hash IN ({', '.join('?' for _ in chunk)})",
+            chunk,
+        )
         found.update({row["hash"]: int(row["position"]) for row in rows})
     return found
 
@@ -779,13 +898,18 @@ def connection_options(datastore: PostgresDatastore) -> dict[str, Any]:
     """How the log's own PostgreSQL connections (the writer thread's, each event loop's) are
     opened: with the pool's settings, in autocommit, and the session's limits set as it
     starts (a lock waited for no longer than the store's; no transaction left idle)."""
-    return {**cast(dict[str, Any], datastore.pool.kwargs), "autocommit": True,
-            "prepare_threshold": 0,
-            "options": f"-c lock_timeout={int(datastore.lock_timeout or 10)}s "
-                       "-c idle_in_transaction_session_timeout=60s"}
+    return {
+        **cast(dict[str, Any], datastore.pool.kwargs),
+        "autocommit": True,
+        "prepare_threshold": 0,
+        "options": f"-c lock_timeout={int(datastore.lock_timeout or 10)}s "
+        "-c idle_in_transaction_session_timeout=60s",
+    }
 
 
 def not_recorded(error: Exception) -> AccessNotRecorded:
-    return AccessNotRecorded("the access log could not record this read, so it is refused; "
-                             f"retry in a moment ({type(error).__name__}: {error})",
-                             where="access_log")
+    return AccessNotRecorded(
+        "the access log could not record this read, so it is refused; "
+        f"retry in a moment ({type(error).__name__}: {error})",
+        where="access_log",
+    )

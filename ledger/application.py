@@ -45,8 +45,7 @@ from ledger.store import CommandRow, LedgerRecorder, RecordedCommand
 
 A = TypeVar("A", bound=LedgerAggregate)
 
-KINDS: dict[Kind, type[LedgerAggregate]] = {"customer": Customer, "rep": Rep,
-                                              "campaign": Campaign}
+KINDS: dict[Kind, type[LedgerAggregate]] = {"customer": Customer, "rep": Rep, "campaign": Campaign}
 CREATING = frozenset({"RegisterCustomer", "HireRep", "LaunchCampaign"})  # start a stream
 
 
@@ -83,15 +82,24 @@ class CommandResult:
         return [f"{self.ref}#{e.version}" for e in self.events]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.stored(), "events": [e.to_dict() for e in self.events],
-                "position": self.position, "duplicate": self.duplicate}
+        return {
+            **self.stored(),
+            "events": [e.to_dict() for e in self.events],
+            "position": self.position,
+            "duplicate": self.duplicate,
+        }
 
     def stored(self) -> dict[str, Any]:
         """What the command log keeps of it (``from_dict`` reads it back): positions are
         known only once written."""
         return {
-            "command": self.command, "target": self.target, "ref": self.ref, "id": str(self.id),
-            "version": self.version, "entry_id": self.entry_id, "command_id": self.command_id,
+            "command": self.command,
+            "target": self.target,
+            "ref": self.ref,
+            "id": str(self.id),
+            "version": self.version,
+            "entry_id": self.entry_id,
+            "command_id": self.command_id,
             "event_ids": self.event_ids,
             "events": [{"version": e.version, "type": e.type} for e in self.events],
         }
@@ -102,10 +110,17 @@ class CommandResult:
         if events:
             last = events[-1]
             events = (*events[:-1], WrittenEvent(last.version, last.type, position))
-        return cls(command=data["command"], target=data["target"], ref=data["ref"],
-                   id=UUID(data["id"]), version=data["version"], events=events,
-                   entry_id=data.get("entry_id"), command_id=data.get("command_id"),
-                   duplicate=True)
+        return cls(
+            command=data["command"],
+            target=data["target"],
+            ref=data["ref"],
+            id=UUID(data["id"]),
+            version=data["version"],
+            events=events,
+            entry_id=data.get("entry_id"),
+            command_id=data.get("command_id"),
+            duplicate=True,
+        )
 
 
 Outcome = CommandResult | LedgerError
@@ -166,8 +181,9 @@ class Ledger(Application[UUID]):
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper, chaining each stored event to its stream's previous one
         (ledger/integrity.py)."""
-        mapper = self.factory.mapper(transcoder=self.construct_transcoder(),
-                                     mapper_class=ChainedMapper)
+        mapper = self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=ChainedMapper
+        )
         assert isinstance(mapper, ChainedMapper)
         mapper.fetch_head = self._stored_event
         return mapper
@@ -202,9 +218,14 @@ class Ledger(Application[UUID]):
             raise outcome
         return outcome
 
-    def execute_many(self, commands: Sequence[Command], *, actor: str | Sequence[str],
-                     recorded_at: Sequence[datetime] | None = None,
-                     atomic: bool = False) -> list[Outcome]:
+    def execute_many(
+        self,
+        commands: Sequence[Command],
+        *,
+        actor: str | Sequence[str],
+        recorded_at: Sequence[datetime] | None = None,
+        atomic: bool = False,
+    ) -> list[Outcome]:
         """Run commands in order, in one transaction; each outcome is a result or the error.
 
         ``actor`` is who records them: one for all, or one per command. ``recorded_at``
@@ -214,8 +235,9 @@ class Ledger(Application[UUID]):
         """
         actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
         # Streams the batch would create that do not exist: asked once, not loaded one by one.
-        new = {stream_id(c.target, c.target_ref()) for c in commands
-               if type(c).__name__ in CREATING}
+        new = {
+            stream_id(c.target, c.target_ref()) for c in commands if type(c).__name__ in CREATING
+        }
         absent = new - self.ledger_recorder.existing_streams(sorted(new)) if new else set()
         # A command on a stream that does not exist yet cannot have been recorded (a stream,
         # once begun, is never removed), so only the other commands' ids are looked up: an
@@ -225,17 +247,25 @@ class Ledger(Application[UUID]):
         unchecked: list[str] = []
         for c in commands:
             if c.command_id is not None:
-                (unchecked if stream_id(c.target, c.target_ref()) in absent
-                 else looked_up).append(c.command_id)
+                (unchecked if stream_id(c.target, c.target_ref()) in absent else looked_up).append(
+                    c.command_id
+                )
         recorded = self.ledger_recorder.select_commands(looked_up) if looked_up else {}
         with collector_paused():
-            return self._execute_batch(commands, actors, recorded, absent, unchecked,
-                                       recorded_at, atomic)
+            return self._execute_batch(
+                commands, actors, recorded, absent, unchecked, recorded_at, atomic
+            )
 
-    def _execute_batch(self, commands: Sequence[Command], actors: list[str],
-                       recorded: dict[str, RecordedCommand], absent: set[UUID],
-                       unchecked: list[str], recorded_at: Sequence[datetime] | None,
-                       atomic: bool) -> list[Outcome]:
+    def _execute_batch(
+        self,
+        commands: Sequence[Command],
+        actors: list[str],
+        recorded: dict[str, RecordedCommand],
+        absent: set[UUID],
+        unchecked: list[str],
+        recorded_at: Sequence[datetime] | None,
+        atomic: bool,
+    ) -> list[Outcome]:
         batch = Batch(self, actors[0] if actors else "", recorded, absent=absent)
         for index, command in enumerate(commands):
             batch.actor = actors[index]
@@ -250,21 +280,25 @@ class Ledger(Application[UUID]):
         except IntegrityError:
             reused = self.ledger_recorder.select_commands(unchecked) if unchecked else {}
             if reused:
-                return self._execute_batch(commands, actors, {**recorded, **reused}, set(), [],
-                                           recorded_at, atomic)
+                return self._execute_batch(
+                    commands, actors, {**recorded, **reused}, set(), [], recorded_at, atomic
+                )
             if len(commands) == 1:
                 return [self._explain_conflict(commands[0])]
             if atomic:
                 raise VersionConflict(
                     "another writer changed one of these customers at the same moment; "
-                    "nothing was written: send the batch again") from None
+                    "nothing was written: send the batch again"
+                ) from None
             # Someone wrote concurrently: give each command its own transaction and outcome.
             return [
                 outcome
                 for index, command in enumerate(commands)
                 for outcome in self.execute_many(
-                    [command], actor=actors[index],
-                    recorded_at=[recorded_at[index]] if recorded_at else None)
+                    [command],
+                    actor=actors[index],
+                    recorded_at=[recorded_at[index]] if recorded_at else None,
+                )
             ]
 
     def replay(self, command: Command, recorded: RecordedCommand) -> Outcome:
@@ -272,7 +306,9 @@ class Ledger(Application[UUID]):
         if not self.same_command(command, recorded.fingerprint):
             return CommandIdReused(
                 f"command_id {command.command_id!r} was already used for a different "
-                "command; use a new command_id for a new command", where="command_id")
+                "command; use a new command_id for a new command",
+                where="command_id",
+            )
         return CommandResult.from_dict(recorded.result, position=recorded.position)
 
     def _explain_conflict(self, command: Command) -> Outcome:
@@ -285,18 +321,23 @@ class Ledger(Application[UUID]):
             return DuplicateReference(f"{kind} {command.target_ref()} is already registered")
         return VersionConflict(
             f"{kind} {command.target_ref()} was changed by another writer at the same moment; "
-            "reload it and try again")
+            "reload it and try again"
+        )
 
     # -- reads ---------------------------------------------------------------------------
 
-    def load(self, kind: Kind, ref: str, *, version: int | None = None,
-             copy: bool = True) -> LedgerAggregate:
+    def load(
+        self, kind: Kind, ref: str, *, version: int | None = None, copy: bool = True
+    ) -> LedgerAggregate:
         """The aggregate as stored (at ``version``). ``copy=False``: the cached instance
         itself, to be read and never changed (no deep copy of it)."""
         try:
             aggregate: LedgerAggregate = self.repository.get(
-                stream_id(kind, ref), version=version, projector_func=project,
-                deepcopy_from_cache=copy)
+                stream_id(kind, ref),
+                version=version,
+                projector_func=project,
+                deepcopy_from_cache=copy,
+            )
         except AggregateNotFoundError:
             raise UnknownReference(f"no {kind} with reference {ref!r}") from None
         assert isinstance(aggregate, KINDS[kind])
@@ -396,7 +437,8 @@ class Batch:
             raise VersionConflict(
                 f"{command.target} {command.target_ref()} is at version {aggregate.version}, "
                 f"not the expected {command.expected_version}; reload it and try again",
-                where="expected_version")
+                where="expected_version",
+            )
         return aggregate
 
     def create(self, aggregate: LedgerAggregate) -> LedgerAggregate:
@@ -406,12 +448,17 @@ class Batch:
 
     def check_new(self, command: Command) -> None:
         if command.expected_version not in (None, 0):
-            raise VersionConflict(f"{command.target} {command.target_ref()} does not exist yet; "
-                                  "expected_version can only be 0", where="expected_version")
+            raise VersionConflict(
+                f"{command.target} {command.target_ref()} does not exist yet; "
+                "expected_version can only be 0",
+                where="expected_version",
+            )
         if self.exists(command.target, command.target_ref()):
             raise DuplicateReference(
                 f"{command.target} {command.target_ref()} is already registered; choose "
-                "another reference", where="ref")
+                "another reference",
+                where="ref",
+            )
 
     # -- running and committing --------------------------------------------------------------
 
@@ -422,8 +469,9 @@ class Batch:
         try:
             aggregate, entry_id = HANDLERS[type(command)](command, self)
             first = self.touched.get(aggregate.id, 0)
-            self.outcomes.append(_Pending(command, aggregate, first, len(aggregate.pending_events),
-                                          entry_id))
+            self.outcomes.append(
+                _Pending(command, aggregate, first, len(aggregate.pending_events), entry_id)
+            )
         except LedgerError as error:
             self.outcomes.append(error)
 
@@ -432,9 +480,13 @@ class Batch:
         if command.command_id in self.seen_ids:
             index, fingerprint = self.seen_ids[command.command_id]
             if fingerprint != self.app.fingerprint(command):
-                self.outcomes.append(CommandIdReused(
-                    f"command_id {command.command_id!r} is used twice in this batch for "
-                    "different commands", where="command_id"))
+                self.outcomes.append(
+                    CommandIdReused(
+                        f"command_id {command.command_id!r} is used twice in this batch for "
+                        "different commands",
+                        where="command_id",
+                    )
+                )
             else:
                 self.outcomes.append(index)
             return True
@@ -446,11 +498,19 @@ class Batch:
 
     def commit(self) -> list[Outcome]:
         pending = [o for o in self.outcomes if isinstance(o, _Pending)]
-        written = {id(p): p.aggregate.pending_events[p.first_event:p.last_event] for p in pending}
+        written = {id(p): p.aggregate.pending_events[p.first_event : p.last_event] for p in pending}
         results = {id(p): self._result(p, written[id(p)]) for p in pending}
-        rows = [CommandRow(p.command.command_id, self.seen_ids[p.command.command_id][1],
-                           p.aggregate.id, results[id(p)].version, results[id(p)].stored())
-                for p in pending if p.command.command_id is not None]
+        rows = [
+            CommandRow(
+                p.command.command_id,
+                self.seen_ids[p.command.command_id][1],
+                p.aggregate.id,
+                results[id(p)].version,
+                results[id(p)].stored(),
+            )
+            for p in pending
+            if p.command.command_id is not None
+        ]
         changed = [a for a in self.aggregates.values() if a.pending_events]
         if changed:
             # The log follows the order of the commands, not of the aggregates: handing the
@@ -478,16 +538,17 @@ class Batch:
             positions = {id(r.domain_event): r.notification.id for r in recordings}
             for p in pending:
                 result = results[id(p)]
-                result.events = tuple(WrittenEvent(w.version, w.type, positions.get(id(e)))
-                                      for w, e in zip(result.events, written[id(p)], strict=True))
+                result.events = tuple(
+                    WrittenEvent(w.version, w.type, positions.get(id(e)))
+                    for w, e in zip(result.events, written[id(p)], strict=True)
+                )
         finished: list[Outcome] = []
         for outcome in self.outcomes:
             if isinstance(outcome, _Pending):
                 finished.append(results[id(outcome)])
             elif isinstance(outcome, int):
                 first = finished[outcome]
-                finished.append(first if isinstance(first, LedgerError)
-                                else _as_duplicate(first))
+                finished.append(first if isinstance(first, LedgerError) else _as_duplicate(first))
             else:
                 finished.append(outcome)
         return finished

@@ -25,20 +25,50 @@ ROLES = ("rep", "manager", "compliance", "analyst", "admin")
 READS_CUSTOMERS = frozenset({"rep", "manager", "compliance"})
 
 # Customer commands a rep records; a manager runs them too, and the rest below.
-INTERACTIONS = frozenset({
-    "register_customer", "update_profile", "log_contact", "receive_request", "answer_request",
-    "issue_quote", "accept_quote", "decline_quote", "withdraw_quote", "make_promise",
-    "keep_promise", "break_promise", "cancel_promise", "touch_campaign", "change_consent",
-    "file_complaint", "escalate_complaint", "resolve_complaint", "reopen_complaint",
-    "record_satisfaction", "record_purchase", "record_churn", "record_win_back"})
+INTERACTIONS = frozenset(
+    {
+        "register_customer",
+        "update_profile",
+        "log_contact",
+        "receive_request",
+        "answer_request",
+        "issue_quote",
+        "accept_quote",
+        "decline_quote",
+        "withdraw_quote",
+        "make_promise",
+        "keep_promise",
+        "break_promise",
+        "cancel_promise",
+        "touch_campaign",
+        "change_consent",
+        "file_complaint",
+        "escalate_complaint",
+        "resolve_complaint",
+        "reopen_complaint",
+        "record_satisfaction",
+        "record_purchase",
+        "record_churn",
+        "record_win_back",
+    }
+)
 CORRECTIONS = frozenset({"correct_entry", "retract_entry"})
 ERASURE = "erase_personal_data"
 # What only a manager runs on a customer of their team: its owner and team, and the
 # deadlines the scheduler otherwise keeps.
-MANAGING = frozenset({"assign_owner", "move_responsibility", "add_team_member",
-                      "remove_team_member",
-                      "expire_quote", "mark_promise_overdue", "flag_missed_deadline",
-                      "mark_lapsed", *CORRECTIONS})
+MANAGING = frozenset(
+    {
+        "assign_owner",
+        "move_responsibility",
+        "add_team_member",
+        "remove_team_member",
+        "expire_quote",
+        "mark_promise_overdue",
+        "flag_missed_deadline",
+        "mark_lapsed",
+        *CORRECTIONS,
+    }
+)
 TEAM_COMMANDS = frozenset({"move_rep", "depart_rep"})  # on a rep of the manager's team
 CAMPAIGNS = frozenset({"launch_campaign", "record_campaign_cost", "close_campaign"})
 # Fields of a command that name a rep: a rep key names only itself there, and a manager
@@ -85,23 +115,35 @@ def reaches(principal: Principal, holders: Holders | None) -> bool:
 
 
 def not_found(ref: str) -> UnknownReference:
-    return UnknownReference(f"no customer with reference {ref!r} that this key may see; "
-                            "check the reference", where="ref")
+    return UnknownReference(
+        f"no customer with reference {ref!r} that this key may see; check the reference",
+        where="ref",
+    )
 
 
 def check_read(principal: Principal, ref: str, holders: Holders | None) -> None:
     """Refuse a read of this customer: 403 for a role that reads no customers, else 404 for
     one unknown or outside reach alike."""
     if principal.role not in READS_CUSTOMERS:
-        raise Forbidden(f"{a(principal.role)} key reads no customers; it takes a rep, manager "
-                        "or compliance key", where="ref")
+        raise Forbidden(
+            f"{a(principal.role)} key reads no customers; it takes a rep, manager "
+            "or compliance key",
+            where="ref",
+        )
     if not reaches(principal, holders):
         raise not_found(ref)
 
 
-def check_command(principal: Principal, kind: str, named: dict[str, str | None], *,
-                  target: str, ref: str, holders: Callable[[], Holders | None],
-                  rep_manager: Callable[[str], str | None]) -> None:
+def check_command(
+    principal: Principal,
+    kind: str,
+    named: dict[str, str | None],
+    *,
+    target: str,
+    ref: str,
+    holders: Callable[[], Holders | None],
+    rep_manager: Callable[[str], str | None],
+) -> None:
     """Refuse (403, or 404 outside reach) a command this principal may not run.
 
     ``named`` are the command's rep fields; ``holders`` tells who holds the target customer
@@ -109,8 +151,10 @@ def check_command(principal: Principal, kind: str, named: dict[str, str | None],
     role = principal.role
     if target == "customer" and kind == ERASURE:
         if role not in ("compliance", "admin"):
-            raise Forbidden(f"erasure is for compliance; {a(role)} key may not erase personal "
-                            "data", where="type")
+            raise Forbidden(
+                f"erasure is for compliance; {a(role)} key may not erase personal data",
+                where="type",
+            )
         return _exists(ref, holders())
     if role == "compliance" and kind in CORRECTIONS:
         return _exists(ref, holders())
@@ -122,26 +166,32 @@ def check_command(principal: Principal, kind: str, named: dict[str, str | None],
     if role == "manager" and kind in CAMPAIGNS:
         return
     if target != "customer" or not (
-            (role == "rep" and kind in INTERACTIONS)
-            or (role == "manager" and (kind in INTERACTIONS or kind in MANAGING))):
+        (role == "rep" and kind in INTERACTIONS)
+        or (role == "manager" and (kind in INTERACTIONS or kind in MANAGING))
+    ):
         raise Forbidden(f"{a(role)} key may not run {kind}", where="type")
     for name, rep in named.items():
         if rep is not None and not principal.speaks_for(rep) and kind not in NAMES_ANYONE:
             whose = principal.rep if role == "rep" else f"{principal.rep}'s team"
-            raise Forbidden(f"{a(role)} key names only {whose} as {name}, not {rep}",
-                            where=name)
+            raise Forbidden(f"{a(role)} key names only {whose} as {name}, not {rep}", where=name)
     if kind != "register_customer" and not reaches(principal, holders()):
         raise not_found(ref)
 
 
-def _check_team(principal: Principal, kind: str, named: dict[str, str | None],
-                rep_manager: Callable[[str], str | None]) -> None:
+def _check_team(
+    principal: Principal,
+    kind: str,
+    named: dict[str, str | None],
+    rep_manager: Callable[[str], str | None],
+) -> None:
     """A manager hires reps into their own team, and moves or records the departure of
     the reps they manage."""
     if kind == "hire_rep":
         if named.get("manager") != principal.rep:
-            raise Forbidden(f"a manager hires reps into their own team: manager must be "
-                            f"{principal.rep}", where="manager")
+            raise Forbidden(
+                f"a manager hires reps into their own team: manager must be {principal.rep}",
+                where="manager",
+            )
         return
     rep = named.get("rep")
     if kind not in TEAM_COMMANDS or rep is None or principal.rep not in (rep, rep_manager(rep)):

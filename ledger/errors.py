@@ -26,8 +26,9 @@ class CommandInvalid(LedgerError):
 
     code = "invalid_command"
 
-    def __init__(self, message: str, *, where: str = "",
-                 errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, message: str, *, where: str = "", errors: list[dict[str, str]] | None = None
+    ) -> None:
         super().__init__(message, where=where)
         self.errors = errors or []
 
@@ -93,8 +94,11 @@ class BatchRefused(LedgerError):
 
     def __init__(self, failures: list[tuple[int, LedgerError]]) -> None:
         first_index, first = failures[0]
-        super().__init__(f"{len(failures)} command(s) refused, so none was written; the first, "
-                         f"#{first_index}: {first}", where=f"commands[{first_index}]")
+        super().__init__(
+            f"{len(failures)} command(s) refused, so none was written; the first, "
+            f"#{first_index}: {first}",
+            where=f"commands[{first_index}]",
+        )
         self.failures = failures
 
 

@@ -30,8 +30,9 @@ FORMAT = "ledger-customer-export/1"
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def export_customer(ledger: Ledger, ref: str, *,
-                    accesses: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+def export_customer(
+    ledger: Ledger, ref: str, *, accesses: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
     """The document for customer ``ref`` (``UnknownReference`` if there is none).
     ``accesses``: the records of who looked at the customer, from the access log."""
     customer = ledger.customer(ref)
@@ -40,12 +41,18 @@ def export_customer(ledger: Ledger, ref: str, *,
         checked = integrity.verify(incremental=True)  # what is new since the last run
     finally:
         integrity.close()
-    events = [event for event in ledger.history("customer", ref)
-              if event.originator_version <= customer.version]  # (as the profile has it)
+    events = [
+        event
+        for event in ledger.history("customer", ref)
+        if event.originator_version <= customer.version
+    ]  # (as the profile has it)
     db = Database.of(ledger)
     try:
-        listed = {"promises": every(promises_of, db, ref), "quotes": every(quotes_of, db, ref),
-                  "complaints": complaints_of(db, ref)}
+        listed = {
+            "promises": every(promises_of, db, ref),
+            "quotes": every(quotes_of, db, ref),
+            "complaints": complaints_of(db, ref),
+        }
     finally:
         db.close()
     return {
@@ -53,10 +60,12 @@ def export_customer(ledger: Ledger, ref: str, *,
         "customer": ref,
         "id": str(customer.id),
         "exported_at": iso(datetime.now(timezone.utc)),
-        "log": {"position": checked.position, "digest": checked.digest() if checked.ok else None,
-                "verified": checked.ok,
-                "stream": {"version": customer.version,
-                           "events": len(events)}},
+        "log": {
+            "position": checked.position,
+            "digest": checked.digest() if checked.ok else None,
+            "verified": checked.ok,
+            "stream": {"version": customer.version, "events": len(events)},
+        },
         "profile": dict(customer.profile),
         "owner": customer.owner,
         "team_members": list(customer.team_members),
@@ -85,15 +94,21 @@ def _pages(query: Any, db: Database, ref: str) -> Iterator[dict[str, Any]]:
 
 
 def event_of(event: Any) -> dict[str, Any]:
-    return {"version": event.originator_version, "type": type(event).__name__,
-            "occurred_at": iso(event.occurred_at), "recorded_at": iso(event.timestamp),
-            "actor": event.actor,
-            "fields": {name: plain(value) for name, value in vars(event).items()
-                       if name not in ENVELOPE}}
+    return {
+        "version": event.originator_version,
+        "type": type(event).__name__,
+        "occurred_at": iso(event.occurred_at),
+        "recorded_at": iso(event.timestamp),
+        "actor": event.actor,
+        "fields": {
+            name: plain(value) for name, value in vars(event).items() if name not in ENVELOPE
+        },
+    }
 
 
 def export_html(document: dict[str, Any]) -> str:
     """The document as a page a person can read (and print)."""
-    environment = Environment(loader=FileSystemLoader(TEMPLATES),
-                              autoescape=select_autoescape(default=True))
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True)
+    )
     return environment.get_template("export.html").render(d=document)

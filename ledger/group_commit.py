@@ -74,8 +74,9 @@ class GroupCommit:
                     break
                 batch.append(following)
             try:
-                outcomes = self.ledger.execute_many([w.command for w in batch],
-                                                    actor=[w.actor for w in batch])
+                outcomes = self.ledger.execute_many(
+                    [w.command for w in batch], actor=[w.actor for w in batch]
+                )
                 for waiting, outcome in zip(batch, outcomes, strict=True):
                     waiting.outcome.set_result(outcome)
             except Exception as error:  # the store, not a command: every caller hears it

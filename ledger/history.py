@@ -22,28 +22,45 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "ContactLogged": ("contact", ("rep", "channel", "direction", "subject", "summary")),
     "RequestReceived": ("request", ("kind", "channel", "respond_by", "rep", "summary")),
     "RequestAnswered": ("request answered", ("request_id", "rep", "channel", "summary")),
-    "QuoteIssued": ("quote", ("quote_id", "rep", "product", "quantity", "unit_price", "currency",
-                              "discount", "valid_until")),
+    "QuoteIssued": (
+        "quote",
+        (
+            "quote_id",
+            "rep",
+            "product",
+            "quantity",
+            "unit_price",
+            "currency",
+            "discount",
+            "valid_until",
+        ),
+    ),
     "QuoteAccepted": ("quote accepted", ("quote_id", "note")),
     "QuoteDeclined": ("quote declined", ("quote_id", "reason")),
     "QuoteExpired": ("quote expired", ("quote_id",)),
     "QuoteWithdrawn": ("quote withdrawn", ("quote_id", "reason")),
-    "PromiseMade": ("promise", ("promise_id", "rep", "category", "text", "due_by", "quote_id",
-                                "complaint_id")),
+    "PromiseMade": (
+        "promise",
+        ("promise_id", "rep", "category", "text", "due_by", "quote_id", "complaint_id"),
+    ),
     "PromiseKept": ("promise kept", ("promise_id", "note")),
     "PromiseBroken": ("promise broken", ("promise_id", "reason")),
     "PromiseCancelled": ("promise cancelled", ("promise_id", "reason")),
     "PromiseMarkedOverdue": ("promise overdue", ("promise_id",)),
     "CampaignTouched": ("campaign touch", ("campaign", "channel", "material", "department")),
     "ConsentChanged": ("consent", ("channel", "purpose", "granted")),
-    "ComplaintFiled": ("complaint", ("complaint_id", "category", "severity", "description",
-                                     "respond_by", "rep")),
+    "ComplaintFiled": (
+        "complaint",
+        ("complaint_id", "category", "severity", "description", "respond_by", "rep"),
+    ),
     "ComplaintEscalated": ("complaint escalated", ("complaint_id", "to", "reason")),
     "ComplaintResolved": ("complaint resolved", ("complaint_id", "resolution", "satisfied")),
     "ComplaintReopened": ("complaint reopened", ("complaint_id", "reason")),
     "SatisfactionRecorded": ("satisfaction", ("items", "product", "rep")),
-    "PurchaseRecorded": ("purchase", ("order_id", "amount", "currency", "cost", "product",
-                                      "quantity", "rep", "quote_id")),
+    "PurchaseRecorded": (
+        "purchase",
+        ("order_id", "amount", "currency", "cost", "product", "quantity", "rep", "quote_id"),
+    ),
     "Churned": ("churned", ("defection_type", "competitor", "reason")),
     "WonBack": ("won back", ("rep", "reason")),
     "EntryCorrected": ("correction", ("entry_id", "fields", "reason")),
@@ -51,11 +68,18 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "PersonalDataErased": ("personal data erased", ("reason",)),
 }
 # Events that open an entry, and the field holding the entry's id.
-OPENING = {"ContactLogged": "contact_id", "RequestReceived": "request_id",
-           "QuoteIssued": "quote_id", "PromiseMade": "promise_id", "CampaignTouched": "touch_id",
-           "ConsentChanged": "consent_id", "ComplaintFiled": "complaint_id",
-           "SatisfactionRecorded": "survey_id", "PurchaseRecorded": "order_id",
-           "Churned": "churn_id"}
+OPENING = {
+    "ContactLogged": "contact_id",
+    "RequestReceived": "request_id",
+    "QuoteIssued": "quote_id",
+    "PromiseMade": "promise_id",
+    "CampaignTouched": "touch_id",
+    "ConsentChanged": "consent_id",
+    "ComplaintFiled": "complaint_id",
+    "SatisfactionRecorded": "survey_id",
+    "PurchaseRecorded": "order_id",
+    "Churned": "churn_id",
+}
 
 
 @dataclass
@@ -74,10 +98,17 @@ class Line:
         return self.recorded_at - self.occurred_at > LATE
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "kind": self.kind, "entry_id": self.entry_id,
-                "occurred_at": self.occurred_at.isoformat(),
-                "recorded_at": self.recorded_at.isoformat(), "actor": self.actor,
-                "late": self.late, "flags": self.flags, "details": self.details}
+        return {
+            "version": self.version,
+            "kind": self.kind,
+            "entry_id": self.entry_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "recorded_at": self.recorded_at.isoformat(),
+            "actor": self.actor,
+            "late": self.late,
+            "flags": self.flags,
+            "details": self.details,
+        }
 
 
 def history_lines(events: list[Any]) -> list[Line]:
@@ -88,20 +119,30 @@ def history_lines(events: list[Any]) -> list[Line]:
     for event in events:
         kind = type(event).__name__
         _, shown = FORMATS.get(kind, (kind, ()))
-        details = {name: getattr(event, name) for name in shown
-                   if getattr(event, name, None) is not None}
-        line = Line(event.originator_version, kind, event.occurred_at, event.timestamp,
-                    event.actor, details, getattr(event, OPENING[kind]) if kind in OPENING
-                    else None)
+        details = {
+            name: getattr(event, name) for name in shown if getattr(event, name, None) is not None
+        }
+        line = Line(
+            event.originator_version,
+            kind,
+            event.occurred_at,
+            event.timestamp,
+            event.actor,
+            details,
+            getattr(event, OPENING[kind]) if kind in OPENING else None,
+        )
         if line.entry_id:
             by_entry[line.entry_id] = line
         target = by_entry.get(getattr(event, "entry_id", "") or "")
         if kind == "EntryCorrected" and target is not None:
             for name, value in event.fields.items():
-                old = target.details.get(name, target.occurred_at if name == "occurred_at"
-                                         else None)
-                target.flags.append(f"{name} corrected from {_text(old)} to {_text(value)} "
-                                    f"(v{event.originator_version}: {event.reason})")
+                old = target.details.get(
+                    name, target.occurred_at if name == "occurred_at" else None
+                )
+                target.flags.append(
+                    f"{name} corrected from {_text(old)} to {_text(value)} "
+                    f"(v{event.originator_version}: {event.reason})"
+                )
                 if name == "occurred_at":
                     target.occurred_at = value
                 else:
@@ -122,12 +163,16 @@ def flag_opted_out(lines: list[Line], retracted: set[str]) -> None:
     what was known when it was recorded; a later-recorded change of consent re-judges it.)"""
     granted: dict[str, bool] = {}
     # In business time; at one instant, changes of consent first, in the order recorded.
-    for line in sorted(lines, key=lambda line: (line.occurred_at,
-                                                line.kind != "ConsentChanged", line.version)):
+    for line in sorted(
+        lines, key=lambda line: (line.occurred_at, line.kind != "ConsentChanged", line.version)
+    ):
         if line.kind == "ConsentChanged" and line.details.get("purpose") == "marketing":
             granted[line.details.get("channel", "")] = bool(line.details.get("granted"))
-        elif (line.kind == "CampaignTouched" and line.entry_id not in retracted
-              and not granted.get(line.details.get("channel", ""), True)):
+        elif (
+            line.kind == "CampaignTouched"
+            and line.entry_id not in retracted
+            and not granted.get(line.details.get("channel", ""), True)
+        ):
             line.flags.append(f"sent after opt-out on {line.details['channel']}")
 
 
@@ -137,8 +182,12 @@ def render(lines: list[Line], *, zone: Any = None) -> str:
         when = line.occurred_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         label = FORMATS.get(line.kind, (line.kind, ()))[0]
         detail = "  ".join(f"{k}={_text(v, zone)}" for k, v in line.details.items())
-        late = (f"  [recorded {line.recorded_at.astimezone(zone):%Y-%m-%d}, "
-                f"{(line.recorded_at - line.occurred_at).days} days late]" if line.late else "")
+        late = (
+            f"  [recorded {line.recorded_at.astimezone(zone):%Y-%m-%d}, "
+            f"{(line.recorded_at - line.occurred_at).days} days late]"
+            if line.late
+            else ""
+        )
         out.append(f"{when}  #{line.version:<4} {label:<20} {detail}{late}  by {line.actor}")
         out.extend(f"{'':>24}! {flag}" for flag in line.flags)
     return "\n".join(out)

@@ -23,9 +23,13 @@ class LineError:
     error: LedgerError
 
     def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "code": self.error.code,
-                "rule": getattr(self.error, "rule", None), "message": self.error.message,
-                "field": self.error.where or None}
+        return {
+            "line": self.line,
+            "code": self.error.code,
+            "rule": getattr(self.error, "rule", None),
+            "message": self.error.message,
+            "field": self.error.where or None,
+        }
 
 
 @dataclass
@@ -57,10 +61,15 @@ class ImportReport:
         return len(self.errors)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lines": self.lines, "written": self.written, "events": self.events,
-                "duplicates": self.duplicates, "failed": self.failed,
-                "last_position": self.last_position,
-                "errors": [e.to_dict() for e in self.errors]}
+        return {
+            "lines": self.lines,
+            "written": self.written,
+            "events": self.events,
+            "duplicates": self.duplicates,
+            "failed": self.failed,
+            "last_position": self.last_position,
+            "errors": [e.to_dict() for e in self.errors],
+        }
 
 
 def content_id(app: Ledger, command: Command) -> str:
@@ -68,15 +77,22 @@ def content_id(app: Ledger, command: Command) -> str:
     return "import:" + app.fingerprint(command)[4:36]
 
 
-def import_lines(app: Ledger, lines: Iterable[str], *, actor: str = "import",
-                 batch_size: int = 500,
-                 progress: Callable[[int], None] | None = None) -> ImportReport:
-    return import_commands(app, parsed_lines(app, lines), actor=actor, batch_size=batch_size,
-                           progress=progress)
+def import_lines(
+    app: Ledger,
+    lines: Iterable[str],
+    *,
+    actor: str = "import",
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    return import_commands(
+        app, parsed_lines(app, lines), actor=actor, batch_size=batch_size, progress=progress
+    )
 
 
-def parsed_lines(app: Ledger, lines: Iterable[str]
-                 ) -> Iterator[tuple[int, list[Command] | LedgerError]]:
+def parsed_lines(
+    app: Ledger, lines: Iterable[str]
+) -> Iterator[tuple[int, list[Command] | LedgerError]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -90,9 +106,14 @@ def parsed_lines(app: Ledger, lines: Iterable[str]
         yield number, [command]
 
 
-def import_commands(app: Ledger, rows: Iterable[tuple[int, list[Command] | LedgerError]], *,
-                    actor: str = "import", batch_size: int = 500,
-                    progress: Callable[[int], None] | None = None) -> ImportReport:
+def import_commands(
+    app: Ledger,
+    rows: Iterable[tuple[int, list[Command] | LedgerError]],
+    *,
+    actor: str = "import",
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Execute each row's commands, ``batch_size`` commands per transaction; a command that
     is refused is reported with its line, the others are written."""
     report = ImportReport()
@@ -140,8 +161,9 @@ def fewer_collections(allocations: int = 50_000) -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def record(report: ImportReport, number: int, command: Command,
-           outcome: CommandResult | LedgerError) -> None:
+def record(
+    report: ImportReport, number: int, command: Command, outcome: CommandResult | LedgerError
+) -> None:
     if isinstance(outcome, DuplicateReference) and isinstance(command, RegisterCustomer):
         report.duplicates += 1  # registered before, by other means: nothing to do
     elif isinstance(outcome, LedgerError):

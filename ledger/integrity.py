@@ -89,8 +89,9 @@ class ChainedMapper(Mapper[UUID]):
             stream = domain_event.originator_id
             key = self.keys.cipher(stream, create=True)
             if key is None:
-                raise CustomerForgotten("this customer was forgotten: the ledger takes no new "
-                                        "personal data of theirs")
+                raise CustomerForgotten(
+                    "this customer was forgotten: the ledger takes no new personal data of theirs"
+                )
             sealed = copy.copy(domain_event)
             sealed.__dict__.update(sealed_fields(vars(domain_event), key, stream))
             domain_event = sealed
@@ -100,9 +101,12 @@ class ChainedMapper(Mapper[UUID]):
         previous = self.previous(stored.originator_id, stored.originator_version)
         own = link(previous, stored.topic, stored.state)
         self.remember(stored.originator_id, stored.originator_version, own)
-        return StoredEvent(originator_id=stored.originator_id,
-                           originator_version=stored.originator_version, topic=stored.topic,
-                           state=stored.state + MARK + previous + own)
+        return StoredEvent(
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=stored.state + MARK + previous + own,
+        )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         return self.decode(stored_event, opened=True)
@@ -118,10 +122,14 @@ class ChainedMapper(Mapper[UUID]):
         else:
             payload, _, own = parts
             self.remember(stored_event.originator_id, stored_event.originator_version, own)
-            domain_event = super().to_domain_event(StoredEvent(
-                originator_id=stored_event.originator_id,
-                originator_version=stored_event.originator_version, topic=stored_event.topic,
-                state=payload))
+            domain_event = super().to_domain_event(
+                StoredEvent(
+                    originator_id=stored_event.originator_id,
+                    originator_version=stored_event.originator_version,
+                    topic=stored_event.topic,
+                    state=payload,
+                )
+            )
         if self.keys is None:
             return domain_event
         if stored_event.topic.endswith(ERASED):
@@ -136,8 +144,9 @@ class ChainedMapper(Mapper[UUID]):
         assert self.keys is not None
         state = domain_event.__dict__
         names = [name for name in PERSONAL if is_sealed(state.get(name))]
-        nested = [name for name in NESTED if isinstance(state.get(name), dict)
-                  and has_sealed(state[name])]
+        nested = [
+            name for name in NESTED if isinstance(state.get(name), dict) and has_sealed(state[name])
+        ]
         if not (names or nested) or not of_customer(domain_event):
             return domain_event
         cipher = self.keys.cipher(domain_event.originator_id, create=False)
@@ -172,15 +181,24 @@ assert ERASED in UNSEALED_EVENTS
 
 def to_seal(domain_event: Any) -> bool:
     """Whether the event (or snapshot) holds a customer's personal data to seal."""
-    return (of_customer(domain_event) and type(domain_event).__name__ not in UNSEALED_EVENTS
-            and has_personal(vars(domain_event)))
+    return (
+        of_customer(domain_event)
+        and type(domain_event).__name__ not in UNSEALED_EVENTS
+        and has_personal(vars(domain_event))
+    )
 
 
 def of_customer(domain_event: Any) -> bool:
-    topic = (getattr(domain_event, "topic", "") if isinstance(domain_event, Snapshot)
-             else type(domain_event).__qualname__)
-    return bool(topic.startswith(CUSTOMER_TOPIC) if isinstance(domain_event, Snapshot)
-                else topic.startswith("Customer."))
+    topic = (
+        getattr(domain_event, "topic", "")
+        if isinstance(domain_event, Snapshot)
+        else type(domain_event).__qualname__
+    )
+    return bool(
+        topic.startswith(CUSTOMER_TOPIC)
+        if isinstance(domain_event, Snapshot)
+        else topic.startswith("Customer.")
+    )
 
 
 # -- verifying --------------------------------------------------------------------------------
@@ -215,9 +233,14 @@ class Verification:
         return digest_of(self.heads, self.position)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "events": self.events, "streams": self.streams,
-                "unchained": self.unchained, "position": self.position,
-                "problems": [p.to_dict() for p in self.problems]}
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "streams": self.streams,
+            "unchained": self.unchained,
+            "position": self.position,
+            "problems": [p.to_dict() for p in self.problems],
+        }
 
 
 @dataclass
@@ -231,8 +254,9 @@ class Entry:
 
 
 def digest_of(heads: dict[str, tuple[int, str, int]], position: int) -> str:
-    lines = "".join(f"{stream}:{version}:{own}\n"
-                    for stream, (version, own, _) in sorted(heads.items()))
+    lines = "".join(
+        f"{stream}:{version}:{own}\n" for stream, (version, own, _) in sorted(heads.items())
+    )
     return f"{DIGEST_PREFIX}:{position}:{hashlib.sha256(lines.encode()).hexdigest()}"
 
 
@@ -240,8 +264,10 @@ def parse_digest(text: str) -> tuple[int, str]:
     prefix, _, rest = text.strip().partition(":")
     position, _, value = rest.partition(":")
     if prefix != DIGEST_PREFIX or not position.isdigit() or len(value) != 64:
-        raise CommandInvalid(f"{text!r} is not a digest this ledger printed "
-                             f"({DIGEST_PREFIX}:POSITION:SHA256)", where="against")
+        raise CommandInvalid(
+            f"{text!r} is not a digest this ledger printed ({DIGEST_PREFIX}:POSITION:SHA256)",
+            where="against",
+        )
     return int(position), value
 
 
@@ -256,88 +282,151 @@ def entries(notifications: Iterator[Any]) -> tuple[dict[UUID, list[Entry]], int,
         parts = split(notification.state)
         if parts is None:
             unchained += 1
-            streams.setdefault(notification.originator_id, []).append(Entry(
-                notification.originator_version, notification.id, b"", b"", False, False))
+            streams.setdefault(notification.originator_id, []).append(
+                Entry(notification.originator_version, notification.id, b"", b"", False, False)
+            )
             continue
         payload, previous, own = parts
-        streams.setdefault(notification.originator_id, []).append(Entry(
-            notification.originator_version, notification.id, previous, own,
-            link(previous, notification.topic, payload) == own))
+        streams.setdefault(notification.originator_id, []).append(
+            Entry(
+                notification.originator_version,
+                notification.id,
+                previous,
+                own,
+                link(previous, notification.topic, payload) == own,
+            )
+        )
     return streams, events, unchained, position
 
 
-def check(stream: UUID, found: list[Entry], ref: str | None,
-          start: tuple[int, bytes] | None = None) -> Problem | None:
+def check(
+    stream: UUID, found: list[Entry], ref: str | None, start: tuple[int, bytes] | None = None
+) -> Problem | None:
     """The first thing wrong with one stream's chain, if anything. Events stored before
     chains existed may open a stream; one without a chain link after a chained one was
     put there by other means."""
     first_chained = min((e.version for e in found if e.chained), default=None)
     if first_chained is None:
         if start is not None and found:
-            return Problem(str(stream), ref, min(e.version for e in found), "inserted",
-                           "it carries no chain link, among events that do")
+            return Problem(
+                str(stream),
+                ref,
+                min(e.version for e in found),
+                "inserted",
+                "it carries no chain link, among events that do",
+            )
         return None  # stored before chains: nothing to check
     if start is not None:
         first_chained = min(first_chained, start[0])
     stray = [e for e in found if not e.chained and e.version > first_chained]
     if stray:
-        return Problem(str(stream), ref, min(e.version for e in stray), "inserted",
-                       "it carries no chain link, among events that do")
+        return Problem(
+            str(stream),
+            ref,
+            min(e.version for e in stray),
+            "inserted",
+            "it carries no chain link, among events that do",
+        )
     found = [e for e in found if e.chained]
     by_version = sorted(found, key=lambda e: e.version)
     if [e.position for e in by_version] != sorted(e.position for e in by_version):
-        first = next(a for a, b in zip(by_version, sorted(found, key=lambda e: e.position),
-                                       strict=True) if a is not b)
-        return Problem(str(stream), ref, first.version, "reordered",
-                       "the log holds this stream's events out of version order")
+        first = next(
+            a
+            for a, b in zip(by_version, sorted(found, key=lambda e: e.position), strict=True)
+            if a is not b
+        )
+        return Problem(
+            str(stream),
+            ref,
+            first.version,
+            "reordered",
+            "the log holds this stream's events out of version order",
+        )
     owns = {e.own: e for e in by_version}
     expected = GENESIS if start is None else start[1]
     if start is not None and by_version[0].version != start[0] + 1:
-        return Problem(str(stream), ref, start[0] + 1, "missing",
-                       f"versions {start[0] + 1}..{by_version[0].version - 1} are gone")
+        return Problem(
+            str(stream),
+            ref,
+            start[0] + 1,
+            "missing",
+            f"versions {start[0] + 1}..{by_version[0].version - 1} are gone",
+        )
     for n, entry in enumerate(by_version):
-        if start is None and n == 0 and entry.version > 1 and entry.previous != GENESIS \
-                and entry.intact:
-            return Problem(str(stream), ref, 1, "missing",
-                           f"versions 1..{entry.version - 1} are gone")
+        if (
+            start is None
+            and n == 0
+            and entry.version > 1
+            and entry.previous != GENESIS
+            and entry.intact
+        ):
+            return Problem(
+                str(stream), ref, 1, "missing", f"versions 1..{entry.version - 1} are gone"
+            )
         if n > 0 and entry.version != by_version[n - 1].version + 1:
-            return Problem(str(stream), ref, by_version[n - 1].version + 1, "missing",
-                           f"versions {by_version[n - 1].version + 1}..{entry.version - 1} "
-                           "are gone")
+            return Problem(
+                str(stream),
+                ref,
+                by_version[n - 1].version + 1,
+                "missing",
+                f"versions {by_version[n - 1].version + 1}..{entry.version - 1} are gone",
+            )
         if not entry.intact:
-            return Problem(str(stream), ref, entry.version, "changed",
-                           "its stored bytes do not match its hash")
+            return Problem(
+                str(stream), ref, entry.version, "changed", "its stored bytes do not match its hash"
+            )
         if entry.previous != expected:
             later = owns.get(entry.previous)
             if later is not None and later.version > entry.version:
-                return Problem(str(stream), ref, entry.version, "reordered",
-                               f"it follows version {later.version}, stored after it")
-            return Problem(str(stream), ref, entry.version, "inserted",
-                           "it does not follow the event stored before it")
+                return Problem(
+                    str(stream),
+                    ref,
+                    entry.version,
+                    "reordered",
+                    f"it follows version {later.version}, stored after it",
+                )
+            return Problem(
+                str(stream),
+                ref,
+                entry.version,
+                "inserted",
+                "it does not follow the event stored before it",
+            )
         expected = entry.own
     return None
 
 
-def verify(notifications: Iterator[Any], refs: Callable[[UUID], str | None], *,
-           until: int | None = None,
-           heads: dict[str, tuple[int, str, int]] | None = None) -> Verification:
+def verify(
+    notifications: Iterator[Any],
+    refs: Callable[[UUID], str | None],
+    *,
+    until: int | None = None,
+    heads: dict[str, tuple[int, str, int]] | None = None,
+) -> Verification:
     """Recompute the chains of these notifications, in log order: all of the log, or (with
     ``heads``, each stream's last verified event) what was written after it."""
     streams, events, unchained, position = entries(
-        n for n in notifications if until is None or n.id <= until)
-    result = Verification(events=events, streams=len(streams), unchained=unchained,
-                          position=until if until is not None else position)
+        n for n in notifications if until is None or n.id <= until
+    )
+    result = Verification(
+        events=events,
+        streams=len(streams),
+        unchained=unchained,
+        position=until if until is not None else position,
+    )
     for stream, found in streams.items():
         known = (heads or {}).get(str(stream))
-        start = None if known is None or known[1] == "unchained" else (
-            known[0], bytes.fromhex(known[1]))
+        start = (
+            None
+            if known is None or known[1] == "unchained"
+            else (known[0], bytes.fromhex(known[1]))
+        )
         problem = check(stream, found, None, start)
         if problem is not None:
             problem.ref = refs(stream)  # looked up only for a stream that is named
             result.problems.append(problem)
         head = max(found, key=lambda e: e.version)
-        result.heads[str(stream)] = (head.version, head.own.hex() or "unchained",
-                                     head.position)
+        result.heads[str(stream)] = (head.version, head.own.hex() or "unchained", head.position)
     result.problems.sort(key=lambda p: (p.ref or p.stream, p.version))
     return result
 
@@ -356,10 +445,14 @@ class Integrity:
         self.ledger = ledger
         self.db = Database.of(ledger)
         with self.db.transaction(STATE) as tx:
-            tx.execute("CREATE TABLE IF NOT EXISTS {heads} (stream TEXT PRIMARY KEY, "
-                       "version BIGINT NOT NULL, own TEXT NOT NULL, position BIGINT NOT NULL)")
-            tx.execute("CREATE TABLE IF NOT EXISTS {runs} (position BIGINT NOT NULL, "
-                       "verified_at TEXT NOT NULL, ok BOOLEAN NOT NULL, events BIGINT NOT NULL)")
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS {heads} (stream TEXT PRIMARY KEY, "
+                "version BIGINT NOT NULL, own TEXT NOT NULL, position BIGINT NOT NULL)"
+            )
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS {runs} (position BIGINT NOT NULL, "
+                "verified_at TEXT NOT NULL, ok BOOLEAN NOT NULL, events BIGINT NOT NULL)"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -367,13 +460,17 @@ class Integrity:
     def head(self) -> int:
         return int(self.ledger.recorder.max_notification_id() or 0)
 
-    def notifications(self, start: int, until: int,
-                      progress: Callable[[int], None] | None) -> Iterator[Any]:
+    def notifications(
+        self, start: int, until: int, progress: Callable[[int], None] | None
+    ) -> Iterator[Any]:
         position = start
         while position < until:
             page = self.ledger.recorder.select_notifications(
-                start=position, limit=min(PAGE, until - position), stop=until,
-                inclusive_of_start=False)
+                start=position,
+                limit=min(PAGE, until - position),
+                stop=until,
+                inclusive_of_start=False,
+            )
             if not page:
                 return
             yield from page
@@ -393,15 +490,19 @@ class Integrity:
                 loaded = True
                 try:
                     with self.db.transaction({"streams": "view_streams"}, commit=False) as tx:
-                        known = {row["id"]: row["ref"]
-                                 for row in tx.rows("SELECT id, ref FROM {streams}")}
+                        known = {
+                            row["id"]: row["ref"]
+                            for row in tx.rows("SELECT id, ref FROM {streams}")
+                        }
                 except Exception:  # the views were never built here: ids will do
                     known = {}
             return known.get(str(stream))
+
         return ref
 
-    def verify(self, *, incremental: bool = False,
-               progress: Callable[[int], None] | None = None) -> Verification:
+    def verify(
+        self, *, incremental: bool = False, progress: Callable[[int], None] | None = None
+    ) -> Verification:
         """Every chain (or, incrementally, what was written since the last verified position),
         remembering the heads when all is well."""
         until = self.head()
@@ -421,24 +522,35 @@ class Integrity:
         if not stored:
             raise UnknownReference(f"no customer with reference {ref!r}", where="customer")
         # One stream's own order: its versions stand for positions in the log.
-        numbered = [Notification(id=s.originator_version, originator_id=s.originator_id,
-                                 originator_version=s.originator_version, topic=s.topic,
-                                 state=s.state) for s in stored]
+        numbered = [
+            Notification(
+                id=s.originator_version,
+                originator_id=s.originator_id,
+                originator_version=s.originator_version,
+                topic=s.topic,
+                state=s.state,
+            )
+            for s in stored
+        ]
         return verify(iter(numbered), lambda _: ref)
 
-    def against(self, text: str, progress: Callable[[int], None] | None = None
-                ) -> tuple[bool, Verification]:
+    def against(
+        self, text: str, progress: Callable[[int], None] | None = None
+    ) -> tuple[bool, Verification]:
         """Whether everything an earlier digest covered is still there and unchanged."""
         position, value = parse_digest(text)
         if position > self.head():
-            raise CommandInvalid(f"the digest covers the log up to position {position}; the "
-                                 f"log ends at {self.head()}: events are missing",
-                                 where="against")
+            raise CommandInvalid(
+                f"the digest covers the log up to position {position}; the "
+                f"log ends at {self.head()}: events are missing",
+                where="against",
+            )
         found = verify(self.notifications(0, position, progress), self.refs(), until=position)
         return parse_digest(found.digest())[1] == value, found
 
-    def at_position(self, position: int, progress: Callable[[int], None] | None = None
-                    ) -> Verification:
+    def at_position(
+        self, position: int, progress: Callable[[int], None] | None = None
+    ) -> Verification:
         """The log verified up to ``position`` (its digest is the one `ledger digest` printed
         when the log ended there): from the heads of the last run that found all well, if it
         ended at or before ``position``, else from the start. A run that reaches past the
@@ -447,8 +559,12 @@ class Integrity:
         start = last
         if last > position or any(at > last for _, _, at in heads.values()):
             start, heads = 0, {}
-        found = verify(self.notifications(start, position, progress), self.refs(),
-                       until=position, heads=heads or None)
+        found = verify(
+            self.notifications(start, position, progress),
+            self.refs(),
+            until=position,
+            heads=heads or None,
+        )
         if heads:
             found.heads = {**heads, **found.heads}
         if found.ok and position > last:
@@ -460,19 +576,24 @@ class Integrity:
         with self.db.transaction(STATE, commit=False) as tx:
             run = tx.one("SELECT MAX(position) AS position FROM {runs} WHERE ok = ?", (True,))
             rows = tx.rows("SELECT * FROM {heads}")
-        heads = {row["stream"]: (int(row["version"]), row["own"], int(row["position"]))
-                 for row in rows}
+        heads = {
+            row["stream"]: (int(row["version"]), row["own"], int(row["position"])) for row in rows
+        }
         return int(run["position"] or 0) if run else 0, heads
 
     def record(self, found: Verification) -> None:
         with self.db.transaction(STATE) as tx:
-            tx.execute("INSERT INTO {runs} VALUES (?, ?, ?, ?)",
-                       (found.position, iso(datetime.now(timezone.utc)), found.ok,
-                        found.events))
+            tx.execute(
+                "INSERT INTO {runs} VALUES (?, ?, ?, ?)",
+                (found.position, iso(datetime.now(timezone.utc)), found.ok, found.events),
+            )
             if found.ok:
                 tx.executemany(
                     "INSERT INTO {heads} VALUES (?, ?, ?, ?) ON CONFLICT (stream) DO UPDATE "
                     "SET version = excluded.version, own = excluded.own, "
                     "position = excluded.position",
-                    [(stream, version, own, position)
-                     for stream, (version, own, position) in found.heads.items()])
+                    [
+                        (stream, version, own, position)
+                        for stream, (version, own, position) in found.heads.items()
+                    ],
+                )

@@ -54,9 +54,11 @@ class PurchaseColumns:
         except ValueError as error:
             raise CommandInvalid(str(error), where="--currency") from None
         if self.delimiter is not None and len(self.delimiter) != 1:
-            raise CommandInvalid(f"the delimiter is one character, not {self.delimiter!r} "
-                                 "(--whitespace for runs of spaces or tabs)",
-                                 where="--delimiter")
+            raise CommandInvalid(
+                f"the delimiter is one character, not {self.delimiter!r} "
+                "(--whitespace for runs of spaces or tabs)",
+                where="--delimiter",
+            )
         for name in ("customer", "date", "amount", "order", "quantity"):
             spec = getattr(self, name)
             if spec is not None and spec.isdigit() and int(spec) < 1:
@@ -73,16 +75,27 @@ class PurchaseColumns:
             elif header is not None and spec in header:
                 found[name] = list(header).index(spec)
             else:
-                known = f"; the header has {', '.join(header)}" if header else \
-                    " (the file has no header: give column numbers, from 1)"
-                raise CommandInvalid(f"no column {spec!r} for the {name}{known}",
-                                     where=f"--{name}-column")
+                known = (
+                    f"; the header has {', '.join(header)}"
+                    if header
+                    else " (the file has no header: give column numbers, from 1)"
+                )
+                raise CommandInvalid(
+                    f"no column {spec!r} for the {name}{known}", where=f"--{name}-column"
+                )
         return found
 
 
-def import_purchases(settings: Settings, lines: Sequence[str], columns: PurchaseColumns, *,
-                     workers: int = 1, actor: str = "import", batch_size: int = 5000,
-                     progress: Callable[[int], None] | None = None) -> ImportReport:
+def import_purchases(
+    settings: Settings,
+    lines: Sequence[str],
+    columns: PurchaseColumns,
+    *,
+    workers: int = 1,
+    actor: str = "import",
+    batch_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Import a purchase history with ``workers`` processes, each writing the purchases of
     its share of the customers in batches of ``batch_size`` rows, one transaction each.
 
@@ -94,8 +107,13 @@ def import_purchases(settings: Settings, lines: Sequence[str], columns: Purchase
     app = Ledger(settings)  # makes the tables once, not in processes racing to
     try:
         if workers <= 1:
-            return import_commands(app, purchase_commands(lines, columns), actor=actor,
-                                   batch_size=batch_size, progress=progress)
+            return import_commands(
+                app,
+                purchase_commands(lines, columns),
+                actor=actor,
+                batch_size=batch_size,
+                progress=progress,
+            )
     finally:
         app.close()
     # Forked, the processes inherit the lines instead of being sent them.
@@ -103,9 +121,14 @@ def import_purchases(settings: Settings, lines: Sequence[str], columns: Purchase
     messages = context.Queue()
     # Made above: processes creating them at once would wait on each other's writes.
     made = settings.model_copy(update={"create_tables": False})
-    processes = [context.Process(target=_import_share, daemon=True, args=(
-        made, lines, columns, (k, workers), actor, batch_size, messages))
-        for k in range(workers)]
+    processes = [
+        context.Process(
+            target=_import_share,
+            daemon=True,
+            args=(made, lines, columns, (k, workers), actor, batch_size, messages),
+        )
+        for k in range(workers)
+    ]
     reports: dict[int, ImportReport] = {}
     try:
         for process in processes:
@@ -116,8 +139,10 @@ def import_purchases(settings: Settings, lines: Sequence[str], columns: Purchase
             except queue.Empty:
                 for k, process in enumerate(processes):
                     if k not in reports and process.exitcode is not None:
-                        raise RuntimeError(f"import process {k + 1} of {workers} stopped "
-                                           f"(exit code {process.exitcode})") from None
+                        raise RuntimeError(
+                            f"import process {k + 1} of {workers} stopped "
+                            f"(exit code {process.exitcode})"
+                        ) from None
                 continue
             if kind == "rows" and progress:
                 progress(payload)
@@ -133,22 +158,37 @@ def import_purchases(settings: Settings, lines: Sequence[str], columns: Purchase
     return ImportReport.merged(reports.values())
 
 
-def _import_share(settings: Settings, lines: Sequence[str], columns: PurchaseColumns,
-                  share: tuple[int, int], actor: str, batch_size: int,
-                  messages: multiprocessing.Queue[tuple[str, int, object]]) -> None:
+def _import_share(
+    settings: Settings,
+    lines: Sequence[str],
+    columns: PurchaseColumns,
+    share: tuple[int, int],
+    actor: str,
+    batch_size: int,
+    messages: multiprocessing.Queue[tuple[str, int, object]],
+) -> None:
     mine = share[0]
     try:
         app = Ledger(settings)
         try:
-            report = import_commands(app, purchase_commands(lines, columns, share=share),
-                                     actor=actor, batch_size=batch_size,
-                                     progress=lambda rows: messages.put(("rows", mine, rows)))
+            report = import_commands(
+                app,
+                purchase_commands(lines, columns, share=share),
+                actor=actor,
+                batch_size=batch_size,
+                progress=lambda rows: messages.put(("rows", mine, rows)),
+            )
         finally:
             app.close()
         messages.put(("report", mine, report))
     except Exception as error:  # handed to the parent, which raises it
-        messages.put(("failed", mine, error if _picklable(error)
-                      else RuntimeError(f"{type(error).__name__}: {error}")))
+        messages.put(
+            (
+                "failed",
+                mine,
+                error if _picklable(error) else RuntimeError(f"{type(error).__name__}: {error}"),
+            )
+        )
 
 
 def _picklable(error: Exception) -> bool:
@@ -167,14 +207,21 @@ def rows_of(lines: Iterable[str], columns: PurchaseColumns) -> Iterator[tuple[in
     else:
         delimiter = columns.delimiter
         # A line without a quote is split as the csv module would split it, four times faster.
-        split = ((n, line.split(delimiter) if '"' not in line
-                  else next(csv.reader([line], delimiter=delimiter))) for n, line in numbered)
+        split = (
+            (
+                n,
+                line.split(delimiter)
+                if '"' not in line
+                else next(csv.reader([line], delimiter=delimiter)),
+            )
+            for n, line in numbered
+        )
     yield from split
 
 
-def purchase_commands(lines: Iterable[str], columns: PurchaseColumns, *,
-                      share: tuple[int, int] = (0, 1)
-                      ) -> Iterator[tuple[int, list[Command] | LedgerError]]:
+def purchase_commands(
+    lines: Iterable[str], columns: PurchaseColumns, *, share: tuple[int, int] = (0, 1)
+) -> Iterator[tuple[int, list[Command] | LedgerError]]:
     """(line number, the commands of that row, or why it is refused).
 
     Rows come customer by customer (customers in order of first appearance, each one's rows
@@ -209,14 +256,19 @@ def purchase_commands(lines: Iterable[str], columns: PurchaseColumns, *,
                 values = {name: cell(fields, at, name, number) for name, at in positions.items()}
             occurred = dates.get(values["date"])
             if occurred is None:
-                occurred = dates[values["date"]] = parse_date(values["date"],
-                                                              columns.date_format, number)
+                occurred = dates[values["date"]] = parse_date(
+                    values["date"], columns.date_format, number
+                )
             order = values.get("order") or next_order(values["customer"], occurred, seen)
             purchase: dict[str, Any] = {
-                "type": "record_purchase", "customer": customer, "order_id": order,
+                "type": "record_purchase",
+                "customer": customer,
+                "order_id": order,
                 "amount": decimal(values["amount"], "amount", number),
-                "currency": columns.currency, "occurred_at": occurred,
-                "command_id": command_id(f"purchase:{customer}:{order}")}
+                "currency": columns.currency,
+                "occurred_at": occurred,
+                "command_id": command_id(f"purchase:{customer}:{order}"),
+            }
             if values.get("quantity"):
                 purchase["quantity"] = decimal(values["quantity"], "quantity", number)
             command = parse_command(purchase, where=f"line {number}")
@@ -227,9 +279,15 @@ def purchase_commands(lines: Iterable[str], columns: PurchaseColumns, *,
     for customer, rows in by_customer.items():
         first_line, first, first_at = rows[0]
         register = parse_command(
-            {"type": "register_customer", "ref": customer, "name": customer,
-             "occurred_at": first_at, "command_id": command_id(f"register:{customer}")},
-            where=f"line {first_line}")
+            {
+                "type": "register_customer",
+                "ref": customer,
+                "name": customer,
+                "occurred_at": first_at,
+                "command_id": command_id(f"register:{customer}"),
+            },
+            where=f"line {first_line}",
+        )
         yield first_line, [register, first]
         yield from ((number, [command]) for number, command, _ in rows[1:])
 
@@ -245,8 +303,10 @@ def customer_of(fields: Sequence[str], at: int, line: int) -> str:
 
 def cell(fields: Sequence[str], at: int, name: str, line: int) -> str:
     if at >= len(fields):
-        raise CommandInvalid(f"the row has {len(fields)} columns, the {name} is column "
-                             f"{at + 1}", where=f"line {line}")
+        raise CommandInvalid(
+            f"the row has {len(fields)} columns, the {name} is column {at + 1}",
+            where=f"line {line}",
+        )
     return fields[at].strip()
 
 
@@ -254,8 +314,9 @@ def parse_date(text: str, form: str, line: int) -> datetime:
     try:
         moment = datetime.strptime(text, form)
     except ValueError:
-        raise CommandInvalid(f"date {text!r} does not match the format {form!r}",
-                             where=f"line {line}") from None
+        raise CommandInvalid(
+            f"date {text!r} does not match the format {form!r}", where=f"line {line}"
+        ) from None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 

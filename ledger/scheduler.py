@@ -45,8 +45,13 @@ from ledger.projections.registry import views_named
 from ledger.projections.runner import Runner
 
 ACTOR = "scheduler"
-JOB_NAMES = ("overdue_promises", "expired_quotes", "missed_deadlines", "lapsed_customers",
-             "orphaned_work")
+JOB_NAMES = (
+    "overdue_promises",
+    "expired_quotes",
+    "missed_deadlines",
+    "lapsed_customers",
+    "orphaned_work",
+)
 READS = ["promises", "quotes", "service", "dossier", "activity"]
 RETRY_SECONDS = 5.0  # after the store failed under a running scheduler
 # customer, entry id, the key naming the fact, the command
@@ -92,53 +97,122 @@ class Jobs:
     # -- the jobs ---------------------------------------------------------------------------
 
     def overdue_promises(self, now: datetime) -> list[Fact]:
-        rows = self.rows("SELECT customer, promise_id FROM {promises} WHERE status = 'open' "
-                         "AND retracted = ? AND due_by < ?", (False, iso(now)))
-        return self.execute("overdue_promises", now, [
-            (row["customer"], row["promise_id"], f"overdue:{row['customer']}:{row['promise_id']}",
-             {"type": "mark_promise_overdue", "customer": row["customer"],
-              "promise_id": row["promise_id"]}) for row in rows])
+        rows = self.rows(
+            "SELECT customer, promise_id FROM {promises} WHERE status = 'open' "
+            "AND retracted = ? AND due_by < ?",
+            (False, iso(now)),
+        )
+        return self.execute(
+            "overdue_promises",
+            now,
+            [
+                (
+                    row["customer"],
+                    row["promise_id"],
+                    f"overdue:{row['customer']}:{row['promise_id']}",
+                    {
+                        "type": "mark_promise_overdue",
+                        "customer": row["customer"],
+                        "promise_id": row["promise_id"],
+                    },
+                )
+                for row in rows
+            ],
+        )
 
     def expired_quotes(self, now: datetime) -> list[Fact]:
-        rows = self.rows("SELECT customer, quote_id FROM {quotes} WHERE status = 'open' "
-                         "AND retracted = ? AND valid_until < ?", (False, iso(now)))
-        return self.execute("expired_quotes", now, [
-            (row["customer"], row["quote_id"], f"expired:{row['customer']}:{row['quote_id']}",
-             {"type": "expire_quote", "customer": row["customer"], "quote_id": row["quote_id"]})
-            for row in rows])
+        rows = self.rows(
+            "SELECT customer, quote_id FROM {quotes} WHERE status = 'open' "
+            "AND retracted = ? AND valid_until < ?",
+            (False, iso(now)),
+        )
+        return self.execute(
+            "expired_quotes",
+            now,
+            [
+                (
+                    row["customer"],
+                    row["quote_id"],
+                    f"expired:{row['customer']}:{row['quote_id']}",
+                    {
+                        "type": "expire_quote",
+                        "customer": row["customer"],
+                        "quote_id": row["quote_id"],
+                    },
+                )
+                for row in rows
+            ],
+        )
 
     def missed_deadlines(self, now: datetime) -> list[Fact]:
-        rows = [*self.rows("SELECT customer, request_id AS entry, respond_by FROM {requests} "
-                           "WHERE status = 'open' AND retracted = ? AND respond_by < ?",
-                           (False, iso(now))),
-                *self.rows("SELECT customer, complaint_id AS entry, respond_by FROM {complaints} "
-                           "WHERE status = 'open' AND retracted = ? AND respond_by < ?",
-                           (False, iso(now)))]
-        return self.execute("missed_deadlines", now, [
-            (row["customer"], row["entry"],
-             f"missed:{row['customer']}:{row['entry']}:{row['respond_by']}",
-             {"type": "flag_missed_deadline", "customer": row["customer"],
-              "entry_id": row["entry"], "deadline": row["respond_by"]}) for row in rows])
+        rows = [
+            *self.rows(
+                "SELECT customer, request_id AS entry, respond_by FROM {requests} "
+                "WHERE status = 'open' AND retracted = ? AND respond_by < ?",
+                (False, iso(now)),
+            ),
+            *self.rows(
+                "SELECT customer, complaint_id AS entry, respond_by FROM {complaints} "
+                "WHERE status = 'open' AND retracted = ? AND respond_by < ?",
+                (False, iso(now)),
+            ),
+        ]
+        return self.execute(
+            "missed_deadlines",
+            now,
+            [
+                (
+                    row["customer"],
+                    row["entry"],
+                    f"missed:{row['customer']}:{row['entry']}:{row['respond_by']}",
+                    {
+                        "type": "flag_missed_deadline",
+                        "customer": row["customer"],
+                        "entry_id": row["entry"],
+                        "deadline": row["respond_by"],
+                    },
+                )
+                for row in rows
+            ],
+        )
 
     def lapsed_customers(self, now: datetime) -> list[Fact]:
         """Customers whose last purchase or contact (or, without one, their registration) is
         ``lapse_days`` old, who have not churned and have not lapsed since then."""
         cutoff = iso(shifted(now, -self.lapse_days))
         with self.runner.db.transaction(self.tables, commit=False) as tx:  # one snapshot
-            customers = tx.rows("SELECT ref, registered_at FROM {customers} WHERE "
-                                "churned_at IS NULL AND erased = ?", (False,))
+            customers = tx.rows(
+                "SELECT ref, registered_at FROM {customers} WHERE "
+                "churned_at IS NULL AND erased = ?",
+                (False,),
+            )
             until = iso(now)
-            active = {row["customer"]: row["at"] for row in tx.rows(
-                "SELECT customer, MAX(occurred_at) AS at FROM (SELECT customer, occurred_at FROM "
-                "{purchases} WHERE retracted = ? UNION ALL SELECT customer, occurred_at FROM "
-                "{contacts} WHERE retracted = ?) activity WHERE occurred_at <= ? GROUP BY customer",
-                (False, False, until))}
-            lapsed = {row["customer"]: row["at"] for row in tx.rows(
-                "SELECT customer, MAX(occurred_at) AS at FROM {standing} WHERE kind = 'lapsed' "
-                "AND occurred_at <= ? GROUP BY customer", (until,))}
-            bought = {row["customer"]: row["at"] for row in tx.rows(
-                "SELECT customer, MAX(occurred_at) AS at FROM {purchases} WHERE retracted = ? "
-                "AND occurred_at <= ? GROUP BY customer", (False, until))}
+            active = {
+                row["customer"]: row["at"]
+                for row in tx.rows(
+                    "SELECT customer, MAX(occurred_at) AS at FROM"
+                    " (SELECT customer, occurred_at FROM {purchases} WHERE retracted = ?"
+                    " UNION ALL SELECT customer, occurred_at FROM {contacts} WHERE retracted = ?)"
+                    " activity WHERE occurred_at <= ? GROUP BY customer",
+                    (False, False, until),
+                )
+            }
+            lapsed = {
+                row["customer"]: row["at"]
+                for row in tx.rows(
+                    "SELECT customer, MAX(occurred_at) AS at FROM {standing} WHERE kind = 'lapsed' "
+                    "AND occurred_at <= ? GROUP BY customer",
+                    (until,),
+                )
+            }
+            bought = {
+                row["customer"]: row["at"]
+                for row in tx.rows(
+                    "SELECT customer, MAX(occurred_at) AS at FROM {purchases} WHERE retracted = ? "
+                    "AND occurred_at <= ? GROUP BY customer",
+                    (False, until),
+                )
+            }
         candidates: list[Candidate] = []
         for row in customers:
             ref, last = row["ref"], active.get(row["ref"]) or row["registered_at"]
@@ -146,9 +220,14 @@ class Jobs:
                 continue
             if ref in lapsed and lapsed[ref] >= (bought.get(ref) or ""):
                 continue  # lapsed already, and has not bought since
-            candidates.append((ref, None, f"lapsed:{ref}:{last}",
-                               {"type": "mark_lapsed", "customer": ref,
-                                "days": self.lapse_days}))
+            candidates.append(
+                (
+                    ref,
+                    None,
+                    f"lapsed:{ref}:{last}",
+                    {"type": "mark_lapsed", "customer": ref, "days": self.lapse_days},
+                )
+            )
         return self.execute("lapsed_customers", now, candidates)
 
     def orphaned_work(self, now: datetime) -> list[Fact]:
@@ -156,15 +235,28 @@ class Jobs:
         to the rep's manager (a quote past its validity expires instead)."""
         with self.runner.db.transaction(self.tables, commit=False) as tx:
             rows = orphaned_rows(tx, iso(now) or "", "WHERE item <> 'quote'")
-        return self.execute("orphaned_work", now, [
-            (row["customer"], row["id"], f"orphaned:{row['customer']}:{row['id']}:"
-             f"{row['responsible']}",
-             {"type": "move_responsibility", "customer": row["customer"],
-              "to_rep": row["manager"], "from_rep": row["responsible"],
-              "entry_ids": [row["id"]],
-              "reason": f"overdue, and {row['responsible']} departed on "
-                        f"{row['departed_at'][:10]}: raised to their manager"})
-            for row in rows if row["overdue"] and row["manager"]])
+        return self.execute(
+            "orphaned_work",
+            now,
+            [
+                (
+                    row["customer"],
+                    row["id"],
+                    f"orphaned:{row['customer']}:{row['id']}:{row['responsible']}",
+                    {
+                        "type": "move_responsibility",
+                        "customer": row["customer"],
+                        "to_rep": row["manager"],
+                        "from_rep": row["responsible"],
+                        "entry_ids": [row["id"]],
+                        "reason": f"overdue, and {row['responsible']} departed on "
+                        f"{row['departed_at'][:10]}: raised to their manager",
+                    },
+                )
+                for row in rows
+                if row["overdue"] and row["manager"]
+            ],
+        )
 
     # -- shared -------------------------------------------------------------------------------
 
@@ -177,9 +269,11 @@ class Jobs:
         if not candidates:
             return []
         commands: list[Command] = [
-            parse_command({**data, "occurred_at": now.isoformat(),
-                           "command_id": "scheduler:" + digest(key)})
-            for _, _, key, data in candidates]
+            parse_command(
+                {**data, "occurred_at": now.isoformat(), "command_id": "scheduler:" + digest(key)}
+            )
+            for _, _, key, data in candidates
+        ]
         for attempt in range(3):
             try:
                 outcomes = self.ledger.execute_many(commands, actor=ACTOR)
@@ -195,8 +289,9 @@ class Jobs:
             if isinstance(outcome, LedgerError):
                 facts.append(Fact(job, customer, entry, "skipped", outcome.message))
             else:
-                facts.append(Fact(job, customer, entry,
-                                  "already" if outcome.duplicate else "written"))
+                facts.append(
+                    Fact(job, customer, entry, "already" if outcome.duplicate else "written")
+                )
         return facts
 
 
@@ -216,9 +311,13 @@ class Leadership:
             return True
         if self.settings.database_url:
             conn = psycopg.connect(self.settings.database_url, autocommit=True)
-            key = int.from_bytes(hashlib.sha256(
-                f"ledger-scheduler:{self.settings.database_schema}".encode()).digest()[:8],
-                "big", signed=True)
+            key = int.from_bytes(
+                hashlib.sha256(
+                    f"ledger-scheduler:{self.settings.database_schema}".encode()
+                ).digest()[:8],
+                "big",
+                signed=True,
+            )
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
             if row is None or not row[0]:
                 conn.close()
@@ -235,8 +334,9 @@ class Leadership:
         self.held = handle
         return True
 
-    def acquire(self, stop: threading.Event, *, poll: float = 1.0,
-                waiting: Callable[[], None] | None = None) -> bool:
+    def acquire(
+        self, stop: threading.Event, *, poll: float = 1.0, waiting: Callable[[], None] | None = None
+    ) -> bool:
         """Wait for the right to act; False if ``stop`` is set first."""
         told = False
         while not stop.is_set():
@@ -261,8 +361,14 @@ class SchedulerService:
     ``start`` returns at once; the work happens on background threads until ``stop``.
     """
 
-    def __init__(self, settings: Settings, *, intervals: dict[str, float] | None = None,
-                 lapse_days: int = 180, report: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        intervals: dict[str, float] | None = None,
+        lapse_days: int = 180,
+        report: Callable[[str], None] = print,
+    ) -> None:
         """``intervals``: seconds between runs, per job (default 300 each)."""
         self.settings = settings
         self.intervals = {name: 300.0 for name in JOB_NAMES} | (intervals or {})
@@ -284,8 +390,10 @@ class SchedulerService:
                 self.serve()
                 return
             except Exception as error:
-                self.report(f"scheduler: {type(error).__name__}: {error}; trying again in "
-                            f"{RETRY_SECONDS:g} s")
+                self.report(
+                    f"scheduler: {type(error).__name__}: {error}; trying again in "
+                    f"{RETRY_SECONDS:g} s"
+                )
                 if self.scheduler is not None and self.scheduler.running:
                     self.scheduler.shutdown(wait=False)
                 self.leadership.release()
@@ -295,33 +403,48 @@ class SchedulerService:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        if not self.leadership.acquire(self.halt, waiting=lambda: self.report(
-                "another scheduler holds the lock; waiting to take over")):
+        if not self.leadership.acquire(
+            self.halt,
+            waiting=lambda: self.report("another scheduler holds the lock; waiting to take over"),
+        ):
             return
         ledger = Ledger(self.settings)
         jobs = Jobs(ledger, lapse_days=self.lapse_days)
-        self.report("scheduler: holding the lock; every " + ", ".join(
-            f"{name} {seconds:g} s" for name, seconds in self.intervals.items()))
+        self.report(
+            "scheduler: holding the lock; every "
+            + ", ".join(f"{name} {seconds:g} s" for name, seconds in self.intervals.items())
+        )
 
         def tick(name: str) -> None:
             try:
                 facts = jobs.run(datetime.now(timezone.utc), (name,))
             except Exception as error:  # the database, most likely: the next run retries
-                self.report(f"scheduler: {name} failed ({type(error).__name__}: {error}); "
-                            "its next run will catch up")
+                self.report(
+                    f"scheduler: {name} failed ({type(error).__name__}: {error}); "
+                    "its next run will catch up"
+                )
                 return
             written = [f for f in facts if f.outcome == "written"]
             if written:
-                self.report(f"scheduler: {name} wrote {len(written)}: " + ", ".join(
-                    f"{f.customer} {f.entry or ''}".strip() for f in written[:10]))
+                self.report(
+                    f"scheduler: {name} wrote {len(written)}: "
+                    + ", ".join(f"{f.customer} {f.entry or ''}".strip() for f in written[:10])
+                )
 
         # One worker: the jobs share a runner and take turns; runs of a job coalesce.
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
         for name, seconds in self.intervals.items():
-            self.scheduler.add_job(tick, "interval", args=(name,), seconds=seconds,
-                                   next_run_time=datetime.now(timezone.utc), id=name)
+            self.scheduler.add_job(
+                tick,
+                "interval",
+                args=(name,),
+                seconds=seconds,
+                next_run_time=datetime.now(timezone.utc),
+                id=name,
+            )
         self.scheduler.start()
         self.halt.wait()
         self.scheduler.shutdown(wait=True)

@@ -37,8 +37,7 @@ from ledger.projections.db import Database, iso
 # A customer's profile fields that identify them.
 PROFILE = frozenset({"name", "email", "phone", "address", "company"})
 # Free text typed about a customer: what was said, promised, complained of, and why.
-FREE_TEXT = frozenset({"subject", "summary", "description", "text", "note", "reason",
-                       "resolution"})
+FREE_TEXT = frozenset({"subject", "summary", "description", "text", "note", "reason", "resolution"})
 PERSONAL = PROFILE | FREE_TEXT
 # The erasure's own reason is the record of why; it is written as the key is destroyed.
 UNSEALED_EVENTS = frozenset({"PersonalDataErased"})
@@ -70,8 +69,10 @@ class CustomerKeys:
 
     def create_table(self) -> None:
         with self.db.transaction(TABLE) as tx:
-            tx.execute("CREATE TABLE IF NOT EXISTS {keys} (stream TEXT PRIMARY KEY, key TEXT, "
-                       "destroyed_at TEXT)")
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS {keys} (stream TEXT PRIMARY KEY, key TEXT, "
+                "destroyed_at TEXT)"
+            )
 
     def cipher(self, stream: UUID | str, *, create: bool) -> AESGCM | None:
         """The customer's cipher; None if their key was destroyed (or, without ``create``,
@@ -99,15 +100,19 @@ class CustomerKeys:
         with self.lock:
             names = sorted({str(s) for s in streams} - self.known.keys() - self.destroyed)
         for start in range(0, len(names), KEY_CHUNK):
-            chunk = names[start:start + KEY_CHUNK]
+            chunk = names[start : start + KEY_CHUNK]
             found = self.read(chunk)
             missing = [name for name in chunk if name not in found]
             if missing:
                 with self.db.transaction(TABLE) as tx:
-                    tx.executemany("INSERT INTO {keys} (stream, key) VALUES (?, ?) "
-                                   "ON CONFLICT (stream) DO NOTHING",
-                                   [(name, base64.b64encode(AESGCM.generate_key(256)).decode())
-                                    for name in missing])
+                    tx.executemany(
+                        "INSERT INTO {keys} (stream, key) VALUES (?, ?) "
+                        "ON CONFLICT (stream) DO NOTHING",
+                        [
+                            (name, base64.b64encode(AESGCM.generate_key(256)).decode())
+                            for name in missing
+                        ],
+                    )
                 found.update(self.read(missing))  # another process may have made one first
             self.remember(found)
 
@@ -122,16 +127,17 @@ class CustomerKeys:
     def read(self, names: list[str]) -> dict[str, str | None]:
         """The stored keys of these customers (None: destroyed); absent: never made."""
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
-            rows = tx.rows(f"SELECT stream, key FROM {{keys}} WHERE stream IN "
-                           f"({', '.join('?' * len(names))})", names)
+            rows = tx.rows(
+                f"SELECT stream, key FROM {{keys}} WHERE stream IN ({', '.join('?' * len(names))})",
+                names,
+            )
         return {row["stream"]: row["key"] for row in rows}
 
     def refresh(self) -> None:
         if time.monotonic() < self.checked + self.ttl:
             return
         with self.db.transaction(TABLE, commit=False, snapshot=False) as tx:
-            gone = {row["stream"] for row in tx.rows("SELECT stream FROM {keys} "
-                                                     "WHERE key IS NULL")}
+            gone = {row["stream"] for row in tx.rows("SELECT stream FROM {keys} WHERE key IS NULL")}
         with self.lock:
             self.destroyed |= gone
             for name in gone:
@@ -155,9 +161,11 @@ class CustomerKeys:
 
 # What destroys a key, in the transaction that records the erasure (ledger/store.py): the row
 # stays, without its key, so that every process learns that the key is gone, not unmade.
-DESTROY_KEY = ("INSERT INTO {keys} (stream, key, destroyed_at) VALUES (?, NULL, ?) "
-               "ON CONFLICT (stream) DO UPDATE SET key = NULL, "
-               "destroyed_at = excluded.destroyed_at")
+DESTROY_KEY = (
+    "INSERT INTO {keys} (stream, key, destroyed_at) VALUES (?, NULL, ?) "
+    "ON CONFLICT (stream) DO UPDATE SET key = NULL, "
+    "destroyed_at = excluded.destroyed_at"
+)
 
 
 def destroyed_key_row(stream: UUID) -> tuple[str, str]:
@@ -183,7 +191,7 @@ def unseal(text: str, cipher: AESGCM | None) -> Any:
     if text.startswith(SEALED):
         stream, data = bytes.fromhex(text[8:40]), base64.b64decode(text[41:])
     else:
-        stream, data = None, base64.b64decode(text[len(LEGACY):])
+        stream, data = None, base64.b64decode(text[len(LEGACY) :])
     try:
         return json.loads(cipher.decrypt(data[:12], data[12:], stream))
     except InvalidTag:
@@ -208,17 +216,25 @@ OPAQUE = frozenset({"kinds", "retracted", "entry_times"})
 def sealed_fields(state: Any, key: AESGCM, stream: UUID) -> Any:
     """The state with every personal field's value sealed (recursively through dicts)."""
     if isinstance(state, dict):
-        return {name: (value if name in OPAQUE
-                       else seal(value, key, stream) if name in PERSONAL and value is not None
-                       and not isinstance(value, dict) else sealed_fields(value, key, stream))
-                for name, value in state.items()}
+        return {
+            name: (
+                value
+                if name in OPAQUE
+                else seal(value, key, stream)
+                if name in PERSONAL and value is not None and not isinstance(value, dict)
+                else sealed_fields(value, key, stream)
+            )
+            for name, value in state.items()
+        }
     return state
 
 
 def opened_fields(state: Any, key: AESGCM | None) -> Any:
     if isinstance(state, dict):
-        return {name: value if name in OPAQUE else opened_fields(value, key)
-                for name, value in state.items()}
+        return {
+            name: value if name in OPAQUE else opened_fields(value, key)
+            for name, value in state.items()
+        }
     if isinstance(state, str) and state.startswith(MARK) and is_sealed(state):
         return unseal(state, key)
     return state
@@ -238,8 +254,11 @@ def has_personal(state: Any) -> bool:
     # Called for every event written: most hold no nested fields, which this tells at C speed.
     if dict not in map(type, state.values()):
         return False
-    return any(has_personal(value) for name, value in state.items()
-               if isinstance(value, dict) and name not in PERSONAL and name not in OPAQUE)
+    return any(
+        has_personal(value)
+        for name, value in state.items()
+        if isinstance(value, dict) and name not in PERSONAL and name not in OPAQUE
+    )
 
 
 def has_sealed(state: Any) -> bool:
@@ -294,7 +313,7 @@ def tokens(text: str) -> set[str]:
         found.add(word)
         for run in CJK.findall(word):
             found.update(run)
-            found.update(run[i:i + 2] for i in range(len(run) - 1))
+            found.update(run[i : i + 2] for i in range(len(run) - 1))
     digits = "".join(ch for ch in value if ch.isdigit())
     if len(digits) >= 3:
         found.add(digits)
@@ -310,8 +329,9 @@ def query_tokens(text: str) -> set[str]:
         runs = CJK.findall(word)
         if runs and "".join(runs) == word:
             for run in runs:
-                found.update([run] if len(run) == 1 else
-                             (run[i:i + 2] for i in range(len(run) - 1)))
+                found.update(
+                    [run] if len(run) == 1 else (run[i : i + 2] for i in range(len(run) - 1))
+                )
         else:
             found.add(word[:PREFIXES] if len(word) > PREFIXES else word)
     return found

@@ -17,15 +17,18 @@ class Secrets:
 
     def create_table(self) -> None:
         with self.db.transaction(TABLE) as tx:
-            tx.execute("CREATE TABLE IF NOT EXISTS {secrets} (name TEXT PRIMARY KEY, "
-                       "value TEXT NOT NULL)")
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS {secrets} (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
 
     def get(self, name: str) -> bytes:
         """The secret of this name, drawn now if no process has drawn it yet."""
         if name not in self.known:
             with self.db.transaction(TABLE) as tx:
-                tx.execute("INSERT INTO {secrets} VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-                           (name, secrets.token_hex(32)))
+                tx.execute(
+                    "INSERT INTO {secrets} VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    (name, secrets.token_hex(32)),
+                )
             with self.db.transaction(TABLE, commit=False) as tx:
                 found = tx.one("SELECT value FROM {secrets} WHERE name = ?", (name,))
             assert found is not None

@@ -63,29 +63,44 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             "result TEXT NOT NULL)",
         ]
 
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[Any],
-                       **kwargs: Any) -> Sequence[int] | None:
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[Any], **kwargs: Any
+    ) -> Sequence[int] | None:
         notification_ids = super()._insert_events(c, stored_events, **kwargs)
         commands: Iterable[CommandRow] = kwargs.get("commands", ())
-        c.executemany(f"INSERT INTO {COMMANDS_TABLE} VALUES (?, ?, ?, ?, ?)",
-                      [(row.command_id, row.fingerprint, row.originator_id.hex,
-                        row.originator_version, compact(row.result))
-                       for row in commands])
+        c.executemany(
+            f"INSERT INTO {COMMANDS_TABLE} VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    row.command_id,
+                    row.fingerprint,
+                    row.originator_id.hex,
+                    row.originator_version,
+                    compact(row.result),
+                )
+                for row in commands
+            ],
+        )
         destroyed: Sequence[UUID] = kwargs.get("destroy_keys", ())
         if destroyed:
             c.execute("PRAGMA secure_delete = ON")  # the key's bytes are zeroed, not freed
-            c.executemany(DESTROY_KEY.format(**KEYS_TABLE),
-                          [destroyed_key_row(stream) for stream in destroyed])
+            c.executemany(
+                DESTROY_KEY.format(**KEYS_TABLE),
+                [destroyed_key_row(stream) for stream in destroyed],
+            )
         return notification_ids
 
     def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:
         found: set[UUID] = set()
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(ids), 500):
-                chunk = [i.hex for i in ids[start:start + 500]]
-                c.execute(f"SELECT originator_id FROM {self.events_table_name} WHERE "
-                          f"originator_id IN ({', '.join('?' * len(chunk))}) "
-                          "AND originator_version = 1", chunk)
+                chunk = [i.hex for i in ids[start : start + 500]]
+                c.execute(
+                    f"SELECT originator_id FROM {self.events_table_name} WHERE "
+                    f"originator_id IN ({', '.join('?' * len(chunk))}) "
+                    "AND originator_version = 1",
+                    chunk,
+                )
                 found.update(UUID(row["originator_id"]) for row in c.fetchall())
         return found
 
@@ -93,7 +108,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         found: dict[str, RecordedCommand] = {}
         with self.datastore.transaction(commit=False) as c:
             for start in range(0, len(command_ids), 500):
-                chunk = list(command_ids[start:start + 500])
+                chunk = list(command_ids[start : start + 500])
                 c.execute(
                     f"SELECT c.command_id, c.fingerprint, c.result, e.rowid AS position "
                     f"FROM {COMMANDS_TABLE} c LEFT JOIN {self.events_table_name} e "
@@ -104,23 +119,26 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 )
                 for row in c.fetchall():
                     found[row["command_id"]] = RecordedCommand(
-                        row["fingerprint"], json.loads(row["result"]), row["position"])
+                        row["fingerprint"], json.loads(row["result"]), row["position"]
+                    )
         return found
 
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
-    def __init__(self, datastore: PostgresDatastore, *,
-                 events_table_name: str = "stored_events") -> None:
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         schema = Identifier(self.datastore.schema)
-        self.sql_create_statements.insert(
-            0, SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(schema))
-        self.sql_create_statements.append(SQL(
-            "CREATE TABLE IF NOT EXISTS {0}.{1} ("
-            "command_id text PRIMARY KEY, fingerprint text NOT NULL, "
-            "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
-            "result jsonb NOT NULL)"
-        ).format(schema, Identifier(COMMANDS_TABLE)))
+        self.sql_create_statements.insert(0, SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(schema))
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0}.{1} ("
+                "command_id text PRIMARY KEY, fingerprint text NOT NULL, "
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL, "
+                "result jsonb NOT NULL)"
+            ).format(schema, Identifier(COMMANDS_TABLE))
+        )
         # All of a batch's command records in one statement, sent as one JSON array: a
         # statement per row costs the client more than the server (ledger/projections/db.py).
         self.insert_commands_statement = SQL(
@@ -146,18 +164,21 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
             " RETURNING notification_id"
         ).format(schema, Identifier(self.events_table_name))
 
-        self.destroy_keys_statement = SQL(DESTROY_KEY.replace("?", "%s").format(
-            keys="{0}.{1}")).format(schema, Identifier(KEYS_TABLE["keys"]))
+        self.destroy_keys_statement = SQL(
+            DESTROY_KEY.replace("?", "%s").format(keys="{0}.{1}")
+        ).format(schema, Identifier(KEYS_TABLE["keys"]))
         self.copy_commands_statement = SQL(
             "COPY {0}.{1} (command_id, fingerprint, originator_id, originator_version, result)"
-            " FROM STDIN").format(schema, Identifier(COMMANDS_TABLE))
+            " FROM STDIN"
+        ).format(schema, Identifier(COMMANDS_TABLE))
         self.copy_events_statement = SQL(
             "COPY {0}.{1} (originator_id, originator_version, topic, state, notification_id)"
-            " FROM STDIN (FORMAT BINARY)").format(schema, Identifier(self.events_table_name))
+            " FROM STDIN (FORMAT BINARY)"
+        ).format(schema, Identifier(self.events_table_name))
         self.allocate_ids_statement = SQL(
             "SELECT nextval(pg_get_serial_sequence({0}, 'notification_id')) AS id"
-            " FROM generate_series(1, %s)").format(
-                Literal(f'"{self.datastore.schema}".{self.events_table_name}'))
+            " FROM generate_series(1, %s)"
+        ).format(Literal(f'"{self.datastore.schema}".{self.events_table_name}'))
 
     def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
         """A batch of ``COPY_FROM`` events or more is copied in (COPY takes rows for a third
@@ -169,23 +190,36 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def _copy_events(self, stored_events: Sequence[Any], **kwargs: Any) -> list[int]:
         commands: Sequence[CommandRow] = kwargs.get("commands", ())
-        with self.datastore.get_connection() as conn, conn.transaction(), \
-                conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)  # as the library does: commits in the order of their ids
             self._notify_channel(curs)
             if commands:
                 with curs.copy(self.copy_commands_statement) as copy:
                     for row in commands:
-                        copy.write_row((row.command_id, row.fingerprint, row.originator_id,
-                                        row.originator_version, compact(row.result)))
+                        copy.write_row(
+                            (
+                                row.command_id,
+                                row.fingerprint,
+                                row.originator_id,
+                                row.originator_version,
+                                compact(row.result),
+                            )
+                        )
             self._destroy_keys(curs, **kwargs)
             curs.execute(self.allocate_ids_statement, (len(stored_events),))
             ids = [row["id"] for row in curs.fetchall()]
             with curs.copy(self.copy_events_statement) as copy:
                 copy.set_types(["uuid", "int8", "text", "bytea", "int8"])
                 for event, id_ in zip(stored_events, ids, strict=True):
-                    copy.write_row((event.originator_id, event.originator_version,
-                                    event.topic, event.state, id_))
+                    copy.write_row(
+                        (
+                            event.originator_id,
+                            event.originator_version,
+                            event.topic,
+                            event.state,
+                            id_,
+                        )
+                    )
         return ids
 
     def create_table(self) -> None:
@@ -198,13 +232,28 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 curs.execute(self.sql_create_statements[0], prepare=False)
             super().create_table()
 
-    def _insert_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],
-                       **kwargs: Any) -> None:
+    def _insert_events(
+        self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any], **kwargs: Any
+    ) -> None:
         commands: Sequence[CommandRow] = kwargs.get("commands", ())
         if commands:
-            curs.execute(self.insert_commands_statement, (compact(
-                [(row.command_id, row.fingerprint, str(row.originator_id),
-                  row.originator_version, row.result) for row in commands]),))
+            curs.execute(
+                self.insert_commands_statement,
+                (
+                    compact(
+                        [
+                            (
+                                row.command_id,
+                                row.fingerprint,
+                                str(row.originator_id),
+                                row.originator_version,
+                                row.result,
+                            )
+                            for row in commands
+                        ]
+                    ),
+                ),
+            )
         self._destroy_keys(curs, **kwargs)
         super()._insert_events(curs, stored_events, **kwargs)
 
@@ -214,10 +263,15 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
         for stream in kwargs.get("destroy_keys", ()):
             curs.execute(self.destroy_keys_statement, destroyed_key_row(stream))
 
-    def _insert_stored_events(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any],
-                              **kwargs: Any) -> None:
-        rows = compact([(str(e.originator_id), e.originator_version, e.topic,
-                         e.state.hex()) for e in stored_events])  # before the lock
+    def _insert_stored_events(
+        self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any], **kwargs: Any
+    ) -> None:
+        rows = compact(
+            [
+                (str(e.originator_id), e.originator_version, e.topic, e.state.hex())
+                for e in stored_events
+            ]
+        )  # before the lock
         self._lock_table(curs)  # as the library does: commits in the order of their ids
         self._notify_channel(curs)
         curs.execute(self.insert_events_statement, (rows,))
@@ -231,7 +285,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(self.select_commands_statement, (list(command_ids),))
             return {
-                row["command_id"]: RecordedCommand(row["fingerprint"], row["result"],
-                                                   row["position"])
+                row["command_id"]: RecordedCommand(
+                    row["fingerprint"], row["result"], row["position"]
+                )
                 for row in curs.fetchall()
             }

@@ -40,22 +40,32 @@ class Summary:
     monetary_value: Decimal
 
     def to_dict(self) -> dict[str, Any]:
-        return {"customer": self.customer, "frequency": self.frequency,
-                "recency": round(self.recency, 4), "T": round(self.T, 4),
-                "monetary_value": str(self.monetary_value)}
+        return {
+            "customer": self.customer,
+            "frequency": self.frequency,
+            "recency": round(self.recency, 4),
+            "T": round(self.T, 4),
+            "monetary_value": str(self.monetary_value),
+        }
 
 
-def summaries(tx: ViewDb, as_of: datetime, *, unit: str = "weeks",
-              currency: str | None = None) -> list[Summary]:
+def summaries(
+    tx: ViewDb, as_of: datetime, *, unit: str = "weeks", currency: str | None = None
+) -> list[Summary]:
     """Every customer with a purchase on or before ``as_of``, by reference."""
     if unit not in UNITS:
         raise CommandInvalid(f"unit must be one of {', '.join(UNITS)}", where="unit")
-    rows = tx.rows("SELECT customer, occurred_at, amount, currency FROM {purchases} "
-                   "WHERE retracted = ? AND occurred_at <= ?", (False, iso(as_of)))
+    rows = tx.rows(
+        "SELECT customer, occurred_at, amount, currency FROM {purchases} "
+        "WHERE retracted = ? AND occurred_at <= ?",
+        (False, iso(as_of)),
+    )
     currencies = {row["currency"] for row in rows}
     if currency is None and len(currencies) > 1:
-        raise CommandInvalid(f"the purchases are in {', '.join(sorted(currencies))}; give one "
-                             "currency to summarise", where="currency")
+        raise CommandInvalid(
+            f"the purchases are in {', '.join(sorted(currencies))}; give one currency to summarise",
+            where="currency",
+        )
     days: dict[str, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in rows:
         if currency is None or row["currency"] == currency:
@@ -69,9 +79,15 @@ def summaries(tx: ViewDb, as_of: datetime, *, unit: str = "weeks",
         first, last = min(totals), max(totals)
         repeats = [total for day, total in totals.items() if day != first]
         value = sum(repeats, Decimal(0)) / len(repeats) if repeats else Decimal(0)
-        found.append(Summary(customer, len(repeats), (last - first).days / width,
-                             (end - first).days / width,
-                             value.quantize(Decimal("0.01"), ROUND_HALF_UP)))
+        found.append(
+            Summary(
+                customer,
+                len(repeats),
+                (last - first).days / width,
+                (end - first).days / width,
+                value.quantize(Decimal("0.01"), ROUND_HALF_UP),
+            )
+        )
     return found
 
 
@@ -88,15 +104,25 @@ class BgNbd:
     customers: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"r": round(self.r, 4), "alpha": round(self.alpha, 4), "a": round(self.a, 4),
-                "b": round(self.b, 4), "log_likelihood": round(self.log_likelihood, 2),
-                "customers": self.customers}
+        return {
+            "r": round(self.r, 4),
+            "alpha": round(self.alpha, 4),
+            "a": round(self.a, 4),
+            "b": round(self.b, 4),
+            "log_likelihood": round(self.log_likelihood, 2),
+            "customers": self.customers,
+        }
 
     def p_alive(self, x: Any, t_x: Any, T: Any) -> Any:
         """The probability that a customer with this history is still active."""
         x, t_x, T = np.asarray(x, float), np.asarray(t_x, float), np.asarray(T, float)
-        odds = np.where(x > 0, self.a / (self.b + np.maximum(x, 1) - 1)
-                        * ((self.alpha + T) / (self.alpha + t_x)) ** (self.r + x), 0.0)
+        odds = np.where(
+            x > 0,
+            self.a
+            / (self.b + np.maximum(x, 1) - 1)
+            * ((self.alpha + T) / (self.alpha + t_x)) ** (self.r + x),
+            0.0,
+        )
         return 1.0 / (1.0 + odds)
 
     def expected_purchases(self, horizon: float, x: Any, t_x: Any, T: Any) -> Any:
@@ -106,27 +132,32 @@ class BgNbd:
         z = horizon / (alpha + T + horizon)
         head = (a + b + x - 1) / (a - 1)
         tail = 1 - ((alpha + T) / (alpha + T + horizon)) ** (r + x) * hyp2f1(
-            r + x, b + x, a + b + x - 1, z)
+            r + x, b + x, a + b + x - 1, z
+        )
         return head * tail * self.p_alive(x, t_x, T)
 
 
 def log_likelihood(params: Any, x: Any, t_x: Any, T: Any) -> Any:
     """Each customer's log-likelihood under BG/NBD (Fader, Hardie & Lee 2005, eq. 6)."""
     r, alpha, a, b = params
-    head = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-            + betaln(a, b + x) - betaln(a, b))
+    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
     stays = -(r + x) * np.log(alpha + T)
     repeat = x > 0
-    drops = np.where(repeat, np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0))
-                     - (r + x) * np.log(alpha + t_x), -np.inf)
+    drops = np.where(
+        repeat,
+        np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) - (r + x) * np.log(alpha + t_x),
+        -np.inf,
+    )
     return head + np.logaddexp(stays, drops)
 
 
 def fit_bgnbd(found: list[Summary]) -> BgNbd:
     """Maximum-likelihood BG/NBD parameters for these summaries."""
     if len(found) < 4:
-        raise CommandInvalid(f"{len(found)} customers with purchases: too few to fit a model "
-                             "of four parameters", where="as_of")
+        raise CommandInvalid(
+            f"{len(found)} customers with purchases: too few to fit a model of four parameters",
+            where="as_of",
+        )
     x = np.array([s.frequency for s in found], float)
     t_x = np.array([s.recency for s in found], float)
     T = np.array([s.T for s in found], float)
@@ -134,7 +165,11 @@ def fit_bgnbd(found: list[Summary]) -> BgNbd:
     def loss(logs: Any) -> float:
         return -float(np.sum(log_likelihood(np.exp(logs), x, t_x, T)))
 
-    best = minimize(loss, np.zeros(4), method="Nelder-Mead",
-                    options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 20_000, "maxfev": 20_000})
+    best = minimize(
+        loss,
+        np.zeros(4),
+        method="Nelder-Mead",
+        options={"xatol": 1e-7, "fatol": 1e-7, "maxiter": 20_000, "maxfev": 20_000},
+    )
     r, alpha, a, b = np.exp(best.x)
     return BgNbd(float(r), float(alpha), float(a), float(b), -float(best.fun), len(found))

@@ -61,46 +61,56 @@ class Ask:
 
     def __post_init__(self) -> None:
         if self.name not in REPORTS:
-            raise CommandInvalid(f"unknown report {self.name!r}; reports are "
-                                 f"{', '.join(sorted(REPORTS))}", where="NAME")
+            raise CommandInvalid(
+                f"unknown report {self.name!r}; reports are {', '.join(sorted(REPORTS))}",
+                where="NAME",
+            )
         if self.unit not in UNITS:
             raise CommandInvalid(f"unit must be one of {', '.join(UNITS)}", where="unit")
-        if not (math.isfinite(self.horizon)
-                and 0 < self.horizon * UNITS[self.unit] <= MOST_HORIZON_DAYS):
-            raise CommandInvalid(f"the horizon is a finite number of {self.unit} above 0, at "
-                                 f"most a century ({MOST_HORIZON_DAYS:,} days); {self.horizon:g} "
-                                 "is not one (the model's figures past it are not numbers)",
-                                 where="horizon")
+        if not (
+            math.isfinite(self.horizon) and 0 < self.horizon * UNITS[self.unit] <= MOST_HORIZON_DAYS
+        ):
+            raise CommandInvalid(
+                f"the horizon is a finite number of {self.unit} above 0, at "
+                f"most a century ({MOST_HORIZON_DAYS:,} days); {self.horizon:g} "
+                "is not one (the model's figures past it are not numbers)",
+                where="horizon",
+            )
         if self.by not in ("product", "rep"):
             raise CommandInvalid("satisfaction is grouped by product or rep", where="by")
         for name in ("window", "quick", "days"):
             if not 1 <= (getattr(self, name) or 1) <= MOST_DAYS:
-                raise CommandInvalid(f"{name} is a number of days, from 1 to {MOST_DAYS:,}",
-                                     where=name)
+                raise CommandInvalid(
+                    f"{name} is a number of days, from 1 to {MOST_DAYS:,}", where=name
+                )
         reportable(self.as_of, "as_of")
         if self.period is not None:  # as the periods read it (full-width digits are digits)
-            object.__setattr__(self, "period",
-                               unicodedata.normalize("NFKC", self.period).strip())
+            object.__setattr__(self, "period", unicodedata.normalize("NFKC", self.period).strip())
         if self.period is not None and self.name in OVER_PERIODS:
             self.periods()  # refused now, not after a replay has read the log
 
     def periods(self) -> list[Period]:
         if self.period is None:
-            raise CommandInvalid(f"{self.name} is reported over periods: give a period",
-                                 where="period")
+            raise CommandInvalid(
+                f"{self.name} is reported over periods: give a period", where="period"
+            )
         return parse_periods(self.period)
 
     def parameters(self) -> dict[str, Any]:
         """The options this report takes, as asked (defaults filled in): with the reading,
         all it takes to compute the report again."""
-        taken = {"period": self.name in OVER_PERIODS,
-                 "as_of": self.name in AS_OF, "unit": self.name in BTYD,
-                 "currency": self.name in BTYD, "horizon": self.name == "churn-risk",
-                 "by": self.name == "satisfaction",
-                 "window": self.name in ("complaints", "campaigns"),
-                 "quick": self.name == "complaints", "days": self.name == "relationship"}
-        found: dict[str, Any] = {name: getattr(self, name) for name, used in taken.items()
-                                 if used}
+        taken = {
+            "period": self.name in OVER_PERIODS,
+            "as_of": self.name in AS_OF,
+            "unit": self.name in BTYD,
+            "currency": self.name in BTYD,
+            "horizon": self.name == "churn-risk",
+            "by": self.name == "satisfaction",
+            "window": self.name in ("complaints", "campaigns"),
+            "quick": self.name == "complaints",
+            "days": self.name == "relationship",
+        }
+        found: dict[str, Any] = {name: getattr(self, name) for name, used in taken.items() if used}
         if "as_of" in found:
             found["as_of"] = iso(self.as_of)
         if "window" in found:
@@ -109,8 +119,7 @@ class Ask:
 
     def moment(self) -> datetime:
         if self.as_of is None:
-            raise CommandInvalid(f"{self.name} is computed as of a date: give as_of",
-                                 where="as_of")
+            raise CommandInvalid(f"{self.name} is computed as of a date: give as_of", where="as_of")
         return self.as_of
 
 
@@ -136,9 +145,12 @@ def sums(rows: list[dict[str, Any]], *names: str) -> dict[str, Any]:
 def retention_report(tx: ViewDb, ask: Ask) -> Report:
     rows = retention(tx, ask.periods())
     lost = [f"lost_{kind}" for kind in DEFECTION_TYPES]
-    totals = {"periods": len(rows), "active_at_start": rows[0]["active_at_start"],
-              **sums(rows, "new", "returned", "lost", *lost),
-              "active_at_end": rows[-1]["active_at_end"]}
+    totals = {
+        "periods": len(rows),
+        "active_at_start": rows[0]["active_at_start"],
+        **sums(rows, "new", "returned", "lost", *lost),
+        "active_at_end": rows[-1]["active_at_end"],
+    }
     return Report(rows, RETENTION_COLUMNS, totals, ["period"])
 
 
@@ -154,9 +166,11 @@ def cohorts_report(tx: ViewDb, ask: Ask) -> Report:
 
 def summary_report(tx: ViewDb, ask: Ask) -> Report:
     found = summaries(tx, ask.moment(), unit=ask.unit, currency=ask.currency)
-    totals = {"customers": len(found),
-              "repeat_customers": sum(s.frequency > 0 for s in found),
-              "repeat_purchase_days": sum(s.frequency for s in found)}
+    totals = {
+        "customers": len(found),
+        "repeat_customers": sum(s.frequency > 0 for s in found),
+        "repeat_purchase_days": sum(s.frequency for s in found),
+    }
     return Report([s.to_dict() for s in found], SUMMARY_COLUMNS, totals, ["customer"])
 
 
@@ -167,18 +181,25 @@ def churn_risk_report(tx: ViewDb, ask: Ask) -> Report:
     alive = model.p_alive(*history)
     expected = model.expected_purchases(ask.horizon, *history)
     named = f"expected_purchases_next_{ask.horizon:g}_{ask.unit}"
-    rows = [{**s.to_dict(), "p_alive": round(float(p), 4), named: round(float(e), 4)}
-            for s, p, e in zip(found, alive, expected, strict=True)]
+    rows = [
+        {**s.to_dict(), "p_alive": round(float(p), 4), named: round(float(e), 4)}
+        for s, p, e in zip(found, alive, expected, strict=True)
+    ]
     rows.sort(key=lambda row: (row["p_alive"], row["customer"]))
-    return Report(rows, [*SUMMARY_COLUMNS, "p_alive", named],
-                  {"model": "BG/NBD", "unit": ask.unit, **model.to_dict()}, ["customer"])
+    return Report(
+        rows,
+        [*SUMMARY_COLUMNS, "p_alive", named],
+        {"model": "BG/NBD", "unit": ask.unit, **model.to_dict()},
+        ["customer"],
+    )
 
 
 def satisfaction_report(tx: ViewDb, ask: Ask) -> Report:
     rows = satisfaction(tx, ask.periods(), ask.by)
     everyone = [row for row in rows if row[ask.by] == "(all)"]
-    return Report(rows, ["period", ask.by, "surveys", "csm"], sums(everyone, "surveys"),
-                  ["period", ask.by])
+    return Report(
+        rows, ["period", ask.by, "surveys", "csm"], sums(everyone, "surveys"), ["period", ask.by]
+    )
 
 
 def complaints_report(tx: ViewDb, ask: Ask) -> Report:
@@ -191,41 +212,63 @@ def campaigns_report(tx: ViewDb, ask: Ask) -> Report:
     money = []
     for currency in sorted({str(row["currency"]) for row in rows}):
         mine = [row for row in rows if str(row["currency"]) == currency]
-        money.append({"currency": currency,
-                      "revenue": str(sum((Decimal(r["revenue"]) for r in mine), Decimal(0))),
-                      "spend": str(sum((Decimal(r["spend"]) for r in mine), Decimal(0)))})
-    totals = {"campaigns": len(rows),
-              **sums(rows, "touches", "customers", "contacted", "bought"),
-              "by_currency": money}
+        money.append(
+            {
+                "currency": currency,
+                "revenue": str(sum((Decimal(r["revenue"]) for r in mine), Decimal(0))),
+                "spend": str(sum((Decimal(r["spend"]) for r in mine), Decimal(0))),
+            }
+        )
+    totals = {
+        "campaigns": len(rows),
+        **sums(rows, "touches", "customers", "contacted", "bought"),
+        "by_currency": money,
+    }
     return Report(rows, CAMPAIGN_COLUMNS, totals, ["campaign"])
 
 
 def relationship_report(tx: ViewDb, ask: Ask) -> Report:
     rows = relationship(tx, ask.moment(), days=ask.days)
     levels = Counter(row["level"] for row in rows)
-    return Report(rows, ["customer", "level", "face_to_face_contacts", "other_contacts"],
-                  {"customers": len(rows), **{level: levels.get(level, 0) for level in LEVELS}},
-                  ["customer"])
+    return Report(
+        rows,
+        ["customer", "level", "face_to_face_contacts", "other_contacts"],
+        {"customers": len(rows), **{level: levels.get(level, 0) for level in LEVELS}},
+        ["customer"],
+    )
 
 
 SUMMARY_COLUMNS = ["customer", "frequency", "recency", "T", "monetary_value"]
 REPORTS: dict[str, Callable[[ViewDb, Ask], Report]] = {
-    "retention": retention_report, "cohorts": cohorts_report, "value": value_report,
-    "satisfaction": satisfaction_report, "complaints": complaints_report,
-    "campaigns": campaigns_report, "relationship": relationship_report,
-    "summary": summary_report, "churn-risk": churn_risk_report}
+    "retention": retention_report,
+    "cohorts": cohorts_report,
+    "value": value_report,
+    "satisfaction": satisfaction_report,
+    "complaints": complaints_report,
+    "campaigns": campaigns_report,
+    "relationship": relationship_report,
+    "summary": summary_report,
+    "churn-risk": churn_risk_report,
+}
 # Reports whose rows are customers (the API shows them by pseudonym).
 PER_CUSTOMER = frozenset({"value", "relationship", "summary", "churn-risk"})
 BTYD = frozenset({"summary", "churn-risk"})
 AS_OF = frozenset({"summary", "churn-risk", "relationship"})
-OVER_PERIODS = frozenset({"retention", "cohorts", "value", "satisfaction", "complaints",
-                          "campaigns"})
+OVER_PERIODS = frozenset(
+    {"retention", "cohorts", "value", "satisfaction", "complaints", "campaigns"}
+)
 
 
-def report(ledger: Ledger, ask: Ask, reading: Reading, *, db: Database | None = None,
-           out: Path | None = None,
-           progress: Callable[[int | None], Callable[[int], None]] | None = None,
-           stamped: bool = True) -> Report:
+def report(
+    ledger: Ledger,
+    ask: Ask,
+    reading: Reading,
+    *,
+    db: Database | None = None,
+    out: Path | None = None,
+    progress: Callable[[int | None], Callable[[int], None]] | None = None,
+    stamped: bool = True,
+) -> Report:
     """The report under this reading, stamped (unless not ``stamped``) with the reading, the
     log position it was computed up to and the log's digest there. As known now it reads the
     live activity view (``db``, kept by a runner elsewhere; without it, this one catches the

@@ -47,17 +47,21 @@ class Reading:
 
     def __post_init__(self) -> None:
         if self.position is not None and not 0 <= self.position <= MOST_POSITION:
-            raise CommandInvalid(f"a log position is a whole number from 0 to "
-                                 f"{MOST_POSITION:,}", where="position")
+            raise CommandInvalid(
+                f"a log position is a whole number from 0 to {MOST_POSITION:,}", where="position"
+            )
         for name in ("as_known_at", "as_occurred_by"):
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
-                raise CommandInvalid("give the time with its UTC offset, e.g. "
-                                     "2025-10-01T00:00:00Z", where=name)
+                raise CommandInvalid(
+                    "give the time with its UTC offset, e.g. 2025-10-01T00:00:00Z", where=name
+                )
             reportable(value, name)
         if self.as_known_at is not None and self.as_occurred_by is not None:
-            raise CommandInvalid("a replay reads the log as known at a time or as occurred by "
-                                 "a time, not both", where="as_known_at")
+            raise CommandInvalid(
+                "a replay reads the log as known at a time or as occurred by a time, not both",
+                where="as_known_at",
+            )
 
     def keeps(self, event: Any) -> bool:
         if self.as_known_at is not None:
@@ -90,8 +94,11 @@ class Reading:
         return f"{found}, up to {up_to}" if up_to else found
 
     def to_dict(self) -> dict[str, str | int | None]:
-        return {"as_known_at": iso(self.as_known_at), "as_occurred_by": iso(self.as_occurred_by),
-                "position": self.position}
+        return {
+            "as_known_at": iso(self.as_known_at),
+            "as_occurred_by": iso(self.as_occurred_by),
+            "position": self.position,
+        }
 
 
 MOST_POSITION = 2**63 - 1  # what both databases' notification ids can hold
@@ -115,9 +122,11 @@ def end_of(ledger: Ledger, reading: Reading) -> int:
     head = ledger.recorder.max_notification_id() or 0
     if reading.position is not None:
         if reading.position > head:
-            raise CommandInvalid(f"the log ends at position {head}; a report at position "
-                                 f"{reading.position} would change as the log grows",
-                                 where="position")
+            raise CommandInvalid(
+                f"the log ends at position {head}; a report at position "
+                f"{reading.position} would change as the log grows",
+                where="position",
+            )
         head = reading.position
     if reading.as_known_at is None:
         return head
@@ -141,8 +150,10 @@ def recorded_at(ledger: Ledger, notification: Any) -> datetime:
     return when
 
 
-AMENDMENTS = ("ledger.aggregates.customer:Customer.EntryCorrected",
-              "ledger.aggregates.customer:Customer.EntryRetracted")
+AMENDMENTS = (
+    "ledger.aggregates.customer:Customer.EntryCorrected",
+    "ledger.aggregates.customer:Customer.EntryRetracted",
+)
 
 
 class OccurredBy:
@@ -166,8 +177,11 @@ class OccurredBy:
         position = 0
         while position < head:
             page = ledger.recorder.select_notifications(
-                start=position, limit=min(10_000, head - position), topics=AMENDMENTS,
-                inclusive_of_start=False)
+                start=position,
+                limit=min(10_000, head - position),
+                topics=AMENDMENTS,
+                inclusive_of_start=False,
+            )
             if not page:
                 break
             for notification in page:
@@ -203,11 +217,11 @@ class Replay:
     a temporary folder that is removed when the replay is closed.
     """
 
-    def __init__(self, ledger: Ledger, views: Sequence[View], reading: Reading, *,
-                 out: Path | None = None) -> None:
+    def __init__(
+        self, ledger: Ledger, views: Sequence[View], reading: Reading, *, out: Path | None = None
+    ) -> None:
         if out is not None and out.exists():
-            raise CommandInvalid(f"{out} exists already; a replay writes a new file",
-                                 where="out")
+            raise CommandInvalid(f"{out} exists already; a replay writes a new file", where="out")
         if out is not None and not out.parent.is_dir():
             raise CommandInvalid(f"{out.parent} is not a folder", where="out")
         self.reading = reading
@@ -222,8 +236,11 @@ class Replay:
             self.datastore = SQLiteDatastore(str(self.path), lock_timeout=30)
             self.db = Database(self.datastore)
             self.head = end_of(ledger, reading)  # the last log position this replay reads
-            keep = (reading.keeps if reading.as_occurred_by is None
-                    else OccurredBy(ledger, reading.as_occurred_by, self.head).keeps)
+            keep = (
+                reading.keeps
+                if reading.as_occurred_by is None
+                else OccurredBy(ledger, reading.as_occurred_by, self.head).keeps
+            )
             self.runner = Runner(ledger, views, database=self.db, keep=keep)
         except BaseException:
             self.close(failed=True)
@@ -240,8 +257,9 @@ class Replay:
         assert self.runner is not None
         read = self.runner.catch_up(until=self.head, progress=progress)
         for view, error in self.runner.failed.items():
-            raise ReplayFailed(f"the {view} view cannot process an event of this reading of "
-                               f"the log:\n{error}")
+            raise ReplayFailed(
+                f"the {view} view cannot process an event of this reading of the log:\n{error}"
+            )
         return read
 
     def close(self, *, failed: bool = False) -> None:
@@ -254,8 +272,13 @@ class Replay:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
         elif failed:
-            for path in (self.path, *(self.path.with_name(self.path.name + end)
-                                      for end in ("-wal", "-shm", "-journal"))):
+            for path in (
+                self.path,
+                *(
+                    self.path.with_name(self.path.name + end)
+                    for end in ("-wal", "-shm", "-journal")
+                ),
+            ):
                 path.unlink(missing_ok=True)
 
     def __enter__(self) -> Replay:

@@ -25,9 +25,12 @@ END = datetime(LAST_YEAR + 1, 1, 1, tzinfo=timezone.utc)
 def reportable(moment: datetime | None, where: str) -> datetime | None:
     """``moment``, if a report can be read as of it; otherwise an error naming ``where``."""
     if moment is not None and moment.replace(tzinfo=moment.tzinfo or timezone.utc) >= END:
-        raise CommandInvalid(f"{moment.isoformat()} is past the last instant reports cover, "
-                             f"{LAST_YEAR}-12-31T23:59:59Z (the calendar's last year is left "
-                             "for the ends of periods); give an earlier one", where=where)
+        raise CommandInvalid(
+            f"{moment.isoformat()} is past the last instant reports cover, "
+            f"{LAST_YEAR}-12-31T23:59:59Z (the calendar's last year is left "
+            "for the ends of periods); give an earlier one",
+            where=where,
+        )
     return moment
 
 
@@ -47,17 +50,24 @@ def report_time(text: str, where: str, zone: ZoneInfo) -> datetime:
         else:
             moment = datetime.fromisoformat(typed)
     except ValueError:
-        raise CommandInvalid(f"{text!r} is not a date or an instant; give a date, or an "
-                             f"instant with its zone: {example}", where=where) from None
+        raise CommandInvalid(
+            f"{text!r} is not a date or an instant; give a date, or an "
+            f"instant with its zone: {example}",
+            where=where,
+        ) from None
     if moment.tzinfo is None:
-        raise CommandInvalid(f"{text!r} has no zone; give a date, or an instant with its "
-                             f"zone: {example}", where=where)
+        raise CommandInvalid(
+            f"{text!r} has no zone; give a date, or an instant with its zone: {example}",
+            where=where,
+        )
     try:
         found = moment.astimezone(timezone.utc)
     except OverflowError:
-        raise CommandInvalid(f"{text!r} is outside the calendar in UTC; give a date or an "
-                             f"instant within the years reports cover, 0001 to {LAST_YEAR}",
-                             where=where) from None
+        raise CommandInvalid(
+            f"{text!r} is outside the calendar in UTC; give a date or an "
+            f"instant within the years reports cover, 0001 to {LAST_YEAR}",
+            where=where,
+        ) from None
     reportable(found, where)
     return found
 
@@ -94,8 +104,11 @@ def period_of(start: datetime, months: int) -> Period:
 def parse_period(text: str) -> Period:
     """One period: 2025-07, 2025-Q3 or 2025."""
     if (found := re.match(r"\d{4}", text)) and not 1 <= int(found[0]) <= LAST_YEAR:
-        raise CommandInvalid(f"{text!r} is outside the years reports cover, 0001 to "
-                             f"{LAST_YEAR}; give a period within them", where="period")
+        raise CommandInvalid(
+            f"{text!r} is outside the years reports cover, 0001 to "
+            f"{LAST_YEAR}; give a period within them",
+            where="period",
+        )
     if found := _QUARTER.fullmatch(text):
         year, quarter = int(found[1]), int(found[2])
         return period_of(datetime(year, 3 * quarter - 2, 1, tzinfo=timezone.utc), 3)
@@ -103,8 +116,10 @@ def parse_period(text: str) -> Period:
         return period_of(datetime(int(found[1]), int(found[2]), 1, tzinfo=timezone.utc), 1)
     if found := _YEAR.fullmatch(text):
         return period_of(datetime(int(found[1]), 1, 1, tzinfo=timezone.utc), 12)
-    raise CommandInvalid(f"{text!r} is not a period: give a month (2025-07), a quarter "
-                         "(2025-Q3) or a year (2025)", where="period")
+    raise CommandInvalid(
+        f"{text!r} is not a period: give a month (2025-07), a quarter (2025-Q3) or a year (2025)",
+        where="period",
+    )
 
 
 def parse_periods(text: str) -> list[Period]:
@@ -115,14 +130,17 @@ def parse_periods(text: str) -> list[Period]:
     first = parse_period(first_text)
     last = parse_period(last_text) if last_text else first
     if last.months != first.months:
-        raise CommandInvalid(f"{text!r} mixes kinds of period; give two months, two quarters "
-                             "or two years", where="period")
+        raise CommandInvalid(
+            f"{text!r} mixes kinds of period; give two months, two quarters or two years",
+            where="period",
+        )
     if last.start < first.start:
         raise CommandInvalid(f"{text!r} ends before it starts", where="period")
     count = (months(last.start) - months(first.start)) // first.months + 1
     if count > 240:  # counted before they are made: 0001..9998 would be 119,976 months
-        raise CommandInvalid(f"{text!r} spans {count} periods; at most 240 at a time",
-                             where="period")
+        raise CommandInvalid(
+            f"{text!r} spans {count} periods; at most 240 at a time", where="period"
+        )
     periods = [first]
     while periods[-1] != last:
         periods.append(periods[-1].next())

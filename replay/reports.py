@@ -69,15 +69,18 @@ ORDER BY s.customer, s.occurred_at, s.version"""
 
 def standings(tx: ViewDb) -> dict[str, Standing]:
     """Every customer who has bought, with their changes of standing."""
-    bought = rows_of(tx, "SELECT customer, occurred_at FROM {purchases} WHERE retracted = ? "
-                         "ORDER BY customer, occurred_at", (False,))
+    bought = rows_of(
+        tx,
+        "SELECT customer, occurred_at FROM {purchases} WHERE retracted = ? "
+        "ORDER BY customer, occurred_at",
+        (False,),
+    )
     changes = rows_of(tx, LIVE_CHANGES, (False, False))
     moments: dict[str, list[tuple[str, int, str, str | None]]] = defaultdict(list)
     for row in bought:
         moments[row["customer"]].append((row["occurred_at"], 0, "purchase", None))
     for row in changes:
-        moments[row["customer"]].append((row["occurred_at"], 1, row["kind"],
-                                         row["defection_type"]))
+        moments[row["customer"]].append((row["occurred_at"], 1, row["kind"], row["defection_type"]))
     found: dict[str, Standing] = {}
     for customer, events in moments.items():
         standing = Standing()
@@ -110,17 +113,22 @@ def retention(tx: ViewDb, periods: list[Period]) -> list[dict[str, Any]]:
         at_start = {c for c, s in customers.items() if s.at_instant(start) == (ACTIVE, None)}
         at_end = {c: s.at_instant(end) or (LOST, None) for c, s in customers.items()}
         active_end = {c for c, state in at_end.items() if state[0] == ACTIVE}
-        new = {c for c, s in customers.items()
-               if s.first_purchase and start <= s.first_purchase < end}
+        new = {
+            c for c, s in customers.items() if s.first_purchase and start <= s.first_purchase < end
+        }
         lost = at_start - active_end
         why = Counter(at_end[c][1] for c in lost)
         bought = {c: sum(start <= at < end for at in s.purchases) for c, s in customers.items()}
         buyers = [c for c, n in bought.items() if n]
         row: dict[str, Any] = {
-            "period": period.label, "start": start, "end": end,
-            "active_at_start": len(at_start), "new": len(new),
+            "period": period.label,
+            "start": start,
+            "end": end,
+            "active_at_start": len(at_start),
+            "new": len(new),
             "returned": len(active_end - at_start - new),
-            "retained": len(at_start & active_end), "lost": len(lost),
+            "retained": len(at_start & active_end),
+            "lost": len(lost),
             "active_at_end": len(active_end),
             "retention_rate": ratio(len(at_start & active_end), len(at_start)),
             "churn_rate": ratio(len(lost), len(at_start)),
@@ -142,20 +150,32 @@ def text(moment: datetime) -> str:
     return found
 
 
-RETENTION_COLUMNS = ["period", "active_at_start", "new", "returned", "retained", "lost",
-                     "active_at_end", "retention_rate", "churn_rate", "repeat_purchase_rate",
-                     *(f"lost_{kind}" for kind in DEFECTION_TYPES)]
+RETENTION_COLUMNS = [
+    "period",
+    "active_at_start",
+    "new",
+    "returned",
+    "retained",
+    "lost",
+    "active_at_end",
+    "retention_rate",
+    "churn_rate",
+    "repeat_purchase_rate",
+    *(f"lost_{kind}" for kind in DEFECTION_TYPES),
+]
 
 
 def purchases(tx: ViewDb) -> list[dict[str, Any]]:
     """Every purchase not retracted, oldest first."""
-    return rows_of(tx, "SELECT customer, order_id, occurred_at, amount, currency, cost "
-                       "FROM {purchases} WHERE retracted = ? ORDER BY occurred_at, customer",
-                   (False,))
+    return rows_of(
+        tx,
+        "SELECT customer, order_id, occurred_at, amount, currency, cost "
+        "FROM {purchases} WHERE retracted = ? ORDER BY occurred_at, customer",
+        (False,),
+    )
 
 
-def value(tx: ViewDb, periods: list[Period]
-          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def value(tx: ViewDb, periods: list[Period]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Revenue, and profit where every purchase's cost is known, per customer and currency
     over the periods' span; and per currency the share of revenue from the top fifth of
     customers (by revenue; at least one customer)."""
@@ -165,9 +185,17 @@ def value(tx: ViewDb, periods: list[Period]
         if not start <= row["occurred_at"] < end:
             continue
         key = (row["customer"], row["currency"])
-        found = totals.setdefault(key, {"customer": key[0], "currency": key[1], "orders": 0,
-                                        "revenue": Decimal(0), "cost": Decimal(0),
-                                        "costed": True})
+        found = totals.setdefault(
+            key,
+            {
+                "customer": key[0],
+                "currency": key[1],
+                "orders": 0,
+                "revenue": Decimal(0),
+                "cost": Decimal(0),
+                "costed": True,
+            },
+        )
         found["orders"] += 1
         found["revenue"] += Decimal(row["amount"])
         if row["cost"] is None:
@@ -186,10 +214,18 @@ def value(tx: ViewDb, periods: list[Period]
         top = max(1, round(len(ranked) * 0.2))
         total = sum(ranked, Decimal(0))
         orders = sum(r["orders"] for r in rows if r["currency"] == currency)
-        shares.append({"currency": currency, "customers": len(ranked), "orders": orders,
-                       "revenue": str(total),
-                       "top_customers": top, "top_20_percent_share":
-                       round(float(sum(ranked[:top], Decimal(0)) / total), 4) if total else None})
+        shares.append(
+            {
+                "currency": currency,
+                "customers": len(ranked),
+                "orders": orders,
+                "revenue": str(total),
+                "top_customers": top,
+                "top_20_percent_share": round(float(sum(ranked[:top], Decimal(0)) / total), 4)
+                if total
+                else None,
+            }
+        )
     return rows, shares
 
 
@@ -219,8 +255,9 @@ def cohorts(tx: ViewDb, periods: list[Period]) -> tuple[list[dict[str, Any]], li
         cohort = members.get(n, [])
         line: dict[str, Any] = {"cohort": label, "customers": len(cohort)}
         for later in range(len(labels) - n):
-            line[f"period_{later}"] = ratio(sum(n + later in bought[c] for c in cohort),
-                                            len(cohort))
+            line[f"period_{later}"] = ratio(
+                sum(n + later in bought[c] for c in cohort), len(cohort)
+            )
         rows.append(line)
     return rows, ["cohort", "customers", *(f"period_{k}" for k in range(len(labels)))]
 
@@ -228,8 +265,9 @@ def cohorts(tx: ViewDb, periods: list[Period]) -> tuple[list[dict[str, Any]], li
 def satisfaction(tx: ViewDb, periods: list[Period], by: str) -> list[dict[str, Any]]:
     """CSM per period and product or rep: the mean of the surveys' CSM (each survey's own is
     the mean of its items' scores, 90 ... -90), with the number of surveys."""
-    surveys = rows_of(tx, "SELECT occurred_at, product, rep, csm FROM {surveys} "
-                          "WHERE retracted = ?", (False,))
+    surveys = rows_of(
+        tx, "SELECT occurred_at, product, rep, csm FROM {surveys} WHERE retracted = ?", (False,)
+    )
     rows = []
     for period in periods:
         start, end = text(period.start), text(period.end)
@@ -240,23 +278,36 @@ def satisfaction(tx: ViewDb, periods: list[Period], by: str) -> list[dict[str, A
                 groups["(all)"].append(Decimal(survey["csm"]))
         for name in sorted(groups, key=lambda g: (g != "(all)", g)):
             scores = groups[name]
-            rows.append({"period": period.label, by: name, "surveys": len(scores),
-                         "csm": str((sum(scores, Decimal(0)) / len(scores)).quantize(
-                             Decimal("0.01"), ROUND_HALF_UP))})
+            rows.append(
+                {
+                    "period": period.label,
+                    by: name,
+                    "surveys": len(scores),
+                    "csm": str(
+                        (sum(scores, Decimal(0)) / len(scores)).quantize(
+                            Decimal("0.01"), ROUND_HALF_UP
+                        )
+                    ),
+                }
+            )
     return rows
 
 
 COMPLAINT_GROUPS = ("no_complaint", "unresolved", "resolved", "resolved_quickly")
 
 
-def complaints(tx: ViewDb, periods: list[Period], *, window: int,
-               quick: int) -> list[dict[str, Any]]:
+def complaints(
+    tx: ViewDb, periods: list[Period], *, window: int, quick: int
+) -> list[dict[str, Any]]:
     """Per period: complaints filed, resolved by the period's end and the days it took; and for
     the customers who had bought by the period's end, grouped by how their complaints of the
     period ended (none; one still open at the end; all resolved; all resolved within
     ``quick`` days), the share who bought again within ``window`` days after the period."""
-    filed = rows_of(tx, "SELECT customer, filed_at, resolved_at FROM {resolutions} "
-                        "WHERE retracted = ?", (False,))
+    filed = rows_of(
+        tx,
+        "SELECT customer, filed_at, resolved_at FROM {resolutions} WHERE retracted = ?",
+        (False,),
+    )
     bought = standings(tx)
     rows = []
     for period in periods:
@@ -268,12 +319,16 @@ def complaints(tx: ViewDb, periods: list[Period], *, window: int,
             if not start <= complaint["filed_at"] < end:
                 continue
             resolved = complaint["resolved_at"] is not None and complaint["resolved_at"] < end
-            took = (elapsed(complaint["filed_at"], complaint["resolved_at"])
-                    if resolved else None)
+            took = elapsed(complaint["filed_at"], complaint["resolved_at"]) if resolved else None
             if took is not None:
                 days.append(took)
-            group = ("unresolved" if took is None else
-                     "resolved_quickly" if took <= quick else "resolved")
+            group = (
+                "unresolved"
+                if took is None
+                else "resolved_quickly"
+                if took <= quick
+                else "resolved"
+            )
             earlier = experience.get(complaint["customer"])
             rank = COMPLAINT_GROUPS.index
             if earlier is None or rank(group) < rank(earlier):
@@ -283,11 +338,12 @@ def complaints(tx: ViewDb, periods: list[Period], *, window: int,
             if standing.first_purchase and standing.first_purchase < end:
                 members[experience.get(customer, "no_complaint")].append(customer)
         row: dict[str, Any] = {
-            "period": period.label, "complaints": sum(start <= c["filed_at"] < end
-                                                     for c in filed),
+            "period": period.label,
+            "complaints": sum(start <= c["filed_at"] < end for c in filed),
             "resolved": len(days),
             "mean_days_to_resolution": round(sum(days) / len(days), 2) if days else None,
-            "median_days_to_resolution": round(median(days), 2) if days else None}
+            "median_days_to_resolution": round(median(days), 2) if days else None,
+        }
         for group in COMPLAINT_GROUPS:
             customers = members.get(group, [])
             again = sum(any(end <= at < after for at in bought[c].purchases) for c in customers)
@@ -303,17 +359,20 @@ def days_after(moment: str, days: int) -> str:
     return text(shifted(found, days))
 
 
-
 def elapsed(start: str, end: str) -> float:
     begun, ended = parse_iso(start), parse_iso(end)
     assert begun is not None and ended is not None
     return (ended - begun).total_seconds() / 86400
 
 
-COMPLAINT_COLUMNS = ["period", "complaints", "resolved", "mean_days_to_resolution",
-                     "median_days_to_resolution",
-                     *(f"{kind}_{group}" for group in COMPLAINT_GROUPS
-                       for kind in ("customers", "repurchase_rate"))]
+COMPLAINT_COLUMNS = [
+    "period",
+    "complaints",
+    "resolved",
+    "mean_days_to_resolution",
+    "median_days_to_resolution",
+    *(f"{kind}_{group}" for group in COMPLAINT_GROUPS for kind in ("customers", "repurchase_rate")),
+]
 
 
 def campaigns(tx: ViewDb, periods: list[Period], *, window: int) -> list[dict[str, Any]]:
@@ -329,14 +388,21 @@ def campaigns(tx: ViewDb, periods: list[Period], *, window: int) -> list[dict[st
             spent[paid["campaign"]] += Decimal(paid["amount"])
     first: dict[tuple[str, str], str] = {}
     touches: Counter[str] = Counter()
-    for touch in rows_of(tx, "SELECT customer, campaign, occurred_at FROM {campaign_touches} "
-                             "WHERE retracted = ? ORDER BY occurred_at", (False,)):
+    for touch in rows_of(
+        tx,
+        "SELECT customer, campaign, occurred_at FROM {campaign_touches} "
+        "WHERE retracted = ? ORDER BY occurred_at",
+        (False,),
+    ):
         if start <= touch["occurred_at"] < end:
             touches[touch["campaign"]] += 1
             first.setdefault((touch["campaign"], touch["customer"]), touch["occurred_at"])
     inbound = defaultdict(list)
-    for contact in rows_of(tx, "SELECT customer, occurred_at FROM {contacts} WHERE retracted = ?"
-                               " AND direction = ?", (False, "in")):
+    for contact in rows_of(
+        tx,
+        "SELECT customer, occurred_at FROM {contacts} WHERE retracted = ? AND direction = ?",
+        (False, "in"),
+    ):
         inbound[contact["customer"]].append(contact["occurred_at"])
     sales = defaultdict(list)
     for sale in purchases(tx):
@@ -353,44 +419,79 @@ def campaigns(tx: ViewDb, periods: list[Period], *, window: int) -> list[dict[st
             contacted += any(at <= when < until for when in inbound[customer])
             within = [s for s in sales[customer] if at <= s["occurred_at"] < until]
             bought += bool(within)
-            revenue += sum((Decimal(s["amount"]) for s in within
-                            if s["currency"] == currency), Decimal(0))
+            revenue += sum(
+                (Decimal(s["amount"]) for s in within if s["currency"] == currency), Decimal(0)
+            )
         cost = spent.get(campaign, Decimal(0))
-        rows.append({"campaign": campaign, "name": about.get("name"), "touches": touches[campaign],
-                     "customers": len(touched), "contacted": contacted, "bought": bought,
-                     "currency": currency, "revenue": str(revenue), "spend": str(cost),
-                     "budget": about.get("budget"),
-                     "revenue_per_spend": round(float(revenue / cost), 4) if cost else None})
+        rows.append(
+            {
+                "campaign": campaign,
+                "name": about.get("name"),
+                "touches": touches[campaign],
+                "customers": len(touched),
+                "contacted": contacted,
+                "bought": bought,
+                "currency": currency,
+                "revenue": str(revenue),
+                "spend": str(cost),
+                "budget": about.get("budget"),
+                "revenue_per_spend": round(float(revenue / cost), 4) if cost else None,
+            }
+        )
     return rows
 
 
-CAMPAIGN_COLUMNS = ["campaign", "name", "touches", "customers", "contacted", "bought",
-                    "currency", "revenue", "spend", "revenue_per_spend"]
+CAMPAIGN_COLUMNS = [
+    "campaign",
+    "name",
+    "touches",
+    "customers",
+    "contacted",
+    "bought",
+    "currency",
+    "revenue",
+    "spend",
+    "revenue_per_spend",
+]
 FACE_TO_FACE = ("visit", "event")
 LEVELS = ("intimate", "face_to_face", "general", "no_contact")
 
 
-def relationship(tx: ViewDb, as_of: datetime, *, days: int,
-                 intimate: int = 3) -> list[dict[str, Any]]:
+def relationship(
+    tx: ViewDb, as_of: datetime, *, days: int, intimate: int = 3
+) -> list[dict[str, Any]]:
     """Each customer's relationship level from their contacts in the ``days`` before
     ``as_of``: intimate (at least ``intimate`` face-to-face contacts: visits, events),
     face-to-face (at least one), general (contacts by other channels only), no contact."""
     start, end = text(shifted(as_of, -days)), text(as_of)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for contact in rows_of(tx, "SELECT customer, channel, occurred_at FROM {contacts} "
-                               "WHERE retracted = ?", (False,)):
+    for contact in rows_of(
+        tx, "SELECT customer, channel, occurred_at FROM {contacts} WHERE retracted = ?", (False,)
+    ):
         if start <= contact["occurred_at"] < end:
             kind = "face_to_face" if contact["channel"] in FACE_TO_FACE else "other"
             counts[contact["customer"]][kind] += 1
-    customers = {row["customer"] for row in rows_of(tx, "SELECT DISTINCT customer FROM "
-                                                        "{purchases}")} | set(counts)
+    customers = {
+        row["customer"] for row in rows_of(tx, "SELECT DISTINCT customer FROM {purchases}")
+    } | set(counts)
     rows = []
     for customer in sorted(customers):
         seen = counts.get(customer, Counter())
-        level = ("intimate" if seen["face_to_face"] >= intimate else
-                 "face_to_face" if seen["face_to_face"] else
-                 "general" if seen["other"] else "no_contact")
-        rows.append({"customer": customer, "level": level,
-                     "face_to_face_contacts": seen["face_to_face"],
-                     "other_contacts": seen["other"]})
+        level = (
+            "intimate"
+            if seen["face_to_face"] >= intimate
+            else "face_to_face"
+            if seen["face_to_face"]
+            else "general"
+            if seen["other"]
+            else "no_contact"
+        )
+        rows.append(
+            {
+                "customer": customer,
+                "level": level,
+                "face_to_face_contacts": seen["face_to_face"],
+                "other_contacts": seen["other"],
+            }
+        )
     return rows

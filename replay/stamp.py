@@ -28,9 +28,13 @@ class Stamp:
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {
-            "kind": self.reading.kind, "at": iso(self.reading.at), "position": self.position,
-            "digest": self.digest, "describe": self.reading.describe(),
-            "log_verifies": self.log_verifies}
+            "kind": self.reading.kind,
+            "at": iso(self.reading.at),
+            "position": self.position,
+            "digest": self.digest,
+            "describe": self.reading.describe(),
+            "log_verifies": self.log_verifies,
+        }
         if self.problems:
             found["problems"] = self.problems
         return found
@@ -38,8 +42,10 @@ class Stamp:
     def line(self) -> str:
         """The stamp on one line, for a table or a comment line."""
         if self.digest is None:
-            digest = (f"no digest: the log does not verify up to this position "
-                      f"({len(self.problems)} streams do not match; `ledger verify` names them)")
+            digest = (
+                f"no digest: the log does not verify up to this position "
+                f"({len(self.problems)} streams do not match; `ledger verify` names them)"
+            )
         else:
             digest = f"digest {self.digest}"
         if self.reading.position == self.position:  # the reading names it already
@@ -47,8 +53,9 @@ class Stamp:
         return f"{self.reading.describe()}, log position {self.position}, {digest}"
 
 
-def stamp_of(ledger: Ledger, reading: Reading, position: int,
-             progress: Callable[[int], None] | None = None) -> Stamp:
+def stamp_of(
+    ledger: Ledger, reading: Reading, position: int, progress: Callable[[int], None] | None = None
+) -> Stamp:
     """The stamp of a report computed from the log up to ``position`` under ``reading``."""
     integrity = Integrity(ledger)
     try:

@@ -16,8 +16,9 @@ from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
 
-POSTGRES_URL = os.environ.get("LEDGER_TEST_DATABASE_URL",
-                              "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "LEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 # Each ledger's pool opens this many connections at once and grows on demand: the suite runs
 # many ledgers side by side (servers, runners, CLI calls), and a server's default of 100
 # connections is shared by every worker.
@@ -35,13 +36,16 @@ def postgres_server() -> str:
     try:
         psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
     except psycopg.OperationalError as error:
-        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}. Start it (see "
-                    "README, Tests) or point LEDGER_TEST_DATABASE_URL at a server.")
+        pytest.fail(
+            f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}. Start it (see "
+            "README, Tests) or point LEDGER_TEST_DATABASE_URL at a server."
+        )
     return POSTGRES_URL
 
 
-def fresh_store(request: pytest.FixtureRequest, folder: Path,
-                kind: str | None = None) -> Iterator[Settings]:
+def fresh_store(
+    request: pytest.FixtureRequest, folder: Path, kind: str | None = None
+) -> Iterator[Settings]:
     """Settings for a fresh, empty store of the ``kind`` (default: ``request.param``)."""
     if (kind or request.param) == "sqlite":
         yield Settings(data_dir=folder / "var", database_url=None)
@@ -90,11 +94,37 @@ def stored_event_count(app: Ledger) -> int:
 def world(ledger: Ledger) -> Ledger:
     """Two reps, a campaign and a customer, CUST-1, owned by REP-1."""
     run(ledger, type="hire_rep", ref="REP-1", name="李娜", team="east", occurred_at=at(-30))
-    run(ledger, type="hire_rep", ref="REP-2", name="Tom Baker", team="east", manager="REP-1",
-        occurred_at=at(-30))
-    run(ledger, type="launch_campaign", ref="CMP-EXPO", name="Spring expo", channel="email",
-        budget="50000", currency="CNY", starts_at=at(-10), ends_at=at(60),
-        material="brochure-2025", department="marketing", occurred_at=at(-10))
-    run(ledger, type="register_customer", ref="CUST-1", name="王伟", email="wang@example.cn",
-        phone="+86 21 5555 0101", owner="REP-1", occurred_at=at(-5))
+    run(
+        ledger,
+        type="hire_rep",
+        ref="REP-2",
+        name="Tom Baker",
+        team="east",
+        manager="REP-1",
+        occurred_at=at(-30),
+    )
+    run(
+        ledger,
+        type="launch_campaign",
+        ref="CMP-EXPO",
+        name="Spring expo",
+        channel="email",
+        budget="50000",
+        currency="CNY",
+        starts_at=at(-10),
+        ends_at=at(60),
+        material="brochure-2025",
+        department="marketing",
+        occurred_at=at(-10),
+    )
+    run(
+        ledger,
+        type="register_customer",
+        ref="CUST-1",
+        name="王伟",
+        email="wang@example.cn",
+        phone="+86 21 5555 0101",
+        owner="REP-1",
+        occurred_at=at(-5),
+    )
     return ledger

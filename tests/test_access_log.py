@@ -49,9 +49,17 @@ class Clock:
 
 def access(n: int = 0, **fields: Any) -> Access:
     """The n-th read of a story: three keys, five customers."""
-    return Access(**{"key": f"key-{n % 3}", "role": "compliance", "what": TIMELINE,
-                     "interface": "api", "customer": f"CUST-{n % 5}",
-                     "fields": ("profile", "timeline"), **fields})
+    return Access(
+        **{
+            "key": f"key-{n % 3}",
+            "role": "compliance",
+            "what": TIMELINE,
+            "interface": "api",
+            "customer": f"CUST-{n % 5}",
+            "fields": ("profile", "timeline"),
+            **fields,
+        }
+    )
 
 
 @contextmanager
@@ -78,8 +86,10 @@ def raw(store: Settings) -> Iterator[tuple[Callable[..., Any], str]]:
     """A connection behind the ledger's back: (execute, the access log's table)."""
     if store.database_url:
         with psycopg.connect(store.database_url, autocommit=True) as conn:
+
             def run(sql: str, params: tuple[Any, ...] = ()) -> Any:
                 return conn.execute(sql.replace("?", "%s"), params)
+
             yield run, f'"{store.database_schema}".access_log'
         return
     conn = sqlite3.connect(store.sqlite_path, isolation_level=None)
@@ -120,21 +130,26 @@ def test_records_are_chained_from_one_head_and_listed_newest_first(log: AccessLo
 
 
 def test_appends_from_many_threads_and_another_process_keep_one_chain(
-        store: Settings, log: AccessLog) -> None:
+    store: Settings, log: AccessLog
+) -> None:
     env = {**os.environ, "LEDGER_DATA_DIR": str(store.data_dir)}
     if store.database_url:
-        env.update(LEDGER_DATABASE_URL=store.database_url,
-                   LEDGER_DATABASE_SCHEMA=store.database_schema)
+        env.update(
+            LEDGER_DATABASE_URL=store.database_url, LEDGER_DATABASE_SCHEMA=store.database_schema
+        )
     other = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS], env=env)
     with opened(store) as second:  # another connection of this process, its own writer
         found: dict[str, list[int]] = {}
 
         def reader(name: str, target: AccessLog) -> None:
-            found[name] = [p for _ in range(25)
-                           for p in target.record([access(len(name), key=name)])]
+            found[name] = [
+                p for _ in range(25) for p in target.record([access(len(name), key=name)])
+            ]
 
-        threads = [threading.Thread(target=reader, args=(f"thread-{n}", log if n < 6
-                                                         else second)) for n in range(8)]
+        threads = [
+            threading.Thread(target=reader, args=(f"thread-{n}", log if n < 6 else second))
+            for n in range(8)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -166,8 +181,7 @@ app.close()
 """
 
 
-def test_callers_waiting_together_share_one_transaction(store: Settings,
-                                                         log: AccessLog) -> None:
+def test_callers_waiting_together_share_one_transaction(store: Settings, log: AccessLog) -> None:
     log.record([access()])  # the writer is running and the tables are there
     commits = log.commits
     with held_head(store):  # the next transaction waits for the head's lock
@@ -179,8 +193,9 @@ def test_callers_waiting_together_share_one_transaction(store: Settings,
     assert log.verify().ok
 
 
-def test_reads_on_an_event_loop_are_recorded_and_never_block_it(store: Settings,
-                                                                  log: AccessLog) -> None:
+def test_reads_on_an_event_loop_are_recorded_and_never_block_it(
+    store: Settings, log: AccessLog
+) -> None:
     log.record([access()])
     commits = log.commits
 
@@ -219,8 +234,7 @@ def held_head(store: Settings) -> Iterator[Callable[[], None]]:
     if store.database_url:
         with psycopg.connect(store.database_url, autocommit=True) as conn:
             conn.execute("BEGIN")
-            conn.execute(f'SELECT * FROM "{store.database_schema}".access_log_head '
-                         "FOR UPDATE")
+            conn.execute(f'SELECT * FROM "{store.database_schema}".access_log_head FOR UPDATE')
             lock = threading.Lock()
 
             def release() -> None:
@@ -240,8 +254,9 @@ def held_head(store: Settings) -> Iterator[Callable[[], None]]:
         lite.close()
 
 
-def test_an_append_that_fails_raises_so_that_the_read_is_refused(store: Settings,
-                                                                  log: AccessLog) -> None:
+def test_an_append_that_fails_raises_so_that_the_read_is_refused(
+    store: Settings, log: AccessLog
+) -> None:
     log.record([access()])
     with raw(store) as (run, table):
         run(f"DROP TABLE {table}")
@@ -254,19 +269,22 @@ def test_an_append_that_fails_raises_so_that_the_read_is_refused(store: Settings
     assert asyncio.run(log.record_async([access()])) == [2]
 
 
-def test_a_writer_whose_connection_was_cut_opens_another(request: pytest.FixtureRequest,
-                                                        tmp_path: Path) -> None:
+def test_a_writer_whose_connection_was_cut_opens_another(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """PostgreSQL: the writer keeps a connection of its own. Cut while in use, it fails that
     append (the read is refused) and the next one reconnects; cut while idle, the ping before
     the next append finds out and nothing fails."""
     for settings in fresh_store(request, tmp_path, "postgres"):
         assert settings.database_url is not None
-        with opened(settings) as log, \
-                psycopg.connect(settings.database_url, autocommit=True) as admin:
+        with (
+            opened(settings) as log,
+            psycopg.connect(settings.database_url, autocommit=True) as admin,
+        ):
+
             def cut() -> None:
                 assert log.connection is not None
-                admin.execute("SELECT pg_terminate_backend(%s)",
-                              (log.connection.info.backend_pid,))
+                admin.execute("SELECT pg_terminate_backend(%s)", (log.connection.info.backend_pid,))
 
             log.record([access()])
             cut()
@@ -279,20 +297,25 @@ def test_a_writer_whose_connection_was_cut_opens_another(request: pytest.Fixture
             assert log.verify().ok
 
 
-def test_a_loop_whose_connection_was_cut_opens_another(request: pytest.FixtureRequest,
-                                                      tmp_path: Path) -> None:
+def test_a_loop_whose_connection_was_cut_opens_another(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """PostgreSQL: an event loop's records go through a connection of the loop's own, with
     the same care as the writer thread's."""
     for settings in fresh_store(request, tmp_path, "postgres"):
         assert settings.database_url is not None
-        with opened(settings) as log, \
-                psycopg.connect(settings.database_url, autocommit=True) as admin:
+        with (
+            opened(settings) as log,
+            psycopg.connect(settings.database_url, autocommit=True) as admin,
+        ):
+
             async def reads() -> list[list[int]]:
                 def cut() -> Any:
                     [state] = log.on_loop.values()
                     assert state.connection is not None
-                    admin.execute("SELECT pg_terminate_backend(%s)",
-                                  (state.connection.info.backend_pid,))
+                    admin.execute(
+                        "SELECT pg_terminate_backend(%s)", (state.connection.info.backend_pid,)
+                    )
                     return state
 
                 found = [await log.record_async([access()])]
@@ -302,8 +325,7 @@ def test_a_loop_whose_connection_was_cut_opens_another(request: pytest.FixtureRe
                 found.append(await log.record_async([access()]))
                 cut().used = 0.0  # as if idle for a while
                 found.append(await log.record_async([access()]))
-                together = await asyncio.gather(*(log.record_async([access(n)])
-                                                  for n in range(5)))
+                together = await asyncio.gather(*(log.record_async([access(n)]) for n in range(5)))
                 return found + sorted(together)
 
             commits = log.commits
@@ -313,11 +335,17 @@ def test_a_loop_whose_connection_was_cut_opens_another(request: pytest.FixtureRe
 
 
 def test_entries_are_checked_when_made() -> None:
-    refusals = [({"purpose": "x" * 501}, "purpose"), ({"purpose": "a\x00b"}, "purpose"),
-                ({"interface": "fax"}, "interface"), ({"key": " "}, "key"),
-                ({"customer": ""}, "customer"), ({"fields": "profile"}, "fields"),
-                ({"fields": ["x"] * 21}, "fields"), ({"what": "w" * 201}, "what"),
-                ({"purpose": "lone \udc80"}, "purpose")]
+    refusals = [
+        ({"purpose": "x" * 501}, "purpose"),
+        ({"purpose": "a\x00b"}, "purpose"),
+        ({"interface": "fax"}, "interface"),
+        ({"key": " "}, "key"),
+        ({"customer": ""}, "customer"),
+        ({"fields": "profile"}, "fields"),
+        ({"fields": ["x"] * 21}, "fields"),
+        ({"what": "w" * 201}, "what"),
+        ({"purpose": "lone \udc80"}, "purpose"),
+    ]
     for fields, where in refusals:
         with pytest.raises(CommandInvalid) as refused:
             access(**fields)
@@ -356,10 +384,14 @@ def test_lists_filter_by_customer_key_and_time_newest_first_and_page(log: Access
                 break
         assert paged == log.list(limit=1000, **query).items, query
 
-    for options, where in (({"cursor": "nonsense!"}, "cursor"), ({"cursor": "WzFd"}, "cursor"),
-                           ({"since": T0.replace(tzinfo=None)}, "since"),
-                           ({"limit": 0}, "limit"), ({"limit": 1001}, "limit"),
-                           ({"customer": "a\x00"}, "customer")):
+    for options, where in (
+        ({"cursor": "nonsense!"}, "cursor"),
+        ({"cursor": "WzFd"}, "cursor"),
+        ({"since": T0.replace(tzinfo=None)}, "since"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"customer": "a\x00"}, "customer"),
+    ):
         with pytest.raises(CommandInvalid) as refused:
             log.list(**options)
         assert refused.value.where == where
@@ -385,25 +417,37 @@ def put(store: Settings, position: int, values: dict[str, Any]) -> None:
     """Write a row's columns (all but its position) behind the ledger's back."""
     columns = [c for c in values if c != "position"]
     with raw(store) as (run, table):
-        run(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} "
-            "WHERE position = ?", (*(values[c] for c in columns), position))
+        run(
+            f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE position = ?",
+            (*(values[c] for c in columns), position),
+        )
 
 
 def insert(store: Settings, values: dict[str, Any]) -> None:
     with raw(store) as (run, table):
-        run(f"INSERT INTO {table} ({', '.join(values)}) "
-            f"VALUES ({', '.join('?' for _ in values)})", tuple(values.values()))
+        run(
+            f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+            tuple(values.values()),
+        )
 
 
 def forged(store: Settings, after: int, position: int) -> dict[str, Any]:
     """A record that follows position ``after`` as the ledger would have chained it."""
     entry = access(0, key="intruder")
     at = row(store, after)["at"]
-    return {"position": position, "at": at, "key": entry.key, "role": entry.role,
-            "customer": entry.customer, "what": entry.what,
-            "fields": json.dumps(list(entry.fields)), "purpose": None,
-            "interface": entry.interface, "previous": row(store, after)["hash"],
-            "hash": link(row(store, after)["hash"], at, entry)}
+    return {
+        "position": position,
+        "at": at,
+        "key": entry.key,
+        "role": entry.role,
+        "customer": entry.customer,
+        "what": entry.what,
+        "fields": json.dumps(list(entry.fields)),
+        "purpose": None,
+        "interface": entry.interface,
+        "previous": row(store, after)["hash"],
+        "hash": link(row(store, after)["hash"], at, entry),
+    }
 
 
 def change(store: Settings) -> None:
@@ -458,11 +502,14 @@ ALTERATIONS: dict[str, tuple[Callable[[Settings], None], set[tuple[int, str]]]] 
 
 @pytest.mark.parametrize("alteration", ALTERATIONS)
 def test_an_altered_record_is_named_by_position_by_verify_and_ledger_verify(
-        store_env: Settings, capsys: pytest.CaptureFixture[str], alteration: str) -> None:
+    store_env: Settings, capsys: pytest.CaptureFixture[str], alteration: str
+) -> None:
     ten_reads(store_env)
     assert main(["verify"]) == 0
-    assert "verified 10 records of the access log up to position 10: its chain holds" \
+    assert (
+        "verified 10 records of the access log up to position 10: its chain holds"
         in capsys.readouterr().out
+    )
     alter, expected = ALTERATIONS[alteration]
     alter(store_env)
     with opened(store_env) as log:
@@ -473,8 +520,7 @@ def test_an_altered_record_is_named_by_position_by_verify_and_ledger_verify(
     assert {(p["position"], p["what"]) for p in found["access_log"]["problems"]} == expected
     assert main(["verify"]) == 1
     out = capsys.readouterr().out
-    assert f"{len(expected)} record{'s are' if len(expected) > 1 else ' is'} NOT as written" \
-        in out
+    assert f"{len(expected)} record{'s are' if len(expected) > 1 else ' is'} NOT as written" in out
     position, what = min(expected)
     assert any(line.split()[:2] == [str(position), what] for line in out.splitlines()), out
 
@@ -483,7 +529,8 @@ def test_an_altered_record_is_named_by_position_by_verify_and_ledger_verify(
 
 
 def test_ledger_audit_access_prints_records_newest_first(
-        store_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    store_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     ten_reads(store_env)
     capsys.readouterr()
     assert main(["audit", "access", "--customer", "CUST-1", "--json"]) == 0
@@ -493,15 +540,38 @@ def test_ledger_audit_access_prints_records_newest_first(
     assert main(["audit", "access", "--limit", "3"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["at", "key", "role", "customer", "what", "fields", "purpose",
-                                "interface", "position"]
+    assert lines[0].split() == [
+        "at",
+        "key",
+        "role",
+        "customer",
+        "what",
+        "fields",
+        "purpose",
+        "interface",
+        "position",
+    ]
     assert "2025-03-01 09:10" in lines[2] and "GET /customers/{ref}/timeline" in lines[2]
     assert "profile, timeline" in lines[2] and lines[2].split()[-1] == "10"
     cursor = lines[-1].removeprefix("more: --cursor ")
     assert main(["audit", "access", "--limit", "3", "--cursor", cursor, "--json"]) == 0
     assert [r["position"] for r in json.loads(capsys.readouterr().out)["data"]] == [7, 6, 5]
-    assert main(["audit", "access", "--key", "key-1", "--since", "2025-03-01T09:05:00Z",
-                 "--until", "2025-03-01T09:09:00Z", "--json"]) == 0
+    assert (
+        main(
+            [
+                "audit",
+                "access",
+                "--key",
+                "key-1",
+                "--since",
+                "2025-03-01T09:05:00Z",
+                "--until",
+                "2025-03-01T09:09:00Z",
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert [r["position"] for r in json.loads(capsys.readouterr().out)["data"]] == [8, 5]
     assert main(["audit", "access", "--cursor", "nonsense!"]) == 2  # invalid input
     assert "the cursor is not one this ledger gave out" in capsys.readouterr().err
@@ -525,19 +595,31 @@ def test_the_90_day_question_is_answered_from_an_index(store: Settings) -> None:
     customers, batch, clock = 5_000, 1_000, Clock(step=timedelta(days=7))
     with opened(store, clock=clock) as log:
         for start in range(0, 100_000, batch):
-            log.record([Access(key=f"key-{n % 40}", role="rep", what=TIMELINE,
-                               interface="api", customer=f"CUST-{n % customers:05d}",
-                               fields=("timeline",)) for n in range(start, start + batch)])
+            log.record(
+                [
+                    Access(
+                        key=f"key-{n % 40}",
+                        role="rep",
+                        what=TIMELINE,
+                        interface="api",
+                        customer=f"CUST-{n % customers:05d}",
+                        fields=("timeline",),
+                    )
+                    for n in range(start, start + batch)
+                ]
+            )
         if store.database_url:  # as autovacuum would have by now
             with raw(store) as (run, table):
                 run(f"ANALYZE {table}")
         since = clock.now - timedelta(days=90)
-        for plan, index in ((log.plan(customer="CUST-00042", since=since),
-                             "access_log_customer"),
-                            (log.plan(key="key-7", since=since), "access_log_key")):
+        for plan, index in (
+            (log.plan(customer="CUST-00042", since=since), "access_log_customer"),
+            (log.plan(key="key-7", since=since), "access_log_key"),
+        ):
             assert index in plan, plan
             assert "Seq Scan" not in plan and "SCAN access_log\n" not in plan + "\n", plan
         found = log.list(customer="CUST-00042", since=since).items
         # The last 13 weekly batches are the last 90 days; each read each customer once.
         assert [i["position"] for i in found] == [
-            p for p in range(100_000, 87_000, -1) if (p - 1) % customers == 42]
+            p for p in range(100_000, 87_000, -1) if (p - 1) % customers == 42
+        ]

@@ -85,25 +85,62 @@ class Fact:
 def command(customer: str, fact: tuple[Any, ...], entry: str) -> dict[str, Any]:
     kind, when = fact[0], on(fact[1]).isoformat()
     if kind == "touch":
-        return {"type": "touch_campaign", "customer": customer, "campaign": "CMP-P",
-                "channel": fact[2], "touch_id": entry, "occurred_at": when}
+        return {
+            "type": "touch_campaign",
+            "customer": customer,
+            "campaign": "CMP-P",
+            "channel": fact[2],
+            "touch_id": entry,
+            "occurred_at": when,
+        }
     if kind == "consent":
-        return {"type": "change_consent", "customer": customer, "channel": fact[2],
-                "purpose": "marketing", "granted": fact[3], "consent_id": entry,
-                "occurred_at": when}
+        return {
+            "type": "change_consent",
+            "customer": customer,
+            "channel": fact[2],
+            "purpose": "marketing",
+            "granted": fact[3],
+            "consent_id": entry,
+            "occurred_at": when,
+        }
     if kind == "complaint":
-        return {"type": "file_complaint", "customer": customer, "complaint_id": entry,
-                "category": "product", "severity": "low", "description": "loud",
-                "occurred_at": when}
+        return {
+            "type": "file_complaint",
+            "customer": customer,
+            "complaint_id": entry,
+            "category": "product",
+            "severity": "low",
+            "description": "loud",
+            "occurred_at": when,
+        }
     if kind == "purchase":
-        return {"type": "record_purchase", "customer": customer, "order_id": entry,
-                "amount": fact[2], "currency": "CNY", "occurred_at": when}
+        return {
+            "type": "record_purchase",
+            "customer": customer,
+            "order_id": entry,
+            "amount": fact[2],
+            "currency": "CNY",
+            "occurred_at": when,
+        }
     if kind == "quote":
-        return {"type": "issue_quote", "customer": customer, "rep": "REP-1", "quote_id": entry,
-                "product": "tea", "unit_price": "5.00", "currency": "CNY",
-                "valid_until": on(fact[1] + 90).isoformat(), "occurred_at": when}
-    return {"type": "assign_owner", "customer": customer, "rep": fact[2], "reason": "moved",
-            "occurred_at": when}
+        return {
+            "type": "issue_quote",
+            "customer": customer,
+            "rep": "REP-1",
+            "quote_id": entry,
+            "product": "tea",
+            "unit_price": "5.00",
+            "currency": "CNY",
+            "valid_until": on(fact[1] + 90).isoformat(),
+            "occurred_at": when,
+        }
+    return {
+        "type": "assign_owner",
+        "customer": customer,
+        "rep": fact[2],
+        "reason": "moved",
+        "occurred_at": when,
+    }
 
 
 # -- the reference ---------------------------------------------------------------------------
@@ -112,8 +149,11 @@ def command(customer: str, fact: tuple[Any, ...], entry: str) -> dict[str, Any]:
 def consent_at(facts: list[Fact], channel: str, moment: float) -> bool:
     """The last change of consent on the channel on or before ``moment`` (the one recorded
     last, at one instant) decides; none: consent assumed."""
-    changes = sorted((f.day, f.recorded, f.granted) for f in facts
-                     if f.kind == "consent" and f.channel == channel and f.day <= moment)
+    changes = sorted(
+        (f.day, f.recorded, f.granted)
+        for f in facts
+        if f.kind == "consent" and f.channel == channel and f.day <= moment
+    )
     return bool(changes[-1][2]) if changes else True
 
 
@@ -122,12 +162,16 @@ def reference(facts: list[Fact], by: float | None = None) -> dict[str, Any]:
     day ``by`` (as corrected)."""
     facts = [f for f in facts if by is None or f.day <= by]
     live = [f for f in facts if not f.retracted]
-    periods = [(f.id, f.day, f.resolved if by is None or (f.resolved or 0) <= by else None)
-               for f in live if f.kind == "complaint"]
+    periods = [
+        (f.id, f.day, f.resolved if by is None or (f.resolved or 0) <= by else None)
+        for f in live
+        if f.kind == "complaint"
+    ]
 
     def during(moment: float) -> list[str]:
-        return [cid for cid, start, end in periods
-                if start <= moment and (end is None or moment < end)]
+        return [
+            cid for cid, start, end in periods if start <= moment and (end is None or moment < end)
+        ]
 
     found = set()
     for f in live:
@@ -160,10 +204,14 @@ def judged(db: Database, customer: str) -> dict[str, Any]:
     tables = {**Dossier().table_names(), **Activity().table_names()}
     with db.transaction(tables, commit=False) as tx:
         owner = tx.one("SELECT owner FROM {customers} WHERE ref = ?", (customer,))
-        bought = tx.rows("SELECT amount FROM {purchases} WHERE customer = ? AND retracted = ?",
-                         (customer, False))
-    return {"violations": found, "owner": owner["owner"] if owner else None,
-            "revenue": sum((Decimal(r["amount"]) for r in bought), Decimal(0))}
+        bought = tx.rows(
+            "SELECT amount FROM {purchases} WHERE customer = ? AND retracted = ?", (customer, False)
+        )
+    return {
+        "violations": found,
+        "owner": owner["owner"] if owner else None,
+        "revenue": sum((Decimal(r["amount"]) for r in bought), Decimal(0)),
+    }
 
 
 def views() -> list[Any]:
@@ -204,51 +252,100 @@ def run(ledger: Ledger, fields: dict[str, Any]) -> bool:
     return True
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(base=st.lists(BASE, min_size=1, max_size=12), amendments=st.lists(AMEND, max_size=6),
-       order=st.randoms(use_true_random=False))
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    base=st.lists(BASE, min_size=1, max_size=12),
+    amendments=st.lists(AMEND, max_size=6),
+    order=st.randoms(use_true_random=False),
+)
 def test_late_facts_are_judged_in_business_time_everywhere(
-        ledger: Ledger, base: list[tuple[Any, ...]], amendments: list[tuple[Any, ...]],
-        order: Any) -> None:
+    ledger: Ledger, base: list[tuple[Any, ...]], amendments: list[tuple[Any, ...]], order: Any
+) -> None:
     customer = f"CUST-P{next(_examples)}"
     if not ledger.recorder.select_events(stream_id("rep", "REP-1"), limit=1):
         for rep in REPS:
-            run(ledger, {"type": "hire_rep", "ref": rep, "name": rep, "team": "east",
-                         "occurred_at": on(-60).isoformat()})
-        run(ledger, {"type": "launch_campaign", "ref": "CMP-P", "name": "P", "channel": "email",
-                     "budget": "1", "currency": "CNY", "starts_at": on(-60).isoformat(),
-                     "ends_at": on(300).isoformat(), "occurred_at": on(-60).isoformat()})
-    assert run(ledger, {"type": "register_customer", "ref": customer, "name": "P",
-                        "owner": "REP-1", "occurred_at": on(-5).isoformat()})
+            run(
+                ledger,
+                {
+                    "type": "hire_rep",
+                    "ref": rep,
+                    "name": rep,
+                    "team": "east",
+                    "occurred_at": on(-60).isoformat(),
+                },
+            )
+        run(
+            ledger,
+            {
+                "type": "launch_campaign",
+                "ref": "CMP-P",
+                "name": "P",
+                "channel": "email",
+                "budget": "1",
+                "currency": "CNY",
+                "starts_at": on(-60).isoformat(),
+                "ends_at": on(300).isoformat(),
+                "occurred_at": on(-60).isoformat(),
+            },
+        )
+    assert run(
+        ledger,
+        {
+            "type": "register_customer",
+            "ref": customer,
+            "name": "P",
+            "owner": "REP-1",
+            "occurred_at": on(-5).isoformat(),
+        },
+    )
     facts = [Fact("owner", "", -5, -1, rep="REP-1")]
     sequence = list(enumerate(base))
     order.shuffle(sequence)  # recorded in any order, each long after it happened
     for index, fact in sequence:
         entry = f"E{index}"
         if run(ledger, command(customer, fact, entry)):
-            facts.append(Fact(fact[0], entry, fact[1], len(facts), channel=(
-                fact[2] if fact[0] in ("touch", "consent") else None),
-                granted=fact[3] if fact[0] == "consent" else None,
-                amount=Decimal(fact[2]) if fact[0] == "purchase" else None,
-                rep=fact[2] if fact[0] == "owner" else None,
-                extra={"resolve_after": fact[2]} if fact[0] == "complaint" else {}))
+            facts.append(
+                Fact(
+                    fact[0],
+                    entry,
+                    fact[1],
+                    len(facts),
+                    channel=(fact[2] if fact[0] in ("touch", "consent") else None),
+                    granted=fact[3] if fact[0] == "consent" else None,
+                    amount=Decimal(fact[2]) if fact[0] == "purchase" else None,
+                    rep=fact[2] if fact[0] == "owner" else None,
+                    extra={"resolve_after": fact[2]} if fact[0] == "complaint" else {},
+                )
+            )
     middle = recording_time()
     then = caught_up(ledger, customer)
     assert then == reference(facts), "the live views, before the follow-ups"
     # Follow-ups, each recorded later still: resolutions and amendments.
     follow_ups: list[tuple[str, Any]] = [
-        ("resolve", f) for f in facts if f.kind == "complaint"
-        and f.extra.get("resolve_after") is not None]
+        ("resolve", f)
+        for f in facts
+        if f.kind == "complaint" and f.extra.get("resolve_after") is not None
+    ]
     entries = [f for f in facts if f.id]
     follow_ups += [("amend", (a, entries[a[1] % len(entries)])) for a in amendments if entries]
     order.shuffle(follow_ups)
     for what, subject in follow_ups:
         if what == "resolve":
             at = subject.day + subject.extra["resolve_after"]
-            if run(ledger, {"type": "resolve_complaint", "customer": customer,
-                            "complaint_id": subject.id, "resolution": "fixed",
-                            "occurred_at": on(at).isoformat()}):
+            if run(
+                ledger,
+                {
+                    "type": "resolve_complaint",
+                    "customer": customer,
+                    "complaint_id": subject.id,
+                    "resolution": "fixed",
+                    "occurred_at": on(at).isoformat(),
+                },
+            ):
                 subject.resolved = at
             continue
         amendment, fact = subject
@@ -256,11 +353,17 @@ def test_late_facts_are_judged_in_business_time_everywhere(
         change: dict[str, Any] = {}
         if amendment[0] in field_of:
             value = amendment[-1]
-            change[field_of[amendment[0]]] = (on(value).isoformat() if amendment[0] == "redate"
-                                              else value)
+            change[field_of[amendment[0]]] = (
+                on(value).isoformat() if amendment[0] == "redate" else value
+            )
         kind = "retract_entry" if amendment[0] == "retract" else "correct_entry"
-        fields = {"type": kind, "customer": customer, "entry_id": fact.id, "reason": "fix",
-                  **({"fields": change} if change else {})}
+        fields = {
+            "type": kind,
+            "customer": customer,
+            "entry_id": fact.id,
+            "reason": "fix",
+            **({"fields": change} if change else {}),
+        }
         if run(ledger, fields):  # refused where the entry's kind does not take it
             if kind == "retract_entry":
                 fact.retracted = True

@@ -21,14 +21,18 @@ from ledger.encoding import Transcoder, compact
 # form of the same number (1e-07 as 1e-7), so they are left out of the byte-for-byte checks.
 leaves = st.none() | st.booleans() | st.integers() | st.text()
 floats = st.floats(allow_nan=False, allow_infinity=False)
-values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4)
-                      | st.dictionaries(st.text(), inner, max_size=4), max_leaves=12)
+values = st.recursive(
+    leaves,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
 
 
 @given(values, st.booleans())
 def test_compact_is_the_standard_librarys_json(value: object, sort_keys: bool) -> None:
     assert compact(value, sort_keys=sort_keys) == json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
+        value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys
+    )
 
 
 def test_what_orjson_cannot_write_is_written_by_the_standard_library() -> None:
@@ -37,11 +41,13 @@ def test_what_orjson_cannot_write_is_written_by_the_standard_library() -> None:
 
 
 instants = st.datetimes(timezones=st.just(timezone.utc)) | st.datetimes(
-    timezones=st.sampled_from([timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))]))
+    timezones=st.sampled_from([timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))])
+)
 event_values = st.recursive(
     leaves | instants | st.decimals(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 def library_transcoder(transcoder: JSONTranscoder) -> JSONTranscoder:
@@ -74,8 +80,9 @@ def test_no_event_holds_a_uuid() -> None:
     for aggregate in (Customer, Rep, Campaign):
         for event_class in vars(aggregate).values():
             if isinstance(event_class, type) and issubclass(event_class, Aggregate.Event):
-                hints = typing.get_type_hints(event_class.__init__, vars(
-                    __import__(event_class.__module__, fromlist=["*"])))
+                hints = typing.get_type_hints(
+                    event_class.__init__, vars(__import__(event_class.__module__, fromlist=["*"]))
+                )
                 hints.pop("originator_id", None)  # stored beside the state, not in it
                 assert "UUID" not in repr(hints), (event_class, hints)
                 checked += 1

@@ -34,22 +34,57 @@ def shop(store_env: Settings) -> Settings:
     app = Ledger(store_env)
     commands: list[dict[str, Any]] = [
         {"type": "hire_rep", "ref": "REP-1", "name": "Li", "team": "t"},
-        {"type": "register_customer", "ref": "CUST-Q", "name": NAME, "email": EMAIL,
-         "phone": PHONE, "owner": "REP-1"},
+        {
+            "type": "register_customer",
+            "ref": "CUST-Q",
+            "name": NAME,
+            "email": EMAIL,
+            "phone": PHONE,
+            "owner": "REP-1",
+        },
         {"type": "update_profile", "customer": "CUST-Q", "address": "Elbchaussee 1, Hamburg"},
         {"type": "register_customer", "ref": "CUST-O", "name": OTHER},
-        {"type": "log_contact", "customer": "CUST-Q", "rep": "REP-1", "channel": "phone",
-         "direction": "in", "subject": "order", "summary": f"{NAME} asked for the catalogue",
-         "contact_id": "K-1"},
-        {"type": "receive_request", "customer": "CUST-Q", "kind": "callback",
-         "channel": "email", "respond_by": "2030-01-01T00:00:00Z", "request_id": "R-1",
-         "summary": f"please call {PHONE}"},
-        {"type": "file_complaint", "customer": "CUST-Q", "category": "delivery",
-         "severity": "low", "description": f"write to {EMAIL}", "complaint_id": "C-1"},
-        {"type": "correct_entry", "customer": "CUST-Q", "entry_id": "R-1",
-         "fields": {"summary": f"please call {NAME} on {PHONE}"}, "reason": "typo"},
-        {"type": "record_purchase", "customer": "CUST-Q", "order_id": "O-1",
-         "amount": "250.00", "currency": "EUR"},
+        {
+            "type": "log_contact",
+            "customer": "CUST-Q",
+            "rep": "REP-1",
+            "channel": "phone",
+            "direction": "in",
+            "subject": "order",
+            "summary": f"{NAME} asked for the catalogue",
+            "contact_id": "K-1",
+        },
+        {
+            "type": "receive_request",
+            "customer": "CUST-Q",
+            "kind": "callback",
+            "channel": "email",
+            "respond_by": "2030-01-01T00:00:00Z",
+            "request_id": "R-1",
+            "summary": f"please call {PHONE}",
+        },
+        {
+            "type": "file_complaint",
+            "customer": "CUST-Q",
+            "category": "delivery",
+            "severity": "low",
+            "description": f"write to {EMAIL}",
+            "complaint_id": "C-1",
+        },
+        {
+            "type": "correct_entry",
+            "customer": "CUST-Q",
+            "entry_id": "R-1",
+            "fields": {"summary": f"please call {NAME} on {PHONE}"},
+            "reason": "typo",
+        },
+        {
+            "type": "record_purchase",
+            "customer": "CUST-Q",
+            "order_id": "O-1",
+            "amount": "250.00",
+            "currency": "EUR",
+        },
     ]
     outcomes = app.execute_many([parse_command(c) for c in commands], actor="test")
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
@@ -68,18 +103,24 @@ def stored_bytes(store: Settings) -> bytes:
         return b"".join(f.read_bytes() for f in files if f.exists())
     found = []
     with psycopg.connect(store.database_url) as conn:
-        tables = conn.execute("SELECT table_name FROM information_schema.tables WHERE "
-                              "table_schema = %s", (store.database_schema,)).fetchall()
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (store.database_schema,),
+        ).fetchall()
         for (table,) in tables:
             for row in conn.execute(f'SELECT * FROM "{store.database_schema}"."{table}"'):
                 for value in row:
-                    found.append(bytes(value) if isinstance(value, bytes | memoryview)
-                                 else str(value).encode())
+                    found.append(
+                        bytes(value)
+                        if isinstance(value, bytes | memoryview)
+                        else str(value).encode()
+                    )
     return b"\n".join(found)
 
 
 def test_before_forgetting_every_reading_shows_the_personal_data(
-        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    shop: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["customer", "show", "CUST-Q", "--json"]) == 0
     shown = capsys.readouterr().out
     assert NAME in shown and EMAIL in shown
@@ -90,10 +131,13 @@ def test_before_forgetting_every_reading_shows_the_personal_data(
 
 
 def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
-        shop: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    shop: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     with raw_keys(shop) as execute:
-        [(key_before,)] = execute("SELECT key FROM customer_keys WHERE stream = ?",
-                                  (str(stream_id("customer", "CUST-Q")),))
+        [(key_before,)] = execute(
+            "SELECT key FROM customer_keys WHERE stream = ?",
+            (str(stream_id("customer", "CUST-Q")),),
+        )
     assert found_by_name(shop, "quistorp MARGARETHE") == ["CUST-Q"]  # the blind index
     assert main(["forget", "CUST-Q", "--reason", "asked to be forgotten"]) == 0
     capsys.readouterr()
@@ -115,14 +159,26 @@ def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
         assert secret.encode() not in stored_bytes(shop), secret
     assert found_by_name(shop, "Quistorp") == [] and found_by_name(shop, OTHER) == ["CUST-O"]
     with raw_keys(shop) as execute:
-        assert execute("SELECT COUNT(*) FROM view_customer_index WHERE customer = ?",
-                       ("CUST-Q",)) == [(0,)]
+        assert execute(
+            "SELECT COUNT(*) FROM view_customer_index WHERE customer = ?", ("CUST-Q",)
+        ) == [(0,)]
     # The books: the customer is erased, the purchase counts, the chains verify.
     dossier = app.customer("CUST-Q")
     assert dossier.erased and dossier.profile["name"] is None
     app.close()
-    assert main(["report", "value", "--period", f"{__import__('datetime').date.today().year}",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "value",
+                "--period",
+                f"{__import__('datetime').date.today().year}",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     value = json.loads(capsys.readouterr().out)
     assert [(r["customer"], r["revenue"]) for r in value["data"]] == [("CUST-Q", "250.00")]
     assert main(["verify"]) == 0
@@ -130,8 +186,10 @@ def test_a_forgotten_customers_personal_data_cannot_be_read_from_the_store(
     # table restored from a backup taken before the forget) is destroyed again.
     stream = str(stream_id("customer", "CUST-Q"))
     with raw_keys(shop) as execute:
-        execute("UPDATE customer_keys SET key = ?, destroyed_at = NULL WHERE stream = ?",
-                (key_before, stream))
+        execute(
+            "UPDATE customer_keys SET key = ?, destroyed_at = NULL WHERE stream = ?",
+            (key_before, stream),
+        )
     assert main(["forget", "CUST-Q", "--reason", "again"]) == 0
     with raw_keys(shop) as execute:
         assert execute("SELECT key FROM customer_keys WHERE stream = ?", (stream,)) == [(None,)]
@@ -158,11 +216,13 @@ def raw_keys(store: Settings) -> Iterator[Callable[..., list[tuple[Any, ...]]]]:
     with psycopg.connect(store.database_url) as pg:
         pg.execute(f'SET search_path TO "{store.database_schema}"')
         yield lambda sql, params: (lambda c: c.fetchall() if c.description else [])(
-            pg.execute(sql.replace("?", "%s"), params))
+            pg.execute(sql.replace("?", "%s"), params)
+        )
 
 
 def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(
-        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    shop: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     serving = Ledger(shop)  # a long-running process (the API) that has read the customer
     assert serving.history("customer", "CUST-Q")[0].name == NAME
     assert main(["forget", "CUST-Q", "--reason", "asked"]) == 0  # another process
@@ -173,17 +233,20 @@ def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(
     assert "no customer with reference 'CUST-NOBODY'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("state", "personal"), [
-    ({"order_id": "SO-1", "amount": "9.50", "name": None}, False),
-    ({"order_id": "SO-1", "email": "a@example.org"}, True),
-    ({"changes": {"segment": "retail"}}, False),
-    ({"changes": {"segment": "retail", "phone": "+1 555"}}, True),
-    ({"state": {"fields": {"summary": "called back"}}}, True),
-    ({"kinds": {"name": "purchase"}, "retracted": {"description": "x"}}, False),
-    ({"contact_id": "K-1", "subject": "order"}, True),
-    ({"promise_id": "P-1", "text": "send the catalogue"}, True),
-    ({"fields": {"resolution": "refunded"}}, True),
-])
+@pytest.mark.parametrize(
+    ("state", "personal"),
+    [
+        ({"order_id": "SO-1", "amount": "9.50", "name": None}, False),
+        ({"order_id": "SO-1", "email": "a@example.org"}, True),
+        ({"changes": {"segment": "retail"}}, False),
+        ({"changes": {"segment": "retail", "phone": "+1 555"}}, True),
+        ({"state": {"fields": {"summary": "called back"}}}, True),
+        ({"kinds": {"name": "purchase"}, "retracted": {"description": "x"}}, False),
+        ({"contact_id": "K-1", "subject": "order"}, True),
+        ({"promise_id": "P-1", "text": "send the catalogue"}, True),
+        ({"fields": {"resolution": "refunded"}}, True),
+    ],
+)
 def test_fields_to_seal_are_found_at_any_depth(state: dict[str, Any], personal: bool) -> None:
     from ledger.sealing import has_personal
 

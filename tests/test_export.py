@@ -50,7 +50,8 @@ def exported(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 
 
 def test_an_export_holds_every_event_and_after_forgetting_nothing_personal(
-        demo: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    demo: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     app = Ledger(demo)
     history = app.history("customer", "CUST-00008")
     app.close()
@@ -80,7 +81,8 @@ def test_an_export_holds_every_event_and_after_forgetting_nothing_personal(
     assert not left, left
 
 
-def test_an_unknown_customer_has_no_export(demo: Settings,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unknown_customer_has_no_export(
+    demo: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["export", "CUST-NOBODY"]) == 1
     assert "no customer with reference 'CUST-NOBODY'" in capsys.readouterr().err

@@ -14,13 +14,20 @@ from tests.conftest import at, run
 
 
 def contact(customer: str, n: int) -> object:
-    return parse_command({"type": "log_contact", "customer": customer, "rep": "REP-1",
-                          "channel": "phone", "direction": "out", "subject": f"call {n}",
-                          "occurred_at": at(n)})
+    return parse_command(
+        {
+            "type": "log_contact",
+            "customer": customer,
+            "rep": "REP-1",
+            "channel": "phone",
+            "direction": "out",
+            "subject": f"call {n}",
+            "occurred_at": at(n),
+        }
+    )
 
 
-def test_concurrent_commands_each_get_their_own_outcome_and_all_are_written(
-        ledger: Ledger) -> None:
+def test_concurrent_commands_each_get_their_own_outcome_and_all_are_written(ledger: Ledger) -> None:
     run(ledger, type="hire_rep", ref="REP-1", name="A", team="t", occurred_at=at(-1))
     for c in ("CUST-A", "CUST-B"):
         run(ledger, type="register_customer", ref=c, name="N", occurred_at=at(-1))

@@ -46,37 +46,94 @@ COMMAND = st.one_of(
     shape("register_customer", ref=customer, name=text, owner=st.none() | rep),
     shape("update_profile", customer=customer, email=st.just("a@b.cn")),
     shape("assign_owner", customer=customer, rep=rep, reason=text),
-    shape("log_contact", customer=customer, rep=rep, channel=st.sampled_from(["phone", "email"]),
-          direction=st.just("in"), subject=text, contact_id=ids("K")),
-    shape("receive_request", customer=customer, kind=st.just("repair"), channel=st.just("web"),
-          respond_by=day, request_id=ids("R")),
-    shape("answer_request", customer=customer, request_id=ids("R"), rep=rep,
-          channel=st.just("web")),
-    shape("issue_quote", customer=customer, rep=rep, product=st.just("tea"), unit_price=money,
-          currency=st.just("CNY"), valid_until=day, quote_id=ids("Q")),
-    *(shape(t, customer=customer, quote_id=ids("Q"))
-      for t in ("accept_quote", "decline_quote", "expire_quote", "withdraw_quote")),
-    shape("make_promise", customer=customer, rep=rep, text=text, due_by=day, promise_id=ids("P"),
-          quote_id=st.none() | ids("Q")),
-    *(shape(t, customer=customer, promise_id=ids("P"))
-      for t in ("keep_promise", "break_promise", "cancel_promise", "mark_promise_overdue")),
+    shape(
+        "log_contact",
+        customer=customer,
+        rep=rep,
+        channel=st.sampled_from(["phone", "email"]),
+        direction=st.just("in"),
+        subject=text,
+        contact_id=ids("K"),
+    ),
+    shape(
+        "receive_request",
+        customer=customer,
+        kind=st.just("repair"),
+        channel=st.just("web"),
+        respond_by=day,
+        request_id=ids("R"),
+    ),
+    shape(
+        "answer_request", customer=customer, request_id=ids("R"), rep=rep, channel=st.just("web")
+    ),
+    shape(
+        "issue_quote",
+        customer=customer,
+        rep=rep,
+        product=st.just("tea"),
+        unit_price=money,
+        currency=st.just("CNY"),
+        valid_until=day,
+        quote_id=ids("Q"),
+    ),
+    *(
+        shape(t, customer=customer, quote_id=ids("Q"))
+        for t in ("accept_quote", "decline_quote", "expire_quote", "withdraw_quote")
+    ),
+    shape(
+        "make_promise",
+        customer=customer,
+        rep=rep,
+        text=text,
+        due_by=day,
+        promise_id=ids("P"),
+        quote_id=st.none() | ids("Q"),
+    ),
+    *(
+        shape(t, customer=customer, promise_id=ids("P"))
+        for t in ("keep_promise", "break_promise", "cancel_promise", "mark_promise_overdue")
+    ),
     shape("touch_campaign", customer=customer, campaign=st.just("K1"), touch_id=ids("T")),
     shape("change_consent", customer=customer, channel=st.just("email"), granted=st.booleans()),
-    shape("file_complaint", customer=customer, category=st.just("product"),
-          severity=st.just("low"), description=text, complaint_id=ids("C")),
+    shape(
+        "file_complaint",
+        customer=customer,
+        category=st.just("product"),
+        severity=st.just("low"),
+        description=text,
+        complaint_id=ids("C"),
+    ),
     shape("escalate_complaint", customer=customer, complaint_id=ids("C"), to=st.just("team")),
     shape("resolve_complaint", customer=customer, complaint_id=ids("C"), resolution=text),
     shape("reopen_complaint", customer=customer, complaint_id=ids("C"), reason=text),
-    shape("record_satisfaction", customer=customer,
-          items=st.dictionaries(st.sampled_from(["a", "b"]), st.sampled_from(LEVELS))),
-    shape("record_purchase", customer=customer, order_id=ids("O"), amount=money,
-          currency=st.just("CNY")),
+    shape(
+        "record_satisfaction",
+        customer=customer,
+        items=st.dictionaries(st.sampled_from(["a", "b"]), st.sampled_from(LEVELS)),
+    ),
+    shape(
+        "record_purchase",
+        customer=customer,
+        order_id=ids("O"),
+        amount=money,
+        currency=st.just("CNY"),
+    ),
     shape("record_churn", customer=customer, defection_type=st.just("price")),
     shape("record_win_back", customer=customer),
-    shape("correct_entry", customer=customer, entry_id=entry,
-          fields=st.sampled_from([{"occurred_at": T0.isoformat()}, {"amount": "3"},
-                                  {"subject": "fixed"}, {"due_by": T0.isoformat()}]),
-          reason=text),
+    shape(
+        "correct_entry",
+        customer=customer,
+        entry_id=entry,
+        fields=st.sampled_from(
+            [
+                {"occurred_at": T0.isoformat()},
+                {"amount": "3"},
+                {"subject": "fixed"},
+                {"due_by": T0.isoformat()},
+            ]
+        ),
+        reason=text,
+    ),
     shape("retract_entry", customer=customer, entry_id=entry, reason=text),
     shape("hire_rep", ref=rep, name=text, team=st.just("east")),
     shape("move_rep", rep=rep, team=st.just("south")),
@@ -87,27 +144,52 @@ COMMAND = st.one_of(
 
 # Entries opened and then acted on, so that follow-ups often find what they refer to.
 OPENERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "quote": ("Q", {"type": "issue_quote", "rep": "R1", "product": "tea", "unit_price": "5",
-                    "currency": "CNY"}),
+    "quote": (
+        "Q",
+        {
+            "type": "issue_quote",
+            "rep": "R1",
+            "product": "tea",
+            "unit_price": "5",
+            "currency": "CNY",
+        },
+    ),
     "promise": ("P", {"type": "make_promise", "rep": "R2", "text": "call"}),
     "request": ("R", {"type": "receive_request", "kind": "info", "channel": "web"}),
-    "complaint": ("C", {"type": "file_complaint", "category": "product", "severity": "low",
-                        "description": "broken"}),
+    "complaint": (
+        "C",
+        {
+            "type": "file_complaint",
+            "category": "product",
+            "severity": "low",
+            "description": "broken",
+        },
+    ),
     "purchase": ("O", {"type": "record_purchase", "amount": "10", "currency": "CNY"}),
 }
 FOLLOW_UPS: dict[str, list[dict[str, Any]]] = {
-    "quote": [{"type": t} for t in ("accept_quote", "decline_quote", "expire_quote",
-                                    "withdraw_quote")],
-    "promise": [{"type": t} for t in ("keep_promise", "break_promise", "cancel_promise",
-                                      "mark_promise_overdue")],
+    "quote": [
+        {"type": t} for t in ("accept_quote", "decline_quote", "expire_quote", "withdraw_quote")
+    ],
+    "promise": [
+        {"type": t}
+        for t in ("keep_promise", "break_promise", "cancel_promise", "mark_promise_overdue")
+    ],
     "request": [{"type": "answer_request", "rep": "R3", "channel": "phone"}],
-    "complaint": [{"type": "escalate_complaint", "to": "boss"},
-                  {"type": "resolve_complaint", "resolution": "fixed", "satisfied": True},
-                  {"type": "reopen_complaint", "reason": "again"}],
+    "complaint": [
+        {"type": "escalate_complaint", "to": "boss"},
+        {"type": "resolve_complaint", "resolution": "fixed", "satisfied": True},
+        {"type": "reopen_complaint", "reason": "again"},
+    ],
     "purchase": [{"type": "correct_entry", "fields": {"amount": "12"}, "reason": "typo"}],
 }
-ID_FIELDS = {"quote": "quote_id", "promise": "promise_id", "request": "request_id",
-             "complaint": "complaint_id", "purchase": "order_id"}
+ID_FIELDS = {
+    "quote": "quote_id",
+    "promise": "promise_id",
+    "request": "request_id",
+    "complaint": "complaint_id",
+    "purchase": "order_id",
+}
 DUE_FIELDS = {"quote": "valid_until", "promise": "due_by", "request": "respond_by"}
 
 
@@ -123,8 +205,14 @@ def story(draw: st.DrawFn) -> list[dict[str, Any]]:
     steps = [opened]
     for follow_up in draw(st.lists(st.sampled_from(FOLLOW_UPS[kind]), max_size=3)):
         id_field = "entry_id" if follow_up["type"] == "correct_entry" else ID_FIELDS[kind]
-        steps.append({**follow_up, **where, id_field: entry_id,
-                      "occurred_at": on(start + draw(st.integers(-1, 15)))})
+        steps.append(
+            {
+                **follow_up,
+                **where,
+                id_field: entry_id,
+                "occurred_at": on(start + draw(st.integers(-1, 15))),
+            }
+        )
     return steps
 
 
@@ -133,7 +221,8 @@ def on(days: int) -> str:
 
 
 BATCH = st.lists(st.one_of(COMMAND.map(lambda c: [c]), story()), min_size=1, max_size=6).map(
-    lambda parts: [command for part in parts for command in part])
+    lambda parts: [command for part in parts for command in part]
+)
 
 _worlds = itertools.count()
 
@@ -141,8 +230,7 @@ _worlds = itertools.count()
 def in_world(data: dict[str, Any], prefix: str) -> dict[str, Any]:
     """The same command, with every reference moved into this example's own world."""
     keys = ("ref", "customer", "rep", "owner", "campaign")
-    return {k: f"{prefix}{v}" if k in keys and isinstance(v, str) else v
-            for k, v in data.items()}
+    return {k: f"{prefix}{v}" if k in keys and isinstance(v, str) else v for k, v in data.items()}
 
 
 def parsed(raw: list[dict[str, Any]], prefix: str) -> list[Command]:
@@ -165,14 +253,32 @@ def check_sequences(store: Settings, batches: list[list[dict[str, Any]]]) -> Non
     app = Ledger(replace_settings(store))
     prefix = f"w{next(_worlds)}-"
     start = (T0 - timedelta(days=1)).isoformat()
-    app.execute_many([parse_command(in_world(d, prefix)) for d in (
-        *({"type": "hire_rep", "ref": r, "name": "A", "team": "t", "occurred_at": start}
-          for r in REPS),
-        {"type": "launch_campaign", "ref": "K1", "name": "K", "channel": "email", "budget": "9",
-         "currency": "CNY", "starts_at": start, "ends_at": start},
-        *({"type": "register_customer", "ref": c, "name": "N", "occurred_at": start}
-          for c in CUSTOMERS),
-    )], actor="setup")
+    app.execute_many(
+        [
+            parse_command(in_world(d, prefix))
+            for d in (
+                *(
+                    {"type": "hire_rep", "ref": r, "name": "A", "team": "t", "occurred_at": start}
+                    for r in REPS
+                ),
+                {
+                    "type": "launch_campaign",
+                    "ref": "K1",
+                    "name": "K",
+                    "channel": "email",
+                    "budget": "9",
+                    "currency": "CNY",
+                    "starts_at": start,
+                    "ends_at": start,
+                },
+                *(
+                    {"type": "register_customer", "ref": c, "name": "N", "occurred_at": start}
+                    for c in CUSTOMERS
+                ),
+            )
+        ],
+        actor="setup",
+    )
     for raw in batches:
         commands = parsed(raw, prefix)
         before_count = stored_event_count(app)
@@ -181,8 +287,9 @@ def check_sequences(store: Settings, batches: list[list[dict[str, Any]]]) -> Non
             before = {k: copy.deepcopy(state(a)) for k, a in batch.aggregates.items()}
             batch.run(command)
             if isinstance(batch.outcomes[-1], LedgerError):
-                assert {k: state(a) for k, a in batch.aggregates.items()
-                        if k in before} == before, f"{command} was refused but changed state"
+                assert {
+                    k: state(a) for k, a in batch.aggregates.items() if k in before
+                } == before, f"{command} was refused but changed state"
         in_memory = {k: copy.deepcopy(state(a)) for k, a in batch.aggregates.items()}
         outcomes = batch.commit()
         written = sum(len(o.events) for o in outcomes if isinstance(o, CommandResult))
@@ -198,10 +305,13 @@ def replace_settings(store: Settings, **changes: Any) -> Settings:
     return store.model_copy(update={"snapshot_interval": 3, **changes})
 
 
-@settings(max_examples=75, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=75,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(batches=st.lists(BATCH, min_size=1, max_size=5))
 def test_reloaded_aggregates_equal_memory_and_refusals_change_nothing(
-        store: Settings, batches: list[list[dict[str, Any]]]) -> None:
+    store: Settings, batches: list[list[dict[str, Any]]]
+) -> None:
     check_sequences(store, batches)
-

@@ -33,19 +33,55 @@ def shop(store_env: Settings) -> Settings:
     c1 = {"customer": "CUST-1", "occurred_at": on(0)}
     commands: list[dict[str, Any]] = [
         {"type": "hire_rep", "ref": "REP-1", "name": "Li", "team": "t", "occurred_at": on(0)},
-        *({"type": "register_customer", "ref": ref, "name": ref, "occurred_at": on(0)}
-          for ref in ("CUST-1", "CUST-2", "CUST-3")),
-        {"type": "make_promise", **c1, "rep": "REP-1", "text": "samples", "due_by": on(5),
-         "promise_id": "P-1"},
-        {"type": "issue_quote", **c1, "rep": "REP-1", "product": "tea", "quantity": "1",
-         "unit_price": "10", "currency": "CNY", "valid_until": on(5), "quote_id": "Q-1"},
-        {"type": "receive_request", **c1, "kind": "callback", "channel": "phone",
-         "respond_by": on(5), "request_id": "R-1"},
-        {"type": "file_complaint", **c1, "category": "delivery", "severity": "low",
-         "description": "late", "respond_by": on(5), "complaint_id": "C-1"},
+        *(
+            {"type": "register_customer", "ref": ref, "name": ref, "occurred_at": on(0)}
+            for ref in ("CUST-1", "CUST-2", "CUST-3")
+        ),
+        {
+            "type": "make_promise",
+            **c1,
+            "rep": "REP-1",
+            "text": "samples",
+            "due_by": on(5),
+            "promise_id": "P-1",
+        },
+        {
+            "type": "issue_quote",
+            **c1,
+            "rep": "REP-1",
+            "product": "tea",
+            "quantity": "1",
+            "unit_price": "10",
+            "currency": "CNY",
+            "valid_until": on(5),
+            "quote_id": "Q-1",
+        },
+        {
+            "type": "receive_request",
+            **c1,
+            "kind": "callback",
+            "channel": "phone",
+            "respond_by": on(5),
+            "request_id": "R-1",
+        },
+        {
+            "type": "file_complaint",
+            **c1,
+            "category": "delivery",
+            "severity": "low",
+            "description": "late",
+            "respond_by": on(5),
+            "complaint_id": "C-1",
+        },
         {"type": "record_purchase", **c1, "order_id": "O-1", "amount": "10", "currency": "CNY"},
-        {"type": "record_purchase", "customer": "CUST-3", "order_id": "O-3", "amount": "10",
-         "currency": "CNY", "occurred_at": on(0)},
+        {
+            "type": "record_purchase",
+            "customer": "CUST-3",
+            "order_id": "O-3",
+            "amount": "10",
+            "currency": "CNY",
+            "occurred_at": on(0),
+        },
     ]
     outcomes = app.execute_many([parse_command(c) for c in commands], actor="test")
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
@@ -55,8 +91,9 @@ def shop(store_env: Settings) -> Settings:
 
 def once(capsys: pytest.CaptureFixture[str], now: str, *options: str) -> list[dict[str, Any]]:
     capsys.readouterr()
-    assert main(["scheduler", "--once", "--now", now, "--lapse-days", "90", "--json",
-                 *options]) == 0
+    assert (
+        main(["scheduler", "--once", "--now", now, "--lapse-days", "90", "--json", *options]) == 0
+    )
     facts: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
     return facts
 
@@ -65,12 +102,14 @@ def written(facts: list[dict[str, Any]]) -> set[tuple[str, str, str | None]]:
     return {(f["job"], f["customer"], f["entry"]) for f in facts if f["outcome"] == "written"}
 
 
-def test_each_job_writes_its_fact_once(shop: Settings,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_job_writes_its_fact_once(shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert written(once(capsys, on(4))) == set()  # nothing is due yet
     assert written(once(capsys, on(6))) == {
-        ("overdue_promises", "CUST-1", "P-1"), ("expired_quotes", "CUST-1", "Q-1"),
-        ("missed_deadlines", "CUST-1", "R-1"), ("missed_deadlines", "CUST-1", "C-1")}
+        ("overdue_promises", "CUST-1", "P-1"),
+        ("expired_quotes", "CUST-1", "Q-1"),
+        ("missed_deadlines", "CUST-1", "R-1"),
+        ("missed_deadlines", "CUST-1", "C-1"),
+    }
     assert written(once(capsys, on(7))) == set()  # a second run writes nothing
     app = Ledger(shop)
     kinds = [type(e).__name__ for e in app.history("customer", "CUST-1")]
@@ -81,19 +120,34 @@ def test_each_job_writes_its_fact_once(shop: Settings,
 
 
 def test_customers_lapse_after_days_without_purchase_or_contact_until_they_buy(
-        shop: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    shop: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     lapsed = written(once(capsys, on(95), "--job", "lapsed_customers"))
-    assert lapsed == {("lapsed_customers", "CUST-1", None), ("lapsed_customers", "CUST-2", None),
-                      ("lapsed_customers", "CUST-3", None)}
+    assert lapsed == {
+        ("lapsed_customers", "CUST-1", None),
+        ("lapsed_customers", "CUST-2", None),
+        ("lapsed_customers", "CUST-3", None),
+    }
     assert written(once(capsys, on(96), "--job", "lapsed_customers")) == set()
     app = Ledger(shop)  # CUST-3 buys again on day 100: no longer lapsed; lapses 90 days on
-    app.execute(parse_command({"type": "record_purchase", "customer": "CUST-3",
-                               "order_id": "O-4", "amount": "10", "currency": "CNY",
-                               "occurred_at": on(100)}), actor="test")
+    app.execute(
+        parse_command(
+            {
+                "type": "record_purchase",
+                "customer": "CUST-3",
+                "order_id": "O-4",
+                "amount": "10",
+                "currency": "CNY",
+                "occurred_at": on(100),
+            }
+        ),
+        actor="test",
+    )
     app.close()
     assert written(once(capsys, on(150), "--job", "lapsed_customers")) == set()
     assert written(once(capsys, on(191), "--job", "lapsed_customers")) == {
-        ("lapsed_customers", "CUST-3", None)}
+        ("lapsed_customers", "CUST-3", None)
+    }
     # Retention counts a lapse as a loss, and the purchase after it as a return to activity:
     # in Q2 (days 90-181) CUST-1 lapsed for good, CUST-3 lapsed and bought again.
     assert main(["report", "retention", "--period", "2026-Q2", "--format", "json"]) == 0
@@ -134,12 +188,24 @@ def test_two_schedulers_racing_write_each_fact_once(shop: Settings) -> None:
         app.close()
 
 
-def test_after_downtime_one_run_catches_up_once(shop: Settings,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_after_downtime_one_run_catches_up_once(
+    shop: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = Ledger(shop)
-    app.execute(parse_command({"type": "make_promise", "customer": "CUST-2", "rep": "REP-1",
-                               "text": "call back", "due_by": on(30), "promise_id": "P-2",
-                               "occurred_at": on(1)}), actor="test")
+    app.execute(
+        parse_command(
+            {
+                "type": "make_promise",
+                "customer": "CUST-2",
+                "rep": "REP-1",
+                "text": "call back",
+                "due_by": on(30),
+                "promise_id": "P-2",
+                "occurred_at": on(1),
+            }
+        ),
+        actor="test",
+    )
     app.close()
     # Down from day 2 to day 40: the run on day 40 writes what fell due on day 5 and day 30.
     facts = written(once(capsys, on(40), "--job", "overdue_promises"))
@@ -170,7 +236,8 @@ def test_one_scheduler_of_a_store_acts_at_a_time(shop: Settings) -> None:
 
 
 def test_on_the_demo_world_the_seeded_overdue_promises_and_expired_quotes(
-        store_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    store_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     app = Ledger(store_env)
     build_world(app, seed=1, customers=40, days=365)
     app.close()
@@ -190,8 +257,9 @@ def test_a_scheduler_whose_store_is_down_says_so_and_keeps_trying() -> None:
         lines.append(line)
         said.set()
 
-    down = Settings(database_url="postgresql://postgres@127.0.0.1:1/test",
-                    database_schema="nowhere")
+    down = Settings(
+        database_url="postgresql://postgres@127.0.0.1:1/test", database_schema="nowhere"
+    )
     service = SchedulerService(down, report=report)
     service.start()
     try:

@@ -41,7 +41,8 @@ def csrf_token(keys: KeyStore, cookie: str) -> str:
 
 def csrf_ok(keys: KeyStore, cookie: str | None, token: str | None) -> bool:
     return bool(cookie and token) and hmac.compare_digest(
-        csrf_token(keys, cookie or ""), token or "")
+        csrf_token(keys, cookie or ""), token or ""
+    )
 
 
 def sign(secret: bytes, text: str) -> str:

@@ -16,21 +16,35 @@ router = APIRouter()
 READERS = ("compliance", "admin")
 
 
-@router.get("/audit/access", response_model=Page[AccessRecord], tags=["audit"],
-            responses=responses(422))
-async def access(svc: Svc, caller: Caller,
-                 customer: Annotated[str | None, Query(max_length=200, description="Only "
-                                                       "reads of this customer.")] = None,
-                 key: Annotated[str | None, Query(max_length=200, description="Only reads "
-                                                  "by this key (cli:USER: the command line).")
-                                ] = None,
-                 since: Annotated[datetime | None, Query(description="Recorded at or after "
-                                                         "this instant.")] = None,
-                 until: Annotated[datetime | None, Query(description="Recorded before this "
-                                                         "instant.")] = None,
-                 limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+@router.get(
+    "/audit/access", response_model=Page[AccessRecord], tags=["audit"], responses=responses(422)
+)
+async def access(
+    svc: Svc,
+    caller: Caller,
+    customer: Annotated[
+        str | None, Query(max_length=200, description="Only reads of this customer.")
+    ] = None,
+    key: Annotated[
+        str | None,
+        Query(max_length=200, description="Only reads by this key (cli:USER: the command line)."),
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Recorded at or after this instant.")
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Recorded before this instant.")] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
     """Who read which customer's data, newest first, by customer, key and time."""
     require(caller, READERS, "read the access log")
-    page = await svc.call(svc.access.list, customer=customer, key=key, since=since,
-                          until=until, limit=limit, cursor=cursor)
+    page = await svc.call(
+        svc.access.list,
+        customer=customer,
+        key=key,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
     return page.to_dict()

@@ -29,63 +29,108 @@ from ledger.projections.service import WHY
 router = APIRouter()
 
 
-@router.get("/compliance/conflicts", response_model=Page[ConflictingQuotes],
-            tags=["compliance"], responses=responses(422))
-async def conflicts(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
-                    customer: Reference | None = None,
-              min_position: MinPosition = None, limit: Limit = 100,
-              cursor: Cursor = None) -> dict[str, Any]:
+@router.get(
+    "/compliance/conflicts",
+    response_model=Page[ConflictingQuotes],
+    tags=["compliance"],
+    responses=responses(422),
+)
+async def conflicts(
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    purpose: Purpose = None,
+    customer: Reference | None = None,
+    min_position: MinPosition = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
     """Quotes to one customer for one product, valid at once, at different net prices."""
     require(key, ("compliance",), "review conflicting quotes")
-    await svc.access.record_async([access(key, request, customer=customer,
-                                          fields=("quotes",), purpose=purpose)])
+    await svc.access.record_async(
+        [access(key, request, customer=customer, fields=("quotes",), purpose=purpose)]
+    )
     await wait_for(svc, ("quotes",), min_position)
-    page = await svc.call(queries.conflicting_quotes, svc.db, customer=customer, limit=limit,
-                          cursor=cursor)
+    page = await svc.call(
+        queries.conflicting_quotes, svc.db, customer=customer, limit=limit, cursor=cursor
+    )
     return page.to_dict()
 
 
-@router.get("/compliance/violations", response_model=Page[Violation], tags=["compliance"],
-            responses=responses(422))
-async def violations(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
-               kind: Annotated[str | None, Query(pattern=f"^({'|'.join(WHY)})$")] = None,
-               min_position: MinPosition = None, limit: Limit = 100,
-               cursor: Cursor = None) -> dict[str, Any]:
+@router.get(
+    "/compliance/violations",
+    response_model=Page[Violation],
+    tags=["compliance"],
+    responses=responses(422),
+)
+async def violations(
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    purpose: Purpose = None,
+    kind: Annotated[str | None, Query(pattern=f"^({'|'.join(WHY)})$")] = None,
+    min_position: MinPosition = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
     """Touches after opt-out or during an open complaint, sales during an open complaint,
     the same material from two departments within 30 days."""
     require(key, ("compliance",), "review violations")
-    await svc.access.record_async([access(key, request, customer=None, fields=("violations",),
-                                          purpose=purpose)])
+    await svc.access.record_async(
+        [access(key, request, customer=None, fields=("violations",), purpose=purpose)]
+    )
     await wait_for(svc, ("service",), min_position)
     page = await svc.call(queries.violations, svc.db, kind=kind, limit=limit, cursor=cursor)
     return page.to_dict()
 
 
-@router.get("/compliance/orphaned", response_model=Page[OrphanedItem], tags=["compliance"],
-            responses=responses(422))
-async def orphaned(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
-                   as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
-                   min_position: MinPosition = None, limit: Limit = 100,
-                   cursor: Cursor = None) -> dict[str, Any]:
+@router.get(
+    "/compliance/orphaned",
+    response_model=Page[OrphanedItem],
+    tags=["compliance"],
+    responses=responses(422),
+)
+async def orphaned(
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    purpose: Purpose = None,
+    as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
+    min_position: MinPosition = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
     """Open work whose responsible rep has departed and that nobody took over, soonest due
     first: who made it, who was responsible, and their manager."""
     require(key, ("compliance",), "review orphaned work")
-    await svc.access.record_async([access(key, request, customer=None, fields=("orphaned",),
-                                          purpose=purpose)])
+    await svc.access.record_async(
+        [access(key, request, customer=None, fields=("orphaned",), purpose=purpose)]
+    )
     await wait_for(svc, ("dossier", "promises", "quotes", "service"), min_position)
-    page = await svc.call(queries.orphaned_items, svc.db,
-                          as_of=as_of or datetime.now(timezone.utc), limit=limit,
-                          cursor=cursor)
+    page = await svc.call(
+        queries.orphaned_items,
+        svc.db,
+        as_of=as_of or datetime.now(timezone.utc),
+        limit=limit,
+        cursor=cursor,
+    )
     return page.to_dict()
 
 
-@router.get("/service/inbox", response_model=Page[InboxItem], tags=["service"],
-            responses=responses(422))
-async def inbox(svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
-                rep: Reference | None = None,
-          as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
-          min_position: MinPosition = None, limit: Limit = 100,
-          cursor: Cursor = None) -> dict[str, Any]:
+@router.get(
+    "/service/inbox", response_model=Page[InboxItem], tags=["service"], responses=responses(422)
+)
+async def inbox(
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    purpose: Purpose = None,
+    rep: Reference | None = None,
+    as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
+    min_position: MinPosition = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
     """Requests and complaints past their deadline, oldest deadline first. A rep sees their
     own; a manager names one rep of their team (default: themselves)."""
     require(key, ("rep", "manager", "compliance"), "read the service inbox")
@@ -94,9 +139,15 @@ async def inbox(svc: Svc, key: Caller, request: Request, purpose: Purpose = None
         if rep not in await svc.call(team_of, svc, key):
             raise Forbidden(f"{rep} is not {key.rep} or a rep of their team", where="rep")
     await wait_for(svc, ("service",), min_position)
-    await svc.access.record_async([access(key, request, customer=None, fields=("inbox",),
-                                          purpose=purpose)])
-    page = await svc.call(queries.service_inbox, svc.db,
-                          as_of=as_of or datetime.now(timezone.utc), rep=rep, limit=limit,
-                          cursor=cursor)
+    await svc.access.record_async(
+        [access(key, request, customer=None, fields=("inbox",), purpose=purpose)]
+    )
+    page = await svc.call(
+        queries.service_inbox,
+        svc.db,
+        as_of=as_of or datetime.now(timezone.utc),
+        rep=rep,
+        limit=limit,
+        cursor=cursor,
+    )
     return page.to_dict()

@@ -40,9 +40,17 @@ Cursor = Annotated[str | None, Query(max_length=500, description="From the previ
 STATES = ("request", "quote", "promise", "complaint")
 
 
-async def read(svc: Services, key: ApiKey, request: Request, ref: str, view: str,
-               min_position: int | None, purpose: str | None,
-               query: Callable[..., base.Page], **filters: Any) -> dict[str, Any]:
+async def read(
+    svc: Services,
+    key: ApiKey,
+    request: Request,
+    ref: str,
+    view: str,
+    min_position: int | None,
+    purpose: str | None,
+    query: Callable[..., base.Page],
+    **filters: Any,
+) -> dict[str, Any]:
     """Wait for the view to reach ``min_position``, check that the key may read this
     customer, then ask the view, recording the read in the access log meanwhile."""
     await wait_for(svc, (view, *ACCESS_VIEWS), min_position)
@@ -53,36 +61,66 @@ async def read(svc: Services, key: ApiKey, request: Request, ref: str, view: str
 
 
 @router.get("", response_model=Customer, responses=responses(404))
-async def get_customer(ref: Reference, svc: Svc, key: Caller, request: Request,
-                       response: Response, purpose: Purpose = None) -> Customer:
+async def get_customer(
+    ref: Reference,
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    response: Response,
+    purpose: Purpose = None,
+) -> Customer:
     """The customer now: profile, owner, open entries. The ETag is their version."""
     customer = await svc.call(may_read_customer, svc, key, ref)
-    await svc.access.record_async([access(key, request, customer=ref, fields=("profile",),
-                                          purpose=purpose)])
+    await svc.access.record_async(
+        [access(key, request, customer=ref, fields=("profile",), purpose=purpose)]
+    )
     response.headers["ETag"] = f'"{customer.version}"'
     return Customer(
-        ref=customer.ref, id=str(customer.id), version=customer.version,
-        profile=customer.profile, owner=customer.owner,
-        registered_at=iso(customer.registered_at) or "", churned_at=iso(customer.churned_at),
-        won_back_at=iso(customer.won_back_at), erased=customer.erased,
-        entries=dict(Counter(kind for entry_id, kind in customer.kinds.items()
-                             if entry_id not in customer.retracted)),
+        ref=customer.ref,
+        id=str(customer.id),
+        version=customer.version,
+        profile=customer.profile,
+        owner=customer.owner,
+        registered_at=iso(customer.registered_at) or "",
+        churned_at=iso(customer.churned_at),
+        won_back_at=iso(customer.won_back_at),
+        erased=customer.erased,
+        entries=dict(
+            Counter(
+                kind
+                for entry_id, kind in customer.kinds.items()
+                if entry_id not in customer.retracted
+            )
+        ),
         open={kind: sorted(customer.open_entries(kind)) for kind in STATES},
-        consents=[{k: iso(v) if isinstance(v, datetime) else v for k, v in c.items()}
-                  for c in customer.consents])
+        consents=[
+            {k: iso(v) if isinstance(v, datetime) else v for k, v in c.items()}
+            for c in customer.consents
+        ],
+    )
 
 
-@router.get("/export", response_model=CustomerExport, responses={
-    **responses(403, 404), 200: {"content": {"text/html": {}}}})
-async def export(ref: Reference, svc: Svc, key: Caller, request: Request, purpose: Purpose = None,
-                 format: Annotated[str, Query(pattern="^(json|html)$",
-                                              description="json, or html: a readable page")
-                                   ] = "json") -> Any:
+@router.get(
+    "/export",
+    response_model=CustomerExport,
+    responses={**responses(403, 404), 200: {"content": {"text/html": {}}}},
+)
+async def export(
+    ref: Reference,
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    purpose: Purpose = None,
+    format: Annotated[
+        str, Query(pattern="^(json|html)$", description="json, or html: a readable page")
+    ] = "json",
+) -> Any:
     """Everything the ledger holds about the customer, for them (compliance only)."""
     require(key, ("compliance",), "export a customer's data")
     await svc.call(may_read_customer, svc, key, ref)
-    await svc.access.record_async([access(key, request, customer=ref, fields=("export",),
-                                          purpose=purpose)])
+    await svc.access.record_async(
+        [access(key, request, customer=ref, fields=("export",), purpose=purpose)]
+    )
     document = await run_in_threadpool(exported, svc, ref)
     if format == "html":
         return HTMLResponse(export_html(document))
@@ -94,40 +132,98 @@ def exported(svc: Services, ref: str) -> dict[str, Any]:
 
 
 @router.get("/timeline", response_model=Page[TimelineLine], responses=responses(404, 422))
-async def timeline(ref: Reference, svc: Svc, key: Caller, request: Request,
-                   purpose: Purpose = None, min_position: MinPosition = None,
-             kind: Annotated[list[str] | None, Query(
-                 description="Event kinds, e.g. QuoteIssued (repeat for several).")] = None,
-             rep: Reference | None = None, since: Moment | None = None,
-             until: Moment | None = None, limit: Limit = 100,
-             cursor: Cursor = None) -> dict[str, Any]:
+async def timeline(
+    ref: Reference,
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    purpose: Purpose = None,
+    min_position: MinPosition = None,
+    kind: Annotated[
+        list[str] | None, Query(description="Event kinds, e.g. QuoteIssued (repeat for several).")
+    ] = None,
+    rep: Reference | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
     """Every interaction in the order it happened, corrections applied, trail kept."""
-    return await read(svc, key, request, ref, "timeline", min_position, purpose,
-                      queries.timeline_of, kinds=kind,
-                      rep=rep, since=since, until=until, limit=limit, cursor=cursor)
+    return await read(
+        svc,
+        key,
+        request,
+        ref,
+        "timeline",
+        min_position,
+        purpose,
+        queries.timeline_of,
+        kinds=kind,
+        rep=rep,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 @router.get("/promises", response_model=Page[Promise], responses=responses(404, 422))
-async def promises(ref: Reference, svc: Svc, key: Caller, request: Request,
-                   purpose: Purpose = None, min_position: MinPosition = None,
-             rep: Reference | None = None,
-             status: Annotated[str | None, Query(
-                 pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
-             limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+async def promises(
+    ref: Reference,
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    purpose: Purpose = None,
+    min_position: MinPosition = None,
+    rep: Reference | None = None,
+    status: Annotated[str | None, Query(pattern="^(open|kept|broken|cancelled|overdue)$")] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
     """What each rep promised this customer, oldest first."""
-    return await read(svc, key, request, ref, "promises", min_position, purpose,
-                      queries.promises_of, rep=rep,
-                      status=status, limit=limit, cursor=cursor)
+    return await read(
+        svc,
+        key,
+        request,
+        ref,
+        "promises",
+        min_position,
+        purpose,
+        queries.promises_of,
+        rep=rep,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 @router.get("/quotes", response_model=Page[Quote], responses=responses(404, 422))
-async def quotes(ref: Reference, svc: Svc, key: Caller, request: Request,
-                 purpose: Purpose = None, min_position: MinPosition = None,
-           rep: Reference | None = None,
-           status: Annotated[str | None, Query(
-               pattern="^(open|accepted|declined|expired|withdrawn)$")] = None,
-           limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
+async def quotes(
+    ref: Reference,
+    svc: Svc,
+    key: Caller,
+    request: Request,
+    purpose: Purpose = None,
+    min_position: MinPosition = None,
+    rep: Reference | None = None,
+    status: Annotated[
+        str | None, Query(pattern="^(open|accepted|declined|expired|withdrawn)$")
+    ] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
     """The quotes given to this customer, oldest first."""
-    return await read(svc, key, request, ref, "quotes", min_position, purpose,
-                      queries.quotes_of, rep=rep,
-                      status=status, limit=limit, cursor=cursor)
+    return await read(
+        svc,
+        key,
+        request,
+        ref,
+        "quotes",
+        min_position,
+        purpose,
+        queries.quotes_of,
+        rep=rep,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+    )

@@ -13,8 +13,13 @@ from ledger.integrity import Integrity, Verification
 router = APIRouter()
 
 
-def run(svc: Svc, action: str, customer: str | None = None, incremental: bool = False,
-        against: str | None = None) -> dict[str, Any]:
+def run(
+    svc: Svc,
+    action: str,
+    customer: str | None = None,
+    incremental: bool = False,
+    against: str | None = None,
+) -> dict[str, Any]:
     integrity = Integrity(svc.ledger)
     try:
         if against is not None:
@@ -22,27 +27,33 @@ def run(svc: Svc, action: str, customer: str | None = None, incremental: bool = 
             return {**found.to_dict(), "digest_matches": matches}
         if action == "digest":
             found = integrity.verify()
-            return {"ok": found.ok, "digest": found.digest() if found.ok else None,
-                    "position": found.position, "events": found.events}
+            return {
+                "ok": found.ok,
+                "digest": found.digest() if found.ok else None,
+                "position": found.position,
+                "events": found.events,
+            }
         if customer:
             return integrity.verify_customer(customer).to_dict()
         result: Verification = integrity.verify(incremental=incremental)
         access = svc.access.verify()  # the record of who looked is chained the same way
-        return {**result.to_dict(), "ok": result.ok and access.ok,
-                "access_log": access.to_dict()}
+        return {**result.to_dict(), "ok": result.ok and access.ok, "access_log": access.to_dict()}
     finally:
         integrity.close()
 
 
 @router.get("/integrity/verify", tags=["integrity"], responses=responses(404, 422))
-async def verify(svc: Svc, key: Caller,
-                 customer: Annotated[Reference | None, Query(
-                     description="only this customer")] = None,
-                 incremental: Annotated[bool, Query(description="only what was written since "
-                                                    "the last run that found all well")] = False,
-                 against: Annotated[str | None, Query(description="a digest printed earlier: "
-                                                      "is what it covered unchanged?")] = None
-                 ) -> dict[str, Any]:
+async def verify(
+    svc: Svc,
+    key: Caller,
+    customer: Annotated[Reference | None, Query(description="only this customer")] = None,
+    incremental: Annotated[
+        bool, Query(description="only what was written since the last run that found all well")
+    ] = False,
+    against: Annotated[
+        str | None, Query(description="a digest printed earlier: is what it covered unchanged?")
+    ] = None,
+) -> dict[str, Any]:
     """Recompute every event's chain (or one customer's); each stream that does not match is
     named with its first bad version and what is wrong: changed, missing, inserted, reordered.
     Unless one customer is asked for, the access log's chain too (`access_log`, each record

@@ -17,13 +17,15 @@ def healthz() -> dict[str, str]:
     return {"status": "up"}
 
 
-@router.get("/readyz", response_model=Ready, tags=["system"],
-            responses={503: responses()[503]})
+@router.get("/readyz", response_model=Ready, tags=["system"], responses={503: responses()[503]})
 def readyz(svc: Svc) -> Ready:
     """The store is reachable; each view's position and lag behind the log."""
     states = svc.runner.status()
-    return Ready(store="reachable", head=states[0].head if states else 0,
-                 views=[ViewState(**s.to_dict()) for s in states])
+    return Ready(
+        store="reachable",
+        head=states[0].head if states else 0,
+        views=[ViewState(**s.to_dict()) for s in states],
+    )
 
 
 @router.get("/keys", response_model=list[Key], tags=["keys"], responses=responses())
@@ -33,8 +35,9 @@ def list_keys(svc: Svc, key: Caller) -> list[Key]:
     return [Key(**k.to_dict()) for k in svc.keys.list()]
 
 
-@router.post("/keys", response_model=NewKey, status_code=201, tags=["keys"],
-             responses=responses(409, 422))
+@router.post(
+    "/keys", response_model=NewKey, status_code=201, tags=["keys"], responses=responses(409, 422)
+)
 def create_key(request: KeyRequest, svc: Svc, key: Caller) -> NewKey:
     """A new key; its token is in this response only."""
     require(key, ("admin",), "manage keys")
@@ -42,8 +45,7 @@ def create_key(request: KeyRequest, svc: Svc, key: Caller) -> NewKey:
     return NewKey(**created.to_dict(), token=token)
 
 
-@router.post("/keys/{name}/revoke", response_model=Key, tags=["keys"],
-             responses=responses(404))
+@router.post("/keys/{name}/revoke", response_model=Key, tags=["keys"], responses=responses(404))
 def revoke_key(name: str, svc: Svc, key: Caller) -> Key:
     """Revoke a key (by name or id); it stops working at once."""
     require(key, ("admin",), "manage keys")

@@ -24,12 +24,25 @@ class Campaign(LedgerAggregate):
         return stream_id("campaign", ref)
 
     @event("Launched")
-    def __init__(self, ref: str, name: str, channel: str, budget: Decimal, currency: str,
-                 starts_at: datetime, ends_at: datetime, material: str | None,
-                 department: str | None, occurred_at: datetime, actor: str) -> None:
+    def __init__(
+        self,
+        ref: str,
+        name: str,
+        channel: str,
+        budget: Decimal,
+        currency: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        material: str | None,
+        department: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         if ends_at < starts_at:
-            raise PeriodReversed(f"campaign {ref} ends ({ends_at.isoformat()}) before it starts "
-                                 f"({starts_at.isoformat()})")
+            raise PeriodReversed(
+                f"campaign {ref} ends ({ends_at.isoformat()}) before it starts "
+                f"({starts_at.isoformat()})"
+            )
         self.ref = ref
         self.name = name
         self.channel = channel
@@ -40,17 +53,22 @@ class Campaign(LedgerAggregate):
         self.closed_at: datetime | None = None
 
     @event("CostRecorded")
-    def record_cost(self, amount: Decimal, currency: str, note: str | None,
-                    occurred_at: datetime, actor: str) -> None:
+    def record_cost(
+        self, amount: Decimal, currency: str, note: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         if currency != self.currency:
-            raise CurrencyMismatch(f"campaign {self.ref} is budgeted in {self.currency}; record "
-                                   f"its costs in {self.currency}, not {currency}")
+            raise CurrencyMismatch(
+                f"campaign {self.ref} is budgeted in {self.currency}; record "
+                f"its costs in {self.currency}, not {currency}"
+            )
         self.spent += amount
 
     def check_open_at(self, when: datetime) -> None:
         if self.closed_at is not None and when > self.closed_at:
-            raise CampaignClosed(f"campaign {self.ref} was closed on "
-                                 f"{self.closed_at.isoformat()}; no touches after that")
+            raise CampaignClosed(
+                f"campaign {self.ref} was closed on "
+                f"{self.closed_at.isoformat()}; no touches after that"
+            )
 
     @event("Closed")
     def close(self, reason: str | None, occurred_at: datetime, actor: str) -> None:

@@ -56,8 +56,16 @@ CORRECTABLE: dict[str, frozenset[str]] = {
     "contact": frozenset({"rep", "channel", "direction", "subject", "summary", "occurred_at"}),
     "request": frozenset({"kind", "channel", "summary", "respond_by", "occurred_at"}),
     "quote": frozenset(
-        {"rep", "product", "quantity", "unit_price", "currency", "discount", "valid_until",
-         "occurred_at"}
+        {
+            "rep",
+            "product",
+            "quantity",
+            "unit_price",
+            "currency",
+            "discount",
+            "valid_until",
+            "occurred_at",
+        }
     ),
     "promise": frozenset({"rep", "text", "category", "due_by", "occurred_at"}),
     "touch": frozenset({"channel", "material", "department", "occurred_at"}),
@@ -76,8 +84,17 @@ RETRACTABLE = frozenset(
 # correction keeps in step. Other entries are remembered by id and kind alone, so that a
 # customer with thousands of contacts stays small to snapshot and quick to load.
 STATEFUL = frozenset({"request", "quote", "promise", "complaint"})
-_TRACKED_FIELDS = {"respond_by", "valid_until", "due_by", "unit_price", "currency", "product",
-                   "discount", "rep", "occurred_at"}
+_TRACKED_FIELDS = {
+    "respond_by",
+    "valid_until",
+    "due_by",
+    "unit_price",
+    "currency",
+    "product",
+    "discount",
+    "rep",
+    "occurred_at",
+}
 
 
 def responsible_for(entry: dict[str, Any]) -> str | None:
@@ -117,8 +134,14 @@ class Customer(LedgerAggregate):
     ) -> None:
         self.ref = ref
         self.profile: dict[str, str | None] = {
-            "name": name, "kind": kind, "email": email, "phone": phone, "address": address,
-            "company": company, "segment": segment, "locale": locale,
+            "name": name,
+            "kind": kind,
+            "email": email,
+            "phone": phone,
+            "address": address,
+            "company": company,
+            "segment": segment,
+            "locale": locale,
         }
         self.owner = owner
         self.registered_at = occurred_at
@@ -133,14 +156,16 @@ class Customer(LedgerAggregate):
     # -- profile and ownership ---------------------------------------------------------
 
     @event("ProfileChanged")
-    def change_profile(self, changes: dict[str, str | None], occurred_at: datetime,
-                       actor: str) -> None:
+    def change_profile(
+        self, changes: dict[str, str | None], occurred_at: datetime, actor: str
+    ) -> None:
         self.check_not_erased()
         self.profile.update(changes)
 
     @event("OwnerAssigned")
-    def assign_owner(self, from_rep: str | None, to_rep: str, reason: str,
-                     occurred_at: datetime, actor: str) -> None:
+    def assign_owner(
+        self, from_rep: str | None, to_rep: str, reason: str, occurred_at: datetime, actor: str
+    ) -> None:
         if to_rep == self.owner:
             raise OwnerUnchanged(f"{to_rep} already owns customer {self.ref}")
         # In business time: an assignment recorded late, dated before the current owner's,
@@ -150,15 +175,13 @@ class Customer(LedgerAggregate):
             self.owner, self.owner_since = to_rep, occurred_at
 
     @event("TeamMemberAdded")
-    def add_team_member(self, rep: str, reason: str, occurred_at: datetime,
-                        actor: str) -> None:
+    def add_team_member(self, rep: str, reason: str, occurred_at: datetime, actor: str) -> None:
         if rep in self.team_members:
             raise AlreadyTeamMember(f"{rep} is on customer {self.ref}'s team already")
         self.team_members = (*self.team_members, rep)
 
     @event("TeamMemberRemoved")
-    def remove_team_member(self, rep: str, reason: str, occurred_at: datetime,
-                           actor: str) -> None:
+    def remove_team_member(self, rep: str, reason: str, occurred_at: datetime, actor: str) -> None:
         if rep not in self.team_members:
             raise NotTeamMember(f"{rep} is not on customer {self.ref}'s team")
         self.team_members = tuple(member for member in self.team_members if member != rep)
@@ -167,57 +190,98 @@ class Customer(LedgerAggregate):
         """Who holds the customer now: its owner, the reps responsible for its open work,
         and the reps on its team (``ledger/authorization.py``)."""
         responsible = {responsible_for(entry) for entry in self.open_work().values()}
-        return Holders(self.owner, frozenset(r for r in responsible if r),
-                       frozenset(self.team_members))
+        return Holders(
+            self.owner, frozenset(r for r in responsible if r), frozenset(self.team_members)
+        )
 
     # -- responsibility for open work ----------------------------------------------------
 
     def open_work(self, rep: str | None = None) -> dict[str, dict[str, Any]]:
         """Open requests, quotes, promises and complaints (of which ``rep`` is responsible
         now, if given), by entry id."""
-        return {entry_id: entry for entry_id, entry in self.entries.items()
-                if entry["status"] in (OPEN, OVERDUE) and entry_id not in self.retracted
-                and (rep is None or responsible_for(entry) == rep)}
+        return {
+            entry_id: entry
+            for entry_id, entry in self.entries.items()
+            if entry["status"] in (OPEN, OVERDUE)
+            and entry_id not in self.retracted
+            and (rep is None or responsible_for(entry) == rep)
+        }
 
-    def hand_over(self, to_rep: str, *, entry_ids: list[str] | None, from_rep: str | None,
-                  reason: str, occurred_at: datetime, actor: str) -> None:
+    def hand_over(
+        self,
+        to_rep: str,
+        *,
+        entry_ids: list[str] | None,
+        from_rep: str | None,
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         """Make ``to_rep`` responsible for the open items named, or for every open item
         ``from_rep`` is responsible for. Who made each item does not change."""
         if entry_ids is None:
             if from_rep is None:
-                raise NothingToHandOver("name the items (entry_ids) or the rep whose open "
-                                        "items move (from_rep)")
+                raise NothingToHandOver(
+                    "name the items (entry_ids) or the rep whose open items move (from_rep)"
+                )
             entry_ids = sorted(self.open_work(from_rep))
         moving = []
         for entry_id in dict.fromkeys(entry_ids):
             entry = self._entry(entry_id)
             if entry["kind"] not in STATEFUL or entry["status"] not in (OPEN, OVERDUE):
-                raise NothingToHandOver(f"{entry['kind']} {entry_id} is not open work: only "
-                                        "open requests, quotes, promises and complaints "
-                                        "move")
+                raise NothingToHandOver(
+                    f"{entry['kind']} {entry_id} is not open work: only "
+                    "open requests, quotes, promises and complaints "
+                    "move"
+                )
             if from_rep is not None and responsible_for(entry) != from_rep:
-                raise NothingToHandOver(f"{from_rep} is not responsible for {entry['kind']} "
-                                        f"{entry_id}; {responsible_for(entry)} is")
+                raise NothingToHandOver(
+                    f"{from_rep} is not responsible for {entry['kind']} "
+                    f"{entry_id}; {responsible_for(entry)} is"
+                )
             if responsible_for(entry) != to_rep:
                 moving.append(entry_id)
         if not moving:
-            raise NothingToHandOver(f"nothing to hand to {to_rep}: no open item of customer "
-                                    f"{self.ref} "
-                                    + (f"is {from_rep}'s" if from_rep else "named moves"))
-        self._responsibility_moved(entry_ids=moving, from_rep=from_rep, to_rep=to_rep,
-                                   reason=reason, occurred_at=occurred_at, actor=actor)
+            raise NothingToHandOver(
+                f"nothing to hand to {to_rep}: no open item of customer "
+                f"{self.ref} " + (f"is {from_rep}'s" if from_rep else "named moves")
+            )
+        self._responsibility_moved(
+            entry_ids=moving,
+            from_rep=from_rep,
+            to_rep=to_rep,
+            reason=reason,
+            occurred_at=occurred_at,
+            actor=actor,
+        )
 
     @event("ResponsibilityMoved")
-    def _responsibility_moved(self, entry_ids: list[str], from_rep: str | None, to_rep: str,
-                              reason: str, occurred_at: datetime, actor: str) -> None:
+    def _responsibility_moved(
+        self,
+        entry_ids: list[str],
+        from_rep: str | None,
+        to_rep: str,
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         for entry_id in entry_ids:
             self.entries[entry_id]["responsible"] = to_rep
 
     # -- contacts and requests ------------------------------------------------------------
 
     @event("ContactLogged")
-    def log_contact(self, contact_id: str, rep: str, channel: str, direction: str, subject: str,
-                    summary: str | None, occurred_at: datetime, actor: str) -> None:
+    def log_contact(
+        self,
+        contact_id: str,
+        rep: str,
+        channel: str,
+        direction: str,
+        subject: str,
+        summary: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self._open_entry(contact_id, "contact", occurred_at)
         self._active(occurred_at)
 
@@ -226,32 +290,68 @@ class Customer(LedgerAggregate):
             self.last_activity_at = occurred_at
 
     @event("RequestReceived")
-    def receive_request(self, request_id: str, kind: str, channel: str, summary: str | None,
-                        respond_by: datetime, rep: str | None, occurred_at: datetime,
-                        actor: str) -> None:
+    def receive_request(
+        self,
+        request_id: str,
+        kind: str,
+        channel: str,
+        summary: str | None,
+        respond_by: datetime,
+        rep: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self.check_due_not_before(respond_by, occurred_at, "respond_by")
-        self._open_entry(request_id, "request", occurred_at, status=OPEN, respond_by=respond_by,
-                         rep=rep)
+        self._open_entry(
+            request_id, "request", occurred_at, status=OPEN, respond_by=respond_by, rep=rep
+        )
 
     @event("RequestAnswered")
-    def answer_request(self, request_id: str, rep: str, channel: str, summary: str | None,
-                       occurred_at: datetime, actor: str) -> None:
+    def answer_request(
+        self,
+        request_id: str,
+        rep: str,
+        channel: str,
+        summary: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self._close_entry(request_id, "request", "answered", occurred_at, "answer")
 
     # -- quotes --------------------------------------------------------------------------------
 
     @event("QuoteIssued")
-    def issue_quote(self, quote_id: str, rep: str, product: str, quantity: Decimal,
-                    unit_price: Decimal, currency: str, discount: Decimal,
-                    valid_until: datetime, occurred_at: datetime, actor: str) -> None:
+    def issue_quote(
+        self,
+        quote_id: str,
+        rep: str,
+        product: str,
+        quantity: Decimal,
+        unit_price: Decimal,
+        currency: str,
+        discount: Decimal,
+        valid_until: datetime,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self.check_due_not_before(valid_until, occurred_at, "valid_until")
-        self._open_entry(quote_id, "quote", occurred_at, status=OPEN, rep=rep, product=product,
-                         unit_price=unit_price, currency=currency, discount=discount,
-                         valid_until=valid_until)
+        self._open_entry(
+            quote_id,
+            "quote",
+            occurred_at,
+            status=OPEN,
+            rep=rep,
+            product=product,
+            unit_price=unit_price,
+            currency=currency,
+            discount=discount,
+            valid_until=valid_until,
+        )
 
     @event("QuoteAccepted")
-    def accept_quote(self, quote_id: str, note: str | None, occurred_at: datetime,
-                     actor: str) -> None:
+    def accept_quote(
+        self, quote_id: str, note: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         quote = self._open(quote_id, "quote")
         if occurred_at > quote["valid_until"]:
             raise QuoteExpired(
@@ -261,8 +361,9 @@ class Customer(LedgerAggregate):
         self._close_entry(quote_id, "quote", "accepted", occurred_at, "acceptance")
 
     @event("QuoteDeclined")
-    def decline_quote(self, quote_id: str, reason: str | None, occurred_at: datetime,
-                      actor: str) -> None:
+    def decline_quote(
+        self, quote_id: str, reason: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         self._close_entry(quote_id, "quote", "declined", occurred_at, "decline")
 
     @event("QuoteExpired")
@@ -276,16 +377,26 @@ class Customer(LedgerAggregate):
         self._close_entry(quote_id, "quote", "expired", occurred_at, "expiry")
 
     @event("QuoteWithdrawn")
-    def withdraw_quote(self, quote_id: str, reason: str | None, occurred_at: datetime,
-                       actor: str) -> None:
+    def withdraw_quote(
+        self, quote_id: str, reason: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         self._close_entry(quote_id, "quote", "withdrawn", occurred_at, "withdrawal")
 
     # -- promises -----------------------------------------------------------------------------
 
     @event("PromiseMade")
-    def make_promise(self, promise_id: str, rep: str, text: str, category: str, due_by: datetime,
-                     quote_id: str | None, complaint_id: str | None, occurred_at: datetime,
-                     actor: str) -> None:
+    def make_promise(
+        self,
+        promise_id: str,
+        rep: str,
+        text: str,
+        category: str,
+        due_by: datetime,
+        quote_id: str | None,
+        complaint_id: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self.check_due_not_before(due_by, occurred_at, "due_by", DueBeforeMade)
         for linked, kind in ((quote_id, "quote"), (complaint_id, "complaint")):
             if linked is not None:
@@ -293,18 +404,21 @@ class Customer(LedgerAggregate):
         self._open_entry(promise_id, "promise", occurred_at, status=OPEN, rep=rep, due_by=due_by)
 
     @event("PromiseKept")
-    def keep_promise(self, promise_id: str, note: str | None, occurred_at: datetime,
-                     actor: str) -> None:
+    def keep_promise(
+        self, promise_id: str, note: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         self._close_entry(promise_id, "promise", "kept", occurred_at, "outcome")
 
     @event("PromiseBroken")
-    def break_promise(self, promise_id: str, reason: str | None, occurred_at: datetime,
-                      actor: str) -> None:
+    def break_promise(
+        self, promise_id: str, reason: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         self._close_entry(promise_id, "promise", "broken", occurred_at, "outcome")
 
     @event("PromiseCancelled")
-    def cancel_promise(self, promise_id: str, reason: str | None, occurred_at: datetime,
-                       actor: str) -> None:
+    def cancel_promise(
+        self, promise_id: str, reason: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         self._close_entry(promise_id, "promise", "cancelled", occurred_at, "cancellation")
 
     @event("PromiseMarkedOverdue")
@@ -320,8 +434,9 @@ class Customer(LedgerAggregate):
         promise["status"] = OVERDUE
 
     @event("DeadlineMissed")
-    def flag_missed_deadline(self, entry_id: str, deadline: datetime, occurred_at: datetime,
-                             actor: str) -> None:
+    def flag_missed_deadline(
+        self, entry_id: str, deadline: datetime, occurred_at: datetime, actor: str
+    ) -> None:
         """A request or complaint still open after its respond-by time: flagged once per
         deadline (a corrected deadline can be missed, and flagged, again)."""
         entry = self._entry(entry_id)
@@ -330,41 +445,78 @@ class Customer(LedgerAggregate):
         if entry["status"] not in (OPEN, OVERDUE):
             raise EntryClosed(f"{entry['kind']} {entry_id} is {entry['status']}")
         if entry.get("respond_by") != deadline:
-            raise DeadlineNotMissed(f"{entry['kind']} {entry_id} is due by "
-                                    f"{entry.get('respond_by')}, not {deadline.isoformat()}")
+            raise DeadlineNotMissed(
+                f"{entry['kind']} {entry_id} is due by "
+                f"{entry.get('respond_by')}, not {deadline.isoformat()}"
+            )
         if occurred_at <= deadline:
-            raise DeadlineNotMissed(f"{entry['kind']} {entry_id} is due by "
-                                    f"{deadline.isoformat()}; on {occurred_at.isoformat()} it "
-                                    "is not late")
+            raise DeadlineNotMissed(
+                f"{entry['kind']} {entry_id} is due by "
+                f"{deadline.isoformat()}; on {occurred_at.isoformat()} it "
+                "is not late"
+            )
         if entry.get("flagged") == deadline:
-            raise DeadlineFlagged(f"{entry['kind']} {entry_id} was flagged for missing "
-                                  f"{deadline.isoformat()} already")
+            raise DeadlineFlagged(
+                f"{entry['kind']} {entry_id} was flagged for missing {deadline.isoformat()} already"
+            )
         entry["flagged"] = deadline
 
     # -- marketing and consent --------------------------------------------------------------
 
-    def touch_by_campaign(self, touch_id: str, campaign: str, channel: str, material: str | None,
-                          department: str | None, occurred_at: datetime, actor: str) -> None:
+    def touch_by_campaign(
+        self,
+        touch_id: str,
+        campaign: str,
+        channel: str,
+        material: str | None,
+        department: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self._campaign_touched(
-            touch_id=touch_id, campaign=campaign, channel=channel, material=material,
-            department=department, opted_out=not self.consents_to(channel, "marketing",
-                                                                  occurred_at),
-            occurred_at=occurred_at, actor=actor,
+            touch_id=touch_id,
+            campaign=campaign,
+            channel=channel,
+            material=material,
+            department=department,
+            opted_out=not self.consents_to(channel, "marketing", occurred_at),
+            occurred_at=occurred_at,
+            actor=actor,
         )
 
     @event("CampaignTouched")
-    def _campaign_touched(self, touch_id: str, campaign: str, channel: str,
-                          material: str | None, department: str | None, opted_out: bool,
-                          occurred_at: datetime, actor: str) -> None:
+    def _campaign_touched(
+        self,
+        touch_id: str,
+        campaign: str,
+        channel: str,
+        material: str | None,
+        department: str | None,
+        opted_out: bool,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self._open_entry(touch_id, "touch", occurred_at)
 
     @event("ConsentChanged")
-    def change_consent(self, consent_id: str, channel: str, purpose: str, granted: bool,
-                       occurred_at: datetime, actor: str) -> None:
+    def change_consent(
+        self,
+        consent_id: str,
+        channel: str,
+        purpose: str,
+        granted: bool,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self._open_entry(consent_id, "consent", occurred_at)
         self.consents.append(
-            {"id": consent_id, "channel": channel, "purpose": purpose, "granted": granted,
-             "at": occurred_at}
+            {
+                "id": consent_id,
+                "channel": channel,
+                "purpose": purpose,
+                "granted": granted,
+                "at": occurred_at,
+            }
         )
         self.consents.sort(key=lambda c: c["at"])
 
@@ -384,47 +536,83 @@ class Customer(LedgerAggregate):
     # -- complaints and satisfaction ----------------------------------------------------------
 
     @event("ComplaintFiled")
-    def file_complaint(self, complaint_id: str, category: str, severity: str, description: str,
-                       respond_by: datetime | None, rep: str | None, occurred_at: datetime,
-                       actor: str) -> None:
+    def file_complaint(
+        self,
+        complaint_id: str,
+        category: str,
+        severity: str,
+        description: str,
+        respond_by: datetime | None,
+        rep: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         if respond_by is not None:
             self.check_due_not_before(respond_by, occurred_at, "respond_by")
-        self._open_entry(complaint_id, "complaint", occurred_at, status=OPEN,
-                         respond_by=respond_by, rep=rep)
+        self._open_entry(
+            complaint_id, "complaint", occurred_at, status=OPEN, respond_by=respond_by, rep=rep
+        )
 
     @event("ComplaintEscalated")
-    def escalate_complaint(self, complaint_id: str, to: str, reason: str | None,
-                           occurred_at: datetime, actor: str) -> None:
+    def escalate_complaint(
+        self, complaint_id: str, to: str, reason: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         complaint = self._open(complaint_id, "complaint")
         self.check_not_before(complaint["occurred_at"], occurred_at, "escalation")
         complaint["escalated"] = True
 
     @event("ComplaintResolved")
-    def resolve_complaint(self, complaint_id: str, resolution: str, satisfied: bool | None,
-                          occurred_at: datetime, actor: str) -> None:
+    def resolve_complaint(
+        self,
+        complaint_id: str,
+        resolution: str,
+        satisfied: bool | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self._close_entry(complaint_id, "complaint", "resolved", occurred_at, "resolution")
 
     @event("ComplaintReopened")
-    def reopen_complaint(self, complaint_id: str, reason: str, occurred_at: datetime,
-                         actor: str) -> None:
+    def reopen_complaint(
+        self, complaint_id: str, reason: str, occurred_at: datetime, actor: str
+    ) -> None:
         complaint = self._entry(complaint_id, "complaint")
         if complaint["status"] != "resolved":
-            raise EntryClosed(f"complaint {complaint_id} is {complaint['status']}; only a "
-                              "resolved complaint can be reopened")
+            raise EntryClosed(
+                f"complaint {complaint_id} is {complaint['status']}; only a "
+                "resolved complaint can be reopened"
+            )
         self.check_not_before(complaint["closed_at"], occurred_at, "reopening")
         complaint["status"] = OPEN
 
     @event("SatisfactionRecorded")
-    def record_satisfaction(self, survey_id: str, items: dict[str, str], product: str | None,
-                            rep: str | None, occurred_at: datetime, actor: str) -> None:
+    def record_satisfaction(
+        self,
+        survey_id: str,
+        items: dict[str, str],
+        product: str | None,
+        rep: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self._open_entry(survey_id, "satisfaction", occurred_at)
 
     # -- purchases and churn ---------------------------------------------------------------
 
     @event("PurchaseRecorded")
-    def record_purchase(self, order_id: str, amount: Decimal, currency: str, cost: Decimal | None,
-                        rep: str | None, product: str | None, quantity: Decimal | None,
-                        quote_id: str | None, occurred_at: datetime, actor: str) -> None:
+    def record_purchase(
+        self,
+        order_id: str,
+        amount: Decimal,
+        currency: str,
+        cost: Decimal | None,
+        rep: str | None,
+        product: str | None,
+        quantity: Decimal | None,
+        quote_id: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         if quote_id is not None:
             self.check_linked(quote_id, "quote")
         self._open_entry(order_id, "purchase", occurred_at)
@@ -432,19 +620,29 @@ class Customer(LedgerAggregate):
         self.lapsed_at = None
 
     @event("Churned")
-    def churn(self, churn_id: str, defection_type: str, competitor: str | None, reason: str | None,
-              occurred_at: datetime, actor: str) -> None:
+    def churn(
+        self,
+        churn_id: str,
+        defection_type: str,
+        competitor: str | None,
+        reason: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         if self.churned_at is not None:
-            raise AlreadyChurned(f"customer {self.ref} churned on {self.churned_at.isoformat()} "
-                                 "and has not been won back")
+            raise AlreadyChurned(
+                f"customer {self.ref} churned on {self.churned_at.isoformat()} "
+                "and has not been won back"
+            )
         if self.won_back_at is not None:
             self.check_not_before(self.won_back_at, occurred_at, "churn")
         self._open_entry(churn_id, "churn", occurred_at)
         self.churned_at = occurred_at
 
     @event("WonBack")
-    def win_back(self, rep: str | None, reason: str | None, occurred_at: datetime,
-                 actor: str) -> None:
+    def win_back(
+        self, rep: str | None, reason: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         if self.churned_at is None:
             raise NotChurned(f"customer {self.ref} has not churned; there is nothing to win back")
         self.check_not_before(self.churned_at, occurred_at, "win-back")
@@ -452,25 +650,31 @@ class Customer(LedgerAggregate):
         self.won_back_at = occurred_at
 
     @event("Lapsed")
-    def lapse(self, days: int, last_activity_at: datetime | None, occurred_at: datetime,
-              actor: str) -> None:
+    def lapse(
+        self, days: int, last_activity_at: datetime | None, occurred_at: datetime, actor: str
+    ) -> None:
         """No purchase and no contact for ``days``: the customer has lapsed (until they buy)."""
         if self.churned_at is not None:
             raise NotLapsing(f"customer {self.ref} churned on {self.churned_at.isoformat()}")
         if self.lapsed_at is not None:
-            raise NotLapsing(f"customer {self.ref} lapsed on {self.lapsed_at.isoformat()} and "
-                             "has not bought since")
+            raise NotLapsing(
+                f"customer {self.ref} lapsed on {self.lapsed_at.isoformat()} and "
+                "has not bought since"
+            )
         since = self.last_activity_at or self.registered_at
         if (occurred_at - since).days < days:
-            raise NotLapsing(f"customer {self.ref} was last active on {since.isoformat()}, "
-                             f"less than {days} days before {occurred_at.isoformat()}")
+            raise NotLapsing(
+                f"customer {self.ref} was last active on {since.isoformat()}, "
+                f"less than {days} days before {occurred_at.isoformat()}"
+            )
         self.lapsed_at = occurred_at
 
     # -- corrections, retractions, erasure -----------------------------------------------------
 
     @event("EntryCorrected")
-    def correct_entry(self, entry_id: str, fields: dict[str, Any], reason: str,
-                      occurred_at: datetime, actor: str) -> None:
+    def correct_entry(
+        self, entry_id: str, fields: dict[str, Any], reason: str, occurred_at: datetime, actor: str
+    ) -> None:
         entry = self._entry(entry_id)
         allowed = CORRECTABLE[entry["kind"]]
         refused = sorted(set(fields) - allowed)
@@ -485,8 +689,11 @@ class Customer(LedgerAggregate):
                 if merged.get(due) is not None:
                     self.check_due_not_before(merged[due], merged["occurred_at"], due)
             entry.update(merged)
-        if "occurred_at" in fields and self.entry_times is not None \
-                and entry_id in self.entry_times:
+        if (
+            "occurred_at" in fields
+            and self.entry_times is not None
+            and entry_id in self.entry_times
+        ):
             self.entry_times[entry_id] = fields["occurred_at"]
         if entry["kind"] == "consent" and "occurred_at" in fields:
             for change in self.consents:
@@ -495,8 +702,7 @@ class Customer(LedgerAggregate):
             self.consents.sort(key=lambda c: c["at"])
 
     @event("EntryRetracted")
-    def retract_entry(self, entry_id: str, reason: str, occurred_at: datetime,
-                      actor: str) -> None:
+    def retract_entry(self, entry_id: str, reason: str, occurred_at: datetime, actor: str) -> None:
         entry = self._entry(entry_id)
         if entry["kind"] not in RETRACTABLE:
             raise EntryNotRetractable(
@@ -520,8 +726,10 @@ class Customer(LedgerAggregate):
 
     def open_entries(self, kind: str) -> dict[str, dict[str, Any]]:
         return {
-            entry_id: dict(entry) for entry_id, entry in self.entries.items()
-            if entry["kind"] == kind and entry["status"] in (OPEN, OVERDUE)
+            entry_id: dict(entry)
+            for entry_id, entry in self.entries.items()
+            if entry["kind"] == kind
+            and entry["status"] in (OPEN, OVERDUE)
             and entry_id not in self.retracted
         }
 
@@ -540,15 +748,17 @@ class Customer(LedgerAggregate):
             raise CorrectionBeforeEntry(
                 f"the {what} of {self._entry(entry_id)['kind']} {entry_id} is dated "
                 f"{occurred_at.isoformat()}, before the entry itself ({at.isoformat()}): an "
-                "amendment applies from its entry's time and cannot be dated earlier")
+                "amendment applies from its entry's time and cannot be dated earlier"
+            )
 
     def check_linked(self, entry_id: str, kind: str) -> None:
         if self.kinds.get(entry_id) != kind:
             raise LinkedEntryMissing(f"customer {self.ref} has no {kind} {entry_id}")
 
     @staticmethod
-    def check_due_not_before(due: datetime, occurred_at: datetime, field: str,
-                             error: type[Exception] | None = None) -> None:
+    def check_due_not_before(
+        due: datetime, occurred_at: datetime, field: str, error: type[Exception] | None = None
+    ) -> None:
         if due < occurred_at:
             raise (error or DueBeforeMade)(
                 f"{field} {due.isoformat()} is before the entry itself ({occurred_at.isoformat()})"
@@ -581,8 +791,9 @@ class Customer(LedgerAggregate):
         if kind in STATEFUL:
             self.entries[entry_id] = {"kind": kind, "occurred_at": occurred_at, **state}
 
-    def _close_entry(self, entry_id: str, kind: str, status: str, occurred_at: datetime,
-                     what: str) -> None:
+    def _close_entry(
+        self, entry_id: str, kind: str, status: str, occurred_at: datetime, what: str
+    ) -> None:
         entry = self._open(entry_id, kind)
         self.check_not_before(entry["occurred_at"], occurred_at, f"the {what} of {kind} {entry_id}")
         entry["status"] = status

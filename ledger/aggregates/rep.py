@@ -21,8 +21,16 @@ class Rep(LedgerAggregate):
         return stream_id("rep", ref)
 
     @event("Hired")
-    def __init__(self, ref: str, name: str, team: str, manager: str | None, email: str | None,
-                 occurred_at: datetime, actor: str) -> None:
+    def __init__(
+        self,
+        ref: str,
+        name: str,
+        team: str,
+        manager: str | None,
+        email: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
         self.ref = ref
         self.name = name
         self.team = team
@@ -31,8 +39,9 @@ class Rep(LedgerAggregate):
         self.departed_at: datetime | None = None
 
     @event("MovedTeam")
-    def move(self, team: str, manager: str | None, reason: str | None, occurred_at: datetime,
-             actor: str) -> None:
+    def move(
+        self, team: str, manager: str | None, reason: str | None, occurred_at: datetime, actor: str
+    ) -> None:
         self.check_active_at(occurred_at)
         self.team = team
         self.manager = manager

@@ -32,8 +32,9 @@ def settings_of(args: argparse.Namespace) -> Settings:
     except ValidationError as error:  # a bad LEDGER_... variable: named, not a traceback
         first = error.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
-        raise CommandInvalid(first["msg"].removeprefix("Value error, "),
-                             where=f"LEDGER_{name.upper()}") from None
+        raise CommandInvalid(
+            first["msg"].removeprefix("Value error, "), where=f"LEDGER_{name.upper()}"
+        ) from None
 
 
 MOST = 10**9  # a count no store holds as many of, and a number both databases take
@@ -44,6 +45,7 @@ YEAR = 365 * 86_400  # seconds: the longest wait between runs an option takes
 def whole(least: int = 1, most: int = MOST) -> Callable[[str], int]:
     """An argparse type: a whole number from ``least`` to ``most`` (a number past 64 bits
     overflows in the databases; a span of days past the calendar, in Python)."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -54,6 +56,7 @@ def whole(least: int = 1, most: int = MOST) -> Callable[[str], int]:
         if value > most:
             raise argparse.ArgumentTypeError(f"{value} is more than {most:,}")
         return value
+
     return parse
 
 
@@ -68,8 +71,9 @@ def seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0 < value <= YEAR:  # false for nan
-        raise argparse.ArgumentTypeError(f"{text} seconds: give a number above 0, at most "
-                                         f"{YEAR:,} (a year)")
+        raise argparse.ArgumentTypeError(
+            f"{text} seconds: give a number above 0, at most {YEAR:,} (a year)"
+        )
     return value
 
 
@@ -88,13 +92,21 @@ def open_ledger(args: argparse.Namespace) -> Ledger:
 
 def new_bar(total: int | None, unit: str, *, leave: bool = True) -> tqdm[Any]:
     """A progress bar on standard error (none when it is not a terminal)."""
-    return tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-                disable=None, leave=leave)
+    return tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=True,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=None,
+        leave=leave,
+    )
 
 
 @contextmanager
 def progress_bar(total: int | None, unit: str) -> Iterator[Callable[[int], None]]:
     with new_bar(total, unit) as bar:
+
         def advance(done: int) -> None:
             bar.update(done)
 
@@ -105,14 +117,31 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def looked(app: Ledger, what: str, *, customer: str | None = None,
-           fields: tuple[str, ...], purpose: str | None = None) -> None:
+def looked(
+    app: Ledger,
+    what: str,
+    *,
+    customer: str | None = None,
+    fields: tuple[str, ...],
+    purpose: str | None = None,
+) -> None:
     """Record in the access log what a command is about to show (as ``cli:<os user>``);
     ``AccessNotRecorded`` if it cannot be, and then nothing is shown."""
     log = AccessLog(Database.of(app), create=app.settings.create_tables)
     try:
-        log.record([Access(key=cli_key(), role="operator", what=what, interface="cli",
-                           customer=customer, fields=fields, purpose=purpose)])
+        log.record(
+            [
+                Access(
+                    key=cli_key(),
+                    role="operator",
+                    what=what,
+                    interface="cli",
+                    customer=customer,
+                    fields=fields,
+                    purpose=purpose,
+                )
+            ]
+        )
     finally:
         log.close()
         log.db.close()

@@ -22,54 +22,73 @@ from ledger.projections.db import Database
 
 def add_commands(commands: Any) -> None:
     verify = commands.add_parser(
-        "verify", help="recompute every event's chain and name whatever was altered",
+        "verify",
+        help="recompute every event's chain and name whatever was altered",
         description="Every stored event carries the hash of the one before it in its stream "
         "and its own. Recompute every chain (or one customer's), and for each stream that does "
         "not match name its reference, the first bad version and what is wrong: changed, "
         "missing, inserted or reordered. The access log (`ledger audit access`) is chained "
         "the same way: unless --customer or --against is given, its records are verified too "
         "and each one that is not as written is named by position. Exit status 1 when "
-        "anything is wrong.")
-    verify.add_argument("--customer", metavar="REF", type=reference_arg,
-                        help="only this customer's stream")
-    verify.add_argument("--incremental", action="store_true",
-                        help="only what was written since the last run that found all well")
-    verify.add_argument("--against", metavar="DIGEST",
-                        help="prove that everything an earlier `ledger digest` covered is "
-                        "still there and unchanged")
+        "anything is wrong.",
+    )
+    verify.add_argument(
+        "--customer", metavar="REF", type=reference_arg, help="only this customer's stream"
+    )
+    verify.add_argument(
+        "--incremental",
+        action="store_true",
+        help="only what was written since the last run that found all well",
+    )
+    verify.add_argument(
+        "--against",
+        metavar="DIGEST",
+        help="prove that everything an earlier `ledger digest` covered is "
+        "still there and unchanged",
+    )
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(run=run_verify)
     digest = commands.add_parser(
-        "digest", help="one line that stands for the whole log, for an auditor to keep",
+        "digest",
+        help="one line that stands for the whole log, for an auditor to keep",
         description="Verify the log, then print a digest of it: the log position and a hash "
         "of every stream's last event. Keep it outside the system; `ledger verify --against "
-        "DIGEST` later proves that everything it covered is still there and unchanged.")
+        "DIGEST` later proves that everything it covered is still there and unchanged.",
+    )
     digest.add_argument("--json", action="store_true")
     digest.set_defaults(run=run_digest)
     forget = commands.add_parser(
-        "forget", help="erase a customer's personal data (the right to erasure)",
+        "forget",
+        help="erase a customer's personal data (the right to erasure)",
         description="Record the erasure with its reason and destroy the key that sealed the "
         "customer's personal fields (name, contact details, the free text they wrote). The "
         "history stays countable and verifiable: events, amounts and chains are untouched, "
-        "but those fields read as nothing from then on, in every view, rebuild and replay.")
+        "but those fields read as nothing from then on, in every view, rebuild and replay.",
+    )
     forget.add_argument("ref", type=reference_arg, help="the customer's reference")
     forget.add_argument("--reason", required=True, help="why, for the record")
     forget.add_argument("--actor", default="compliance", help="who is recording it")
     forget.add_argument("--json", action="store_true")
     forget.set_defaults(run=run_forget)
     export = commands.add_parser(
-        "export", help="everything the ledger holds about one customer, for them",
+        "export",
+        help="everything the ledger holds about one customer, for them",
         description="The customer's own copy (the right of access): profile, every event of "
         "their record with its times and who recorded it, promises, quotes, consents, "
         "complaints, and who has looked at their personal data; with the log position and "
-        "digest it was taken from. JSON by default; --html for a page a person can read.")
+        "digest it was taken from. JSON by default; --html for a page a person can read.",
+    )
     export.add_argument("ref", type=reference_arg, help="the customer's reference")
     export.add_argument("--html", action="store_true", help="a readable page instead of JSON")
-    export.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (default: "
-                        "standard output)")
+    export.add_argument(
+        "--out", type=Path, metavar="FILE", help="write to FILE (default: standard output)"
+    )
     export.add_argument("--purpose", help="why it is exported, for the access log")
-    export.add_argument("--no-catch-up", action="store_true",
-                        help="read the views as they are, without catching up first")
+    export.add_argument(
+        "--no-catch-up",
+        action="store_true",
+        help="read the views as they are, without catching up first",
+    )
     export.set_defaults(run=run_export)
 
 
@@ -94,14 +113,22 @@ def run_verify(args: argparse.Namespace) -> int:
         ledger.close()
     ok = found.ok and matches is not False and (access is None or access.ok)
     if args.json:
-        print_json({**found.to_dict(), "ok": ok,
-                    **({} if matches is None else {"digest_matches": matches}),
-                    **({} if access is None else {"access_log": access.to_dict()})})
+        print_json(
+            {
+                **found.to_dict(),
+                "ok": ok,
+                **({} if matches is None else {"digest_matches": matches}),
+                **({} if access is None else {"access_log": access.to_dict()}),
+            }
+        )
     else:
         report(found)
         if matches is not None:
-            print("the digest matches: everything it covered is there, unchanged" if matches
-                  else "the digest does NOT match: what it covered has changed")
+            print(
+                "the digest matches: everything it covered is there, unchanged"
+                if matches
+                else "the digest does NOT match: what it covered has changed"
+            )
         if access is not None:
             report_access(access)
     return 0 if ok else 1
@@ -120,10 +147,15 @@ def verify_access_log(ledger: Ledger) -> AccessCheck:
 
 def report_access(found: AccessCheck) -> None:
     many = len(found.problems) != 1
-    verdict = ("its chain holds" if found.ok else f"{len(found.problems)} "
-               f"record{'s are' if many else ' is'} NOT as written")
-    print(f"verified {found.records:,} records of the access log up to position "
-          f"{found.position:,}: {verdict}")
+    verdict = (
+        "its chain holds"
+        if found.ok
+        else f"{len(found.problems)} record{'s are' if many else ' is'} NOT as written"
+    )
+    print(
+        f"verified {found.records:,} records of the access log up to position "
+        f"{found.position:,}: {verdict}"
+    )
     if found.problems:
         print(table([p.to_dict() for p in found.problems], ["position", "what", "detail"]))
 
@@ -131,11 +163,17 @@ def report_access(found: AccessCheck) -> None:
 def report(found: Verification) -> None:
     covered = f" ({found.unchained:,} stored before chains, not covered)" if found.unchained else ""
     verdict = "all chains hold" if found.ok else f"{len(found.problems)} streams do NOT match"
-    print(f"verified {found.events:,} events of {found.streams:,} streams up to position "
-          f"{found.position:,}{covered}: {verdict}")
+    print(
+        f"verified {found.events:,} events of {found.streams:,} streams up to position "
+        f"{found.position:,}{covered}: {verdict}"
+    )
     if found.problems:
-        print(table([{**p.to_dict(), "stream": p.ref or p.stream} for p in found.problems],
-                    ["stream", "version", "what", "detail"]))
+        print(
+            table(
+                [{**p.to_dict(), "stream": p.ref or p.stream} for p in found.problems],
+                ["stream", "version", "what", "detail"],
+            )
+        )
 
 
 def run_digest(args: argparse.Namespace) -> int:
@@ -152,8 +190,7 @@ def run_digest(args: argparse.Namespace) -> int:
         print("no digest: the log does not verify", file=sys.stderr)
         return 1
     if args.json:
-        print_json({"digest": found.digest(), "position": found.position,
-                    "events": found.events})
+        print_json({"digest": found.digest(), "position": found.position, "events": found.events})
     else:
         print(found.digest())
     return 0
@@ -163,22 +200,24 @@ def run_export(args: argparse.Namespace) -> int:
     runner = caught_up(args)
     try:
         runner.app.customer_as_stored(args.ref)  # an unknown customer is not recorded
-        looked(runner.app, "ledger export", customer=args.ref, fields=("export",),
-               purpose=args.purpose)
+        looked(
+            runner.app, "ledger export", customer=args.ref, fields=("export",), purpose=args.purpose
+        )
         access = AccessLog(runner.db, create=False)
-        document = export_customer(runner.app, args.ref,
-                                   accesses=list(access.all_of(args.ref)))
+        document = export_customer(runner.app, args.ref, accesses=list(access.all_of(args.ref)))
     finally:
         runner.close()
         runner.app.close()
-    text = export_html(document) if args.html else json.dumps(document, ensure_ascii=False,
-                                                              indent=2)
+    text = (
+        export_html(document) if args.html else json.dumps(document, ensure_ascii=False, indent=2)
+    )
     if args.out is None:
         print(text)
     else:
         args.out.write_text(text + "\n", encoding="utf-8")
-        print(f"{args.ref}: {len(document['events'])} events written to {args.out}",
-              file=sys.stderr)
+        print(
+            f"{args.ref}: {len(document['events'])} events written to {args.out}", file=sys.stderr
+        )
     return 0
 
 

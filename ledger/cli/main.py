@@ -80,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except MapperDeserialisationError as error:  # changed behind the ledger's back
-        print(f"error: the log holds an event that cannot be read: {error}. `ledger verify` "
-              "names every event that is not as it was written", file=sys.stderr)
+        print(
+            f"error: the log holds an event that cannot be read: {error}. `ledger verify` "
+            "names every event that is not as it was written",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("interrupted; every batch written so far is complete", file=sys.stderr)
@@ -95,42 +98,57 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ledger", description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path,
-                        help="folder of the SQLite store (env LEDGER_DATA_DIR, default ./var)")
-    parser.add_argument("--database-url",
-                        help="PostgreSQL URL (env LEDGER_DATABASE_URL); overrides --data-dir")
+        prog="ledger",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder of the SQLite store (env LEDGER_DATA_DIR, default ./var)",
+    )
+    parser.add_argument(
+        "--database-url", help="PostgreSQL URL (env LEDGER_DATABASE_URL); overrides --data-dir"
+    )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     demo = commands.add_parser(
-        "demo", help="build a realistic demo world in the configured store",
+        "demo",
+        help="build a realistic demo world in the configured store",
         description="Build reps, campaigns and customers with two years of interactions: every "
         "kind of event, late-recorded entries, corrections, opt-outs, conflicting quotes, "
-        "broken and overdue promises, complaints. The same seed builds the same world.")
+        "broken and overdue promises, complaints. The same seed builds the same world.",
+    )
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    demo.add_argument("--customers", type=whole(MIN_CUSTOMERS), default=3000,
-                      help="customers (default 3000)")
-    demo.add_argument("--days", type=whole(MIN_DAYS, CENTURY), default=730,
-                      help="days of history (default 730)")
+    demo.add_argument(
+        "--customers", type=whole(MIN_CUSTOMERS), default=3000, help="customers (default 3000)"
+    )
+    demo.add_argument(
+        "--days", type=whole(MIN_DAYS, CENTURY), default=730, help="days of history (default 730)"
+    )
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(run=run_demo)
 
     imp = commands.add_parser(
-        "import", help="execute commands from a JSON-lines file",
-        description="Execute one command per line ({\"type\": \"log_contact\", ...}). A bad line "
+        "import",
+        help="execute commands from a JSON-lines file",
+        description='Execute one command per line ({"type": "log_contact", ...}). A bad line '
         "is reported with its number and reason and nothing of it is written; the good lines "
         "are written. Lines without a command_id get one from their content, so importing the "
-        "same file again writes nothing new. Exit status 1 if any line failed.")
+        "same file again writes nothing new. Exit status 1 if any line failed.",
+    )
     imp.add_argument("file", type=Path, help="the .jsonl file, or - for standard input")
     imp.add_argument("--actor", default="import", help="who is recording (default: import)")
-    imp.add_argument("--batch-size", type=positive, default=500,
-                     help="commands per transaction (default 500)")
+    imp.add_argument(
+        "--batch-size", type=positive, default=500, help="commands per transaction (default 500)"
+    )
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
     imp.set_defaults(run=run_import)
 
     purchases = commands.add_parser(
-        "import-purchases", help="record an analyst's purchase history (CSV or whitespace)",
+        "import-purchases",
+        help="record an analyst's purchase history (CSV or whitespace)",
         description="Record one purchase per row of a CSV or whitespace-separated file; "
         "customers the ledger does not know are registered first. Importing the same file "
         "again writes nothing new. A bad row is reported with its line and reason; the other "
@@ -138,72 +156,112 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example (CDNOW: id, sample id, yyyymmdd, quantity, dollars):\n"
         "  ledger import-purchases CDNOW_sample.txt --whitespace --no-header --customer-column 2"
         " \\\n      --date-column 3 --quantity-column 4 --amount-column 5 --date-format %Y%m%d"
-        " --currency USD", formatter_class=argparse.RawDescriptionHelpFormatter)
+        " --currency USD",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     purchases.add_argument("file", type=Path, help="the file, or - for standard input")
-    purchases.add_argument("--customer-column", required=True,
-                           help="the customer's reference: a header name or a number from 1")
+    purchases.add_argument(
+        "--customer-column",
+        required=True,
+        help="the customer's reference: a header name or a number from 1",
+    )
     purchases.add_argument("--date-column", required=True, help="the purchase's date")
     purchases.add_argument("--amount-column", required=True, help="what the purchase came to")
     purchases.add_argument("--order-column", help="the order id (default: customer-date-n)")
     purchases.add_argument("--quantity-column", help="how many items")
-    purchases.add_argument("--date-format", default="%Y-%m-%d",
-                           help="strptime format of the dates (default %%Y-%%m-%%d); dates "
-                           "without a zone are UTC")
+    purchases.add_argument(
+        "--date-format",
+        default="%Y-%m-%d",
+        help="strptime format of the dates (default %%Y-%%m-%%d); dates without a zone are UTC",
+    )
     purchases.add_argument("--currency", required=True, help="ISO 4217 code of the amounts")
     split = purchases.add_mutually_exclusive_group()
-    split.add_argument("--delimiter", default=",",
-                       help="column separator, one character; \\t for a tab (default ,)")
-    split.add_argument("--whitespace", action="store_true",
-                       help="columns are separated by runs of spaces or tabs")
-    purchases.add_argument("--no-header", action="store_true",
-                           help="the first row is a purchase, not column names")
+    split.add_argument(
+        "--delimiter",
+        default=",",
+        help="column separator, one character; \\t for a tab (default ,)",
+    )
+    split.add_argument(
+        "--whitespace", action="store_true", help="columns are separated by runs of spaces or tabs"
+    )
+    purchases.add_argument(
+        "--no-header", action="store_true", help="the first row is a purchase, not column names"
+    )
     purchases.add_argument("--actor", default="import", help="who is recording (default: import)")
-    purchases.add_argument("--batch-size", type=positive, default=5000,
-                           help="commands per transaction (default 5000)")
-    purchases.add_argument("--workers", type=whole(1, 64),
-                           default=min(4, os.cpu_count() or 1),
-                           help="processes writing side by side, each its share of the "
-                           "customers (default: the cores, at most 4)")
+    purchases.add_argument(
+        "--batch-size", type=positive, default=5000, help="commands per transaction (default 5000)"
+    )
+    purchases.add_argument(
+        "--workers",
+        type=whole(1, 64),
+        default=min(4, os.cpu_count() or 1),
+        help="processes writing side by side, each its share of the "
+        "customers (default: the cores, at most 4)",
+    )
     purchases.add_argument("--json", action="store_true", help="print the report as JSON")
     purchases.set_defaults(run=run_import_purchases)
 
     customer = commands.add_parser("customer", help="look at one customer").add_subparsers(
-        title="customer commands", metavar="COMMAND")
+        title="customer commands", metavar="COMMAND"
+    )
     show = customer.add_parser(
-        "show", help="a customer's history, oldest first",
+        "show",
+        help="a customer's history, oldest first",
         description="Every interaction with the customer in business-time order: late-recorded "
-        "entries say so, corrections and retractions are marked on the entry they concern.")
+        "entries say so, corrections and retractions are marked on the entry they concern.",
+    )
     show.add_argument("ref", type=reference_arg, help="the customer's reference, e.g. CUST-00042")
-    show.add_argument("--tz", default=os.environ.get("LEDGER_TIMEZONE", "UTC"),
-                      help="show times in this zone, e.g. Asia/Shanghai "
-                      "(env LEDGER_TIMEZONE, default UTC)")
+    show.add_argument(
+        "--tz",
+        default=os.environ.get("LEDGER_TIMEZONE", "UTC"),
+        help="show times in this zone, e.g. Asia/Shanghai (env LEDGER_TIMEZONE, default UTC)",
+    )
     show.add_argument("--json", action="store_true", help="print the history as JSON")
     show.add_argument("--purpose", help="why you look (kept in the access log)")
     show.set_defaults(run=run_customer_show)
     promises = customer.add_parser(
-        "promises", help="what each rep promised this customer",
+        "promises",
+        help="what each rep promised this customer",
         description="Every promise made to the customer, oldest first, with its status "
-        "(open, kept, broken, cancelled, overdue) and what it is linked to.")
+        "(open, kept, broken, cancelled, overdue) and what it is linked to.",
+    )
     promises.add_argument("ref", type=reference_arg, help="the customer's reference")
     promises.add_argument("--rep", type=reference_arg, help="only this rep's promises")
     promises.add_argument("--status", choices=["open", "kept", "broken", "cancelled", "overdue"])
     add_query_options(promises, listing=True)
     promises.set_defaults(run=customer_promises)
     handing = customer.add_parser(
-        "hand-over", help="make another rep responsible for the customer's open work",
+        "hand-over",
+        help="make another rep responsible for the customer's open work",
         description="Hand open requests, quotes, promises and complaints to another rep: the "
         "items named (--item), or every open item one rep is responsible for (--from). Who "
         "made each item never changes; the customer's timeline shows the hand-over.",
         epilog="example:\n  ledger customer hand-over CUST-00042 --from REP-3 --to REP-4 "
-        "--reason 'REP-3 left'", formatter_class=argparse.RawDescriptionHelpFormatter)
+        "--reason 'REP-3 left'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     handing.add_argument("ref", type=reference_arg, help="the customer's reference")
-    handing.add_argument("--to", required=True, type=reference_arg, metavar="REP",
-                         help="the rep responsible from now on")
+    handing.add_argument(
+        "--to",
+        required=True,
+        type=reference_arg,
+        metavar="REP",
+        help="the rep responsible from now on",
+    )
     moved = handing.add_mutually_exclusive_group(required=True)
-    moved.add_argument("--from", dest="from_rep", type=reference_arg, metavar="REP",
-                       help="every open item this rep is responsible for")
-    moved.add_argument("--item", action="append", metavar="ENTRY_ID",
-                       help="an open item to move (repeat for several)")
+    moved.add_argument(
+        "--from",
+        dest="from_rep",
+        type=reference_arg,
+        metavar="REP",
+        help="every open item this rep is responsible for",
+    )
+    moved.add_argument(
+        "--item",
+        action="append",
+        metavar="ENTRY_ID",
+        help="an open item to move (repeat for several)",
+    )
     handing.add_argument("--reason", required=True, help="why, for the record")
     handing.add_argument("--actor", default="cli", help="who is recording it")
     handing.add_argument("--json", action="store_true")
@@ -218,10 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_hand_over(args: argparse.Namespace) -> int:
-    command = parse_command({"type": "move_responsibility", "customer": args.ref,
-                             "to_rep": args.to, "from_rep": args.from_rep,
-                             "entry_ids": args.item, "reason": args.reason},
-                            where="hand-over")
+    command = parse_command(
+        {
+            "type": "move_responsibility",
+            "customer": args.ref,
+            "to_rep": args.to,
+            "from_rep": args.from_rep,
+            "entry_ids": args.item,
+            "reason": args.reason,
+        },
+        where="hand-over",
+    )
     app = open_ledger(args)
     try:
         result = app.execute(command, actor=args.actor)
@@ -231,8 +296,14 @@ def run_hand_over(args: argparse.Namespace) -> int:
     finally:
         app.close()
     if args.json:
-        print_json({"customer": args.ref, "to": args.to, "moved": moved,
-                    "position": result.events[-1].position})
+        print_json(
+            {
+                "customer": args.ref,
+                "to": args.to,
+                "moved": moved,
+                "position": result.events[-1].position,
+            }
+        )
     else:
         print(f"{args.ref}: {', '.join(moved)} handed to {args.to}")
     return 0
@@ -245,8 +316,9 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"building a demo world in {app.settings.describe()} ...", file=sys.stderr)
     started = time.perf_counter()
     with progress_bar(None, " commands") as progress:
-        summary = build_world(app, seed=args.seed, customers=args.customers, days=args.days,
-                              progress=progress)
+        summary = build_world(
+            app, seed=args.seed, customers=args.customers, days=args.days, progress=progress
+        )
     print("building the views ...", file=sys.stderr)
     runner = Runner(app, all_views())
     with progress_bar(summary.events, " events") as progress:
@@ -257,8 +329,10 @@ def run_demo(args: argparse.Namespace) -> int:
         return 0
     print(f"demo world in {app.settings.describe()}, {seconds:.0f} s:")
     print(f"  {summary.customers:,} customers, {summary.reps} reps, {summary.campaigns} campaigns")
-    print(f"  {summary.events:,} events from {summary.commands:,} commands, "
-          f"{summary.first_day:%Y-%m-%d} to {summary.last_day:%Y-%m-%d}")
+    print(
+        f"  {summary.events:,} events from {summary.commands:,} commands, "
+        f"{summary.first_day:%Y-%m-%d} to {summary.last_day:%Y-%m-%d}"
+    )
     if summary.rejected:
         print(f"  {summary.rejected} commands refused, for example:")
         for reason in summary.rejections[:3]:
@@ -287,9 +361,12 @@ def read_lines(path: Path) -> list[str] | None:
     try:
         text = data.decode("utf-16" if data.startswith(UTF16_MARKS) else "utf-8-sig")
     except UnicodeDecodeError as error:
-        print(f"error: {path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
-              f"{error.start:,}); save it as UTF-8, e.g. iconv -f GBK -t UTF-8 {path} > "
-              f"{path}.utf8", file=sys.stderr)
+        print(
+            f"error: {path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+            f"{error.start:,}); save it as UTF-8, e.g. iconv -f GBK -t UTF-8 {path} > "
+            f"{path}.utf8",
+            file=sys.stderr,
+        )
         return None
     return [line.removesuffix("\r") for line in text.split("\n")]
 
@@ -305,8 +382,9 @@ def run_import(args: argparse.Namespace) -> int:
         return 2
     app = open_ledger(args)
     with progress_bar(sum(1 for line in lines if line.strip()), " lines") as progress:
-        report = import_lines(app, lines, actor=args.actor, batch_size=args.batch_size,
-                              progress=progress)
+        report = import_lines(
+            app, lines, actor=args.actor, batch_size=args.batch_size, progress=progress
+        )
     return print_import(args, report)
 
 
@@ -317,16 +395,27 @@ def run_import_purchases(args: argparse.Namespace) -> int:
     if lines is None:
         return 2
     columns = PurchaseColumns(
-        customer=args.customer_column, date=args.date_column, amount=args.amount_column,
-        order=args.order_column, quantity=args.quantity_column, date_format=args.date_format,
+        customer=args.customer_column,
+        date=args.date_column,
+        amount=args.amount_column,
+        order=args.order_column,
+        quantity=args.quantity_column,
+        date_format=args.date_format,
         currency=args.currency,
         delimiter=None if args.whitespace else args.delimiter.replace("\\t", "\t"),
-        header=not args.no_header)
+        header=not args.no_header,
+    )
     rows = sum(1 for line in lines if line.strip()) - (0 if args.no_header else 1)
     with progress_bar(rows, " rows") as progress:
-        report = import_purchases(settings_of(args), lines, columns, workers=args.workers,
-                                  actor=args.actor, batch_size=args.batch_size,
-                                  progress=progress)
+        report = import_purchases(
+            settings_of(args),
+            lines,
+            columns,
+            workers=args.workers,
+            actor=args.actor,
+            batch_size=args.batch_size,
+            progress=progress,
+        )
     return print_import(args, report)
 
 
@@ -336,8 +425,10 @@ def print_import(args: argparse.Namespace, report: ImportReport) -> int:
     else:
         for error in report.errors:
             print(f"line {error.line}: {error.error.message}", file=sys.stderr)
-        print(f"{report.lines:,} lines: {report.written:,} written ({report.events:,} events), "
-              f"{report.duplicates:,} already recorded, {report.failed:,} failed")
+        print(
+            f"{report.lines:,} lines: {report.written:,} written ({report.events:,} events), "
+            f"{report.duplicates:,} already recorded, {report.failed:,} failed"
+        )
     return 1 if report.errors else 0
 
 
@@ -347,23 +438,39 @@ def run_customer_show(args: argparse.Namespace) -> int:
     try:
         zone = ZoneInfo(args.tz)
     except (ZoneInfoNotFoundError, ValueError):
-        print(f"error: --tz {args.tz!r} is not a time zone (try Asia/Shanghai or UTC)",
-              file=sys.stderr)
+        print(
+            f"error: --tz {args.tz!r} is not a time zone (try Asia/Shanghai or UTC)",
+            file=sys.stderr,
+        )
         return 2
     app = open_ledger(args)
     customer = app.customer(args.ref)
-    looked(app, "ledger customer show", customer=args.ref, fields=("profile", "history"),
-           purpose=args.purpose)
+    looked(
+        app,
+        "ledger customer show",
+        customer=args.ref,
+        fields=("profile", "history"),
+        purpose=args.purpose,
+    )
     lines = history_lines(app.history("customer", args.ref))
     if args.json:
-        print_json({"ref": customer.ref, "version": customer.version, "owner": customer.owner,
-                    "profile": customer.profile, "history": [line.to_dict() for line in lines]})
+        print_json(
+            {
+                "ref": customer.ref,
+                "version": customer.version,
+                "owner": customer.owner,
+                "profile": customer.profile,
+                "history": [line.to_dict() for line in lines],
+            }
+        )
         return 0
     profile = customer.profile
     company = f", {profile['company']}" if profile.get("company") else ""
     print(f"{customer.ref}  {profile['name'] or '(erased)'}  ({profile['kind']}{company})")
-    print(f"owner {customer.owner or '-'}, {customer.version} events, "
-          f"shown in {zone.key}, now {datetime.now(timezone.utc).astimezone(zone):%Y-%m-%d %H:%M}")
+    print(
+        f"owner {customer.owner or '-'}, {customer.version} events, "
+        f"shown in {zone.key}, now {datetime.now(timezone.utc).astimezone(zone):%Y-%m-%d %H:%M}"
+    )
     print(render(lines, zone=zone))
     return 0
 
@@ -371,12 +478,17 @@ def run_customer_show(args: argparse.Namespace) -> int:
 def customer_promises(args: argparse.Namespace) -> int:
     runner = caught_up(args)
     runner.app.customer_as_stored(args.ref)  # an unknown customer is an error, not a list
-    looked(runner.app, "ledger customer promises", customer=args.ref, fields=("promises",),
-           purpose=args.purpose)
-    page = queries.promises_of(runner.db, args.ref, rep=args.rep, status=args.status,
-                               limit=args.limit, cursor=args.cursor)
-    print_page(args, page, ["promise_id", "rep", "made_at", "due_by", "status", "category",
-                            "text"])
+    looked(
+        runner.app,
+        "ledger customer promises",
+        customer=args.ref,
+        fields=("promises",),
+        purpose=args.purpose,
+    )
+    page = queries.promises_of(
+        runner.db, args.ref, rep=args.rep, status=args.status, limit=args.limit, cursor=args.cursor
+    )
+    print_page(args, page, ["promise_id", "rep", "made_at", "due_by", "status", "category", "text"])
     return 0
 
 

@@ -17,8 +17,8 @@ from ledger.scheduler import JOB_NAMES, Jobs, Leadership, SchedulerService
 
 def add_commands(commands: Any) -> None:
     parser = commands.add_parser(
-        "scheduler", help="mark overdue promises, expire quotes, flag missed deadlines, lapse "
-        "customers",
+        "scheduler",
+        help="mark overdue promises, expire quotes, flag missed deadlines, lapse customers",
         description="Run the jobs that record what time alone makes true: promises past due "
         "are marked overdue, quotes past their validity expire, requests and complaints past "
         "their respond-by time are flagged (once per deadline), customers with no purchase and "
@@ -27,21 +27,39 @@ def add_commands(commands: Any) -> None:
         "acts at a time; another waits and takes over if it dies.",
         epilog="examples:\n  ledger scheduler                    every 5 minutes until stopped\n"
         "  ledger scheduler --once --now 2026-01-31T00:00:00Z   as of that instant, then exit",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--once", action="store_true",
-                        help="run every job once and exit, printing what was written")
-    parser.add_argument("--now", type=instant, metavar="T",
-                        help="with --once: run as of this instant (default: now)")
-    parser.add_argument("--interval", type=seconds, default=300,
-                        help="seconds between runs of every job (default 300)")
-    parser.add_argument("--every", action="append", default=[], metavar="JOB=SECONDS",
-                        help="seconds between runs of one job, e.g. lapsed_customers=86400 "
-                        "(repeatable)")
-    parser.add_argument("--lapse-days", type=whole(1, CENTURY), default=180,
-                        help="days without purchase or contact before a customer lapses "
-                        "(default 180)")
-    parser.add_argument("--job", action="append", choices=JOB_NAMES,
-                        help="only this job (repeatable; default: all)")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="run every job once and exit, printing what was written"
+    )
+    parser.add_argument(
+        "--now",
+        type=instant,
+        metavar="T",
+        help="with --once: run as of this instant (default: now)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=seconds,
+        default=300,
+        help="seconds between runs of every job (default 300)",
+    )
+    parser.add_argument(
+        "--every",
+        action="append",
+        default=[],
+        metavar="JOB=SECONDS",
+        help="seconds between runs of one job, e.g. lapsed_customers=86400 (repeatable)",
+    )
+    parser.add_argument(
+        "--lapse-days",
+        type=whole(1, CENTURY),
+        default=180,
+        help="days without purchase or contact before a customer lapses (default 180)",
+    )
+    parser.add_argument(
+        "--job", action="append", choices=JOB_NAMES, help="only this job (repeatable; default: all)"
+    )
     parser.add_argument("--json", action="store_true", help="with --once: print JSON")
     parser.set_defaults(run=run_scheduler)
 
@@ -55,9 +73,11 @@ def intervals(args: argparse.Namespace) -> dict[str, float]:
         except argparse.ArgumentTypeError:
             value = 0
         if name not in JOB_NAMES or not value:
-            raise CommandInvalid(f"--every {item!r}: give JOB=SECONDS with a job of "
-                                 f"{', '.join(JOB_NAMES)} and seconds above 0, at most a year",
-                                 where="--every")
+            raise CommandInvalid(
+                f"--every {item!r}: give JOB=SECONDS with a job of "
+                f"{', '.join(JOB_NAMES)} and seconds above 0, at most a year",
+                where="--every",
+            )
         found[name] = value
     return found
 
@@ -67,9 +87,12 @@ def run_scheduler(args: argparse.Namespace) -> int:
         print("error: --now goes with --once", file=sys.stderr)
         return 2
     if not args.once:
-        service = SchedulerService(settings_of(args), intervals=intervals(args),
-                                   lapse_days=args.lapse_days,
-                                   report=lambda line: print(line, file=sys.stderr))
+        service = SchedulerService(
+            settings_of(args),
+            intervals=intervals(args),
+            lapse_days=args.lapse_days,
+            report=lambda line: print(line, file=sys.stderr),
+        )
         service.start()
         try:
             threading.Event().wait()
@@ -78,14 +101,17 @@ def run_scheduler(args: argparse.Namespace) -> int:
         finally:
             service.stop()
     leadership = Leadership(settings_of(args))
-    if not leadership.acquire(threading.Event(), waiting=lambda: print(
-            "another scheduler holds the lock; waiting for it", file=sys.stderr)):
+    if not leadership.acquire(
+        threading.Event(),
+        waiting=lambda: print("another scheduler holds the lock; waiting for it", file=sys.stderr),
+    ):
         return 1
     try:
         ledger = open_ledger(args)
         jobs = Jobs(ledger, lapse_days=args.lapse_days)
-        facts = jobs.run(args.now or datetime.now(timezone.utc),
-                         tuple(args.job) if args.job else JOB_NAMES)
+        facts = jobs.run(
+            args.now or datetime.now(timezone.utc), tuple(args.job) if args.job else JOB_NAMES
+        )
         jobs.close()
         ledger.close()
     finally:

@@ -29,8 +29,9 @@ def cell(value: Any, limit: int = 48) -> str:
     return text
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
-          headers: Sequence[str] | None = None) -> str:
+def table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: Sequence[str] | None = None
+) -> str:
     """Rows as aligned columns; an empty list says so."""
     if not rows:
         return "(none)"

@@ -25,8 +25,9 @@ CURRENCIES = frozenset(
 
 
 def _text(max_length: int) -> Any:
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=max_length)]
+    return Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+    ]
 
 
 Name = _text(200)
@@ -47,8 +48,10 @@ def reference(text: str) -> str:
     for char in found:
         if unicodedata.category(char) in UNSEEN:
             name = unicodedata.name(char, "a control character")
-            raise ValueError(f"a reference cannot hold U+{ord(char):04X} ({name}), which "
-                             "cannot be seen; type the reference without it")
+            raise ValueError(
+                f"a reference cannot hold U+{ord(char):04X} ({name}), which "
+                "cannot be seen; type the reference without it"
+            )
     return found
 
 
@@ -58,23 +61,24 @@ def _reference(value: Any) -> Any:
 
 Ref = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                      pattern=r"^[^\s#/?]+$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\s#/?]+$"),
     BeforeValidator(_reference),
 ]
 EntryId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
-                           pattern=r"^[^\s#/?]+$"),
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\s#/?]+$"),
     BeforeValidator(_reference),
 ]
 CommandId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254,
-                           pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
 Phone = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40,
-                           pattern=r"^\+?[0-9 ()./-]+$"),
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./-]+$"
+    ),
 ]
 
 
@@ -88,8 +92,10 @@ def currency_code(code: str) -> str:
 
 def _no_float(value: Any) -> Any:
     if isinstance(value, float):
-        raise ValueError("give amounts as strings or integers, not floats: a float cannot hold "
-                         "money exactly (write \"12.50\", not 12.5)")
+        raise ValueError(
+            "give amounts as strings or integers, not floats: a float cannot hold "
+            'money exactly (write "12.50", not 12.5)'
+        )
     return value
 
 
@@ -103,15 +109,19 @@ def in_utc(value: datetime) -> datetime:
     try:
         return value.astimezone(timezone.utc)
     except OverflowError:
-        raise ValueError(f"{value.isoformat()} is outside the calendar in UTC, which runs from "
-                         "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z; give an instant "
-                         "within it") from None
+        raise ValueError(
+            f"{value.isoformat()} is outside the calendar in UTC, which runs from "
+            "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z; give an instant "
+            "within it"
+        ) from None
 
 
 # Maps (or lists) within a command's field: a correction's fields, holding a survey's items.
 MAX_NESTING = 2
-NESTED_TOO_DEEP = ("nests maps or lists too deep: a value is text, a number, a date, or a "
-                   "survey's items (a map of item to level)")
+NESTED_TOO_DEEP = (
+    "nests maps or lists too deep: a value is text, a number, a date, or a "
+    "survey's items (a map of item to level)"
+)
 
 
 def too_deep(value: Any, levels: int = MAX_NESTING) -> tuple[Any, ...] | None:
@@ -144,22 +154,36 @@ Corrected = Annotated[Any, AfterValidator(_shallow)]
 Currency = Annotated[str, AfterValidator(currency_code)]
 # The constraints before the float check: so pydantic checks digits and places in its core,
 # not in Python (about 4 us an amount).
-Money = Annotated[Decimal,
-                  Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
-                  BeforeValidator(_no_float)]
-Cost = Annotated[Decimal,
-                 Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
-                 BeforeValidator(_no_float)]
+Money = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    BeforeValidator(_no_float),
+]
+Cost = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    BeforeValidator(_no_float),
+]
 # What a purchase came to: zero is an amount (a free or promotional order is still an order,
 # and counts as a purchase), a negative one is not (a refund is a correction or retraction).
 Amount = Cost
-Quantity = Annotated[Decimal,
-                     Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
-                     BeforeValidator(_no_float)]
-Fraction = Annotated[Decimal,
-                     Field(ge=0, lt=1, max_digits=6, decimal_places=4, allow_inf_nan=False,
-                           description="a fraction off the unit price: 0.15 means 15 % off"),
-                     BeforeValidator(_no_float)]
+Quantity = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    BeforeValidator(_no_float),
+]
+Fraction = Annotated[
+    Decimal,
+    Field(
+        ge=0,
+        lt=1,
+        max_digits=6,
+        decimal_places=4,
+        allow_inf_nan=False,
+        description="a fraction off the unit price: 0.15 means 15 % off",
+    ),
+    BeforeValidator(_no_float),
+]
 Instant = Annotated[AwareDatetime, AfterValidator(in_utc)]
 # An instant a query is asked about (since, until, as_of ...): one without a zone is UTC.
 Moment = Annotated[datetime, AfterValidator(in_utc)]
@@ -243,8 +267,13 @@ class Level(StrEnum):
 
 
 LEVEL_SCORES = {
-    Level.very_satisfied: 90, Level.satisfied: 60, Level.fairly_satisfied: 30, Level.neutral: 0,
-    Level.fairly_dissatisfied: -30, Level.dissatisfied: -60, Level.very_dissatisfied: -90,
+    Level.very_satisfied: 90,
+    Level.satisfied: 60,
+    Level.fairly_satisfied: 30,
+    Level.neutral: 0,
+    Level.fairly_dissatisfied: -30,
+    Level.dissatisfied: -60,
+    Level.very_dissatisfied: -90,
 }
 
 

@@ -25,11 +25,13 @@ C = TypeVar("C", bound=m.Command)
 HANDLERS: dict[type[m.Command], Callable[[Any, Batch], Handled]] = {}
 
 
-def handles(command_class: type[C]) -> Callable[[Callable[[C, Batch], Handled]],
-                                                  Callable[[C, Batch], Handled]]:
+def handles(
+    command_class: type[C],
+) -> Callable[[Callable[[C, Batch], Handled]], Callable[[C, Batch], Handled]]:
     def register(handler: Callable[[C, Batch], Handled]) -> Callable[[C, Batch], Handled]:
         HANDLERS[command_class] = handler
         return handler
+
     return register
 
 
@@ -63,10 +65,22 @@ def known_rep(batch: Batch, ref: str | None) -> None:
 def register_customer(c: m.RegisterCustomer, batch: Batch) -> Handled:
     batch.check_new(c)
     acting_rep(batch, c.owner, when(c))
-    return batch.create(Customer(
-        ref=c.ref, name=c.name, kind=c.kind, email=c.email, phone=c.phone, address=c.address,
-        company=c.company, segment=c.segment, locale=c.locale, owner=c.owner,
-        occurred_at=when(c), actor=batch.actor)), None
+    return batch.create(
+        Customer(
+            ref=c.ref,
+            name=c.name,
+            kind=c.kind,
+            email=c.email,
+            phone=c.phone,
+            address=c.address,
+            company=c.company,
+            segment=c.segment,
+            locale=c.locale,
+            owner=c.owner,
+            occurred_at=when(c),
+            actor=batch.actor,
+        )
+    ), None
 
 
 @handles(m.UpdateProfile)
@@ -83,15 +97,22 @@ def assign_owner(c: m.AssignOwner, batch: Batch) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     previous = agg.owner
-    agg.assign_owner(from_rep=previous, to_rep=c.rep, reason=c.reason, occurred_at=when(c),
-                     actor=batch.actor)
+    agg.assign_owner(
+        from_rep=previous, to_rep=c.rep, reason=c.reason, occurred_at=when(c), actor=batch.actor
+    )
     moving = c.open_items
     if moving is None and previous is not None:
         departed = cast(Rep, batch.peek("rep", previous)).departed_at
         moving = "move" if departed is not None and departed <= when(c) else "keep"
     if moving == "move" and previous is not None and agg.open_work(previous):
-        agg.hand_over(c.rep, entry_ids=None, from_rep=previous, reason=c.reason,
-                      occurred_at=when(c), actor=batch.actor)
+        agg.hand_over(
+            c.rep,
+            entry_ids=None,
+            from_rep=previous,
+            reason=c.reason,
+            occurred_at=when(c),
+            actor=batch.actor,
+        )
     return agg, None
 
 
@@ -100,8 +121,14 @@ def move_responsibility(c: m.MoveResponsibility, batch: Batch) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.to_rep, when(c))
     known_rep(batch, c.from_rep)
-    agg.hand_over(c.to_rep, entry_ids=c.entry_ids, from_rep=c.from_rep, reason=c.reason,
-                  occurred_at=when(c), actor=batch.actor)
+    agg.hand_over(
+        c.to_rep,
+        entry_ids=c.entry_ids,
+        from_rep=c.from_rep,
+        reason=c.reason,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, None
 
 
@@ -125,8 +152,16 @@ def log_contact(c: m.LogContact, batch: Batch) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     contact_id = new_id(c, c.contact_id)
-    agg.log_contact(contact_id=contact_id, rep=c.rep, channel=c.channel, direction=c.direction,
-                    subject=c.subject, summary=c.summary, occurred_at=when(c), actor=batch.actor)
+    agg.log_contact(
+        contact_id=contact_id,
+        rep=c.rep,
+        channel=c.channel,
+        direction=c.direction,
+        subject=c.subject,
+        summary=c.summary,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, contact_id
 
 
@@ -135,9 +170,16 @@ def receive_request(c: m.ReceiveRequest, batch: Batch) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     request_id = new_id(c, c.request_id)
-    agg.receive_request(request_id=request_id, kind=c.kind, channel=c.channel, summary=c.summary,
-                        respond_by=c.respond_by, rep=c.rep, occurred_at=when(c),
-                        actor=batch.actor)
+    agg.receive_request(
+        request_id=request_id,
+        kind=c.kind,
+        channel=c.channel,
+        summary=c.summary,
+        respond_by=c.respond_by,
+        rep=c.rep,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, request_id
 
 
@@ -145,8 +187,14 @@ def receive_request(c: m.ReceiveRequest, batch: Batch) -> Handled:
 def answer_request(c: m.AnswerRequest, batch: Batch) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
-    agg.answer_request(request_id=c.request_id, rep=c.rep, channel=c.channel, summary=c.summary,
-                       occurred_at=when(c), actor=batch.actor)
+    agg.answer_request(
+        request_id=c.request_id,
+        rep=c.rep,
+        channel=c.channel,
+        summary=c.summary,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, c.request_id
 
 
@@ -155,9 +203,18 @@ def issue_quote(c: m.IssueQuote, batch: Batch) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     quote_id = new_id(c, c.quote_id)
-    agg.issue_quote(quote_id=quote_id, rep=c.rep, product=c.product, quantity=c.quantity,
-                    unit_price=c.unit_price, currency=c.currency, discount=c.discount,
-                    valid_until=c.valid_until, occurred_at=when(c), actor=batch.actor)
+    agg.issue_quote(
+        quote_id=quote_id,
+        rep=c.rep,
+        product=c.product,
+        quantity=c.quantity,
+        unit_price=c.unit_price,
+        currency=c.currency,
+        discount=c.discount,
+        valid_until=c.valid_until,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, quote_id
 
 
@@ -171,8 +228,7 @@ def accept_quote(c: m.AcceptQuote, batch: Batch) -> Handled:
 @handles(m.DeclineQuote)
 def decline_quote(c: m.DeclineQuote, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.decline_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c),
-                      actor=batch.actor)
+    agg.decline_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
@@ -186,8 +242,7 @@ def expire_quote(c: m.ExpireQuote, batch: Batch) -> Handled:
 @handles(m.WithdrawQuote)
 def withdraw_quote(c: m.WithdrawQuote, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.withdraw_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c),
-                       actor=batch.actor)
+    agg.withdraw_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
@@ -196,9 +251,17 @@ def make_promise(c: m.MakePromise, batch: Batch) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     promise_id = new_id(c, c.promise_id)
-    agg.make_promise(promise_id=promise_id, rep=c.rep, text=c.text, category=c.category,
-                     due_by=c.due_by, quote_id=c.quote_id, complaint_id=c.complaint_id,
-                     occurred_at=when(c), actor=batch.actor)
+    agg.make_promise(
+        promise_id=promise_id,
+        rep=c.rep,
+        text=c.text,
+        category=c.category,
+        due_by=c.due_by,
+        quote_id=c.quote_id,
+        complaint_id=c.complaint_id,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, promise_id
 
 
@@ -212,16 +275,18 @@ def keep_promise(c: m.KeepPromise, batch: Batch) -> Handled:
 @handles(m.BreakPromise)
 def break_promise(c: m.BreakPromise, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.break_promise(promise_id=c.promise_id, reason=c.reason, occurred_at=when(c),
-                      actor=batch.actor)
+    agg.break_promise(
+        promise_id=c.promise_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
+    )
     return agg, c.promise_id
 
 
 @handles(m.CancelPromise)
 def cancel_promise(c: m.CancelPromise, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.cancel_promise(promise_id=c.promise_id, reason=c.reason, occurred_at=when(c),
-                       actor=batch.actor)
+    agg.cancel_promise(
+        promise_id=c.promise_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
+    )
     return agg, c.promise_id
 
 
@@ -235,16 +300,18 @@ def mark_promise_overdue(c: m.MarkPromiseOverdue, batch: Batch) -> Handled:
 @handles(m.FlagMissedDeadline)
 def flag_missed_deadline(c: m.FlagMissedDeadline, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.flag_missed_deadline(entry_id=c.entry_id, deadline=c.deadline, occurred_at=when(c),
-                             actor=batch.actor)
+    agg.flag_missed_deadline(
+        entry_id=c.entry_id, deadline=c.deadline, occurred_at=when(c), actor=batch.actor
+    )
     return agg, c.entry_id
 
 
 @handles(m.MarkLapsed)
 def mark_lapsed(c: m.MarkLapsed, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.lapse(days=c.days, last_activity_at=agg.last_activity_at, occurred_at=when(c),
-              actor=batch.actor)
+    agg.lapse(
+        days=c.days, last_activity_at=agg.last_activity_at, occurred_at=when(c), actor=batch.actor
+    )
     return agg, None
 
 
@@ -262,9 +329,14 @@ def touch_campaign(c: m.TouchCampaign, batch: Batch) -> Handled:
     campaign.check_open_at(when(c))
     touch_id = new_id(c, c.touch_id)
     agg.touch_by_campaign(
-        touch_id=touch_id, campaign=c.campaign, channel=c.channel or campaign.channel,
-        material=c.material or campaign.material, department=c.department or campaign.department,
-        occurred_at=when(c), actor=batch.actor)
+        touch_id=touch_id,
+        campaign=c.campaign,
+        channel=c.channel or campaign.channel,
+        material=c.material or campaign.material,
+        department=c.department or campaign.department,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, touch_id
 
 
@@ -272,8 +344,14 @@ def touch_campaign(c: m.TouchCampaign, batch: Batch) -> Handled:
 def change_consent(c: m.ChangeConsent, batch: Batch) -> Handled:
     agg = customer(c, batch)
     consent_id = new_id(c, c.consent_id)
-    agg.change_consent(consent_id=consent_id, channel=c.channel, purpose=c.purpose,
-                       granted=c.granted, occurred_at=when(c), actor=batch.actor)
+    agg.change_consent(
+        consent_id=consent_id,
+        channel=c.channel,
+        purpose=c.purpose,
+        granted=c.granted,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, consent_id
 
 
@@ -282,33 +360,51 @@ def file_complaint(c: m.FileComplaint, batch: Batch) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     complaint_id = new_id(c, c.complaint_id)
-    agg.file_complaint(complaint_id=complaint_id, category=c.category, severity=c.severity,
-                       description=c.description, respond_by=c.respond_by, rep=c.rep,
-                       occurred_at=when(c), actor=batch.actor)
+    agg.file_complaint(
+        complaint_id=complaint_id,
+        category=c.category,
+        severity=c.severity,
+        description=c.description,
+        respond_by=c.respond_by,
+        rep=c.rep,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, complaint_id
 
 
 @handles(m.EscalateComplaint)
 def escalate_complaint(c: m.EscalateComplaint, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.escalate_complaint(complaint_id=c.complaint_id, to=c.to, reason=c.reason,
-                           occurred_at=when(c), actor=batch.actor)
+    agg.escalate_complaint(
+        complaint_id=c.complaint_id,
+        to=c.to,
+        reason=c.reason,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, c.complaint_id
 
 
 @handles(m.ResolveComplaint)
 def resolve_complaint(c: m.ResolveComplaint, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.resolve_complaint(complaint_id=c.complaint_id, resolution=c.resolution,
-                          satisfied=c.satisfied, occurred_at=when(c), actor=batch.actor)
+    agg.resolve_complaint(
+        complaint_id=c.complaint_id,
+        resolution=c.resolution,
+        satisfied=c.satisfied,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, c.complaint_id
 
 
 @handles(m.ReopenComplaint)
 def reopen_complaint(c: m.ReopenComplaint, batch: Batch) -> Handled:
     agg = customer(c, batch)
-    agg.reopen_complaint(complaint_id=c.complaint_id, reason=c.reason, occurred_at=when(c),
-                         actor=batch.actor)
+    agg.reopen_complaint(
+        complaint_id=c.complaint_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
+    )
     return agg, c.complaint_id
 
 
@@ -317,8 +413,14 @@ def record_satisfaction(c: m.RecordSatisfaction, batch: Batch) -> Handled:
     agg = customer(c, batch)
     known_rep(batch, c.rep)
     survey_id = new_id(c, c.survey_id)
-    agg.record_satisfaction(survey_id=survey_id, items=dict(c.items), product=c.product,
-                            rep=c.rep, occurred_at=when(c), actor=batch.actor)
+    agg.record_satisfaction(
+        survey_id=survey_id,
+        items=dict(c.items),
+        product=c.product,
+        rep=c.rep,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, survey_id
 
 
@@ -326,9 +428,18 @@ def record_satisfaction(c: m.RecordSatisfaction, batch: Batch) -> Handled:
 def record_purchase(c: m.RecordPurchase, batch: Batch) -> Handled:
     agg = customer(c, batch)
     known_rep(batch, c.rep)
-    agg.record_purchase(order_id=c.order_id, amount=c.amount, currency=c.currency, cost=c.cost,
-                        rep=c.rep, product=c.product, quantity=c.quantity, quote_id=c.quote_id,
-                        occurred_at=when(c), actor=batch.actor)
+    agg.record_purchase(
+        order_id=c.order_id,
+        amount=c.amount,
+        currency=c.currency,
+        cost=c.cost,
+        rep=c.rep,
+        product=c.product,
+        quantity=c.quantity,
+        quote_id=c.quote_id,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, c.order_id
 
 
@@ -336,8 +447,14 @@ def record_purchase(c: m.RecordPurchase, batch: Batch) -> Handled:
 def record_churn(c: m.RecordChurn, batch: Batch) -> Handled:
     agg = customer(c, batch)
     churn_id = new_id(c, c.churn_id)
-    agg.churn(churn_id=churn_id, defection_type=c.defection_type, competitor=c.competitor,
-              reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    agg.churn(
+        churn_id=churn_id,
+        defection_type=c.defection_type,
+        competitor=c.competitor,
+        reason=c.reason,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
     return agg, churn_id
 
 
@@ -358,8 +475,9 @@ def correct_entry(c: m.CorrectEntry, batch: Batch) -> Handled:
     fields = m.validate_correction(kind, c.fields, CORRECTABLE[kind], where="fields")
     known_rep(batch, fields.get("rep"))
     agg.check_amends_in_time(c.entry_id, when(c), "correction")
-    agg.correct_entry(entry_id=c.entry_id, fields=fields, reason=c.reason, occurred_at=when(c),
-                      actor=batch.actor)
+    agg.correct_entry(
+        entry_id=c.entry_id, fields=fields, reason=c.reason, occurred_at=when(c), actor=batch.actor
+    )
     return agg, c.entry_id
 
 
@@ -367,8 +485,7 @@ def correct_entry(c: m.CorrectEntry, batch: Batch) -> Handled:
 def retract_entry(c: m.RetractEntry, batch: Batch) -> Handled:
     agg = customer(c, batch)
     agg.check_amends_in_time(c.entry_id, when(c), "retraction")
-    agg.retract_entry(entry_id=c.entry_id, reason=c.reason, occurred_at=when(c),
-                      actor=batch.actor)
+    agg.retract_entry(entry_id=c.entry_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, c.entry_id
 
 
@@ -379,16 +496,26 @@ def retract_entry(c: m.RetractEntry, batch: Batch) -> Handled:
 def hire_rep(c: m.HireRep, batch: Batch) -> Handled:
     batch.check_new(c)
     acting_rep(batch, c.manager, when(c))
-    return batch.create(Rep(ref=c.ref, name=c.name, team=c.team, manager=c.manager,
-                               email=c.email, occurred_at=when(c), actor=batch.actor)), None
+    return batch.create(
+        Rep(
+            ref=c.ref,
+            name=c.name,
+            team=c.team,
+            manager=c.manager,
+            email=c.email,
+            occurred_at=when(c),
+            actor=batch.actor,
+        )
+    ), None
 
 
 @handles(m.MoveRep)
 def move_rep(c: m.MoveRep, batch: Batch) -> Handled:
     rep = cast(Rep, batch.target(c))
     acting_rep(batch, c.manager, when(c))
-    rep.move(team=c.team, manager=c.manager, reason=c.reason, occurred_at=when(c),
-             actor=batch.actor)
+    rep.move(
+        team=c.team, manager=c.manager, reason=c.reason, occurred_at=when(c), actor=batch.actor
+    )
     return rep, None
 
 
@@ -405,17 +532,29 @@ def depart_rep(c: m.DepartRep, batch: Batch) -> Handled:
 @handles(m.LaunchCampaign)
 def launch_campaign(c: m.LaunchCampaign, batch: Batch) -> Handled:
     batch.check_new(c)
-    return batch.create(Campaign(
-        ref=c.ref, name=c.name, channel=c.channel, budget=c.budget, currency=c.currency,
-        starts_at=c.starts_at, ends_at=c.ends_at, material=c.material, department=c.department,
-        occurred_at=when(c), actor=batch.actor)), None
+    return batch.create(
+        Campaign(
+            ref=c.ref,
+            name=c.name,
+            channel=c.channel,
+            budget=c.budget,
+            currency=c.currency,
+            starts_at=c.starts_at,
+            ends_at=c.ends_at,
+            material=c.material,
+            department=c.department,
+            occurred_at=when(c),
+            actor=batch.actor,
+        )
+    ), None
 
 
 @handles(m.RecordCampaignCost)
 def record_campaign_cost(c: m.RecordCampaignCost, batch: Batch) -> Handled:
     campaign = cast(Campaign, batch.target(c))
-    campaign.record_cost(amount=c.amount, currency=c.currency, note=c.note, occurred_at=when(c),
-                         actor=batch.actor)
+    campaign.record_cost(
+        amount=c.amount, currency=c.currency, note=c.note, occurred_at=when(c), actor=batch.actor
+    )
     return campaign, None
 
 

@@ -64,12 +64,16 @@ class Command(BaseModel):
     target: ClassVar[Literal["customer", "rep", "campaign"]] = "customer"
 
     command_id: CommandId | None = Field(
-        None, description="Makes the command idempotent: running it again returns the first "
-        "result and writes nothing.")
+        None,
+        description="Makes the command idempotent: running it again returns the first "
+        "result and writes nothing.",
+    )
     expected_version: int | None = Field(
-        None, ge=0, description="Refuse the command unless the target is at this version.")
+        None, ge=0, description="Refuse the command unless the target is at this version."
+    )
     occurred_at: Instant | None = Field(
-        None, description="When it happened in the world (defaults to now).")
+        None, description="When it happened in the world (defaults to now)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -83,11 +87,15 @@ class Command(BaseModel):
                     continue
                 deep = too_deep(value)
                 if deep is not None:
-                    raise _refusal(cls, "nested_too_deep", NESTED_TOO_DEEP, (name, *deep),
-                                   value)
+                    raise _refusal(cls, "nested_too_deep", NESTED_TOO_DEEP, (name, *deep), value)
                 if _holds_nul(name) or _holds_nul(value):
-                    raise _refusal(cls, "nul_character",
-                                   "text cannot hold a NUL character (\\u0000)", (name,), value)
+                    raise _refusal(
+                        cls,
+                        "nul_character",
+                        "text cannot hold a NUL character (\\u0000)",
+                        (name,),
+                        value,
+                    )
         return data
 
     def target_ref(self) -> str:
@@ -112,11 +120,19 @@ class Command(BaseModel):
         return compact(body, sort_keys=True)
 
 
-def _refusal(model: type, kind: str, message: str, loc: tuple[Any, ...],
-             value: Any) -> ValidationError:
-    return ValidationError.from_exception_data(model.__name__, [InitErrorDetails(
-        type=PydanticCustomError(kind, message), loc=tuple(str(part) for part in loc),
-        input=value)])
+def _refusal(
+    model: type, kind: str, message: str, loc: tuple[Any, ...], value: Any
+) -> ValidationError:
+    return ValidationError.from_exception_data(
+        model.__name__,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError(kind, message),
+                loc=tuple(str(part) for part in loc),
+                input=value,
+            )
+        ],
+    )
 
 
 def _holds_nul(value: Any) -> bool:
@@ -134,9 +150,12 @@ def _check_due(due_field: str) -> Any:
     def check(self: Any) -> Any:
         due = getattr(self, due_field)
         if due is not None and self.occurred_at is not None and due < self.occurred_at:
-            raise ValueError(f"{due_field} ({due.isoformat()}) is before occurred_at "
-                             f"({self.occurred_at.isoformat()})")
+            raise ValueError(
+                f"{due_field} ({due.isoformat()}) is before occurred_at "
+                f"({self.occurred_at.isoformat()})"
+            )
         return self
+
     return model_validator(mode="after")(check)
 
 
@@ -172,13 +191,21 @@ class UpdateProfile(Command):
     locale: Short | None = None
 
     PROFILE_FIELDS: ClassVar[tuple[str, ...]] = (
-        "name", "email", "phone", "address", "company", "segment", "locale")
+        "name",
+        "email",
+        "phone",
+        "address",
+        "company",
+        "segment",
+        "locale",
+    )
 
     @model_validator(mode="after")
     def _changes_something(self) -> Self:
         if not self.changes():
-            raise ValueError(f"give at least one of {', '.join(self.PROFILE_FIELDS)} "
-                             "(null clears a field)")
+            raise ValueError(
+                f"give at least one of {', '.join(self.PROFILE_FIELDS)} (null clears a field)"
+            )
         if "name" in self.model_fields_set and self.name is None:
             raise ValueError("name cannot be cleared")
         return self
@@ -193,8 +220,10 @@ class AssignOwner(Command):
     rep: Ref = Field(description="The new owner.")
     reason: Text
     open_items: Literal["move", "keep"] | None = Field(
-        None, description="The previous owner's open items: move them to the new owner, or "
-        "keep them where they are. Default: move them if the previous owner has departed.")
+        None,
+        description="The previous owner's open items: move them to the new owner, or "
+        "keep them where they are. Default: move them if the previous owner has departed.",
+    )
 
 
 class MoveResponsibility(Command):
@@ -205,10 +234,14 @@ class MoveResponsibility(Command):
     type: Literal["move_responsibility"] = "move_responsibility"
     customer: Ref
     to_rep: Ref = Field(description="The rep responsible from now on.")
-    from_rep: Ref | None = Field(None, description="Move every open item this rep is "
-                                 "responsible for (when no entry_ids are named).")
-    entry_ids: list[EntryId] | None = Field(None, min_length=1, max_length=1000,
-                                            description="The open items to move.")
+    from_rep: Ref | None = Field(
+        None,
+        description="Move every open item this rep is "
+        "responsible for (when no entry_ids are named).",
+    )
+    entry_ids: list[EntryId] | None = Field(
+        None, min_length=1, max_length=1000, description="The open items to move."
+    )
     reason: Text
 
 
@@ -473,8 +506,7 @@ class CorrectEntry(Command):
     type: Literal["correct_entry"] = "correct_entry"
     customer: Ref
     entry_id: EntryId
-    fields: dict[Short, Corrected] = Field(min_length=1,
-                                           description="Field -> corrected value.")
+    fields: dict[Short, Corrected] = Field(min_length=1, description="Field -> corrected value.")
     reason: Text
 
 
@@ -536,8 +568,10 @@ class LaunchCampaign(Command):
     @model_validator(mode="after")
     def _period(self) -> Self:
         if self.ends_at < self.starts_at:
-            raise ValueError(f"ends_at ({self.ends_at.isoformat()}) is before starts_at "
-                             f"({self.starts_at.isoformat()})")
+            raise ValueError(
+                f"ends_at ({self.ends_at.isoformat()}) is before starts_at "
+                f"({self.starts_at.isoformat()})"
+            )
         return self
 
     def target_ref(self) -> str:
@@ -561,51 +595,92 @@ class CloseCampaign(Command):
 
 
 AnyCommand = Annotated[
-    RegisterCustomer | UpdateProfile | AssignOwner | MoveResponsibility | AddTeamMember
+    RegisterCustomer
+    | UpdateProfile
+    | AssignOwner
+    | MoveResponsibility
+    | AddTeamMember
     | RemoveTeamMember
-    | LogContact | ReceiveRequest | AnswerRequest
-    | IssueQuote | AcceptQuote | DeclineQuote | ExpireQuote | WithdrawQuote | MakePromise
-    | KeepPromise | BreakPromise | CancelPromise | MarkPromiseOverdue | FlagMissedDeadline
-    | MarkLapsed | ErasePersonalData | TouchCampaign
-    | ChangeConsent | FileComplaint | EscalateComplaint | ResolveComplaint | ReopenComplaint
-    | RecordSatisfaction | RecordPurchase | RecordChurn | RecordWinBack | CorrectEntry
-    | RetractEntry | HireRep | MoveRep | DepartRep | LaunchCampaign | RecordCampaignCost
+    | LogContact
+    | ReceiveRequest
+    | AnswerRequest
+    | IssueQuote
+    | AcceptQuote
+    | DeclineQuote
+    | ExpireQuote
+    | WithdrawQuote
+    | MakePromise
+    | KeepPromise
+    | BreakPromise
+    | CancelPromise
+    | MarkPromiseOverdue
+    | FlagMissedDeadline
+    | MarkLapsed
+    | ErasePersonalData
+    | TouchCampaign
+    | ChangeConsent
+    | FileComplaint
+    | EscalateComplaint
+    | ResolveComplaint
+    | ReopenComplaint
+    | RecordSatisfaction
+    | RecordPurchase
+    | RecordChurn
+    | RecordWinBack
+    | CorrectEntry
+    | RetractEntry
+    | HireRep
+    | MoveRep
+    | DepartRep
+    | LaunchCampaign
+    | RecordCampaignCost
     | CloseCampaign,
     Field(discriminator="type"),
 ]
 
 COMMANDS: dict[str, type[Command]] = {
-    model.model_fields["type"].default: model
-    for model in Command.__subclasses__()
+    model.model_fields["type"].default: model for model in Command.__subclasses__()
 }
 
 _VALUES = ConfigDict(use_enum_values=True)
 
 # Where the fields a correction may change were first given, per kind of entry.
 _ENTRY_SOURCES: dict[str, type[Command]] = {
-    "contact": LogContact, "request": ReceiveRequest, "quote": IssueQuote,
-    "promise": MakePromise, "touch": TouchCampaign, "complaint": FileComplaint,
-    "satisfaction": RecordSatisfaction, "purchase": RecordPurchase, "consent": ChangeConsent,
+    "contact": LogContact,
+    "request": ReceiveRequest,
+    "quote": IssueQuote,
+    "promise": MakePromise,
+    "touch": TouchCampaign,
+    "complaint": FileComplaint,
+    "satisfaction": RecordSatisfaction,
+    "purchase": RecordPurchase,
+    "consent": ChangeConsent,
     "churn": RecordChurn,
 }
 
 
-def validate_correction(kind: str, fields: dict[str, Any], allowed: frozenset[str],
-                        *, where: str = "") -> dict[str, Any]:
+def validate_correction(
+    kind: str, fields: dict[str, Any], allowed: frozenset[str], *, where: str = ""
+) -> dict[str, Any]:
     """Corrected values, checked against the same limits as when the entry was first written."""
     refused = sorted(set(fields) - allowed)
     if refused:
         raise CommandInvalid(
             f"a {kind} entry cannot have {', '.join(refused)} corrected; correctable fields are "
-            f"{', '.join(sorted(allowed))}", where=where,
-            errors=[{"field": f"fields.{name}", "message": "not correctable"} for name in refused])
+            f"{', '.join(sorted(allowed))}",
+            where=where,
+            errors=[{"field": f"fields.{name}", "message": "not correctable"} for name in refused],
+        )
     source = _ENTRY_SOURCES[kind].model_fields
     values: dict[str, Any] = {}
     for name, value in fields.items():
         info = source[name]
         if value is None and info.is_required():
-            raise CommandInvalid(f"fields.{name}: cannot be cleared", where=f"{where}.{name}",
-                                 errors=[{"field": f"fields.{name}", "message": "required"}])
+            raise CommandInvalid(
+                f"fields.{name}: cannot be cleared",
+                where=f"{where}.{name}",
+                errors=[{"field": f"fields.{name}", "message": "required"}],
+            )
         annotation = Instant if name == "occurred_at" else info.rebuild_annotation()
         try:
             values[name] = TypeAdapter(annotation, config=_VALUES).validate_python(value)
@@ -620,31 +695,40 @@ def parse_command(data: dict[str, Any] | str | bytes, *, where: str = "") -> Com
         try:
             data = json.loads(data, parse_float=Decimal)
         except json.JSONDecodeError as exc:
-            raise CommandInvalid(f"not valid JSON: {exc.msg} at column {exc.colno}",
-                                 where=where) from None
+            raise CommandInvalid(
+                f"not valid JSON: {exc.msg} at column {exc.colno}", where=where
+            ) from None
         except RecursionError:
             raise CommandInvalid(f"the JSON {NESTED_TOO_DEEP}", where=where) from None
         except ValueError:  # Python reads no integer of more than 4,300 digits
-            raise CommandInvalid("not valid JSON: it holds a number too long to read (over "
-                                 "4,300 digits)", where=where) from None
+            raise CommandInvalid(
+                "not valid JSON: it holds a number too long to read (over 4,300 digits)",
+                where=where,
+            ) from None
     if not isinstance(data, dict):
-        raise CommandInvalid("a command is a JSON object with a \"type\" field", where=where)
+        raise CommandInvalid('a command is a JSON object with a "type" field', where=where)
     kind = data.get("type")
     if kind not in COMMANDS:
         known = ", ".join(sorted(COMMANDS))
-        raise CommandInvalid(f"unknown command type {kind!r}; known types: {known}", where=where,
-                             errors=[{"field": "type", "message": "unknown command type"}])
+        raise CommandInvalid(
+            f"unknown command type {kind!r}; known types: {known}",
+            where=where,
+            errors=[{"field": "type", "message": "unknown command type"}],
+        )
     try:
         return COMMANDS[kind].model_validate(data)
     except ValidationError as exc:
         raise invalid(exc, where=where, prefix=f"{kind}: ") from None
 
 
-def invalid(exc: ValidationError, *, where: str = "", prefix: str = "",
-            loc: tuple[str, ...] = ()) -> CommandInvalid:
+def invalid(
+    exc: ValidationError, *, where: str = "", prefix: str = "", loc: tuple[str, ...] = ()
+) -> CommandInvalid:
     errors = [
-        {"field": ".".join(str(p) for p in (*loc, *err["loc"])) or "(command)",
-         "message": err["msg"].removeprefix("Value error, ")}
+        {
+            "field": ".".join(str(p) for p in (*loc, *err["loc"])) or "(command)",
+            "message": err["msg"].removeprefix("Value error, "),
+        }
         for err in exc.errors()
     ]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

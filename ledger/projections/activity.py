@@ -19,15 +19,35 @@ from ledger.projections.db import Writes, iso, money
 
 # Per table: the column holding the entry id, and corrected field -> column.
 CORRECTABLE: dict[str, tuple[str, dict[str, str]]] = {
-    "purchases": ("order_id", {"amount": "amount", "currency": "currency", "cost": "cost",
-                               "rep": "rep", "occurred_at": "occurred_at"}),
-    "standing": ("entry_id", {"defection_type": "defection_type", "competitor": "competitor",
-                              "occurred_at": "occurred_at"}),
-    "surveys": ("survey_id", {"product": "product", "rep": "rep",
-                              "occurred_at": "occurred_at"}),
+    "purchases": (
+        "order_id",
+        {
+            "amount": "amount",
+            "currency": "currency",
+            "cost": "cost",
+            "rep": "rep",
+            "occurred_at": "occurred_at",
+        },
+    ),
+    "standing": (
+        "entry_id",
+        {
+            "defection_type": "defection_type",
+            "competitor": "competitor",
+            "occurred_at": "occurred_at",
+        },
+    ),
+    "surveys": ("survey_id", {"product": "product", "rep": "rep", "occurred_at": "occurred_at"}),
     "resolutions": ("complaint_id", {"occurred_at": "filed_at"}),
-    "contacts": ("contact_id", {"rep": "rep", "channel": "channel", "direction": "direction",
-                                "occurred_at": "occurred_at"}),
+    "contacts": (
+        "contact_id",
+        {
+            "rep": "rep",
+            "channel": "channel",
+            "direction": "direction",
+            "occurred_at": "occurred_at",
+        },
+    ),
     "campaign_touches": ("touch_id", {"occurred_at": "occurred_at"}),
 }
 RETRACTABLE = ("purchases", "surveys", "resolutions", "contacts", "campaign_touches")
@@ -39,59 +59,88 @@ class Activity(HandlerView):
         "purchases": (
             "customer TEXT NOT NULL, order_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " amount TEXT NOT NULL, currency TEXT NOT NULL, cost TEXT, rep TEXT,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, order_id)"),
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, order_id)"
+        ),
         # kind: churned (entry_id: the churn's id), lapsed (defection_type 'lapsed': no
         # purchase or contact since quiet_since, until a purchase) or won_back
         "standing": (
             "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL,"
             " entry_id TEXT, occurred_at TEXT NOT NULL, defection_type TEXT,"
-            " competitor TEXT, quiet_since TEXT, PRIMARY KEY (customer, version)"),
+            " competitor TEXT, quiet_since TEXT, PRIMARY KEY (customer, version)"
+        ),
         # csm: the mean of the items' scores on the 7-level scale (90 ... -90)
         "surveys": (
             "customer TEXT NOT NULL, survey_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " product TEXT, rep TEXT, items {int} NOT NULL, csm TEXT NOT NULL,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, survey_id)"),
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, survey_id)"
+        ),
         "resolutions": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, filed_at TEXT NOT NULL,"
             " resolved_at TEXT, satisfied {bool}, reopened {int} NOT NULL,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, complaint_id)"),
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, complaint_id)"
+        ),
         # The one table of contacts: the dossier (contacts per rep) and the compliance checks
         # (a sale while a complaint was open) read it too, rather than keep copies.
         "contacts": (
             "customer TEXT NOT NULL, contact_id TEXT NOT NULL, rep TEXT NOT NULL,"
             " channel TEXT NOT NULL, direction TEXT NOT NULL, occurred_at TEXT NOT NULL,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, contact_id)"),
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, contact_id)"
+        ),
         "campaign_touches": (
             "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
             " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
-            " PRIMARY KEY (customer, touch_id)"),
+            " PRIMARY KEY (customer, touch_id)"
+        ),
         "campaigns": (
             "campaign TEXT PRIMARY KEY, name TEXT NOT NULL, channel TEXT NOT NULL,"
             " budget TEXT NOT NULL, currency TEXT NOT NULL, starts_at TEXT NOT NULL,"
-            " ends_at TEXT NOT NULL"),
+            " ends_at TEXT NOT NULL"
+        ),
         "campaign_costs": (
             "campaign TEXT NOT NULL, version {int} NOT NULL, amount TEXT NOT NULL,"
             " currency TEXT NOT NULL, occurred_at TEXT NOT NULL,"
-            " PRIMARY KEY (campaign, version)"),
+            " PRIMARY KEY (campaign, version)"
+        ),
     }
     version = 2  # 2: a lapse keeps the start of the quiet time it was judged on
     # a rep's contacts per customer, for the dossier, from the index alone
     indexes: ClassVar[list[tuple[str, str]]] = [
-        ("contacts", "rep, customer, occurred_at, retracted")]
+        ("contacts", "rep, customer, occurred_at, retracted")
+    ]
 
     def on_PurchaseRecorded(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {purchases} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (customer, e.order_id, iso(e.occurred_at), money(e.amount), e.currency,
-                  money(e.cost), e.rep, False))
+        db.later(
+            "INSERT INTO {purchases} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                customer,
+                e.order_id,
+                iso(e.occurred_at),
+                money(e.amount),
+                e.currency,
+                money(e.cost),
+                e.rep,
+                False,
+            ),
+        )
 
     def on_Churned(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {standing} VALUES (?, ?, 'churned', ?, ?, ?, ?, NULL)",
-                 (customer, e.originator_version, e.churn_id, iso(e.occurred_at),
-                  e.defection_type, e.competitor))
+        db.later(
+            "INSERT INTO {standing} VALUES (?, ?, 'churned', ?, ?, ?, ?, NULL)",
+            (
+                customer,
+                e.originator_version,
+                e.churn_id,
+                iso(e.occurred_at),
+                e.defection_type,
+                e.competitor,
+            ),
+        )
 
     def on_WonBack(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL, NULL)",
-                 (customer, e.originator_version, iso(e.occurred_at)))
+        db.later(
+            "INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL, NULL)",
+            (customer, e.originator_version, iso(e.occurred_at)),
+        )
 
     def on_Lapsed(self, db: Writes, e: Any, customer: str) -> None:
         """A lapse holds while nothing happened in the ``days`` before it: the reports judge
@@ -100,62 +149,101 @@ class Activity(HandlerView):
             quiet_since = iso(e.occurred_at - timedelta(days=e.days))
         except OverflowError:  # before the calendar's start: nothing can void it
             quiet_since = None
-        db.later("INSERT INTO {standing} VALUES (?, ?, 'lapsed', NULL, ?, 'lapsed', NULL, ?)",
-                 (customer, e.originator_version, iso(e.occurred_at), quiet_since))
+        db.later(
+            "INSERT INTO {standing} VALUES (?, ?, 'lapsed', NULL, ?, 'lapsed', NULL, ?)",
+            (customer, e.originator_version, iso(e.occurred_at), quiet_since),
+        )
 
     def on_SatisfactionRecorded(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {surveys} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (customer, e.survey_id, iso(e.occurred_at), e.product, e.rep, len(e.items),
-                  csm(e.items), False))
+        db.later(
+            "INSERT INTO {surveys} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                customer,
+                e.survey_id,
+                iso(e.occurred_at),
+                e.product,
+                e.rep,
+                len(e.items),
+                csm(e.items),
+                False,
+            ),
+        )
 
     def on_ComplaintFiled(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {resolutions} VALUES (?, ?, ?, NULL, NULL, 0, ?)",
-                 (customer, e.complaint_id, iso(e.occurred_at), False))
+        db.later(
+            "INSERT INTO {resolutions} VALUES (?, ?, ?, NULL, NULL, 0, ?)",
+            (customer, e.complaint_id, iso(e.occurred_at), False),
+        )
 
     def on_ComplaintResolved(self, db: Writes, e: Any, customer: str) -> None:
-        db.execute("UPDATE {resolutions} SET resolved_at = ?, satisfied = ? WHERE customer = ? "
-                   "AND complaint_id = ?", (iso(e.occurred_at), e.satisfied, customer,
-                                            e.complaint_id))
+        db.execute(
+            "UPDATE {resolutions} SET resolved_at = ?, satisfied = ? WHERE customer = ? "
+            "AND complaint_id = ?",
+            (iso(e.occurred_at), e.satisfied, customer, e.complaint_id),
+        )
 
     def on_ComplaintReopened(self, db: Writes, e: Any, customer: str) -> None:
-        db.execute("UPDATE {resolutions} SET resolved_at = NULL, satisfied = NULL, "
-                   "reopened = reopened + 1 WHERE customer = ? AND complaint_id = ?",
-                   (customer, e.complaint_id))
+        db.execute(
+            "UPDATE {resolutions} SET resolved_at = NULL, satisfied = NULL, "
+            "reopened = reopened + 1 WHERE customer = ? AND complaint_id = ?",
+            (customer, e.complaint_id),
+        )
 
     def on_ContactLogged(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (customer, e.contact_id, e.rep, e.channel, e.direction, iso(e.occurred_at),
-                  False))
+        db.later(
+            "INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (customer, e.contact_id, e.rep, e.channel, e.direction, iso(e.occurred_at), False),
+        )
 
     def on_CampaignTouched(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {campaign_touches} VALUES (?, ?, ?, ?, ?)",
-                 (customer, e.touch_id, e.campaign, iso(e.occurred_at), False))
+        db.later(
+            "INSERT INTO {campaign_touches} VALUES (?, ?, ?, ?, ?)",
+            (customer, e.touch_id, e.campaign, iso(e.occurred_at), False),
+        )
 
     def on_Launched(self, db: Writes, e: Any, campaign: str) -> None:
-        db.later("INSERT INTO {campaigns} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (campaign, e.name, e.channel, money(e.budget), e.currency, iso(e.starts_at),
-                  iso(e.ends_at)))
+        db.later(
+            "INSERT INTO {campaigns} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                campaign,
+                e.name,
+                e.channel,
+                money(e.budget),
+                e.currency,
+                iso(e.starts_at),
+                iso(e.ends_at),
+            ),
+        )
 
     def on_CostRecorded(self, db: Writes, e: Any, campaign: str) -> None:
-        db.later("INSERT INTO {campaign_costs} VALUES (?, ?, ?, ?, ?)",
-                 (campaign, e.originator_version, money(e.amount), e.currency,
-                  iso(e.occurred_at)))
+        db.later(
+            "INSERT INTO {campaign_costs} VALUES (?, ?, ?, ?, ?)",
+            (campaign, e.originator_version, money(e.amount), e.currency, iso(e.occurred_at)),
+        )
 
     def on_EntryCorrected(self, db: Writes, e: Any, customer: str) -> None:
         for table, (id_column, fields) in CORRECTABLE.items():
-            changes = [(fields[name], plain(name, value)) for name, value in e.fields.items()
-                       if name in fields]
+            changes = [
+                (fields[name], plain(name, value))
+                for name, value in e.fields.items()
+                if name in fields
+            ]
             if table == "surveys" and "items" in e.fields:
                 changes += [("items", len(e.fields["items"])), ("csm", csm(e.fields["items"]))]
             if changes:
                 sets = ", ".join(f"{column} = ?" for column, _ in changes)
-                db.execute(f"UPDATE {{{table}}} SET {sets} WHERE customer = ? AND "
-                           f"{id_column} = ?", (*(v for _, v in changes), customer, e.entry_id))
+                db.execute(
+                    f"UPDATE {{{table}}} SET {sets} WHERE customer = ? AND {id_column} = ?",
+                    (*(v for _, v in changes), customer, e.entry_id),
+                )
 
     def on_EntryRetracted(self, db: Writes, e: Any, customer: str) -> None:
         for table in RETRACTABLE:
-            db.execute(f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND "
-                       f"{CORRECTABLE[table][0]} = ?", (True, customer, e.entry_id))
+            db.execute(
+                f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND "
+                f"{CORRECTABLE[table][0]} = ?",
+                (True, customer, e.entry_id),
+            )
 
 
 def plain(name: str, value: Any) -> Any:

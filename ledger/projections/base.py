@@ -58,8 +58,11 @@ class HandlerView(View):
 
     def handlers(self) -> dict[str, Callable[[Writes, Any, str], None]]:
         """Event type name -> the method that handles it."""
-        return {name[3:]: getattr(self, name) for name in dir(self)
-                if name.startswith("on_") and name[3:4].isupper()}
+        return {
+            name[3:]: getattr(self, name)
+            for name in dir(self)
+            if name.startswith("on_") and name[3:4].isupper()
+        }
 
 
 # An open item's responsibility, beside who made it (``rep``): the rep responsible now, and
@@ -69,15 +72,15 @@ RESPONSIBLE = "responsible TEXT, handed_at TEXT, handed_by TEXT"
 FOLLOWS_REP = "responsible = CASE WHEN handed_at IS NULL THEN ? ELSE responsible END"
 
 
-def hand_over(db: ViewDb | Writes, table: str, id_column: str, customer: str,
-              event: Any) -> None:
+def hand_over(db: ViewDb | Writes, table: str, id_column: str, customer: str, event: Any) -> None:
     """A ResponsibilityMoved event on the view's table of open items (rows of other kinds of
     items are not found)."""
     marks = ", ".join("?" for _ in event.entry_ids)
-    db.execute(f"UPDATE {{{table}}} SET responsible = ?, handed_at = ?, handed_by = ? "
-               f"WHERE customer = ? AND {id_column} IN ({marks})",
-               (event.to_rep, iso(event.occurred_at), event.actor, customer,
-                *event.entry_ids))
+    db.execute(
+        f"UPDATE {{{table}}} SET responsible = ?, handed_at = ?, handed_by = ? "
+        f"WHERE customer = ? AND {id_column} IN ({marks})",
+        (event.to_rep, iso(event.occurred_at), event.actor, customer, *event.entry_ids),
+    )
 
 
 def event_type(event: Any) -> str:
@@ -110,11 +113,14 @@ def decode_cursor(cursor: str | None, kinds: Sequence[type]) -> list[Any] | None
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, RecursionError):
         values = None
-    if not (isinstance(values, list) and len(values) == len(kinds)
-            and all(map(_fits, values, kinds))):
-        raise CommandInvalid("the cursor is not one this ledger gave out; pass the "
-                             "next_cursor of the previous page, or start from the first page",
-                             where="cursor")
+    if not (
+        isinstance(values, list) and len(values) == len(kinds) and all(map(_fits, values, kinds))
+    ):
+        raise CommandInvalid(
+            "the cursor is not one this ledger gave out; pass the "
+            "next_cursor of the previous page, or start from the first page",
+            where="cursor",
+        )
     return values
 
 
@@ -139,8 +145,15 @@ def page_of(rows: list[dict[str, Any]], limit: int, key: Sequence[str]) -> Page:
     return Page(items, encode_cursor([items[-1][k] for k in key]) if more and items else None)
 
 
-def keyset_page(db: Database, tables: dict[str, str], table: str, filters: dict[str, Any],
-                order: tuple[str, str], limit: int, cursor: str | None) -> Page:
+def keyset_page(
+    db: Database,
+    tables: dict[str, str],
+    table: str,
+    filters: dict[str, Any],
+    order: tuple[str, str],
+    limit: int,
+    cursor: str | None,
+) -> Page:
     """Rows of ``table`` matching the non-None ``filters``, in ``order`` (two text columns),
     one page at a time."""
     where = [f"{column} = ?" for column, value in filters.items() if value is not None]
@@ -151,6 +164,9 @@ def keyset_page(db: Database, tables: dict[str, str], table: str, filters: dict[
         where.append(f"({first} > ? OR ({first} = ? AND {second} > ?))")
         params += [after[0], after[0], after[1]]
     with db.transaction(tables, commit=False, snapshot=False) as tx:
-        rows = tx.rows(f"SELECT * FROM {{{table}}} WHERE {' AND '.join(where) or '1 = 1'} "
-                       f"ORDER BY {first}, {second} LIMIT ?", (*params, limit + 1))
+        rows = tx.rows(
+            f"SELECT * FROM {{{table}}} WHERE {' AND '.join(where) or '1 = 1'} "
+            f"ORDER BY {first}, {second} LIMIT ?",
+            (*params, limit + 1),
+        )
     return page_of(revealed(db, rows), limit, order)

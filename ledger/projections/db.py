@@ -63,8 +63,14 @@ def money(value: Decimal | None) -> str | None:
 
 
 class ViewDb:
-    def __init__(self, cursor: Any, *, postgres: bool, tables: dict[str, str],
-                 columns: dict[str, list[tuple[str, str]]] | None = None) -> None:
+    def __init__(
+        self,
+        cursor: Any,
+        *,
+        postgres: bool,
+        tables: dict[str, str],
+        columns: dict[str, list[tuple[str, str]]] | None = None,
+    ) -> None:
         self.cursor = cursor
         self.postgres = postgres
         self.tables = tables
@@ -109,8 +115,11 @@ class ViewDb:
         if found is not None and "DO UPDATE" not in found["tail"].upper():
             table, listed, values, tail = found.group("table", "listed", "values", "tail")
             types = dict(self.columns.get(table, ()))
-            names = ([n.strip() for n in listed.split(",")] if listed
-                     else [name for name, _ in self.columns.get(table, ())])
+            names = (
+                [n.strip() for n in listed.split(",")]
+                if listed
+                else [name for name, _ in self.columns.get(table, ())]
+            )
             items = [v.strip() for v in values.split(",")]
             if types and len(items) == len(names):
                 exprs, n = [], 0
@@ -122,8 +131,10 @@ class ViewDb:
                     else:
                         exprs.append(item)
                 target = f" ({listed})" if listed else ""
-                known = (f"INSERT INTO {self.tables[table]}{target} SELECT {', '.join(exprs)} "
-                         f"FROM jsonb_array_elements(%s::jsonb) AS r{tail}")
+                known = (
+                    f"INSERT INTO {self.tables[table]}{target} SELECT {', '.join(exprs)} "
+                    f"FROM jsonb_array_elements(%s::jsonb) AS r{tail}"
+                )
         self._sql[key] = known or ""
         return known
 
@@ -142,8 +153,11 @@ class ViewDb:
         return found[0] if found else None
 
 
-INSERT_VALUES = re.compile(r"INSERT INTO \{(?P<table>\w+)\}(?: \((?P<listed>[\w, ]+)\))?"
-                           r" VALUES \((?P<values>[^()]*)\)(?P<tail>.*)", re.S)
+INSERT_VALUES = re.compile(
+    r"INSERT INTO \{(?P<table>\w+)\}(?: \((?P<listed>[\w, ]+)\))?"
+    r" VALUES \((?P<values>[^()]*)\)(?P<tail>.*)",
+    re.S,
+)
 
 
 def column_types(ddl: str, types: dict[str, str]) -> list[tuple[str, str]]:
@@ -170,15 +184,19 @@ class EventLog:
     mapper: Mapper[UUID]
 
     def decode(self, stream: UUID, version: int, topic: str, state: bytes) -> Any:
-        return self.mapper.to_domain_event(StoredEvent(
-            originator_id=stream, originator_version=version, topic=topic, state=bytes(state)))
+        return self.mapper.to_domain_event(
+            StoredEvent(
+                originator_id=stream, originator_version=version, topic=topic, state=bytes(state)
+            )
+        )
 
 
 class Database:
     """The datastore the events live in, opened for views (in the ledger's own schema)."""
 
-    def __init__(self, datastore: SQLiteDatastore | PostgresDatastore,
-                 log: EventLog | None = None) -> None:
+    def __init__(
+        self, datastore: SQLiteDatastore | PostgresDatastore, log: EventLog | None = None
+    ) -> None:
         self.datastore = datastore
         self.log = log
         self.postgres = isinstance(datastore, PostgresDatastore)
@@ -192,8 +210,10 @@ class Database:
     def of(cls, ledger: Ledger) -> Database:
         """The ledger's store, with its event log."""
         recorder = ledger.recorder
-        return cls(recorder.datastore,  # type: ignore[attr-defined]
-                   EventLog(recorder.events_table_name, ledger.mapper))  # type: ignore[attr-defined]
+        return cls(
+            recorder.datastore,  # type: ignore[attr-defined]
+            EventLog(recorder.events_table_name, ledger.mapper),  # type: ignore[attr-defined]
+        )
 
     def stream_key(self, stream: UUID) -> Any:
         """A stream id as the events table holds it."""
@@ -207,9 +227,13 @@ class Database:
         start with a cold cache and read back, a page at a time, every index page it touches.
         """
         if self._writer is None:
-            conn = sqlite3.connect(datastore.pool.db_name, uri=True, isolation_level=None,
-                                   check_same_thread=False,
-                                   timeout=datastore.pool.lock_timeout or 5.0)
+            conn = sqlite3.connect(
+                datastore.pool.db_name,
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=datastore.pool.lock_timeout or 5.0,
+            )
             conn.row_factory = sqlite3.Row
             # A batch dirties pages all over the views' tables and indexes; with the default
             # 2 MB cache they would be spilled and read back mid-transaction. Memory only:
@@ -233,8 +257,9 @@ class Database:
         return {logical: f'"{self.schema}"."{name}"' for logical, name in tables.items()}
 
     @contextmanager
-    def transaction(self, tables: dict[str, str], *, commit: bool = True,
-                    snapshot: bool = True) -> Iterator[ViewDb]:
+    def transaction(
+        self, tables: dict[str, str], *, commit: bool = True, snapshot: bool = True
+    ) -> Iterator[ViewDb]:
         """A transaction over these tables; ``commit=False`` reads. A read of one statement
         passes ``snapshot=False``: on PostgreSQL it then sends that statement alone (its own
         implicit transaction), one round trip instead of three."""
@@ -273,9 +298,16 @@ class Database:
                 threshold, conn.prepare_threshold = conn.prepare_threshold, 0
                 try:
                     with conn.transaction(force_rollback=not commit), conn.pipeline():
-                        yield ViewDb(conn.cursor(), postgres=True, tables=self.qualify(tables),
-                                     columns={logical: self.columns[name] for logical, name
-                                              in tables.items() if name in self.columns})
+                        yield ViewDb(
+                            conn.cursor(),
+                            postgres=True,
+                            tables=self.qualify(tables),
+                            columns={
+                                logical: self.columns[name]
+                                for logical, name in tables.items()
+                                if name in self.columns
+                            },
+                        )
                 finally:
                     conn.prepare_threshold = threshold
             return
@@ -288,11 +320,15 @@ class Database:
         if name in self.tables_seen:
             return True
         if self.postgres:
-            found = tx.one("SELECT 1 AS found FROM information_schema.tables "
-                           "WHERE table_schema = ? AND table_name = ?", (self.schema, name))
+            found = tx.one(
+                "SELECT 1 AS found FROM information_schema.tables "
+                "WHERE table_schema = ? AND table_name = ?",
+                (self.schema, name),
+            )
         else:
-            found = tx.one("SELECT 1 AS found FROM sqlite_master WHERE type = 'table' "
-                           "AND name = ?", (name,))
+            found = tx.one(
+                "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            )
         if found is not None:
             self.tables_seen.add(name)
         return found is not None
@@ -301,8 +337,11 @@ class Database:
         self.tables_seen.difference_update(names)
 
     def ddl_types(self) -> dict[str, str]:
-        return {"int": "BIGINT" if self.postgres else "INTEGER", "text": "TEXT",
-                "bool": "BOOLEAN" if self.postgres else "INTEGER"}
+        return {
+            "int": "BIGINT" if self.postgres else "INTEGER",
+            "text": "TEXT",
+            "bool": "BOOLEAN" if self.postgres else "INTEGER",
+        }
 
 
 class Writes:

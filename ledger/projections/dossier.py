@@ -35,9 +35,11 @@ NEEDS = "rep_dossier needs the promises, quotes, service, dossier and activity v
 def contacts_per_pair(where: str) -> str:
     """SQL for the contacts that stand (not retracted) per rep and customer, of the pairs
     ``where`` selects: how many, the first and the last. Its first parameter is False."""
-    return ("SELECT rep, customer, COUNT(*) AS contacts, MIN(occurred_at) AS first_contact_at,"
-            " MAX(occurred_at) AS last_contact_at FROM {contacts} WHERE retracted = ?"
-            f" AND {where} GROUP BY rep, customer")
+    return (
+        "SELECT rep, customer, COUNT(*) AS contacts, MIN(occurred_at) AS first_contact_at,"
+        " MAX(occurred_at) AS last_contact_at FROM {contacts} WHERE retracted = ?"
+        f" AND {where} GROUP BY rep, customer"
+    )
 
 
 class Dossier(HandlerView):
@@ -46,22 +48,27 @@ class Dossier(HandlerView):
         "customers": (
             "ref TEXT PRIMARY KEY, name TEXT, kind TEXT NOT NULL, owner TEXT, owner_since TEXT,"
             " registered_at TEXT NOT NULL, churned_at TEXT, churn_id TEXT,"
-            " erased {bool} NOT NULL"),
+            " erased {bool} NOT NULL"
+        ),
         "reps": (
             "ref TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, manager TEXT,"
-            " hired_at TEXT NOT NULL, departed_at TEXT, departure_reason TEXT"),
+            " hired_at TEXT NOT NULL, departed_at TEXT, departure_reason TEXT"
+        ),
         "owner_history": (
             "customer TEXT NOT NULL, seq {int} NOT NULL, rep TEXT NOT NULL, since TEXT NOT NULL,"
-            " until TEXT, reason TEXT, PRIMARY KEY (customer, seq)"),
+            " until TEXT, reason TEXT, PRIMARY KEY (customer, seq)"
+        ),
         # Reps a manager put on a customer's team (beside its owner).
         "team_members": (
             "customer TEXT NOT NULL, rep TEXT NOT NULL, since TEXT NOT NULL,"
-            " PRIMARY KEY (customer, rep)"),
+            " PRIMARY KEY (customer, rep)"
+        ),
         # How a search finds customers by name, e-mail, phone or company: keyed hashes of the
         # values' tokens (ledger/sealing.py), never the text, which the view holds sealed.
         "customer_index": (
             "token TEXT NOT NULL, customer TEXT NOT NULL, field TEXT NOT NULL,"
-            " PRIMARY KEY (token, customer, field)"),
+            " PRIMARY KEY (token, customer, field)"
+        ),
     }
     # 2: names and reasons kept sealed, the blind index, team members; 3: owners in
     # business time
@@ -70,14 +77,24 @@ class Dossier(HandlerView):
         ("customers", "owner"),
         ("owner_history", "rep"),
         ("customer_index", "customer"),
-        ("team_members", "rep")]
+        ("team_members", "rep"),
+    ]
 
     # -- customers and owners --------------------------------------------------------------------
 
     def on_Registered(self, db: Writes, e: Any, ref: str) -> None:
-        db.later("INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-                 (ref, e.name, e.kind, e.owner, iso(e.occurred_at) if e.owner else None,
-                  iso(e.occurred_at), False))
+        db.later(
+            "INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+            (
+                ref,
+                e.name,
+                e.kind,
+                e.owner,
+                iso(e.occurred_at) if e.owner else None,
+                iso(e.occurred_at),
+                False,
+            ),
+        )
         if e.owner is not None:
             self.new_owner(db, ref, e.owner, e.occurred_at, "registered")
         for field in INDEXED:
@@ -87,8 +104,9 @@ class Dossier(HandlerView):
         if "name" in e.changes:
             db.execute("UPDATE {customers} SET name = ? WHERE ref = ?", (e.changes["name"], ref))
         for field in INDEXED.intersection(e.changes):
-            db.execute("DELETE FROM {customer_index} WHERE customer = ? AND field = ?",
-                       (ref, field))
+            db.execute(
+                "DELETE FROM {customer_index} WHERE customer = ? AND field = ?", (ref, field)
+            )
             self.index(db, ref, field, e.changes[field])
 
     def index(self, db: Writes, ref: str, field: str, value: Any) -> None:
@@ -105,28 +123,39 @@ class Dossier(HandlerView):
         """In business time: each owner's period ends where the next one (by when it began)
         begins, and the owner now is the one who began last, whenever each was recorded."""
         self.new_owner(db, ref, e.to_rep, e.occurred_at, e.reason)
-        db.execute("UPDATE {owner_history} AS h SET until = (SELECT MIN(n.since)"
-                   " FROM {owner_history} n WHERE n.customer = h.customer AND"
-                   " (n.since > h.since OR (n.since = h.since AND n.seq > h.seq)))"
-                   " WHERE h.customer = ?", (ref,))
-        db.execute("UPDATE {customers} SET owner = (SELECT rep FROM {owner_history}"
-                   " WHERE customer = ? AND until IS NULL),"
-                   " owner_since = (SELECT since FROM {owner_history}"
-                   " WHERE customer = ? AND until IS NULL) WHERE ref = ?", (ref, ref, ref))
+        db.execute(
+            "UPDATE {owner_history} AS h SET until = (SELECT MIN(n.since)"
+            " FROM {owner_history} n WHERE n.customer = h.customer AND"
+            " (n.since > h.since OR (n.since = h.since AND n.seq > h.seq)))"
+            " WHERE h.customer = ?",
+            (ref,),
+        )
+        db.execute(
+            "UPDATE {customers} SET owner = (SELECT rep FROM {owner_history}"
+            " WHERE customer = ? AND until IS NULL),"
+            " owner_since = (SELECT since FROM {owner_history}"
+            " WHERE customer = ? AND until IS NULL) WHERE ref = ?",
+            (ref, ref, ref),
+        )
 
     @staticmethod
     def new_owner(db: Writes, ref: str, rep: str, since: datetime, reason: str) -> None:
-        db.execute("INSERT INTO {owner_history} SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, NULL,"
-                   " ? FROM {owner_history} WHERE customer = ?",
-                   (ref, rep, iso(since), reason, ref))
+        db.execute(
+            "INSERT INTO {owner_history} SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, NULL,"
+            " ? FROM {owner_history} WHERE customer = ?",
+            (ref, rep, iso(since), reason, ref),
+        )
 
     def on_Churned(self, db: Writes, e: Any, ref: str) -> None:
-        db.execute("UPDATE {customers} SET churned_at = ?, churn_id = ? WHERE ref = ?",
-                   (iso(e.occurred_at), e.churn_id, ref))
+        db.execute(
+            "UPDATE {customers} SET churned_at = ?, churn_id = ? WHERE ref = ?",
+            (iso(e.occurred_at), e.churn_id, ref),
+        )
 
     def on_WonBack(self, db: Writes, e: Any, ref: str) -> None:
-        db.execute("UPDATE {customers} SET churned_at = NULL, churn_id = NULL WHERE ref = ?",
-                   (ref,))
+        db.execute(
+            "UPDATE {customers} SET churned_at = NULL, churn_id = NULL WHERE ref = ?", (ref,)
+        )
 
     def on_PersonalDataErased(self, db: Writes, e: Any, ref: str) -> None:
         db.execute("UPDATE {customers} SET name = NULL, erased = ? WHERE ref = ?", (True, ref))
@@ -134,22 +163,29 @@ class Dossier(HandlerView):
 
     def on_EntryCorrected(self, db: Writes, e: Any, ref: str) -> None:
         if "occurred_at" in e.fields:
-            db.execute("UPDATE {customers} SET churned_at = ? WHERE ref = ? AND churn_id = ?",
-                       (iso(e.fields["occurred_at"]), ref, e.entry_id))
+            db.execute(
+                "UPDATE {customers} SET churned_at = ? WHERE ref = ? AND churn_id = ?",
+                (iso(e.fields["occurred_at"]), ref, e.entry_id),
+            )
 
     # -- reps -------------------------------------------------------------------------------------
 
     def on_Hired(self, db: Writes, e: Any, ref: str) -> None:
-        db.later("INSERT INTO {reps} VALUES (?, ?, ?, ?, ?, NULL, NULL)",
-                 (ref, e.name, e.team, e.manager, iso(e.occurred_at)))
+        db.later(
+            "INSERT INTO {reps} VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+            (ref, e.name, e.team, e.manager, iso(e.occurred_at)),
+        )
 
     def on_MovedTeam(self, db: Writes, e: Any, ref: str) -> None:
-        db.execute("UPDATE {reps} SET team = ?, manager = ? WHERE ref = ?",
-                   (e.team, e.manager, ref))
+        db.execute(
+            "UPDATE {reps} SET team = ?, manager = ? WHERE ref = ?", (e.team, e.manager, ref)
+        )
 
     def on_Departed(self, db: Writes, e: Any, ref: str) -> None:
-        db.execute("UPDATE {reps} SET departed_at = ?, departure_reason = ? WHERE ref = ?",
-                   (iso(e.occurred_at), e.reason, ref))
+        db.execute(
+            "UPDATE {reps} SET departed_at = ?, departure_reason = ? WHERE ref = ?",
+            (iso(e.occurred_at), e.reason, ref),
+        )
 
 
 # -- the dossier ---------------------------------------------------------------------------------
@@ -164,36 +200,45 @@ def needed_views() -> list[View]:
 LISTS: dict[str, tuple[str, str]] = {
     "customers_owned": (
         "SELECT ref AS customer, name, owner_since, churned_at, erased FROM {customers}"
-        " WHERE owner = ?", "customer"),
+        " WHERE owner = ?",
+        "customer",
+    ),
     "customers_handed_on": (
         "SELECT h.customer, c.name, h.since, h.until, c.owner AS now_owned_by"
         " FROM {owner_history} h LEFT JOIN {customers} c ON c.ref = h.customer"
-        " WHERE h.rep = ? AND h.until IS NOT NULL", "h.until, h.customer"),
+        " WHERE h.rep = ? AND h.until IS NOT NULL",
+        "h.until, h.customer",
+    ),
     "customers_touched": (
         "SELECT rc.customer, c.name, c.owner, rc.contacts, rc.first_contact_at,"
         " rc.last_contact_at FROM (SELECT customer, COUNT(*) AS contacts,"
         " MIN(occurred_at) AS first_contact_at, MAX(occurred_at) AS last_contact_at"
         " FROM {contacts} WHERE rep = ? AND retracted = ? GROUP BY customer) rc"
         " LEFT JOIN {customers} c ON c.ref = rc.customer",
-        "rc.last_contact_at DESC, rc.customer"),
+        "rc.last_contact_at DESC, rc.customer",
+    ),
     # Open work the rep is responsible for now: their own, and what was handed to them (each
     # saying who made it, and when and by whom it was handed over).
     "open_promises": (
         "SELECT customer, promise_id, text, category, made_at, due_by, status, quote_id,"
         " complaint_id, rep AS made_by, handed_at, handed_by FROM {promises}"
         " WHERE responsible = ? AND status IN ('open', 'overdue') AND retracted = ?",
-        "due_by, customer, promise_id"),
+        "due_by, customer, promise_id",
+    ),
     "open_quotes": (
         "SELECT *, rep AS made_by FROM {quotes} WHERE responsible = ? AND status = 'open'"
-        " AND retracted = ?", "valid_until, customer, quote_id"),
+        " AND retracted = ?",
+        "valid_until, customer, quote_id",
+    ),
     "open_complaints": OPEN_COMPLAINTS,
     "unanswered_requests": UNANSWERED_REQUESTS,
 }
 SECTIONS = (*LISTS, "handover")
 
 
-def rep_dossier(db: Database, rep: str, *, as_of: datetime,
-                limit: int | None = None) -> dict[str, Any]:
+def rep_dossier(
+    db: Database, rep: str, *, as_of: datetime, limit: int | None = None
+) -> dict[str, Any]:
     """What a rep owns, has touched and has left open; for a departed rep, the hand-over list
     (most urgent first). ``as_of`` is "now" for deadlines: what is overdue, what has lapsed.
     ``limit``: the first that many of each list (``totals`` counts them all; ``dossier_page``
@@ -210,8 +255,14 @@ def rep_dossier(db: Database, rep: str, *, as_of: datetime,
         found.update((name, listed(tx, rep, name, now, 0, limit)) for name in LISTS)
         if found["customers_touched"]:  # the customer contacted last comes first
             found["last_contact_at"] = found["customers_touched"][0]["last_contact_at"]
-        found["totals"] = {name: (len(found[name]) if limit is None or len(found[name]) < limit
-                                  else count(tx, rep, name)) for name in LISTS}
+        found["totals"] = {
+            name: (
+                len(found[name])
+                if limit is None or len(found[name]) < limit
+                else count(tx, rep, name)
+            )
+            for name in LISTS
+        }
         handover = handover_of(tx, person, now) if person["departed"] else []
         if person["departed"]:
             found["handover_progress"] = progress_of(tx, person, handover)
@@ -230,16 +281,21 @@ def handed_on(tx: ViewDb, person: dict[str, Any]) -> int:
     """What a departed rep's hand-over is done with: open work they made that another rep
     answers for now, and customers they owned at their departure that have a new owner."""
     rep = person["ref"]
-    work = tx.one(f"SELECT COUNT(*) AS n FROM ({OPEN_WORK}) w WHERE w.made_by = ? AND "
-                  "w.responsible <> ?", (False, False, False, False, rep, rep))
-    customers = tx.one("SELECT COUNT(DISTINCT customer) AS n FROM {owner_history} WHERE "
-                       "rep = ? AND until IS NOT NULL AND until >= ?",
-                       (rep, person["departed_at"]))
+    work = tx.one(
+        f"SELECT COUNT(*) AS n FROM ({OPEN_WORK}) w WHERE w.made_by = ? AND w.responsible <> ?",
+        (False, False, False, False, rep, rep),
+    )
+    customers = tx.one(
+        "SELECT COUNT(DISTINCT customer) AS n FROM {owner_history} WHERE "
+        "rep = ? AND until IS NOT NULL AND until >= ?",
+        (rep, person["departed_at"]),
+    )
     return int(work["n"] if work else 0) + int(customers["n"] if customers else 0)
 
 
-def dossier_page(db: Database, rep: str, section: str, *, as_of: datetime, offset: int = 0,
-                 limit: int = 100) -> dict[str, Any]:
+def dossier_page(
+    db: Database, rep: str, section: str, *, as_of: datetime, offset: int = 0, limit: int = 100
+) -> dict[str, Any]:
     """One list of the dossier (a name of ``SECTIONS``), ``limit`` rows from ``offset``, and
     how many there are in all."""
     now = iso(as_of)
@@ -248,12 +304,18 @@ def dossier_page(db: Database, rep: str, section: str, *, as_of: datetime, offse
         person = rep_row(tx, rep)
         if section == "handover":
             every = handover_of(tx, person, now) if person["departed"] else []
-            items, total = every[offset:offset + limit], len(every)
+            items, total = every[offset : offset + limit], len(every)
         else:
             items = listed(tx, rep, section, now, offset, limit)
             total = count(tx, rep, section) if items or offset else 0
-    return {"rep": rep, "section": section, "as_of": now, "offset": offset, "total": total,
-            "items": revealed(db, items)}
+    return {
+        "rep": rep,
+        "section": section,
+        "as_of": now,
+        "offset": offset,
+        "total": total,
+        "items": revealed(db, items),
+    }
 
 
 def rep_handover(db: Database, rep: str, *, as_of: datetime) -> dict[str, Any]:
@@ -276,8 +338,11 @@ def reading(db: Database) -> Iterator[ViewDb]:
     with db.transaction(tables, commit=False) as tx:
         for view in views:
             if not all(db.table_exists(tx, name) for name in view.table_names().values()):
-                raise ViewNotBuilt(f"the {view.name} view has not been built: {NEEDS}; run "
-                                   "the projection runner with them", where="rep_dossier")
+                raise ViewNotBuilt(
+                    f"the {view.name} view has not been built: {NEEDS}; run "
+                    "the projection runner with them",
+                    where="rep_dossier",
+                )
         yield tx
 
 
@@ -285,21 +350,30 @@ def rep_row(tx: ViewDb, rep: str) -> dict[str, Any]:
     person = tx.one("SELECT * FROM {reps} WHERE ref = ?", (rep,))
     if person is None:
         raise UnknownReference(f"no rep {rep} has been hired; check the reference", where="rep")
-    return {"ref": person["ref"], "name": person["name"], "team": person["team"],
-            "manager": person["manager"], "hired_at": person["hired_at"],
-            "departed": person["departed_at"] is not None,
-            "departed_at": person["departed_at"], "departure_reason": person["departure_reason"]}
+    return {
+        "ref": person["ref"],
+        "name": person["name"],
+        "team": person["team"],
+        "manager": person["manager"],
+        "hired_at": person["hired_at"],
+        "departed": person["departed_at"] is not None,
+        "departed_at": person["departed_at"],
+        "departure_reason": person["departure_reason"],
+    }
 
 
-def listed(tx: ViewDb, rep: str, name: str, now: str, offset: int,
-           limit: int | None) -> list[dict[str, Any]]:
+def listed(
+    tx: ViewDb, rep: str, name: str, now: str, offset: int, limit: int | None
+) -> list[dict[str, Any]]:
     """Rows ``offset`` to ``offset + limit`` of one list (all from ``offset`` if no limit),
     with what follows from "now": overdue, lapsed."""
     query, order = LISTS[name]
     window = () if limit is None else (limit, offset)
     assert limit is not None or not offset
-    rows = tx.rows(f"{query} ORDER BY {order}{' LIMIT ? OFFSET ?' if window else ''}",
-                   (*parameters(rep, query), *window))
+    rows = tx.rows(
+        f"{query} ORDER BY {order}{' LIMIT ? OFFSET ?' if window else ''}",
+        (*parameters(rep, query), *window),
+    )
     if name == "customers_owned":
         with_contacts(tx, rep, rows)
     for row in rows:
@@ -341,17 +415,21 @@ def with_contacts(tx: ViewDb, rep: str, owned: list[dict[str, Any]]) -> None:
             contacts_by_rep=mine["contacts"] if mine else 0,
             last_contact_by_rep_at=mine["last_contact_at"] if mine else None,
             last_contact_at=last["last_contact_at"] if last else None,
-            last_contact_by=last["rep"] if last else None)
+            last_contact_by=last["rep"] if last else None,
+        )
 
 
 def handover_of(tx: ViewDb, person: dict[str, Any], now: str) -> list[dict[str, Any]]:
     """A departed rep's hand-over list, from all of what they own and left open."""
     rep = person["ref"]
-    found = {name: listed(tx, rep, name, now, 0, None) for name in (
-        "open_promises", "open_quotes", "open_complaints", "unanswered_requests")}
+    found = {
+        name: listed(tx, rep, name, now, 0, None)
+        for name in ("open_promises", "open_quotes", "open_complaints", "unanswered_requests")
+    }
     # Who the owned customers are is all the list needs (not their contacts).
-    found["customers_owned"] = tx.rows("SELECT ref AS customer FROM {customers} WHERE owner = ?"
-                                       " ORDER BY ref", (rep,))
+    found["customers_owned"] = tx.rows(
+        "SELECT ref AS customer FROM {customers} WHERE owner = ? ORDER BY ref", (rep,)
+    )
     reps = {r["ref"]: r for r in tx.rows("SELECT ref, team, manager, departed_at FROM {reps}")}
     customers = {i["customer"] for items in found.values() for i in items}
     owners = owners_of(tx, customers)
@@ -363,8 +441,13 @@ KNOWS = {"contact": 3, "quote": 2, "team_member": 5, "same_team": 2, "manager": 
 LOAD = 20  # open items that weigh as much as one contact's worth, against a suggestion
 
 
-def knowers(tx: ViewDb, customers: set[str], reps: dict[str, dict[str, Any]],
-            person: dict[str, Any], now: str) -> dict[str, tuple[str, str] | None]:
+def knowers(
+    tx: ViewDb,
+    customers: set[str],
+    reps: dict[str, dict[str, Any]],
+    person: dict[str, Any],
+    now: str,
+) -> dict[str, tuple[str, str] | None]:
     """For each customer, the rep to suggest as its new owner and why: ranked from who knows
     the customer (contacts in the last year, quotes, its team), the departed rep's team, and
     each rep's current load of open work. Only reps who have not departed by ``now``."""
@@ -374,16 +457,27 @@ def knowers(tx: ViewDb, customers: set[str], reps: dict[str, dict[str, Any]],
     refs = sorted(customers)
     marks = ", ".join("?" for _ in refs)
     year_ago = iso(shifted(parse_iso(now) or datetime.now(timezone.utc), -365))
-    contacts = tx.rows(f"SELECT customer, rep, COUNT(*) AS n, MIN(occurred_at) AS since FROM "
-                       f"{{contacts}} WHERE customer IN ({marks}) AND retracted = ? AND "
-                       "occurred_at >= ? GROUP BY customer, rep", (*refs, False, year_ago))
-    quotes = tx.rows(f"SELECT customer, rep, COUNT(*) AS n FROM {{quotes}} WHERE customer IN "
-                     f"({marks}) AND retracted = ? GROUP BY customer, rep", (*refs, False))
-    members = tx.rows(f"SELECT customer, rep FROM {{team_members}} WHERE customer IN ({marks})",
-                      refs)
-    load = {row["responsible"]: int(row["n"]) for row in tx.rows(
-        f"SELECT responsible, COUNT(*) AS n FROM ({OPEN_WORK}) w GROUP BY responsible",
-        (False, False, False, False))}
+    contacts = tx.rows(
+        f"SELECT customer, rep, COUNT(*) AS n, MIN(occurred_at) AS since FROM "
+        f"{{contacts}} WHERE customer IN ({marks}) AND retracted = ? AND "
+        "occurred_at >= ? GROUP BY customer, rep",
+        (*refs, False, year_ago),
+    )
+    quotes = tx.rows(
+        f"SELECT customer, rep, COUNT(*) AS n FROM {{quotes}} WHERE customer IN "
+        f"({marks}) AND retracted = ? GROUP BY customer, rep",
+        (*refs, False),
+    )
+    members = tx.rows(
+        f"SELECT customer, rep FROM {{team_members}} WHERE customer IN ({marks})", refs
+    )
+    load = {
+        row["responsible"]: int(row["n"])
+        for row in tx.rows(
+            f"SELECT responsible, COUNT(*) AS n FROM ({OPEN_WORK}) w GROUP BY responsible",
+            (False, False, False, False),
+        )
+    }
     team, manager = person["team"], person["manager"]
     score: dict[str, dict[str, float]] = {c: {} for c in customers}
     why: dict[tuple[str, str], list[str]] = {}
@@ -391,30 +485,41 @@ def knowers(tx: ViewDb, customers: set[str], reps: dict[str, dict[str, Any]],
         score[row["customer"]][row["rep"]] = KNOWS["contact"] * int(row["n"])
         why[row["customer"], row["rep"]] = [f"{row['n']} contacts since {day(row['since'])}"]
     for row in quotes:
-        score[row["customer"]][row["rep"]] = (score[row["customer"]].get(row["rep"], 0)
-                                              + KNOWS["quote"] * int(row["n"]))
+        score[row["customer"]][row["rep"]] = score[row["customer"]].get(row["rep"], 0) + KNOWS[
+            "quote"
+        ] * int(row["n"])
         why.setdefault((row["customer"], row["rep"]), []).append(f"{row['n']} quotes")
     for row in members:
-        score[row["customer"]][row["rep"]] = (score[row["customer"]].get(row["rep"], 0)
-                                              + KNOWS["team_member"])
+        score[row["customer"]][row["rep"]] = (
+            score[row["customer"]].get(row["rep"], 0) + KNOWS["team_member"]
+        )
         why.setdefault((row["customer"], row["rep"]), []).append("on its team")
     colleagues = [ref for ref, r in reps.items() if r["team"] == team]
     found: dict[str, tuple[str, str] | None] = {}
     for customer, known in score.items():
         for ref in {*known, *colleagues, *([manager] if manager else [])}:
             bonus = (KNOWS["same_team"] if ref in colleagues else 0) + (
-                KNOWS["manager"] if ref == manager else 0)
+                KNOWS["manager"] if ref == manager else 0
+            )
             known[ref] = known.get(ref, 0) + bonus
-        ranked = sorted(((points - load.get(ref, 0) / LOAD, ref) for ref, points in known.items()
-                         if ref in active and ref != person["ref"]), key=lambda r: (-r[0], r[1]))
+        ranked = sorted(
+            (
+                (points - load.get(ref, 0) / LOAD, ref)
+                for ref, points in known.items()
+                if ref in active and ref != person["ref"]
+            ),
+            key=lambda r: (-r[0], r[1]),
+        )
         if not ranked:
             found[customer] = None
             continue
         ref = ranked[0][1]
-        reasons = [*why.get((customer, ref), []),
-                   *(["same team"] if ref in colleagues else []),
-                   *(["the departed rep's manager"] if ref == manager else []),
-                   f"{load.get(ref, 0)} open items"]
+        reasons = [
+            *why.get((customer, ref), []),
+            *(["same team"] if ref in colleagues else []),
+            *(["the departed rep's manager"] if ref == manager else []),
+            f"{load.get(ref, 0)} open items",
+        ]
         found[customer] = (ref, ", ".join(reasons))
     return found
 
@@ -424,57 +529,133 @@ def owners_of(tx: ViewDb, customers: set[str]) -> dict[str, str | None]:
         return {}
     refs = sorted(customers)
     marks = ", ".join("?" for _ in refs)
-    return {row["ref"]: row["owner"] for row in
-            tx.rows(f"SELECT ref, owner FROM {{customers}} WHERE ref IN ({marks})", refs)}
+    return {
+        row["ref"]: row["owner"]
+        for row in tx.rows(f"SELECT ref, owner FROM {{customers}} WHERE ref IN ({marks})", refs)
+    }
 
 
-def handover(rep: dict[str, Any], found: dict[str, Any], reps: dict[str, dict[str, Any]],
-             owners: dict[str, str | None],
-             ranked: dict[str, tuple[str, str] | None]) -> list[dict[str, Any]]:
+def handover(
+    rep: dict[str, Any],
+    found: dict[str, Any],
+    reps: dict[str, dict[str, Any]],
+    owners: dict[str, str | None],
+    ranked: dict[str, tuple[str, str] | None],
+) -> list[dict[str, Any]]:
     """Everything a departed rep leaves that needs a new owner: overdue first, then by due
     date, then what has no due date (the customers they owned). The suggestion for an item
     of a customer another rep owns (and is still there) is that owner; otherwise the rep
     ranked first for the customer (``knowers``), with the reason."""
+
     def suggested(customer: str) -> tuple[str | None, str | None]:
         owner = owners.get(customer)
-        if owner is not None and owner != rep["ref"] and not reps.get(
-                owner, {}).get("departed_at"):
+        if owner is not None and owner != rep["ref"] and not reps.get(owner, {}).get("departed_at"):
             return owner, "owns the customer"
         best = ranked.get(customer)
         return best if best is not None else (None, None)
 
-    def item(customer: str, what: str, entry_id: str, due: str | None, overdue: bool,
-             why: str) -> dict[str, Any]:
+    def item(
+        customer: str, what: str, entry_id: str, due: str | None, overdue: bool, why: str
+    ) -> dict[str, Any]:
         owner, reason = suggested(customer)
-        return {"customer": customer, "what": what, "id": entry_id, "due": due,
-                "overdue": overdue, "why": why, "suggested_owner": owner,
-                "suggested_because": reason}
+        return {
+            "customer": customer,
+            "what": what,
+            "id": entry_id,
+            "due": due,
+            "overdue": overdue,
+            "why": why,
+            "suggested_owner": owner,
+            "suggested_because": reason,
+        }
 
-    items = [item(c["customer"], "owned customer", c["customer"], None, False,
-                  f"owner departed {day(rep['departed_at'])}") for c in found["customers_owned"]]
+    items = [
+        item(
+            c["customer"],
+            "owned customer",
+            c["customer"],
+            None,
+            False,
+            f"owner departed {day(rep['departed_at'])}",
+        )
+        for c in found["customers_owned"]
+    ]
     for p in found["open_promises"]:
-        why = (f"promise overdue since {day(p['due_by'])}" if p["overdue"]
-               else f"promise due {day(p['due_by'])}")
-        items.append(item(p["customer"], "open promise", p["promise_id"], p["due_by"],
-                          p["overdue"], f"{why} made by departed rep"))
+        why = (
+            f"promise overdue since {day(p['due_by'])}"
+            if p["overdue"]
+            else f"promise due {day(p['due_by'])}"
+        )
+        items.append(
+            item(
+                p["customer"],
+                "open promise",
+                p["promise_id"],
+                p["due_by"],
+                p["overdue"],
+                f"{why} made by departed rep",
+            )
+        )
     for q in found["open_quotes"]:
-        why = (f"quote lapsed {day(q['valid_until'])} but still open" if q["lapsed"]
-               else f"quote valid until {day(q['valid_until'])}")
-        items.append(item(q["customer"], "open quote", q["quote_id"], q["valid_until"],
-                          q["lapsed"], f"{why}, issued by departed rep"))
+        why = (
+            f"quote lapsed {day(q['valid_until'])} but still open"
+            if q["lapsed"]
+            else f"quote valid until {day(q['valid_until'])}"
+        )
+        items.append(
+            item(
+                q["customer"],
+                "open quote",
+                q["quote_id"],
+                q["valid_until"],
+                q["lapsed"],
+                f"{why}, issued by departed rep",
+            )
+        )
     for c in found["open_complaints"]:
-        why = ("complaint" if c["respond_by"] is None
-               else f"complaint response overdue since {day(c['respond_by'])}" if c["overdue"]
-               else f"complaint response due {day(c['respond_by'])}")
-        items.append(item(c["customer"], "open complaint", c["complaint_id"], c["respond_by"],
-                          c["overdue"], f"{why}, handled by departed rep"))
+        why = (
+            "complaint"
+            if c["respond_by"] is None
+            else f"complaint response overdue since {day(c['respond_by'])}"
+            if c["overdue"]
+            else f"complaint response due {day(c['respond_by'])}"
+        )
+        items.append(
+            item(
+                c["customer"],
+                "open complaint",
+                c["complaint_id"],
+                c["respond_by"],
+                c["overdue"],
+                f"{why}, handled by departed rep",
+            )
+        )
     for r in found["unanswered_requests"]:
-        why = (f"{r['kind']} request overdue since {day(r['respond_by'])}" if r["overdue"]
-               else f"{r['kind']} request due {day(r['respond_by'])}")
-        items.append(item(r["customer"], "unanswered request", r["request_id"], r["respond_by"],
-                          r["overdue"], f"{why}, assigned to departed rep"))
-    items.sort(key=lambda i: (not i["overdue"], i["due"] is None, i["due"] or "", i["customer"],
-                              i["what"], i["id"]))
+        why = (
+            f"{r['kind']} request overdue since {day(r['respond_by'])}"
+            if r["overdue"]
+            else f"{r['kind']} request due {day(r['respond_by'])}"
+        )
+        items.append(
+            item(
+                r["customer"],
+                "unanswered request",
+                r["request_id"],
+                r["respond_by"],
+                r["overdue"],
+                f"{why}, assigned to departed rep",
+            )
+        )
+    items.sort(
+        key=lambda i: (
+            not i["overdue"],
+            i["due"] is None,
+            i["due"] or "",
+            i["customer"],
+            i["what"],
+            i["id"],
+        )
+    )
     return items
 
 
@@ -485,8 +666,9 @@ def day(when: str | None) -> str:
 # -- finding customers ---------------------------------------------------------------------------
 
 
-def find_customers(db: Database, text: str, *, index_key: bytes,
-                   reps: Sequence[str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def find_customers(
+    db: Database, text: str, *, index_key: bytes, reps: Sequence[str] | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     """Customers whose reference contains the text (any case), or whose name, e-mail, phone or
     company has every word of it (a word, its beginning, or Chinese characters in it), found
     through the blind index; with ``reps``, only the customers they hold."""
@@ -494,9 +676,11 @@ def find_customers(db: Database, text: str, *, index_key: bytes,
     where = ["lower(ref) LIKE ?"]
     params: list[Any] = [f"%{text.lower()}%"]
     if wanted:
-        where.append(f"ref IN (SELECT customer FROM {{customer_index}} WHERE token IN "
-                     f"({', '.join('?' * len(wanted))}) GROUP BY customer "
-                     "HAVING COUNT(DISTINCT token) = ?)")
+        where.append(
+            f"ref IN (SELECT customer FROM {{customer_index}} WHERE token IN "
+            f"({', '.join('?' * len(wanted))}) GROUP BY customer "
+            "HAVING COUNT(DISTINCT token) = ?)"
+        )
         params += [*wanted, len(wanted)]
     reach = ""
     if reps is not None:
@@ -504,9 +688,11 @@ def find_customers(db: Database, text: str, *, index_key: bytes,
         reach, params = f" AND ref IN ({held})", [*params, *more]
     tables = {k: v for view in needed_views() for k, v in view.table_names().items()}
     with db.transaction(tables, commit=False, snapshot=False) as tx:
-        rows = tx.rows(f"SELECT ref, name, owner, churned_at, erased FROM {{customers}} "
-                       f"WHERE ({' OR '.join(where)}){reach} ORDER BY ref LIMIT ?",
-                       (*params, limit))
+        rows = tx.rows(
+            f"SELECT ref, name, owner, churned_at, erased FROM {{customers}} "
+            f"WHERE ({' OR '.join(where)}){reach} ORDER BY ref LIMIT ?",
+            (*params, limit),
+        )
     return revealed(db, rows)  # type: ignore[no-any-return]
 
 
@@ -518,17 +704,19 @@ def reached_by(reps: Sequence[str]) -> tuple[str, list[Any]]:
     work of theirs, or are on the team of; and its parameters. Reads the dossier's, promises',
     quotes' and service's tables."""
     marks = ", ".join("?" * len(reps))
-    return (f"SELECT ref AS customer FROM {{customers}} WHERE owner IN ({marks})"
-            f" UNION SELECT customer FROM {{team_members}} WHERE rep IN ({marks})"
-            f" UNION SELECT customer FROM {{promises}} WHERE rep IN ({marks})"
-            " AND status IN ('open', 'overdue') AND retracted = ?"
-            f" UNION SELECT customer FROM {{quotes}} WHERE rep IN ({marks})"
-            " AND status = 'open' AND retracted = ?"
-            f" UNION SELECT customer FROM {{requests}} WHERE rep IN ({marks})"
-            " AND status = 'open' AND retracted = ?"
-            f" UNION SELECT customer FROM {{complaints}} WHERE rep IN ({marks})"
-            " AND status = 'open' AND retracted = ?",
-            [*reps, *reps, *reps, False, *reps, False, *reps, False, *reps, False])
+    return (
+        f"SELECT ref AS customer FROM {{customers}} WHERE owner IN ({marks})"
+        f" UNION SELECT customer FROM {{team_members}} WHERE rep IN ({marks})"
+        f" UNION SELECT customer FROM {{promises}} WHERE rep IN ({marks})"
+        " AND status IN ('open', 'overdue') AND retracted = ?"
+        f" UNION SELECT customer FROM {{quotes}} WHERE rep IN ({marks})"
+        " AND status = 'open' AND retracted = ?"
+        f" UNION SELECT customer FROM {{requests}} WHERE rep IN ({marks})"
+        " AND status = 'open' AND retracted = ?"
+        f" UNION SELECT customer FROM {{complaints}} WHERE rep IN ({marks})"
+        " AND status = 'open' AND retracted = ?",
+        [*reps, *reps, *reps, False, *reps, False, *reps, False, *reps, False],
+    )
 
 
 def rep_of(db: Database, rep: str) -> dict[str, Any] | None:
@@ -569,20 +757,25 @@ WHERE r.departed_at IS NOT NULL AND r.departed_at <= ?"""
 ORPHANED_KEY = ("sort_due", "item", "customer", "id")
 
 
-def orphaned_rows(tx: ViewDb, as_of: str, where: str = "", params: Sequence[Any] = (),
-                  limit: int | None = None) -> list[dict[str, Any]]:
+def orphaned_rows(
+    tx: ViewDb, as_of: str, where: str = "", params: Sequence[Any] = (), limit: int | None = None
+) -> list[dict[str, Any]]:
     """Orphaned work at ``as_of``, soonest due first (no deadline last)."""
-    statement = (f"SELECT * FROM ({ORPHANED}) o {where} ORDER BY "
-                 f"{', '.join(ORPHANED_KEY)}" + (" LIMIT ?" if limit is not None else ""))
-    rows = tx.rows(statement, (False, False, False, False, as_of, *params,
-                               *(() if limit is None else (limit,))))
+    statement = f"SELECT * FROM ({ORPHANED}) o {where} ORDER BY {', '.join(ORPHANED_KEY)}" + (
+        " LIMIT ?" if limit is not None else ""
+    )
+    rows = tx.rows(
+        statement,
+        (False, False, False, False, as_of, *params, *(() if limit is None else (limit,))),
+    )
     for row in rows:
         row["overdue"] = row["due"] is not None and row["due"] < as_of
     return rows
 
 
-def orphaned_items(db: Database, *, as_of: datetime, limit: int = 100,
-                   cursor: str | None = None) -> Page:
+def orphaned_items(
+    db: Database, *, as_of: datetime, limit: int = 100, cursor: str | None = None
+) -> Page:
     """Open work whose responsible rep had departed by ``as_of`` and that nobody took over,
     soonest due first; each with who made it, who was responsible and their manager."""
     now = iso(as_of)

@@ -6,5 +6,14 @@ from ledger.projections.quotes import conflicting_quotes, quotes_of
 from ledger.projections.service import service_inbox, violations
 from ledger.projections.timeline import timeline_of
 
-__all__ = ["conflicting_quotes", "orphaned_items", "promises_of", "quotes_of", "rep_dossier",
-           "rep_handover", "service_inbox", "timeline_of", "violations"]
+__all__ = [
+    "conflicting_quotes",
+    "orphaned_items",
+    "promises_of",
+    "quotes_of",
+    "rep_dossier",
+    "rep_handover",
+    "service_inbox",
+    "timeline_of",
+    "violations",
+]

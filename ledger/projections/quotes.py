@@ -22,12 +22,23 @@ from ledger.projections.base import (
 from ledger.projections.db import Database, ViewDb, iso, money
 from ledger.projections.runner import Refs
 
-OUTCOMES = {"QuoteAccepted": "accepted", "QuoteDeclined": "declined",
-            "QuoteExpired": "expired", "QuoteWithdrawn": "withdrawn"}
+OUTCOMES = {
+    "QuoteAccepted": "accepted",
+    "QuoteDeclined": "declined",
+    "QuoteExpired": "expired",
+    "QuoteWithdrawn": "withdrawn",
+}
 # Corrected field -> column, and how its value is stored.
-CORRECTABLE = {"rep": "rep", "product": "product", "quantity": "quantity",
-               "unit_price": "unit_price", "currency": "currency", "discount": "discount",
-               "valid_until": "valid_until", "occurred_at": "issued_at"}
+CORRECTABLE = {
+    "rep": "rep",
+    "product": "product",
+    "quantity": "quantity",
+    "unit_price": "unit_price",
+    "currency": "currency",
+    "discount": "discount",
+    "valid_until": "valid_until",
+    "occurred_at": "issued_at",
+}
 TIMES = frozenset({"valid_until", "issued_at"})
 NUMBERS = frozenset({"quantity", "unit_price", "discount"})
 FOUR_PLACES = Decimal("0.0001")
@@ -40,16 +51,21 @@ def net_price(unit_price: Decimal, discount: Decimal) -> Decimal:
 
 class Quotes(View):
     name = "quotes"
-    tables: ClassVar[dict[str, str]] = {"quotes": (
-        "customer TEXT NOT NULL, quote_id TEXT NOT NULL, rep TEXT NOT NULL,"
-        " product TEXT NOT NULL, quantity TEXT NOT NULL, unit_price TEXT NOT NULL,"
-        " currency TEXT NOT NULL, discount TEXT NOT NULL, net_price TEXT NOT NULL,"
-        " issued_at TEXT NOT NULL, valid_until TEXT NOT NULL, status TEXT NOT NULL,"
-        " closed_at TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
-        f" {RESPONSIBLE}, PRIMARY KEY (customer, quote_id)")}
-    indexes: ClassVar[list[tuple[str, str]]] = [("quotes", "customer, product"),
-                                                ("quotes", "rep, status"),
-                                                ("quotes", "responsible, status")]
+    tables: ClassVar[dict[str, str]] = {
+        "quotes": (
+            "customer TEXT NOT NULL, quote_id TEXT NOT NULL, rep TEXT NOT NULL,"
+            " product TEXT NOT NULL, quantity TEXT NOT NULL, unit_price TEXT NOT NULL,"
+            " currency TEXT NOT NULL, discount TEXT NOT NULL, net_price TEXT NOT NULL,"
+            " issued_at TEXT NOT NULL, valid_until TEXT NOT NULL, status TEXT NOT NULL,"
+            " closed_at TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
+            f" {RESPONSIBLE}, PRIMARY KEY (customer, quote_id)"
+        )
+    }
+    indexes: ClassVar[list[tuple[str, str]]] = [
+        ("quotes", "customer, product"),
+        ("quotes", "rep, status"),
+        ("quotes", "responsible, status"),
+    ]
     version = 2  # 2: responsibility apart from who quoted
 
     def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
@@ -60,27 +76,46 @@ class Quotes(View):
         for event in events:
             kind = event_type(event)
             if kind == "QuoteIssued":
-                issued.append((
-                    refs.ref(event), event.quote_id, event.rep, event.product,
-                    money(event.quantity), money(event.unit_price), event.currency,
-                    money(event.discount), money(net_price(event.unit_price, event.discount)),
-                    iso(event.occurred_at), iso(event.valid_until), False,
-                    iso(event.timestamp), event.rep))
+                issued.append(
+                    (
+                        refs.ref(event),
+                        event.quote_id,
+                        event.rep,
+                        event.product,
+                        money(event.quantity),
+                        money(event.unit_price),
+                        event.currency,
+                        money(event.discount),
+                        money(net_price(event.unit_price, event.discount)),
+                        iso(event.occurred_at),
+                        iso(event.valid_until),
+                        False,
+                        iso(event.timestamp),
+                        event.rep,
+                    )
+                )
             elif kind in OUTCOMES:
-                closed.append((OUTCOMES[kind], iso(event.occurred_at), refs.ref(event),
-                               event.quote_id))
+                closed.append(
+                    (OUTCOMES[kind], iso(event.occurred_at), refs.ref(event), event.quote_id)
+                )
             elif kind == "EntryRetracted":
                 retracted.append((True, refs.ref(event), event.entry_id))
             elif kind == "EntryCorrected" and not CORRECTABLE.keys().isdisjoint(event.fields):
                 corrections.append(event)
             elif kind == "ResponsibilityMoved":
                 handed.append(event)
-        db.executemany("INSERT INTO {quotes} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open',"
-                       " NULL, ?, ?, ?, NULL, NULL)", issued)
-        db.executemany("UPDATE {quotes} SET status = ?, closed_at = ? WHERE customer = ? AND "
-                       "quote_id = ?", closed)
-        db.executemany("UPDATE {quotes} SET retracted = ? WHERE customer = ? AND "
-                       "quote_id = ?", retracted)
+        db.executemany(
+            "INSERT INTO {quotes} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open',"
+            " NULL, ?, ?, ?, NULL, NULL)",
+            issued,
+        )
+        db.executemany(
+            "UPDATE {quotes} SET status = ?, closed_at = ? WHERE customer = ? AND quote_id = ?",
+            closed,
+        )
+        db.executemany(
+            "UPDATE {quotes} SET retracted = ? WHERE customer = ? AND quote_id = ?", retracted
+        )
         for event in corrections:  # (a correction of who quoted precedes a hand-over)
             correct(db, refs.ref(event), event.entry_id, event.fields)
         for event in handed:
@@ -99,8 +134,10 @@ def correct(db: ViewDb, customer: str, quote_id: str, fields: dict[str, Any]) ->
         elif column is not None:
             changes[column] = value
     if "unit_price" in fields or "discount" in fields:
-        row = db.one("SELECT unit_price, discount FROM {quotes} WHERE customer = ? AND "
-                     "quote_id = ?", (customer, quote_id))
+        row = db.one(
+            "SELECT unit_price, discount FROM {quotes} WHERE customer = ? AND quote_id = ?",
+            (customer, quote_id),
+        )
         if row is None:
             return
         price = fields.get("unit_price", Decimal(row["unit_price"]))
@@ -111,8 +148,10 @@ def correct(db: ViewDb, customer: str, quote_id: str, fields: dict[str, Any]) ->
     if "rep" in changes:
         sets += f", {FOLLOWS_REP}"
         values.append(changes["rep"])
-    db.execute(f"UPDATE {{quotes}} SET {sets} WHERE customer = ? AND quote_id = ?",
-               (*values, customer, quote_id))
+    db.execute(
+        f"UPDATE {{quotes}} SET {sets} WHERE customer = ? AND quote_id = ?",
+        (*values, customer, quote_id),
+    )
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
@@ -120,12 +159,25 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def quotes_of(db: Database, customer: str, *, rep: str | None = None,
-              status: str | None = None, limit: int = 100, cursor: str | None = None) -> Page:
+def quotes_of(
+    db: Database,
+    customer: str,
+    *,
+    rep: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page:
     """The quotes given to this customer, oldest first (filter by rep and status)."""
-    page = keyset_page(db, Quotes().table_names(), "quotes",
-                       {"customer": customer, "rep": rep, "status": status},
-                       ("issued_at", "quote_id"), limit, cursor)
+    page = keyset_page(
+        db,
+        Quotes().table_names(),
+        "quotes",
+        {"customer": customer, "rep": rep, "status": status},
+        ("issued_at", "quote_id"),
+        limit,
+        cursor,
+    )
     page.items = [_decoded(row) for row in page.items]
     return page
 
@@ -133,46 +185,67 @@ def quotes_of(db: Database, customer: str, *, rep: str | None = None,
 def open_quotes_of_rep(db: Database, rep: str) -> list[dict[str, Any]]:
     """Every quote this rep has open (and not retracted), the soonest to lapse first."""
     with db.transaction(Quotes().table_names(), commit=False) as tx:
-        rows = tx.rows("SELECT * FROM {quotes} WHERE rep = ? AND status = 'open' AND "
-                       "retracted = ? ORDER BY valid_until, customer, quote_id", (rep, False))
+        rows = tx.rows(
+            "SELECT * FROM {quotes} WHERE rep = ? AND status = 'open' AND "
+            "retracted = ? ORDER BY valid_until, customer, quote_id",
+            (rep, False),
+        )
     return [_decoded(row) for row in rows]
 
 
 # Column -> its name in a pair, after "first_" or "second_" (prices are net prices).
-SIDE = {"quote_id": "quote", "rep": "rep", "net_price": "price", "currency": "currency",
-        "issued_at": "issued_at", "valid_until": "valid_until", "status": "status"}
+SIDE = {
+    "quote_id": "quote",
+    "rep": "rep",
+    "net_price": "price",
+    "currency": "currency",
+    "issued_at": "issued_at",
+    "valid_until": "valid_until",
+    "status": "status",
+}
 
 
-def conflicting_quotes(db: Database, *, customer: str | None = None, limit: int = 100,
-                       cursor: str | None = None) -> Page:
+def conflicting_quotes(
+    db: Database, *, customer: str | None = None, limit: int = 100, cursor: str | None = None
+) -> Page:
     """Pairs of live quotes to one customer for one product, valid at the same time, at
     different net prices (or in different currencies); each pair once, the lower quote id
     first: ``first_quote``, ``first_rep``, ``first_price`` (net), ``first_currency``,
     ``first_issued_at``, ``first_valid_until``, ``first_status``, the same for ``second_``,
     and ``reps_differ``."""
-    where = ["a.retracted = ?", "b.retracted = ?", "a.status <> 'withdrawn'",
-             "b.status <> 'withdrawn'", "a.issued_at <= b.valid_until",
-             "b.issued_at <= a.valid_until", "(a.net_price <> b.net_price OR "
-             "a.currency <> b.currency)"]
+    where = [
+        "a.retracted = ?",
+        "b.retracted = ?",
+        "a.status <> 'withdrawn'",
+        "b.status <> 'withdrawn'",
+        "a.issued_at <= b.valid_until",
+        "b.issued_at <= a.valid_until",
+        "(a.net_price <> b.net_price OR a.currency <> b.currency)",
+    ]
     params: list[Any] = [False, False]
     if customer is not None:
         where.append("a.customer = ?")
         params.append(customer)
     after = decode_cursor(cursor, (str,) * 4)  # customer, product, both quote ids
     if after:
-        where.append("(a.customer > ? OR (a.customer = ? AND (a.product > ? OR (a.product = ? "
-                     "AND (a.quote_id > ? OR (a.quote_id = ? AND b.quote_id > ?))))))")
+        where.append(
+            "(a.customer > ? OR (a.customer = ? AND (a.product > ? OR (a.product = ? "
+            "AND (a.quote_id > ? OR (a.quote_id = ? AND b.quote_id > ?))))))"
+        )
         params += [after[0], after[0], after[1], after[1], after[2], after[2], after[3]]
-    columns = ", ".join(f"{side}.{column} AS {prefix}_{name}"
-                        for side, prefix in (("a", "first"), ("b", "second"))
-                        for column, name in SIDE.items())
+    columns = ", ".join(
+        f"{side}.{column} AS {prefix}_{name}"
+        for side, prefix in (("a", "first"), ("b", "second"))
+        for column, name in SIDE.items()
+    )
     with db.transaction(Quotes().table_names(), commit=False) as tx:
         rows = tx.rows(
             f"SELECT a.customer, a.product, {columns} FROM {{quotes}} a JOIN {{quotes}} b "
             "ON b.customer = a.customer AND b.product = a.product AND b.quote_id > a.quote_id "
             f"WHERE {' AND '.join(where)} "
             "ORDER BY a.customer, a.product, a.quote_id, b.quote_id LIMIT ?",
-            (*params, limit + 1))
+            (*params, limit + 1),
+        )
     for row in rows:
         row["reps_differ"] = row["first_rep"] != row["second_rep"]
     return page_of(rows, limit, ("customer", "product", "first_quote", "second_quote"))

@@ -35,8 +35,13 @@ from ledger.sealing import CustomerKeys, blind_tokens, reveal
 from ledger.store import DDL_LOCK
 
 # Errors of the database rather than of an event: a view is not stopped for them.
-TRANSIENT = (OperationalError, InterfaceError, sqlite3.OperationalError,
-             psycopg.OperationalError, psycopg.InterfaceError)
+TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
 # Events per transaction when catching up. Larger batches commit less often and spill less,
 # but hold SQLite's write lock longer (about half a second at this size).
 BATCH_SIZE = 10_000
@@ -48,7 +53,7 @@ SHARED_TABLES = {
 }
 SHARED_COLUMNS = {
     "positions": "view TEXT PRIMARY KEY, position {int} NOT NULL, error TEXT, "
-                 "error_position {int}, updated_at TEXT NOT NULL",
+    "error_position {int}, updated_at TEXT NOT NULL",
     "streams": "id TEXT PRIMARY KEY, kind TEXT NOT NULL, ref TEXT NOT NULL",
     # each view's tables and indexes as they were built (``shape``)
     "shapes": "view TEXT PRIMARY KEY, shape TEXT NOT NULL",
@@ -69,9 +74,15 @@ class ViewStatus:
         return self.head - self.position
 
     def to_dict(self) -> dict[str, Any]:
-        return {"view": self.view, "position": self.position, "head": self.head,
-                "lag": self.lag, "error": self.error, "error_position": self.error_position,
-                "rebuild_pending": self.rebuild_pending}
+        return {
+            "view": self.view,
+            "position": self.position,
+            "head": self.head,
+            "lag": self.lag,
+            "error": self.error,
+            "error_position": self.error_position,
+            "rebuild_pending": self.rebuild_pending,
+        }
 
 
 class Refs:
@@ -118,9 +129,15 @@ Batch = list[tuple[int, Any]]  # (log position, domain event), in log order
 
 
 class Runner:
-    def __init__(self, app: Ledger, views: Sequence[View], *, batch_size: int = BATCH_SIZE,
-                 database: Database | None = None,
-                 keep: Callable[[Any], bool] | None = None) -> None:
+    def __init__(
+        self,
+        app: Ledger,
+        views: Sequence[View],
+        *,
+        batch_size: int = BATCH_SIZE,
+        database: Database | None = None,
+        keep: Callable[[Any], bool] | None = None,
+    ) -> None:
         """Keep ``views`` (in ``database``, by default the ledger's own) from the ledger's
         log; with ``keep``, only the events it accepts (a replay's reading of the log)."""
         self.app = app
@@ -156,16 +173,17 @@ class Runner:
             ddl_turn(tx)
             for logical, columns in SHARED_COLUMNS.items():
                 self.db.columns[SHARED_TABLES[logical]] = column_types(columns, types)
-                tx.execute(f"CREATE TABLE IF NOT EXISTS {{{logical}}} "
-                           f"({columns.format(**types)})")
+                tx.execute(f"CREATE TABLE IF NOT EXISTS {{{logical}}} ({columns.format(**types)})")
         for view in views if views is not None else self.views:
             names = view.table_names(suffix)
             with self.db.transaction({**SHARED_TABLES, **names}) as tx:
                 ddl_turn(tx)
                 existed = create_view_tables(self.db, tx, view, types, names, suffix)
-                tx.execute("INSERT INTO {positions} (view, position, updated_at) "
-                           "VALUES (?, 0, ?) ON CONFLICT (view) DO NOTHING",
-                           (view.name + suffix, iso(datetime.now(timezone.utc))))
+                tx.execute(
+                    "INSERT INTO {positions} (view, position, updated_at) "
+                    "VALUES (?, 0, ?) ON CONFLICT (view) DO NOTHING",
+                    (view.name + suffix, iso(datetime.now(timezone.utc))),
+                )
                 if suffix:
                     continue
                 built = tx.one("SELECT shape FROM {shapes} WHERE view = ?", (view.name,))
@@ -191,17 +209,22 @@ class Runner:
         with self.db.transaction(SHARED_TABLES, commit=False) as tx:
             rows = {r["view"]: r for r in tx.rows("SELECT * FROM {positions}")}
         return [
-            ViewStatus(view.name, int(rows[view.name]["position"]) if view.name in rows else 0,
-                       head, (rows.get(view.name) or {}).get("error"),
-                       (rows.get(view.name) or {}).get("error_position"),
-                       view in self.outdated)
+            ViewStatus(
+                view.name,
+                int(rows[view.name]["position"]) if view.name in rows else 0,
+                head,
+                (rows.get(view.name) or {}).get("error"),
+                (rows.get(view.name) or {}).get("error_position"),
+                view in self.outdated,
+            )
             for view in self.views
         ]
 
     # -- processing --------------------------------------------------------------------------
 
-    def catch_up(self, *, until: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> int:
+    def catch_up(
+        self, *, until: int | None = None, progress: Callable[[int], None] | None = None
+    ) -> int:
         """Process every event written so far (or up to ``until``); return how many.
 
         A view whose tables an earlier version of the code built is rebuilt first."""
@@ -234,11 +257,17 @@ class Runner:
                         # PostgreSQL the runner would otherwise sit idle while the server
                         # works. (On SQLite it is slower: see ``read``.)
                         after = batch[-1][0]
-                        following = self.batch_size if until is None else min(
-                            self.batch_size, until - after)
+                        following = (
+                            self.batch_size
+                            if until is None
+                            else min(self.batch_size, until - after)
+                        )
                         if following > 0:
-                            ahead = (after, following,
-                                     reader.submit(self.decoded, after, following, until))
+                            ahead = (
+                                after,
+                                following,
+                                reader.submit(self.decoded, after, following, until),
+                            )
                     if count:
                         self.process(batch, active, positions, start)
                     del batch  # freed while the collector is off, so that it never walks it
@@ -248,8 +277,9 @@ class Runner:
                 if progress is not None:
                     progress(count)
 
-    def process(self, batch: Batch, active: list[View], positions: dict[str, int],
-                start: int) -> None:
+    def process(
+        self, batch: Batch, active: list[View], positions: dict[str, int], start: int
+    ) -> None:
         """Apply a batch that follows log position ``start`` to the active views: those in
         step together, any behind alone; ``positions`` moves with them."""
         in_step = [v for v in active if positions[v.name] == start]
@@ -275,7 +305,8 @@ class Runner:
         """Up to ``limit`` events after log position ``start`` (and at most at ``until``: the
         log's positions can have gaps, so ``limit`` alone could read past it), decoded."""
         notifications = self.app.recorder.select_notifications(
-            start=start, limit=limit, stop=until, inclusive_of_start=False)
+            start=start, limit=limit, stop=until, inclusive_of_start=False
+        )
         decode = self.mapper.decode
         return [(n.id, decode(n, opened=False)) for n in notifications]
 
@@ -298,8 +329,7 @@ class Runner:
             with self.db.transaction(tables) as tx:
                 done = self.lock_positions(tx, [view.name for view in views])
                 self.record_streams(tx)
-                return {view.name: self.write(tx, view, batch, done[view.name])
-                        for view in views}
+                return {view.name: self.write(tx, view, batch, done[view.name]) for view in views}
         except TRANSIENT:
             raise
         except Exception:
@@ -333,8 +363,11 @@ class Runner:
         twice or skip one. One statement for all: on PostgreSQL every read waits for the
         statements sent before it, and the views' writes should not wait for one another."""
         lock = " FOR UPDATE" if tx.postgres else ""
-        rows = tx.rows(f"SELECT view, position FROM {{positions}} WHERE view IN "
-                       f"({', '.join('?' * len(names))}) ORDER BY view{lock}", names)
+        rows = tx.rows(
+            f"SELECT view, position FROM {{positions}} WHERE view IN "
+            f"({', '.join('?' * len(names))}) ORDER BY view{lock}",
+            names,
+        )
         found = {row["view"]: int(row["position"]) for row in rows}
         return {name: found.get(name, 0) for name in names}
 
@@ -344,14 +377,20 @@ class Runner:
         if batch[-1][0] <= done:
             return done
         if self.keep is not None:
-            chosen = [(position, event) for position, event in batch
-                      if position > done and self.keep(event)]
+            chosen = [
+                (position, event)
+                for position, event in batch
+                if position > done and self.keep(event)
+            ]
             if chosen:
                 self.last_kept = max(self.last_kept, chosen[-1][0])
             events = [event for _, event in chosen]
         else:
-            events = ([event for _, event in batch] if batch[0][0] > done
-                      else [event for position, event in batch if position > done])
+            events = (
+                [event for _, event in batch]
+                if batch[0][0] > done
+                else [event for position, event in batch if position > done]
+            )
         if events:
             view.apply(tx, events, self.refs)
         set_position(tx, view.name + suffix, batch[-1][0])
@@ -359,8 +398,10 @@ class Runner:
 
     def record_streams(self, tx: ViewDb) -> None:
         """Every stream the batch creates, also those another runner already applied."""
-        tx.executemany("INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) "
-                       "ON CONFLICT (id) DO NOTHING", self.created)
+        tx.executemany(
+            "INSERT INTO {streams} (id, kind, ref) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            self.created,
+        )
 
     def record_failure(self, view: View, position: int, suffix: str) -> None:
         error = traceback.format_exc(limit=3)
@@ -370,7 +411,8 @@ class Runner:
                 "INSERT INTO {positions} (view, position, error, error_position, updated_at) "
                 "VALUES (?, 0, ?, ?, ?) ON CONFLICT (view) DO UPDATE SET error = excluded.error, "
                 "error_position = excluded.error_position, updated_at = excluded.updated_at",
-                (view.name + suffix, error, position, iso(datetime.now(timezone.utc))))
+                (view.name + suffix, error, position, iso(datetime.now(timezone.utc))),
+            )
 
     def position_of(self, view: View, suffix: str = "") -> int:
         with self.db.transaction(SHARED_TABLES, commit=False) as tx:
@@ -393,8 +435,9 @@ class Runner:
 
     # -- rebuilding ------------------------------------------------------------------------------
 
-    def rebuild(self, view: View, *, progress: Callable[[int], None] | None = None,
-                verify: bool = False) -> bool | None:
+    def rebuild(
+        self, view: View, *, progress: Callable[[int], None] | None = None, verify: bool = False
+    ) -> bool | None:
         """Build the view afresh beside the live one and swap it in when it has caught up.
 
         With ``verify``, compare the rebuilt tables with the live ones first and return
@@ -413,8 +456,9 @@ class Runner:
                 if view.name + suffix in self.failed:
                     error = self.failed.pop(view.name + suffix)
                     self.drop(view, suffix)
-                    raise RuntimeError(f"rebuilding {view.name} failed after position "
-                                       f"{position}:\n{error}")
+                    raise RuntimeError(
+                        f"rebuilding {view.name} failed after position {position}:\n{error}"
+                    )
                 if progress is not None:
                     progress(len(batch))
             self.catch_up(until=position)
@@ -425,8 +469,10 @@ class Runner:
         return identical
 
     def compare(self, view: View, suffix: str) -> bool:
-        tables = {**{f"live_{k}": v for k, v in view.table_names().items()},
-                  **{f"built_{k}": v for k, v in view.table_names(suffix).items()}}
+        tables = {
+            **{f"live_{k}": v for k, v in view.table_names().items()},
+            **{f"built_{k}": v for k, v in view.table_names(suffix).items()},
+        }
         with self.db.transaction(tables, commit=False) as tx:
             for logical in view.tables:
                 a = tx.rows(f"SELECT * FROM {{live_{logical}}}")
@@ -438,8 +484,11 @@ class Runner:
     def swap(self, view: View, suffix: str, position: int) -> None:
         """In one transaction: drop the live tables, rename the rebuilt ones, move the position."""
         live = view.table_names()
-        tables = {**SHARED_TABLES, **{f"live_{k}": v for k, v in live.items()},
-                  **{f"built_{k}": v for k, v in view.table_names(suffix).items()}}
+        tables = {
+            **SHARED_TABLES,
+            **{f"live_{k}": v for k, v in live.items()},
+            **{f"built_{k}": v for k, v in view.table_names(suffix).items()},
+        }
         with self.db.transaction(tables) as tx:
             for logical in view.tables:
                 tx.execute(f"DROP TABLE IF EXISTS {{live_{logical}}}")
@@ -466,8 +515,9 @@ def ddl_turn(tx: ViewDb) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(?)", (DDL_LOCK,))
 
 
-def create_view_tables(db: Database, tx: ViewDb, view: View, types: dict[str, str],
-                       names: dict[str, str], suffix: str) -> bool:
+def create_view_tables(
+    db: Database, tx: ViewDb, view: View, types: dict[str, str], names: dict[str, str], suffix: str
+) -> bool:
     """Create what is missing; indexes come with a new table (their names stay unique).
     Whether any of the view's tables existed already."""
     token = suffix.rsplit("_", 1)[-1] if suffix else uuid.uuid4().hex[:6]
@@ -492,8 +542,11 @@ def shape(view: View) -> str:
 
 
 def record_shape(tx: ViewDb, view: View) -> None:
-    tx.execute("INSERT INTO {shapes} (view, shape) VALUES (?, ?) ON CONFLICT (view) DO UPDATE "
-               "SET shape = excluded.shape", (view.name, shape(view)))
+    tx.execute(
+        "INSERT INTO {shapes} (view, shape) VALUES (?, ?) ON CONFLICT (view) DO UPDATE "
+        "SET shape = excluded.shape",
+        (view.name, shape(view)),
+    )
 
 
 def set_position(tx: ViewDb, view: str, position: int) -> None:
@@ -502,4 +555,5 @@ def set_position(tx: ViewDb, view: str, position: int) -> None:
         "VALUES (?, ?, NULL, NULL, ?) ON CONFLICT (view) DO UPDATE SET "
         "position = excluded.position, error = NULL, error_position = NULL, "
         "updated_at = excluded.updated_at",
-        (view, position, iso(datetime.now(timezone.utc))))
+        (view, position, iso(datetime.now(timezone.utc))),
+    )

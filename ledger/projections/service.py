@@ -30,18 +30,36 @@ SAME_MATERIAL_DAYS = 30
 # Corrected field -> column, per table; entry ids are unique within a customer, so a
 # correction changes at most one row of one table.
 CORRECTABLE: dict[str, dict[str, str]] = {
-    "requests": {"kind": "kind", "channel": "channel", "summary": "summary",
-                 "respond_by": "respond_by", "occurred_at": "received_at"},
-    "complaints": {"category": "category", "severity": "severity",
-                   "description": "description", "respond_by": "respond_by",
-                   "occurred_at": "filed_at"},
-    "touches": {"channel": "channel", "material": "material", "department": "department",
-                "occurred_at": "occurred_at"},
+    "requests": {
+        "kind": "kind",
+        "channel": "channel",
+        "summary": "summary",
+        "respond_by": "respond_by",
+        "occurred_at": "received_at",
+    },
+    "complaints": {
+        "category": "category",
+        "severity": "severity",
+        "description": "description",
+        "respond_by": "respond_by",
+        "occurred_at": "filed_at",
+    },
+    "touches": {
+        "channel": "channel",
+        "material": "material",
+        "department": "department",
+        "occurred_at": "occurred_at",
+    },
     "sales": {"rep": "rep", "occurred_at": "occurred_at"},
     "consents": {"occurred_at": "occurred_at"},
 }
-ID_COLUMN = {"requests": "request_id", "complaints": "complaint_id", "touches": "touch_id",
-             "sales": "entry_id", "consents": "consent_id"}
+ID_COLUMN = {
+    "requests": "request_id",
+    "complaints": "complaint_id",
+    "touches": "touch_id",
+    "sales": "entry_id",
+    "consents": "consent_id",
+}
 TIME_COLUMNS = {"received_at", "respond_by", "filed_at", "occurred_at"}
 SALES = {"QuoteIssued": ("quote", "quote_id"), "PurchaseRecorded": ("purchase", "order_id")}
 
@@ -59,41 +77,51 @@ class Service(HandlerView):
             " channel TEXT NOT NULL, rep TEXT, summary TEXT, received_at TEXT NOT NULL,"
             " respond_by TEXT NOT NULL, status TEXT NOT NULL, answered_at TEXT,"
             " answered_by TEXT, retracted {bool} NOT NULL, " + RESPONSIBLE + ","
-            " PRIMARY KEY (customer, request_id)"),
+            " PRIMARY KEY (customer, request_id)"
+        ),
         "complaints": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, category TEXT NOT NULL,"
             " severity TEXT NOT NULL, description TEXT NOT NULL, rep TEXT,"
             " filed_at TEXT NOT NULL, respond_by TEXT, status TEXT NOT NULL, escalated_to TEXT,"
             " resolved_at TEXT, satisfied {bool}, reopened {int} NOT NULL,"
             " retracted {bool} NOT NULL, " + RESPONSIBLE + ","
-            " PRIMARY KEY (customer, complaint_id)"),
+            " PRIMARY KEY (customer, complaint_id)"
+        ),
         "complaint_periods": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, period {int} NOT NULL,"
             " opened_at TEXT NOT NULL, closed_at TEXT,"
-            " PRIMARY KEY (customer, complaint_id, period)"),
+            " PRIMARY KEY (customer, complaint_id, period)"
+        ),
         "touches": (
             "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
             " channel TEXT NOT NULL, material TEXT, department TEXT, occurred_at TEXT NOT NULL,"
             " day {int} NOT NULL, retracted {bool} NOT NULL,"
-            " PRIMARY KEY (customer, touch_id)"),
+            " PRIMARY KEY (customer, touch_id)"
+        ),
         "sales": (
             "customer TEXT NOT NULL, entry_id TEXT NOT NULL, kind TEXT NOT NULL, rep TEXT,"
             " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
-            " PRIMARY KEY (customer, entry_id)"),
+            " PRIMARY KEY (customer, entry_id)"
+        ),
         # Every change of consent, at its business time: a touch is judged against the last
         # change on or before it, whenever either was recorded (``version``: the order of
         # recording, which decides between two changes at one instant).
         "consents": (
             "customer TEXT NOT NULL, consent_id TEXT NOT NULL, channel TEXT NOT NULL,"
             " purpose TEXT NOT NULL, granted {bool} NOT NULL, occurred_at TEXT NOT NULL,"
-            " version {int} NOT NULL, PRIMARY KEY (customer, consent_id)"),
+            " version {int} NOT NULL, PRIMARY KEY (customer, consent_id)"
+        ),
     }
     indexes: ClassVar[list[tuple[str, str]]] = [
-        ("requests", "status, respond_by"), ("requests", "responsible, status"),
-        ("complaints", "status, respond_by"), ("complaints", "responsible, status"),
-        ("complaint_periods", "customer, opened_at"), ("touches", "customer, material"),
+        ("requests", "status, respond_by"),
+        ("requests", "responsible, status"),
+        ("complaints", "status, respond_by"),
+        ("complaints", "responsible, status"),
+        ("complaint_periods", "customer, opened_at"),
+        ("touches", "customer, material"),
         ("sales", "customer, occurred_at"),
-        ("consents", "customer, channel, purpose, occurred_at, version")]
+        ("consents", "customer, channel, purpose, occurred_at, version"),
+    ]
     # 2: free text kept sealed; 3: touches judged against consents in business time;
     # 4: responsibility for requests and complaints apart from who took them
     version = 4
@@ -101,63 +129,123 @@ class Service(HandlerView):
     # -- requests --------------------------------------------------------------------------------
 
     def on_RequestReceived(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {requests} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?,"
-                 " ?, NULL, NULL)",
-                 (customer, e.request_id, e.kind, e.channel, e.rep, e.summary,
-                  iso(e.occurred_at), iso(e.respond_by), False, e.rep))
+        db.later(
+            "INSERT INTO {requests} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?,"
+            " ?, NULL, NULL)",
+            (
+                customer,
+                e.request_id,
+                e.kind,
+                e.channel,
+                e.rep,
+                e.summary,
+                iso(e.occurred_at),
+                iso(e.respond_by),
+                False,
+                e.rep,
+            ),
+        )
 
     def on_RequestAnswered(self, db: Writes, e: Any, customer: str) -> None:
-        db.execute("UPDATE {requests} SET status = 'answered', answered_at = ?, answered_by = ? "
-                   "WHERE customer = ? AND request_id = ?",
-                   (iso(e.occurred_at), e.rep, customer, e.request_id))
+        db.execute(
+            "UPDATE {requests} SET status = 'answered', answered_at = ?, answered_by = ? "
+            "WHERE customer = ? AND request_id = ?",
+            (iso(e.occurred_at), e.rep, customer, e.request_id),
+        )
 
     # -- complaints ------------------------------------------------------------------------------
 
     def on_ComplaintFiled(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {complaints} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
-                 " NULL, 0, ?, ?, NULL, NULL)",
-                 # A forgotten customer's description reads as None: the view keeps "".
-                 (customer, e.complaint_id, e.category, e.severity, e.description or "", e.rep,
-                  iso(e.occurred_at), iso(e.respond_by), False, e.rep))
-        db.later("INSERT INTO {complaint_periods} VALUES (?, ?, 1, ?, NULL)",
-                 (customer, e.complaint_id, iso(e.occurred_at)))
+        db.later(
+            "INSERT INTO {complaints} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
+            " NULL, 0, ?, ?, NULL, NULL)",
+            # A forgotten customer's description reads as None: the view keeps "".
+            (
+                customer,
+                e.complaint_id,
+                e.category,
+                e.severity,
+                e.description or "",
+                e.rep,
+                iso(e.occurred_at),
+                iso(e.respond_by),
+                False,
+                e.rep,
+            ),
+        )
+        db.later(
+            "INSERT INTO {complaint_periods} VALUES (?, ?, 1, ?, NULL)",
+            (customer, e.complaint_id, iso(e.occurred_at)),
+        )
 
     def on_ComplaintEscalated(self, db: Writes, e: Any, customer: str) -> None:
-        db.execute("UPDATE {complaints} SET escalated_to = ? WHERE customer = ? AND "
-                   "complaint_id = ?", (e.to, customer, e.complaint_id))
+        db.execute(
+            "UPDATE {complaints} SET escalated_to = ? WHERE customer = ? AND complaint_id = ?",
+            (e.to, customer, e.complaint_id),
+        )
 
     def on_ComplaintResolved(self, db: Writes, e: Any, customer: str) -> None:
-        db.execute("UPDATE {complaints} SET status = 'resolved', resolved_at = ?, satisfied = ? "
-                   "WHERE customer = ? AND complaint_id = ?",
-                   (iso(e.occurred_at), e.satisfied, customer, e.complaint_id))
-        db.execute("UPDATE {complaint_periods} SET closed_at = ? WHERE customer = ? AND "
-                   "complaint_id = ? AND closed_at IS NULL",
-                   (iso(e.occurred_at), customer, e.complaint_id))
+        db.execute(
+            "UPDATE {complaints} SET status = 'resolved', resolved_at = ?, satisfied = ? "
+            "WHERE customer = ? AND complaint_id = ?",
+            (iso(e.occurred_at), e.satisfied, customer, e.complaint_id),
+        )
+        db.execute(
+            "UPDATE {complaint_periods} SET closed_at = ? WHERE customer = ? AND "
+            "complaint_id = ? AND closed_at IS NULL",
+            (iso(e.occurred_at), customer, e.complaint_id),
+        )
 
     def on_ComplaintReopened(self, db: Writes, e: Any, customer: str) -> None:
-        db.execute("UPDATE {complaints} SET status = 'open', resolved_at = NULL, satisfied = NULL,"
-                   " reopened = reopened + 1 WHERE customer = ? AND complaint_id = ?",
-                   (customer, e.complaint_id))
-        db.execute("INSERT INTO {complaint_periods} SELECT customer, complaint_id, reopened + 1,"
-                   " ?, NULL FROM {complaints} WHERE customer = ? AND complaint_id = ?",
-                   (iso(e.occurred_at), customer, e.complaint_id))
+        db.execute(
+            "UPDATE {complaints} SET status = 'open', resolved_at = NULL, satisfied = NULL,"
+            " reopened = reopened + 1 WHERE customer = ? AND complaint_id = ?",
+            (customer, e.complaint_id),
+        )
+        db.execute(
+            "INSERT INTO {complaint_periods} SELECT customer, complaint_id, reopened + 1,"
+            " ?, NULL FROM {complaints} WHERE customer = ? AND complaint_id = ?",
+            (iso(e.occurred_at), customer, e.complaint_id),
+        )
 
     # -- touches and sales -----------------------------------------------------------------------
 
     def on_CampaignTouched(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {touches} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (customer, e.touch_id, e.campaign, e.channel, e.material, e.department,
-                  iso(e.occurred_at), day_number(e.occurred_at), False))
+        db.later(
+            "INSERT INTO {touches} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                customer,
+                e.touch_id,
+                e.campaign,
+                e.channel,
+                e.material,
+                e.department,
+                iso(e.occurred_at),
+                day_number(e.occurred_at),
+                False,
+            ),
+        )
 
     def on_ConsentChanged(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {consents} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (customer, e.consent_id, e.channel, e.purpose, bool(e.granted),
-                  iso(e.occurred_at), e.originator_version))
+        db.later(
+            "INSERT INTO {consents} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                customer,
+                e.consent_id,
+                e.channel,
+                e.purpose,
+                bool(e.granted),
+                iso(e.occurred_at),
+                e.originator_version,
+            ),
+        )
 
     def on_sale(self, db: Writes, e: Any, customer: str) -> None:
         kind, id_field = SALES[event_type(e)]
-        db.later("INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?)",
-                 (customer, getattr(e, id_field), kind, e.rep, iso(e.occurred_at), False))
+        db.later(
+            "INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?)",
+            (customer, getattr(e, id_field), kind, e.rep, iso(e.occurred_at), False),
+        )
 
     on_QuoteIssued = on_PurchaseRecorded = on_sale
 
@@ -165,21 +253,33 @@ class Service(HandlerView):
 
     def on_EntryCorrected(self, db: Writes, e: Any, customer: str) -> None:
         for table, columns in CORRECTABLE.items():
-            changes = [(columns[k], iso(v) if columns[k] in TIME_COLUMNS else
-                        "" if v is None and columns[k] == "description" else v)
-                       for k, v in e.fields.items() if k in columns]
+            changes = [
+                (
+                    columns[k],
+                    iso(v)
+                    if columns[k] in TIME_COLUMNS
+                    else ""
+                    if v is None and columns[k] == "description"
+                    else v,
+                )
+                for k, v in e.fields.items()
+                if k in columns
+            ]
             if table == "touches" and "occurred_at" in e.fields:
                 changes.append(("day", day_number(e.fields["occurred_at"])))
             if not changes:
                 continue
             sets = ", ".join(f"{column} = ?" for column, _ in changes)
-            db.execute(f"UPDATE {{{table}}} SET {sets} WHERE customer = ? AND "
-                       f"{ID_COLUMN[table]} = ?",
-                       (*(v for _, v in changes), customer, e.entry_id))
+            db.execute(
+                f"UPDATE {{{table}}} SET {sets} WHERE customer = ? AND {ID_COLUMN[table]} = ?",
+                (*(v for _, v in changes), customer, e.entry_id),
+            )
         if "occurred_at" in e.fields:
-            db.execute("UPDATE {complaint_periods} SET opened_at = ? WHERE customer = ? AND "
-                       "complaint_id = ? AND period = 1",
-                       (iso(e.fields["occurred_at"]), customer, e.entry_id))
+            db.execute(
+                "UPDATE {complaint_periods} SET opened_at = ? WHERE customer = ? AND "
+                "complaint_id = ? AND period = 1",
+                (iso(e.fields["occurred_at"]), customer, e.entry_id),
+            )
 
     def on_ResponsibilityMoved(self, db: Writes, e: Any, customer: str) -> None:
         hand_over(db, "requests", "request_id", customer, e)
@@ -194,8 +294,10 @@ class Service(HandlerView):
         for table, id_column in ID_COLUMN.items():
             if table == "consents":  # not retractable: a later change supersedes one
                 continue
-            db.execute(f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND "
-                       f"{id_column} = ?", (True, customer, e.entry_id))
+            db.execute(
+                f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND {id_column} = ?",
+                (True, customer, e.entry_id),
+            )
 
 
 # -- queries -------------------------------------------------------------------------------------
@@ -213,8 +315,14 @@ def after_key(columns: Sequence[str], values: Sequence[Any]) -> tuple[str, list[
 INBOX_KEY = ("due", "item", "customer", "id")
 
 
-def service_inbox(db: Database, *, as_of: datetime, rep: str | None = None, limit: int = 100,
-                  cursor: str | None = None) -> Page:
+def service_inbox(
+    db: Database,
+    *,
+    as_of: datetime,
+    rep: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page:
     """Requests unanswered and complaints unresolved at ``as_of`` whose deadline had passed,
     oldest deadline first; with ``rep``, only those assigned (or escalated) to that rep."""
     now = iso(as_of)
@@ -249,7 +357,9 @@ def service_inbox(db: Database, *, as_of: datetime, rep: str | None = None, limi
             " WHERE c.retracted = ? AND c.respond_by < ? AND p.opened_at <= ?"
             "  AND (p.closed_at IS NULL OR p.closed_at > ?)"
             f"{complaint_where}"
-            f") items {outer} ORDER BY due, item, customer, id LIMIT ?", (*params, limit + 1))
+            f") items {outer} ORDER BY due, item, customer, id LIMIT ?",
+            (*params, limit + 1),
+        )
     page = page_of(rows, limit, INBOX_KEY)
     departed = departed_by(db, now)
     for row in page.items:
@@ -270,9 +380,13 @@ def departed_by(db: Database, moment: str | None) -> set[str]:
     with db.transaction(tables, commit=False, snapshot=False) as tx:
         if not db.table_exists(tx, tables["reps"]):
             return set()
-        return {row["ref"] for row in tx.rows(
-            "SELECT ref FROM {reps} WHERE departed_at IS NOT NULL AND departed_at <= ?",
-            (moment,))}
+        return {
+            row["ref"]
+            for row in tx.rows(
+                "SELECT ref FROM {reps} WHERE departed_at IS NOT NULL AND departed_at <= ?",
+                (moment,),
+            )
+        }
 
 
 VIOLATION_KEY = ("at", "kind", "customer", "entry_id", "related_id")
@@ -325,20 +439,20 @@ WHY = {
     "touch_during_open_complaint": "marketed while complaint {related_id} was open",
     "sale_during_open_complaint": "{entry_kind} while complaint {related_id} was open",
     "same_material_two_departments": "{material} sent by {department} and by "
-                                     "{related_department} within {days} days",
+    "{related_department} within {days} days",
 }
 
 
-def violations(db: Database, *, kind: str | None = None, limit: int = 100,
-               cursor: str | None = None) -> Page:
+def violations(
+    db: Database, *, kind: str | None = None, limit: int = 100, cursor: str | None = None
+) -> Page:
     """Touches after opt-out or during an open complaint, sales during an open complaint, and
     the same material from two departments within 30 days; in order of when they happened.
 
     A contact logged by the rep handling (or given) the complaint is the complaint being
     handled, not a sale, and is not listed. Contacts are read from the activity view.
     """
-    params: list[Any] = [False, False, False, False, False, False, SAME_MATERIAL_DAYS, False,
-                         False]
+    params: list[Any] = [False, False, False, False, False, False, SAME_MATERIAL_DAYS, False, False]
     conditions, after = [], decode_cursor(cursor, (str,) * len(VIOLATION_KEY))
     if kind is not None:
         conditions.append("kind = ?")
@@ -351,30 +465,60 @@ def violations(db: Database, *, kind: str | None = None, limit: int = 100,
     contacts = Activity().table_names()["contacts"]
     with db.transaction({**Service().table_names(), "contacts": contacts}, commit=False) as tx:
         if not db.table_exists(tx, contacts):
-            raise ViewNotBuilt("the activity view has not been built: the compliance checks "
-                               "read its contacts; run the projection runner with it",
-                               where="violations")
-        rows = tx.rows(f"SELECT * FROM ({VIOLATIONS_SQL}) found {outer} "
-                       f"ORDER BY {', '.join(VIOLATION_KEY)} LIMIT ?", (*params, limit + 1))
+            raise ViewNotBuilt(
+                "the activity view has not been built: the compliance checks "
+                "read its contacts; run the projection runner with it",
+                where="violations",
+            )
+        rows = tx.rows(
+            f"SELECT * FROM ({VIOLATIONS_SQL}) found {outer} "
+            f"ORDER BY {', '.join(VIOLATION_KEY)} LIMIT ?",
+            (*params, limit + 1),
+        )
     page = page_of(rows, limit, VIOLATION_KEY)
     page.items = [violation(row) for row in page.items]
     return page
 
 
 def violation(row: dict[str, Any]) -> dict[str, Any]:
-    entry = {"entry_id": row["entry_id"], "entry": row["entry_kind"], "at": row["at"],
-             **{k: row[k] for k in ("rep", "campaign", "channel", "material", "department")
-                if row[k] is not None}}
+    entry = {
+        "entry_id": row["entry_id"],
+        "entry": row["entry_kind"],
+        "at": row["at"],
+        **{
+            k: row[k]
+            for k in ("rep", "campaign", "channel", "material", "department")
+            if row[k] is not None
+        },
+    }
     entries = [entry]
     if row["related_kind"] == "complaint":
-        entries.append({"entry_id": row["related_id"], "entry": "complaint",
-                        "open_from": row["related_at"], "open_until": row["related_until"]})
+        entries.append(
+            {
+                "entry_id": row["related_id"],
+                "entry": "complaint",
+                "open_from": row["related_at"],
+                "open_until": row["related_until"],
+            }
+        )
     elif row["related_kind"] == "touch":
-        entries.append({"entry_id": row["related_id"], "entry": "touch", "at": row["related_at"],
-                        "campaign": row["related_campaign"], "material": row["material"],
-                        "department": row["related_department"]})
-    return {"kind": row["kind"], "customer": row["customer"], "at": row["at"],
-            "why": WHY[row["kind"]].format(**row, days=SAME_MATERIAL_DAYS), "entries": entries}
+        entries.append(
+            {
+                "entry_id": row["related_id"],
+                "entry": "touch",
+                "at": row["related_at"],
+                "campaign": row["related_campaign"],
+                "material": row["material"],
+                "department": row["related_department"],
+            }
+        )
+    return {
+        "kind": row["kind"],
+        "customer": row["customer"],
+        "at": row["at"],
+        "why": WHY[row["kind"]].format(**row, days=SAME_MATERIAL_DAYS),
+        "entries": entries,
+    }
 
 
 # The rep's open complaints and unanswered requests: (query, order), the parameters the rep
@@ -383,30 +527,40 @@ OPEN_COMPLAINTS = (
     "SELECT customer, complaint_id, category, severity, description, filed_at, respond_by,"
     " escalated_to, reopened, rep AS taken_by, handed_at, handed_by FROM {complaints}"
     " WHERE responsible = ? AND status = 'open' AND retracted = ?",
-    "respond_by IS NULL, respond_by, filed_at, customer, complaint_id")
+    "respond_by IS NULL, respond_by, filed_at, customer, complaint_id",
+)
 UNANSWERED_REQUESTS = (
     "SELECT customer, request_id, kind, channel, summary, received_at, respond_by,"
     " rep AS taken_by, handed_at, handed_by FROM {requests} WHERE responsible = ?"
     " AND status = 'open' AND retracted = ?",
-    "respond_by, customer, request_id")
+    "respond_by, customer, request_id",
+)
 
 
 def open_items(tx: ViewDb, rep: str) -> dict[str, list[dict[str, Any]]]:
     """The rep's open complaints and unanswered requests, in a transaction that maps the
     service tables."""
-    return {name: tx.rows(f"{query} ORDER BY {order}", (rep, False)) for name, (query, order)
-            in (("open_complaints", OPEN_COMPLAINTS),
-                ("unanswered_requests", UNANSWERED_REQUESTS))}
+    return {
+        name: tx.rows(f"{query} ORDER BY {order}", (rep, False))
+        for name, (query, order) in (
+            ("open_complaints", OPEN_COMPLAINTS),
+            ("unanswered_requests", UNANSWERED_REQUESTS),
+        )
+    }
 
 
 def complaints_of(db: Database, customer: str) -> list[dict[str, Any]]:
     """Every complaint of this customer, as filed and as it stands, oldest first."""
     with db.transaction(Service().table_names(), commit=False, snapshot=False) as tx:
-        rows = tx.rows("SELECT * FROM {complaints} WHERE customer = ? ORDER BY filed_at, "
-                       "complaint_id", (customer,))
+        rows = tx.rows(
+            "SELECT * FROM {complaints} WHERE customer = ? ORDER BY filed_at, complaint_id",
+            (customer,),
+        )
     for row in rows:
-        row["retracted"], row["satisfied"] = bool(row["retracted"]), (
-            None if row["satisfied"] is None else bool(row["satisfied"]))
+        row["retracted"], row["satisfied"] = (
+            bool(row["retracted"]),
+            (None if row["satisfied"] is None else bool(row["satisfied"])),
+        )
     return revealed(db, rows)  # type: ignore[no-any-return]
 
 

@@ -30,8 +30,9 @@ COLUMNS = ("customer", "version", "kind", "entry_id", "occurred_at", "rep", "tra
 CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, REP, TRAIL, RETRACTED = range(len(COLUMNS))
 
 # What every event carries besides its own fields; occurred_at and actor are shown apart.
-ENVELOPE = frozenset({"timestamp", "originator_id", "originator_version", "originator_topic",
-                      "occurred_at", "actor"})
+ENVELOPE = frozenset(
+    {"timestamp", "originator_id", "originator_version", "originator_topic", "occurred_at", "actor"}
+)
 # A judgment an event holds as it was made when recorded: a later-recorded fact can overturn
 # it (a touch's opt-out: the violations and the customer's history judge it in business
 # time), so a line does not show it.
@@ -40,12 +41,15 @@ JUDGED_WHEN_RECORDED = frozenset({"opted_out"})
 ENTRY_FIELD = {
     **OPENING,
     "RequestAnswered": "request_id",
-    **dict.fromkeys(("QuoteAccepted", "QuoteDeclined", "QuoteExpired", "QuoteWithdrawn"),
-                    "quote_id"),
-    **dict.fromkeys(("PromiseKept", "PromiseBroken", "PromiseCancelled",
-                     "PromiseMarkedOverdue"), "promise_id"),
-    **dict.fromkeys(("ComplaintEscalated", "ComplaintResolved", "ComplaintReopened"),
-                    "complaint_id"),
+    **dict.fromkeys(
+        ("QuoteAccepted", "QuoteDeclined", "QuoteExpired", "QuoteWithdrawn"), "quote_id"
+    ),
+    **dict.fromkeys(
+        ("PromiseKept", "PromiseBroken", "PromiseCancelled", "PromiseMarkedOverdue"), "promise_id"
+    ),
+    **dict.fromkeys(
+        ("ComplaintEscalated", "ComplaintResolved", "ComplaintReopened"), "complaint_id"
+    ),
     "EntryCorrected": "entry_id",
     "EntryRetracted": "entry_id",
     "DeadlineMissed": "entry_id",
@@ -61,9 +65,12 @@ Key = tuple[str, Any]  # customer, entry id
 
 class Timeline(View):
     name = "timeline"
-    tables: ClassVar[dict[str, str]] = {"timeline": (
-        "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL, entry_id TEXT,"
-        " occurred_at TEXT NOT NULL, rep TEXT, trail TEXT, retracted {bool} NOT NULL")}
+    tables: ClassVar[dict[str, str]] = {
+        "timeline": (
+            "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL, entry_id TEXT,"
+            " occurred_at TEXT NOT NULL, rep TEXT, trail TEXT, retracted {bool} NOT NULL"
+        )
+    }
     # Corrections and retractions find the row they amend by its customer prefix.
     indexes: ClassVar[list[tuple[str, str]]] = [("timeline", "customer, occurred_at, version")]
     version = 2  # 2: the trail's reasons kept sealed
@@ -79,8 +86,16 @@ class Timeline(View):
             kind = type(event).__name__
             field = ENTRY_FIELD.get(kind)
             entry_id = None if field is None else getattr(event, field)
-            row = [customer, event.originator_version, kind, entry_id, iso(event.occurred_at),
-                   getattr(event, REP_FIELD.get(kind, "rep"), None), None, False]
+            row = [
+                customer,
+                event.originator_version,
+                kind,
+                entry_id,
+                iso(event.occurred_at),
+                getattr(event, REP_FIELD.get(kind, "rep"), None),
+                None,
+                False,
+            ]
             rows.append(row)
             if kind in OPENING:
                 opened[(customer, entry_id)] = row
@@ -96,13 +111,15 @@ class Timeline(View):
         for row in rows:
             if row[TRAIL] is not None:
                 row[TRAIL] = dumps(row[TRAIL])
-        db.executemany(f"INSERT INTO {{timeline}} VALUES ({', '.join('?' * len(COLUMNS))})",
-                       rows)
+        db.executemany(f"INSERT INTO {{timeline}} VALUES ({', '.join('?' * len(COLUMNS))})", rows)
         db.executemany(
             "UPDATE {timeline} SET occurred_at = ?, rep = ?, trail = ?, retracted = ? "
             "WHERE customer = ? AND version = ?",
-            [(r[OCCURRED_AT], r[REP], dumps(r[TRAIL]), r[RETRACTED], r[CUSTOMER], r[VERSION])
-             for r in stored.values()])
+            [
+                (r[OCCURRED_AT], r[REP], dumps(r[TRAIL]), r[RETRACTED], r[CUSTOMER], r[VERSION])
+                for r in stored.values()
+            ],
+        )
 
 
 LOAD_CHUNK = 400  # entries per statement, well within both engines' limits on parameters
@@ -113,12 +130,14 @@ def load(db: ViewDb, keys: set[Key]) -> dict[Key, Row]:
     found: dict[Key, Row] = {}
     wanted = sorted(keys)
     for start in range(0, len(wanted), LOAD_CHUNK):
-        chunk = wanted[start:start + LOAD_CHUNK]
+        chunk = wanted[start : start + LOAD_CHUNK]
         customers = sorted({customer for customer, _ in chunk})
         entries = sorted({entry for _, entry in chunk})
         for match in db.rows(
-                f"SELECT * FROM {{timeline}} WHERE customer IN ({', '.join('?' * len(customers))})"
-                f" AND entry_id IN ({', '.join('?' * len(entries))})", (*customers, *entries)):
+            f"SELECT * FROM {{timeline}} WHERE customer IN ({', '.join('?' * len(customers))})"
+            f" AND entry_id IN ({', '.join('?' * len(entries))})",
+            (*customers, *entries),
+        ):
             row = [match[column] for column in COLUMNS]
             key = (row[CUSTOMER], row[ENTRY_ID])
             if key in keys and (key not in found or row[VERSION] < found[key][VERSION]):
@@ -140,8 +159,12 @@ def amend(row: Row, event: Any, kind: str) -> None:
         if "rep" in event.fields:
             row[REP] = event.fields["rep"]
         # A personal value is not copied out of the log: a page reads it from the correction.
-        note.update(kind="corrected", fields={name: None if name in SEALED else value
-                                              for name, value in event.fields.items()})
+        note.update(
+            kind="corrected",
+            fields={
+                name: None if name in SEALED else value for name, value in event.fields.items()
+            },
+        )
     else:
         row[RETRACTED] = True
         note["kind"] = "retracted"
@@ -149,13 +172,17 @@ def amend(row: Row, event: Any, kind: str) -> None:
     row[TRAIL] = [*(row[TRAIL] or ()), note]
 
 
-def line(row: dict[str, Any], event: Any, erased: bool,
-         corrections: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def line(
+    row: dict[str, Any], event: Any, erased: bool, corrections: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
     """A timeline row as people read it: the entry's own fields from its event, corrections
     applied in order (each note says what it replaced; personal values come from the
     correction events, ``corrections``), personal data hidden once erased."""
-    details = {name: plain(value) for name, value in vars(event).items()
-               if name not in ENVELOPE and name not in JUDGED_WHEN_RECORDED}
+    details = {
+        name: plain(value)
+        for name, value in vars(event).items()
+        if name not in ENVELOPE and name not in JUDGED_WHEN_RECORDED
+    }
     happened, occurred_at = event.occurred_at, iso(event.occurred_at)
     trail = json.loads(row["trail"]) if row["trail"] else []
     for note in trail:
@@ -177,11 +204,21 @@ def line(row: dict[str, Any], event: Any, erased: bool,
             if profile.get(name) is not None:
                 profile[name] = None
     recorded = event.timestamp
-    return {"customer": row["customer"], "version": row["version"], "kind": row["kind"],
-            "entry_id": row["entry_id"], "occurred_at": row["occurred_at"],
-            "recorded_at": iso(recorded), "late": recorded - happened > LATE,
-            "actor": event.actor, "rep": row["rep"], "details": details, "trail": trail,
-            "retracted": bool(row["retracted"]), "summary": summary(row["kind"], details)}
+    return {
+        "customer": row["customer"],
+        "version": row["version"],
+        "kind": row["kind"],
+        "entry_id": row["entry_id"],
+        "occurred_at": row["occurred_at"],
+        "recorded_at": iso(recorded),
+        "late": recorded - happened > LATE,
+        "actor": event.actor,
+        "rep": row["rep"],
+        "details": details,
+        "trail": trail,
+        "retracted": bool(row["retracted"]),
+        "summary": summary(row["kind"], details),
+    }
 
 
 # -- details and summaries -------------------------------------------------------------------
@@ -216,6 +253,7 @@ def dumps(value: Any) -> str:
 # The helpers below take a value as the event holds it or as JSON gives it back (Decimal or
 # its text, datetime or its ISO text), and show both alike.
 
+
 def _number(value: Any) -> str:
     return format(Decimal(str(value)).normalize(), "f")
 
@@ -226,7 +264,7 @@ def _day(value: Any) -> str:
 
 def _cut(text: Any, width: int = 60) -> str:
     line = " ".join(str(text).split())
-    return line if len(line) <= width else line[:width - 1] + "…"
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _also(text: Any) -> str:
@@ -235,10 +273,12 @@ def _also(text: Any) -> str:
 
 def _quote(f: dict[str, Any]) -> str:
     off = Decimal(str(f["discount"]))
-    return (f"quote {f['quote_id']}: {_number(f['quantity'])} × {f['product']} at "  # noqa: RUF001
-            f"{f['unit_price']} {f['currency']}"
-            f"{f' ({_number(off * 100)} % off)' if off else ''}, "
-            f"valid until {_day(f['valid_until'])}")
+    return (
+        f"quote {f['quote_id']}: {_number(f['quantity'])} × {f['product']} at "  # noqa: RUF001
+        f"{f['unit_price']} {f['currency']}"
+        f"{f' ({_number(off * 100)} % off)' if off else ''}, "
+        f"valid until {_day(f['valid_until'])}"
+    )
 
 
 def _purchase(f: dict[str, Any]) -> str:
@@ -250,8 +290,10 @@ def _purchase(f: dict[str, Any]) -> str:
 
 def _registered(f: dict[str, Any]) -> str:
     who = " ".join(str(v) for v in (f.get("name"), f"({f['kind']})") if v)
-    return (f"registered {who}{', ' + f['company'] if f.get('company') else ''}"
-            f"{', owner ' + f['owner'] if f.get('owner') else ''}")
+    return (
+        f"registered {who}{', ' + f['company'] if f.get('company') else ''}"
+        f"{', owner ' + f['owner'] if f.get('owner') else ''}"
+    )
 
 
 def _touch(f: dict[str, Any]) -> str:
@@ -259,8 +301,9 @@ def _touch(f: dict[str, Any]) -> str:
     return f"campaign {f['campaign']} ({how})"
 
 
-def _outcome(noun: str, verb: str, id_field: str, note: str | None = None) -> Callable[
-        [dict[str, Any]], str]:
+def _outcome(
+    noun: str, verb: str, id_field: str, note: str | None = None
+) -> Callable[[dict[str, Any]], str]:
     return lambda f: f"{noun} {f[id_field]} {verb}{_also(f.get(note)) if note else ''}"
 
 
@@ -272,54 +315,73 @@ TIMES = frozenset({"occurred_at", "respond_by", "valid_until", "due_by"})
 
 
 def _changes(values: dict[str, Any]) -> str:
-    return ", ".join(f"{name} {_day(v) if name in TIMES else _cut(v, 30)}"
-                     for name, v in values.items())
+    return ", ".join(
+        f"{name} {_day(v) if name in TIMES else _cut(v, 30)}" for name, v in values.items()
+    )
 
 
 SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "Registered": _registered,
     "ProfileChanged": lambda f: f"profile changed: {', '.join(f['changes'])}",
-    "OwnerAssigned": lambda f: f"owner {f['from_rep'] or 'none'} → {f['to_rep']}"
-                               f"{_also(f['reason'])}",
-    "ResponsibilityMoved": lambda f: f"{', '.join(f['entry_ids'])} handed over "
-                                     f"{'from ' + f['from_rep'] + ' ' if f['from_rep'] else ''}"
-                                     f"to {f['to_rep']}{_also(f['reason'])}",
-    "ContactLogged": lambda f: f"contact {f['contact_id']} ({f['channel']}, {f['direction']}): "
-                               f"{_cut(f['subject'])}",
-    "RequestReceived": lambda f: f"request {f['request_id']} ({f['kind']}, {f['channel']}), "
-                                 f"respond by {_day(f['respond_by'])}{_also(f['summary'])}",
-    "RequestAnswered": lambda f: f"request {f['request_id']} answered ({f['channel']})"
-                                 f"{_also(f['summary'])}",
+    "OwnerAssigned": lambda f: (
+        f"owner {f['from_rep'] or 'none'} → {f['to_rep']}{_also(f['reason'])}"
+    ),
+    "ResponsibilityMoved": lambda f: (
+        f"{', '.join(f['entry_ids'])} handed over "
+        f"{'from ' + f['from_rep'] + ' ' if f['from_rep'] else ''}"
+        f"to {f['to_rep']}{_also(f['reason'])}"
+    ),
+    "ContactLogged": lambda f: (
+        f"contact {f['contact_id']} ({f['channel']}, {f['direction']}): {_cut(f['subject'])}"
+    ),
+    "RequestReceived": lambda f: (
+        f"request {f['request_id']} ({f['kind']}, {f['channel']}), "
+        f"respond by {_day(f['respond_by'])}{_also(f['summary'])}"
+    ),
+    "RequestAnswered": lambda f: (
+        f"request {f['request_id']} answered ({f['channel']}){_also(f['summary'])}"
+    ),
     "QuoteIssued": _quote,
     "QuoteAccepted": _outcome("quote", "accepted", "quote_id", "note"),
     "QuoteDeclined": _outcome("quote", "declined", "quote_id", "reason"),
     "QuoteExpired": _outcome("quote", "expired", "quote_id"),
     "QuoteWithdrawn": _outcome("quote", "withdrawn", "quote_id", "reason"),
-    "PromiseMade": lambda f: f"promise {f['promise_id']} ({f['category']}): {_cut(f['text'])}, "
-                             f"due {_day(f['due_by'])}",
+    "PromiseMade": lambda f: (
+        f"promise {f['promise_id']} ({f['category']}): {_cut(f['text'])}, due {_day(f['due_by'])}"
+    ),
     "PromiseKept": _outcome("promise", "kept", "promise_id", "note"),
     "PromiseBroken": _outcome("promise", "broken", "promise_id", "reason"),
     "PromiseCancelled": _outcome("promise", "cancelled", "promise_id", "reason"),
     "PromiseMarkedOverdue": _outcome("promise", "overdue", "promise_id"),
     "CampaignTouched": _touch,
-    "ConsentChanged": lambda f: f"consent {f['channel']}/{f['purpose']} "
-                                f"{'granted' if f['granted'] else 'withdrawn'}",
-    "ComplaintFiled": lambda f: f"complaint {f['complaint_id']} ({f['category']}, "
-                                f"{f['severity']}): {_cut(f['description'])}",
-    "ComplaintEscalated": lambda f: f"complaint {f['complaint_id']} escalated to {f['to']}"
-                                    f"{_also(f['reason'])}",
-    "ComplaintResolved": lambda f: f"complaint {f['complaint_id']} resolved"
-                                   f"{_also(f['resolution'])}{SATISFIED[f['satisfied']]}",
+    "ConsentChanged": lambda f: (
+        f"consent {f['channel']}/{f['purpose']} {'granted' if f['granted'] else 'withdrawn'}"
+    ),
+    "ComplaintFiled": lambda f: (
+        f"complaint {f['complaint_id']} ({f['category']}, "
+        f"{f['severity']}): {_cut(f['description'])}"
+    ),
+    "ComplaintEscalated": lambda f: (
+        f"complaint {f['complaint_id']} escalated to {f['to']}{_also(f['reason'])}"
+    ),
+    "ComplaintResolved": lambda f: (
+        f"complaint {f['complaint_id']} resolved{_also(f['resolution'])}{SATISFIED[f['satisfied']]}"
+    ),
     "ComplaintReopened": _outcome("complaint", "reopened", "complaint_id", "reason"),
-    "SatisfactionRecorded": lambda f: f"survey {f['survey_id']}: {len(f['items'])} items"
-                                      f"{' on ' + f['product'] if f.get('product') else ''}",
+    "SatisfactionRecorded": lambda f: (
+        f"survey {f['survey_id']}: {len(f['items'])} items"
+        f"{' on ' + f['product'] if f.get('product') else ''}"
+    ),
     "PurchaseRecorded": _purchase,
-    "Churned": lambda f: f"churned ({f['defection_type']})"
-                         f"{' to ' + f['competitor'] if f.get('competitor') else ''}"
-                         f"{_also(f['reason'])}",
+    "Churned": lambda f: (
+        f"churned ({f['defection_type']})"
+        f"{' to ' + f['competitor'] if f.get('competitor') else ''}"
+        f"{_also(f['reason'])}"
+    ),
     "WonBack": lambda f: f"won back{_also(f['reason'])}",
-    "EntryCorrected": lambda f: f"correction of {f['entry_id']}: {_changes(f['fields'])} "
-                                f"({_cut(f['reason'], 40)})",
+    "EntryCorrected": lambda f: (
+        f"correction of {f['entry_id']}: {_changes(f['fields'])} ({_cut(f['reason'], 40)})"
+    ),
     "EntryRetracted": lambda f: f"retraction of {f['entry_id']}{_also(f['reason'])}",
     "PersonalDataErased": lambda f: f"personal data erased{_also(f['reason'])}",
     "DeadlineMissed": lambda f: f"{f['entry_id']} not answered by {_day(f['deadline'])}",
@@ -339,10 +401,17 @@ def summary(kind: str, fields: dict[str, Any]) -> str:
 # -- queries ---------------------------------------------------------------------------------
 
 
-def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = None,
-                rep: str | None = None, since: datetime | None = None,
-                until: datetime | None = None, limit: int = 100,
-                cursor: str | None = None) -> Page:
+def timeline_of(
+    db: Database,
+    customer: str,
+    *,
+    kinds: Sequence[str] | None = None,
+    rep: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page:
     """A customer's history in the order it happened (since <= occurred_at < until), filtered
     by event kind (e.g. ``QuoteIssued``) and rep; corrections applied, trail attached.
 
@@ -374,19 +443,47 @@ def timeline_of(db: Database, customer: str, *, kinds: Sequence[str] | None = No
             "SELECT t.*, e.topic, e.state FROM {timeline} t JOIN {events} e "
             "ON e.originator_id = ? AND e.originator_version = t.version "
             f"WHERE {' AND '.join(where)} ORDER BY t.occurred_at, t.version LIMIT ?",
-            (db.stream_key(stream), *params, limit + 1))
-        erased = any(row["kind"] in PROFILE_KINDS for row in rows) and tx.one(
-            "SELECT 1 AS erased FROM {timeline} WHERE customer = ? AND kind = ? LIMIT 1",
-            (customer, "PersonalDataErased")) is not None
-        wanted = sorted({note["version"] for row in rows if row["trail"]
-                         for note in json.loads(row["trail"])
-                         if note["kind"] == "corrected" and note["fields"].keys() & SEALED})
-        found = tx.rows(
-            f"SELECT originator_version, topic, state FROM {{events}} WHERE originator_id = ? "
-            f"AND originator_version IN ({', '.join('?' * len(wanted))})",
-            (db.stream_key(stream), *wanted)) if wanted else []
-    corrections = {r["originator_version"]: db.log.decode(
-        stream, r["originator_version"], r["topic"], r["state"]).fields for r in found}
-    lines = [line(row, db.log.decode(stream, row["version"], row["topic"], row["state"]),
-                  erased, corrections) for row in rows]
+            (db.stream_key(stream), *params, limit + 1),
+        )
+        erased = (
+            any(row["kind"] in PROFILE_KINDS for row in rows)
+            and tx.one(
+                "SELECT 1 AS erased FROM {timeline} WHERE customer = ? AND kind = ? LIMIT 1",
+                (customer, "PersonalDataErased"),
+            )
+            is not None
+        )
+        wanted = sorted(
+            {
+                note["version"]
+                for row in rows
+                if row["trail"]
+                for note in json.loads(row["trail"])
+                if note["kind"] == "corrected" and note["fields"].keys() & SEALED
+            }
+        )
+        found = (
+            tx.rows(
+                f"SELECT originator_version, topic, state FROM {{events}} WHERE originator_id = ? "
+                f"AND originator_version IN ({', '.join('?' * len(wanted))})",
+                (db.stream_key(stream), *wanted),
+            )
+            if wanted
+            else []
+        )
+    corrections = {
+        r["originator_version"]: db.log.decode(
+            stream, r["originator_version"], r["topic"], r["state"]
+        ).fields
+        for r in found
+    }
+    lines = [
+        line(
+            row,
+            db.log.decode(stream, row["version"], row["topic"], row["state"]),
+            erased,
+            corrections,
+        )
+        for row in rows
+    ]
     return page_of(revealed(db, lines), limit, ("occurred_at", "version"))

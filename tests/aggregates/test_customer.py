@@ -19,16 +19,35 @@ def day(n: float) -> datetime:
 
 
 def customer() -> Customer:
-    return Customer(ref="CUST-1", name="张敏", kind="person", email="zm@example.cn", phone=None,
-                    address=None, company=None, segment=None, locale="zh-CN", owner="REP-1",
-                    occurred_at=T0, actor="test")
+    return Customer(
+        ref="CUST-1",
+        name="张敏",
+        kind="person",
+        email="zm@example.cn",
+        phone=None,
+        address=None,
+        company=None,
+        segment=None,
+        locale="zh-CN",
+        owner="REP-1",
+        occurred_at=T0,
+        actor="test",
+    )
 
 
 def quote(c: Customer, quote_id: str = "Q-1", **changes: Any) -> None:
-    fields: dict[str, Any] = dict(quote_id=quote_id, rep="REP-1", product="tea",
-                                  quantity=Decimal(1), unit_price=Decimal("9.50"),
-                                  currency="CNY", discount=Decimal(0), valid_until=day(10),
-                                  occurred_at=day(1), actor="test")
+    fields: dict[str, Any] = dict(
+        quote_id=quote_id,
+        rep="REP-1",
+        product="tea",
+        quantity=Decimal(1),
+        unit_price=Decimal("9.50"),
+        currency="CNY",
+        discount=Decimal(0),
+        valid_until=day(10),
+        occurred_at=day(1),
+        actor="test",
+    )
     c.issue_quote(**{**fields, **changes})
 
 
@@ -43,14 +62,28 @@ def test_an_outcome_cannot_predate_its_entry() -> None:
 
 def test_a_correction_cannot_move_a_deadline_before_the_entry() -> None:
     c = customer()
-    c.make_promise(promise_id="P-1", rep="REP-1", text="回电", category="follow_up",
-                   due_by=day(5), quote_id=None, complaint_id=None, occurred_at=day(2),
-                   actor="test")
+    c.make_promise(
+        promise_id="P-1",
+        rep="REP-1",
+        text="回电",
+        category="follow_up",
+        due_by=day(5),
+        quote_id=None,
+        complaint_id=None,
+        occurred_at=day(2),
+        actor="test",
+    )
     with pytest.raises(RuleViolation, match="due_by .* is before the entry itself"):
-        c.correct_entry(entry_id="P-1", fields={"due_by": day(1)}, reason="r",
-                        occurred_at=day(3), actor="test")
-    c.correct_entry(entry_id="P-1", fields={"due_by": day(7)}, reason="agreed later",
-                    occurred_at=day(3), actor="test")
+        c.correct_entry(
+            entry_id="P-1", fields={"due_by": day(1)}, reason="r", occurred_at=day(3), actor="test"
+        )
+    c.correct_entry(
+        entry_id="P-1",
+        fields={"due_by": day(7)},
+        reason="agreed later",
+        occurred_at=day(3),
+        actor="test",
+    )
     assert c.entry("P-1")["due_by"] == day(7)
 
 
@@ -67,8 +100,14 @@ def test_a_retracted_entry_is_no_longer_open_nor_linkable() -> None:
 
 def test_consent_and_churn_entries_are_superseded_not_retracted() -> None:
     c = customer()
-    c.change_consent(consent_id="S-1", channel="sms", purpose="marketing", granted=False,
-                     occurred_at=day(1), actor="test")
+    c.change_consent(
+        consent_id="S-1",
+        channel="sms",
+        purpose="marketing",
+        granted=False,
+        occurred_at=day(1),
+        actor="test",
+    )
     with pytest.raises(RuleViolation, match="a consent entry cannot be retracted"):
         c.retract_entry(entry_id="S-1", reason="r", occurred_at=day(2), actor="test")
     assert not c.consents_to("sms", "marketing", day(2))
@@ -88,34 +127,76 @@ def test_erasure_blanks_the_profile_and_refuses_later_profile_changes() -> None:
 def test_a_promise_may_only_link_to_an_existing_quote() -> None:
     c = customer()
     with pytest.raises(RuleViolation, match="has no quote Q-9") as caught:
-        c.make_promise(promise_id="P-1", rep="REP-1", text="t", category="price", due_by=day(5),
-                       quote_id="Q-9", complaint_id=None, occurred_at=day(1), actor="test")
+        c.make_promise(
+            promise_id="P-1",
+            rep="REP-1",
+            text="t",
+            category="price",
+            due_by=day(5),
+            quote_id="Q-9",
+            complaint_id=None,
+            occurred_at=day(1),
+            actor="test",
+        )
     assert caught.value.rule == "linked_entry_missing"
     assert c.version == 1
 
 
 def test_a_campaign_cannot_end_before_it_starts() -> None:
     with pytest.raises(RuleViolation, match="ends .* before it starts"):
-        Campaign(ref="CMP-1", name="n", channel="email", budget=Decimal(1), currency="CNY",
-                 starts_at=day(5), ends_at=day(1), material=None, department=None,
-                 occurred_at=day(0), actor="test")
+        Campaign(
+            ref="CMP-1",
+            name="n",
+            channel="email",
+            budget=Decimal(1),
+            currency="CNY",
+            starts_at=day(5),
+            ends_at=day(1),
+            material=None,
+            department=None,
+            occurred_at=day(0),
+            actor="test",
+        )
 
 
 def test_a_corrected_opt_out_time_moves_the_consent_with_it() -> None:
     c = customer()
-    c.change_consent(consent_id="S-1", channel="email", purpose="marketing", granted=False,
-                     occurred_at=day(5), actor="test")
+    c.change_consent(
+        consent_id="S-1",
+        channel="email",
+        purpose="marketing",
+        granted=False,
+        occurred_at=day(5),
+        actor="test",
+    )
     assert c.consents_to("email", "marketing", day(3))
-    c.correct_entry(entry_id="S-1", fields={"occurred_at": day(2)}, reason="form dated 2nd",
-                    occurred_at=day(6), actor="test")
+    c.correct_entry(
+        entry_id="S-1",
+        fields={"occurred_at": day(2)},
+        reason="form dated 2nd",
+        occurred_at=day(6),
+        actor="test",
+    )
     assert not c.consents_to("email", "marketing", day(3))
 
 
 def test_a_churn_cannot_predate_the_last_win_back() -> None:
     c = customer()
-    c.churn(churn_id="CH-1", defection_type="price", competitor=None, reason=None,
-            occurred_at=day(2), actor="test")
+    c.churn(
+        churn_id="CH-1",
+        defection_type="price",
+        competitor=None,
+        reason=None,
+        occurred_at=day(2),
+        actor="test",
+    )
     c.win_back(rep=None, reason=None, occurred_at=day(10), actor="test")
     with pytest.raises(RuleViolation, match="churn is dated .* before the entry"):
-        c.churn(churn_id="CH-2", defection_type="price", competitor=None, reason=None,
-                occurred_at=day(8), actor="test")
+        c.churn(
+            churn_id="CH-2",
+            defection_type="price",
+            competitor=None,
+            reason=None,
+            occurred_at=day(8),
+            actor="test",
+        )

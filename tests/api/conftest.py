@@ -24,17 +24,24 @@ from ledger.config import Settings
 from tests.conftest import fresh_store
 
 REPS = [("REP-M", None), ("REP-A", "REP-M"), ("REP-B", "REP-M"), ("REP-C", None)]
-KEYS = {"admin": ("admin", None), "manager": ("manager", "REP-M"), "rep_a": ("rep", "REP-A"),
-        "rep_b": ("rep", "REP-B"), "rep_c": ("rep", "REP-C"),
-        "compliance": ("compliance", None), "analyst": ("analyst", None)}
+KEYS = {
+    "admin": ("admin", None),
+    "manager": ("manager", "REP-M"),
+    "rep_a": ("rep", "REP-A"),
+    "rep_b": ("rep", "REP-B"),
+    "rep_c": ("rep", "REP-C"),
+    "compliance": ("compliance", None),
+    "analyst": ("analyst", None),
+}
 
 
 class LiveServer:
     """uvicorn serving ``app`` on 127.0.0.1 in a thread, until ``stop``."""
 
     def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0,
-                                                    log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 30
@@ -80,8 +87,10 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         found.tokens["admin"] = found.key("admin", "admin")
         with found.as_("admin") as admin:
             for ref, manager in REPS:
-                hired = admin.post("/reps", json={"ref": ref, "name": f"Rep {ref}",
-                                                   "team": "east", "manager": manager})
+                hired = admin.post(
+                    "/reps",
+                    json={"ref": ref, "name": f"Rep {ref}", "team": "east", "manager": manager},
+                )
                 assert hired.status_code == 201, hired.text
         for name, (role, rep) in KEYS.items():
             if name != "admin":
@@ -102,8 +111,16 @@ def fresh_customer(api: Api, owner: str = "REP-A", **fields: Any) -> str:
     with their manager's)."""
     ref = new_ref()
     with api.as_(OWNERS.get(owner, "manager")) as client:
-        reply = client.post("/customers", json={"ref": ref, "name": "王伟", "owner": owner,
-                                                "email": "wang@example.com", **fields})
+        reply = client.post(
+            "/customers",
+            json={
+                "ref": ref,
+                "name": "王伟",
+                "owner": owner,
+                "email": "wang@example.com",
+                **fields,
+            },
+        )
     assert reply.status_code == 201, reply.text
     return ref
 
@@ -115,7 +132,6 @@ def problem(reply: httpx.Response, status: int) -> dict[str, Any]:
     body: dict[str, Any] = reply.json()
     assert body["status"] == status and body["detail"]
     return body
-
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -13,9 +13,23 @@ WHAT = "GET /customers/{ref}/timeline"
 
 def looked(api: Api, customer: str, key: str, times: int, **fields: Any) -> list[int]:
     """``times`` reads of the customer, recorded as the read paths record them."""
-    return [p for _ in range(times) for p in api.services.access.record([Access(
-        key=key, role="compliance", what=WHAT, interface="api", customer=customer,
-        fields=("profile", "timeline"), **fields)])]
+    return [
+        p
+        for _ in range(times)
+        for p in api.services.access.record(
+            [
+                Access(
+                    key=key,
+                    role="compliance",
+                    what=WHAT,
+                    interface="api",
+                    customer=customer,
+                    fields=("profile", "timeline"),
+                    **fields,
+                )
+            ]
+        )
+    ]
 
 
 def test_compliance_and_admins_read_who_looked_newest_first(api: Api) -> None:
@@ -30,10 +44,23 @@ def test_compliance_and_admins_read_who_looked_newest_first(api: Api) -> None:
             assert [r["position"] for r in body["data"]] == positions[::-1]
             assert body["next_cursor"] is None
             first = body["data"][0]
-            assert (first["key"], first["role"], first["customer"], first["what"],
-                    first["fields"], first["purpose"], first["interface"]) == (
-                key, "compliance", ref, WHAT, ["profile", "timeline"], "complaint 7 review",
-                "api")
+            assert (
+                first["key"],
+                first["role"],
+                first["customer"],
+                first["what"],
+                first["fields"],
+                first["purpose"],
+                first["interface"],
+            ) == (
+                key,
+                "compliance",
+                ref,
+                WHAT,
+                ["profile", "timeline"],
+                "complaint 7 review",
+                "api",
+            )
             assert len(first["hash"]) == len(first["previous"]) == 64
             assert len(http.get("/audit/access", params={"key": key}).json()["data"]) == 4
 
@@ -44,8 +71,10 @@ def test_the_access_log_pages_and_filters_by_time(api: Api) -> None:
     with api.as_("compliance") as http:
         seen, cursor = [], None
         while True:
-            page = http.get("/audit/access", params={"customer": ref, "limit": 2,
-                                                     **({"cursor": cursor} if cursor else {})})
+            page = http.get(
+                "/audit/access",
+                params={"customer": ref, "limit": 2, **({"cursor": cursor} if cursor else {})},
+            )
             assert page.status_code == 200, page.text
             seen += [r["position"] for r in page.json()["data"]]
             cursor = page.json()["next_cursor"]
@@ -60,8 +89,7 @@ def test_the_access_log_pages_and_filters_by_time(api: Api) -> None:
         assert [r["position"] for r in earlier["data"]] == positions[-2::-1]
         naive = problem(http.get("/audit/access", params={"since": "2025-01-01T00:00:00"}), 422)
         assert naive["where"] == "since"
-        assert problem(http.get("/audit/access", params={"cursor": "x!"}), 422)["where"] \
-            == "cursor"
+        assert problem(http.get("/audit/access", params={"cursor": "x!"}), 422)["where"] == "cursor"
         problem(http.get("/audit/access", params={"limit": 0}), 422)
 
 

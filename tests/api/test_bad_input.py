@@ -46,56 +46,88 @@ def refused(reply: Any, where: str, code: str = "invalid_request") -> dict[str, 
 
 # (path under the customer, body without the instant, the instant's field)
 INSTANTS = [
-    ("contacts", {"rep": "REP-A", "channel": "phone", "direction": "in", "subject": "hi"},
-     "occurred_at"),
+    (
+        "contacts",
+        {"rep": "REP-A", "channel": "phone", "direction": "in", "subject": "hi"},
+        "occurred_at",
+    ),
     ("promises", {"rep": "REP-A", "text": "call back"}, "due_by"),
     ("requests", {"kind": "info", "channel": "email", "rep": "REP-A"}, "respond_by"),
-    ("quotes", {"rep": "REP-A", "product": "tea", "unit_price": "10", "currency": "CNY"},
-     "valid_until"),
+    (
+        "quotes",
+        {"rep": "REP-A", "product": "tea", "unit_price": "10", "currency": "CNY"},
+        "valid_until",
+    ),
 ]
 
 
 @pytest.mark.parametrize("instant", [PAST_THE_START, PAST_THE_END])
 def test_an_instant_past_the_calendar_in_utc_is_refused_in_every_field(
-        api: Api, instant: str) -> None:
+    api: Api, instant: str
+) -> None:
     ref = fresh_customer(api)
     with api.as_("manager") as m, nothing_written(api):
         for path, body, field in INSTANTS:
-            found = refused(m.post(f"/customers/{ref}/{path}", json={**body, field: instant}),
-                            field)
+            found = refused(
+                m.post(f"/customers/{ref}/{path}", json={**body, field: instant}), field
+            )
             assert "outside the calendar in UTC" in found["detail"]
             assert "9999-12-31T23:59:59Z" in found["detail"]
-        campaign = {"ref": new_ref("CMP"), "name": "expo", "channel": "email",
-                    "budget": "10", "currency": "CNY", "starts_at": instant, "ends_at": at(9)}
+        campaign = {
+            "ref": new_ref("CMP"),
+            "name": "expo",
+            "channel": "email",
+            "budget": "10",
+            "currency": "CNY",
+            "starts_at": instant,
+            "ends_at": at(9),
+        }
         refused(m.post("/campaigns", json=campaign), "starts_at")
-        batch = m.post("/commands", json=[{"type": "log_contact", "customer": ref,
-                                           "rep": "REP-A", "channel": "phone",
-                                           "direction": "in", "subject": "hi",
-                                           "occurred_at": instant}])
+        batch = m.post(
+            "/commands",
+            json=[
+                {
+                    "type": "log_contact",
+                    "customer": ref,
+                    "rep": "REP-A",
+                    "channel": "phone",
+                    "direction": "in",
+                    "subject": "hi",
+                    "occurred_at": instant,
+                }
+            ],
+        )
         found = refused(batch, "commands[0]", "batch_refused")
         assert "log_contact: occurred_at: " in found["errors"][0]["message"]
 
 
 @pytest.mark.parametrize("instant", [PAST_THE_START, PAST_THE_END])
 def test_an_instant_past_the_calendar_is_refused_as_a_query_parameter(
-        api: Api, instant: str) -> None:
+    api: Api, instant: str
+) -> None:
     ref = fresh_customer(api)
     with api.as_("manager") as m, nothing_written(api):
         for name in ("since", "until"):
             refused(m.get(f"/customers/{ref}/timeline", params={name: instant}), name)
         refused(m.get("/service/inbox", params={"as_of": instant}), "as_of")
         refused(m.get("/reps/REP-A/dossier", params={"as_of": instant}), "as_of")
-        refused(m.get("/reps/REP-A/dossier/open_promises", params={"as_of": instant}),
-                "as_of")
+        refused(m.get("/reps/REP-A/dossier/open_promises", params={"as_of": instant}), "as_of")
     with api.as_("analyst") as analyst:  # reports read their dates themselves (a date alone)
         for name in ("as_known_at", "as_occurred_by"):
-            found = refused(analyst.get("/reports/retention", params={
-                "period": "2025", name: instant}), name, "invalid_command")
+            found = refused(
+                analyst.get("/reports/retention", params={"period": "2025", name: instant}),
+                name,
+                "invalid_command",
+            )
             assert "outside the calendar in UTC" in found["detail"]
-        refused(analyst.get("/reports/summary", params={"as_of": instant}), "as_of",
-                "invalid_command")
-        refused(analyst.get("/reports/retention/diff", params={"period": "2025", "a": instant}),
-                "a", "invalid_command")
+        refused(
+            analyst.get("/reports/summary", params={"as_of": instant}), "as_of", "invalid_command"
+        )
+        refused(
+            analyst.get("/reports/retention/diff", params={"period": "2025", "a": instant}),
+            "a",
+            "invalid_command",
+        )
 
 
 # -- paging cursors that this ledger never gave out -------------------------------------------
@@ -121,31 +153,38 @@ FORGED = {
 
 
 @pytest.mark.parametrize("forged", FORGED.values(), ids=FORGED.keys())
-def test_a_cursor_the_ledger_never_gave_out_is_refused_by_every_list(
-        api: Api, forged: str) -> None:
+def test_a_cursor_the_ledger_never_gave_out_is_refused_by_every_list(api: Api, forged: str) -> None:
     ref = fresh_customer(api)
     with api.as_("manager") as m, nothing_written(api):
         for path in ("timeline", "promises", "quotes"):
-            found = refused(m.get(f"/customers/{ref}/{path}", params={"cursor": forged}),
-                            "cursor", "invalid_command")
+            found = refused(
+                m.get(f"/customers/{ref}/{path}", params={"cursor": forged}),
+                "cursor",
+                "invalid_command",
+            )
             assert "next_cursor of the previous page" in found["detail"]
-        refused(m.get("/service/inbox", params={"cursor": forged}), "cursor",
-                "invalid_command")
+        refused(m.get("/service/inbox", params={"cursor": forged}), "cursor", "invalid_command")
         text_for_a_number = cursor(["2025-03-01T09:00:00.000000Z", "2"])  # occurred, version
-        refused(m.get(f"/customers/{ref}/timeline", params={"cursor": text_for_a_number}),
-                "cursor", "invalid_command")
+        refused(
+            m.get(f"/customers/{ref}/timeline", params={"cursor": text_for_a_number}),
+            "cursor",
+            "invalid_command",
+        )
     with api.as_("compliance") as c:
         for path in ("conflicts", "violations"):
-            refused(c.get(f"/compliance/{path}", params={"cursor": forged}), "cursor",
-                    "invalid_command")
+            refused(
+                c.get(f"/compliance/{path}", params={"cursor": forged}), "cursor", "invalid_command"
+            )
 
 
 def test_the_cursors_the_ledger_gives_out_still_page_through(api: Api) -> None:
     ref = fresh_customer(api)
     with api.as_("rep_a") as rep:
         for day in range(3):
-            made = rep.post(f"/customers/{ref}/promises", json={
-                "text": f"call {day}", "occurred_at": at(day), "due_by": at(30 + day)})
+            made = rep.post(
+                f"/customers/{ref}/promises",
+                json={"text": f"call {day}", "occurred_at": at(day), "due_by": at(30 + day)},
+            )
             assert made.status_code == 201, made.text
         position = made.json()["position"]
         seen: dict[str, list[Any]] = {"promises": [], "timeline": []}
@@ -171,11 +210,14 @@ HUGE = [10**20, 2**63, 10**9 + 1]
 def test_a_huge_offset_into_a_dossier_list_is_refused(api: Api, offset: int) -> None:
     with api.as_("manager") as m, nothing_written(api):
         for section in ("customers_owned", "open_promises", "handover"):
-            found = refused(m.get(f"/reps/REP-A/dossier/{section}",
-                                  params={"offset": offset}), "offset")
+            found = refused(
+                m.get(f"/reps/REP-A/dossier/{section}", params={"offset": offset}), "offset"
+            )
             assert "less than or equal to 1000000000" in found["detail"]
-        assert m.get("/reps/REP-A/dossier/customers_owned",
-                     params={"offset": 10**9}).json()["items"] == []  # the largest is read
+        assert (
+            m.get("/reps/REP-A/dossier/customers_owned", params={"offset": 10**9}).json()["items"]
+            == []
+        )  # the largest is read
         for path in ("/customers/CUST-x/promises", "/service/inbox", "/reps/REP-A/dossier"):
             refused(m.get(path, params={"limit": offset}), "limit")
 
@@ -196,11 +238,16 @@ def test_a_huge_offset_in_the_consoles_lists_is_refused(api: Api, offset: int) -
             page = console.get("/console/reps/REP-A/handover", params={name: offset})
             assert page.status_code == 422, page.text
             assert "less than or equal to 1000000000" in page.text
-        page = console.get("/console/reps/REP-A", params={"section": "customers_owned",
-                                                          "offset": offset})
+        page = console.get(
+            "/console/reps/REP-A", params={"section": "customers_owned", "offset": offset}
+        )
         assert page.status_code == 422, page.text
-        assert console.get("/console/reps/REP-A/handover",
-                           params={"owned": 10**9, "items": 10**9}).status_code == 200
+        assert (
+            console.get(
+                "/console/reps/REP-A/handover", params={"owned": 10**9, "items": 10**9}
+            ).status_code
+            == 200
+        )
 
 
 # -- reports at the calendar's edges ----------------------------------------------------------
@@ -217,38 +264,56 @@ def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_reports_at_the_calendars_edges_are_refused_saying_which_years(
-        api: Api, temp_dir: Path) -> None:
+    api: Api, temp_dir: Path
+) -> None:
     with api.as_("analyst") as analyst, nothing_written(api):
         for period in EDGE_PERIODS:
             for reading in ({}, {"as_known_at": "2030-01-01T00:00:00Z"}):
-                found = refused(analyst.get("/reports/retention",
-                                            params={"period": period, **reading}),
-                                "period", "invalid_command")
+                found = refused(
+                    analyst.get("/reports/retention", params={"period": period, **reading}),
+                    "period",
+                    "invalid_command",
+                )
                 assert "outside the years reports cover, 0001 to 9998" in found["detail"]
-            refused(analyst.get("/reports/retention/diff",
-                                params={"period": period, "a": "2030-01-01T00:00:00Z"}),
-                    "period", "invalid_command")
+            refused(
+                analyst.get(
+                    "/reports/retention/diff",
+                    params={"period": period, "a": "2030-01-01T00:00:00Z"},
+                ),
+                "period",
+                "invalid_command",
+            )
         for name in ("as_known_at", "as_occurred_by"):
-            found = refused(analyst.get("/reports/retention",
-                                        params={"period": "2025", name: LAST}),
-                            name, "invalid_command")
-            assert "past the last instant reports cover, 9998-12-31T23:59:59Z" \
-                in found["detail"]
+            found = refused(
+                analyst.get("/reports/retention", params={"period": "2025", name: LAST}),
+                name,
+                "invalid_command",
+            )
+            assert "past the last instant reports cover, 9998-12-31T23:59:59Z" in found["detail"]
         for name in ("summary", "churn-risk", "relationship"):
-            refused(analyst.get(f"/reports/{name}", params={"as_of": LAST}), "as_of",
-                    "invalid_command")
+            refused(
+                analyst.get(f"/reports/{name}", params={"as_of": LAST}), "as_of", "invalid_command"
+            )
         for name in ("a", "b"):
-            refused(analyst.get("/reports/retention/diff", params={
-                "period": "2025", "a": "2030-01-01T00:00:00Z", name: LAST}), name,
-                "invalid_command")
-        last = analyst.get("/reports/retention", params={
-            "period": "9998-Q4", "as_known_at": "9998-12-31T23:59:59Z"})
+            refused(
+                analyst.get(
+                    "/reports/retention/diff",
+                    params={"period": "2025", "a": "2030-01-01T00:00:00Z", name: LAST},
+                ),
+                name,
+                "invalid_command",
+            )
+        last = analyst.get(
+            "/reports/retention",
+            params={"period": "9998-Q4", "as_known_at": "9998-12-31T23:59:59Z"},
+        )
         assert last.status_code == 200, last.text
     assert [p.name for p in temp_dir.iterdir()] == []  # no replay's folder left behind
 
 
 def test_the_consoles_report_page_and_csv_refuse_the_calendars_edges(
-        api: Api, temp_dir: Path) -> None:
+    api: Api, temp_dir: Path
+) -> None:
     with signed_in(api, "analyst") as console, nothing_written(api):
         for period in EDGE_PERIODS:
             for reading in ({"reading": "now"}, {"reading": "known", "at": "2030-01-01"}):
@@ -258,9 +323,13 @@ def test_the_consoles_report_page_and_csv_refuse_the_calendars_edges(
                 assert "outside the years reports cover" in page.text
                 download = console.get("/console/reports.csv", params=form)
                 assert download.status_code == 422, download.text
-        for form in ({"reading": "known", "at": LAST}, {"reading": "occurred", "at": LAST},
-                     {"diff_a": LAST}, {"diff_a": "2030-01-01", "diff_b": LAST},
-                     {"as_of": LAST, "name": "summary"}):
+        for form in (
+            {"reading": "known", "at": LAST},
+            {"reading": "occurred", "at": LAST},
+            {"diff_a": LAST},
+            {"diff_a": "2030-01-01", "diff_b": LAST},
+            {"as_of": LAST, "name": "summary"},
+        ):
             form = {"name": "retention", "period": "2025", **form}
             for path, extra in (("/console/reports", {"run": "1"}), ("/console/reports.csv", {})):
                 page = console.get(path, params={**form, **extra})
@@ -278,36 +347,56 @@ def nested(depth: int, leaf: str = '"x"') -> str:
 
 
 @pytest.mark.parametrize("depth", [2, 400])
-def test_a_corrected_value_nested_deep_is_refused_naming_its_field(
-        api: Api, depth: int) -> None:
+def test_a_corrected_value_nested_deep_is_refused_naming_its_field(api: Api, depth: int) -> None:
     ref = fresh_customer(api)
     with api.as_("manager") as m:
-        bought = m.post(f"/customers/{ref}/purchases",
-                        json={"order_id": "O-1", "amount": "10", "currency": "CNY"})
+        bought = m.post(
+            f"/customers/{ref}/purchases",
+            json={"order_id": "O-1", "amount": "10", "currency": "CNY"},
+        )
         assert bought.status_code == 201, bought.text
         json_body = {"content-type": "application/json"}
         with nothing_written(api):
-            body = ('{"entry_id": "O-1", "reason": "typo", "fields": {"summary": '
-                    f'{nested(depth)}}}}}')
-            found = refused(m.post(f"/customers/{ref}/corrections", content=body,
-                                   headers=json_body), "fields.summary")
+            body = (
+                f'{{"entry_id": "O-1", "reason": "typo", "fields": {{"summary": {nested(depth)}}}}}'
+            )
+            found = refused(
+                m.post(f"/customers/{ref}/corrections", content=body, headers=json_body),
+                "fields.summary",
+            )
             assert "nests maps or lists too deep" in found["detail"]
-            batch = (f'[{{"type": "correct_entry", "customer": "{ref}", "entry_id": "O-1", '
-                     f'"reason": "typo", "fields": {{"amount": {nested(depth)}}}}}]')
-            found = refused(m.post("/commands", content=batch, headers=json_body),
-                            "commands[0]", "batch_refused")
-            assert "correct_entry: fields.amount: nests maps or lists too deep" \
-                in found["detail"]
-            other = (f'[{{"type": "log_contact", "customer": "{ref}", "rep": "REP-A", '
-                     f'"channel": "phone", "direction": "in", "subject": {nested(depth)}}}]')
-            refused(m.post("/commands", content=other, headers=json_body), "commands[0]",
-                    "batch_refused")
-        survey = m.post(f"/customers/{ref}/satisfaction",
-                        json={"items": {"delivery": "satisfied"}, "survey_id": "S-1"})
+            batch = (
+                f'[{{"type": "correct_entry", "customer": "{ref}", "entry_id": "O-1", '
+                f'"reason": "typo", "fields": {{"amount": {nested(depth)}}}}}]'
+            )
+            found = refused(
+                m.post("/commands", content=batch, headers=json_body),
+                "commands[0]",
+                "batch_refused",
+            )
+            assert "correct_entry: fields.amount: nests maps or lists too deep" in found["detail"]
+            other = (
+                f'[{{"type": "log_contact", "customer": "{ref}", "rep": "REP-A", '
+                f'"channel": "phone", "direction": "in", "subject": {nested(depth)}}}]'
+            )
+            refused(
+                m.post("/commands", content=other, headers=json_body),
+                "commands[0]",
+                "batch_refused",
+            )
+        survey = m.post(
+            f"/customers/{ref}/satisfaction",
+            json={"items": {"delivery": "satisfied"}, "survey_id": "S-1"},
+        )
         assert survey.status_code == 201, survey.text
-        corrected = m.post(f"/customers/{ref}/corrections", json={
-            "entry_id": "S-1", "reason": "misread", "fields": {"items": {
-                "delivery": "very_satisfied"}}})
+        corrected = m.post(
+            f"/customers/{ref}/corrections",
+            json={
+                "entry_id": "S-1",
+                "reason": "misread",
+                "fields": {"items": {"delivery": "very_satisfied"}},
+            },
+        )
         assert corrected.status_code == 201, corrected.text  # the one map in a map
 
 
@@ -316,8 +405,9 @@ def test_a_body_nested_too_deep_to_read_is_refused(api: Api) -> None:
     json_body = {"content-type": "application/json"}
     with api.as_("manager") as m, nothing_written(api):
         for path in (f"/customers/{ref}/corrections", "/commands"):
-            found = refused(m.post(path, content=nested(100_000), headers=json_body), "body",
-                            "invalid_body")
+            found = refused(
+                m.post(path, content=nested(100_000), headers=json_body), "body", "invalid_body"
+            )
             assert "nests too deep to read" in found["detail"]
 
 
@@ -330,8 +420,10 @@ def test_a_horizon_without_figures_is_refused(api: Api, horizon: str) -> None:
     with api.as_("analyst") as analyst, nothing_written(api):
         found = problem(analyst.get("/reports/churn-risk", params=asked), 422)
         assert found["where"] == "horizon", found
-        diff = problem(analyst.get("/reports/churn-risk/diff", params={
-            **asked, "a": "2025-06-01T00:00:00Z"}), 422)
+        diff = problem(
+            analyst.get("/reports/churn-risk/diff", params={**asked, "a": "2025-06-01T00:00:00Z"}),
+            422,
+        )
         assert diff["where"] == "horizon", diff
         if horizon not in ("nan", "-inf", "0"):  # those the parameter's own bound refuses
             assert "at most a century (36,525 days)" in found["detail"]
@@ -357,46 +449,83 @@ def test_a_look_alike_reference_is_the_same_customer_everywhere(api: Api) -> Non
         with nothing_written(api):
             again = problem(m.post("/customers", json={"ref": ref, "name": "王伟"}), 409)
             assert again["code"] == "duplicate_reference"
-        logged = m.post(f"/customers/{wide}/contacts", json={
-            "rep": full_width("REP-A"), "channel": "phone", "direction": "in",
-            "subject": "hi"})
+        logged = m.post(
+            f"/customers/{wide}/contacts",
+            json={
+                "rep": full_width("REP-A"),
+                "channel": "phone",
+                "direction": "in",
+                "subject": "hi",
+            },
+        )
         assert logged.status_code == 201, logged.text
         position = logged.json()["position"]
         assert m.get(f"/customers/{wide}").json()["version"] == 2
         for path in ("timeline", "promises", "quotes"):
-            found = m.get(f"/customers/{wide}/{path}", params={
-                "min_position": position, "rep": full_width("REP-A")})
+            found = m.get(
+                f"/customers/{wide}/{path}",
+                params={"min_position": position, "rep": full_width("REP-A")},
+            )
             assert found.status_code == 200, found.text
         lines = m.get(f"/customers/{ref}/timeline").json()["data"]
         assert [line["kind"] for line in lines] == ["Registered", "ContactLogged"]
         dossier = m.get(f"/reps/{full_width('REP-A')}/dossier").json()
         assert ref in {row["customer"] for row in dossier["customers_owned"]}
     with api.as_("rep_a") as rep:  # a key's rep, and the rep a command names, agree
-        assert rep.post(f"/customers/{wide}/contacts", json={
-            "rep": "REP-A", "channel": "phone", "direction": "out",
-            "subject": "back"}).status_code == 201
+        assert (
+            rep.post(
+                f"/customers/{wide}/contacts",
+                json={"rep": "REP-A", "channel": "phone", "direction": "out", "subject": "back"},
+            ).status_code
+            == 201
+        )
 
 
-UNSEEN = {"zero-width space": "\u200b", "byte-order mark": "\ufeff",
-          "a control character": "\x01", "right-to-left mark": "\u200f"}
+UNSEEN = {
+    "zero-width space": "\u200b",
+    "byte-order mark": "\ufeff",
+    "a control character": "\x01",
+    "right-to-left mark": "\u200f",
+}
 
 
 @pytest.mark.parametrize("char", UNSEEN.values(), ids=UNSEEN.keys())
-def test_a_reference_holding_a_character_nobody_can_see_is_refused(
-        api: Api, char: str) -> None:
+def test_a_reference_holding_a_character_nobody_can_see_is_refused(api: Api, char: str) -> None:
     ref = fresh_customer(api)
     hidden = f"{ref[:6]}{char}{ref[6:]}"
     with api.as_("manager") as m, nothing_written(api):
         found = refused(m.post("/customers", json={"ref": hidden, "name": "x"}), "ref")
         assert f"cannot hold U+{ord(char):04X}" in found["detail"]
-        refused(m.post("/customers", json={"ref": new_ref(), "name": "x",
-                                            "owner": f"REP-A{char}"}), "owner")
-        refused(m.post(f"/customers/{ref}/contacts", json={
-            "rep": "REP-A", "channel": "phone", "direction": "in", "subject": "hi",
-            "contact_id": f"C{char}1"}), "contact_id")
-        batch = m.post("/commands", json=[{"type": "log_contact", "customer": hidden,
-                                           "rep": "REP-A", "channel": "phone",
-                                           "direction": "in", "subject": "hi"}])
+        refused(
+            m.post("/customers", json={"ref": new_ref(), "name": "x", "owner": f"REP-A{char}"}),
+            "owner",
+        )
+        refused(
+            m.post(
+                f"/customers/{ref}/contacts",
+                json={
+                    "rep": "REP-A",
+                    "channel": "phone",
+                    "direction": "in",
+                    "subject": "hi",
+                    "contact_id": f"C{char}1",
+                },
+            ),
+            "contact_id",
+        )
+        batch = m.post(
+            "/commands",
+            json=[
+                {
+                    "type": "log_contact",
+                    "customer": hidden,
+                    "rep": "REP-A",
+                    "channel": "phone",
+                    "direction": "in",
+                    "subject": "hi",
+                }
+            ],
+        )
         refused(batch, "commands[0]", "batch_refused")
         refused(m.get(f"/customers/{quote(hidden)}"), "ref")
         refused(m.get(f"/customers/{quote(hidden)}/timeline"), "ref")
@@ -426,22 +555,32 @@ def test_a_nul_in_a_path_or_query_parameter_is_refused(api: Api) -> None:
     ref = fresh_customer(api)
     nul = "a\x00"
     with api.as_("manager") as m, nothing_written(api):
-        refused(m.get(f"/customers/{ref}/timeline", params={"kind": nul}), "kind",
-                "invalid_command")
-        refused(m.get(f"/customers/{ref}/quotes", params={"cursor": nul}), "cursor",
-                "invalid_command")
+        refused(
+            m.get(f"/customers/{ref}/timeline", params={"kind": nul}), "kind", "invalid_command"
+        )
+        refused(
+            m.get(f"/customers/{ref}/quotes", params={"cursor": nul}), "cursor", "invalid_command"
+        )
     with api.as_("analyst") as analyst:
-        refused(analyst.get("/reports/summary", params={
-            "as_of": "2025-01-01T00:00:00Z", "currency": nul}), "currency", "invalid_command")
+        refused(
+            analyst.get(
+                "/reports/summary", params={"as_of": "2025-01-01T00:00:00Z", "currency": nul}
+            ),
+            "currency",
+            "invalid_command",
+        )
     with api.as_("admin") as admin:
         refused(admin.post(f"/keys/{quote(nul)}/revoke"), "name", "invalid_command")
-        refused(admin.post("/keys", json={"name": nul, "role": "analyst"}), "name",
-                "invalid_command")
+        refused(
+            admin.post("/keys", json={"name": nul, "role": "analyst"}), "name", "invalid_command"
+        )
         assert nul not in {key["name"] for key in admin.get("/keys").json()}
     with signed_in(api, "manager") as console:
-        for path, params in (("/console/customers", {"q": nul}),
-                             (f"/console/customers/{ref}", {"kind": nul}),
-                             ("/console/reps/REP-A/handover", {"moved": nul})):
+        for path, params in (
+            ("/console/customers", {"q": nul}),
+            (f"/console/customers/{ref}", {"kind": nul}),
+            ("/console/reps/REP-A/handover", {"moved": nul}),
+        ):
             page = console.get(path, params=params)
             assert page.status_code == 422 and "NUL character" in page.text, page.text
     with httpx.Client(base_url=api.url, timeout=30) as visitor:

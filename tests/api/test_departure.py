@@ -12,8 +12,12 @@ def hired(api: Api) -> tuple[str, str]:
     """A new rep in REP-M's team, and a key that acts as them."""
     rep = new_ref("REP")
     with api.as_("admin") as admin:
-        assert admin.post("/reps", json={"ref": rep, "name": "Leaves", "team": "east",
-                                         "manager": "REP-M"}).status_code == 201
+        assert (
+            admin.post(
+                "/reps", json={"ref": rep, "name": "Leaves", "team": "east", "manager": "REP-M"}
+            ).status_code
+            == 201
+        )
     return rep, api.key(f"key-{rep}", "rep", rep)
 
 
@@ -26,12 +30,19 @@ def test_a_departed_reps_keys_and_console_sessions_end(api: Api) -> None:
         assert browser.post("/console/signin", data={"api_key": token}).status_code == 303
         assert browser.get("/console/customers").status_code == 200
         with api.as_("manager") as manager:
-            assert manager.post(f"/reps/{rep}/departure",
-                                json={"reason": "moved abroad"}).status_code == 201
+            assert (
+                manager.post(f"/reps/{rep}/departure", json={"reason": "moved abroad"}).status_code
+                == 201
+            )
         refused = problem(mine.get(f"/customers/{ref}"), 401)
         assert f"acts as {rep}, who departed on" in refused["detail"]
-        problem(mine.post(f"/customers/{ref}/contacts", json={
-            "rep": rep, "channel": "phone", "direction": "out", "subject": "bye"}), 401)
+        problem(
+            mine.post(
+                f"/customers/{ref}/contacts",
+                json={"rep": rep, "channel": "phone", "direction": "out", "subject": "bye"},
+            ),
+            401,
+        )
         session = browser.get("/console/customers")
         assert session.status_code in (302, 303, 307)  # back to signing in
         assert "/console/signin" in session.headers["location"]
@@ -47,7 +58,11 @@ def test_a_departure_dated_ahead_ends_access_only_then(api: Api) -> None:
     ref = fresh_customer(api, owner=rep)
     leaving = (datetime.now(timezone.utc) + timedelta(days=3)).isoformat()
     with api.as_("manager") as manager:
-        assert manager.post(f"/reps/{rep}/departure", json={
-            "reason": "notice given", "occurred_at": leaving}).status_code == 201
+        assert (
+            manager.post(
+                f"/reps/{rep}/departure", json={"reason": "notice given", "occurred_at": leaving}
+            ).status_code
+            == 201
+        )
     with api.as_(None, Authorization=f"Bearer {token}") as mine:
         assert mine.get(f"/customers/{ref}").status_code == 200

@@ -21,9 +21,16 @@ from tests.conftest import POSTGRES_URL, at
 def test_invalid_input_names_each_invalid_field(api: Api) -> None:
     ref = fresh_customer(api)
     with api.as_("manager") as m:
-        reply = m.post(f"/customers/{ref}/quotes",
-                       json={"rep": "REP-A", "product": "tea", "unit_price": "-3",
-                             "currency": "yen", "valid_until": "soon"})
+        reply = m.post(
+            f"/customers/{ref}/quotes",
+            json={
+                "rep": "REP-A",
+                "product": "tea",
+                "unit_price": "-3",
+                "currency": "yen",
+                "valid_until": "soon",
+            },
+        )
         found = problem(reply, 422)
         fields = {e["field"] for e in found["errors"]}
         assert fields == {"body.unit_price", "body.currency", "body.valid_until"}
@@ -44,9 +51,10 @@ def test_a_rule_of_the_ledger_is_named_and_refused_with_409(api: Api) -> None:
 def test_unknown_references_are_404(api: Api) -> None:
     with api.as_("manager") as m:
         assert problem(m.get("/customers/CUST-nobody"), 404)["code"] == "unknown_reference"
-        missing = m.post("/customers/CUST-nobody/contacts",
-                         json={"rep": "REP-A", "channel": "phone", "direction": "in",
-                               "subject": "hello"})
+        missing = m.post(
+            "/customers/CUST-nobody/contacts",
+            json={"rep": "REP-A", "channel": "phone", "direction": "in", "subject": "hello"},
+        )
         problem(missing, 404)
         ref = fresh_customer(api)
         problem(m.post(f"/customers/{ref}/quotes/Q-none/accept"), 404)
@@ -61,19 +69,26 @@ def test_a_version_conflict_is_409_and_a_stale_if_match_is_412(api: Api) -> None
         assert etag == '"1"'
         first = m.post(f"/customers/{ref}/contacts", json=contact, headers={"If-Match": etag})
         assert first.status_code == 201 and first.headers["ETag"] == '"2"'
-        stale = problem(m.post(f"/customers/{ref}/contacts", json=contact,
-                               headers={"If-Match": etag}), 412)
+        stale = problem(
+            m.post(f"/customers/{ref}/contacts", json=contact, headers={"If-Match": etag}), 412
+        )
         assert stale["where"] == "If-Match"
-        conflict = problem(m.post(f"/customers/{ref}/contacts",
-                                  json={**contact, "expected_version": 1}), 409)
+        conflict = problem(
+            m.post(f"/customers/{ref}/contacts", json={**contact, "expected_version": 1}), 409
+        )
         assert conflict["code"] == "version_conflict"
         assert m.get(f"/customers/{ref}").json()["version"] == 2
 
 
 def test_an_oversized_body_is_refused_with_413(api: Api) -> None:
     ref = fresh_customer(api)
-    huge = {"rep": "REP-A", "channel": "phone", "direction": "in", "subject": "x",
-            "summary": "字" * 600_000}
+    huge = {
+        "rep": "REP-A",
+        "channel": "phone",
+        "direction": "in",
+        "subject": "x",
+        "summary": "字" * 600_000,
+    }
     with api.as_("manager") as m:
         found = problem(m.post(f"/customers/{ref}/contacts", json=huge), 413)
         assert found["where"] == "body"
@@ -84,8 +99,11 @@ def test_an_oversized_body_is_refused_with_413(api: Api) -> None:
                 yield b"x" * 4096
             yield b'"}'
 
-        streamed = m.post(f"/customers/{ref}/contacts", content=chunks(),
-                          headers={"content-type": "application/json"})
+        streamed = m.post(
+            f"/customers/{ref}/contacts",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
         problem(streamed, 413)
         assert m.get(f"/customers/{ref}").json()["version"] == 1
 
@@ -107,7 +125,8 @@ def test_a_missing_invalid_or_revoked_key_is_401(api: Api) -> None:
 
 
 def test_an_unreachable_database_is_503_with_retry_after_and_writes_nothing(
-        request: pytest.FixtureRequest, tmp_path: Path, store_kind: str) -> None:
+    request: pytest.FixtureRequest, tmp_path: Path, store_kind: str
+) -> None:
     if store_kind == "sqlite":
         settings = Settings(data_dir=tmp_path / "var", database_url=None, sqlite_lock_timeout=1)
     else:
@@ -115,8 +134,9 @@ def test_an_unreachable_database_is_503_with_retry_after_and_writes_nothing(
         with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
             admin.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
         request.addfinalizer(lambda: drop(role, schema))
-        settings = Settings(database_url=POSTGRES_URL.replace("postgres@", f"{role}@"),
-                            database_schema=schema)
+        settings = Settings(
+            database_url=POSTGRES_URL.replace("postgres@", f"{role}@"), database_schema=schema
+        )
     server, services = serve(settings, follow=False)
     try:
         token = services.keys.create("ops", "admin")[1]
@@ -161,8 +181,9 @@ def unreachable(kind: str, settings: Settings, role: str) -> Iterator[None]:
         return
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f"ALTER ROLE {role} NOLOGIN")
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE usename = %s", (role,))
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+        )
     try:
         yield
     finally:
@@ -173,6 +194,7 @@ def unreachable(kind: str, settings: Settings, role: str) -> Iterator[None]:
 def drop(role: str, schema: str) -> None:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE usename = %s", (role,))
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+        )
         admin.execute(f"DROP ROLE IF EXISTS {role}")

@@ -12,8 +12,7 @@ from tests.conftest import fresh_store
 CONTACT = {"rep": "REP-A", "channel": "phone", "direction": "out", "subject": "call"}
 
 
-def test_a_repeated_request_with_an_idempotency_key_returns_the_first_response(
-        api: Api) -> None:
+def test_a_repeated_request_with_an_idempotency_key_returns_the_first_response(api: Api) -> None:
     ref = fresh_customer(api)
     with api.as_("manager") as m:
         headers = {"Idempotency-Key": "call-7731"}
@@ -23,8 +22,9 @@ def test_a_repeated_request_with_an_idempotency_key_returns_the_first_response(
         assert again.json() == first.json()
         assert again.headers["Idempotent-Replayed"] == "true"
         assert "Idempotent-Replayed" not in first.headers
-        changed = m.post(f"/customers/{ref}/contacts", json={**CONTACT, "subject": "other"},
-                         headers=headers)
+        changed = m.post(
+            f"/customers/{ref}/contacts", json={**CONTACT, "subject": "other"}, headers=headers
+        )
         assert problem(changed, 422)["code"] == "command_id_reused"
         assert m.get(f"/customers/{ref}").json()["entries"] == {"contact": 1}
 
@@ -41,8 +41,10 @@ def test_idempotency_keys_belong_to_the_key_that_sent_them(api: Api) -> None:
 
 def test_a_batch_retried_with_its_key_writes_nothing_more(api: Api) -> None:
     ref = fresh_customer(api)
-    batch = [{"type": "log_contact", "customer": ref, **CONTACT},
-             {"type": "log_contact", "customer": ref, **CONTACT, "subject": "again"}]
+    batch = [
+        {"type": "log_contact", "customer": ref, **CONTACT},
+        {"type": "log_contact", "customer": ref, **CONTACT, "subject": "again"},
+    ]
     with api.as_("manager") as m:
         first = m.post("/commands", json=batch, headers={"Idempotency-Key": "b-1"})
         again = m.post("/commands", json=batch, headers={"Idempotency-Key": "b-1"})
@@ -58,19 +60,23 @@ def test_a_read_waits_for_the_position_a_write_returned(api: Api) -> None:
     ref = fresh_customer(api)
     with api.as_("manager") as m:
         for n in range(5):
-            written = m.post(f"/customers/{ref}/promises",
-                             json={"rep": "REP-A", "text": f"promise {n}",
-                                   "due_by": "2030-01-01T00:00:00Z"}).json()
-        seen = m.get(f"/customers/{ref}/promises",
-                     params={"min_position": written["position"]}).json()["data"]
+            written = m.post(
+                f"/customers/{ref}/promises",
+                json={"rep": "REP-A", "text": f"promise {n}", "due_by": "2030-01-01T00:00:00Z"},
+            ).json()
+        seen = m.get(
+            f"/customers/{ref}/promises", params={"min_position": written["position"]}
+        ).json()["data"]
         assert [p["text"] for p in seen] == [f"promise {n}" for n in range(5)]
-        future = m.get(f"/customers/{ref}/promises",
-                       params={"min_position": written["position"] + 1_000_000})
+        future = m.get(
+            f"/customers/{ref}/promises", params={"min_position": written["position"] + 1_000_000}
+        )
         assert "beyond the log" in problem(future, 422)["detail"]
 
 
 def test_a_view_that_does_not_catch_up_in_time_is_503_with_retry_after(
-        store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    store_kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     for settings in fresh_store(request, tmp_path, store_kind):
         server, services = serve(settings, follow=False, max_wait=0.5)  # no projections
         try:
@@ -79,8 +85,9 @@ def test_a_view_that_does_not_catch_up_in_time_is_503_with_retry_after(
                 hired = admin.post("/reps", json={"ref": "REP-1", "name": "A", "team": "t"})
                 api.tokens["rep"] = api.key("r", "rep", "REP-1")
             with api.as_("rep") as rep:
-                behind = rep.get("/reps/REP-1/dossier",
-                                 params={"min_position": hired.json()["position"]})
+                behind = rep.get(
+                    "/reps/REP-1/dossier", params={"min_position": hired.json()["position"]}
+                )
             found = problem(behind, 503)
             assert found["code"] == "view_behind" and found["where"] == "min_position"
             assert behind.headers["Retry-After"].isdigit()
@@ -92,12 +99,17 @@ def test_lists_are_paged_by_cursor(api: Api) -> None:
     ref = fresh_customer(api)
     with api.as_("manager") as m:
         for n in range(5):
-            position = m.post(f"/customers/{ref}/contacts",
-                              json={**CONTACT, "subject": f"call {n}"}).json()["position"]
+            position = m.post(
+                f"/customers/{ref}/contacts", json={**CONTACT, "subject": f"call {n}"}
+            ).json()["position"]
         pages, cursor = [], None
         while True:
-            params = {"limit": 2, "min_position": position, "kind": "ContactLogged",
-                      **({"cursor": cursor} if cursor else {})}
+            params = {
+                "limit": 2,
+                "min_position": position,
+                "kind": "ContactLogged",
+                **({"cursor": cursor} if cursor else {}),
+            }
             page = m.get(f"/customers/{ref}/timeline", params=params).json()
             pages.append([line["details"]["subject"] for line in page["data"]])
             cursor = page["next_cursor"]

@@ -43,9 +43,13 @@ def version_of(api: Api, ref: str) -> int:
 def expected(role: str, command: str) -> int:
     """What a key of this role gets writing to a customer outside its reach (or unknown):
     403 for a command its role never runs, else 404."""
-    runs = {"rep": INTERACTIONS, "manager": INTERACTIONS | MANAGING,
-            "compliance": CORRECTIONS | {"erase_personal_data"},
-            "admin": {"erase_personal_data"}, "analyst": set()}[role]
+    runs = {
+        "rep": INTERACTIONS,
+        "manager": INTERACTIONS | MANAGING,
+        "compliance": CORRECTIONS | {"erase_personal_data"},
+        "admin": {"erase_personal_data"},
+        "analyst": set(),
+    }[role]
     return 404 if command in runs else 403
 
 
@@ -68,8 +72,9 @@ def test_no_write_reaches_a_customer_outside_the_keys_reach(api: Api, who: str) 
             nowhere = attempt(client, route, unknown, acting)
             assert there.status_code == status, (route.command, there.text)
             assert nowhere.status_code == status, (route.command, nowhere.text)
-            assert there.json()["detail"].replace(outside, "?") == \
-                nowhere.json()["detail"].replace(unknown, "?")
+            assert there.json()["detail"].replace(outside, "?") == nowhere.json()["detail"].replace(
+                unknown, "?"
+            )
     assert version_of(api, outside) == before
     if role in ("rep", "manager"):
         with api.as_(who) as client:
@@ -83,13 +88,16 @@ def test_a_rep_reaches_their_own_customers_and_no_others(api: Api) -> None:
         assert logged.status_code == 201
         assert rep.get(f"/customers/{mine}").status_code == 200
         position = logged.json()["position"]
-        assert rep.get(f"/customers/{mine}/timeline",
-                       params={"min_position": position}).status_code == 200
+        assert (
+            rep.get(f"/customers/{mine}/timeline", params={"min_position": position}).status_code
+            == 200
+        )
         for path in ("", "/timeline", "/promises", "/quotes"):
             unknown = problem(rep.get(f"/customers/CUST-NEVER{path}"), 404)
             hidden = problem(rep.get(f"/customers/{theirs}{path}"), 404)
-            assert hidden["detail"].replace(theirs, "X") == \
-                unknown["detail"].replace("CUST-NEVER", "X")
+            assert hidden["detail"].replace(theirs, "X") == unknown["detail"].replace(
+                "CUST-NEVER", "X"
+            )
         # The hijack: writing to another rep's customer is refused, and gives no access.
         hijack = rep.patch(f"/customers/{theirs}", json={"email": "hijack@evil.example"})
         assert problem(hijack, 404)["where"] == "ref"
@@ -106,26 +114,28 @@ def test_a_rep_reaches_their_own_customers_and_no_others(api: Api) -> None:
         # A rep's new customer is their own, whoever they name.
         new = rep.post("/customers", json={"ref": new_ref(), "name": "Zhou"})
         assert new.status_code == 201
-        problem(rep.post("/customers", json={"ref": new_ref(), "name": "Q", "owner": "REP-C"}),
-                403)
+        problem(rep.post("/customers", json={"ref": new_ref(), "name": "Q", "owner": "REP-C"}), 403)
     with api.as_("compliance") as c:
         assert c.get(f"/customers/{theirs}").json()["profile"]["email"] == "wang@example.com"
         assert c.get(f"/customers/{new.json()['ref']}").json()["owner"] == "REP-A"
 
 
-def test_work_given_to_a_rep_or_a_place_on_the_team_lets_them_reach_the_customer(
-        api: Api) -> None:
+def test_work_given_to_a_rep_or_a_place_on_the_team_lets_them_reach_the_customer(api: Api) -> None:
     ref = fresh_customer(api, owner="REP-B")
     with api.as_("rep_a") as rep:
         problem(rep.get(f"/customers/{ref}"), 404)
     with api.as_("manager") as m:
-        request = m.post(f"/customers/{ref}/requests", json={
-            "kind": "callback", "channel": "phone", "respond_by": at(900), "rep": "REP-A"})
+        request = m.post(
+            f"/customers/{ref}/requests",
+            json={"kind": "callback", "channel": "phone", "respond_by": at(900), "rep": "REP-A"},
+        )
         assert request.status_code == 201, request.text
     with api.as_("rep_a") as rep:  # responsible for the request: reaches the customer
         assert rep.get(f"/customers/{ref}").status_code == 200
-        answered = rep.post(f"/customers/{ref}/requests/{request.json()['entry_id']}/answer",
-                            json={"channel": "phone"})
+        answered = rep.post(
+            f"/customers/{ref}/requests/{request.json()['entry_id']}/answer",
+            json={"channel": "phone"},
+        )
         assert answered.status_code == 201, answered.text
         problem(rep.get(f"/customers/{ref}"), 404)  # the work done, the reach ends
     with api.as_("manager") as m:
@@ -133,14 +143,15 @@ def test_work_given_to_a_rep_or_a_place_on_the_team_lets_them_reach_the_customer
         assert added.status_code == 201, added.text
     with api.as_("rep_a") as rep:
         assert rep.post(f"/customers/{ref}/contacts", json=CONTACT).status_code == 201
-        problem(rep.post(f"/customers/{ref}/team-members",
-                         json={"rep": "REP-A", "reason": "x"}), 403)
+        problem(
+            rep.post(f"/customers/{ref}/team-members", json={"rep": "REP-A", "reason": "x"}), 403
+        )
     with api.as_("manager") as m:
-        removed = m.post(f"/customers/{ref}/team-members/removal",
-                         json={"rep": "REP-A", "reason": "done"})
+        removed = m.post(
+            f"/customers/{ref}/team-members/removal", json={"rep": "REP-A", "reason": "done"}
+        )
         assert removed.status_code == 201, removed.text
-        problem(m.post(f"/customers/{ref}/team-members", json={"rep": "REP-C", "reason": "x"}),
-                403)
+        problem(m.post(f"/customers/{ref}/team-members", json={"rep": "REP-C", "reason": "x"}), 403)
     with api.as_("rep_a") as rep:
         problem(rep.get(f"/customers/{ref}/timeline"), 404)
 
@@ -155,15 +166,18 @@ def test_a_manager_sees_and_runs_their_team(api: Api) -> None:
         assert m.get("/reps/REP-B/dossier").status_code == 200
         problem(m.get("/reps/REP-C/dossier"), 403)
         problem(m.post("/reps/REP-C/departure", json={"reason": "not mine"}), 403)
-        problem(m.post("/reps", json={"ref": new_ref("REP"), "name": "X", "team": "t",
-                                      "manager": "REP-C"}), 403)
+        problem(
+            m.post(
+                "/reps", json={"ref": new_ref("REP"), "name": "X", "team": "t", "manager": "REP-C"}
+            ),
+            403,
+        )
         problem(m.post(f"/customers/{ref}/erasure", json={"reason": "asked"}), 403)
         assert m.get("/service/inbox", params={"rep": "REP-B"}).status_code == 200
         problem(m.get("/service/inbox", params={"rep": "REP-C"}), 403)
 
 
-def test_compliance_reads_everything_and_writes_only_corrections_and_erasure(
-        api: Api) -> None:
+def test_compliance_reads_everything_and_writes_only_corrections_and_erasure(api: Api) -> None:
     ref = fresh_customer(api, owner="REP-C")
     with api.as_("rep_c") as rep:
         contact = rep.post(f"/customers/{ref}/contacts", json=CONTACT).json()["entry_id"]
@@ -173,29 +187,48 @@ def test_compliance_reads_everything_and_writes_only_corrections_and_erasure(
         assert c.get("/compliance/conflicts").status_code == 200
         assert c.get("/compliance/violations").status_code == 200
         assert c.get("/service/inbox").status_code == 200
-        fixed = c.post(f"/customers/{ref}/corrections",
-                       json={"entry_id": contact, "fields": {"subject": "pricing call"},
-                             "reason": "wrong subject"})
+        fixed = c.post(
+            f"/customers/{ref}/corrections",
+            json={
+                "entry_id": contact,
+                "fields": {"subject": "pricing call"},
+                "reason": "wrong subject",
+            },
+        )
         assert fixed.status_code == 201, fixed.text
-        assert c.post(f"/customers/{ref}/retractions",
-                      json={"entry_id": contact, "reason": "duplicate"}).status_code == 201
-        refused = c.post(f"/customers/{ref}/promises",
-                         json={"rep": "REP-C", "text": "x", "due_by": at(900)})
+        assert (
+            c.post(
+                f"/customers/{ref}/retractions", json={"entry_id": contact, "reason": "duplicate"}
+            ).status_code
+            == 201
+        )
+        refused = c.post(
+            f"/customers/{ref}/promises", json={"rep": "REP-C", "text": "x", "due_by": at(900)}
+        )
         assert "make_promise" in problem(refused, 403)["detail"]
         problem(c.post("/keys", json={"name": "x", "role": "admin"}), 403)
-        problem(c.post("/customers/CUST-NEVER/corrections",
-                       json={"entry_id": contact, "fields": {"subject": "x"}, "reason": "x"}),
-                404)
+        problem(
+            c.post(
+                "/customers/CUST-NEVER/corrections",
+                json={"entry_id": contact, "fields": {"subject": "x"}, "reason": "x"},
+            ),
+            404,
+        )
 
 
 def test_an_analyst_gets_reports_only_and_an_admin_keys_only(api: Api) -> None:
     ref = fresh_customer(api)
     with api.as_("analyst") as analyst:
-        for path in (f"/customers/{ref}", f"/customers/{ref}/timeline", "/customers/CUST-NEVER",
-                     "/reps/REP-A/dossier", "/compliance/violations", "/service/inbox"):
+        for path in (
+            f"/customers/{ref}",
+            f"/customers/{ref}/timeline",
+            "/customers/CUST-NEVER",
+            "/reps/REP-A/dossier",
+            "/compliance/violations",
+            "/service/inbox",
+        ):
             assert problem(analyst.get(path), 403)["code"] == "forbidden", path
-        problem(analyst.post(f"/customers/{ref}/contacts", json={**CONTACT, "rep": "REP-A"}),
-                403)
+        problem(analyst.post(f"/customers/{ref}/contacts", json={**CONTACT, "rep": "REP-A"}), 403)
     with api.as_("admin") as admin:
         problem(admin.get(f"/customers/{ref}"), 403)
         created = admin.post("/keys", json={"name": "shop", "role": "rep", "rep": "REP-B"})
@@ -204,8 +237,11 @@ def test_an_analyst_gets_reports_only_and_an_admin_keys_only(api: Api) -> None:
         listed = admin.get("/keys").json()
         assert "shop" in [k["name"] for k in listed]
         assert all("token" not in k and "secret_hash" not in k for k in listed)
-        assert problem(admin.post("/keys", json={"name": "shop", "role": "analyst"}),
-                       409)["where"] == "name"
-        assert problem(admin.post("/keys", json={"name": "x", "role": "rep"}),
-                       422)["where"] == "rep"
+        assert (
+            problem(admin.post("/keys", json={"name": "shop", "role": "analyst"}), 409)["where"]
+            == "name"
+        )
+        assert (
+            problem(admin.post("/keys", json={"name": "x", "role": "rep"}), 422)["where"] == "rep"
+        )
         problem(admin.post("/keys", json={"name": "y", "role": "rep", "rep": "REP-404"}), 404)

@@ -12,8 +12,14 @@ def test_health_and_readiness_need_no_key(api: Api) -> None:
         assert anyone.get("/healthz").json() == {"status": "up"}
         ready = anyone.get("/readyz").json()
     assert ready["store"] == "reachable"
-    assert {v["view"] for v in ready["views"]} == {"promises", "quotes", "timeline", "service",
-                                                   "dossier", "activity"}
+    assert {v["view"] for v in ready["views"]} == {
+        "promises",
+        "quotes",
+        "timeline",
+        "service",
+        "dossier",
+        "activity",
+    }
     assert all(v["lag"] >= 0 and v["error"] is None for v in ready["views"])
 
 
@@ -22,12 +28,15 @@ def test_the_openapi_document_describes_every_command_and_its_errors(api: Api) -
         spec = anyone.get("/openapi.json").json()
         assert "swagger-ui" in anyone.get("/docs").text
     operations = [op for path in spec["paths"].values() for op in path.values()]
-    described = {op["operationId"].split("_customers")[0].split("_reps")[0]
-                 .split("_campaigns")[0] for op in operations}
+    described = {
+        op["operationId"].split("_customers")[0].split("_reps")[0].split("_campaigns")[0]
+        for op in operations
+    }
     assert set(COMMANDS) <= described
     promise = spec["paths"]["/customers/{ref}/promises"]["post"]
     assert {"201", "401", "403", "404", "409", "412", "413", "422", "503"} <= set(
-        promise["responses"])
+        promise["responses"]
+    )
     problem = promise["responses"]["409"]["content"]
     assert "application/problem+json" in problem
     assert spec["components"]["securitySchemes"]

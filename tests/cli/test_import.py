@@ -37,7 +37,8 @@ def commands_file(tmp_path: Path) -> Path:
 
 
 def test_import_writes_good_lines_and_names_bad_ones(
-        store_env: Settings, commands_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_env: Settings, commands_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["import", str(commands_file)]) == 1
     out, err = capsys.readouterr()
     assert "7 lines: 3 written (3 events), 0 already recorded, 4 failed" in out
@@ -47,25 +48,32 @@ def test_import_writes_good_lines_and_names_bad_ones(
     assert "line 8: customer CUST-1 has no promise P-1" in err
     app = Ledger(store_env)
     assert [type(e).__name__ for e in app.history("customer", "CUST-1")] == [
-        "Registered", "ContactLogged"]
+        "Registered",
+        "ContactLogged",
+    ]
     assert stored_event_count(app) == 3
 
 
 def test_importing_the_same_file_again_writes_nothing(
-        store_env: Settings, commands_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_env: Settings, commands_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["import", str(commands_file)])
     capsys.readouterr()
     assert main(["import", str(commands_file), "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert (report["written"], report["duplicates"], report["failed"]) == (0, 3, 4)
     assert [(e["line"], e["code"]) for e in report["errors"]] == [
-        (5, "invalid_command"), (6, "unknown_reference"), (7, "invalid_command"),
-        (8, "unknown_entry")]
+        (5, "invalid_command"),
+        (6, "unknown_reference"),
+        (7, "invalid_command"),
+        (8, "unknown_entry"),
+    ]
     assert stored_event_count(Ledger(store_env)) == 3
 
 
 def test_a_clean_file_exits_zero_and_small_batches_agree(
-        store_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "clean.jsonl"
     path.write_text("\n".join(LINES[:4]), encoding="utf-8")
     assert main(["import", str(path), "--batch-size", "1"]) == 0
@@ -73,7 +81,8 @@ def test_a_clean_file_exits_zero_and_small_batches_agree(
 
 
 def test_customer_show_prints_the_history_in_the_users_zone(
-        store_env: Settings, commands_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store_env: Settings, commands_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["import", str(commands_file)])
     capsys.readouterr()
     assert main(["customer", "show", "CUST-1", "--tz", "Asia/Shanghai"]) == 0
@@ -86,8 +95,12 @@ def test_customer_show_prints_the_history_in_the_users_zone(
 
 
 def test_every_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["--help"], ["demo", "--help"], ["import", "--help"],
-                 ["customer", "show", "--help"]):
+    for argv in (
+        ["--help"],
+        ["demo", "--help"],
+        ["import", "--help"],
+        ["customer", "show", "--help"],
+    ):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 0

@@ -23,7 +23,8 @@ def authenticates(store: Settings, token: str) -> bool:
 
 
 def test_a_key_is_shown_once_and_works_until_revoked(
-        store_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    store_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["keys", "create", "--name", "ops", "--role", "admin"]) == 0
     printed = capsys.readouterr().out
     token = next(word for word in printed.split() if word.startswith("ldg_"))
@@ -39,7 +40,8 @@ def test_a_key_is_shown_once_and_works_until_revoked(
 
 
 def test_a_key_must_name_a_known_rep_when_its_role_acts_as_one(
-        store_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    store_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["keys", "create", "--name", "a", "--role", "rep"]) == 2
     assert "needs --rep" in capsys.readouterr().err
     assert main(["keys", "create", "--name", "a", "--role", "rep", "--rep", "REP-9"]) == 1

@@ -20,23 +20,52 @@ from tests.cli.test_serve import free_port
 def promise_due_long_ago(store: Settings, promise_id: str) -> None:
     ledger = Ledger(store)
     if promise_id == "P-1":
-        ledger.execute_many([parse_command(c) for c in (
-            {"type": "hire_rep", "ref": "REP-1", "name": "Li", "team": "t",
-             "occurred_at": "2019-01-01T00:00:00Z"},
-            {"type": "register_customer", "ref": "CUST-1", "name": "Wang",
-             "occurred_at": "2019-01-01T00:00:00Z"})], actor="test")
-    ledger.execute(parse_command({
-        "type": "make_promise", "customer": "CUST-1", "rep": "REP-1", "text": "samples",
-        "promise_id": promise_id, "occurred_at": "2019-01-02T00:00:00Z",
-        "due_by": "2019-02-01T00:00:00Z"}), actor="test")
+        ledger.execute_many(
+            [
+                parse_command(c)
+                for c in (
+                    {
+                        "type": "hire_rep",
+                        "ref": "REP-1",
+                        "name": "Li",
+                        "team": "t",
+                        "occurred_at": "2019-01-01T00:00:00Z",
+                    },
+                    {
+                        "type": "register_customer",
+                        "ref": "CUST-1",
+                        "name": "Wang",
+                        "occurred_at": "2019-01-01T00:00:00Z",
+                    },
+                )
+            ],
+            actor="test",
+        )
+    ledger.execute(
+        parse_command(
+            {
+                "type": "make_promise",
+                "customer": "CUST-1",
+                "rep": "REP-1",
+                "text": "samples",
+                "promise_id": promise_id,
+                "occurred_at": "2019-01-02T00:00:00Z",
+                "due_by": "2019-02-01T00:00:00Z",
+            }
+        ),
+        actor="test",
+    )
     ledger.close()
 
 
 def overdue(store: Settings) -> set[str]:
     ledger = Ledger(store)
     try:
-        return {e.promise_id for e in ledger.history("customer", "CUST-1")
-                if type(e).__name__ == "PromiseMarkedOverdue"}
+        return {
+            e.promise_id
+            for e in ledger.history("customer", "CUST-1")
+            if type(e).__name__ == "PromiseMarkedOverdue"
+        }
     finally:
         ledger.close()
 
@@ -49,12 +78,16 @@ def until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None
 
 
 def scheduler(log: Path, *options: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "ledger.cli.main", *options],
-                            stderr=log.open("wb"), env=os.environ.copy())
+    return subprocess.Popen(
+        [sys.executable, "-m", "ledger.cli.main", *options],
+        stderr=log.open("wb"),
+        env=os.environ.copy(),
+    )
 
 
 def test_a_waiting_scheduler_takes_over_when_the_first_is_killed(
-        store_env: Settings, tmp_path: Path) -> None:
+    store_env: Settings, tmp_path: Path
+) -> None:
     promise_due_long_ago(store_env, "P-1")
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = scheduler(first_log, "scheduler", "--interval", "0.3")
@@ -78,9 +111,17 @@ def test_a_waiting_scheduler_takes_over_when_the_first_is_killed(
 
 def test_serve_with_scheduler_runs_the_jobs(store_env: Settings, tmp_path: Path) -> None:
     promise_due_long_ago(store_env, "P-1")
-    server = scheduler(tmp_path / "serve.log", "serve", "--port", str(free_port()),
-                       "--log-level", "warning", "--with-scheduler",
-                       "--scheduler-interval", "0.3")
+    server = scheduler(
+        tmp_path / "serve.log",
+        "serve",
+        "--port",
+        str(free_port()),
+        "--log-level",
+        "warning",
+        "--with-scheduler",
+        "--scheduler-interval",
+        "0.3",
+    )
     try:
         until(lambda: overdue(store_env) == {"P-1"}, "serve's scheduler marks P-1")
         server.send_signal(signal.SIGTERM)

@@ -30,8 +30,19 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(store_env: Settings) -> None
     admin, compliance = (keys.create(role, role)[1] for role in ("admin", "compliance"))
     ledger.close()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "ledger.cli.main", "serve", "--port",
-                               str(port), "--log-level", "warning"], env=os.environ.copy())
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledger.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=os.environ.copy(),
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -42,12 +53,18 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(store_env: Settings) -> None
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "ledger serve did not start"
                 time.sleep(0.1)
-        hired = httpx.post(f"{url}/reps", json={"ref": "REP-1", "name": "Li Na", "team": "east"},
-                           headers={"Authorization": f"Bearer {admin}"})
+        hired = httpx.post(
+            f"{url}/reps",
+            json={"ref": "REP-1", "name": "Li Na", "team": "east"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
         assert hired.status_code == 201
-        dossier = httpx.get(f"{url}/reps/REP-1/dossier",
-                            params={"min_position": hired.json()["position"]},
-                            headers={"Authorization": f"Bearer {compliance}"}, timeout=30)
+        dossier = httpx.get(
+            f"{url}/reps/REP-1/dossier",
+            params={"min_position": hired.json()["position"]},
+            headers={"Authorization": f"Bearer {compliance}"},
+            timeout=30,
+        )
         assert dossier.json()["rep"]["name"] == "Li Na"  # the in-process runner followed
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0

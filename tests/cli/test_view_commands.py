@@ -19,8 +19,9 @@ AS_OF = "2025-11-01T00:00:00Z"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def demo(request: pytest.FixtureRequest,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, DemoSummary]]:
+def demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, DemoSummary]]:
     for settings in fresh_store(request, tmp_path_factory.mktemp("views")):
         app = Ledger(settings)
         yield settings, build_world(app, seed=1, customers=40, days=365)
@@ -28,8 +29,11 @@ def demo(request: pytest.FixtureRequest,
 
 
 @pytest.fixture
-def ask(demo: tuple[Settings, DemoSummary], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Any:
+def ask(
+    demo: tuple[Settings, DemoSummary],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Any:
     settings, _ = demo
     monkeypatch.setenv("LEDGER_DATA_DIR", str(settings.data_dir))
     monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
@@ -40,19 +44,23 @@ def ask(demo: tuple[Settings, DemoSummary], monkeypatch: pytest.MonkeyPatch,
     def ask(*argv: str) -> Any:
         assert main([*argv, "--json"]) == 0
         return json.loads(capsys.readouterr().out)
+
     return ask
 
 
 def test_the_departed_reps_dossier_lists_every_open_promise_and_owned_customer(
-        demo: tuple[Settings, DemoSummary], ask: Any,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    demo: tuple[Settings, DemoSummary], ask: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings, summary = demo
     app = Ledger(settings)
     customers = [app.customer(f"CUST-{n:05d}") for n in range(1, 41)]
     owned = {c.ref for c in customers if c.owner == summary.departed_rep}
-    open_promises = {(c.ref, promise_id) for c in customers  # still the departed rep's
-                     for promise_id, p in c.open_work(summary.departed_rep).items()
-                     if p["kind"] == "promise"}
+    open_promises = {
+        (c.ref, promise_id)
+        for c in customers  # still the departed rep's
+        for promise_id, p in c.open_work(summary.departed_rep).items()
+        if p["kind"] == "promise"
+    }
     assert owned and open_promises
     dossier = ask("rep", "dossier", summary.departed_rep, "--as-of", AS_OF)
     assert dossier["rep"]["departed"]
@@ -68,18 +76,22 @@ def test_the_departed_reps_dossier_lists_every_open_promise_and_owned_customer(
     successor = app.customer(handover).owner
     assert successor is not None and successor != summary.departed_rep
     theirs = ask("rep", "dossier", successor, "--as-of", AS_OF)["open_promises"]
-    assert any(p["customer"] == handover and p["made_by"] == summary.departed_rep
-               and p["handed_at"] for p in theirs)
+    assert any(
+        p["customer"] == handover and p["made_by"] == summary.departed_rep and p["handed_at"]
+        for p in theirs
+    )
     total = dossier["totals"]["customers_owned"]
     assert total == len(dossier["customers_owned"]) > 1
-    assert ask("rep", "dossier", summary.departed_rep, "--limit", "1")["totals"] == \
-        dossier["totals"]
+    assert (
+        ask("rep", "dossier", summary.departed_rep, "--limit", "1")["totals"] == dossier["totals"]
+    )
     assert main(["rep", "dossier", summary.departed_rep, "--as-of", AS_OF, "--limit", "1"]) == 0
     assert f"customers owned ({total}, 1 shown)" in capsys.readouterr().out
 
 
 def test_what_each_rep_promised_a_client_is_one_query(
-        demo: tuple[Settings, DemoSummary], ask: Any) -> None:
+    demo: tuple[Settings, DemoSummary], ask: Any
+) -> None:
     _, summary = demo
     ref = summary.seeded["broken_promise_customer"]
     everything = ask("customer", "promises", ref)["data"]
@@ -87,17 +99,18 @@ def test_what_each_rep_promised_a_client_is_one_query(
     rep = everything[0]["rep"]
     assert all(p["rep"] == rep for p in ask("customer", "promises", ref, "--rep", rep)["data"])
     overdue = summary.seeded["overdue_promise_customer"]
-    assert any(p["status"] in ("open", "overdue")
-               for p in ask("customer", "promises", overdue)["data"])
+    assert any(
+        p["status"] in ("open", "overdue") for p in ask("customer", "promises", overdue)["data"]
+    )
 
 
 def test_compliance_sees_the_seeded_conflict_and_violations(
-        demo: tuple[Settings, DemoSummary], ask: Any) -> None:
+    demo: tuple[Settings, DemoSummary], ask: Any
+) -> None:
     _, summary = demo
     seeded = summary.seeded
     conflicts = ask("compliance", "conflicts", "--customer", seeded["conflict_customer"])["data"]
-    assert any(c["product"] == seeded["conflict_product"] and c["reps_differ"]
-               for c in conflicts)
+    assert any(c["product"] == seeded["conflict_product"] and c["reps_differ"] for c in conflicts)
     found: dict[str, set[str]] = {}
     cursor: list[str] = []
     while True:
@@ -116,32 +129,43 @@ def test_compliance_sees_the_seeded_conflict_and_violations(
 
 
 def test_the_service_inbox_shows_the_unanswered_request(
-        demo: tuple[Settings, DemoSummary], ask: Any) -> None:
+    demo: tuple[Settings, DemoSummary], ask: Any
+) -> None:
     _, summary = demo
     inbox = ask("service", "inbox", "--as-of", summary.last_day.isoformat(), "--limit", "500")
-    late = [i for i in inbox["data"] if i["customer"] ==
-            summary.seeded["unanswered_request_customer"]]
+    late = [
+        i for i in inbox["data"] if i["customer"] == summary.seeded["unanswered_request_customer"]
+    ]
     assert any(i["item"] == "request" for i in late)
     dues = [i["due"] for i in inbox["data"]]
     assert dues == sorted(dues)  # oldest deadline first
-    assert all(i["due"] < summary.last_day.astimezone(timezone.utc).isoformat()
-               .replace("+00:00", "Z") for i in inbox["data"])
+    assert all(
+        i["due"] < summary.last_day.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        for i in inbox["data"]
+    )
 
 
 def test_status_shows_every_view_caught_up_and_rebuild_verifies(
-        demo: tuple[Settings, DemoSummary], ask: Any) -> None:
+    demo: tuple[Settings, DemoSummary], ask: Any
+) -> None:
     ask("customer", "promises", "CUST-00001")  # catches up
     statuses = ask("projections", "status")
-    assert {s["view"] for s in statuses} == {"promises", "quotes", "timeline", "service",
-                                             "dossier", "activity"}
+    assert {s["view"] for s in statuses} == {
+        "promises",
+        "quotes",
+        "timeline",
+        "service",
+        "dossier",
+        "activity",
+    }
     assert all(s["lag"] == 0 and s["error"] is None for s in statuses)
     rebuilt = ask("projections", "rebuild", "--verify")
     assert all(r["identical"] for r in rebuilt)
 
 
 def test_unknown_names_are_errors_not_empty_answers(
-        demo: tuple[Settings, DemoSummary], ask: Any,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    demo: tuple[Settings, DemoSummary], ask: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["rep", "dossier", "REP-404"]) == 1
     assert "REP-404" in capsys.readouterr().err
     assert main(["customer", "promises", "CUST-404"]) == 1
@@ -150,4 +174,3 @@ def test_unknown_names_are_errors_not_empty_answers(
     assert "unknown view 'nonsense'" in capsys.readouterr().err
     assert main(["service", "inbox", "--cursor", "garbage!"]) == 2
     assert "cursor" in capsys.readouterr().err
-

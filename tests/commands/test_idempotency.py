@@ -14,19 +14,29 @@ from ledger.errors import BatchRefused, CommandIdReused, LedgerError, VersionCon
 from ledger.store import COPY_FROM
 from tests.conftest import at, stored_event_count
 
-CONTACT = {"type": "log_contact", "customer": "CUST-1", "rep": "REP-1", "channel": "phone",
-           "direction": "out", "subject": "follow-up", "command_id": "call-7781",
-           "occurred_at": at(1)}
+CONTACT = {
+    "type": "log_contact",
+    "customer": "CUST-1",
+    "rep": "REP-1",
+    "channel": "phone",
+    "direction": "out",
+    "subject": "follow-up",
+    "command_id": "call-7781",
+    "occurred_at": at(1),
+}
 
 
-def test_a_repeated_command_id_returns_the_first_result_and_writes_nothing(
-        world: Ledger) -> None:
+def test_a_repeated_command_id_returns_the_first_result_and_writes_nothing(world: Ledger) -> None:
     first = world.execute(parse_command(CONTACT), actor="test")
     count = stored_event_count(world)
     again = world.execute(parse_command(CONTACT), actor="test")
     assert again.duplicate and not first.duplicate
     assert (again.version, again.position, again.entry_id, again.event_ids) == (
-        first.version, first.position, first.entry_id, first.event_ids)
+        first.version,
+        first.position,
+        first.entry_id,
+        first.event_ids,
+    )
     assert stored_event_count(world) == count
 
 
@@ -48,18 +58,30 @@ def test_a_command_id_cannot_be_reused_for_a_different_command(world: Ledger) ->
 
 @pytest.mark.parametrize("atomic", [False, True])
 @pytest.mark.parametrize("padding", [0, COPY_FROM], ids=["small", "copied"])
-def test_a_command_id_reused_on_a_new_customer_is_refused(world: Ledger, atomic: bool,
-                                                         padding: int) -> None:
+def test_a_command_id_reused_on_a_new_customer_is_refused(
+    world: Ledger, atomic: bool, padding: int
+) -> None:
     """A new customer's commands are not looked up in the command log (nothing can have been
     recorded for a stream that does not exist): an id used before elsewhere is still caught,
     also in a batch big enough to be copied in on PostgreSQL."""
     world.execute(parse_command(CONTACT), actor="test")
     count = stored_event_count(world)
-    batch = [parse_command({"type": "register_customer", "ref": "CUST-NEW", "name": "Ann",
-                            "command_id": "register-new", "occurred_at": at(2)}),
-             *(parse_command({**CONTACT, "command_id": f"pad-{n}", "occurred_at": at(2)})
-               for n in range(padding)),
-             parse_command({**CONTACT, "customer": "CUST-NEW", "occurred_at": at(3)})]
+    batch = [
+        parse_command(
+            {
+                "type": "register_customer",
+                "ref": "CUST-NEW",
+                "name": "Ann",
+                "command_id": "register-new",
+                "occurred_at": at(2),
+            }
+        ),
+        *(
+            parse_command({**CONTACT, "command_id": f"pad-{n}", "occurred_at": at(2)})
+            for n in range(padding)
+        ),
+        parse_command({**CONTACT, "customer": "CUST-NEW", "occurred_at": at(3)}),
+    ]
     if atomic:
         with pytest.raises(BatchRefused) as refused:
             world.execute_many(batch, actor="test", atomic=True)
@@ -76,36 +98,43 @@ def test_a_command_id_reused_on_a_new_customer_is_refused(world: Ledger, atomic:
 
 
 def test_a_big_batch_answers_with_the_positions_it_was_logged_at(world: Ledger) -> None:
-    commands = [parse_command({**CONTACT, "command_id": f"call-{n}", "subject": f"call {n}"})
-                for n in range(COPY_FROM + 6)]
+    commands = [
+        parse_command({**CONTACT, "command_id": f"call-{n}", "subject": f"call {n}"})
+        for n in range(COPY_FROM + 6)
+    ]
     results = world.execute_many(commands, actor="test")
     assert all(isinstance(r, CommandResult) for r in results)
     written = {(r.version, r.position) for r in results}  # type: ignore[union-attr]
-    logged = {(n.originator_version, n.id) for n in world.recorder.select_notifications(
-        start=None, limit=10_000) if n.originator_id == results[0].id}  # type: ignore[union-attr]
+    logged = {
+        (n.originator_version, n.id)
+        for n in world.recorder.select_notifications(start=None, limit=10_000)
+        if n.originator_id == results[0].id
+    }  # type: ignore[union-attr]
     assert len(written) == len(commands) and written <= logged
     again = world.execute_many(commands, actor="test")
     assert [(r.position, r.duplicate) for r in again] == [  # type: ignore[union-attr]
-        (r.position, True) for r in results]  # type: ignore[union-attr]
+        (r.position, True) for r in results
+    ]  # type: ignore[union-attr]
 
 
 def test_a_batch_with_a_repeated_command_id_writes_it_once(world: Ledger) -> None:
     outcomes = world.execute_many([parse_command(CONTACT)] * 3, actor="test")
-    assert [o.duplicate for o in outcomes if isinstance(o, CommandResult)] == [
-        False, True, True]
+    assert [o.duplicate for o in outcomes if isinstance(o, CommandResult)] == [False, True, True]
     assert len(world.history("customer", "CUST-1")) == 2
 
 
 def test_concurrent_writers_to_one_customer_lose_and_duplicate_nothing(
-        world: Ledger, store: Settings) -> None:
+    world: Ledger, store: Settings
+) -> None:
     outcomes: list[CommandResult | LedgerError] = []
     lock = threading.Lock()
 
     def writer(name: str) -> None:
         app = Ledger(store)
         for n in range(15):
-            command = parse_command({**CONTACT, "command_id": f"{name}-{n}",
-                                     "subject": f"{name} {n}"})
+            command = parse_command(
+                {**CONTACT, "command_id": f"{name}-{n}", "subject": f"{name} {n}"}
+            )
             try:
                 outcome: Any = app.execute(command, actor=name)
             except LedgerError as error:
@@ -126,4 +155,5 @@ def test_concurrent_writers_to_one_customer_lose_and_duplicate_nothing(
     history = world.history("customer", "CUST-1")
     assert [e.originator_version for e in history] == list(range(1, len(history) + 1))
     assert sorted(e.subject for e in history[1:]) == sorted(
-        f"{o.command_id.replace('-', ' ')}" for o in written)
+        f"{o.command_id.replace('-', ' ')}" for o in written
+    )

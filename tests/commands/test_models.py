@@ -10,8 +10,15 @@ import pytest
 from ledger.commands import COMMANDS, parse_command
 from ledger.errors import CommandInvalid
 
-QUOTE = {"type": "issue_quote", "customer": "CUST-1", "rep": "REP-1", "product": "茶",
-         "unit_price": "12.50", "currency": "CNY", "valid_until": "2025-06-01T00:00:00+08:00"}
+QUOTE = {
+    "type": "issue_quote",
+    "customer": "CUST-1",
+    "rep": "REP-1",
+    "product": "茶",
+    "unit_price": "12.50",
+    "currency": "CNY",
+    "valid_until": "2025-06-01T00:00:00+08:00",
+}
 
 
 def refusal(data: Any) -> CommandInvalid:
@@ -34,18 +41,21 @@ def test_every_command_type_is_known() -> None:
     assert "unknown command type 'delete_customer'" in str(refusal({"type": "delete_customer"}))
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("product", "   ", "product: String should have at least 1 character"),
-    ("product", "x" * 201, "product: String should have at most 200 characters"),
-    ("unit_price", "-1", "unit_price: Input should be greater than 0"),
-    ("unit_price", 12.5, "not floats"),
-    ("unit_price", "12.123456", "unit_price: Decimal input should have no more than 4 decimal"),
-    ("currency", "RMB", "'RMB' is not an ISO 4217 currency code"),
-    ("valid_until", "2025-06-01T00:00:00", "valid_until: Input should have timezone info"),
-    ("discount", "1.5", "discount: Input should be less than 1"),
-    ("rep", "REP 1", "rep: String should match pattern"),
-    ("colour", "red", "colour: Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("product", "   ", "product: String should have at least 1 character"),
+        ("product", "x" * 201, "product: String should have at most 200 characters"),
+        ("unit_price", "-1", "unit_price: Input should be greater than 0"),
+        ("unit_price", 12.5, "not floats"),
+        ("unit_price", "12.123456", "unit_price: Decimal input should have no more than 4 decimal"),
+        ("currency", "RMB", "'RMB' is not an ISO 4217 currency code"),
+        ("valid_until", "2025-06-01T00:00:00", "valid_until: Input should have timezone info"),
+        ("discount", "1.5", "discount: Input should be less than 1"),
+        ("rep", "REP 1", "rep: String should match pattern"),
+        ("colour", "red", "colour: Extra inputs are not permitted"),
+    ],
+)
 def test_a_bad_field_is_named_with_the_reason(field: str, value: Any, message: str) -> None:
     error = refusal({**QUOTE, field: value})
     assert message in str(error)
@@ -65,9 +75,11 @@ def test_a_deadline_before_the_entry_is_refused() -> None:
 
 
 def test_json_numbers_become_exact_decimals_and_times_utc() -> None:
-    command = parse_command('{"type": "record_purchase", "customer": "C", "order_id": "SO-1", '
-                            '"amount": 0.1, "currency": "cny", '
-                            '"occurred_at": "2025-01-01T08:00:00+08:00"}')
+    command = parse_command(
+        '{"type": "record_purchase", "customer": "C", "order_id": "SO-1", '
+        '"amount": 0.1, "currency": "cny", '
+        '"occurred_at": "2025-01-01T08:00:00+08:00"}'
+    )
     assert command.amount == Decimal("0.1")  # type: ignore[attr-defined]
     assert command.currency == "CNY"  # type: ignore[attr-defined]
     assert command.occurred_at.isoformat() == "2025-01-01T00:00:00+00:00"
@@ -79,15 +91,16 @@ def test_broken_json_and_non_objects_are_refused() -> None:
 
 
 def test_a_profile_update_must_change_something_and_keep_a_name() -> None:
-    assert "give at least one of name" in str(refusal({"type": "update_profile",
-                                                       "customer": "C"}))
-    assert "name cannot be cleared" in str(refusal({"type": "update_profile", "customer": "C",
-                                                    "name": None}))
+    assert "give at least one of name" in str(refusal({"type": "update_profile", "customer": "C"}))
+    assert "name cannot be cleared" in str(
+        refusal({"type": "update_profile", "customer": "C", "name": None})
+    )
 
 
 def test_survey_items_use_the_seven_level_scale() -> None:
-    error = refusal({"type": "record_satisfaction", "customer": "C",
-                     "items": {"delivery": "great"}})
+    error = refusal(
+        {"type": "record_satisfaction", "customer": "C", "items": {"delivery": "great"}}
+    )
     assert "items.delivery: Input should be 'very_satisfied'" in str(error)
 
 

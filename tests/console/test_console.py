@@ -51,24 +51,31 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is not installed: `apt-get install chromium` (.ci/run does)")
     with sync_playwright() as playwright:
-        found = playwright.chromium.launch(executable_path=CHROMIUM,
-                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
+        found = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield found
         found.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def console(request: pytest.FixtureRequest,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def console(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Console]:
     folder = tmp_path_factory.mktemp("console")
     for settings in fresh_store(request, folder):
         app = Ledger(settings)
         summary = build_world(app, customers=30, days=150)
         app.close()
         server, services = serve(settings)
-        tokens = {name: services.keys.create(name, role, rep)[1] for name, role, rep in (
-            ("manager", "manager", "REP-1"), ("compliance", "compliance", None),
-            ("analyst", "analyst", None))}
+        tokens = {
+            name: services.keys.create(name, role, rep)[1]
+            for name, role, rep in (
+                ("manager", "manager", "REP-1"),
+                ("compliance", "compliance", None),
+                ("analyst", "analyst", None),
+            )
+        }
         caught_up(services)
         shots = Path(os.environ.get("LEDGER_SCREENSHOTS") or folder) / request.param
         shots.mkdir(parents=True, exist_ok=True)
@@ -92,8 +99,9 @@ def signed_in(browser: Browser, console: Console, who: str, path: str = "/consol
     return page
 
 
-def test_signing_in_opens_a_session_and_a_bad_key_says_why(browser: Browser,
-                                                          console: Console) -> None:
+def test_signing_in_opens_a_session_and_a_bad_key_says_why(
+    browser: Browser, console: Console
+) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(console.url + "/console/customers")
     expect(page).to_have_url(f"{console.url}/console/signin?next=%2Fconsole%2Fcustomers")
@@ -114,8 +122,9 @@ def test_signing_in_opens_a_session_and_a_bad_key_says_why(browser: Browser,
     page.close()
 
 
-def test_the_keyboard_alone_signs_in_and_reaches_every_section(browser: Browser,
-                                                               console: Console) -> None:
+def test_the_keyboard_alone_signs_in_and_reaches_every_section(
+    browser: Browser, console: Console
+) -> None:
     page = browser.new_page()
     page.goto(console.url + "/console/signin")
     expect(page.get_by_label("API key")).to_be_focused()
@@ -132,8 +141,9 @@ def test_the_keyboard_alone_signs_in_and_reaches_every_section(browser: Browser,
     page.close()
 
 
-def test_finding_a_customer_and_reading_their_corrected_timeline(browser: Browser,
-                                                                 console: Console) -> None:
+def test_finding_a_customer_and_reading_their_corrected_timeline(
+    browser: Browser, console: Console
+) -> None:
     ref = console.summary.seeded["corrected_customer"]
     page = signed_in(browser, console, "compliance", "/console/customers")
     page.get_by_label("Reference or name contains").fill(ref)
@@ -155,8 +165,7 @@ def test_finding_a_customer_and_reading_their_corrected_timeline(browser: Browse
     page.close()
 
 
-def test_a_manager_hands_a_departed_reps_customer_over(browser: Browser,
-                                                       console: Console) -> None:
+def test_a_manager_hands_a_departed_reps_customer_over(browser: Browser, console: Console) -> None:
     departed = console.summary.departed_rep
     page = signed_in(browser, console, "manager", f"/console/reps/{departed}")
     expect(page.get_by_role("heading", level=1)).to_contain_text(departed)
@@ -182,9 +191,12 @@ def test_a_manager_hands_a_departed_reps_customer_over(browser: Browser,
     handed, remaining = progress(page)
     shown = page.locator("input[name=customers]")
     ticked = {shown.nth(n).get_attribute("value") for n in range(shown.count())}
-    suggested = {row.locator("input").get_attribute("value"): row.locator("td").last
-                 .inner_text().split(" ")[0] for row in page.locator(
-                     "table:has(caption:text('Owned customers')) tbody tr").all()}
+    suggested = {
+        row.locator("input").get_attribute("value"): row.locator("td")
+        .last.inner_text()
+        .split(" ")[0]
+        for row in page.locator("table:has(caption:text('Owned customers')) tbody tr").all()
+    }
     page.get_by_role("button", name="Tick all shown").click()
     page.get_by_role("button", name="Hand the ticked customers to their suggested owners").click()
     expect(page.get_by_role("status")).to_contain_text("Handed over to")
@@ -206,27 +218,32 @@ def test_forms_without_the_sessions_token_are_refused(console: Console) -> None:
     with httpx.Client(base_url=console.url) as http:
         assert http.post("/console/signin", data={"api_key": "ldg_x_y"}).status_code == 401
         http.post("/console/signin", data={"api_key": console.tokens["manager"]})
-        refused = http.post(f"/console/reps/{console.summary.departed_rep}/handover",
-                            data={"customers": "CUST-00001", "new_owner": "REP-4",
-                                  "reason": "forged"})
+        refused = http.post(
+            f"/console/reps/{console.summary.departed_rep}/handover",
+            data={"customers": "CUST-00001", "new_owner": "REP-4", "reason": "forged"},
+        )
     assert refused.status_code == 403
     assert "came from another site" in refused.text
 
 
 def test_compliance_board_lists_broken_promises_and_verifies_the_record(
-        browser: Browser, console: Console) -> None:
+    browser: Browser, console: Console
+) -> None:
     page = signed_in(browser, console, "compliance", "/console/compliance")
     expect(page.get_by_role("heading", level=1)).to_have_text("Compliance board")
     broken = page.get_by_role("table", name="Broken promises")
     expect(broken).to_contain_text(console.summary.seeded["broken_promise_customer"])
     expect(page.get_by_role("table", name="Conflicting quotes")).to_contain_text(
-        console.summary.seeded["conflict_customer"])
+        console.summary.seeded["conflict_customer"]
+    )
     orphaned = queries.orphaned_items(console.services.db, as_of=datetime.now(timezone.utc))
     if orphaned.items:  # the departed rep's work nobody took over (or the list is empty)
         expect(page.get_by_role("table", name="Orphaned work")).to_contain_text(
-            orphaned.items[0]["id"])
+            orphaned.items[0]["id"]
+        )
         expect(page.get_by_role("table", name="Orphaned work")).to_contain_text(
-            console.summary.departed_rep)
+            console.summary.departed_rep
+        )
     else:
         expect(page.get_by_text("none: every departed rep's open work")).to_be_visible()
     page.get_by_role("button", name="Verify what is new").click()
@@ -241,8 +258,9 @@ def test_compliance_board_lists_broken_promises_and_verifies_the_record(
     page.close()
 
 
-def test_an_analyst_runs_retention_as_known_at_a_past_date(browser: Browser,
-                                                           console: Console) -> None:
+def test_an_analyst_runs_retention_as_known_at_a_past_date(
+    browser: Browser, console: Console
+) -> None:
     page = signed_in(browser, console, "analyst", "/console/reports")
     page.get_by_label("Report", exact=True).select_option("retention")
     page.get_by_label("Period").fill(PERIODS)
@@ -252,17 +270,23 @@ def test_an_analyst_runs_retention_as_known_at_a_past_date(browser: Browser,
     expect(page.get_by_role("img", name="Retention and churn by period")).to_be_visible()
     table = page.get_by_role("table", name="retention")
     header = [h.strip() for h in table.locator("thead th").all_inner_texts()]
-    shown = [dict(zip(header, (c.strip() for c in row.locator("td").all_inner_texts()),
-                      strict=True)) for row in table.locator("tbody tr").all()]
+    shown = [
+        dict(zip(header, (c.strip() for c in row.locator("td").all_inner_texts()), strict=True))
+        for row in table.locator("tbody tr").all()
+    ]
     end_of_day = datetime(2025, 2, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)  # a date
-    known = report(console.services.ledger, Ask("retention", period=PERIODS),
-                   Reading(as_known_at=end_of_day))
+    known = report(
+        console.services.ledger, Ask("retention", period=PERIODS), Reading(as_known_at=end_of_day)
+    )
     assert [(r["period"], r["active at end"], r["new"]) for r in shown] == [
-        (r["period"], str(r["active_at_end"]), str(r["new"])) for r in known.rows]
+        (r["period"], str(r["active_at_end"]), str(r["new"])) for r in known.rows
+    ]
     assert known.stamp is not None and known.stamp.digest is not None
     stamp = page.get_by_role("list", name="Reading")
-    expect(stamp).to_contain_text("as known at 2025-02-01T23:59:59.999999Z, log position "
-                                  f"{known.stamp.position}, digest {known.stamp.digest}")
+    expect(stamp).to_contain_text(
+        "as known at 2025-02-01T23:59:59.999999Z, log position "
+        f"{known.stamp.position}, digest {known.stamp.digest}"
+    )
     console.shot(page, "reports")
     link = page.get_by_role("link", name="Download this table as CSV").get_attribute("href")
     csv = page.request.get(console.url + (link or ""))
@@ -271,12 +295,14 @@ def test_an_analyst_runs_retention_as_known_at_a_past_date(browser: Browser,
     assert csv.headers["x-ledger-position"] == str(known.stamp.position)
     assert csv.headers["x-ledger-digest"] == known.stamp.digest
     assert csv.headers["content-disposition"] == (
-        f'attachment; filename="retention-position-{known.stamp.position}.csv"')
+        f'attachment; filename="retention-position-{known.stamp.position}.csv"'
+    )
     page.close()
 
 
 def test_the_hand_over_page_shows_nothing_of_customers_outside_reach(
-        browser: Browser, console: Console) -> None:
+    browser: Browser, console: Console
+) -> None:
     """A manager naming another team's customer in the page's address sees only its
     reference, not its promises (the API answers 404 for it)."""
     from api.deps import may_read_customer
@@ -287,8 +313,9 @@ def test_the_hand_over_page_shows_nothing_of_customers_outside_reach(
     services = console.services
     key = next(k for k in services.keys.list() if k.name == "manager")
     outside = None
-    for customer in find_customers(services.db, "CUST", index_key=services.ledger.index_key,
-                                   limit=500):
+    for customer in find_customers(
+        services.db, "CUST", index_key=services.ledger.index_key, limit=500
+    ):
         try:
             may_read_customer(services, key, customer["ref"])
         except UnknownReference:
@@ -297,8 +324,9 @@ def test_the_hand_over_page_shows_nothing_of_customers_outside_reach(
     assert outside is not None, "the demo world has customers outside REP-1's team"
     promises = promises_of(services.db, outside).items
     departed = console.summary.departed_rep
-    page = signed_in(browser, console, "manager",
-                     f"/console/reps/{departed}/handover?moved={outside}&to=REP-9")
+    page = signed_in(
+        browser, console, "manager", f"/console/reps/{departed}/handover?moved={outside}&to=REP-9"
+    )
     status = page.get_by_role("status")
     expect(status).to_contain_text(outside)
     expect(status).to_contain_text("outside your team now")
@@ -307,13 +335,15 @@ def test_the_hand_over_page_shows_nothing_of_customers_outside_reach(
     page.close()
 
 
-def test_compliance_erases_a_customer_from_their_page(browser: Browser,
-                                                       console: Console) -> None:
+def test_compliance_erases_a_customer_from_their_page(browser: Browser, console: Console) -> None:
     """The console's erasure is the API's and the CLI's: recorded with its reason, and the key
     destroyed in the same transaction; the page then shows nothing personal."""
     services = console.services
-    ref = max(f"CUST-{n:05d}" for n in range(1, console.summary.customers + 1)
-              if f"CUST-{n:05d}" not in console.summary.seeded.values())
+    ref = max(
+        f"CUST-{n:05d}"
+        for n in range(1, console.summary.customers + 1)
+        if f"CUST-{n:05d}" not in console.summary.seeded.values()
+    )
     name = services.ledger.customer(ref).profile["name"]
     assert name
     page = signed_in(browser, console, "compliance", f"/console/customers/{ref}")
@@ -336,10 +366,19 @@ def test_compliance_and_admins_read_the_access_log(browser: Browser, console: Co
     log = console.services.access
     first, second = "CUST-AUDIT-A", "CUST-AUDIT-B"  # (the pages other tests open are read too)
     for n in range(55):  # more than a page
-        log.record([Access(key="telephony" if n % 2 else "REP-1", role="rep",
-                           what="GET /customers/{ref}/timeline", interface="api",
-                           customer=first if n < 50 else second,
-                           fields=("profile", "timeline"), purpose=f"call {n}")])
+        log.record(
+            [
+                Access(
+                    key="telephony" if n % 2 else "REP-1",
+                    role="rep",
+                    what="GET /customers/{ref}/timeline",
+                    interface="api",
+                    customer=first if n < 50 else second,
+                    fields=("profile", "timeline"),
+                    purpose=f"call {n}",
+                )
+            ]
+        )
     page = signed_in(browser, console, "compliance", "/console/compliance")
     page.get_by_role("link", name="Access log").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Access log")
@@ -372,8 +411,9 @@ def test_compliance_and_admins_read_the_access_log(browser: Browser, console: Co
     console.tokens.setdefault("admin", console.services.keys.create("admin", "admin")[1])
     page = signed_in(browser, console, "admin", f"/console/audit?customer={second}")
     expect(page.get_by_role("link", name="Access log")).to_be_visible()
-    expect(page.get_by_role("table", name="Reads, newest first").locator("tbody tr")) \
-        .to_have_count(5)
+    expect(page.get_by_role("table", name="Reads, newest first").locator("tbody tr")).to_have_count(
+        5
+    )
     page.close()
     page = signed_in(browser, console, "manager", "/console/audit")
     expect(page.get_by_role("heading", level=1)).to_have_text("403 Forbidden")
@@ -382,8 +422,7 @@ def test_compliance_and_admins_read_the_access_log(browser: Browser, console: Co
     page.close()
 
 
-def test_a_summary_of_one_currency_runs_in_the_console(browser: Browser,
-                                                       console: Console) -> None:
+def test_a_summary_of_one_currency_runs_in_the_console(browser: Browser, console: Console) -> None:
     page = signed_in(browser, console, "analyst", "/console/reports")
     page.get_by_label("Report", exact=True).select_option("summary")
     page.get_by_label("As of").fill("2025-06-30")
@@ -391,8 +430,14 @@ def test_a_summary_of_one_currency_runs_in_the_console(browser: Browser,
     page.get_by_role("button", name="Run the report").click()
     table = page.get_by_role("table", name="summary")
     expect(table).to_be_visible()
-    expected = report(console.services.ledger, Ask(
-        "summary", as_of=datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=timezone.utc),
-        currency="CNY"), Reading())
+    expected = report(
+        console.services.ledger,
+        Ask(
+            "summary",
+            as_of=datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=timezone.utc),
+            currency="CNY",
+        ),
+        Reading(),
+    )
     expect(table.locator("tbody tr")).to_have_count(min(len(expected.rows), 500))
     page.close()

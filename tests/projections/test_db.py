@@ -40,8 +40,7 @@ def test_statements_that_failed_in_a_transaction_run_again_in_the_next(ledger: L
     with db.transaction(tables) as tx:
         tx.execute("CREATE TABLE {notes} (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
     for _ in range(3):
-        with pytest.raises((sqlite3.IntegrityError, IntegrityError)), \
-                db.transaction(tables) as tx:
+        with pytest.raises((sqlite3.IntegrityError, IntegrityError)), db.transaction(tables) as tx:
             tx.executemany(insert, [("a", "first"), ("a", "again")])
             tx.execute(update, ("changed", "a"))
             tx.one("SELECT body FROM {notes} WHERE id = ?", ("a",))
@@ -51,7 +50,8 @@ def test_statements_that_failed_in_a_transaction_run_again_in_the_next(ledger: L
             tx.execute(update, ("changed", f"b{n}"))
     with db.transaction(tables, commit=False) as tx:
         assert tx.rows("SELECT * FROM {notes} ORDER BY id") == [
-            {"id": f"b{n}", "body": "changed"} for n in range(3)]
+            {"id": f"b{n}", "body": "changed"} for n in range(3)
+        ]
     db.close()
 
 

@@ -46,24 +46,47 @@ class Crashing(View):
 
 def setup_world(app: Ledger, prefix: str) -> None:
     start = T0.isoformat()
-    app.execute_many([parse_command(in_world(d, prefix)) for d in (
-        *({"type": "hire_rep", "ref": r, "name": "A", "team": "t", "occurred_at": start}
-          for r in REPS),
-        {"type": "launch_campaign", "ref": "K1", "name": "K", "channel": "email", "budget": "9",
-         "currency": "CNY", "starts_at": start, "ends_at": "2030-01-01T00:00:00Z"},
-        *({"type": "register_customer", "ref": c, "name": "N", "occurred_at": start}
-          for c in CUSTOMERS),
-    )], actor="setup")
+    app.execute_many(
+        [
+            parse_command(in_world(d, prefix))
+            for d in (
+                *(
+                    {"type": "hire_rep", "ref": r, "name": "A", "team": "t", "occurred_at": start}
+                    for r in REPS
+                ),
+                {
+                    "type": "launch_campaign",
+                    "ref": "K1",
+                    "name": "K",
+                    "channel": "email",
+                    "budget": "9",
+                    "currency": "CNY",
+                    "starts_at": start,
+                    "ends_at": "2030-01-01T00:00:00Z",
+                },
+                *(
+                    {"type": "register_customer", "ref": c, "name": "N", "occurred_at": start}
+                    for c in CUSTOMERS
+                ),
+            )
+        ],
+        actor="setup",
+    )
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(batches=st.lists(BATCH, min_size=1, max_size=4),
-       batch_sizes=st.lists(st.integers(1, 9), min_size=4, max_size=4),
-       crash_after=st.integers(0, 30))
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    batches=st.lists(BATCH, min_size=1, max_size=4),
+    batch_sizes=st.lists(st.integers(1, 9), min_size=4, max_size=4),
+    crash_after=st.integers(0, 30),
+)
 def test_views_kept_live_with_a_crash_equal_a_rebuild(
-        store: Settings, batches: list[list[dict[str, Any]]], batch_sizes: list[int],
-        crash_after: int) -> None:
+    store: Settings, batches: list[list[dict[str, Any]]], batch_sizes: list[int], crash_after: int
+) -> None:
     app = Ledger(store)
     setup_world(app, f"w{next(_worlds)}-")
     prefix = f"w{next(_worlds) - 1}-"
@@ -88,16 +111,20 @@ def test_views_kept_live_with_a_crash_equal_a_rebuild(
 def test_killing_the_runner_mid_batch_loses_and_duplicates_nothing(store: Settings) -> None:
     app = Ledger(store)
     build_world(app, seed=3, customers=60, days=400)
-    env = {**os.environ, "LEDGER_DATA_DIR": str(store.data_dir),
-           "LEDGER_DATABASE_SCHEMA": store.database_schema}
+    env = {
+        **os.environ,
+        "LEDGER_DATA_DIR": str(store.data_dir),
+        "LEDGER_DATABASE_SCHEMA": store.database_schema,
+    }
     env.pop("LEDGER_DATABASE_URL", None)
     if store.database_url:
         env["LEDGER_DATABASE_URL"] = store.database_url
     command = [sys.executable, "-m", "ledger.cli.main", "projections", "run"]
     watcher = Runner(app, all_views())
     for _ in range(2):
-        runner = subprocess.Popen([*command, "--batch-size", "20"], env=env,
-                                  stderr=subprocess.DEVNULL)
+        runner = subprocess.Popen(
+            [*command, "--batch-size", "20"], env=env, stderr=subprocess.DEVNULL
+        )
         before = min(s.position for s in watcher.status())
         while all(s.position == before for s in watcher.status()):
             time.sleep(0.01)  # until the runner has committed at least one more batch
@@ -107,8 +134,12 @@ def test_killing_the_runner_mid_batch_loses_and_duplicates_nothing(store: Settin
     finished = subprocess.run([*command, "--once"], env=env, capture_output=True)
     assert finished.returncode == 0, finished.stderr
     assert all(s.lag == 0 for s in watcher.status())
-    verified = subprocess.run([sys.executable, "-m", "ledger.cli.main", "projections",
-                               "rebuild", "--verify"], env=env, capture_output=True, text=True)
+    verified = subprocess.run(
+        [sys.executable, "-m", "ledger.cli.main", "projections", "rebuild", "--verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.count("identical to the live view") == len(all_views())
     app.close()
@@ -136,13 +167,16 @@ class OlderActivity(Activity):
     tables: ClassVar[dict[str, str]] = {
         **Activity.tables,
         "contacts": "customer TEXT NOT NULL, contact_id TEXT NOT NULL, channel TEXT NOT NULL,"
-                    " direction TEXT NOT NULL, occurred_at TEXT NOT NULL,"
-                    " retracted {bool} NOT NULL, PRIMARY KEY (customer, contact_id)"}
+        " direction TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+        " retracted {bool} NOT NULL, PRIMARY KEY (customer, contact_id)",
+    }
     indexes: ClassVar[list[tuple[str, str]]] = []
 
     def on_ContactLogged(self, db: Writes, e: Any, customer: str) -> None:
-        db.later("INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?)",
-                 (customer, e.contact_id, e.channel, e.direction, iso(e.occurred_at), False))
+        db.later(
+            "INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?)",
+            (customer, e.contact_id, e.channel, e.direction, iso(e.occurred_at), False),
+        )
 
 
 def test_a_view_an_earlier_version_built_is_rebuilt_on_the_next_run(store: Settings) -> None:
@@ -181,5 +215,6 @@ def test_a_view_whose_version_was_raised_is_rebuilt_too(store: Settings) -> None
     runner.catch_up()
     assert Runner(app, [ActivityMeaningMore()]).outdated == []
     assert [s.view for s in Runner(app, [Activity()]).status() if s.rebuild_pending] == [
-        "activity"]  # the earlier version would be rebuilt in turn
+        "activity"
+    ]  # the earlier version would be rebuilt in turn
     app.close()

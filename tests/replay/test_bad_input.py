@@ -31,10 +31,12 @@ def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("period", ["9999", "9999-Q4", "9999-12", "0000", "0000-01",
-                                    "2025..9999", "9998-12..9999-01"])
+@pytest.mark.parametrize(
+    "period", ["9999", "9999-Q4", "9999-12", "0000", "0000-01", "2025..9999", "9998-12..9999-01"]
+)
 def test_a_period_outside_the_years_reports_cover_is_refused(
-        world: Ledger, temp_dir: Path, period: str) -> None:
+    world: Ledger, temp_dir: Path, period: str
+) -> None:
     with pytest.raises(CommandInvalid) as refused:
         report(world, Ask("retention", period=period), KNOWN)
     assert refused.value.where == "period"
@@ -44,7 +46,8 @@ def test_a_period_outside_the_years_reports_cover_is_refused(
 
 @pytest.mark.parametrize("name", ["as_known_at", "as_occurred_by"])
 def test_a_reading_past_the_years_reports_cover_is_refused(
-        world: Ledger, temp_dir: Path, name: str) -> None:
+    world: Ledger, temp_dir: Path, name: str
+) -> None:
     with pytest.raises(CommandInvalid) as refused:
         report(world, Ask("retention", period="2025"), Reading(**{name: LAST}))
     assert refused.value.where == name
@@ -65,7 +68,8 @@ def test_the_last_year_reports_cover_is_read(world: Ledger, temp_dir: Path) -> N
 
 
 def test_a_replay_that_fails_leaves_no_folder_and_no_half_kept_file(
-        world: Ledger, temp_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: Ledger, temp_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: object) -> int:
         raise OverflowError("date value out of range")
 
@@ -94,18 +98,40 @@ def test_a_span_of_days_past_a_century_is_refused(name: str) -> None:
 
 
 def test_windows_that_run_past_the_calendars_end_read_to_its_end(world: Ledger) -> None:
-    run(world, type="record_purchase", customer="CUST-1", order_id="O-1", amount="10",
-        currency="CNY", occurred_at="9999-12-20T00:00:00Z")
-    run(world, type="touch_campaign", customer="CUST-1", campaign="CMP-EXPO",
-        occurred_at="9999-12-30T00:00:00Z")
-    run(world, type="file_complaint", customer="CUST-1", category="product",
-        severity="low", description="late", occurred_at="9998-12-30T00:00:00Z")
+    run(
+        world,
+        type="record_purchase",
+        customer="CUST-1",
+        order_id="O-1",
+        amount="10",
+        currency="CNY",
+        occurred_at="9999-12-20T00:00:00Z",
+    )
+    run(
+        world,
+        type="touch_campaign",
+        customer="CUST-1",
+        campaign="CMP-EXPO",
+        occurred_at="9999-12-30T00:00:00Z",
+    )
+    run(
+        world,
+        type="file_complaint",
+        customer="CUST-1",
+        category="product",
+        severity="low",
+        description="late",
+        occurred_at="9998-12-30T00:00:00Z",
+    )
     before = stored_event_count(world)
     as_occurred = Reading(as_occurred_by=LAST.replace(year=9998))
     complaints = report(world, Ask("complaints", period="9998", window=36_500), as_occurred)
     assert complaints.rows[0]["complaints"] == 1
     report(world, Ask("campaigns", period="9998", window=36_500), Reading())
-    found = report(world, Ask("relationship", as_of=datetime(1, 1, 1, tzinfo=timezone.utc),
-                              days=36_500), Reading())
+    found = report(
+        world,
+        Ask("relationship", as_of=datetime(1, 1, 1, tzinfo=timezone.utc), days=36_500),
+        Reading(),
+    )
     assert found.rows[0]["level"] == "no_contact"
     assert stored_event_count(world) == before

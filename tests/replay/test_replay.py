@@ -40,8 +40,12 @@ def snapshot(db: Database, views: list[View]) -> Snapshot:
             for logical in view.tables:
                 rows = tx.rows(f"SELECT * FROM {{{logical}}}")
                 found[logical] = sorted(
-                    (tuple(int(v) if isinstance(v, bool) else v for v in row.values())
-                     for row in rows), key=repr)
+                    (
+                        tuple(int(v) if isinstance(v, bool) else v for v in row.values())
+                        for row in rows
+                    ),
+                    key=repr,
+                )
     return found
 
 
@@ -51,11 +55,15 @@ def replayed(ledger: Ledger, reading: Reading, **options: Any) -> Snapshot:
         return snapshot(replay.db, all_views())
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(batches=st.lists(BATCH, min_size=1, max_size=3))
 def test_a_replay_as_known_now_equals_the_live_views(
-        store: Settings, batches: list[list[dict[str, Any]]]) -> None:
+    store: Settings, batches: list[list[dict[str, Any]]]
+) -> None:
     app = Ledger(store)
     prefix = f"w{next(_worlds)}-"
     setup_world(app, prefix)
@@ -81,23 +89,51 @@ def on(days: float) -> datetime:
 
 @pytest.fixture
 def shop(ledger: Ledger) -> Ledger:
-    run(ledger, on(0), type="hire_rep", ref="REP-1", name="Li Na", team="east",
-        occurred_at=on(0).isoformat())
-    run(ledger, on(0), type="register_customer", ref="CUST-1", name="Wang Wei",
-        occurred_at=on(0).isoformat())
+    run(
+        ledger,
+        on(0),
+        type="hire_rep",
+        ref="REP-1",
+        name="Li Na",
+        team="east",
+        occurred_at=on(0).isoformat(),
+    )
+    run(
+        ledger,
+        on(0),
+        type="register_customer",
+        ref="CUST-1",
+        name="Wang Wei",
+        occurred_at=on(0).isoformat(),
+    )
     return ledger
 
 
 def promise(ledger: Ledger, promise_id: str, *, occurred: float, recorded: float) -> None:
-    run(ledger, on(recorded), type="make_promise", customer="CUST-1", rep="REP-1",
-        text="Send the samples", category="delivery", promise_id=promise_id,
-        occurred_at=on(occurred).isoformat(), due_by=on(occurred + 30).isoformat())
+    run(
+        ledger,
+        on(recorded),
+        type="make_promise",
+        customer="CUST-1",
+        rep="REP-1",
+        text="Send the samples",
+        category="delivery",
+        promise_id=promise_id,
+        occurred_at=on(occurred).isoformat(),
+        due_by=on(occurred + 30).isoformat(),
+    )
 
 
 def test_a_replay_as_known_at_a_time_equals_what_the_live_views_said_then(shop: Ledger) -> None:
     promise(shop, "P-1", occurred=1, recorded=1)
-    run(shop, on(2), type="keep_promise", customer="CUST-1", promise_id="P-1",
-        occurred_at=on(2).isoformat())
+    run(
+        shop,
+        on(2),
+        type="keep_promise",
+        customer="CUST-1",
+        promise_id="P-1",
+        occurred_at=on(2).isoformat(),
+    )
     runner = Runner(shop, all_views())
     runner.catch_up()
     then = snapshot(runner.db, all_views())
@@ -109,7 +145,8 @@ def test_a_replay_as_known_at_a_time_equals_what_the_live_views_said_then(shop: 
 
 
 def test_a_replay_as_occurred_by_a_time_includes_what_was_learnt_later(
-        shop: Ledger, tmp_path: Path) -> None:
+    shop: Ledger, tmp_path: Path
+) -> None:
     promise(shop, "P-1", occurred=1, recorded=1)
     promise(shop, "P-LATE", occurred=2, recorded=10)  # happened by day 3, learnt on day 10
     promise(shop, "P-AFTER", occurred=4, recorded=4)  # happened after day 3
@@ -117,7 +154,9 @@ def test_a_replay_as_occurred_by_a_time_includes_what_was_learnt_later(
     with Replay(shop, all_views(), Reading(as_occurred_by=on(3)), out=out) as replay:
         replay.run()
         assert [p["promise_id"] for p in promises_of(replay.db, "CUST-1").items] == [
-            "P-1", "P-LATE"]
+            "P-1",
+            "P-LATE",
+        ]
     with Replay(shop, all_views(), Reading(as_known_at=on(3))) as replay:
         replay.run()
         assert [p["promise_id"] for p in promises_of(replay.db, "CUST-1").items] == ["P-1"]
@@ -136,12 +175,14 @@ def test_a_reading_is_one_bound_with_its_offset() -> None:
         Reading(as_known_at=datetime(2025, 10, 1))
 
 
-def test_a_replay_as_known_at_a_time_stops_reading_where_the_log_passed_it(
-        shop: Ledger) -> None:
+def test_a_replay_as_known_at_a_time_stops_reading_where_the_log_passed_it(shop: Ledger) -> None:
     for day in range(1, 31):
         promise(shop, f"P-{day}", occurred=day, recorded=day)
-    positions = {e.promise_id: n.id for n in shop.recorder.select_notifications(1, 10**6)
-                 if (e := shop.mapper.to_domain_event(n)) and hasattr(e, "promise_id")}
+    positions = {
+        e.promise_id: n.id
+        for n in shop.recorder.select_notifications(1, 10**6)
+        if (e := shop.mapper.to_domain_event(n)) and hasattr(e, "promise_id")
+    }
     head = shop.recorder.max_notification_id()
 
     # Recorded by day 10 (with an hour's margin): read up to an event recorded after that.
@@ -153,4 +194,5 @@ def test_a_replay_as_known_at_a_time_stops_reading_where_the_log_passed_it(
     with Replay(shop, all_views(), Reading(as_known_at=on(10))) as replay:
         replay.run()
         assert [p["promise_id"] for p in promises_of(replay.db, "CUST-1").items] == [
-            f"P-{day}" for day in range(1, 11)]
+            f"P-{day}" for day in range(1, 11)
+        ]

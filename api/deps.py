@@ -32,10 +32,10 @@ from ledger.commands.fields import reference
 from ledger.commands.models import Command, RegisterCustomer
 from ledger.errors import CommandInvalid, Forbidden, UnknownReference, a
 from ledger.group_commit import GroupCommit
-from ledger.projections.db import Database
 from ledger.projections.dossier import rep_of
 from ledger.projections.dossier import team_of as team_members
 from ledger.projections.runner import Runner
+from ledger.sql import Database
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from typing import Any
 from ledger.application import Ledger
 from ledger.commands.fields import reference
 from ledger.errors import CommandInvalid, DuplicateReference, UnknownReference
-from ledger.projections.db import Database, iso
+from ledger.sql import Database, iso
 
 ROLES = ("rep", "manager", "compliance", "analyst", "admin")
 ACTS_AS_REP = ("rep", "manager")  # roles whose key names the rep it acts as

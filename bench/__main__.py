@@ -70,11 +70,11 @@ from ledger.config import Settings
 from ledger.demo import DEPARTING, Planned, build_world
 from ledger.importer import import_lines
 from ledger.integrity import Integrity
-from ledger.projections.db import Database
 from ledger.projections.dossier import Dossier
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from ledger.purchases import PurchaseColumns, import_purchases
+from ledger.sql import Database
 from replay.core import Reading, recorded_at
 
 # The demo world's life over DAYS days comes to about 20 events a customer: a million events

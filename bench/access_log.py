@@ -58,9 +58,9 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.demo import build_world
 from ledger.projections import queries
-from ledger.projections.db import Database
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
+from ledger.sql import Database
 
 CLIENTS = 8
 # The access log not used; record() in the read's own call to the store (inline on SQLite,

@@ -23,7 +23,7 @@ from bench.__main__ import customer_refs, world
 from bench.api_reads import free_port, start_server
 from bench.common import POSTGRES_URL
 from ledger.application import Ledger
-from ledger.projections.db import Database
+from ledger.sql import Database
 
 TARGET = 0.5  # seconds
 

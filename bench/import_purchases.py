@@ -33,8 +33,8 @@ import psycopg
 from bench.common import drop, store_arguments, throwaway_settings
 from ledger.application import Ledger
 from ledger.config import Settings
-from ledger.projections.db import Database
 from ledger.purchases import PurchaseColumns, import_purchases
+from ledger.sql import Database
 from ledger.store import COMMANDS_TABLE
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)

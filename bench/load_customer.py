@@ -16,9 +16,9 @@ from statistics import median
 
 from bench.common import drop, ms, store_arguments, throwaway_settings, timings
 from ledger.application import Ledger
+from ledger.chain import split
 from ledger.commands import parse_command
 from ledger.ids import stream_id
-from ledger.integrity import split
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

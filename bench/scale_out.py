@@ -32,9 +32,9 @@ from bench.common import POSTGRES_URL, drop
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.demo import build_world
-from ledger.projections.db import Database
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
+from ledger.sql import Database
 
 WRITERS_PER_SERVER = 8
 CONTACT = "ledger.aggregates.customer:Customer.ContactLogged"

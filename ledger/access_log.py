@@ -43,7 +43,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from ledger.encoding import compact
 from ledger.errors import AccessNotRecorded, CommandInvalid
 from ledger.projections.base import Page, decode_cursor, page_of
-from ledger.projections.db import Database, ViewDb, column_types, iso
+from ledger.sql import Database, ViewDb, column_types, iso
 from ledger.store import DDL_LOCK
 
 TABLES = {"log": "access_log", "head": "access_log_head"}

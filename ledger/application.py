@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -24,9 +24,11 @@ from eventsourcing.sqlite import SQLiteDatastore
 from ledger import clock
 from ledger.aggregates import Campaign, Customer, Rep
 from ledger.aggregates.base import LedgerAggregate
+from ledger.chain import ERASED, ChainedMapper
 from ledger.collector import collector_paused
 from ledger.commands.handlers import HANDLERS
 from ledger.commands.models import Command
+from ledger.commands.results import CommandResult, Outcome, WrittenEvent, as_duplicate
 from ledger.config import Settings
 from ledger.errors import (
     BatchRefused,
@@ -37,93 +39,15 @@ from ledger.errors import (
     VersionConflict,
 )
 from ledger.ids import Kind, stream_id
-from ledger.integrity import ERASED, ChainedMapper
-from ledger.projections.db import Database
 from ledger.sealing import CustomerKeys
 from ledger.secrets import Secrets
+from ledger.sql import Database
 from ledger.store import CommandRow, LedgerRecorder, RecordedCommand
 
 A = TypeVar("A", bound=LedgerAggregate)
 
 KINDS: dict[Kind, type[LedgerAggregate]] = {"customer": Customer, "rep": Rep, "campaign": Campaign}
 CREATING = frozenset({"RegisterCustomer", "HireRep", "LaunchCampaign"})  # start a stream
-
-
-class WrittenEvent(NamedTuple):
-    version: int
-    type: str
-    position: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "type": self.type, "position": self.position}
-
-
-@dataclass
-class CommandResult:
-    """What a command wrote: where, at which version and log position. (Not frozen: a batch
-    makes one per command before its events are logged, and gives it their positions after.)"""
-
-    command: str
-    target: str
-    ref: str
-    id: UUID
-    version: int
-    events: tuple[WrittenEvent, ...]
-    entry_id: str | None = None
-    command_id: str | None = None
-    duplicate: bool = False
-
-    @property
-    def position(self) -> int | None:
-        return self.events[-1].position if self.events else None
-
-    @property
-    def event_ids(self) -> list[str]:
-        return [f"{self.ref}#{e.version}" for e in self.events]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.stored(),
-            "events": [e.to_dict() for e in self.events],
-            "position": self.position,
-            "duplicate": self.duplicate,
-        }
-
-    def stored(self) -> dict[str, Any]:
-        """What the command log keeps of it (``from_dict`` reads it back): positions are
-        known only once written."""
-        return {
-            "command": self.command,
-            "target": self.target,
-            "ref": self.ref,
-            "id": str(self.id),
-            "version": self.version,
-            "entry_id": self.entry_id,
-            "command_id": self.command_id,
-            "event_ids": self.event_ids,
-            "events": [{"version": e.version, "type": e.type} for e in self.events],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], *, position: int | None) -> CommandResult:
-        events = tuple(WrittenEvent(e["version"], e["type"]) for e in data["events"])
-        if events:
-            last = events[-1]
-            events = (*events[:-1], WrittenEvent(last.version, last.type, position))
-        return cls(
-            command=data["command"],
-            target=data["target"],
-            ref=data["ref"],
-            id=UUID(data["id"]),
-            version=data["version"],
-            events=events,
-            entry_id=data.get("entry_id"),
-            command_id=data.get("command_id"),
-            duplicate=True,
-        )
-
-
-Outcome = CommandResult | LedgerError
 
 
 class Ledger(Application[UUID]):
@@ -548,7 +472,7 @@ class Batch:
                 finished.append(results[id(outcome)])
             elif isinstance(outcome, int):
                 first = finished[outcome]
-                finished.append(first if isinstance(first, LedgerError) else _as_duplicate(first))
+                finished.append(first if isinstance(first, LedgerError) else as_duplicate(first))
             else:
                 finished.append(outcome)
         return finished
@@ -566,7 +490,3 @@ class Batch:
             entry_id=pending.entry_id,
             command_id=command.command_id,
         )
-
-
-def _as_duplicate(result: CommandResult) -> CommandResult:
-    return CommandResult(**{**result.__dict__, "duplicate": True})

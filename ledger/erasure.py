@@ -15,14 +15,14 @@ import psycopg
 from eventsourcing.postgres import PostgresDatastore
 
 from ledger.application import Ledger
+from ledger.chain import ChainedMapper
 from ledger.commands.models import ErasePersonalData
 from ledger.errors import RuleViolation
 from ledger.ids import stream_id
-from ledger.integrity import ChainedMapper
-from ledger.projections.db import Database
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from ledger.sealing import TABLE
+from ledger.sql import Database
 
 
 def forget(ledger: Ledger, ref: str, *, reason: str, actor: str) -> dict[str, Any]:

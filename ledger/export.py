@@ -20,11 +20,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ledger.application import Ledger
 from ledger.integrity import Integrity
 from ledger.projections.base import Page
-from ledger.projections.db import Database, iso
 from ledger.projections.promises import promises_of
 from ledger.projections.quotes import quotes_of
 from ledger.projections.service import complaints_of
 from ledger.projections.timeline import ENVELOPE, plain
+from ledger.sql import Database, iso
 
 FORMAT = "ledger-customer-export/1"
 TEMPLATES = Path(__file__).parent / "templates"

@@ -16,8 +16,9 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from ledger.application import CommandResult, Ledger, Outcome
+from ledger.application import Ledger
 from ledger.commands.models import Command
+from ledger.commands.results import CommandResult, Outcome
 from ledger.errors import LedgerError
 
 MAX_BATCH = 100  # commands per transaction at most

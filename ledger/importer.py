@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.application import CommandResult, Ledger
+from ledger.application import Ledger
 from ledger.commands.models import Command, RegisterCustomer, parse_command
+from ledger.commands.results import CommandResult
 from ledger.errors import DuplicateReference, LedgerError
 
 

@@ -39,10 +39,10 @@ from ledger.clock import shifted
 from ledger.commands.models import Command, parse_command
 from ledger.config import Settings
 from ledger.errors import LedgerError
-from ledger.projections.db import iso
 from ledger.projections.dossier import orphaned_rows
 from ledger.projections.registry import views_named
 from ledger.projections.runner import Runner
+from ledger.sql import iso
 
 ACTOR = "scheduler"
 JOB_NAMES = (

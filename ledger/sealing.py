@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ledger.errors import rule
 from ledger.ids import stream_id
-from ledger.projections.db import Database, iso
+from ledger.sql import Database, iso
 
 # A customer's profile fields that identify them.
 PROFILE = frozenset({"name", "email", "phone", "address", "company"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 
-from ledger.projections.db import Database
+from ledger.sql import Database
 
 TABLE = {"secrets": "api_secrets"}  # (named when only the API kept secrets)
 

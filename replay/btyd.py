@@ -26,7 +26,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
 from ledger.errors import CommandInvalid
-from ledger.projections.db import ViewDb, iso, parse_iso
+from ledger.sql import ViewDb, iso, parse_iso
 
 UNITS = {"days": 1, "weeks": 7}
 

@@ -17,8 +17,8 @@ from typing import Any
 from ledger.application import Ledger
 from ledger.errors import CommandInvalid
 from ledger.projections.activity import Activity
-from ledger.projections.db import Database, ViewDb, iso
 from ledger.projections.runner import SHARED_TABLES, Runner
+from ledger.sql import Database, ViewDb, iso
 from replay.btyd import UNITS, fit_bgnbd, summaries
 from replay.core import Reading, Replay
 from replay.periods import Period, parse_periods, reportable

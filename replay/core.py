@@ -28,8 +28,8 @@ from ledger.application import Ledger
 from ledger.errors import CommandInvalid
 from ledger.history import OPENING
 from ledger.projections.base import View
-from ledger.projections.db import Database, iso
 from ledger.projections.runner import Runner
+from ledger.sql import Database, iso
 from replay.periods import reportable
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from ledger.clock import shifted
 from ledger.commands.fields import DefectionType
-from ledger.projections.db import ViewDb, iso, parse_iso
+from ledger.sql import ViewDb, iso, parse_iso
 from replay.periods import Period
 
 ACTIVE, LOST = "active", "lost"

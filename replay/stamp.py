@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.application import Ledger
 from ledger.integrity import Integrity
-from ledger.projections.db import iso
+from ledger.sql import iso
 from replay.core import Reading
 
 

@@ -29,7 +29,7 @@ from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.config import Settings
 from ledger.errors import AccessNotRecorded, CommandInvalid
-from ledger.projections.db import Database
+from ledger.sql import Database
 from tests.conftest import fresh_store
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -169,7 +169,7 @@ def test_appends_from_many_threads_and_another_process_keep_one_chain(
 OTHER_PROCESS = """
 from ledger.access_log import Access, AccessLog
 from ledger.application import Ledger
-from ledger.projections.db import Database
+from ledger.sql import Database
 from tests.conftest import fresh_store
 app = Ledger()
 log = AccessLog(Database.of(app))

@@ -16,9 +16,9 @@ from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.commands import parse_command
 from ledger.config import Settings
-from ledger.projections.db import Database
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
+from ledger.sql import Database
 from tests.api.conftest import LiveServer, serve
 
 REF = "CUST-LOOKED"

@@ -13,11 +13,11 @@ from ledger.application import Ledger
 from ledger.errors import LedgerError
 from ledger.history import history_lines
 from ledger.projections.activity import Activity
-from ledger.projections.db import Database, iso
 from ledger.projections.dossier import Dossier
 from ledger.projections.promises import Promises, promises_with_status
 from ledger.projections.runner import Runner
 from ledger.projections.service import Service, violations
+from ledger.sql import Database, iso
 from replay.catalogue import Ask, report
 from replay.core import Reading, Replay
 from tests.conftest import T0, at, run

@@ -21,10 +21,10 @@ from ledger.commands import parse_command
 from ledger.errors import LedgerError
 from ledger.ids import stream_id
 from ledger.projections.activity import Activity
-from ledger.projections.db import Database
 from ledger.projections.dossier import Dossier
 from ledger.projections.runner import Runner
 from ledger.projections.service import Service, violations
+from ledger.sql import Database
 from replay.core import Reading, Replay
 from tests.conftest import T0
 

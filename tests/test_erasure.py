@@ -19,10 +19,10 @@ from ledger.cli.main import main
 from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.ids import stream_id
-from ledger.projections.db import Database
 from ledger.projections.dossier import find_customers
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
+from ledger.sql import Database
 from replay.core import Reading, Replay
 
 NAME, EMAIL, PHONE = "Margarethe Quistorp", "m.quistorp@example.org", "+49 40 555 0199"

@@ -14,8 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.application import Batch, CommandResult, Ledger
+from ledger.application import Batch, Ledger
 from ledger.commands import Command, parse_command
+from ledger.commands.results import CommandResult
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from tests.conftest import T0, stored_event_count

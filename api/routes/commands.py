@@ -21,9 +21,9 @@ from api.examples import EXAMPLES
 from api.keys import ACTS_AS_REP, ApiKey
 from api.problems import responses
 from api.schemas import BatchWritten, Written
-from ledger.application import CommandResult
 from ledger.authorization import Holders
 from ledger.commands.models import COMMANDS, Command, parse_command
+from ledger.commands.results import CommandResult
 from ledger.errors import BatchRefused, CommandIdReused, CommandInvalid, LedgerError
 
 MAX_BATCH = 5000

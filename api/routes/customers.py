@@ -31,7 +31,7 @@ from api.schemas import Customer, CustomerExport, Page, Promise, Quote, Timeline
 from ledger.commands.fields import Moment
 from ledger.export import export_customer, export_html
 from ledger.projections import base, queries
-from ledger.projections.db import iso
+from ledger.sql import iso
 
 router = APIRouter(prefix="/customers/{ref}", tags=["customers"])
 

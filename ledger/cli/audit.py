@@ -9,7 +9,7 @@ from ledger.access_log import AccessLog
 from ledger.cli.common import open_ledger, positive, print_json
 from ledger.cli.tables import table
 from ledger.cli.views import instant
-from ledger.projections.db import Database
+from ledger.sql import Database
 
 COLUMNS = ["at", "key", "role", "customer", "what", "fields", "purpose", "interface", "position"]
 

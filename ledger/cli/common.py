@@ -17,7 +17,7 @@ from ledger.application import Ledger
 from ledger.commands.fields import reference
 from ledger.config import Settings
 from ledger.errors import CommandInvalid
-from ledger.projections.db import Database
+from ledger.sql import Database
 
 
 def settings_of(args: argparse.Namespace) -> Settings:

@@ -17,7 +17,7 @@ from ledger.cli.views import caught_up
 from ledger.erasure import forget
 from ledger.export import export_customer, export_html
 from ledger.integrity import Integrity, Verification
-from ledger.projections.db import Database
+from ledger.sql import Database
 
 
 def add_commands(commands: Any) -> None:

@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.projections.db import parse_iso
+from ledger.sql import parse_iso
 
 
 def width(text: str) -> int:

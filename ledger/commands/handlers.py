@@ -8,27 +8,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from ledger import clock
 from ledger.aggregates import Campaign, Customer, Rep
+from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.customer import CORRECTABLE, UnknownEntry
 from ledger.commands import models as m
-from ledger.ids import entry_id
+from ledger.ids import Kind, entry_id
 
-if TYPE_CHECKING:
-    from ledger.aggregates.base import LedgerAggregate
-    from ledger.application import Batch
 
-Handled = tuple["LedgerAggregate", str | None]
+class UnitOfWork(Protocol):
+    """What a handler may do: read and change aggregates of one batch, saved together
+    (``ledger.application.UnitOfWork``)."""
+
+    actor: str
+
+    def get(self, kind: Kind, ref: str) -> LedgerAggregate:
+        """An aggregate to change (loaded once a batch)."""
+
+    def peek(self, kind: Kind, ref: str) -> LedgerAggregate:
+        """An aggregate only read (a rep the command names): not copied."""
+
+    def target(self, command: m.Command) -> LedgerAggregate:
+        """The aggregate the command is addressed to, at its expected version."""
+
+    def create(self, aggregate: LedgerAggregate) -> LedgerAggregate:
+        """A new aggregate, saved with the batch."""
+
+    def check_new(self, command: m.Command) -> None:
+        """Refuse a command that would create a stream that exists."""
+
+
+Handled = tuple[LedgerAggregate, str | None]
 C = TypeVar("C", bound=m.Command)
-HANDLERS: dict[type[m.Command], Callable[[Any, Batch], Handled]] = {}
+HANDLERS: dict[type[m.Command], Callable[[Any, UnitOfWork], Handled]] = {}
 
 
 def handles(
     command_class: type[C],
-) -> Callable[[Callable[[C, Batch], Handled]], Callable[[C, Batch], Handled]]:
-    def register(handler: Callable[[C, Batch], Handled]) -> Callable[[C, Batch], Handled]:
+) -> Callable[[Callable[[C, UnitOfWork], Handled]], Callable[[C, UnitOfWork], Handled]]:
+    def register(handler: Callable[[C, UnitOfWork], Handled]) -> Callable[[C, UnitOfWork], Handled]:
         HANDLERS[command_class] = handler
         return handler
 
@@ -43,17 +63,17 @@ def new_id(command: m.Command, given: str | None) -> str:
     return given or entry_id(command.command_id)
 
 
-def customer(command: m.Command, batch: Batch) -> Customer:
+def customer(command: m.Command, batch: UnitOfWork) -> Customer:
     return cast(Customer, batch.target(command))
 
 
-def acting_rep(batch: Batch, ref: str | None, at: datetime) -> None:
+def acting_rep(batch: UnitOfWork, ref: str | None, at: datetime) -> None:
     """The rep exists and had not departed when they acted."""
     if ref is not None:
         cast(Rep, batch.peek("rep", ref)).check_active_at(at)
 
 
-def known_rep(batch: Batch, ref: str | None) -> None:
+def known_rep(batch: UnitOfWork, ref: str | None) -> None:
     if ref is not None:
         batch.peek("rep", ref)
 
@@ -62,7 +82,7 @@ def known_rep(batch: Batch, ref: str | None) -> None:
 
 
 @handles(m.RegisterCustomer)
-def register_customer(c: m.RegisterCustomer, batch: Batch) -> Handled:
+def register_customer(c: m.RegisterCustomer, batch: UnitOfWork) -> Handled:
     batch.check_new(c)
     acting_rep(batch, c.owner, when(c))
     return batch.create(
@@ -84,14 +104,14 @@ def register_customer(c: m.RegisterCustomer, batch: Batch) -> Handled:
 
 
 @handles(m.UpdateProfile)
-def update_profile(c: m.UpdateProfile, batch: Batch) -> Handled:
+def update_profile(c: m.UpdateProfile, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.change_profile(changes=c.changes(), occurred_at=when(c), actor=batch.actor)
     return agg, None
 
 
 @handles(m.AssignOwner)
-def assign_owner(c: m.AssignOwner, batch: Batch) -> Handled:
+def assign_owner(c: m.AssignOwner, batch: UnitOfWork) -> Handled:
     """A new owner; the previous owner's open items go with the customer if asked, and by
     default when the previous owner has departed."""
     agg = customer(c, batch)
@@ -117,7 +137,7 @@ def assign_owner(c: m.AssignOwner, batch: Batch) -> Handled:
 
 
 @handles(m.MoveResponsibility)
-def move_responsibility(c: m.MoveResponsibility, batch: Batch) -> Handled:
+def move_responsibility(c: m.MoveResponsibility, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.to_rep, when(c))
     known_rep(batch, c.from_rep)
@@ -133,7 +153,7 @@ def move_responsibility(c: m.MoveResponsibility, batch: Batch) -> Handled:
 
 
 @handles(m.AddTeamMember)
-def add_team_member(c: m.AddTeamMember, batch: Batch) -> Handled:
+def add_team_member(c: m.AddTeamMember, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     agg.add_team_member(rep=c.rep, reason=c.reason, occurred_at=when(c), actor=batch.actor)
@@ -141,14 +161,14 @@ def add_team_member(c: m.AddTeamMember, batch: Batch) -> Handled:
 
 
 @handles(m.RemoveTeamMember)
-def remove_team_member(c: m.RemoveTeamMember, batch: Batch) -> Handled:
+def remove_team_member(c: m.RemoveTeamMember, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.remove_team_member(rep=c.rep, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, None
 
 
 @handles(m.LogContact)
-def log_contact(c: m.LogContact, batch: Batch) -> Handled:
+def log_contact(c: m.LogContact, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     contact_id = new_id(c, c.contact_id)
@@ -166,7 +186,7 @@ def log_contact(c: m.LogContact, batch: Batch) -> Handled:
 
 
 @handles(m.ReceiveRequest)
-def receive_request(c: m.ReceiveRequest, batch: Batch) -> Handled:
+def receive_request(c: m.ReceiveRequest, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     request_id = new_id(c, c.request_id)
@@ -184,7 +204,7 @@ def receive_request(c: m.ReceiveRequest, batch: Batch) -> Handled:
 
 
 @handles(m.AnswerRequest)
-def answer_request(c: m.AnswerRequest, batch: Batch) -> Handled:
+def answer_request(c: m.AnswerRequest, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     agg.answer_request(
@@ -199,7 +219,7 @@ def answer_request(c: m.AnswerRequest, batch: Batch) -> Handled:
 
 
 @handles(m.IssueQuote)
-def issue_quote(c: m.IssueQuote, batch: Batch) -> Handled:
+def issue_quote(c: m.IssueQuote, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     quote_id = new_id(c, c.quote_id)
@@ -219,35 +239,35 @@ def issue_quote(c: m.IssueQuote, batch: Batch) -> Handled:
 
 
 @handles(m.AcceptQuote)
-def accept_quote(c: m.AcceptQuote, batch: Batch) -> Handled:
+def accept_quote(c: m.AcceptQuote, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.accept_quote(quote_id=c.quote_id, note=c.note, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
 @handles(m.DeclineQuote)
-def decline_quote(c: m.DeclineQuote, batch: Batch) -> Handled:
+def decline_quote(c: m.DeclineQuote, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.decline_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
 @handles(m.ExpireQuote)
-def expire_quote(c: m.ExpireQuote, batch: Batch) -> Handled:
+def expire_quote(c: m.ExpireQuote, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.expire_quote(quote_id=c.quote_id, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
 @handles(m.WithdrawQuote)
-def withdraw_quote(c: m.WithdrawQuote, batch: Batch) -> Handled:
+def withdraw_quote(c: m.WithdrawQuote, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.withdraw_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
 @handles(m.MakePromise)
-def make_promise(c: m.MakePromise, batch: Batch) -> Handled:
+def make_promise(c: m.MakePromise, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     promise_id = new_id(c, c.promise_id)
@@ -266,14 +286,14 @@ def make_promise(c: m.MakePromise, batch: Batch) -> Handled:
 
 
 @handles(m.KeepPromise)
-def keep_promise(c: m.KeepPromise, batch: Batch) -> Handled:
+def keep_promise(c: m.KeepPromise, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.keep_promise(promise_id=c.promise_id, note=c.note, occurred_at=when(c), actor=batch.actor)
     return agg, c.promise_id
 
 
 @handles(m.BreakPromise)
-def break_promise(c: m.BreakPromise, batch: Batch) -> Handled:
+def break_promise(c: m.BreakPromise, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.break_promise(
         promise_id=c.promise_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
@@ -282,7 +302,7 @@ def break_promise(c: m.BreakPromise, batch: Batch) -> Handled:
 
 
 @handles(m.CancelPromise)
-def cancel_promise(c: m.CancelPromise, batch: Batch) -> Handled:
+def cancel_promise(c: m.CancelPromise, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.cancel_promise(
         promise_id=c.promise_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
@@ -291,14 +311,14 @@ def cancel_promise(c: m.CancelPromise, batch: Batch) -> Handled:
 
 
 @handles(m.MarkPromiseOverdue)
-def mark_promise_overdue(c: m.MarkPromiseOverdue, batch: Batch) -> Handled:
+def mark_promise_overdue(c: m.MarkPromiseOverdue, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.mark_promise_overdue(promise_id=c.promise_id, occurred_at=when(c), actor=batch.actor)
     return agg, c.promise_id
 
 
 @handles(m.FlagMissedDeadline)
-def flag_missed_deadline(c: m.FlagMissedDeadline, batch: Batch) -> Handled:
+def flag_missed_deadline(c: m.FlagMissedDeadline, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.flag_missed_deadline(
         entry_id=c.entry_id, deadline=c.deadline, occurred_at=when(c), actor=batch.actor
@@ -307,7 +327,7 @@ def flag_missed_deadline(c: m.FlagMissedDeadline, batch: Batch) -> Handled:
 
 
 @handles(m.MarkLapsed)
-def mark_lapsed(c: m.MarkLapsed, batch: Batch) -> Handled:
+def mark_lapsed(c: m.MarkLapsed, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.lapse(
         days=c.days, last_activity_at=agg.last_activity_at, occurred_at=when(c), actor=batch.actor
@@ -316,14 +336,14 @@ def mark_lapsed(c: m.MarkLapsed, batch: Batch) -> Handled:
 
 
 @handles(m.ErasePersonalData)
-def erase_personal_data(c: m.ErasePersonalData, batch: Batch) -> Handled:
+def erase_personal_data(c: m.ErasePersonalData, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.erase_personal_data(reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, None
 
 
 @handles(m.TouchCampaign)
-def touch_campaign(c: m.TouchCampaign, batch: Batch) -> Handled:
+def touch_campaign(c: m.TouchCampaign, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     campaign = cast(Campaign, batch.get("campaign", c.campaign))
     campaign.check_open_at(when(c))
@@ -341,7 +361,7 @@ def touch_campaign(c: m.TouchCampaign, batch: Batch) -> Handled:
 
 
 @handles(m.ChangeConsent)
-def change_consent(c: m.ChangeConsent, batch: Batch) -> Handled:
+def change_consent(c: m.ChangeConsent, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     consent_id = new_id(c, c.consent_id)
     agg.change_consent(
@@ -356,7 +376,7 @@ def change_consent(c: m.ChangeConsent, batch: Batch) -> Handled:
 
 
 @handles(m.FileComplaint)
-def file_complaint(c: m.FileComplaint, batch: Batch) -> Handled:
+def file_complaint(c: m.FileComplaint, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     complaint_id = new_id(c, c.complaint_id)
@@ -374,7 +394,7 @@ def file_complaint(c: m.FileComplaint, batch: Batch) -> Handled:
 
 
 @handles(m.EscalateComplaint)
-def escalate_complaint(c: m.EscalateComplaint, batch: Batch) -> Handled:
+def escalate_complaint(c: m.EscalateComplaint, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.escalate_complaint(
         complaint_id=c.complaint_id,
@@ -387,7 +407,7 @@ def escalate_complaint(c: m.EscalateComplaint, batch: Batch) -> Handled:
 
 
 @handles(m.ResolveComplaint)
-def resolve_complaint(c: m.ResolveComplaint, batch: Batch) -> Handled:
+def resolve_complaint(c: m.ResolveComplaint, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.resolve_complaint(
         complaint_id=c.complaint_id,
@@ -400,7 +420,7 @@ def resolve_complaint(c: m.ResolveComplaint, batch: Batch) -> Handled:
 
 
 @handles(m.ReopenComplaint)
-def reopen_complaint(c: m.ReopenComplaint, batch: Batch) -> Handled:
+def reopen_complaint(c: m.ReopenComplaint, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.reopen_complaint(
         complaint_id=c.complaint_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
@@ -409,7 +429,7 @@ def reopen_complaint(c: m.ReopenComplaint, batch: Batch) -> Handled:
 
 
 @handles(m.RecordSatisfaction)
-def record_satisfaction(c: m.RecordSatisfaction, batch: Batch) -> Handled:
+def record_satisfaction(c: m.RecordSatisfaction, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     known_rep(batch, c.rep)
     survey_id = new_id(c, c.survey_id)
@@ -425,7 +445,7 @@ def record_satisfaction(c: m.RecordSatisfaction, batch: Batch) -> Handled:
 
 
 @handles(m.RecordPurchase)
-def record_purchase(c: m.RecordPurchase, batch: Batch) -> Handled:
+def record_purchase(c: m.RecordPurchase, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     known_rep(batch, c.rep)
     agg.record_purchase(
@@ -444,7 +464,7 @@ def record_purchase(c: m.RecordPurchase, batch: Batch) -> Handled:
 
 
 @handles(m.RecordChurn)
-def record_churn(c: m.RecordChurn, batch: Batch) -> Handled:
+def record_churn(c: m.RecordChurn, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     churn_id = new_id(c, c.churn_id)
     agg.churn(
@@ -459,7 +479,7 @@ def record_churn(c: m.RecordChurn, batch: Batch) -> Handled:
 
 
 @handles(m.RecordWinBack)
-def record_win_back(c: m.RecordWinBack, batch: Batch) -> Handled:
+def record_win_back(c: m.RecordWinBack, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     acting_rep(batch, c.rep, when(c))
     agg.win_back(rep=c.rep, reason=c.reason, occurred_at=when(c), actor=batch.actor)
@@ -467,7 +487,7 @@ def record_win_back(c: m.RecordWinBack, batch: Batch) -> Handled:
 
 
 @handles(m.CorrectEntry)
-def correct_entry(c: m.CorrectEntry, batch: Batch) -> Handled:
+def correct_entry(c: m.CorrectEntry, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     kind = agg.entry_kind(c.entry_id)
     if kind not in CORRECTABLE:
@@ -482,7 +502,7 @@ def correct_entry(c: m.CorrectEntry, batch: Batch) -> Handled:
 
 
 @handles(m.RetractEntry)
-def retract_entry(c: m.RetractEntry, batch: Batch) -> Handled:
+def retract_entry(c: m.RetractEntry, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)
     agg.check_amends_in_time(c.entry_id, when(c), "retraction")
     agg.retract_entry(entry_id=c.entry_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
@@ -493,7 +513,7 @@ def retract_entry(c: m.RetractEntry, batch: Batch) -> Handled:
 
 
 @handles(m.HireRep)
-def hire_rep(c: m.HireRep, batch: Batch) -> Handled:
+def hire_rep(c: m.HireRep, batch: UnitOfWork) -> Handled:
     batch.check_new(c)
     acting_rep(batch, c.manager, when(c))
     return batch.create(
@@ -510,7 +530,7 @@ def hire_rep(c: m.HireRep, batch: Batch) -> Handled:
 
 
 @handles(m.MoveRep)
-def move_rep(c: m.MoveRep, batch: Batch) -> Handled:
+def move_rep(c: m.MoveRep, batch: UnitOfWork) -> Handled:
     rep = cast(Rep, batch.target(c))
     acting_rep(batch, c.manager, when(c))
     rep.move(
@@ -520,7 +540,7 @@ def move_rep(c: m.MoveRep, batch: Batch) -> Handled:
 
 
 @handles(m.DepartRep)
-def depart_rep(c: m.DepartRep, batch: Batch) -> Handled:
+def depart_rep(c: m.DepartRep, batch: UnitOfWork) -> Handled:
     rep = cast(Rep, batch.target(c))
     rep.depart(reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return rep, None
@@ -530,7 +550,7 @@ def depart_rep(c: m.DepartRep, batch: Batch) -> Handled:
 
 
 @handles(m.LaunchCampaign)
-def launch_campaign(c: m.LaunchCampaign, batch: Batch) -> Handled:
+def launch_campaign(c: m.LaunchCampaign, batch: UnitOfWork) -> Handled:
     batch.check_new(c)
     return batch.create(
         Campaign(
@@ -550,7 +570,7 @@ def launch_campaign(c: m.LaunchCampaign, batch: Batch) -> Handled:
 
 
 @handles(m.RecordCampaignCost)
-def record_campaign_cost(c: m.RecordCampaignCost, batch: Batch) -> Handled:
+def record_campaign_cost(c: m.RecordCampaignCost, batch: UnitOfWork) -> Handled:
     campaign = cast(Campaign, batch.target(c))
     campaign.record_cost(
         amount=c.amount, currency=c.currency, note=c.note, occurred_at=when(c), actor=batch.actor
@@ -559,7 +579,7 @@ def record_campaign_cost(c: m.RecordCampaignCost, batch: Batch) -> Handled:
 
 
 @handles(m.CloseCampaign)
-def close_campaign(c: m.CloseCampaign, batch: Batch) -> Handled:
+def close_campaign(c: m.CloseCampaign, batch: UnitOfWork) -> Handled:
     campaign = cast(Campaign, batch.target(c))
     campaign.close(reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return campaign, None

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from ledger.commands.fields import LEVEL_SCORES, Level
 from ledger.projections.base import HandlerView
-from ledger.projections.db import Writes, iso, money
+from ledger.sql import Writes, iso, money
 
 # Per table: the column holding the entry id, and corrected field -> column.
 CORRECTABLE: dict[str, tuple[str, dict[str, str]]] = {

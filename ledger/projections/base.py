@@ -12,14 +12,54 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
+from uuid import UUID
 
 from ledger.errors import CommandInvalid
-from ledger.projections.db import Database, ViewDb, Writes, iso
-from ledger.sealing import revealed
+from ledger.sealing import CustomerKeys, blind_tokens, reveal, revealed
+from ledger.sql import Database, ViewDb, Writes, iso
 
-if TYPE_CHECKING:
-    from ledger.projections.runner import Refs
+CREATED = {"Registered": "customer", "Hired": "rep", "Launched": "campaign"}
+
+
+class Refs:
+    """Stream id -> (kind, reference), so views can name what an event belongs to.
+
+    Keyed by the id's integer: a ``UUID`` hashes and compares in Python code, and every
+    view looks up every event it handles."""
+
+    def __init__(self, keys: CustomerKeys | None = None, index_key: bytes = b"") -> None:
+        self.by_id: dict[int, tuple[str, str]] = {}
+        self.keys = keys
+        self.index_key = index_key
+
+    def blind_tokens(self, value: Any) -> set[str]:
+        """Keyed hashes of a sealed value's tokens, for a view that must find customers by
+        it (none once the customer is forgotten: their key opens nothing)."""
+        text = reveal(value, self.keys)
+        return blind_tokens(self.index_key, text) if isinstance(text, str) else set()
+
+    def learn(self, events: Sequence[Any]) -> list[tuple[str, str, str]]:
+        """The streams these events create, all of them: a rolled-back batch may have
+        taught them to memory already, and the table must still get them."""
+        created = []
+        for event in events:
+            kind = CREATED.get(type(event).__name__)
+            if kind is not None:
+                self.by_id[event.originator_id.int] = (kind, event.ref)
+                created.append((str(event.originator_id), kind, event.ref))
+        return created
+
+    def load(self, tx: ViewDb) -> None:
+        for row in tx.rows("SELECT id, kind, ref FROM {streams}"):
+            self.by_id[UUID(row["id"]).int] = (row["kind"], row["ref"])
+
+    def of(self, event: Any) -> tuple[str, str]:
+        """The kind and reference of the stream the event belongs to."""
+        return self.by_id[event.originator_id.int]
+
+    def ref(self, event: Any) -> str:
+        return self.by_id[event.originator_id.int][1]
 
 
 class View(ABC):
@@ -170,3 +210,12 @@ def keyset_page(
             (*params, limit + 1),
         )
     return page_of(revealed(db, rows), limit, order)
+
+
+def after_key(columns: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """SQL for "sorts after ``values``" on ``columns`` (row comparison, spelled out)."""
+    column, *rest = columns
+    if not rest:
+        return f"{column} > ?", [values[0]]
+    inner, params = after_key(rest, values[1:])
+    return f"({column} > ? OR ({column} = ? AND {inner}))", [values[0], values[0], *params]

@@ -16,17 +16,16 @@ from typing import Any, ClassVar
 from ledger.clock import shifted
 from ledger.errors import UnknownReference, ViewNotBuilt
 from ledger.projections.activity import Activity
-from ledger.projections.base import HandlerView, Page, View, decode_cursor, page_of
-from ledger.projections.db import Database, ViewDb, Writes, iso, parse_iso
+from ledger.projections.base import HandlerView, Page, View, after_key, decode_cursor, page_of
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
 from ledger.projections.service import (
     OPEN_COMPLAINTS,
     UNANSWERED_REQUESTS,
     Service,
-    after_key,
 )
 from ledger.sealing import blind, query_tokens, revealed
+from ledger.sql import Database, ViewDb, Writes, iso, parse_iso
 
 INDEXED = frozenset({"name", "email", "phone", "company"})  # what a search finds customers by
 NEEDS = "rep_dossier needs the promises, quotes, service, dossier and activity views"
@@ -791,3 +790,78 @@ def orphaned_items(
     for row in page.items:
         del row["sort_due"]
     return page
+
+
+INBOX_KEY = ("due", "item", "customer", "id")
+
+
+def service_inbox(
+    db: Database,
+    *,
+    as_of: datetime,
+    rep: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Page:
+    """Requests unanswered and complaints unresolved at ``as_of`` whose deadline had passed,
+    oldest deadline first; with ``rep``, only those assigned (or escalated) to that rep."""
+    now = iso(as_of)
+    request_where, complaint_where = "", ""
+    params: list[Any] = [False, now, now, now]
+    if rep is not None:
+        request_where = " AND r.responsible = ?"
+        params.append(rep)
+    params += [False, now, now, now]
+    if rep is not None:
+        complaint_where = " AND (c.responsible = ? OR c.escalated_to = ?)"
+        params += [rep, rep]
+    outer, after = "", decode_cursor(cursor, (str,) * len(INBOX_KEY))
+    if after:
+        outer, more = after_key(INBOX_KEY, after)
+        outer = f"WHERE {outer}"
+        params += more
+    with db.transaction(Service().table_names(), commit=False) as tx:
+        rows = tx.rows(
+            "SELECT * FROM ("
+            " SELECT 'request' AS item, r.customer, r.request_id AS id, r.kind AS what, r.rep,"
+            "  r.responsible, NULL AS escalated_to, r.received_at AS opened_at,"
+            "  r.respond_by AS due"
+            " FROM {requests} r WHERE r.retracted = ? AND r.received_at <= ?"
+            "  AND r.respond_by < ? AND (r.answered_at IS NULL OR r.answered_at > ?)"
+            f"{request_where}"
+            " UNION ALL"
+            " SELECT 'complaint' AS item, c.customer, c.complaint_id AS id, c.category AS what,"
+            "  c.rep, c.responsible, c.escalated_to, p.opened_at, c.respond_by AS due"
+            " FROM {complaints} c JOIN {complaint_periods} p ON p.customer = c.customer"
+            "  AND p.complaint_id = c.complaint_id"
+            " WHERE c.retracted = ? AND c.respond_by < ? AND p.opened_at <= ?"
+            "  AND (p.closed_at IS NULL OR p.closed_at > ?)"
+            f"{complaint_where}"
+            f") items {outer} ORDER BY due, item, customer, id LIMIT ?",
+            (*params, limit + 1),
+        )
+    page = page_of(rows, limit, INBOX_KEY)
+    departed = departed_by(db, now)
+    for row in page.items:
+        row["orphaned"] = row["responsible"] in departed  # nobody took it over
+        due = parse_iso(row["due"])
+        assert due is not None
+        late = as_of - due
+        row["overdue_days"] = late.days
+        row["overdue_hours"] = int(late.total_seconds() // 3600)
+    return page
+
+
+def departed_by(db: Database, moment: str | None) -> set[str]:
+    """The reps who had departed by ``moment`` (the dossier view's; none if not built)."""
+    tables = Dossier().table_names()
+    with db.transaction(tables, commit=False, snapshot=False) as tx:
+        if not db.table_exists(tx, tables["reps"]):
+            return set()
+        return {
+            row["ref"]
+            for row in tx.rows(
+                "SELECT ref FROM {reps} WHERE departed_at IS NOT NULL AND departed_at <= ?",
+                (moment,),
+            )
+        }

@@ -9,13 +9,13 @@ from ledger.projections.base import (
     FOLLOWS_REP,
     RESPONSIBLE,
     Page,
+    Refs,
     View,
     event_type,
     hand_over,
     keyset_page,
 )
-from ledger.projections.db import Database, ViewDb, Writes, iso
-from ledger.projections.runner import Refs
+from ledger.sql import Database, ViewDb, Writes, iso
 
 OUTCOMES = {
     "PromiseKept": "kept",

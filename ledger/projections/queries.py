@@ -1,9 +1,9 @@
 """The questions people ask of the views, in one place for the CLI and the HTTP API."""
 
-from ledger.projections.dossier import orphaned_items, rep_dossier, rep_handover
+from ledger.projections.dossier import orphaned_items, rep_dossier, rep_handover, service_inbox
 from ledger.projections.promises import promises_of
 from ledger.projections.quotes import conflicting_quotes, quotes_of
-from ledger.projections.service import service_inbox, violations
+from ledger.projections.service import violations
 from ledger.projections.timeline import timeline_of
 
 __all__ = [

@@ -12,6 +12,7 @@ from ledger.projections.base import (
     FOLLOWS_REP,
     RESPONSIBLE,
     Page,
+    Refs,
     View,
     decode_cursor,
     event_type,
@@ -19,8 +20,7 @@ from ledger.projections.base import (
     keyset_page,
     page_of,
 )
-from ledger.projections.db import Database, ViewDb, iso, money
-from ledger.projections.runner import Refs
+from ledger.sql import Database, ViewDb, iso, money
 
 OUTCOMES = {
     "QuoteAccepted": "accepted",

@@ -21,17 +21,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 
 from ledger.application import Ledger
+from ledger.chain import ChainedMapper
 from ledger.collector import collector_paused
-from ledger.integrity import ChainedMapper
-from ledger.projections.base import View
-from ledger.projections.db import Database, ViewDb, column_types, iso
-from ledger.sealing import CustomerKeys, blind_tokens, reveal
+from ledger.projections.base import Refs, View
+from ledger.sql import Database, ViewDb, column_types, iso
 from ledger.store import DDL_LOCK
 
 # Errors of the database rather than of an event: a view is not stopped for them.
@@ -45,7 +43,6 @@ TRANSIENT = (
 # Events per transaction when catching up. Larger batches commit less often and spill less,
 # but hold SQLite's write lock longer (about half a second at this size).
 BATCH_SIZE = 10_000
-CREATED = {"Registered": "customer", "Hired": "rep", "Launched": "campaign"}
 SHARED_TABLES = {
     "positions": "view_positions",
     "streams": "view_streams",
@@ -83,46 +80,6 @@ class ViewStatus:
             "error_position": self.error_position,
             "rebuild_pending": self.rebuild_pending,
         }
-
-
-class Refs:
-    """Stream id -> (kind, reference), so views can name what an event belongs to.
-
-    Keyed by the id's integer: a ``UUID`` hashes and compares in Python code, and every
-    view looks up every event it handles."""
-
-    def __init__(self, keys: CustomerKeys | None = None, index_key: bytes = b"") -> None:
-        self.by_id: dict[int, tuple[str, str]] = {}
-        self.keys = keys
-        self.index_key = index_key
-
-    def blind_tokens(self, value: Any) -> set[str]:
-        """Keyed hashes of a sealed value's tokens, for a view that must find customers by
-        it (none once the customer is forgotten: their key opens nothing)."""
-        text = reveal(value, self.keys)
-        return blind_tokens(self.index_key, text) if isinstance(text, str) else set()
-
-    def learn(self, events: Sequence[Any]) -> list[tuple[str, str, str]]:
-        """The streams these events create, all of them: a rolled-back batch may have
-        taught them to memory already, and the table must still get them."""
-        created = []
-        for event in events:
-            kind = CREATED.get(type(event).__name__)
-            if kind is not None:
-                self.by_id[event.originator_id.int] = (kind, event.ref)
-                created.append((str(event.originator_id), kind, event.ref))
-        return created
-
-    def load(self, tx: ViewDb) -> None:
-        for row in tx.rows("SELECT id, kind, ref FROM {streams}"):
-            self.by_id[UUID(row["id"]).int] = (row["kind"], row["ref"])
-
-    def of(self, event: Any) -> tuple[str, str]:
-        """The kind and reference of the stream the event belongs to."""
-        return self.by_id[event.originator_id.int]
-
-    def ref(self, event: Any) -> str:
-        return self.by_id[event.originator_id.int][1]
 
 
 Batch = list[tuple[int, Any]]  # (log position, domain event), in log order

@@ -20,11 +20,10 @@ from typing import Any, ClassVar
 
 from ledger.history import FORMATS, LATE, OPENING
 from ledger.ids import stream_id
-from ledger.projections.base import Page, View, decode_cursor, page_of
-from ledger.projections.db import Database, ViewDb, iso, parse_iso
-from ledger.projections.runner import Refs
+from ledger.projections.base import Page, Refs, View, decode_cursor, page_of
 from ledger.sealing import PERSONAL as SEALED
 from ledger.sealing import revealed
+from ledger.sql import Database, ViewDb, iso, parse_iso
 
 COLUMNS = ("customer", "version", "kind", "entry_id", "occurred_at", "rep", "trail", "retracted")
 CUSTOMER, VERSION, KIND, ENTRY_ID, OCCURRED_AT, REP, TRAIL, RETRACTED = range(len(COLUMNS))

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from ledger.application import CommandResult, Ledger
+from ledger.application import Ledger
 from ledger.commands import parse_command
+from ledger.commands.results import CommandResult
 from ledger.config import Settings
 from ledger.errors import BatchRefused, CommandIdReused, LedgerError, VersionConflict
 from ledger.store import COPY_FROM

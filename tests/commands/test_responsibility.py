@@ -13,9 +13,10 @@ from ledger.errors import LedgerError
 from ledger.projections.activity import Activity
 from ledger.projections.dossier import Dossier, orphaned_items
 from ledger.projections.promises import Promises, promises_of
+from ledger.projections.queries import service_inbox
 from ledger.projections.quotes import Quotes
 from ledger.projections.runner import Runner
-from ledger.projections.service import Service, service_inbox
+from ledger.projections.service import Service
 from ledger.projections.timeline import Timeline, timeline_of
 from tests.conftest import T0, at, run
 

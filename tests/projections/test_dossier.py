@@ -9,9 +9,9 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import UnknownReference, ViewNotBuilt
-from ledger.projections.db import Database, iso
 from ledger.projections.dossier import Dossier, needed_views, rep_dossier
 from ledger.projections.runner import Runner
+from ledger.sql import Database, iso
 from tests.conftest import T0, at, run
 
 

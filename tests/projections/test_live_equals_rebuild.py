@@ -20,10 +20,10 @@ from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.demo import build_world
 from ledger.projections.activity import Activity
-from ledger.projections.base import View
-from ledger.projections.db import ViewDb, Writes, iso
+from ledger.projections.base import Refs, View
 from ledger.projections.registry import all_views
-from ledger.projections.runner import Refs, Runner
+from ledger.projections.runner import Runner
+from ledger.sql import ViewDb, Writes, iso
 from tests.test_properties import BATCH, CUSTOMERS, REPS, T0, in_world, parsed
 
 _worlds = itertools.count()

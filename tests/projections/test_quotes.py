@@ -9,9 +9,9 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import CommandInvalid
-from ledger.projections.db import Database
 from ledger.projections.quotes import Quotes, conflicting_quotes, open_quotes_of_rep, quotes_of
 from ledger.projections.runner import Runner
+from ledger.sql import Database
 from tests.conftest import at, run
 
 TEA = "普洱茶"

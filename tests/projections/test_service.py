@@ -10,10 +10,11 @@ from typing import Any
 from ledger.application import Ledger
 from ledger.projections.activity import Activity
 from ledger.projections.base import Page
-from ledger.projections.db import Database, iso
 from ledger.projections.promises import Promises
+from ledger.projections.queries import service_inbox
 from ledger.projections.runner import Runner
-from ledger.projections.service import Service, open_items_of_rep, service_inbox, violations
+from ledger.projections.service import Service, open_items_of_rep, violations
+from ledger.sql import Database, iso
 from tests.conftest import T0, at, run
 
 

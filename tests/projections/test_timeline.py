@@ -12,9 +12,9 @@ import pytest
 
 from ledger import clock
 from ledger.application import Ledger
-from ledger.projections.db import Database, iso
 from ledger.projections.runner import Runner
 from ledger.projections.timeline import Timeline, timeline_of
+from ledger.sql import Database, iso
 from tests.conftest import T0, at, run
 
 

@@ -18,10 +18,10 @@ from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.errors import CommandInvalid
 from ledger.projections.base import View
-from ledger.projections.db import Database
 from ledger.projections.promises import promises_of
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
+from ledger.sql import Database
 from replay.core import Reading, Replay, end_of
 from tests.projections.test_live_equals_rebuild import setup_world
 from tests.test_properties import BATCH, parsed

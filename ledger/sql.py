@@ -17,15 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
-
-if TYPE_CHECKING:
-    from ledger.application import Ledger
 
 CACHE_KIB = 64 * 1024  # SQLite page cache of the connection that writes views
 MMAP_BYTES = 1 << 30  # and how much of the file it reads through memory mapping
@@ -207,7 +205,7 @@ class Database:
         self.columns: dict[str, list[tuple[str, str]]] = {}  # table -> (column, type)s
 
     @classmethod
-    def of(cls, ledger: Ledger) -> Database:
+    def of(cls, ledger: Application[UUID]) -> Database:
         """The ledger's store, with its event log."""
         recorder = ledger.recorder
         return cls(

@@ -8,7 +8,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Ledger
-from ledger.projections.db import Database
+from ledger.sql import Database
 
 
 def test_a_read_after_batched_writes_sees_them_in_the_same_transaction(ledger: Ledger) -> None:

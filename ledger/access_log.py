@@ -33,7 +33,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import psycopg
@@ -42,6 +42,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.encoding import compact
 from ledger.errors import AccessNotRecorded, CommandInvalid
+from ledger.library import postgres_connect_options, sqlite_path
 from ledger.projections.base import Page, decode_cursor, page_of
 from ledger.sql import Database, ViewDb, column_types, iso
 from ledger.store import DDL_LOCK
@@ -566,7 +567,7 @@ class AccessLog:
         try:
             if self.loop_writer is None:
                 conn = sqlite3.connect(
-                    datastore.pool.db_name,
+                    sqlite_path(datastore),
                     uri=True,
                     timeout=0,
                     isolation_level=None,
@@ -899,7 +900,7 @@ def connection_options(datastore: PostgresDatastore) -> dict[str, Any]:
     opened: with the pool's settings, in autocommit, and the session's limits set as it
     starts (a lock waited for no longer than the store's; no transaction left idle)."""
     return {
-        **cast(dict[str, Any], datastore.pool.kwargs),
+        **postgres_connect_options(datastore),
         "autocommit": True,
         "prepare_threshold": 0,
         "options": f"-c lock_timeout={int(datastore.lock_timeout or 10)}s "

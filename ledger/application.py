@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
 
-from ledger import clock
+from ledger import clock, library
 from ledger.aggregates import Campaign, Customer, Rep
 from ledger.aggregates.base import LedgerAggregate
 from ledger.chain import ERASED, ChainedMapper
@@ -39,6 +39,7 @@ from ledger.errors import (
     VersionConflict,
 )
 from ledger.ids import Kind, stream_id
+from ledger.library import size_sqlite_pool
 from ledger.sealing import CustomerKeys
 from ledger.secrets import Secrets
 from ledger.sql import Database
@@ -50,7 +51,7 @@ KINDS: dict[Kind, type[LedgerAggregate]] = {"customer": Customer, "rep": Rep, "c
 CREATING = frozenset({"RegisterCustomer", "HireRep", "LaunchCampaign"})  # start a stream
 
 
-class Ledger(Application[UUID]):
+class Ledger(library.SavingApplication):
     name = "Ledger"
     is_snapshotting_enabled = True
 
@@ -73,8 +74,7 @@ class Ledger(Application[UUID]):
             # request. And it allows 10 more at once: fewer than the API's 40 worker threads,
             # so writers waiting for the lock could leave a read on the event loop waiting
             # for a connection. (On PostgreSQL, LEDGER_POOL_SIZE sizes the library's pool.)
-            datastore.pool.pool_size = self.settings.pool_size
-            datastore.pool.max_overflow = max(datastore.pool.max_overflow, 64)
+            size_sqlite_pool(datastore, kept=self.settings.pool_size, overflow_at_least=64)
 
     def close(self) -> None:
         mapper = self.mapper
@@ -124,7 +124,7 @@ class Ledger(Application[UUID]):
         found = self.recorder.select_events(stream, gt=version - 1, lte=version, limit=1)
         return found[0] if found else None
 
-    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+    def recorded(self, recordings: list[Recording[UUID]]) -> None:
         for listener in self.listeners:
             listener.set()
 
@@ -454,11 +454,11 @@ class Batch:
             # An erasure destroys the customer's key in the transaction that records it.
             erased = [e.originator_id for e in in_order if type(e).__name__ == ERASED]
             processing.saved_kwargs["destroy_keys"] = erased
-            recordings = self.app._record(processing)
+            recordings = library.record(self.app, processing)
             for stream in erased:
                 mapper.forget_key(stream)
-            self.app._take_snapshots(processing)
-            self.app._notify(recordings)
+            library.take_snapshots(self.app, processing)
+            library.notify(self.app, recordings)
             positions = {id(r.domain_event): r.notification.id for r in recordings}
             for p in pending:
                 result = results[id(p)]

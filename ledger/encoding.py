@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder
+
+from ledger import library
 
 _PLAIN = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 _SORTED = _PLAIN | orjson.OPT_SORT_KEYS
@@ -28,7 +29,7 @@ def compact(value: Any, *, sort_keys: bool = False) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys)
 
 
-class Transcoder(JSONTranscoder):
+class Transcoder(library.Transcoder):
     """The library's JSON transcoder (same transcodings, same bytes), encoding with orjson.
 
     orjson writes a ``UUID`` as a plain string instead of handing it to the transcodings, so
@@ -36,11 +37,11 @@ class Transcoder(JSONTranscoder):
 
     def encode(self, obj: Any) -> bytes:
         try:
-            return orjson.dumps(obj, default=self._encode_obj, option=_PLAIN)
+            return orjson.dumps(obj, default=self.encode_object, option=_PLAIN)
         except orjson.JSONEncodeError:
             return super().encode(obj)
 
-    def _encode_obj(self, o: Any) -> dict[str, Any]:
+    def encode_object(self, o: Any) -> dict[str, Any]:
         # Every event holds instants and most hold amounts: these two are written as their
         # transcodings (the library's) write them, without looking them up (~1.4 µs an event).
         kind = type(o)
@@ -48,4 +49,4 @@ class Transcoder(JSONTranscoder):
             return {"_type_": "datetime_iso", "_data_": o.isoformat()}
         if kind is Decimal:
             return {"_type_": "decimal_str", "_data_": str(o)}
-        return super()._encode_obj(o)
+        return super().encode_object(o)

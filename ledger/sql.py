@@ -25,6 +25,8 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
+from ledger.library import sqlite_lock_timeout, sqlite_path
+
 CACHE_KIB = 64 * 1024  # SQLite page cache of the connection that writes views
 MMAP_BYTES = 1 << 30  # and how much of the file it reads through memory mapping
 
@@ -226,11 +228,11 @@ class Database:
         """
         if self._writer is None:
             conn = sqlite3.connect(
-                datastore.pool.db_name,
+                sqlite_path(datastore),
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,
-                timeout=datastore.pool.lock_timeout or 5.0,
+                timeout=sqlite_lock_timeout(datastore) or 5.0,
             )
             conn.row_factory = sqlite3.Row
             # A batch dirties pages all over the views' tables and indexes; with the default

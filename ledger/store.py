@@ -14,12 +14,13 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteCursor
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
 from ledger.encoding import compact
+from ledger.library import PostgresRecorder, SQLiteRecorder, postgres_connect_options
 from ledger.sealing import DESTROY_KEY, destroyed_key_row
 from ledger.sealing import TABLE as KEYS_TABLE
 
@@ -53,7 +54,7 @@ class LedgerRecorder:
         raise NotImplementedError
 
 
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
+class SQLiteLedgerRecorder(SQLiteRecorder, LedgerRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
@@ -63,10 +64,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
             "result TEXT NOT NULL)",
         ]
 
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[Any], **kwargs: Any
-    ) -> Sequence[int] | None:
-        notification_ids = super()._insert_events(c, stored_events, **kwargs)
+    def insert_beside(self, c: SQLiteCursor, **kwargs: Any) -> None:
         commands: Iterable[CommandRow] = kwargs.get("commands", ())
         c.executemany(
             f"INSERT INTO {COMMANDS_TABLE} VALUES (?, ?, ?, ?, ?)",
@@ -88,7 +86,6 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
                 DESTROY_KEY.format(**KEYS_TABLE),
                 [destroyed_key_row(stream) for stream in destroyed],
             )
-        return notification_ids
 
     def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:
         found: set[UUID] = set()
@@ -124,7 +121,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder, LedgerRecorder):
         return found
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
+class PostgresLedgerRecorder(PostgresRecorder, LedgerRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
@@ -191,8 +188,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
     def _copy_events(self, stored_events: Sequence[Any], **kwargs: Any) -> list[int]:
         commands: Sequence[CommandRow] = kwargs.get("commands", ())
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._lock_table(curs)  # as the library does: commits in the order of their ids
-            self._notify_channel(curs)
+            self.lock_table(curs)  # as the library does: commits in the order of their ids
+            self.notify_channel(curs)
             if commands:
                 with curs.copy(self.copy_commands_statement) as copy:
                     for row in commands:
@@ -225,16 +222,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
     def create_table(self) -> None:
         # Processes starting together must not run the DDL at once ("tuple concurrently
         # updated"), and the schema must exist before the library creates its type in it.
-        connect_kwargs = cast(dict[str, Any], self.datastore.pool.kwargs)
-        with psycopg.connect(**connect_kwargs, autocommit=True) as lock:
+        with psycopg.connect(**postgres_connect_options(self.datastore), autocommit=True) as lock:
             lock.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
             with self.datastore.transaction(commit=True) as curs:
                 curs.execute(self.sql_create_statements[0], prepare=False)
             super().create_table()
 
-    def _insert_events(
-        self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any], **kwargs: Any
-    ) -> None:
+    def insert_beside(self, curs: psycopg.Cursor[Any], **kwargs: Any) -> None:
         commands: Sequence[CommandRow] = kwargs.get("commands", ())
         if commands:
             curs.execute(
@@ -255,7 +249,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
                 ),
             )
         self._destroy_keys(curs, **kwargs)
-        super()._insert_events(curs, stored_events, **kwargs)
 
     def _destroy_keys(self, curs: psycopg.Cursor[Any], **kwargs: Any) -> None:
         """Destroy the keys of the customers whose erasure these events record, in the same
@@ -263,17 +256,15 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
         for stream in kwargs.get("destroy_keys", ()):
             curs.execute(self.destroy_keys_statement, destroyed_key_row(stream))
 
-    def _insert_stored_events(
-        self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any], **kwargs: Any
-    ) -> None:
+    def insert_stored(self, curs: psycopg.Cursor[Any], stored_events: Sequence[Any]) -> None:
         rows = compact(
             [
                 (str(e.originator_id), e.originator_version, e.topic, e.state.hex())
                 for e in stored_events
             ]
         )  # before the lock
-        self._lock_table(curs)  # as the library does: commits in the order of their ids
-        self._notify_channel(curs)
+        self.lock_table(curs)  # as the library does: commits in the order of their ids
+        self.notify_channel(curs)
         curs.execute(self.insert_events_statement, (rows,))
 
     def existing_streams(self, ids: Sequence[UUID]) -> set[UUID]:

@@ -10,7 +10,7 @@ forgotten they read as nothing, as everywhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -78,12 +78,15 @@ def export_customer(
     }
 
 
-def every(query: Any, db: Database, ref: str) -> list[dict[str, Any]]:
+PagedQuery = Callable[..., Page]  # (db, ref, *, limit, cursor) -> a page
+
+
+def every(query: PagedQuery, db: Database, ref: str) -> list[dict[str, Any]]:
     """Every row of a paged query about one customer."""
     return list(_pages(query, db, ref))
 
 
-def _pages(query: Any, db: Database, ref: str) -> Iterator[dict[str, Any]]:
+def _pages(query: PagedQuery, db: Database, ref: str) -> Iterator[dict[str, Any]]:
     cursor = None
     while True:
         page: Page = query(db, ref, limit=500, cursor=cursor)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.application import Ledger
@@ -144,7 +145,7 @@ def end_of(ledger: Ledger, reading: Reading) -> int:
     return high
 
 
-def recorded_at(ledger: Ledger, notification: Any) -> datetime:
+def recorded_at(ledger: Ledger, notification: Notification) -> datetime:
     """When the event at this notification was recorded."""
     when: datetime = ledger.mapper.to_domain_event(notification).timestamp  # type: ignore[attr-defined]
     return when

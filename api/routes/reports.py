@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
@@ -238,7 +239,7 @@ async def check_report(
     return verdict.to_dict()
 
 
-def when(text: str | None, where: str, zone: Any) -> datetime | None:
+def when(text: str | None, where: str, zone: ZoneInfo) -> datetime | None:
     return None if text is None else report_time(text, where, zone)
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ledger.access_log import AccessLog
-from ledger.cli.common import open_ledger, positive, print_json
+from ledger.cli.common import Commands, open_ledger, positive, print_json
 from ledger.cli.tables import table
 from ledger.cli.views import instant
 from ledger.sql import Database
@@ -14,7 +13,7 @@ from ledger.sql import Database
 COLUMNS = ["at", "key", "role", "customer", "what", "fields", "purpose", "interface", "position"]
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     audit = commands.add_parser(
         "audit",
         help="the record of who looked at customers' data",

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -111,6 +111,10 @@ def progress_bar(total: int | None, unit: str) -> Iterator[Callable[[int], None]
             bar.update(done)
 
         yield advance
+
+
+# What ``add_commands`` functions add their subcommands to (``add_subparsers()``).
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def print_json(data: Any) -> None:

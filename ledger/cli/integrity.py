@@ -7,11 +7,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from ledger.access_log import AccessCheck, AccessLog
 from ledger.application import Ledger
-from ledger.cli.common import looked, open_ledger, print_json, progress_bar, reference_arg
+from ledger.cli.common import Commands, looked, open_ledger, print_json, progress_bar, reference_arg
 from ledger.cli.tables import table
 from ledger.cli.views import caught_up
 from ledger.erasure import forget
@@ -20,7 +19,7 @@ from ledger.integrity import Integrity, Verification
 from ledger.sql import Database
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     verify = commands.add_parser(
         "verify",
         help="recompute every event's chain and name whatever was altered",

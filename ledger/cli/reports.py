@@ -11,10 +11,11 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from api.keys import KeyStore
 from ledger.application import Ledger
-from ledger.cli.common import new_bar, open_ledger, print_json, settings_of, whole
+from ledger.cli.common import Commands, new_bar, open_ledger, print_json, settings_of, whole
 from ledger.cli.tables import table
 from ledger.config import zone_named
 from ledger.errors import CommandInvalid
@@ -39,7 +40,7 @@ DATES = (
 )
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     parser = commands.add_parser(
         "report",
         help="figures per period, as known now, at a past time, or as occurred by one",
@@ -292,7 +293,7 @@ def bar(total: int | None) -> Callable[[int], None]:
     return advance
 
 
-def reading_at(text: str, where: str, zone: Any) -> Reading:
+def reading_at(text: str, where: str, zone: ZoneInfo) -> Reading:
     if text.strip().lower() == "now":
         return Reading()
     return Reading(as_known_at=report_time(text, where, zone))

@@ -6,16 +6,23 @@ import argparse
 import sys
 import threading
 from datetime import datetime, timezone
-from typing import Any
 
-from ledger.cli.common import CENTURY, open_ledger, print_json, seconds, settings_of, whole
+from ledger.cli.common import (
+    CENTURY,
+    Commands,
+    open_ledger,
+    print_json,
+    seconds,
+    settings_of,
+    whole,
+)
 from ledger.cli.tables import table
 from ledger.cli.views import instant
 from ledger.errors import CommandInvalid
 from ledger.scheduler import JOB_NAMES, Jobs, Leadership, SchedulerService
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     parser = commands.add_parser(
         "scheduler",
         help="mark overdue promises, expire quotes, flag missed deadlines, lapse customers",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from api.keys import ROLES, KeyStore
-from ledger.cli.common import open_ledger, print_json, reference_arg, settings_of
+from ledger.cli.common import Commands, open_ledger, print_json, reference_arg, settings_of
 from ledger.cli.tables import table
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the HTTP API (OpenAPI at /docs)",

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ledger.cli.common import (
+    Commands,
     looked,
     open_ledger,
     positive,
@@ -22,6 +23,7 @@ from ledger.cli.tables import table
 from ledger.commands.fields import in_utc
 from ledger.errors import CommandInvalid
 from ledger.projections import queries
+from ledger.projections.base import Page
 from ledger.projections.dossier import LISTS
 from ledger.projections.registry import VIEW_NAMES, views_named
 from ledger.projections.runner import BATCH_SIZE, Runner
@@ -34,7 +36,7 @@ VIOLATION_KINDS = [
 ]
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     projections = commands.add_parser(
         "projections",
         help="keep the views current: run, status, rebuild",
@@ -366,7 +368,7 @@ def rep_handover(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_page(args: argparse.Namespace, page: Any, columns: list[str]) -> None:
+def print_page(args: argparse.Namespace, page: Page, columns: list[str]) -> None:
     if args.json:
         print_json(page.to_dict())
         return

@@ -1,6 +1,7 @@
 """Every benchmark in one run, each figure beside its raw baseline measured in the same run.
 
     python -m bench [--quick] [--store sqlite|postgres] [--events N] [--json FILE]
+                    [--write-docs | --no-write-docs] [--docs FILE] [--note TEXT]
 
 Builds a generated world of about N events (the demo world's life, scaled by its number of
 customers) through the command path in batches, or reuses the one an earlier run left
@@ -31,12 +32,23 @@ customers) through the command path in batches, or reuses the one an earlier run
 and prints one table (figure, baseline, ratio, target, met) and writes it as JSON.
 --quick uses a world of 20,000 events and smaller samples (under two minutes on a 2-core
 machine once the world exists).
+
+The tables of docs/performance.md are written here, never by hand: a full run (no --quick,
+no --only) rewrites its store's table, between <!-- bench:STORE:start --> and
+<!-- bench:STORE:end -->, with the date, the number of events and a note on the machine
+(cores, load average, and --note). A --quick or --only run leaves the document alone unless
+given --write-docs: a quick run then writes the STORE-quick section, a full-size run with
+--only the store's own section, with only its figures. --no-write-docs keeps a full run
+out. Without the markers the run is refused before it starts; the JSON is written first in
+any case (`python -m bench.docs FILE.json` writes a table from it later).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import random
 import sqlite3
 import subprocess
@@ -57,6 +69,7 @@ import psycopg
 
 from api.keys import KeyStore
 from bench import access_log as access_log_bench
+from bench import docs
 from bench.api_reads import free_port, load, percentile, start_server
 from bench.common import POSTGRES_URL, drop, read_log, settle, throwaway_settings
 from bench.import_purchases import raw_copy_stored, write_file
@@ -878,10 +891,42 @@ def main() -> None:
         choices=[b.__name__ for b in BENCHMARKS],
         help="run only these (" + ", ".join(b.__name__ for b in BENCHMARKS) + ")",
     )
+    parser.add_argument(
+        "--write-docs",
+        action=argparse.BooleanOptionalAction,
+        help="rewrite this run's table in --docs (default: only after a full run; a --quick "
+        "run writes the STORE-quick section)",
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=docs.DOCS,
+        help="the document whose table is rewritten (default: docs/performance.md)",
+    )
+    parser.add_argument(
+        "--note",
+        default="",
+        help="added to the line above the table, e.g. 'machine otherwise idle'",
+    )
     args = parser.parse_args()
     args.events = args.events or (20_000 if args.quick else 1_000_000)
+    if args.write_docs is None:
+        args.write_docs = not args.quick and not args.only
+    section = docs.section_of(args.store, args.quick)
+    if args.write_docs:  # refused now, not after the run
+        try:
+            docs.replace_section(
+                args.docs.read_text(encoding="utf-8"), section, "", where=str(args.docs)
+            )
+        except (docs.MarkersMissing, OSError) as refused:
+            sys.exit(f"error: {refused} (or run with --no-write-docs)")
     args.worlds.mkdir(parents=True, exist_ok=True)
+    load_at_start = os.getloadavg()[0]
+    started_on = time.strftime("%Y-%m-%d")
     settings = world(args)
+    app = Ledger(settings)
+    stored = app.recorder.max_notification_id() or 0
+    app.close()
     figures: list[Figure] = []
     for benchmark in [b for b in BENCHMARKS if not args.only or b.__name__ in args.only]:
         print(f"{benchmark.__name__.replace('_', ' ')} ...", flush=True)
@@ -898,19 +943,33 @@ def main() -> None:
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     out = args.json or args.worlds / f"bench-{args.store}-{args.events}.json"
-    out.write_text(
-        json.dumps(
-            {
-                "store": args.store,
-                "events": args.events,
-                "quick": args.quick,
-                "figures": [{**asdict(f), "ratio": f.ratio, "met": f.met} for f in figures],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    run = {
+        "store": args.store,
+        "events": args.events,
+        "quick": args.quick,
+        "only": args.only or [],
+        "date": started_on,
+        "stored_events": stored,
+        "customers": max(11, args.events // EVENTS_PER_CUSTOMER),
+        "machine": (
+            f"{os.cpu_count()}-core machine ({platform.system()} {platform.machine()}, Python "
+            f"{platform.python_version()}), load average {load_at_start:.1f} at the start and "
+            f"{os.getloadavg()[0]:.1f} at the end"
+        ),
+        "note": args.note,
+        "figures": [{**asdict(f), "ratio": f.ratio, "met": f.met} for f in figures],
+    }
+    out.write_text(json.dumps(run, indent=2) + "\n")
     print(f"\nfigures written to {out}")
+    if args.write_docs:
+        try:
+            docs.write(run, args.docs, section)
+        except (docs.MarkersMissing, OSError) as refused:
+            sys.exit(
+                f"error: {refused}; the figures are in {out}: "
+                f"python -m bench.docs {out} --docs {args.docs} writes the table"
+            )
+        print(f"the {section} table of {args.docs} rewritten")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def postgres_server() -> str:
     except psycopg.OperationalError as error:
         pytest.fail(
             f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}. Start it (see "
-            "README, Tests) or point LEDGER_TEST_DATABASE_URL at a server."
+            "docs/operators.md, Tests; .ci/run starts it) or point LEDGER_TEST_DATABASE_URL at "
+            "a server."
         )
     return POSTGRES_URL
 

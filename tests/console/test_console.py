@@ -2,7 +2,8 @@
 small demo world, on SQLite and PostgreSQL: sign in, find a customer, hand a departed rep's
 customer over, open the compliance board, run a retention report as known at a past date,
 read the access log.
-Each test saves screenshots (to $LEDGER_SCREENSHOTS if set: the README's come from there)."""
+Each test saves screenshots (to $LEDGER_SCREENSHOTS if set: docs/console.md's come from
+there)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ A record says when, which API key (or ``cli:<os user>``) with which role, which 
 reference only: the log holds no personal data), which endpoint or page, which kinds of
 personal data it showed, why (an optional purpose) and through which interface. Records are
 numbered in the order they were committed and chained as the events are
-(ledger/integrity.py): each carries the hash of the record before it and its own hash over
+(ledger/chain.py): each carries the hash of the record before it and its own hash over
 that and its canonical encoding, so that ``verify`` names by position a record that was
 changed, deleted, inserted or moved behind the ledger's back.
 

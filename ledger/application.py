@@ -104,7 +104,7 @@ class Ledger(library.SavingApplication):
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper, chaining each stored event to its stream's previous one
-        (ledger/integrity.py)."""
+        (ledger/chain.py)."""
         mapper = self.factory.mapper(
             transcoder=self.construct_transcoder(), mapper_class=ChainedMapper
         )

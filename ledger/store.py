@@ -137,7 +137,7 @@ class PostgresLedgerRecorder(PostgresRecorder, LedgerRecorder):
             ).format(schema, Identifier(COMMANDS_TABLE))
         )
         # All of a batch's command records in one statement, sent as one JSON array: a
-        # statement per row costs the client more than the server (ledger/projections/db.py).
+        # statement per row costs the client more than the server (ledger/sql.py).
         self.insert_commands_statement = SQL(
             "INSERT INTO {0}.{1} SELECT r->>0, r->>1, (r->>2)::uuid, (r->>3)::bigint, r->4"
             " FROM jsonb_array_elements(%s::jsonb) AS r"

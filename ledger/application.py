@@ -18,10 +18,16 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Mapper,
+    Recording,
+    StoredEvent,
+)
 from eventsourcing.sqlite import SQLiteDatastore
 
-from ledger import clock, library
+from ledger import clock, library, migrations
 from ledger.aggregates import Campaign, Customer, Rep
 from ledger.aggregates.base import LedgerAggregate
 from ledger.chain import ERASED, ChainedMapper
@@ -101,6 +107,12 @@ class Ledger(library.SavingApplication):
         if fingerprint.startswith("fp1:"):
             return hmac.compare_digest(fingerprint, self.fingerprint(command))
         return fingerprint == command.canonical()
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The store's schema version is checked (once per process) and brought up to this
+        code's before the library makes any table (ledger/migrations.py)."""
+        migrations.at_start(self.settings, getattr(self.factory, "datastore", None))
+        return super().construct_recorder()
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper, chaining each stored event to its stream's previous one

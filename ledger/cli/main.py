@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.persistence import MapperDeserialisationError
 
-from ledger.cli import audit, integrity, reports, scheduling, server
+from ledger.cli import audit, integrity, migrations, reports, scheduling, server
 from ledger.cli.common import (
     CENTURY,
     looked,
@@ -272,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     integrity.add_commands(commands)
     audit.add_commands(commands)
     server.add_commands(commands)
+    migrations.add_commands(commands)
     return parser
 
 

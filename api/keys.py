@@ -55,6 +55,7 @@ class KeyStore:
         self.ledger = ledger
         self.db = db or Database.of(ledger)
         with self.db.transaction(TABLE) as tx:
+            tx.ddl_turn()
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS {keys} (id TEXT PRIMARY KEY, "
                 "name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, rep TEXT, "

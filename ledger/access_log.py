@@ -45,7 +45,6 @@ from ledger.errors import AccessNotRecorded, CommandInvalid
 from ledger.library import postgres_connect_options, sqlite_path
 from ledger.projections.base import Page, decode_cursor, page_of
 from ledger.sql import Database, ViewDb, column_types, iso
-from ledger.store import DDL_LOCK
 
 TABLES = {"log": "access_log", "head": "access_log_head"}
 COLUMNS = (
@@ -388,8 +387,7 @@ class AccessLog:
     def create_tables(self) -> None:
         """Create what is missing, and the head of an empty log."""
         with self.db.transaction(TABLES) as tx:
-            if tx.postgres:  # two processes creating at once: one waits (ledger/store.py)
-                tx.execute("SELECT pg_advisory_xact_lock(?)", (DDL_LOCK,))
+            tx.ddl_turn()  # two processes creating at once: one waits
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {{log}} ({COLUMNS.format(**self.db.ddl_types())})"
             )

@@ -20,11 +20,13 @@ from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    EventStore,
     IntegrityError,
     Mapper,
     Recording,
     StoredEvent,
 )
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger import clock, library, migrations
@@ -49,7 +51,7 @@ from ledger.library import size_sqlite_pool
 from ledger.sealing import CustomerKeys
 from ledger.secrets import Secrets
 from ledger.sql import Database
-from ledger.store import CommandRow, LedgerRecorder, RecordedCommand
+from ledger.store import CommandRow, LedgerRecorder, RecordedCommand, creation_lock
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -113,6 +115,15 @@ class Ledger(library.SavingApplication):
         code's before the library makes any table (ledger/migrations.py)."""
         migrations.at_start(self.settings, getattr(self.factory, "datastore", None))
         return super().construct_recorder()
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """The library creates the snapshots' table without a lock: on PostgreSQL, take the
+        one the events' table is created under."""
+        datastore = getattr(self.factory, "datastore", None)
+        if not isinstance(datastore, PostgresDatastore) or not self.settings.create_tables:
+            return super().construct_snapshot_store()
+        with creation_lock(datastore):
+            return super().construct_snapshot_store()
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The library's mapper, chaining each stored event to its stream's previous one

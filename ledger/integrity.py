@@ -278,6 +278,7 @@ class Integrity:
         self.ledger = ledger
         self.db = Database.of(ledger)
         with self.db.transaction(STATE) as tx:
+            tx.ddl_turn()
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS {heads} (stream TEXT PRIMARY KEY, "
                 "version BIGINT NOT NULL, own TEXT NOT NULL, position BIGINT NOT NULL)"

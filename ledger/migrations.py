@@ -43,7 +43,7 @@ from psycopg.sql import SQL, Identifier
 
 from ledger.config import Settings
 from ledger.errors import LedgerError
-from ledger.store import DDL_LOCK
+from ledger.sql import DDL_LOCK
 
 TABLE = "schema_migrations"
 

@@ -69,6 +69,7 @@ class CustomerKeys:
 
     def create_table(self) -> None:
         with self.db.transaction(TABLE) as tx:
+            tx.ddl_turn()
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS {keys} (stream TEXT PRIMARY KEY, key TEXT, "
                 "destroyed_at TEXT)"

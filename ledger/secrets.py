@@ -17,6 +17,7 @@ class Secrets:
 
     def create_table(self) -> None:
         with self.db.transaction(TABLE) as tx:
+            tx.ddl_turn()
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS {secrets} (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
             )

@@ -62,6 +62,11 @@ def money(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+# PostgreSQL advisory lock key held while creating tables: processes starting together must
+# not run the same DDL at once ("tuple concurrently updated", duplicate types).
+DDL_LOCK = 0x1ED6E5
+
+
 class ViewDb:
     def __init__(
         self,
@@ -76,6 +81,12 @@ class ViewDb:
         self.tables = tables
         self.columns = columns or {}  # logical table -> its (column, PostgreSQL type)s
         self._sql: dict[str, str] = {}
+
+    def ddl_turn(self) -> None:
+        """On PostgreSQL, wait for other transactions creating tables to finish (the ledger's
+        DDL lock, held until this transaction ends). Call before ``CREATE``."""
+        if self.postgres:
+            self.execute("SELECT pg_advisory_xact_lock(?)", (DDL_LOCK,))
 
     def sql(self, statement: str) -> str:
         known = self._sql.get(statement)

@@ -8,7 +8,8 @@ either wholly recorded (events and result) or not at all, and a retry finds its 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple, cast
 from uuid import UUID
 
@@ -23,10 +24,20 @@ from ledger.encoding import compact
 from ledger.library import PostgresRecorder, SQLiteRecorder, postgres_connect_options
 from ledger.sealing import DESTROY_KEY, destroyed_key_row
 from ledger.sealing import TABLE as KEYS_TABLE
+from ledger.sql import DDL_LOCK
 
 COMMANDS_TABLE = "ledger_commands"
-DDL_LOCK = 0x1ED6E5  # advisory lock key held while creating tables
 COPY_FROM = 64  # events in a batch from which PostgreSQL is given them by COPY
+
+
+@contextmanager
+def creation_lock(datastore: PostgresDatastore) -> Iterator[None]:
+    """Hold the ledger's DDL lock (on a connection of its own) while the library creates
+    tables through its pool: processes starting together must not run the same DDL at once
+    ("tuple concurrently updated", duplicate types)."""
+    with psycopg.connect(**postgres_connect_options(datastore), autocommit=True) as lock:
+        lock.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        yield
 
 
 class CommandRow(NamedTuple):
@@ -220,10 +231,8 @@ class PostgresLedgerRecorder(PostgresRecorder, LedgerRecorder):
         return ids
 
     def create_table(self) -> None:
-        # Processes starting together must not run the DDL at once ("tuple concurrently
-        # updated"), and the schema must exist before the library creates its type in it.
-        with psycopg.connect(**postgres_connect_options(self.datastore), autocommit=True) as lock:
-            lock.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        # The schema must exist before the library creates its type in it.
+        with creation_lock(self.datastore):
             with self.datastore.transaction(commit=True) as curs:
                 curs.execute(self.sql_create_statements[0], prepare=False)
             super().create_table()

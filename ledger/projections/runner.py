@@ -30,7 +30,6 @@ from ledger.chain import ChainedMapper
 from ledger.collector import collector_paused
 from ledger.projections.base import Refs, View
 from ledger.sql import Database, ViewDb, column_types, iso
-from ledger.store import DDL_LOCK
 
 # Errors of the database rather than of an event: a view is not stopped for them.
 TRANSIENT = (
@@ -127,14 +126,14 @@ class Runner:
         once can both try to create the table's type, and one fails."""
         types = self.db.ddl_types()
         with self.db.transaction(SHARED_TABLES) as tx:
-            ddl_turn(tx)
+            tx.ddl_turn()
             for logical, columns in SHARED_COLUMNS.items():
                 self.db.columns[SHARED_TABLES[logical]] = column_types(columns, types)
                 tx.execute(f"CREATE TABLE IF NOT EXISTS {{{logical}}} ({columns.format(**types)})")
         for view in views if views is not None else self.views:
             names = view.table_names(suffix)
             with self.db.transaction({**SHARED_TABLES, **names}) as tx:
-                ddl_turn(tx)
+                tx.ddl_turn()
                 existed = create_view_tables(self.db, tx, view, types, names, suffix)
                 tx.execute(
                     "INSERT INTO {positions} (view, position, updated_at) "
@@ -463,13 +462,6 @@ class Runner:
             tx.execute("DELETE FROM {positions} WHERE view = ?", (view.name + suffix,))
             tx.execute("DELETE FROM {shapes} WHERE view = ?", (view.name + suffix,))
         self.db.forget_tables(view.table_names(suffix).values())
-
-
-def ddl_turn(tx: ViewDb) -> None:
-    """On PostgreSQL, wait for other transactions creating tables to finish (the ledger's
-    DDL lock, held until this transaction ends)."""
-    if tx.postgres:
-        tx.execute("SELECT pg_advisory_xact_lock(?)", (DDL_LOCK,))
 
 
 def create_view_tables(

@@ -1,4 +1,11 @@
-"""What every ledger aggregate and event shares: recording time from the ledger clock."""
+"""What every ledger aggregate and event shares: recording time from the ledger clock.
+
+Each aggregate declares its events as nested classes, their fields typed, right above the
+method that records one (``@event(PromiseMade)``): the rest of the code names an event by its
+class (``Customer.PromiseMade``), never by a string, and mypy knows its fields. The library
+subclasses each declared class for its method; the topic an event is stored under stays
+``<module>:<Aggregate>.<Event>``, so that the log reads as before.
+"""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Mapper, Recording, StoredEvent
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -283,7 +282,7 @@ class Ledger(Application[UUID]):
     def campaign(self, ref: str) -> Campaign:
         return self.load("campaign", ref)  # type: ignore[return-value]
 
-    def history(self, kind: Kind, ref: str) -> list[Aggregate.Event]:
+    def history(self, kind: Kind, ref: str) -> list[LedgerAggregate.Event]:
         """Every event of one stream, in the order it was recorded."""
         events = list(self.events.get(stream_id(kind, ref)))
         if not events:

@@ -10,6 +10,7 @@ subclasses each declared class for its method; the topic an event is stored unde
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from eventsourcing.domain import Aggregate
 
@@ -21,6 +22,10 @@ OccurredBeforeEntry = rule("outcome_before_entry")
 
 class LedgerAggregate(Aggregate):
     class Event(Aggregate.Event):
+        if TYPE_CHECKING:  # every event declares them, last (as they come in its method)
+            occurred_at: datetime  # when it happened in the world
+            actor: str  # who recorded it
+
         @staticmethod
         def create_timestamp() -> datetime:
             return clock.now()
@@ -35,3 +40,14 @@ class LedgerAggregate(Aggregate):
                 f"{what} is dated {occurred_at.isoformat()}, before the entry it concerns "
                 f"({start.isoformat()})"
             )
+
+
+def event_classes(aggregate: type[LedgerAggregate]) -> list[type[LedgerAggregate.Event]]:
+    """The events the aggregate records, in the order it declares them."""
+    return [
+        value
+        for value in vars(aggregate).values()
+        if isinstance(value, type)
+        and issubclass(value, LedgerAggregate.Event)
+        and value not in (aggregate.Event, aggregate.Created)
+    ]

@@ -7,6 +7,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ledger import aggregates
+
 T = TypeVar("T")
 
 
@@ -19,7 +21,7 @@ class Page(BaseModel, Generic[T]):
 
 class WrittenEvent(BaseModel):
     version: int
-    type: str = Field(examples=["PromiseMade"])
+    type: str = Field(examples=[aggregates.Customer.PromiseMade.__name__])
     position: int | None = Field(
         description="Position in the log (None for an event "
         "replayed from an earlier identical request)."
@@ -133,7 +135,7 @@ class Quote(BaseModel):
 class TimelineLine(BaseModel):
     customer: str
     version: int
-    kind: str = Field(examples=["QuoteIssued"])
+    kind: str = Field(examples=[aggregates.Customer.QuoteIssued.__name__])
     entry_id: str | None
     occurred_at: str
     recorded_at: str

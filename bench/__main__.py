@@ -66,6 +66,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from eventsourcing.utils import get_topic
 
 from api.keys import KeyStore
 from bench import access_log as access_log_bench
@@ -75,6 +76,7 @@ from bench.common import POSTGRES_URL, drop, read_log, settle, throwaway_setting
 from bench.import_purchases import raw_copy_stored, write_file
 from bench.load_customer import build as build_customer
 from bench.replay import read_until, replayed
+from ledger.aggregates import Customer
 from ledger.application import Ledger
 from ledger.commands import models as m
 from ledger.commands import parse_command
@@ -93,7 +95,7 @@ from replay.core import Reading, recorded_at
 # The demo world's life over DAYS days comes to about 20 events a customer: a million events
 # are 50,000 customers.
 EVENTS_PER_CUSTOMER, DAYS = 20, 340
-REGISTERED = "ledger.aggregates.customer:Customer.Registered"
+REGISTERED = get_topic(Customer.Registered)
 
 
 @dataclass

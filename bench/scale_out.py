@@ -25,10 +25,12 @@ import uuid
 from collections import Counter
 
 import httpx
+from eventsourcing.utils import get_topic
 
 from api.keys import KeyStore
 from bench.api_reads import free_port, start_server
 from bench.common import POSTGRES_URL, drop
+from ledger.aggregates import Customer
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.demo import build_world
@@ -37,7 +39,7 @@ from ledger.projections.runner import Runner
 from ledger.sql import Database
 
 WRITERS_PER_SERVER = 8
-CONTACT = "ledger.aggregates.customer:Customer.ContactLogged"
+CONTACT = get_topic(Customer.ContactLogged)
 
 
 def environment(settings: Settings) -> dict[str, str]:

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     ApplicationRecorder,
     EventStore,
@@ -35,7 +34,7 @@ from ledger.aggregates.base import LedgerAggregate
 from ledger.chain import ERASED, ChainedMapper
 from ledger.collector import collector_paused
 from ledger.commands.handlers import HANDLERS
-from ledger.commands.models import Command
+from ledger.commands.models import Command, HireRep, LaunchCampaign, RegisterCustomer
 from ledger.commands.results import CommandResult, Outcome, WrittenEvent, as_duplicate
 from ledger.config import Settings
 from ledger.errors import (
@@ -56,7 +55,8 @@ from ledger.store import CommandRow, LedgerRecorder, RecordedCommand, creation_l
 A = TypeVar("A", bound=LedgerAggregate)
 
 KINDS: dict[Kind, type[LedgerAggregate]] = {"customer": Customer, "rep": Rep, "campaign": Campaign}
-CREATING = frozenset({"RegisterCustomer", "HireRep", "LaunchCampaign"})  # start a stream
+# The commands that start a stream.
+CREATING: frozenset[type[Command]] = frozenset({RegisterCustomer, HireRep, LaunchCampaign})
 
 
 class Ledger(library.SavingApplication):
@@ -182,9 +182,7 @@ class Ledger(library.SavingApplication):
         """
         actors = [actor] * len(commands) if isinstance(actor, str) else list(actor)
         # Streams the batch would create that do not exist: asked once, not loaded one by one.
-        new = {
-            stream_id(c.target, c.target_ref()) for c in commands if type(c).__name__ in CREATING
-        }
+        new = {stream_id(c.target, c.target_ref()) for c in commands if type(c) in CREATING}
         absent = new - self.ledger_recorder.existing_streams(sorted(new)) if new else set()
         # A command on a stream that does not exist yet cannot have been recorded (a stream,
         # once begun, is never removed), so only the other commands' ids are looked up: an
@@ -264,7 +262,7 @@ class Ledger(library.SavingApplication):
             if command.command_id in recorded:
                 return self.replay(command, recorded[command.command_id])
         kind = command.target
-        if type(command).__name__ in CREATING:
+        if type(command) in CREATING:
             return DuplicateReference(f"{kind} {command.target_ref()} is already registered")
         return VersionConflict(
             f"{kind} {command.target_ref()} was changed by another writer at the same moment; "
@@ -306,7 +304,7 @@ class Ledger(library.SavingApplication):
     def campaign(self, ref: str) -> Campaign:
         return self.load("campaign", ref)  # type: ignore[return-value]
 
-    def history(self, kind: Kind, ref: str) -> list[Aggregate.Event]:
+    def history(self, kind: Kind, ref: str) -> list[LedgerAggregate.Event]:
         """Every event of one stream, in the order it was recorded."""
         events = list(self.events.get(stream_id(kind, ref)))
         if not events:
@@ -475,7 +473,7 @@ class Batch:
             processing.aggregates.update((a.id, a) for a in changed)
             processing.saved_kwargs["commands"] = rows
             # An erasure destroys the customer's key in the transaction that records it.
-            erased = [e.originator_id for e in in_order if type(e).__name__ == ERASED]
+            erased = [e.originator_id for e in in_order if type(e) is ERASED]
             processing.saved_kwargs["destroy_keys"] = erased
             recordings = library.record(self.app, processing)
             for stream in erased:

@@ -19,62 +19,69 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ledger.commands import models as m
 from ledger.errors import Forbidden, UnknownReference, a
 
 ROLES = ("rep", "manager", "compliance", "analyst", "admin")
 READS_CUSTOMERS = frozenset({"rep", "manager", "compliance"})
 
+
+def _types(*commands: type[m.Command]) -> frozenset[str]:
+    """The ``type`` each of these commands is sent as (what ``check_command`` is given)."""
+    return frozenset(command.model_fields["type"].default for command in commands)
+
+
 # Customer commands a rep records; a manager runs them too, and the rest below.
-INTERACTIONS = frozenset(
-    {
-        "register_customer",
-        "update_profile",
-        "log_contact",
-        "receive_request",
-        "answer_request",
-        "issue_quote",
-        "accept_quote",
-        "decline_quote",
-        "withdraw_quote",
-        "make_promise",
-        "keep_promise",
-        "break_promise",
-        "cancel_promise",
-        "touch_campaign",
-        "change_consent",
-        "file_complaint",
-        "escalate_complaint",
-        "resolve_complaint",
-        "reopen_complaint",
-        "record_satisfaction",
-        "record_purchase",
-        "record_churn",
-        "record_win_back",
-    }
+INTERACTIONS = _types(
+    m.RegisterCustomer,
+    m.UpdateProfile,
+    m.LogContact,
+    m.ReceiveRequest,
+    m.AnswerRequest,
+    m.IssueQuote,
+    m.AcceptQuote,
+    m.DeclineQuote,
+    m.WithdrawQuote,
+    m.MakePromise,
+    m.KeepPromise,
+    m.BreakPromise,
+    m.CancelPromise,
+    m.TouchCampaign,
+    m.ChangeConsent,
+    m.FileComplaint,
+    m.EscalateComplaint,
+    m.ResolveComplaint,
+    m.ReopenComplaint,
+    m.RecordSatisfaction,
+    m.RecordPurchase,
+    m.RecordChurn,
+    m.RecordWinBack,
 )
-CORRECTIONS = frozenset({"correct_entry", "retract_entry"})
-ERASURE = "erase_personal_data"
+CORRECTIONS = _types(m.CorrectEntry, m.RetractEntry)
+(ERASURE,) = _types(m.ErasePersonalData)
+(REGISTRATION,) = _types(m.RegisterCustomer)
+(HIRING,) = _types(m.HireRep)
 # What only a manager runs on a customer of their team: its owner and team, and the
 # deadlines the scheduler otherwise keeps.
-MANAGING = frozenset(
-    {
-        "assign_owner",
-        "move_responsibility",
-        "add_team_member",
-        "remove_team_member",
-        "expire_quote",
-        "mark_promise_overdue",
-        "flag_missed_deadline",
-        "mark_lapsed",
-        *CORRECTIONS,
-    }
+MANAGING = (
+    _types(
+        m.AssignOwner,
+        m.MoveResponsibility,
+        m.AddTeamMember,
+        m.RemoveTeamMember,
+        m.ExpireQuote,
+        m.MarkPromiseOverdue,
+        m.FlagMissedDeadline,
+        m.MarkLapsed,
+    )
+    | CORRECTIONS
 )
-TEAM_COMMANDS = frozenset({"move_rep", "depart_rep"})  # on a rep of the manager's team
-CAMPAIGNS = frozenset({"launch_campaign", "record_campaign_cost", "close_campaign"})
+TEAM_COMMANDS = _types(m.MoveRep, m.DepartRep)  # on a rep of the manager's team
+CAMPAIGNS = _types(m.LaunchCampaign, m.RecordCampaignCost, m.CloseCampaign)
 # Fields of a command that name a rep: a rep key names only itself there, and a manager
 # only reps of their team (a new owner may be anyone: handing a customer on widens nothing).
 REP_FIELDS = ("rep", "owner", "manager", "to_rep", "from_rep")
-NAMES_ANYONE = frozenset({"assign_owner"})
+NAMES_ANYONE = _types(m.AssignOwner)
 
 
 @dataclass(frozen=True)
@@ -158,7 +165,7 @@ def check_command(
         return _exists(ref, holders())
     if role == "compliance" and kind in CORRECTIONS:
         return _exists(ref, holders())
-    if role == "admin" and kind == "hire_rep":
+    if role == "admin" and kind == HIRING:
         return
     if role == "manager" and target == "rep":
         _check_team(principal, kind, named, rep_manager)
@@ -174,7 +181,7 @@ def check_command(
         if rep is not None and not principal.speaks_for(rep) and kind not in NAMES_ANYONE:
             whose = principal.rep if role == "rep" else f"{principal.rep}'s team"
             raise Forbidden(f"{a(role)} key names only {whose} as {name}, not {rep}", where=name)
-    if kind != "register_customer" and not reaches(principal, holders()):
+    if kind != REGISTRATION and not reaches(principal, holders()):
         raise not_found(ref)
 
 
@@ -186,7 +193,7 @@ def _check_team(
 ) -> None:
     """A manager hires reps into their own team, and moves or records the departure of
     the reps they manage."""
-    if kind == "hire_rep":
+    if kind == HIRING:
         if named.get("manager") != principal.rep:
             raise Forbidden(
                 f"a manager hires reps into their own team: manager must be {principal.rep}",

@@ -14,8 +14,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic
 
 from ledger import sealing
+from ledger.aggregates import Customer
 from ledger.sealing import (
     CUSTOMER_TOPIC,
     PERSONAL,
@@ -121,7 +123,7 @@ class ChainedMapper(Mapper[UUID]):
             )
         if self.keys is None:
             return domain_event
-        if stored_event.topic.endswith(ERASED):
+        if stored_event.topic == ERASED_TOPIC:
             self.keys.forgotten(stored_event.originator_id)  # another process forgot them
         # Most events hold nothing sealed; looking at the bytes costs far less than the fields.
         if opened and (SEALED_BYTES in payload or self.cipher is not None):
@@ -164,7 +166,8 @@ class ChainedMapper(Mapper[UUID]):
         return GENESIS if parts is None else parts[2]
 
 
-ERASED = "PersonalDataErased"
+ERASED = Customer.PersonalDataErased
+ERASED_TOPIC = get_topic(ERASED)
 assert ERASED in UNSEALED_EVENTS
 
 
@@ -172,7 +175,7 @@ def to_seal(domain_event: Any) -> bool:
     """Whether the event (or snapshot) holds a customer's personal data to seal."""
     return (
         of_customer(domain_event)
-        and type(domain_event).__name__ not in UNSEALED_EVENTS
+        and type(domain_event) not in UNSEALED_EVENTS
         and has_personal(vars(domain_event))
     )
 

@@ -7,22 +7,31 @@ and also marked on the entry they concern.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
+
+from ledger.aggregates import Customer
+from ledger.aggregates.base import LedgerAggregate
+
+EventClass: TypeAlias = type[LedgerAggregate.Event]
 
 LATE = timedelta(days=1)
 
-# Event type -> (label, fields shown in the line, in order).
-FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "Registered": ("registered", ("name", "kind", "company", "email", "phone", "owner")),
-    "ProfileChanged": ("profile changed", ("changes",)),
-    "OwnerAssigned": ("owner assigned", ("from_rep", "to_rep", "reason")),
-    "ResponsibilityMoved": ("work handed over", ("entry_ids", "from_rep", "to_rep", "reason")),
-    "ContactLogged": ("contact", ("rep", "channel", "direction", "subject", "summary")),
-    "RequestReceived": ("request", ("kind", "channel", "respond_by", "rep", "summary")),
-    "RequestAnswered": ("request answered", ("request_id", "rep", "channel", "summary")),
-    "QuoteIssued": (
+# Event class -> (label, fields shown in the line, in order).
+FORMATS: dict[EventClass, tuple[str, tuple[str, ...]]] = {
+    Customer.Registered: ("registered", ("name", "kind", "company", "email", "phone", "owner")),
+    Customer.ProfileChanged: ("profile changed", ("changes",)),
+    Customer.OwnerAssigned: ("owner assigned", ("from_rep", "to_rep", "reason")),
+    Customer.ResponsibilityMoved: (
+        "work handed over",
+        ("entry_ids", "from_rep", "to_rep", "reason"),
+    ),
+    Customer.ContactLogged: ("contact", ("rep", "channel", "direction", "subject", "summary")),
+    Customer.RequestReceived: ("request", ("kind", "channel", "respond_by", "rep", "summary")),
+    Customer.RequestAnswered: ("request answered", ("request_id", "rep", "channel", "summary")),
+    Customer.QuoteIssued: (
         "quote",
         (
             "quote_id",
@@ -35,63 +44,67 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
             "valid_until",
         ),
     ),
-    "QuoteAccepted": ("quote accepted", ("quote_id", "note")),
-    "QuoteDeclined": ("quote declined", ("quote_id", "reason")),
-    "QuoteExpired": ("quote expired", ("quote_id",)),
-    "QuoteWithdrawn": ("quote withdrawn", ("quote_id", "reason")),
-    "PromiseMade": (
+    Customer.QuoteAccepted: ("quote accepted", ("quote_id", "note")),
+    Customer.QuoteDeclined: ("quote declined", ("quote_id", "reason")),
+    Customer.QuoteExpired: ("quote expired", ("quote_id",)),
+    Customer.QuoteWithdrawn: ("quote withdrawn", ("quote_id", "reason")),
+    Customer.PromiseMade: (
         "promise",
         ("promise_id", "rep", "category", "text", "due_by", "quote_id", "complaint_id"),
     ),
-    "PromiseKept": ("promise kept", ("promise_id", "note")),
-    "PromiseBroken": ("promise broken", ("promise_id", "reason")),
-    "PromiseCancelled": ("promise cancelled", ("promise_id", "reason")),
-    "PromiseMarkedOverdue": ("promise overdue", ("promise_id",)),
-    "CampaignTouched": ("campaign touch", ("campaign", "channel", "material", "department")),
-    "ConsentChanged": ("consent", ("channel", "purpose", "granted")),
-    "ComplaintFiled": (
+    Customer.PromiseKept: ("promise kept", ("promise_id", "note")),
+    Customer.PromiseBroken: ("promise broken", ("promise_id", "reason")),
+    Customer.PromiseCancelled: ("promise cancelled", ("promise_id", "reason")),
+    Customer.PromiseMarkedOverdue: ("promise overdue", ("promise_id",)),
+    Customer.CampaignTouched: ("campaign touch", ("campaign", "channel", "material", "department")),
+    Customer.ConsentChanged: ("consent", ("channel", "purpose", "granted")),
+    Customer.ComplaintFiled: (
         "complaint",
         ("complaint_id", "category", "severity", "description", "respond_by", "rep"),
     ),
-    "ComplaintEscalated": ("complaint escalated", ("complaint_id", "to", "reason")),
-    "ComplaintResolved": ("complaint resolved", ("complaint_id", "resolution", "satisfied")),
-    "ComplaintReopened": ("complaint reopened", ("complaint_id", "reason")),
-    "SatisfactionRecorded": ("satisfaction", ("items", "product", "rep")),
-    "PurchaseRecorded": (
+    Customer.ComplaintEscalated: ("complaint escalated", ("complaint_id", "to", "reason")),
+    Customer.ComplaintResolved: ("complaint resolved", ("complaint_id", "resolution", "satisfied")),
+    Customer.ComplaintReopened: ("complaint reopened", ("complaint_id", "reason")),
+    Customer.SatisfactionRecorded: ("satisfaction", ("items", "product", "rep")),
+    Customer.PurchaseRecorded: (
         "purchase",
         ("order_id", "amount", "currency", "cost", "product", "quantity", "rep", "quote_id"),
     ),
-    "Churned": ("churned", ("defection_type", "competitor", "reason")),
-    "WonBack": ("won back", ("rep", "reason")),
-    "EntryCorrected": ("correction", ("entry_id", "fields", "reason")),
-    "EntryRetracted": ("retraction", ("entry_id", "reason")),
-    "PersonalDataErased": ("personal data erased", ("reason",)),
+    Customer.Churned: ("churned", ("defection_type", "competitor", "reason")),
+    Customer.WonBack: ("won back", ("rep", "reason")),
+    Customer.EntryCorrected: ("correction", ("entry_id", "fields", "reason")),
+    Customer.EntryRetracted: ("retraction", ("entry_id", "reason")),
+    Customer.PersonalDataErased: ("personal data erased", ("reason",)),
 }
 # Events that open an entry, and the field holding the entry's id.
-OPENING = {
-    "ContactLogged": "contact_id",
-    "RequestReceived": "request_id",
-    "QuoteIssued": "quote_id",
-    "PromiseMade": "promise_id",
-    "CampaignTouched": "touch_id",
-    "ConsentChanged": "consent_id",
-    "ComplaintFiled": "complaint_id",
-    "SatisfactionRecorded": "survey_id",
-    "PurchaseRecorded": "order_id",
-    "Churned": "churn_id",
+OPENING: dict[EventClass, str] = {
+    Customer.ContactLogged: "contact_id",
+    Customer.RequestReceived: "request_id",
+    Customer.QuoteIssued: "quote_id",
+    Customer.PromiseMade: "promise_id",
+    Customer.CampaignTouched: "touch_id",
+    Customer.ConsentChanged: "consent_id",
+    Customer.ComplaintFiled: "complaint_id",
+    Customer.SatisfactionRecorded: "survey_id",
+    Customer.PurchaseRecorded: "order_id",
+    Customer.Churned: "churn_id",
 }
 
 
 @dataclass
 class Line:
     version: int
-    kind: str
+    event: EventClass
     occurred_at: datetime
     recorded_at: datetime
     actor: str
     details: dict[str, Any]
     entry_id: str | None = None
     flags: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.event.__name__
 
     @property
     def late(self) -> bool:
@@ -111,14 +124,14 @@ class Line:
         }
 
 
-def history_lines(events: list[Any]) -> list[Line]:
+def history_lines(events: Sequence[LedgerAggregate.Event]) -> list[Line]:
     """One line per event, oldest first by business time, with the correction trail marked."""
     lines: list[Line] = []
     by_entry: dict[str, Line] = {}
     retracted: set[str] = set()
     for event in events:
-        kind = type(event).__name__
-        _, shown = FORMATS.get(kind, (kind, ()))
+        kind = type(event)
+        _, shown = FORMATS.get(kind, (kind.__name__, ()))
         details = {
             name: getattr(event, name) for name in shown if getattr(event, name, None) is not None
         }
@@ -134,7 +147,7 @@ def history_lines(events: list[Any]) -> list[Line]:
         if line.entry_id:
             by_entry[line.entry_id] = line
         target = by_entry.get(getattr(event, "entry_id", "") or "")
-        if kind == "EntryCorrected" and target is not None:
+        if isinstance(event, Customer.EntryCorrected) and target is not None:
             for name, value in event.fields.items():
                 old = target.details.get(
                     name, target.occurred_at if name == "occurred_at" else None
@@ -147,7 +160,7 @@ def history_lines(events: list[Any]) -> list[Line]:
                     target.occurred_at = value
                 else:
                     target.details[name] = value
-        elif kind == "EntryRetracted" and target is not None:
+        elif isinstance(event, Customer.EntryRetracted) and target is not None:
             target.flags.append(f"RETRACTED (v{event.originator_version}: {event.reason})")
             retracted.add(target.entry_id or "")
         lines.append(line)
@@ -164,12 +177,17 @@ def flag_opted_out(lines: list[Line], retracted: set[str]) -> None:
     granted: dict[str, bool] = {}
     # In business time; at one instant, changes of consent first, in the order recorded.
     for line in sorted(
-        lines, key=lambda line: (line.occurred_at, line.kind != "ConsentChanged", line.version)
+        lines,
+        key=lambda line: (
+            line.occurred_at,
+            line.event is not Customer.ConsentChanged,
+            line.version,
+        ),
     ):
-        if line.kind == "ConsentChanged" and line.details.get("purpose") == "marketing":
+        if line.event is Customer.ConsentChanged and line.details.get("purpose") == "marketing":
             granted[line.details.get("channel", "")] = bool(line.details.get("granted"))
         elif (
-            line.kind == "CampaignTouched"
+            line.event is Customer.CampaignTouched
             and line.entry_id not in retracted
             and not granted.get(line.details.get("channel", ""), True)
         ):
@@ -180,7 +198,7 @@ def render(lines: list[Line], *, zone: Any = None) -> str:
     out = []
     for line in lines:
         when = line.occurred_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        label = FORMATS.get(line.kind, (line.kind, ()))[0]
+        label = FORMATS.get(line.event, (line.kind, ()))[0]
         detail = "  ".join(f"{k}={_text(v, zone)}" for k, v in line.details.items())
         late = (
             f"  [recorded {line.recorded_at.astimezone(zone):%Y-%m-%d}, "

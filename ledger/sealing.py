@@ -30,6 +30,7 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ledger.aggregates import Customer
 from ledger.errors import rule
 from ledger.ids import stream_id
 from ledger.sql import Database, iso
@@ -40,7 +41,7 @@ PROFILE = frozenset({"name", "email", "phone", "address", "company"})
 FREE_TEXT = frozenset({"subject", "summary", "description", "text", "note", "reason", "resolution"})
 PERSONAL = PROFILE | FREE_TEXT
 # The erasure's own reason is the record of why; it is written as the key is destroyed.
-UNSEALED_EVENTS = frozenset({"PersonalDataErased"})
+UNSEALED_EVENTS = frozenset({Customer.PersonalDataErased})
 CUSTOMER_TOPIC = "ledger.aggregates.customer:Customer"
 SEALED = "sealed2:"
 LEGACY = "sealed1:"  # sealed before values named their stream: opened with the event's key

@@ -24,11 +24,13 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.utils import get_topic
 
+from ledger.aggregates import Customer
 from ledger.application import Ledger
 from ledger.errors import CommandInvalid
 from ledger.history import OPENING
-from ledger.projections.base import View
+from ledger.projections.base import Event, View
 from ledger.projections.runner import Runner
 from ledger.sql import Database, iso
 from replay.periods import reportable
@@ -151,10 +153,8 @@ def recorded_at(ledger: Ledger, notification: Notification) -> datetime:
     return when
 
 
-AMENDMENTS = (
-    "ledger.aggregates.customer:Customer.EntryCorrected",
-    "ledger.aggregates.customer:Customer.EntryRetracted",
-)
+AMENDING = (Customer.EntryCorrected, Customer.EntryRetracted)
+AMENDMENTS = tuple(get_topic(amending) for amending in AMENDING)
 
 
 class OccurredBy:
@@ -197,11 +197,10 @@ class OccurredBy:
             position = page[-1].id
         self.kept: dict[tuple[Any, str], bool] = {}  # amended entries met: kept or not
 
-    def keeps(self, event: Any) -> bool:
-        kind = type(event).__name__
-        if kind in ("EntryCorrected", "EntryRetracted"):
+    def keeps(self, event: Event) -> bool:
+        if isinstance(event, AMENDING):
             return self.kept.get((event.originator_id, event.entry_id), False)
-        opening = OPENING.get(kind)
+        opening = OPENING.get(type(event))
         if opening is None:
             return bool(event.occurred_at <= self.by)
         entry = (event.originator_id, getattr(event, opening))

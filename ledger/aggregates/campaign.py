@@ -23,7 +23,20 @@ class Campaign(LedgerAggregate):
     def create_id(ref: str, **_: Any) -> UUID:
         return stream_id("campaign", ref)
 
-    @event("Launched")
+    class Launched(LedgerAggregate.Created):
+        ref: str
+        name: str
+        channel: str
+        budget: Decimal
+        currency: str
+        starts_at: datetime
+        ends_at: datetime
+        material: str | None
+        department: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Launched)
     def __init__(
         self,
         ref: str,
@@ -52,7 +65,14 @@ class Campaign(LedgerAggregate):
         self.spent = Decimal(0)
         self.closed_at: datetime | None = None
 
-    @event("CostRecorded")
+    class CostRecorded(LedgerAggregate.Event):
+        amount: Decimal
+        currency: str
+        note: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(CostRecorded)
     def record_cost(
         self, amount: Decimal, currency: str, note: str | None, occurred_at: datetime, actor: str
     ) -> None:
@@ -70,7 +90,12 @@ class Campaign(LedgerAggregate):
                 f"{self.closed_at.isoformat()}; no touches after that"
             )
 
-    @event("Closed")
+    class Closed(LedgerAggregate.Event):
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Closed)
     def close(self, reason: str | None, occurred_at: datetime, actor: str) -> None:
         if self.closed_at is not None:
             raise CampaignClosed(f"campaign {self.ref} was closed on {self.closed_at.isoformat()}")

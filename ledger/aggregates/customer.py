@@ -116,7 +116,21 @@ class Customer(LedgerAggregate):
     def create_id(ref: str, **_: Any) -> UUID:
         return stream_id("customer", ref)
 
-    @event("Registered")
+    class Registered(LedgerAggregate.Created):
+        ref: str
+        name: str
+        kind: str
+        email: str | None
+        phone: str | None
+        address: str | None
+        company: str | None
+        segment: str | None
+        locale: str | None
+        owner: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Registered)
     def __init__(
         self,
         ref: str,
@@ -155,14 +169,26 @@ class Customer(LedgerAggregate):
 
     # -- profile and ownership ---------------------------------------------------------
 
-    @event("ProfileChanged")
+    class ProfileChanged(LedgerAggregate.Event):
+        changes: dict[str, str | None]
+        occurred_at: datetime
+        actor: str
+
+    @event(ProfileChanged)
     def change_profile(
         self, changes: dict[str, str | None], occurred_at: datetime, actor: str
     ) -> None:
         self.check_not_erased()
         self.profile.update(changes)
 
-    @event("OwnerAssigned")
+    class OwnerAssigned(LedgerAggregate.Event):
+        from_rep: str | None
+        to_rep: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(OwnerAssigned)
     def assign_owner(
         self, from_rep: str | None, to_rep: str, reason: str, occurred_at: datetime, actor: str
     ) -> None:
@@ -174,13 +200,25 @@ class Customer(LedgerAggregate):
         if occurred_at >= since or self.owner is None:
             self.owner, self.owner_since = to_rep, occurred_at
 
-    @event("TeamMemberAdded")
+    class TeamMemberAdded(LedgerAggregate.Event):
+        rep: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(TeamMemberAdded)
     def add_team_member(self, rep: str, reason: str, occurred_at: datetime, actor: str) -> None:
         if rep in self.team_members:
             raise AlreadyTeamMember(f"{rep} is on customer {self.ref}'s team already")
         self.team_members = (*self.team_members, rep)
 
-    @event("TeamMemberRemoved")
+    class TeamMemberRemoved(LedgerAggregate.Event):
+        rep: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(TeamMemberRemoved)
     def remove_team_member(self, rep: str, reason: str, occurred_at: datetime, actor: str) -> None:
         if rep not in self.team_members:
             raise NotTeamMember(f"{rep} is not on customer {self.ref}'s team")
@@ -255,7 +293,15 @@ class Customer(LedgerAggregate):
             actor=actor,
         )
 
-    @event("ResponsibilityMoved")
+    class ResponsibilityMoved(LedgerAggregate.Event):
+        entry_ids: list[str]
+        from_rep: str | None
+        to_rep: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(ResponsibilityMoved)
     def _responsibility_moved(
         self,
         entry_ids: list[str],
@@ -270,7 +316,17 @@ class Customer(LedgerAggregate):
 
     # -- contacts and requests ------------------------------------------------------------
 
-    @event("ContactLogged")
+    class ContactLogged(LedgerAggregate.Event):
+        contact_id: str
+        rep: str
+        channel: str
+        direction: str
+        subject: str
+        summary: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(ContactLogged)
     def log_contact(
         self,
         contact_id: str,
@@ -289,7 +345,17 @@ class Customer(LedgerAggregate):
         if self.last_activity_at is None or occurred_at > self.last_activity_at:
             self.last_activity_at = occurred_at
 
-    @event("RequestReceived")
+    class RequestReceived(LedgerAggregate.Event):
+        request_id: str
+        kind: str
+        channel: str
+        summary: str | None
+        respond_by: datetime
+        rep: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(RequestReceived)
     def receive_request(
         self,
         request_id: str,
@@ -306,7 +372,15 @@ class Customer(LedgerAggregate):
             request_id, "request", occurred_at, status=OPEN, respond_by=respond_by, rep=rep
         )
 
-    @event("RequestAnswered")
+    class RequestAnswered(LedgerAggregate.Event):
+        request_id: str
+        rep: str
+        channel: str
+        summary: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(RequestAnswered)
     def answer_request(
         self,
         request_id: str,
@@ -320,7 +394,19 @@ class Customer(LedgerAggregate):
 
     # -- quotes --------------------------------------------------------------------------------
 
-    @event("QuoteIssued")
+    class QuoteIssued(LedgerAggregate.Event):
+        quote_id: str
+        rep: str
+        product: str
+        quantity: Decimal
+        unit_price: Decimal
+        currency: str
+        discount: Decimal
+        valid_until: datetime
+        occurred_at: datetime
+        actor: str
+
+    @event(QuoteIssued)
     def issue_quote(
         self,
         quote_id: str,
@@ -348,7 +434,13 @@ class Customer(LedgerAggregate):
             valid_until=valid_until,
         )
 
-    @event("QuoteAccepted")
+    class QuoteAccepted(LedgerAggregate.Event):
+        quote_id: str
+        note: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(QuoteAccepted)
     def accept_quote(
         self, quote_id: str, note: str | None, occurred_at: datetime, actor: str
     ) -> None:
@@ -360,13 +452,24 @@ class Customer(LedgerAggregate):
             )
         self._close_entry(quote_id, "quote", "accepted", occurred_at, "acceptance")
 
-    @event("QuoteDeclined")
+    class QuoteDeclined(LedgerAggregate.Event):
+        quote_id: str
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(QuoteDeclined)
     def decline_quote(
         self, quote_id: str, reason: str | None, occurred_at: datetime, actor: str
     ) -> None:
         self._close_entry(quote_id, "quote", "declined", occurred_at, "decline")
 
-    @event("QuoteExpired")
+    class QuoteExpired(LedgerAggregate.Event):
+        quote_id: str
+        occurred_at: datetime
+        actor: str
+
+    @event(QuoteExpired)
     def expire_quote(self, quote_id: str, occurred_at: datetime, actor: str) -> None:
         quote = self._open(quote_id, "quote")
         if occurred_at <= quote["valid_until"]:
@@ -376,7 +479,13 @@ class Customer(LedgerAggregate):
             )
         self._close_entry(quote_id, "quote", "expired", occurred_at, "expiry")
 
-    @event("QuoteWithdrawn")
+    class QuoteWithdrawn(LedgerAggregate.Event):
+        quote_id: str
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(QuoteWithdrawn)
     def withdraw_quote(
         self, quote_id: str, reason: str | None, occurred_at: datetime, actor: str
     ) -> None:
@@ -384,7 +493,18 @@ class Customer(LedgerAggregate):
 
     # -- promises -----------------------------------------------------------------------------
 
-    @event("PromiseMade")
+    class PromiseMade(LedgerAggregate.Event):
+        promise_id: str
+        rep: str
+        text: str
+        category: str
+        due_by: datetime
+        quote_id: str | None
+        complaint_id: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(PromiseMade)
     def make_promise(
         self,
         promise_id: str,
@@ -403,25 +523,48 @@ class Customer(LedgerAggregate):
                 self.check_linked(linked, kind)
         self._open_entry(promise_id, "promise", occurred_at, status=OPEN, rep=rep, due_by=due_by)
 
-    @event("PromiseKept")
+    class PromiseKept(LedgerAggregate.Event):
+        promise_id: str
+        note: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(PromiseKept)
     def keep_promise(
         self, promise_id: str, note: str | None, occurred_at: datetime, actor: str
     ) -> None:
         self._close_entry(promise_id, "promise", "kept", occurred_at, "outcome")
 
-    @event("PromiseBroken")
+    class PromiseBroken(LedgerAggregate.Event):
+        promise_id: str
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(PromiseBroken)
     def break_promise(
         self, promise_id: str, reason: str | None, occurred_at: datetime, actor: str
     ) -> None:
         self._close_entry(promise_id, "promise", "broken", occurred_at, "outcome")
 
-    @event("PromiseCancelled")
+    class PromiseCancelled(LedgerAggregate.Event):
+        promise_id: str
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(PromiseCancelled)
     def cancel_promise(
         self, promise_id: str, reason: str | None, occurred_at: datetime, actor: str
     ) -> None:
         self._close_entry(promise_id, "promise", "cancelled", occurred_at, "cancellation")
 
-    @event("PromiseMarkedOverdue")
+    class PromiseMarkedOverdue(LedgerAggregate.Event):
+        promise_id: str
+        occurred_at: datetime
+        actor: str
+
+    @event(PromiseMarkedOverdue)
     def mark_promise_overdue(self, promise_id: str, occurred_at: datetime, actor: str) -> None:
         promise = self._entry(promise_id, "promise")
         if promise["status"] != OPEN:
@@ -433,7 +576,13 @@ class Customer(LedgerAggregate):
             )
         promise["status"] = OVERDUE
 
-    @event("DeadlineMissed")
+    class DeadlineMissed(LedgerAggregate.Event):
+        entry_id: str
+        deadline: datetime
+        occurred_at: datetime
+        actor: str
+
+    @event(DeadlineMissed)
     def flag_missed_deadline(
         self, entry_id: str, deadline: datetime, occurred_at: datetime, actor: str
     ) -> None:
@@ -484,7 +633,17 @@ class Customer(LedgerAggregate):
             actor=actor,
         )
 
-    @event("CampaignTouched")
+    class CampaignTouched(LedgerAggregate.Event):
+        touch_id: str
+        campaign: str
+        channel: str
+        material: str | None
+        department: str | None
+        opted_out: bool
+        occurred_at: datetime
+        actor: str
+
+    @event(CampaignTouched)
     def _campaign_touched(
         self,
         touch_id: str,
@@ -498,7 +657,15 @@ class Customer(LedgerAggregate):
     ) -> None:
         self._open_entry(touch_id, "touch", occurred_at)
 
-    @event("ConsentChanged")
+    class ConsentChanged(LedgerAggregate.Event):
+        consent_id: str
+        channel: str
+        purpose: str
+        granted: bool
+        occurred_at: datetime
+        actor: str
+
+    @event(ConsentChanged)
     def change_consent(
         self,
         consent_id: str,
@@ -535,7 +702,17 @@ class Customer(LedgerAggregate):
 
     # -- complaints and satisfaction ----------------------------------------------------------
 
-    @event("ComplaintFiled")
+    class ComplaintFiled(LedgerAggregate.Event):
+        complaint_id: str
+        category: str
+        severity: str
+        description: str
+        respond_by: datetime | None
+        rep: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(ComplaintFiled)
     def file_complaint(
         self,
         complaint_id: str,
@@ -553,7 +730,14 @@ class Customer(LedgerAggregate):
             complaint_id, "complaint", occurred_at, status=OPEN, respond_by=respond_by, rep=rep
         )
 
-    @event("ComplaintEscalated")
+    class ComplaintEscalated(LedgerAggregate.Event):
+        complaint_id: str
+        to: str
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(ComplaintEscalated)
     def escalate_complaint(
         self, complaint_id: str, to: str, reason: str | None, occurred_at: datetime, actor: str
     ) -> None:
@@ -561,7 +745,14 @@ class Customer(LedgerAggregate):
         self.check_not_before(complaint["occurred_at"], occurred_at, "escalation")
         complaint["escalated"] = True
 
-    @event("ComplaintResolved")
+    class ComplaintResolved(LedgerAggregate.Event):
+        complaint_id: str
+        resolution: str
+        satisfied: bool | None
+        occurred_at: datetime
+        actor: str
+
+    @event(ComplaintResolved)
     def resolve_complaint(
         self,
         complaint_id: str,
@@ -572,7 +763,13 @@ class Customer(LedgerAggregate):
     ) -> None:
         self._close_entry(complaint_id, "complaint", "resolved", occurred_at, "resolution")
 
-    @event("ComplaintReopened")
+    class ComplaintReopened(LedgerAggregate.Event):
+        complaint_id: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(ComplaintReopened)
     def reopen_complaint(
         self, complaint_id: str, reason: str, occurred_at: datetime, actor: str
     ) -> None:
@@ -585,7 +782,15 @@ class Customer(LedgerAggregate):
         self.check_not_before(complaint["closed_at"], occurred_at, "reopening")
         complaint["status"] = OPEN
 
-    @event("SatisfactionRecorded")
+    class SatisfactionRecorded(LedgerAggregate.Event):
+        survey_id: str
+        items: dict[str, str]
+        product: str | None
+        rep: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(SatisfactionRecorded)
     def record_satisfaction(
         self,
         survey_id: str,
@@ -599,7 +804,19 @@ class Customer(LedgerAggregate):
 
     # -- purchases and churn ---------------------------------------------------------------
 
-    @event("PurchaseRecorded")
+    class PurchaseRecorded(LedgerAggregate.Event):
+        order_id: str
+        amount: Decimal
+        currency: str
+        cost: Decimal | None
+        rep: str | None
+        product: str | None
+        quantity: Decimal | None
+        quote_id: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(PurchaseRecorded)
     def record_purchase(
         self,
         order_id: str,
@@ -619,7 +836,15 @@ class Customer(LedgerAggregate):
         self._active(occurred_at)
         self.lapsed_at = None
 
-    @event("Churned")
+    class Churned(LedgerAggregate.Event):
+        churn_id: str
+        defection_type: str
+        competitor: str | None
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Churned)
     def churn(
         self,
         churn_id: str,
@@ -639,7 +864,13 @@ class Customer(LedgerAggregate):
         self._open_entry(churn_id, "churn", occurred_at)
         self.churned_at = occurred_at
 
-    @event("WonBack")
+    class WonBack(LedgerAggregate.Event):
+        rep: str | None
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(WonBack)
     def win_back(
         self, rep: str | None, reason: str | None, occurred_at: datetime, actor: str
     ) -> None:
@@ -649,7 +880,13 @@ class Customer(LedgerAggregate):
         self.churned_at = None
         self.won_back_at = occurred_at
 
-    @event("Lapsed")
+    class Lapsed(LedgerAggregate.Event):
+        days: int
+        last_activity_at: datetime | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Lapsed)
     def lapse(
         self, days: int, last_activity_at: datetime | None, occurred_at: datetime, actor: str
     ) -> None:
@@ -671,7 +908,14 @@ class Customer(LedgerAggregate):
 
     # -- corrections, retractions, erasure -----------------------------------------------------
 
-    @event("EntryCorrected")
+    class EntryCorrected(LedgerAggregate.Event):
+        entry_id: str
+        fields: dict[str, Any]
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(EntryCorrected)
     def correct_entry(
         self, entry_id: str, fields: dict[str, Any], reason: str, occurred_at: datetime, actor: str
     ) -> None:
@@ -701,7 +945,13 @@ class Customer(LedgerAggregate):
                     change["at"] = fields["occurred_at"]
             self.consents.sort(key=lambda c: c["at"])
 
-    @event("EntryRetracted")
+    class EntryRetracted(LedgerAggregate.Event):
+        entry_id: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(EntryRetracted)
     def retract_entry(self, entry_id: str, reason: str, occurred_at: datetime, actor: str) -> None:
         entry = self._entry(entry_id)
         if entry["kind"] not in RETRACTABLE:
@@ -710,7 +960,12 @@ class Customer(LedgerAggregate):
             )
         self.retracted[entry_id] = occurred_at.isoformat()  # (the reason is the event's)
 
-    @event("PersonalDataErased")
+    class PersonalDataErased(LedgerAggregate.Event):
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(PersonalDataErased)
     def erase_personal_data(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self.check_not_erased()
         self.profile = dict.fromkeys(self.profile)

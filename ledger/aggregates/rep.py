@@ -20,7 +20,16 @@ class Rep(LedgerAggregate):
     def create_id(ref: str, **_: Any) -> UUID:
         return stream_id("rep", ref)
 
-    @event("Hired")
+    class Hired(LedgerAggregate.Created):
+        ref: str
+        name: str
+        team: str
+        manager: str | None
+        email: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(Hired)
     def __init__(
         self,
         ref: str,
@@ -38,7 +47,14 @@ class Rep(LedgerAggregate):
         self.hired_at = occurred_at
         self.departed_at: datetime | None = None
 
-    @event("MovedTeam")
+    class MovedTeam(LedgerAggregate.Event):
+        team: str
+        manager: str | None
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(MovedTeam)
     def move(
         self, team: str, manager: str | None, reason: str | None, occurred_at: datetime, actor: str
     ) -> None:
@@ -46,7 +62,12 @@ class Rep(LedgerAggregate):
         self.team = team
         self.manager = manager
 
-    @event("Departed")
+    class Departed(LedgerAggregate.Event):
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Departed)
     def depart(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self.check_active_at(occurred_at)
         self.departed_at = occurred_at

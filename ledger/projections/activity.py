@@ -13,8 +13,9 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
+from ledger.aggregates import Campaign, Customer, Rep
 from ledger.commands.fields import LEVEL_SCORES, Level
-from ledger.projections.base import HandlerView
+from ledger.projections.base import HandlerView, handles
 from ledger.sql import Writes, iso, money
 
 # Per table: the column holding the entry id, and corrected field -> column.
@@ -107,8 +108,40 @@ class Activity(HandlerView):
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("contacts", "rep, customer, occurred_at, retracted")
     ]
+    sees_every_kind = True
+    ignores = (
+        # who the customer is and who holds them
+        Customer.Registered,
+        Customer.ProfileChanged,
+        Customer.OwnerAssigned,
+        Customer.TeamMemberAdded,
+        Customer.TeamMemberRemoved,
+        Customer.ResponsibilityMoved,
+        Customer.PersonalDataErased,  # nothing here is personal
+        # requests, quotes, promises and consent: the service, quotes and promises views
+        Customer.RequestReceived,
+        Customer.RequestAnswered,
+        Customer.DeadlineMissed,
+        Customer.QuoteIssued,
+        Customer.QuoteAccepted,
+        Customer.QuoteDeclined,
+        Customer.QuoteExpired,
+        Customer.QuoteWithdrawn,
+        Customer.PromiseMade,
+        Customer.PromiseKept,
+        Customer.PromiseBroken,
+        Customer.PromiseCancelled,
+        Customer.PromiseMarkedOverdue,
+        Customer.ConsentChanged,
+        Customer.ComplaintEscalated,  # the reports count a complaint by how it ended
+        Rep.Hired,
+        Rep.MovedTeam,
+        Rep.Departed,
+        Campaign.Closed,  # the reports read a campaign's budget and costs, not if it is open
+    )
 
-    def on_PurchaseRecorded(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.PurchaseRecorded)
+    def purchase_recorded(self, db: Writes, e: Customer.PurchaseRecorded, customer: str) -> None:
         db.later(
             "INSERT INTO {purchases} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -123,7 +156,8 @@ class Activity(HandlerView):
             ),
         )
 
-    def on_Churned(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.Churned)
+    def churned(self, db: Writes, e: Customer.Churned, customer: str) -> None:
         db.later(
             "INSERT INTO {standing} VALUES (?, ?, 'churned', ?, ?, ?, ?, NULL)",
             (
@@ -136,13 +170,15 @@ class Activity(HandlerView):
             ),
         )
 
-    def on_WonBack(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.WonBack)
+    def won_back(self, db: Writes, e: Customer.WonBack, customer: str) -> None:
         db.later(
             "INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL, NULL)",
             (customer, e.originator_version, iso(e.occurred_at)),
         )
 
-    def on_Lapsed(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.Lapsed)
+    def lapsed(self, db: Writes, e: Customer.Lapsed, customer: str) -> None:
         """A lapse holds while nothing happened in the ``days`` before it: the reports judge
         that in business time, so a purchase or contact in them recorded later voids it."""
         try:
@@ -154,7 +190,10 @@ class Activity(HandlerView):
             (customer, e.originator_version, iso(e.occurred_at), quiet_since),
         )
 
-    def on_SatisfactionRecorded(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.SatisfactionRecorded)
+    def satisfaction_recorded(
+        self, db: Writes, e: Customer.SatisfactionRecorded, customer: str
+    ) -> None:
         db.later(
             "INSERT INTO {surveys} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -169,39 +208,45 @@ class Activity(HandlerView):
             ),
         )
 
-    def on_ComplaintFiled(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ComplaintFiled)
+    def complaint_filed(self, db: Writes, e: Customer.ComplaintFiled, customer: str) -> None:
         db.later(
             "INSERT INTO {resolutions} VALUES (?, ?, ?, NULL, NULL, 0, ?)",
             (customer, e.complaint_id, iso(e.occurred_at), False),
         )
 
-    def on_ComplaintResolved(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ComplaintResolved)
+    def complaint_resolved(self, db: Writes, e: Customer.ComplaintResolved, customer: str) -> None:
         db.execute(
             "UPDATE {resolutions} SET resolved_at = ?, satisfied = ? WHERE customer = ? "
             "AND complaint_id = ?",
             (iso(e.occurred_at), e.satisfied, customer, e.complaint_id),
         )
 
-    def on_ComplaintReopened(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ComplaintReopened)
+    def complaint_reopened(self, db: Writes, e: Customer.ComplaintReopened, customer: str) -> None:
         db.execute(
             "UPDATE {resolutions} SET resolved_at = NULL, satisfied = NULL, "
             "reopened = reopened + 1 WHERE customer = ? AND complaint_id = ?",
             (customer, e.complaint_id),
         )
 
-    def on_ContactLogged(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ContactLogged)
+    def contact_logged(self, db: Writes, e: Customer.ContactLogged, customer: str) -> None:
         db.later(
             "INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?, ?)",
             (customer, e.contact_id, e.rep, e.channel, e.direction, iso(e.occurred_at), False),
         )
 
-    def on_CampaignTouched(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.CampaignTouched)
+    def campaign_touched(self, db: Writes, e: Customer.CampaignTouched, customer: str) -> None:
         db.later(
             "INSERT INTO {campaign_touches} VALUES (?, ?, ?, ?, ?)",
             (customer, e.touch_id, e.campaign, iso(e.occurred_at), False),
         )
 
-    def on_Launched(self, db: Writes, e: Any, campaign: str) -> None:
+    @handles(Campaign.Launched)
+    def launched(self, db: Writes, e: Campaign.Launched, campaign: str) -> None:
         db.later(
             "INSERT INTO {campaigns} VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -215,13 +260,15 @@ class Activity(HandlerView):
             ),
         )
 
-    def on_CostRecorded(self, db: Writes, e: Any, campaign: str) -> None:
+    @handles(Campaign.CostRecorded)
+    def cost_recorded(self, db: Writes, e: Campaign.CostRecorded, campaign: str) -> None:
         db.later(
             "INSERT INTO {campaign_costs} VALUES (?, ?, ?, ?, ?)",
             (campaign, e.originator_version, money(e.amount), e.currency, iso(e.occurred_at)),
         )
 
-    def on_EntryCorrected(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.EntryCorrected)
+    def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, customer: str) -> None:
         for table, (id_column, fields) in CORRECTABLE.items():
             changes = [
                 (fields[name], plain(name, value))
@@ -237,7 +284,8 @@ class Activity(HandlerView):
                     (*(v for _, v in changes), customer, e.entry_id),
                 )
 
-    def on_EntryRetracted(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.EntryRetracted)
+    def entry_retracted(self, db: Writes, e: Customer.EntryRetracted, customer: str) -> None:
         for table in RETRACTABLE:
             db.execute(
                 f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND "

@@ -12,14 +12,26 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias, TypeVar, cast
 from uuid import UUID
 
+from ledger.aggregates import Campaign, Customer, Rep
+from ledger.aggregates.base import LedgerAggregate
 from ledger.errors import CommandInvalid
+from ledger.ids import Kind
 from ledger.sealing import CustomerKeys, blind_tokens, reveal, revealed
 from ledger.sql import Database, ViewDb, Writes, iso
 
-CREATED = {"Registered": "customer", "Hired": "rep", "Launched": "campaign"}
+Event: TypeAlias = LedgerAggregate.Event
+EventClass: TypeAlias = type[LedgerAggregate.Event]
+Beginning: TypeAlias = Customer.Registered | Rep.Hired | Campaign.Launched
+
+# The event that begins each kind of stream.
+CREATED: dict[EventClass, Kind] = {
+    Customer.Registered: "customer",
+    Rep.Hired: "rep",
+    Campaign.Launched: "campaign",
+}
 
 
 class Refs:
@@ -39,27 +51,42 @@ class Refs:
         text = reveal(value, self.keys)
         return blind_tokens(self.index_key, text) if isinstance(text, str) else set()
 
-    def learn(self, events: Sequence[Any]) -> list[tuple[str, str, str]]:
+    def learn(self, events: Sequence[Event]) -> list[tuple[str, str, str]]:
         """The streams these events create, all of them: a rolled-back batch may have
         taught them to memory already, and the table must still get them."""
-        created = []
+        created: list[tuple[str, str, str]] = []
         for event in events:
-            kind = CREATED.get(type(event).__name__)
+            kind = CREATED.get(type(event))
             if kind is not None:
-                self.by_id[event.originator_id.int] = (kind, event.ref)
-                created.append((str(event.originator_id), kind, event.ref))
+                ref = cast(Beginning, event).ref
+                self.by_id[event.originator_id.int] = (kind, ref)
+                created.append((str(event.originator_id), kind, ref))
         return created
 
     def load(self, tx: ViewDb) -> None:
         for row in tx.rows("SELECT id, kind, ref FROM {streams}"):
             self.by_id[UUID(row["id"]).int] = (row["kind"], row["ref"])
 
-    def of(self, event: Any) -> tuple[str, str]:
+    def of(self, event: Event) -> tuple[str, str]:
         """The kind and reference of the stream the event belongs to."""
         return self.by_id[event.originator_id.int]
 
-    def ref(self, event: Any) -> str:
+    def ref(self, event: Event) -> str:
         return self.by_id[event.originator_id.int][1]
+
+
+Handler = TypeVar("Handler", bound=Callable[..., None])
+_HANDLED: dict[Callable[..., None], tuple[EventClass, ...]] = {}
+
+
+def handles(*classes: EventClass) -> Callable[[Handler], Handler]:
+    """Register a view's method as the one that handles events of these classes."""
+
+    def register(method: Handler) -> Handler:
+        _HANDLED[method] = classes
+        return method
+
+    return register
 
 
 class View(ABC):
@@ -71,9 +98,44 @@ class View(ABC):
     # Raise when the view's rows come to mean something else with the same tables: a runner
     # then rebuilds it (as it does when the tables change; runner.shape).
     version: ClassVar[int] = 1
+    # Event class -> the method registered for it (``@handles``), found once per view class.
+    handlers: ClassVar[dict[EventClass, Callable[..., None]]] = {}
+    # A view that must see every kind of event names each event class of the aggregates as
+    # one it handles or one it ignores, so that a new event is a decision, not a silent gap
+    # (tests/projections/test_handled.py).
+    sees_every_kind: ClassVar[bool] = False
+    ignores: ClassVar[tuple[EventClass, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Find the methods registered with ``@handles``, by name, so that a subclass
+        overrides a handler as it overrides any method."""
+        super().__init_subclass__(**kwargs)
+        names: dict[EventClass, str] = {}
+        for klass in reversed(cls.__mro__[: cls.__mro__.index(View)]):
+            found: dict[EventClass, str] = {}
+            for name, method in vars(klass).items():
+                if name.startswith("on_") and name[3:4].isupper() and method not in _HANDLED:
+                    raise TypeError(
+                        f"{klass.__name__}.{name}: a view's handler is registered for the event "
+                        "classes it handles, with @handles(...); its name does not choose them"
+                    )
+                for event_class in _HANDLED.get(method, ()) if callable(method) else ():
+                    if event_class in found:
+                        raise TypeError(
+                            f"{klass.__name__} handles {event_class.__qualname__} twice: in "
+                            f"{found[event_class]} and {name}"
+                        )
+                    found[event_class] = name
+            names.update(found)
+        cls.handlers = {event_class: getattr(cls, name) for event_class, name in names.items()}
+
+    @classmethod
+    def handled(cls) -> frozenset[EventClass]:
+        """The event classes this view handles."""
+        return frozenset(cls.handlers)
 
     @abstractmethod
-    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+    def apply(self, db: ViewDb, events: Sequence[Event], refs: Refs) -> None:
         """Change the view's tables for these events, in log order."""
 
     def table_names(self, suffix: str = "") -> dict[str, str]:
@@ -81,28 +143,21 @@ class View(ABC):
 
 
 class HandlerView(View):
-    """A view whose ``on_<EventType>(writes, event, ref)`` methods handle the events they name;
-    inserts are grouped (see ``Writes``) and other events pass by."""
+    """A view whose methods, each registered with ``@handles(EventClass, ...)``, are called
+    as ``method(writes, event, ref)`` for the events of their classes; inserts are grouped
+    (see ``Writes``) and other events pass by."""
 
     refs: Refs  # of the batch being applied (handlers name streams and index values by it)
 
-    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+    def apply(self, db: ViewDb, events: Sequence[Event], refs: Refs) -> None:
         self.refs = refs
         writes = Writes(db)
-        handlers = self.handlers()
+        handlers = self.handlers
         for event in events:
-            handler = handlers.get(type(event).__name__)
+            handler = handlers.get(type(event))
             if handler is not None:
-                handler(writes, event, refs.ref(event))
+                handler(self, writes, event, refs.ref(event))
         writes.flush()
-
-    def handlers(self) -> dict[str, Callable[[Writes, Any, str], None]]:
-        """Event type name -> the method that handles it."""
-        return {
-            name[3:]: getattr(self, name)
-            for name in dir(self)
-            if name.startswith("on_") and name[3:4].isupper()
-        }
 
 
 # An open item's responsibility, beside who made it (``rep``): the rep responsible now, and
@@ -112,7 +167,13 @@ RESPONSIBLE = "responsible TEXT, handed_at TEXT, handed_by TEXT"
 FOLLOWS_REP = "responsible = CASE WHEN handed_at IS NULL THEN ? ELSE responsible END"
 
 
-def hand_over(db: ViewDb | Writes, table: str, id_column: str, customer: str, event: Any) -> None:
+def hand_over(
+    db: ViewDb | Writes,
+    table: str,
+    id_column: str,
+    customer: str,
+    event: Customer.ResponsibilityMoved,
+) -> None:
     """A ResponsibilityMoved event on the view's table of open items (rows of other kinds of
     items are not found)."""
     marks = ", ".join("?" for _ in event.entry_ids)
@@ -121,10 +182,6 @@ def hand_over(db: ViewDb | Writes, table: str, id_column: str, customer: str, ev
         f"WHERE customer = ? AND {id_column} IN ({marks})",
         (event.to_rep, iso(event.occurred_at), event.actor, customer, *event.entry_ids),
     )
-
-
-def event_type(event: Any) -> str:
-    return type(event).__name__
 
 
 @dataclass

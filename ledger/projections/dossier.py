@@ -13,10 +13,19 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+from ledger.aggregates import Campaign, Customer, Rep
 from ledger.clock import shifted
 from ledger.errors import UnknownReference, ViewNotBuilt
 from ledger.projections.activity import Activity
-from ledger.projections.base import HandlerView, Page, View, after_key, decode_cursor, page_of
+from ledger.projections.base import (
+    HandlerView,
+    Page,
+    View,
+    after_key,
+    decode_cursor,
+    handles,
+    page_of,
+)
 from ledger.projections.promises import Promises
 from ledger.projections.quotes import Quotes
 from ledger.projections.service import (
@@ -78,10 +87,44 @@ class Dossier(HandlerView):
         ("customer_index", "customer"),
         ("team_members", "rep"),
     ]
+    sees_every_kind = True
+    ignores = (
+        # a customer's interactions and open work: the other views the dossier reads keep
+        # them (promises, quotes, service, activity), and who is responsible for it
+        Customer.ResponsibilityMoved,
+        Customer.ContactLogged,
+        Customer.RequestReceived,
+        Customer.RequestAnswered,
+        Customer.DeadlineMissed,
+        Customer.QuoteIssued,
+        Customer.QuoteAccepted,
+        Customer.QuoteDeclined,
+        Customer.QuoteExpired,
+        Customer.QuoteWithdrawn,
+        Customer.PromiseMade,
+        Customer.PromiseKept,
+        Customer.PromiseBroken,
+        Customer.PromiseCancelled,
+        Customer.PromiseMarkedOverdue,
+        Customer.CampaignTouched,
+        Customer.ConsentChanged,
+        Customer.ComplaintFiled,
+        Customer.ComplaintEscalated,
+        Customer.ComplaintResolved,
+        Customer.ComplaintReopened,
+        Customer.SatisfactionRecorded,
+        Customer.PurchaseRecorded,
+        Customer.Lapsed,  # a lapse is a figure of the reports (activity), not a standing here
+        Customer.EntryRetracted,  # a churn, the one entry it keeps, cannot be retracted
+        Campaign.Launched,
+        Campaign.CostRecorded,
+        Campaign.Closed,
+    )
 
     # -- customers and owners --------------------------------------------------------------------
 
-    def on_Registered(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.Registered)
+    def registered(self, db: Writes, e: Customer.Registered, ref: str) -> None:
         db.later(
             "INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
             (
@@ -99,7 +142,8 @@ class Dossier(HandlerView):
         for field in INDEXED:
             self.index(db, ref, field, getattr(e, field))
 
-    def on_ProfileChanged(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.ProfileChanged)
+    def profile_changed(self, db: Writes, e: Customer.ProfileChanged, ref: str) -> None:
         if "name" in e.changes:
             db.execute("UPDATE {customers} SET name = ? WHERE ref = ?", (e.changes["name"], ref))
         for field in INDEXED.intersection(e.changes):
@@ -112,13 +156,16 @@ class Dossier(HandlerView):
         for token in self.refs.blind_tokens(value):
             db.later("INSERT INTO {customer_index} VALUES (?, ?, ?)", (token, ref, field))
 
-    def on_TeamMemberAdded(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.TeamMemberAdded)
+    def team_member_added(self, db: Writes, e: Customer.TeamMemberAdded, ref: str) -> None:
         db.later("INSERT INTO {team_members} VALUES (?, ?, ?)", (ref, e.rep, iso(e.occurred_at)))
 
-    def on_TeamMemberRemoved(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.TeamMemberRemoved)
+    def team_member_removed(self, db: Writes, e: Customer.TeamMemberRemoved, ref: str) -> None:
         db.execute("DELETE FROM {team_members} WHERE customer = ? AND rep = ?", (ref, e.rep))
 
-    def on_OwnerAssigned(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.OwnerAssigned)
+    def owner_assigned(self, db: Writes, e: Customer.OwnerAssigned, ref: str) -> None:
         """In business time: each owner's period ends where the next one (by when it began)
         begins, and the owner now is the one who began last, whenever each was recorded."""
         self.new_owner(db, ref, e.to_rep, e.occurred_at, e.reason)
@@ -145,22 +192,26 @@ class Dossier(HandlerView):
             (ref, rep, iso(since), reason, ref),
         )
 
-    def on_Churned(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.Churned)
+    def churned(self, db: Writes, e: Customer.Churned, ref: str) -> None:
         db.execute(
             "UPDATE {customers} SET churned_at = ?, churn_id = ? WHERE ref = ?",
             (iso(e.occurred_at), e.churn_id, ref),
         )
 
-    def on_WonBack(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.WonBack)
+    def won_back(self, db: Writes, e: Customer.WonBack, ref: str) -> None:
         db.execute(
             "UPDATE {customers} SET churned_at = NULL, churn_id = NULL WHERE ref = ?", (ref,)
         )
 
-    def on_PersonalDataErased(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.PersonalDataErased)
+    def personal_data_erased(self, db: Writes, e: Customer.PersonalDataErased, ref: str) -> None:
         db.execute("UPDATE {customers} SET name = NULL, erased = ? WHERE ref = ?", (True, ref))
         db.execute("DELETE FROM {customer_index} WHERE customer = ?", (ref,))
 
-    def on_EntryCorrected(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Customer.EntryCorrected)
+    def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, ref: str) -> None:
         if "occurred_at" in e.fields:
             db.execute(
                 "UPDATE {customers} SET churned_at = ? WHERE ref = ? AND churn_id = ?",
@@ -169,18 +220,21 @@ class Dossier(HandlerView):
 
     # -- reps -------------------------------------------------------------------------------------
 
-    def on_Hired(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Rep.Hired)
+    def hired(self, db: Writes, e: Rep.Hired, ref: str) -> None:
         db.later(
             "INSERT INTO {reps} VALUES (?, ?, ?, ?, ?, NULL, NULL)",
             (ref, e.name, e.team, e.manager, iso(e.occurred_at)),
         )
 
-    def on_MovedTeam(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Rep.MovedTeam)
+    def moved_team(self, db: Writes, e: Rep.MovedTeam, ref: str) -> None:
         db.execute(
             "UPDATE {reps} SET team = ?, manager = ? WHERE ref = ?", (e.team, e.manager, ref)
         )
 
-    def on_Departed(self, db: Writes, e: Any, ref: str) -> None:
+    @handles(Rep.Departed)
+    def departed(self, db: Writes, e: Rep.Departed, ref: str) -> None:
         db.execute(
             "UPDATE {reps} SET departed_at = ?, departure_reason = ? WHERE ref = ?",
             (iso(e.occurred_at), e.reason, ref),

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from ledger.aggregates import Customer
 from ledger.projections.base import (
     FOLLOWS_REP,
     RESPONSIBLE,
+    HandlerView,
     Page,
-    Refs,
-    View,
-    event_type,
     hand_over,
+    handles,
     keyset_page,
 )
-from ledger.sql import Database, ViewDb, Writes, iso
+from ledger.sql import Database, Writes, iso
 
-OUTCOMES = {
-    "PromiseKept": "kept",
-    "PromiseBroken": "broken",
-    "PromiseCancelled": "cancelled",
-    "PromiseMarkedOverdue": "overdue",
-}
 CORRECTABLE = {
     "rep": "rep",
     "text": "text",
@@ -32,7 +25,7 @@ CORRECTABLE = {
 }
 
 
-class Promises(View):
+class Promises(HandlerView):
     name = "promises"
     tables: ClassVar[dict[str, str]] = {
         "promises": (
@@ -51,61 +44,82 @@ class Promises(View):
     ]
     version = 3  # 2: free text kept sealed; 3: responsibility apart from who promised
 
-    def apply(self, view_db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
-        # Inserts wait and go out together; an update first sends them (log order kept).
-        db = Writes(view_db)
-        for event in events:
-            kind = event_type(event)
-            if kind == "PromiseMade":
-                db.later(
-                    "INSERT INTO {promises} VALUES (?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?, ?,"
-                    " ?, ?, ?, NULL, NULL)",
-                    (
-                        refs.ref(event),
-                        event.promise_id,
-                        event.rep,
-                        event.text,
-                        event.category,
-                        iso(event.occurred_at),
-                        iso(event.due_by),
-                        event.quote_id,
-                        event.complaint_id,
-                        False,
-                        iso(event.timestamp),
-                        event.rep,
-                    ),
-                )
-            elif kind in OUTCOMES:
-                closed = None if kind == "PromiseMarkedOverdue" else iso(event.occurred_at)
-                note = getattr(event, "note", None) or getattr(event, "reason", None)
-                db.execute(
-                    "UPDATE {promises} SET status = ?, closed_at = ?, outcome_note = ? "
-                    "WHERE customer = ? AND promise_id = ?",
-                    (OUTCOMES[kind], closed, note, refs.ref(event), event.promise_id),
-                )
-            elif kind == "EntryCorrected":
-                changes = {CORRECTABLE[k]: v for k, v in event.fields.items() if k in CORRECTABLE}
-                if changes:
-                    sets = ", ".join(f"{column} = ?" for column in changes)
-                    values = [
-                        iso(v) if column.endswith(("_at", "_by")) else v
-                        for column, v in changes.items()
-                    ]
-                    if "rep" in changes:
-                        sets += f", {FOLLOWS_REP}"
-                        values.append(changes["rep"])
-                    db.execute(
-                        f"UPDATE {{promises}} SET {sets} WHERE customer = ? AND promise_id = ?",
-                        (*values, refs.ref(event), event.entry_id),
-                    )
-            elif kind == "EntryRetracted":
-                db.execute(
-                    "UPDATE {promises} SET retracted = ? WHERE customer = ? AND promise_id = ?",
-                    (True, refs.ref(event), event.entry_id),
-                )
-            elif kind == "ResponsibilityMoved":
-                hand_over(db, "promises", "promise_id", refs.ref(event), event)
-        db.flush()
+    @handles(Customer.PromiseMade)
+    def promise_made(self, db: Writes, e: Customer.PromiseMade, customer: str) -> None:
+        db.later(
+            "INSERT INTO {promises} VALUES (?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?, ?,"
+            " ?, ?, ?, NULL, NULL)",
+            (
+                customer,
+                e.promise_id,
+                e.rep,
+                e.text,
+                e.category,
+                iso(e.occurred_at),
+                iso(e.due_by),
+                e.quote_id,
+                e.complaint_id,
+                False,
+                iso(e.timestamp),
+                e.rep,
+            ),
+        )
+
+    @handles(Customer.PromiseKept)
+    def promise_kept(self, db: Writes, e: Customer.PromiseKept, customer: str) -> None:
+        set_outcome(db, customer, e.promise_id, "kept", iso(e.occurred_at), e.note or None)
+
+    @handles(Customer.PromiseBroken)
+    def promise_broken(self, db: Writes, e: Customer.PromiseBroken, customer: str) -> None:
+        set_outcome(db, customer, e.promise_id, "broken", iso(e.occurred_at), e.reason)
+
+    @handles(Customer.PromiseCancelled)
+    def promise_cancelled(self, db: Writes, e: Customer.PromiseCancelled, customer: str) -> None:
+        set_outcome(db, customer, e.promise_id, "cancelled", iso(e.occurred_at), e.reason)
+
+    @handles(Customer.PromiseMarkedOverdue)
+    def promise_overdue(self, db: Writes, e: Customer.PromiseMarkedOverdue, customer: str) -> None:
+        set_outcome(db, customer, e.promise_id, "overdue", None, None)
+
+    @handles(Customer.EntryCorrected)
+    def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, customer: str) -> None:
+        changes = {CORRECTABLE[k]: v for k, v in e.fields.items() if k in CORRECTABLE}
+        if changes:
+            sets = ", ".join(f"{column} = ?" for column in changes)
+            values = [
+                iso(v) if column.endswith(("_at", "_by")) else v for column, v in changes.items()
+            ]
+            if "rep" in changes:
+                sets += f", {FOLLOWS_REP}"
+                values.append(changes["rep"])
+            db.execute(
+                f"UPDATE {{promises}} SET {sets} WHERE customer = ? AND promise_id = ?",
+                (*values, customer, e.entry_id),
+            )
+
+    @handles(Customer.EntryRetracted)
+    def entry_retracted(self, db: Writes, e: Customer.EntryRetracted, customer: str) -> None:
+        db.execute(
+            "UPDATE {promises} SET retracted = ? WHERE customer = ? AND promise_id = ?",
+            (True, customer, e.entry_id),
+        )
+
+    @handles(Customer.ResponsibilityMoved)
+    def responsibility_moved(
+        self, db: Writes, e: Customer.ResponsibilityMoved, customer: str
+    ) -> None:
+        hand_over(db, "promises", "promise_id", customer, e)
+
+
+def set_outcome(
+    db: Writes, customer: str, promise_id: str, status: str, at: str | None, note: str | None
+) -> None:
+    """A promise's outcome (overdue: not closed, and no note)."""
+    db.execute(
+        "UPDATE {promises} SET status = ?, closed_at = ?, outcome_note = ? "
+        "WHERE customer = ? AND promise_id = ?",
+        (status, at, note, customer, promise_id),
+    )
 
 
 def promises_of(

@@ -5,28 +5,38 @@ different price)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
+from ledger.aggregates import Customer
 from ledger.projections.base import (
     FOLLOWS_REP,
     RESPONSIBLE,
+    Event,
+    EventClass,
     Page,
     Refs,
     View,
     decode_cursor,
-    event_type,
     hand_over,
+    handles,
     keyset_page,
     page_of,
 )
 from ledger.sql import Database, ViewDb, iso, money
 
-OUTCOMES = {
-    "QuoteAccepted": "accepted",
-    "QuoteDeclined": "declined",
-    "QuoteExpired": "expired",
-    "QuoteWithdrawn": "withdrawn",
+Outcome: TypeAlias = (
+    Customer.QuoteAccepted
+    | Customer.QuoteDeclined
+    | Customer.QuoteExpired
+    | Customer.QuoteWithdrawn
+)
+OUTCOMES: dict[EventClass, str] = {
+    Customer.QuoteAccepted: "accepted",
+    Customer.QuoteDeclined: "declined",
+    Customer.QuoteExpired: "expired",
+    Customer.QuoteWithdrawn: "withdrawn",
 }
 # Corrected field -> column, and how its value is stored.
 CORRECTABLE = {
@@ -68,58 +78,84 @@ class Quotes(View):
     ]
     version = 2  # 2: responsibility apart from who quoted
 
-    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+    def apply(self, db: ViewDb, events: Sequence[Event], refs: Refs) -> None:
         # Issues, outcomes, retractions and corrections write disjoint columns, and an
         # outcome or retraction always follows its issue: so all issues of the batch go in
         # first, then the rest, each kind in log order, in as few statements as possible.
-        issued, closed, retracted, corrections, handed = [], [], [], [], []
+        pending = Pending()
+        handlers = self.handlers
         for event in events:
-            kind = event_type(event)
-            if kind == "QuoteIssued":
-                issued.append(
-                    (
-                        refs.ref(event),
-                        event.quote_id,
-                        event.rep,
-                        event.product,
-                        money(event.quantity),
-                        money(event.unit_price),
-                        event.currency,
-                        money(event.discount),
-                        money(net_price(event.unit_price, event.discount)),
-                        iso(event.occurred_at),
-                        iso(event.valid_until),
-                        False,
-                        iso(event.timestamp),
-                        event.rep,
-                    )
-                )
-            elif kind in OUTCOMES:
-                closed.append(
-                    (OUTCOMES[kind], iso(event.occurred_at), refs.ref(event), event.quote_id)
-                )
-            elif kind == "EntryRetracted":
-                retracted.append((True, refs.ref(event), event.entry_id))
-            elif kind == "EntryCorrected" and not CORRECTABLE.keys().isdisjoint(event.fields):
-                corrections.append(event)
-            elif kind == "ResponsibilityMoved":
-                handed.append(event)
+            handler = handlers.get(type(event))
+            if handler is not None:
+                handler(self, pending, event, refs.ref(event))
         db.executemany(
             "INSERT INTO {quotes} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open',"
             " NULL, ?, ?, ?, NULL, NULL)",
-            issued,
+            pending.issued,
         )
         db.executemany(
             "UPDATE {quotes} SET status = ?, closed_at = ? WHERE customer = ? AND quote_id = ?",
-            closed,
+            pending.closed,
         )
         db.executemany(
-            "UPDATE {quotes} SET retracted = ? WHERE customer = ? AND quote_id = ?", retracted
+            "UPDATE {quotes} SET retracted = ? WHERE customer = ? AND quote_id = ?",
+            pending.retracted,
         )
-        for event in corrections:  # (a correction of who quoted precedes a hand-over)
-            correct(db, refs.ref(event), event.entry_id, event.fields)
-        for event in handed:
-            hand_over(db, "quotes", "quote_id", refs.ref(event), event)
+        for customer, corrected in pending.corrections:  # (of who quoted: before a hand-over)
+            correct(db, customer, corrected.entry_id, corrected.fields)
+        for customer, moved in pending.handed:
+            hand_over(db, "quotes", "quote_id", customer, moved)
+
+    @handles(Customer.QuoteIssued)
+    def quote_issued(self, pending: Pending, e: Customer.QuoteIssued, customer: str) -> None:
+        pending.issued.append(
+            (
+                customer,
+                e.quote_id,
+                e.rep,
+                e.product,
+                money(e.quantity),
+                money(e.unit_price),
+                e.currency,
+                money(e.discount),
+                money(net_price(e.unit_price, e.discount)),
+                iso(e.occurred_at),
+                iso(e.valid_until),
+                False,
+                iso(e.timestamp),
+                e.rep,
+            )
+        )
+
+    @handles(*OUTCOMES)
+    def quote_closed(self, pending: Pending, e: Outcome, customer: str) -> None:
+        pending.closed.append((OUTCOMES[type(e)], iso(e.occurred_at), customer, e.quote_id))
+
+    @handles(Customer.EntryRetracted)
+    def entry_retracted(self, pending: Pending, e: Customer.EntryRetracted, customer: str) -> None:
+        pending.retracted.append((True, customer, e.entry_id))
+
+    @handles(Customer.EntryCorrected)
+    def entry_corrected(self, pending: Pending, e: Customer.EntryCorrected, customer: str) -> None:
+        if not CORRECTABLE.keys().isdisjoint(e.fields):
+            pending.corrections.append((customer, e))
+
+    @handles(Customer.ResponsibilityMoved)
+    def responsibility_moved(
+        self, pending: Pending, e: Customer.ResponsibilityMoved, customer: str
+    ) -> None:
+        pending.handed.append((customer, e))
+
+
+@dataclass
+class Pending:
+    """What the batch of events being applied writes, statement by statement."""
+
+    issued: list[tuple[Any, ...]] = field(default_factory=list)
+    closed: list[tuple[str, str | None, str, str]] = field(default_factory=list)
+    retracted: list[tuple[bool, str, str]] = field(default_factory=list)
+    corrections: list[tuple[str, Customer.EntryCorrected]] = field(default_factory=list)
+    handed: list[tuple[str, Customer.ResponsibilityMoved]] = field(default_factory=list)
 
 
 def correct(db: ViewDb, customer: str, quote_id: str, fields: dict[str, Any]) -> None:

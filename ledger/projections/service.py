@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
+from ledger.aggregates import Customer
 from ledger.errors import ViewNotBuilt
 from ledger.projections.activity import Activity
 from ledger.projections.base import (
@@ -19,8 +20,8 @@ from ledger.projections.base import (
     Page,
     after_key,
     decode_cursor,
-    event_type,
     hand_over,
+    handles,
     page_of,
 )
 from ledger.sealing import revealed
@@ -61,7 +62,15 @@ ID_COLUMN = {
     "consents": "consent_id",
 }
 TIME_COLUMNS = {"received_at", "respond_by", "filed_at", "occurred_at"}
-SALES = {"QuoteIssued": ("quote", "quote_id"), "PurchaseRecorded": ("purchase", "order_id")}
+
+
+def sale(
+    db: Writes, customer: str, entry_id: str, kind: str, rep: str | None, at: datetime
+) -> None:
+    db.later(
+        "INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?)",
+        (customer, entry_id, kind, rep, iso(at), False),
+    )
 
 
 def day_number(when: datetime) -> int:
@@ -128,7 +137,8 @@ class Service(HandlerView):
 
     # -- requests --------------------------------------------------------------------------------
 
-    def on_RequestReceived(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.RequestReceived)
+    def request_received(self, db: Writes, e: Customer.RequestReceived, customer: str) -> None:
         db.later(
             "INSERT INTO {requests} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?,"
             " ?, NULL, NULL)",
@@ -146,7 +156,8 @@ class Service(HandlerView):
             ),
         )
 
-    def on_RequestAnswered(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.RequestAnswered)
+    def request_answered(self, db: Writes, e: Customer.RequestAnswered, customer: str) -> None:
         db.execute(
             "UPDATE {requests} SET status = 'answered', answered_at = ?, answered_by = ? "
             "WHERE customer = ? AND request_id = ?",
@@ -155,7 +166,8 @@ class Service(HandlerView):
 
     # -- complaints ------------------------------------------------------------------------------
 
-    def on_ComplaintFiled(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ComplaintFiled)
+    def complaint_filed(self, db: Writes, e: Customer.ComplaintFiled, customer: str) -> None:
         db.later(
             "INSERT INTO {complaints} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
             " NULL, 0, ?, ?, NULL, NULL)",
@@ -178,13 +190,17 @@ class Service(HandlerView):
             (customer, e.complaint_id, iso(e.occurred_at)),
         )
 
-    def on_ComplaintEscalated(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ComplaintEscalated)
+    def complaint_escalated(
+        self, db: Writes, e: Customer.ComplaintEscalated, customer: str
+    ) -> None:
         db.execute(
             "UPDATE {complaints} SET escalated_to = ? WHERE customer = ? AND complaint_id = ?",
             (e.to, customer, e.complaint_id),
         )
 
-    def on_ComplaintResolved(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ComplaintResolved)
+    def complaint_resolved(self, db: Writes, e: Customer.ComplaintResolved, customer: str) -> None:
         db.execute(
             "UPDATE {complaints} SET status = 'resolved', resolved_at = ?, satisfied = ? "
             "WHERE customer = ? AND complaint_id = ?",
@@ -196,7 +212,8 @@ class Service(HandlerView):
             (iso(e.occurred_at), customer, e.complaint_id),
         )
 
-    def on_ComplaintReopened(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ComplaintReopened)
+    def complaint_reopened(self, db: Writes, e: Customer.ComplaintReopened, customer: str) -> None:
         db.execute(
             "UPDATE {complaints} SET status = 'open', resolved_at = NULL, satisfied = NULL,"
             " reopened = reopened + 1 WHERE customer = ? AND complaint_id = ?",
@@ -210,7 +227,8 @@ class Service(HandlerView):
 
     # -- touches and sales -----------------------------------------------------------------------
 
-    def on_CampaignTouched(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.CampaignTouched)
+    def campaign_touched(self, db: Writes, e: Customer.CampaignTouched, customer: str) -> None:
         db.later(
             "INSERT INTO {touches} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -226,7 +244,8 @@ class Service(HandlerView):
             ),
         )
 
-    def on_ConsentChanged(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ConsentChanged)
+    def consent_changed(self, db: Writes, e: Customer.ConsentChanged, customer: str) -> None:
         db.later(
             "INSERT INTO {consents} VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -240,18 +259,18 @@ class Service(HandlerView):
             ),
         )
 
-    def on_sale(self, db: Writes, e: Any, customer: str) -> None:
-        kind, id_field = SALES[event_type(e)]
-        db.later(
-            "INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?)",
-            (customer, getattr(e, id_field), kind, e.rep, iso(e.occurred_at), False),
-        )
+    @handles(Customer.QuoteIssued)
+    def quote_issued(self, db: Writes, e: Customer.QuoteIssued, customer: str) -> None:
+        sale(db, customer, e.quote_id, "quote", e.rep, e.occurred_at)
 
-    on_QuoteIssued = on_PurchaseRecorded = on_sale
+    @handles(Customer.PurchaseRecorded)
+    def purchase_recorded(self, db: Writes, e: Customer.PurchaseRecorded, customer: str) -> None:
+        sale(db, customer, e.order_id, "purchase", e.rep, e.occurred_at)
 
     # -- corrections and retractions -------------------------------------------------------------
 
-    def on_EntryCorrected(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.EntryCorrected)
+    def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, customer: str) -> None:
         for table, columns in CORRECTABLE.items():
             changes = [
                 (
@@ -281,16 +300,23 @@ class Service(HandlerView):
                 (iso(e.fields["occurred_at"]), customer, e.entry_id),
             )
 
-    def on_ResponsibilityMoved(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.ResponsibilityMoved)
+    def responsibility_moved(
+        self, db: Writes, e: Customer.ResponsibilityMoved, customer: str
+    ) -> None:
         hand_over(db, "requests", "request_id", customer, e)
         hand_over(db, "complaints", "complaint_id", customer, e)
 
-    def on_PersonalDataErased(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.PersonalDataErased)
+    def personal_data_erased(
+        self, db: Writes, e: Customer.PersonalDataErased, customer: str
+    ) -> None:
         """The free text the customer wrote goes with their personal data."""
         db.execute("UPDATE {requests} SET summary = NULL WHERE customer = ?", (customer,))
         db.execute("UPDATE {complaints} SET description = '' WHERE customer = ?", (customer,))
 
-    def on_EntryRetracted(self, db: Writes, e: Any, customer: str) -> None:
+    @handles(Customer.EntryRetracted)
+    def entry_retracted(self, db: Writes, e: Customer.EntryRetracted, customer: str) -> None:
         for table, id_column in ID_COLUMN.items():
             if table == "consents":  # not retractable: a later change supersedes one
                 continue

@@ -16,11 +16,13 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeAlias
 
+from ledger.aggregates import Campaign, Customer, Rep
+from ledger.aggregates.base import event_classes
 from ledger.history import FORMATS, LATE, OPENING
 from ledger.ids import stream_id
-from ledger.projections.base import Page, Refs, View, decode_cursor, page_of
+from ledger.projections.base import Event, EventClass, Page, Refs, View, decode_cursor, page_of
 from ledger.sealing import PERSONAL as SEALED
 from ledger.sealing import revealed
 from ledger.sql import Database, ViewDb, iso, parse_iso
@@ -36,27 +38,46 @@ ENVELOPE = frozenset(
 # it (a touch's opt-out: the violations and the customer's history judge it in business
 # time), so a line does not show it.
 JUDGED_WHEN_RECORDED = frozenset({"opted_out"})
-# Event type -> the field naming the entry it opens or concerns.
-ENTRY_FIELD = {
+# Event class -> the field naming the entry it opens or concerns.
+ENTRY_FIELD: dict[EventClass, str] = {
     **OPENING,
-    "RequestAnswered": "request_id",
+    Customer.RequestAnswered: "request_id",
     **dict.fromkeys(
-        ("QuoteAccepted", "QuoteDeclined", "QuoteExpired", "QuoteWithdrawn"), "quote_id"
+        (
+            Customer.QuoteAccepted,
+            Customer.QuoteDeclined,
+            Customer.QuoteExpired,
+            Customer.QuoteWithdrawn,
+        ),
+        "quote_id",
     ),
     **dict.fromkeys(
-        ("PromiseKept", "PromiseBroken", "PromiseCancelled", "PromiseMarkedOverdue"), "promise_id"
+        (
+            Customer.PromiseKept,
+            Customer.PromiseBroken,
+            Customer.PromiseCancelled,
+            Customer.PromiseMarkedOverdue,
+        ),
+        "promise_id",
     ),
     **dict.fromkeys(
-        ("ComplaintEscalated", "ComplaintResolved", "ComplaintReopened"), "complaint_id"
+        (Customer.ComplaintEscalated, Customer.ComplaintResolved, Customer.ComplaintReopened),
+        "complaint_id",
     ),
-    "EntryCorrected": "entry_id",
-    "EntryRetracted": "entry_id",
-    "DeadlineMissed": "entry_id",
+    Customer.EntryCorrected: "entry_id",
+    Customer.EntryRetracted: "entry_id",
+    Customer.DeadlineMissed: "entry_id",
 }
-REP_FIELD = {"OwnerAssigned": "to_rep", "ResponsibilityMoved": "to_rep"}
+REP_FIELD: dict[EventClass, str] = {
+    Customer.OwnerAssigned: "to_rep",
+    Customer.ResponsibilityMoved: "to_rep",
+}
 # Profile fields that identify a person, not shown once their personal data is erased.
 PERSONAL = ("name", "email", "phone", "address", "company")
-PROFILE_KINDS = ("Registered", "ProfileChanged")
+PROFILE_KINDS = (Customer.Registered, Customer.ProfileChanged)
+PROFILE_NAMES = frozenset(kind.__name__ for kind in PROFILE_KINDS)  # as the view's rows say
+AMENDING = (Customer.EntryCorrected, Customer.EntryRetracted)
+Amendment: TypeAlias = Customer.EntryCorrected | Customer.EntryRetracted
 
 Row = list[Any]
 Key = tuple[str, Any]  # customer, entry id
@@ -73,22 +94,36 @@ class Timeline(View):
     # Corrections and retractions find the row they amend by its customer prefix.
     indexes: ClassVar[list[tuple[str, str]]] = [("timeline", "customer, occurred_at, version")]
     version = 2  # 2: the trail's reasons kept sealed
+    # A line for every event of a customer; a rep's or a campaign's stream has none.
+    sees_every_kind = True
+    ignores = (
+        Rep.Hired,
+        Rep.MovedTeam,
+        Rep.Departed,
+        Campaign.Launched,
+        Campaign.CostRecorded,
+        Campaign.Closed,
+    )
 
-    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+    @classmethod
+    def handled(cls) -> frozenset[EventClass]:
+        return frozenset(event_classes(Customer))
+
+    def apply(self, db: ViewDb, events: Sequence[Event], refs: Refs) -> None:
         rows: list[Row] = []
         opened: dict[Key, Row] = {}  # entries opened in this batch
-        amendments: list[tuple[Key, Any, str]] = []
+        amendments: list[tuple[Key, Amendment]] = []
         for event in events:
             kind_of_stream, customer = refs.of(event)
             if kind_of_stream != "customer":
                 continue
-            kind = type(event).__name__
+            kind = type(event)
             field = ENTRY_FIELD.get(kind)
             entry_id = None if field is None else getattr(event, field)
             row = [
                 customer,
                 event.originator_version,
-                kind,
+                kind.__name__,
                 entry_id,
                 iso(event.occurred_at),
                 getattr(event, REP_FIELD.get(kind, "rep"), None),
@@ -98,15 +133,15 @@ class Timeline(View):
             rows.append(row)
             if kind in OPENING:
                 opened[(customer, entry_id)] = row
-            elif kind == "EntryCorrected" or kind == "EntryRetracted":
-                amendments.append(((customer, entry_id), event, kind))
+            elif isinstance(event, AMENDING):
+                amendments.append(((customer, entry_id), event))
         # Earlier entries amended in this batch, read in one statement (a read waits for every
         # write sent before it on PostgreSQL).
-        stored = load(db, {key for key, _, _ in amendments if key not in opened})
-        for key, event, kind in amendments:
+        stored = load(db, {key for key, _ in amendments if key not in opened})
+        for key, amendment in amendments:
             target = opened.get(key) or stored.get(key)
             if target is not None:
-                amend(target, event, kind)
+                amend(target, amendment)
         for row in rows:
             if row[TRAIL] is not None:
                 row[TRAIL] = dumps(row[TRAIL])
@@ -147,12 +182,12 @@ def load(db: ViewDb, keys: set[Key]) -> dict[Key, Row]:
     return found
 
 
-def amend(row: Row, event: Any, kind: str) -> None:
+def amend(row: Row, event: Amendment) -> None:
     """Apply a correction or retraction to the row of the entry it names: what orders and
     filters the timeline (business time, rep) changes, and the trail records the change;
     the values it replaces are found when the entry is read (``line``)."""
     note: dict[str, Any] = {"version": event.originator_version}
-    if kind == "EntryCorrected":
+    if isinstance(event, Customer.EntryCorrected):
         if "occurred_at" in event.fields:
             row[OCCURRED_AT] = iso(event.fields["occurred_at"])
         if "rep" in event.fields:
@@ -197,8 +232,8 @@ def line(
             else:
                 previous[name], details[name] = details.get(name), value
         note["previous"] = previous
-    if erased and row["kind"] in PROFILE_KINDS:
-        profile = details if row["kind"] == "Registered" else details["changes"]
+    if erased and type(event) in PROFILE_KINDS:
+        profile = details if type(event) is Customer.Registered else details["changes"]
         for name in PERSONAL:
             if profile.get(name) is not None:
                 profile[name] = None
@@ -216,7 +251,7 @@ def line(
         "details": details,
         "trail": trail,
         "retracted": bool(row["retracted"]),
-        "summary": summary(row["kind"], details),
+        "summary": summary(type(event), details),
     }
 
 
@@ -319,81 +354,81 @@ def _changes(values: dict[str, Any]) -> str:
     )
 
 
-SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
-    "Registered": _registered,
-    "ProfileChanged": lambda f: f"profile changed: {', '.join(f['changes'])}",
-    "OwnerAssigned": lambda f: (
+SUMMARIES: dict[EventClass, Callable[[dict[str, Any]], str]] = {
+    Customer.Registered: _registered,
+    Customer.ProfileChanged: lambda f: f"profile changed: {', '.join(f['changes'])}",
+    Customer.OwnerAssigned: lambda f: (
         f"owner {f['from_rep'] or 'none'} → {f['to_rep']}{_also(f['reason'])}"
     ),
-    "ResponsibilityMoved": lambda f: (
+    Customer.ResponsibilityMoved: lambda f: (
         f"{', '.join(f['entry_ids'])} handed over "
         f"{'from ' + f['from_rep'] + ' ' if f['from_rep'] else ''}"
         f"to {f['to_rep']}{_also(f['reason'])}"
     ),
-    "ContactLogged": lambda f: (
+    Customer.ContactLogged: lambda f: (
         f"contact {f['contact_id']} ({f['channel']}, {f['direction']}): {_cut(f['subject'])}"
     ),
-    "RequestReceived": lambda f: (
+    Customer.RequestReceived: lambda f: (
         f"request {f['request_id']} ({f['kind']}, {f['channel']}), "
         f"respond by {_day(f['respond_by'])}{_also(f['summary'])}"
     ),
-    "RequestAnswered": lambda f: (
+    Customer.RequestAnswered: lambda f: (
         f"request {f['request_id']} answered ({f['channel']}){_also(f['summary'])}"
     ),
-    "QuoteIssued": _quote,
-    "QuoteAccepted": _outcome("quote", "accepted", "quote_id", "note"),
-    "QuoteDeclined": _outcome("quote", "declined", "quote_id", "reason"),
-    "QuoteExpired": _outcome("quote", "expired", "quote_id"),
-    "QuoteWithdrawn": _outcome("quote", "withdrawn", "quote_id", "reason"),
-    "PromiseMade": lambda f: (
+    Customer.QuoteIssued: _quote,
+    Customer.QuoteAccepted: _outcome("quote", "accepted", "quote_id", "note"),
+    Customer.QuoteDeclined: _outcome("quote", "declined", "quote_id", "reason"),
+    Customer.QuoteExpired: _outcome("quote", "expired", "quote_id"),
+    Customer.QuoteWithdrawn: _outcome("quote", "withdrawn", "quote_id", "reason"),
+    Customer.PromiseMade: lambda f: (
         f"promise {f['promise_id']} ({f['category']}): {_cut(f['text'])}, due {_day(f['due_by'])}"
     ),
-    "PromiseKept": _outcome("promise", "kept", "promise_id", "note"),
-    "PromiseBroken": _outcome("promise", "broken", "promise_id", "reason"),
-    "PromiseCancelled": _outcome("promise", "cancelled", "promise_id", "reason"),
-    "PromiseMarkedOverdue": _outcome("promise", "overdue", "promise_id"),
-    "CampaignTouched": _touch,
-    "ConsentChanged": lambda f: (
+    Customer.PromiseKept: _outcome("promise", "kept", "promise_id", "note"),
+    Customer.PromiseBroken: _outcome("promise", "broken", "promise_id", "reason"),
+    Customer.PromiseCancelled: _outcome("promise", "cancelled", "promise_id", "reason"),
+    Customer.PromiseMarkedOverdue: _outcome("promise", "overdue", "promise_id"),
+    Customer.CampaignTouched: _touch,
+    Customer.ConsentChanged: lambda f: (
         f"consent {f['channel']}/{f['purpose']} {'granted' if f['granted'] else 'withdrawn'}"
     ),
-    "ComplaintFiled": lambda f: (
+    Customer.ComplaintFiled: lambda f: (
         f"complaint {f['complaint_id']} ({f['category']}, "
         f"{f['severity']}): {_cut(f['description'])}"
     ),
-    "ComplaintEscalated": lambda f: (
+    Customer.ComplaintEscalated: lambda f: (
         f"complaint {f['complaint_id']} escalated to {f['to']}{_also(f['reason'])}"
     ),
-    "ComplaintResolved": lambda f: (
+    Customer.ComplaintResolved: lambda f: (
         f"complaint {f['complaint_id']} resolved{_also(f['resolution'])}{SATISFIED[f['satisfied']]}"
     ),
-    "ComplaintReopened": _outcome("complaint", "reopened", "complaint_id", "reason"),
-    "SatisfactionRecorded": lambda f: (
+    Customer.ComplaintReopened: _outcome("complaint", "reopened", "complaint_id", "reason"),
+    Customer.SatisfactionRecorded: lambda f: (
         f"survey {f['survey_id']}: {len(f['items'])} items"
         f"{' on ' + f['product'] if f.get('product') else ''}"
     ),
-    "PurchaseRecorded": _purchase,
-    "Churned": lambda f: (
+    Customer.PurchaseRecorded: _purchase,
+    Customer.Churned: lambda f: (
         f"churned ({f['defection_type']})"
         f"{' to ' + f['competitor'] if f.get('competitor') else ''}"
         f"{_also(f['reason'])}"
     ),
-    "WonBack": lambda f: f"won back{_also(f['reason'])}",
-    "EntryCorrected": lambda f: (
+    Customer.WonBack: lambda f: f"won back{_also(f['reason'])}",
+    Customer.EntryCorrected: lambda f: (
         f"correction of {f['entry_id']}: {_changes(f['fields'])} ({_cut(f['reason'], 40)})"
     ),
-    "EntryRetracted": lambda f: f"retraction of {f['entry_id']}{_also(f['reason'])}",
-    "PersonalDataErased": lambda f: f"personal data erased{_also(f['reason'])}",
-    "DeadlineMissed": lambda f: f"{f['entry_id']} not answered by {_day(f['deadline'])}",
-    "Lapsed": lambda f: f"lapsed: no purchase or contact for {f['days']} days",
+    Customer.EntryRetracted: lambda f: f"retraction of {f['entry_id']}{_also(f['reason'])}",
+    Customer.PersonalDataErased: lambda f: f"personal data erased{_also(f['reason'])}",
+    Customer.DeadlineMissed: lambda f: f"{f['entry_id']} not answered by {_day(f['deadline'])}",
+    Customer.Lapsed: lambda f: f"lapsed: no purchase or contact for {f['days']} days",
 }
 
 
-def summary(kind: str, fields: dict[str, Any]) -> str:
+def summary(kind: EventClass, fields: dict[str, Any]) -> str:
     """A short line saying what happened, e.g. ``quote Q-1: 10 × 普洱茶 at 128.00 CNY ...``."""  # noqa: RUF002
     format_line = SUMMARIES.get(kind)
     if format_line is not None:
         return format_line(fields)
-    label, shown = FORMATS.get(kind, (kind, ()))
+    label, shown = FORMATS.get(kind, (kind.__name__, ()))
     return f"{label}{_also(', '.join(str(fields[n]) for n in shown if fields.get(n)))}"
 
 
@@ -445,10 +480,10 @@ def timeline_of(
             (db.stream_key(stream), *params, limit + 1),
         )
         erased = (
-            any(row["kind"] in PROFILE_KINDS for row in rows)
+            any(row["kind"] in PROFILE_NAMES for row in rows)
             and tx.one(
                 "SELECT 1 AS erased FROM {timeline} WHERE customer = ? AND kind = ? LIMIT 1",
-                (customer, "PersonalDataErased"),
+                (customer, Customer.PersonalDataErased.__name__),
             )
             is not None
         )

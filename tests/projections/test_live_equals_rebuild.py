@@ -172,7 +172,7 @@ class OlderActivity(Activity):
     }
     indexes: ClassVar[list[tuple[str, str]]] = []
 
-    def on_ContactLogged(self, db: Writes, e: Any, customer: str) -> None:
+    def contact_logged(self, db: Writes, e: Any, customer: str) -> None:
         db.later(
             "INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?)",
             (customer, e.contact_id, e.channel, e.direction, iso(e.occurred_at), False),

@@ -21,6 +21,7 @@ from ledger.access_log import AccessLog
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.group_commit import GroupCommit
+from ledger.integrity import Integrity
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 
@@ -94,6 +95,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = Ledger(settings)
+        Integrity(ledger).close()  # its tables now: no request (verify, report) runs DDL
         runner = Runner(ledger, all_views())
         keys = KeyStore(ledger, runner.db)
         writer = GroupCommit(ledger)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
@@ -22,7 +22,7 @@ from api.deps import (
     access,
     may_read_customer,
     recorded,
-    require,
+    requires,
     wait_for,
 )
 from api.keys import ApiKey
@@ -108,7 +108,7 @@ async def get_customer(
 async def export(
     ref: Reference,
     svc: Svc,
-    key: Caller,
+    key: Annotated[ApiKey, Depends(requires("compliance", doing="export a customer's data"))],
     request: Request,
     purpose: Purpose = None,
     format: Annotated[
@@ -116,7 +116,6 @@ async def export(
     ] = "json",
 ) -> Any:
     """Everything the ledger holds about the customer, for them (compliance only)."""
-    require(key, ("compliance",), "export a customer's data")
     await svc.call(may_read_customer, svc, key, ref)
     await svc.access.record_async(
         [access(key, request, customer=ref, fields=("export",), purpose=purpose)]

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from api.deps import Caller, MinPosition, Purpose, Services, Svc, access, require, wait_for
+from api.deps import MinPosition, Purpose, Services, Svc, access, requires, wait_for
 from api.keys import ApiKey
 from api.problems import responses
 from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, Report, report
@@ -26,6 +26,7 @@ from replay.periods import report_time
 from replay.stamp import Stamp
 
 router = APIRouter()
+Reader = Annotated[ApiKey, Depends(requires("analyst", "compliance", doing="read reports"))]
 ReportName = Annotated[
     str, Path(pattern=f"^({'|'.join(REPORTS)})$", description=f"One of {', '.join(REPORTS)}.")
 ]
@@ -81,7 +82,7 @@ CSV: dict[int | str, dict[str, Any]] = {
 @router.get("/reports/{name}", tags=["reports"], responses={**responses(422), **CSV})
 async def get_report(
     svc: Svc,
-    key: Caller,
+    key: Reader,
     name: ReportName,
     request: Request,
     period: Period = None,
@@ -112,7 +113,6 @@ async def get_report(
     time (a replay of the log, which takes as long as reading it), stamped with its reading,
     the log position it was computed up to and the log's digest there. Analysts see
     customers by pseudonym: stable across reports, not the customer's reference."""
-    require(key, ("analyst", "compliance"), "read reports")
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("report",), purpose=purpose)]
     )
@@ -145,7 +145,7 @@ async def get_report(
 @router.get("/reports/{name}/diff", tags=["reports"], responses={**responses(422), **CSV})
 async def get_report_diff(
     svc: Svc,
-    key: Caller,
+    key: Reader,
     name: ReportName,
     request: Request,
     a: Annotated[
@@ -168,7 +168,6 @@ async def get_report_diff(
 ) -> Any:
     """Each figure of a report that changed between two readings of the log, totals
     included: a, b and the change where both are numbers; both readings' stamps."""
-    require(key, ("analyst", "compliance"), "read reports")
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("report",), purpose=purpose)]
     )
@@ -203,7 +202,7 @@ async def get_report_diff(
 @router.post("/reports/check", tags=["reports"], responses=responses(422))
 async def check_report(
     svc: Svc,
-    key: Caller,
+    key: Annotated[ApiKey, Depends(requires("analyst", "compliance", doing="check reports"))],
     request: Request,
     saved: Annotated[
         dict[str, Any],
@@ -217,7 +216,6 @@ async def check_report(
     """Compute a saved report again from its stamp (reading, position, parameters) and say
     whether every figure is as saved (naming those that are not), and whether the log up to
     its position is still the log that was digested (naming where not). `ok` when both."""
-    require(key, ("analyst", "compliance"), "check reports")
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("report",), purpose=purpose)]
     )

@@ -61,6 +61,13 @@ class Services:
             return await run_in_threadpool(function, *args, **kwargs)
         return function(*args, **kwargs)
 
+    async def slow(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a read that can take long (a verify, a replay, a report, a list that joins
+        much of the store) on a worker thread, on either store: the event loop answers other
+        requests meanwhile. (On SQLite such a read holds the GIL; the loop still takes it
+        back at every switch interval, so a request waits milliseconds, not the whole read.)"""
+        return await run_in_threadpool(function, *args, **kwargs)
+
 
 async def services(request: Request) -> Services:
     # async: FastAPI runs a plain function dependency on a worker thread, a hop per request.

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -76,8 +76,11 @@ class Verification:
         }
 
 
-@dataclass
-class Entry:
+class Entry(NamedTuple):
+    """One event of a stream, as its chain needs it. (A tuple of plain values: the garbage
+    collector stops tracking it, so that a verify holding the whole log does not lengthen
+    every full collection, each of which stops every thread of a server.)"""
+
     version: int
     position: int
     previous: bytes

@@ -78,7 +78,7 @@ async def violations(
         [access(key, request, customer=None, fields=("violations",), purpose=purpose)]
     )
     await wait_for(svc, ("service",), min_position)
-    page = await svc.call(queries.violations, svc.db, kind=kind, limit=limit, cursor=cursor)
+    page = await svc.slow(queries.violations, svc.db, kind=kind, limit=limit, cursor=cursor)
     return page.to_dict()
 
 

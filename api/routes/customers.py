@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api.deps import (
@@ -120,7 +119,7 @@ async def export(
     await svc.access.record_async(
         [access(key, request, customer=ref, fields=("export",), purpose=purpose)]
     )
-    document = await run_in_threadpool(exported, svc, ref)
+    document = await svc.slow(exported, svc, ref)
     if format == "html":
         return HTMLResponse(export_html(document))
     return document

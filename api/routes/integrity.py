@@ -59,7 +59,7 @@ async def verify(
     named with its first bad version and what is wrong: changed, missing, inserted, reordered.
     Unless one customer is asked for, the access log's chain too (`access_log`, each record
     not as written named by position). Reading the whole log takes as long as it is long."""
-    return await svc.call(run, svc, "verify", customer, incremental, against)
+    return await svc.slow(run, svc, "verify", customer, incremental, against)
 
 
 @router.get("/integrity/digest", tags=["integrity"], responses=responses())
@@ -69,4 +69,4 @@ async def digest(
 ) -> dict[str, Any]:
     """A digest of the whole log (position and every stream's head) for an auditor to keep;
     none if the log does not verify."""
-    return await svc.call(run, svc, "digest")
+    return await svc.slow(run, svc, "digest")

@@ -232,7 +232,7 @@ async def check_report(
         # Analysts compare by pseudonym only (a reference never reaches them); compliance
         # may check a report either saved.
         forms = [by_pseudonym] if key.role == "analyst" else [as_they_are, by_pseudonym]
-    verdict = await svc.call(check, svc.ledger, saved, forms)
+    verdict = await svc.slow(check, svc.ledger, saved, forms)
     return verdict.to_dict()
 
 
@@ -245,7 +245,7 @@ async def read(svc: Services, ask: Ask, reading: Reading, min_position: int | No
     (which takes as long as reading the log)."""
     if reading == Reading():
         await wait_for(svc, ("activity",), min_position)
-    return await svc.call(
+    return await svc.slow(
         report, svc.ledger, ask, reading, db=svc.db if reading == Reading() else None
     )
 

@@ -16,8 +16,9 @@ KeyManager = Annotated[ApiKey, Depends(requires("admin", doing="manage keys"))]
 
 
 @router.get("/healthz", tags=["system"])
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process is up (it does not touch the store)."""
+    # async: answered on the event loop, not queued behind the worker threads' reads
     return {"status": "up"}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -61,6 +61,13 @@ class Services:
             return await run_in_threadpool(function, *args, **kwargs)
         return function(*args, **kwargs)
 
+    async def slow(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a read that can take long (a verify, a replay, a report, a list that joins
+        much of the store) on a worker thread, on either store: the event loop answers other
+        requests meanwhile. (On SQLite such a read holds the GIL; the loop still takes it
+        back at every switch interval, so a request waits milliseconds, not the whole read.)"""
+        return await run_in_threadpool(function, *args, **kwargs)
+
 
 async def services(request: Request) -> Services:
     # async: FastAPI runs a plain function dependency on a worker thread, a hop per request.
@@ -112,11 +119,24 @@ async def caller(
 Caller = Annotated[ApiKey, Depends(caller)]
 
 
-def require(key: ApiKey, roles: tuple[str, ...] | frozenset[str], doing: str) -> None:
+def require(key: ApiKey, roles: Collection[str], doing: str) -> None:
     if key.role not in roles:
         raise Forbidden(
             f"{a(key.role)} key may not {doing}; it takes {a(' or '.join(sorted(roles)))} key"
         )
+
+
+def requires(*roles: str, doing: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
+    """A dependency: the caller's key if its role is one of ``roles``; otherwise 403, saying
+    that a key of its role may not do ``doing`` and which role it takes. Used as
+    ``key: Annotated[ApiKey, Depends(requires("compliance", doing="verify the record"))]``,
+    so that a route's signature says who may call it."""
+
+    async def allowed(key: Caller) -> ApiKey:
+        require(key, roles, doing)
+        return key
+
+    return allowed
 
 
 def principal(svc: Services, key: ApiKey) -> Principal:

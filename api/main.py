@@ -4,9 +4,11 @@ unless told otherwise."""
 
 from __future__ import annotations
 
+import gc
+import sys
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -21,11 +23,13 @@ from ledger.access_log import AccessLog
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.group_commit import GroupCommit
+from ledger.integrity import Integrity
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 
 MAX_BODY = 1 << 20  # bytes, for one command
 MAX_BATCH_BODY = 16 << 20  # for POST /commands
+SWITCH_INTERVAL = 0.001  # seconds a computing thread keeps the GIL from the event loop
 
 DESCRIPTION = """\
 Every contact, quote, promise, campaign touch, complaint and purchase, recorded as an
@@ -84,6 +88,27 @@ def too_large(limit: int) -> Any:
     return problems.problem(413, "content_too_large", too_large_detail(limit), where="body")
 
 
+@contextmanager
+def responsive() -> Iterator[None]:
+    """While the server runs, a slow read on a worker thread (a verify, a replay) holds the
+    event loop up for milliseconds, not for as long as it reads.
+
+    The thread holds the GIL while it computes, and lets the loop have it when the loop has
+    waited the switch interval: 5 ms by default, and the loop asks several times a request.
+    And what it allocates sets off full collections, which stop every thread while they scan
+    the heap: what start-up made (a few hundred thousand objects, living as long as the
+    server) is frozen out of them, leaving what the read itself holds."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        sys.setswitchinterval(interval)
+
+
 def create_app(
     settings: Settings | None = None, *, follow: bool = True, max_wait: float = 5.0
 ) -> FastAPI:
@@ -94,6 +119,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ledger = Ledger(settings)
+        Integrity(ledger).close()  # its tables now: no request (verify, report) runs DDL
         runner = Runner(ledger, all_views())
         keys = KeyStore(ledger, runner.db)
         writer = GroupCommit(ledger)
@@ -110,7 +136,8 @@ def create_app(
         if follow:
             worker.start()
         try:
-            yield
+            with responsive():
+                yield
         finally:
             stop.set()
             runner.wakeup.set()

@@ -12,10 +12,11 @@ system, and ``verify(against=...)`` proves that everything it covered is still t
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -75,8 +76,11 @@ class Verification:
         }
 
 
-@dataclass
-class Entry:
+class Entry(NamedTuple):
+    """One event of a stream, as its chain needs it. (A tuple of plain values: the garbage
+    collector stops tracking it, so that a verify holding the whole log does not lengthen
+    every full collection, each of which stops every thread of a server.)"""
+
     version: int
     position: int
     previous: bytes
@@ -268,6 +272,9 @@ def verify(
 
 STATE = {"heads": "integrity_heads", "runs": "integrity_runs"}
 PAGE = 10_000
+# Ledgers whose tables above exist: created once a ledger, not by every verify, report stamp
+# or export (a server creates them at start-up, so that no request runs DDL).
+PREPARED: weakref.WeakSet[Ledger] = weakref.WeakSet()
 
 
 class Integrity:
@@ -277,6 +284,11 @@ class Integrity:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.db = Database.of(ledger)
+        if ledger not in PREPARED:
+            self.create_tables()
+            PREPARED.add(ledger)
+
+    def create_tables(self) -> None:
         with self.db.transaction(STATE) as tx:
             tx.ddl_turn()
             tx.execute(
@@ -405,6 +417,13 @@ class Integrity:
             found.position = position
             self.record(found)
         return found
+
+    def runs(self, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` runs, newest first: the position each verified up to, when,
+        whether all was well, and how many events it read."""
+        with self.db.transaction(STATE, commit=False) as tx:
+            rows = tx.rows("SELECT * FROM {runs} ORDER BY verified_at DESC LIMIT ?", (limit,))
+        return [{**row, "ok": bool(row["ok"])} for row in rows]
 
     def last_run(self) -> tuple[int, dict[str, tuple[int, str, int]]]:
         with self.db.transaction(STATE, commit=False) as tx:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import Caller, Svc, require
+from api.deps import Svc, requires
+from api.keys import ApiKey
 from api.problems import responses
 from api.routes.customers import Cursor, Limit
 from api.schemas import AccessRecord, Page
 
 router = APIRouter()
-READERS = ("compliance", "admin")
 
 
 @router.get(
@@ -21,7 +21,9 @@ READERS = ("compliance", "admin")
 )
 async def access(
     svc: Svc,
-    caller: Caller,
+    caller: Annotated[
+        ApiKey, Depends(requires("compliance", "admin", doing="read the access log"))
+    ],
     customer: Annotated[
         str | None, Query(max_length=200, description="Only reads of this customer.")
     ] = None,
@@ -37,7 +39,6 @@ async def access(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """Who read which customer's data, newest first, by customer, key and time."""
-    require(caller, READERS, "read the access log")
     page = await svc.call(
         svc.access.list,
         customer=customer,

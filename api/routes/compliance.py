@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import (
-    Caller,
     MinPosition,
     Purpose,
     Reference,
     Svc,
     access,
-    require,
+    requires,
     team_of,
     wait_for,
 )
+from api.keys import ApiKey
 from api.problems import responses
 from api.routes.customers import Cursor, Limit
 from api.schemas import ConflictingQuotes, InboxItem, OrphanedItem, Page, Violation
@@ -37,7 +37,7 @@ router = APIRouter()
 )
 async def conflicts(
     svc: Svc,
-    key: Caller,
+    key: Annotated[ApiKey, Depends(requires("compliance", doing="review conflicting quotes"))],
     request: Request,
     purpose: Purpose = None,
     customer: Reference | None = None,
@@ -46,7 +46,6 @@ async def conflicts(
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     """Quotes to one customer for one product, valid at once, at different net prices."""
-    require(key, ("compliance",), "review conflicting quotes")
     await svc.access.record_async(
         [access(key, request, customer=customer, fields=("quotes",), purpose=purpose)]
     )
@@ -65,7 +64,7 @@ async def conflicts(
 )
 async def violations(
     svc: Svc,
-    key: Caller,
+    key: Annotated[ApiKey, Depends(requires("compliance", doing="review violations"))],
     request: Request,
     purpose: Purpose = None,
     kind: Annotated[str | None, Query(pattern=f"^({'|'.join(WHY)})$")] = None,
@@ -75,12 +74,11 @@ async def violations(
 ) -> dict[str, Any]:
     """Touches after opt-out or during an open complaint, sales during an open complaint,
     the same material from two departments within 30 days."""
-    require(key, ("compliance",), "review violations")
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("violations",), purpose=purpose)]
     )
     await wait_for(svc, ("service",), min_position)
-    page = await svc.call(queries.violations, svc.db, kind=kind, limit=limit, cursor=cursor)
+    page = await svc.slow(queries.violations, svc.db, kind=kind, limit=limit, cursor=cursor)
     return page.to_dict()
 
 
@@ -92,7 +90,7 @@ async def violations(
 )
 async def orphaned(
     svc: Svc,
-    key: Caller,
+    key: Annotated[ApiKey, Depends(requires("compliance", doing="review orphaned work"))],
     request: Request,
     purpose: Purpose = None,
     as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
@@ -102,7 +100,6 @@ async def orphaned(
 ) -> dict[str, Any]:
     """Open work whose responsible rep has departed and that nobody took over, soonest due
     first: who made it, who was responsible, and their manager."""
-    require(key, ("compliance",), "review orphaned work")
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("orphaned",), purpose=purpose)]
     )
@@ -122,7 +119,9 @@ async def orphaned(
 )
 async def inbox(
     svc: Svc,
-    key: Caller,
+    key: Annotated[
+        ApiKey, Depends(requires("rep", "manager", "compliance", doing="read the service inbox"))
+    ],
     request: Request,
     purpose: Purpose = None,
     rep: Reference | None = None,
@@ -133,7 +132,6 @@ async def inbox(
 ) -> dict[str, Any]:
     """Requests and complaints past their deadline, oldest deadline first. A rep sees their
     own; a manager names one rep of their team (default: themselves)."""
-    require(key, ("rep", "manager", "compliance"), "read the service inbox")
     if key.role != "compliance":
         rep = rep or key.rep
         if rep not in await svc.call(team_of, svc, key):

@@ -7,8 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from api.deps import (
@@ -22,7 +21,7 @@ from api.deps import (
     access,
     may_read_customer,
     recorded,
-    require,
+    requires,
     wait_for,
 )
 from api.keys import ApiKey
@@ -108,7 +107,7 @@ async def get_customer(
 async def export(
     ref: Reference,
     svc: Svc,
-    key: Caller,
+    key: Annotated[ApiKey, Depends(requires("compliance", doing="export a customer's data"))],
     request: Request,
     purpose: Purpose = None,
     format: Annotated[
@@ -116,12 +115,11 @@ async def export(
     ] = "json",
 ) -> Any:
     """Everything the ledger holds about the customer, for them (compliance only)."""
-    require(key, ("compliance",), "export a customer's data")
     await svc.call(may_read_customer, svc, key, ref)
     await svc.access.record_async(
         [access(key, request, customer=ref, fields=("export",), purpose=purpose)]
     )
-    document = await run_in_threadpool(exported, svc, ref)
+    document = await svc.slow(exported, svc, ref)
     if format == "html":
         return HTMLResponse(export_html(document))
     return document

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import Caller, Reference, Svc, require
+from api.deps import Reference, Services, Svc, requires
+from api.keys import ApiKey
 from api.problems import responses
 from ledger.integrity import Integrity, Verification
 
@@ -14,7 +15,7 @@ router = APIRouter()
 
 
 def run(
-    svc: Svc,
+    svc: Services,
     action: str,
     customer: str | None = None,
     incremental: bool = False,
@@ -45,7 +46,7 @@ def run(
 @router.get("/integrity/verify", tags=["integrity"], responses=responses(404, 422))
 async def verify(
     svc: Svc,
-    key: Caller,
+    key: Annotated[ApiKey, Depends(requires("compliance", doing="verify the record"))],
     customer: Annotated[Reference | None, Query(description="only this customer")] = None,
     incremental: Annotated[
         bool, Query(description="only what was written since the last run that found all well")
@@ -58,13 +59,14 @@ async def verify(
     named with its first bad version and what is wrong: changed, missing, inserted, reordered.
     Unless one customer is asked for, the access log's chain too (`access_log`, each record
     not as written named by position). Reading the whole log takes as long as it is long."""
-    require(key, ("compliance",), "verify the record")
-    return await svc.call(run, svc, "verify", customer, incremental, against)
+    return await svc.slow(run, svc, "verify", customer, incremental, against)
 
 
 @router.get("/integrity/digest", tags=["integrity"], responses=responses())
-async def digest(svc: Svc, key: Caller) -> dict[str, Any]:
+async def digest(
+    svc: Svc,
+    key: Annotated[ApiKey, Depends(requires("compliance", doing="take a digest"))],
+) -> dict[str, Any]:
     """A digest of the whole log (position and every stream's head) for an auditor to keep;
     none if the log does not verify."""
-    require(key, ("compliance",), "take a digest")
-    return await svc.call(run, svc, "digest")
+    return await svc.slow(run, svc, "digest")

@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from api.deps import Caller, MinPosition, Purpose, Services, Svc, access, require, wait_for
+from api.deps import MinPosition, Purpose, Services, Svc, access, requires, wait_for
 from api.keys import ApiKey
 from api.problems import responses
 from replay.catalogue import PER_CUSTOMER, REPORTS, Ask, Report, report
@@ -27,6 +27,7 @@ from replay.periods import report_time
 from replay.stamp import Stamp
 
 router = APIRouter()
+Reader = Annotated[ApiKey, Depends(requires("analyst", "compliance", doing="read reports"))]
 ReportName = Annotated[
     str, Path(pattern=f"^({'|'.join(REPORTS)})$", description=f"One of {', '.join(REPORTS)}.")
 ]
@@ -82,7 +83,7 @@ CSV: dict[int | str, dict[str, Any]] = {
 @router.get("/reports/{name}", tags=["reports"], responses={**responses(422), **CSV})
 async def get_report(
     svc: Svc,
-    key: Caller,
+    key: Reader,
     name: ReportName,
     request: Request,
     period: Period = None,
@@ -113,7 +114,6 @@ async def get_report(
     time (a replay of the log, which takes as long as reading it), stamped with its reading,
     the log position it was computed up to and the log's digest there. Analysts see
     customers by pseudonym: stable across reports, not the customer's reference."""
-    require(key, ("analyst", "compliance"), "read reports")
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("report",), purpose=purpose)]
     )
@@ -146,7 +146,7 @@ async def get_report(
 @router.get("/reports/{name}/diff", tags=["reports"], responses={**responses(422), **CSV})
 async def get_report_diff(
     svc: Svc,
-    key: Caller,
+    key: Reader,
     name: ReportName,
     request: Request,
     a: Annotated[
@@ -169,7 +169,6 @@ async def get_report_diff(
 ) -> Any:
     """Each figure of a report that changed between two readings of the log, totals
     included: a, b and the change where both are numbers; both readings' stamps."""
-    require(key, ("analyst", "compliance"), "read reports")
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("report",), purpose=purpose)]
     )
@@ -204,7 +203,7 @@ async def get_report_diff(
 @router.post("/reports/check", tags=["reports"], responses=responses(422))
 async def check_report(
     svc: Svc,
-    key: Caller,
+    key: Annotated[ApiKey, Depends(requires("analyst", "compliance", doing="check reports"))],
     request: Request,
     saved: Annotated[
         dict[str, Any],
@@ -218,7 +217,6 @@ async def check_report(
     """Compute a saved report again from its stamp (reading, position, parameters) and say
     whether every figure is as saved (naming those that are not), and whether the log up to
     its position is still the log that was digested (naming where not). `ok` when both."""
-    require(key, ("analyst", "compliance"), "check reports")
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("report",), purpose=purpose)]
     )
@@ -235,7 +233,7 @@ async def check_report(
         # Analysts compare by pseudonym only (a reference never reaches them); compliance
         # may check a report either saved.
         forms = [by_pseudonym] if key.role == "analyst" else [as_they_are, by_pseudonym]
-    verdict = await svc.call(check, svc.ledger, saved, forms)
+    verdict = await svc.slow(check, svc.ledger, saved, forms)
     return verdict.to_dict()
 
 
@@ -248,7 +246,7 @@ async def read(svc: Services, ask: Ask, reading: Reading, min_position: int | No
     (which takes as long as reading the log)."""
     if reading == Reading():
         await wait_for(svc, ("activity",), min_position)
-    return await svc.call(
+    return await svc.slow(
         report, svc.ledger, ask, reading, db=svc.db if reading == Reading() else None
     )
 

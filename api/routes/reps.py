@@ -6,10 +6,9 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from api.deps import (
-    Caller,
     MinPosition,
     Offset,
     Purpose,
@@ -19,16 +18,20 @@ from api.deps import (
     access,
     may_read_rep,
     recorded,
+    requires,
     wait_for,
 )
 from api.keys import ApiKey
 from api.problems import responses
 from api.schemas import Dossier, DossierPage, Handover
+from ledger.authorization import READS_CUSTOMERS
 from ledger.commands.fields import Moment
 from ledger.projections import queries
 from ledger.projections.dossier import SECTIONS, dossier_page, rep_handover
 
 router = APIRouter(prefix="/reps/{ref}", tags=["reps"])
+# Which rep's dossier a key may read is ``may_read_rep``'s to say.
+Reader = Annotated[ApiKey, Depends(requires(*sorted(READS_CUSTOMERS), doing="read rep dossiers"))]
 
 AsOf = Annotated[
     Moment | None,
@@ -68,7 +71,7 @@ async def answer(
 async def dossier(
     ref: Reference,
     svc: Svc,
-    key: Caller,
+    key: Reader,
     request: Request,
     as_of: AsOf = None,
     limit: Limit = 100,
@@ -87,7 +90,7 @@ async def dossier_section(
     ref: Reference,
     section: Section,
     svc: Svc,
-    key: Caller,
+    key: Reader,
     request: Request,
     as_of: AsOf = None,
     offset: Offset = 0,
@@ -117,7 +120,7 @@ async def dossier_section(
 async def handover(
     ref: Reference,
     svc: Svc,
-    key: Caller,
+    key: Reader,
     request: Request,
     as_of: AsOf = None,
     min_position: MinPosition = None,

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.console.pages import PAGE, FormSender, Visitor, looked, moment, page, shown_to
 from api.deps import Reference, Services, Svc, may_read_customer, may_run, team_of, wait_for
 from api.keys import ApiKey
+from ledger.aggregates import Customer
 from ledger.authorization import READS_CUSTOMERS
 from ledger.commands.models import ErasePersonalData
 from ledger.errors import CommandInvalid
@@ -19,27 +20,31 @@ from ledger.projections import queries
 from ledger.projections.dossier import find_customers
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-TIMELINE_KINDS = (
-    "Registered",
-    "ContactLogged",
-    "RequestReceived",
-    "RequestAnswered",
-    "QuoteIssued",
-    "QuoteAccepted",
-    "QuoteDeclined",
-    "PromiseMade",
-    "PromiseKept",
-    "PromiseBroken",
-    "ComplaintFiled",
-    "ComplaintResolved",
-    "PurchaseRecorded",
-    "CampaignTouched",
-    "ConsentChanged",
-    "OwnerAssigned",
-    "EntryCorrected",
-    "EntryRetracted",
-    "Churned",
-    "WonBack",
+# The kinds of entry the timeline page can be filtered by, in the order its menu shows them.
+TIMELINE_KINDS = tuple(
+    kind.__name__
+    for kind in (
+        Customer.Registered,
+        Customer.ContactLogged,
+        Customer.RequestReceived,
+        Customer.RequestAnswered,
+        Customer.QuoteIssued,
+        Customer.QuoteAccepted,
+        Customer.QuoteDeclined,
+        Customer.PromiseMade,
+        Customer.PromiseKept,
+        Customer.PromiseBroken,
+        Customer.ComplaintFiled,
+        Customer.ComplaintResolved,
+        Customer.PurchaseRecorded,
+        Customer.CampaignTouched,
+        Customer.ConsentChanged,
+        Customer.OwnerAssigned,
+        Customer.EntryCorrected,
+        Customer.EntryRetracted,
+        Customer.Churned,
+        Customer.WonBack,
+    )
 )
 
 

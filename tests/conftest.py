@@ -15,6 +15,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
+from ledger.ids import Kind
 
 POSTGRES_URL = os.environ.get(
     "LEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -85,6 +86,12 @@ def store_env(store: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def run(app: Ledger, **command: Any) -> Any:
     """Execute one command given as keyword fields, as a test's story step."""
     return app.execute(parse_command(command), actor="test")
+
+
+def recorded(app: Ledger, kind: Kind, ref: str) -> list[Any]:
+    """``app.history``: the library makes each event's class from an aggregate's ``@event``
+    method at run time, so their fields are not known to the type checker."""
+    return list(app.history(kind, ref))
 
 
 def stored_event_count(app: Ledger) -> int:

@@ -92,11 +92,11 @@ def raw(store: Settings) -> Iterator[tuple[Callable[..., Any], str]]:
 
             yield run, f'"{store.database_schema}".access_log'
         return
-    conn = sqlite3.connect(store.sqlite_path, isolation_level=None)
+    lite = sqlite3.connect(store.sqlite_path, isolation_level=None)
     try:
-        yield conn.execute, "access_log"
+        yield lite.execute, "access_log"
     finally:
-        conn.close()
+        lite.close()
 
 
 def named(log: AccessLog) -> set[tuple[int, str]]:
@@ -335,7 +335,7 @@ def test_a_loop_whose_connection_was_cut_opens_another(
 
 
 def test_entries_are_checked_when_made() -> None:
-    refusals = [
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"purpose": "x" * 501}, "purpose"),
         ({"purpose": "a\x00b"}, "purpose"),
         ({"interface": "fax"}, "interface"),

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from ledger.application import Ledger
+from ledger.chain import ChainedMapper
 from ledger.cli.main import main
 from ledger.commands import parse_command
 from ledger.config import Settings
@@ -24,6 +25,7 @@ from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from ledger.sql import Database
 from replay.core import Reading, Replay
+from tests.conftest import recorded
 
 NAME, EMAIL, PHONE = "Margarethe Quistorp", "m.quistorp@example.org", "+49 40 555 0199"
 OTHER = "Bartholomew Oyelaran"  # a customer not forgotten: the search must find them
@@ -224,10 +226,12 @@ def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(
     shop: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     serving = Ledger(shop)  # a long-running process (the API) that has read the customer
-    assert serving.history("customer", "CUST-Q")[0].name == NAME
+    assert recorded(serving, "customer", "CUST-Q")[0].name == NAME
     assert main(["forget", "CUST-Q", "--reason", "asked"]) == 0  # another process
-    serving.mapper.keys.ttl = 0  # (instead of waiting out the seconds between its checks)
-    assert serving.history("customer", "CUST-Q")[0].name is None  # the key is gone here too
+    mapper = serving.mapper
+    assert isinstance(mapper, ChainedMapper) and mapper.keys is not None
+    mapper.keys.ttl = 0  # (instead of waiting out the seconds between its checks)
+    assert recorded(serving, "customer", "CUST-Q")[0].name is None  # the key is gone here too
     serving.close()
     assert main(["forget", "CUST-NOBODY", "--reason", "x"]) == 1
     assert "no customer with reference 'CUST-NOBODY'" in capsys.readouterr().err

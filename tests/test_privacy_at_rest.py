@@ -215,7 +215,7 @@ def raw_files(store: Settings) -> Iterator[Path]:
 
 def found_in(files: Iterator[Path], secrets: list[str]) -> set[str]:
     wanted = {secret: secret.encode() for secret in secrets}
-    found = set()
+    found: set[str] = set()
     for path in files:
         try:
             data = path.read_bytes()

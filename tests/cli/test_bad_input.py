@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.config import Settings
-from tests.conftest import stored_event_count
+from tests.conftest import recorded, stored_event_count
 
 PAST_THE_START = "0001-01-01T00:30:00+01:00"
 PAST_THE_END = "9999-12-31T23:30:00-01:00"
@@ -34,7 +35,7 @@ SETUP = [
 ]
 
 
-def write_lines(path: Path, commands: list[dict[str, object]]) -> Path:
+def write_lines(path: Path, commands: Sequence[Mapping[str, object]]) -> Path:
     path.write_text(
         "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands), encoding="utf-8"
     )
@@ -406,7 +407,7 @@ def test_full_width_digits_in_a_purchase_history_are_read_as_digits(
     history.write_text(f"customer,day,amount\n{row}\n", encoding="utf-8")
     assert main(["import-purchases", str(history), *PURCHASE_COLUMNS]) == 0
     app = Ledger(store_env)
-    bought = app.history("customer", "C-2")[1]
+    bought = recorded(app, "customer", "C-2")[1]
     assert (str(bought.amount), bought.occurred_at.isoformat()) == (
         "12.5",
         "2025-01-03T00:00:00+00:00",

@@ -15,6 +15,7 @@ from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
 from tests.cli.test_serve import free_port
+from tests.conftest import recorded
 
 
 def promise_due_long_ago(store: Settings, promise_id: str) -> None:
@@ -63,7 +64,7 @@ def overdue(store: Settings) -> set[str]:
     try:
         return {
             e.promise_id
-            for e in ledger.history("customer", "CUST-1")
+            for e in recorded(ledger, "customer", "CUST-1")
             if type(e).__name__ == "PromiseMarkedOverdue"
         }
     finally:

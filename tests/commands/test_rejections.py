@@ -17,7 +17,7 @@ from ledger.errors import (
     UnknownReference,
     VersionConflict,
 )
-from tests.conftest import at, stored_event_count
+from tests.conftest import at, recorded, stored_event_count
 
 REJECTED: list[tuple[str, dict[str, Any], type[LedgerError], str]] = [
     (
@@ -135,7 +135,7 @@ def test_in_a_batch_only_the_bad_commands_are_refused(world: Ledger) -> None:
         "CommandResult",
     ]
     assert stored_event_count(world) == before + 2
-    subjects = [e.subject for e in world.history("customer", "CUST-1")[1:]]
+    subjects = [e.subject for e in recorded(world, "customer", "CUST-1")[1:]]
     assert subjects == ["ok", "also ok"]
 
 

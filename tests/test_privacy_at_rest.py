@@ -244,6 +244,7 @@ def team(store_env: Settings) -> Settings:
     return store_env
 
 
+@pytest.mark.slow  # every way in, then every file of the store read
 def test_no_personal_marker_is_ever_written_in_the_clear(
     team: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

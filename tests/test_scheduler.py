@@ -241,6 +241,7 @@ def test_one_scheduler_of_a_store_acts_at_a_time(shop: Settings) -> None:
     second.release()
 
 
+@pytest.mark.slow  # a demo world
 def test_on_the_demo_world_the_seeded_overdue_promises_and_expired_quotes(
     store_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,11 +11,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
 from tests.cli.test_serve import free_port
 from tests.conftest import recorded
+
+pytestmark = pytest.mark.slow  # schedulers and a server run as processes of their own
 
 
 def promise_due_long_ago(store: Settings, promise_id: str) -> None:

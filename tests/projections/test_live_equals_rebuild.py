@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +77,7 @@ def setup_world(app: Ledger, prefix: str) -> None:
     )
 
 
+@pytest.mark.slow  # many random worlds, each kept live and rebuilt
 @settings(
     max_examples=25,
     deadline=None,
@@ -110,6 +112,7 @@ def test_views_kept_live_with_a_crash_equal_a_rebuild(
     app.close()
 
 
+@pytest.mark.slow  # runners as processes, killed
 def test_killing_the_runner_mid_batch_loses_and_duplicates_nothing(store: Settings) -> None:
     app = Ledger(store)
     build_world(app, seed=3, customers=60, days=400)
@@ -147,6 +150,7 @@ def test_killing_the_runner_mid_batch_loses_and_duplicates_nothing(store: Settin
     app.close()
 
 
+@pytest.mark.slow  # two runners racing over a larger log
 def test_two_runners_on_one_store_neither_skip_nor_repeat(store: Settings) -> None:
     app = Ledger(store)
     build_world(app, seed=5, customers=30, days=300)

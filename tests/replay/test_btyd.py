@@ -76,6 +76,7 @@ def ask(
     return ask
 
 
+@pytest.mark.slow  # the CDNOW sample's 2,357 customers, imported once per store
 def test_the_purchase_summary_is_the_published_one_for_every_customer(ask: Any) -> None:
     found = ask("report", "summary", "--as-of", CALIBRATION_END, "--format", "json")
     with (DATA / "cdnow_customers_summary_with_transactions.csv").open() as published:
@@ -96,6 +97,7 @@ def test_the_purchase_summary_is_the_published_one_for_every_customer(ask: Any) 
     assert found["totals"]["customers"] == 2357
 
 
+@pytest.mark.slow  # the CDNOW sample (above)
 def test_the_bgnbd_fit_finds_the_published_parameters(ask: Any) -> None:
     found = ask(
         "report", "churn-risk", "--as-of", CALIBRATION_END, "--horizon", "39", "--format", "json"
@@ -113,6 +115,7 @@ def test_the_bgnbd_fit_finds_the_published_parameters(ask: Any) -> None:
     assert first["p_alive"] == pytest.approx(float(fitted.p_alive(2, 30.43, 38.86)), abs=1e-3)
 
 
+@pytest.mark.slow  # the CDNOW sample (above)
 def test_importing_the_same_file_again_writes_nothing(ask: Any) -> None:
     report = ask(*CDNOW)
     assert (report["lines"], report["written"], report["duplicates"], report["failed"]) == (
@@ -195,6 +198,7 @@ def test_bad_rows_are_reported_by_line_and_the_others_written(
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow  # importer processes
 @pytest.mark.parametrize("workers", [1, 3])
 def test_several_processes_write_what_one_would(
     store: Settings, tmp_path: Path, workers: int

@@ -55,6 +55,7 @@ def replayed(ledger: Ledger, reading: Reading, **options: Any) -> Snapshot:
         return snapshot(replay.db, all_views())
 
 
+@pytest.mark.slow  # many random worlds, each replayed
 @settings(
     max_examples=15,
     deadline=None,

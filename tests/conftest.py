@@ -11,18 +11,18 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
 
+from ledger.aggregates.base import LedgerAggregate
 from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
-from ledger.ids import Kind
 
 POSTGRES_URL = os.environ.get(
     "LEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -35,6 +35,7 @@ os.environ.setdefault("LEDGER_POOL_SIZE", "2")
 CHROMIUM = os.environ.get("LEDGER_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+E = TypeVar("E", bound=LedgerAggregate.Event)
 
 
 def at(days: float = 0, hours: float = 0) -> str:
@@ -198,10 +199,12 @@ def run(app: Ledger, **command: Any) -> Any:
     return app.execute(parse_command(command), actor="test")
 
 
-def recorded(app: Ledger, kind: Kind, ref: str) -> list[Any]:
-    """``app.history``: the library makes each event's class from an aggregate's ``@event``
-    method at run time, so their fields are not known to the type checker."""
-    return list(app.history(kind, ref))
+def of_type(events: Iterable[LedgerAggregate.Event], event_type: type[E]) -> list[E]:
+    """The events, each checked to be an ``event_type`` (whose fields mypy then knows)."""
+    given = list(events)
+    found = [e for e in given if isinstance(e, event_type)]
+    assert len(found) == len(given), f"not all {event_type.__name__}: {given}"
+    return found
 
 
 def stored_event_count(app: Ledger) -> int:

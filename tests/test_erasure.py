@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
 from ledger.chain import ChainedMapper
 from ledger.cli.main import main
@@ -25,7 +26,6 @@ from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from ledger.sql import Database
 from replay.core import Reading, Replay
-from tests.conftest import recorded
 
 NAME, EMAIL, PHONE = "Margarethe Quistorp", "m.quistorp@example.org", "+49 40 555 0199"
 OTHER = "Bartholomew Oyelaran"  # a customer not forgotten: the search must find them
@@ -226,12 +226,16 @@ def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(
     shop: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     serving = Ledger(shop)  # a long-running process (the API) that has read the customer
-    assert recorded(serving, "customer", "CUST-Q")[0].name == NAME
+    registered = serving.history("customer", "CUST-Q")[0]
+    assert isinstance(registered, Customer.Registered)
+    assert registered.name == NAME
     assert main(["forget", "CUST-Q", "--reason", "asked"]) == 0  # another process
     mapper = serving.mapper
     assert isinstance(mapper, ChainedMapper) and mapper.keys is not None
     mapper.keys.ttl = 0  # (instead of waiting out the seconds between its checks)
-    assert recorded(serving, "customer", "CUST-Q")[0].name is None  # the key is gone here too
+    registered = serving.history("customer", "CUST-Q")[0]
+    assert isinstance(registered, Customer.Registered)
+    assert registered.name is None  # the key is gone here too
     serving.close()
     assert main(["forget", "CUST-NOBODY", "--reason", "x"]) == 1
     assert "no customer with reference 'CUST-NOBODY'" in capsys.readouterr().err

@@ -17,7 +17,6 @@ from ledger.commands import parse_command
 from ledger.config import Settings
 from ledger.demo import build_world
 from ledger.scheduler import Jobs, Leadership, SchedulerService
-from tests.conftest import recorded
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -116,7 +115,7 @@ def test_each_job_writes_its_fact_once(shop: Settings, capsys: pytest.CaptureFix
     kinds = [type(e).__name__ for e in app.history("customer", "CUST-1")]
     assert Counter(kinds)["PromiseMarkedOverdue"] == 1 and "QuoteExpired" in kinds
     assert Counter(kinds)["DeadlineMissed"] == 2
-    assert {e.actor for e in recorded(app, "customer", "CUST-1")[-4:]} == {"scheduler"}
+    assert {e.actor for e in app.history("customer", "CUST-1")[-4:]} == {"scheduler"}
     app.close()
 
 

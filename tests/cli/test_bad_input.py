@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.config import Settings
-from tests.conftest import recorded, stored_event_count
+from tests.conftest import stored_event_count
 
 PAST_THE_START = "0001-01-01T00:30:00+01:00"
 PAST_THE_END = "9999-12-31T23:30:00-01:00"
@@ -407,7 +408,8 @@ def test_full_width_digits_in_a_purchase_history_are_read_as_digits(
     history.write_text(f"customer,day,amount\n{row}\n", encoding="utf-8")
     assert main(["import-purchases", str(history), *PURCHASE_COLUMNS]) == 0
     app = Ledger(store_env)
-    bought = recorded(app, "customer", "C-2")[1]
+    bought = app.history("customer", "C-2")[1]
+    assert isinstance(bought, Customer.PurchaseRecorded)
     assert (str(bought.amount), bought.occurred_at.isoformat()) == (
         "12.5",
         "2025-01-03T00:00:00+00:00",

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
 from tests.cli.test_serve import free_port
-from tests.conftest import recorded
 
 pytestmark = pytest.mark.slow  # schedulers and a server run as processes of their own
 
@@ -68,8 +68,8 @@ def overdue(store: Settings) -> set[str]:
     try:
         return {
             e.promise_id
-            for e in recorded(ledger, "customer", "CUST-1")
-            if type(e).__name__ == "PromiseMarkedOverdue"
+            for e in ledger.history("customer", "CUST-1")
+            if isinstance(e, Customer.PromiseMarkedOverdue)
         }
     finally:
         ledger.close()

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
 from ledger.errors import DuplicateReference, RuleViolation, UnknownReference
 from ledger.history import history_lines
-from tests.conftest import at, recorded, run
+from tests.conftest import at, run
 
 
 def kinds(app: Ledger, ref: str = "CUST-1") -> list[str]:
@@ -54,7 +55,8 @@ def test_profile_update_changes_only_the_fields_given(world: Ledger) -> None:
 
 def test_owner_assignment_records_who_handed_over_to_whom(world: Ledger) -> None:
     run(world, type="assign_owner", customer="CUST-1", rep="REP-2", reason="REP-1 on leave")
-    event = recorded(world, "customer", "CUST-1")[-1]
+    event = world.history("customer", "CUST-1")[-1]
+    assert isinstance(event, Customer.OwnerAssigned)
     assert (event.from_rep, event.to_rep, event.reason) == ("REP-1", "REP-2", "REP-1 on leave")
     with pytest.raises(RuleViolation, match="REP-2 already owns customer CUST-1"):
         run(world, type="assign_owner", customer="CUST-1", rep="REP-2", reason="again")
@@ -269,7 +271,7 @@ def test_a_touch_after_opt_out_is_recorded_and_flagged(world: Ledger) -> None:
         occurred_at=at(3),
     )
     touches = [
-        e for e in recorded(world, "customer", "CUST-1") if type(e).__name__ == "CampaignTouched"
+        e for e in world.history("customer", "CUST-1") if isinstance(e, Customer.CampaignTouched)
     ]
     assert [(t.channel, t.opted_out) for t in touches] == [
         ("email", False),
@@ -301,8 +303,8 @@ def test_a_late_recorded_opt_out_counts_from_when_it_happened(world: Ledger) -> 
     run(world, type="touch_campaign", customer="CUST-1", campaign="CMP-EXPO", occurred_at=at(6))
     flags = [
         e.opted_out
-        for e in recorded(world, "customer", "CUST-1")
-        if type(e).__name__ == "CampaignTouched"
+        for e in world.history("customer", "CUST-1")
+        if isinstance(e, Customer.CampaignTouched)
     ]
     assert flags == [True, False]
 

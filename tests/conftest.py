@@ -55,14 +55,37 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def needs_postgres(item: pytest.Item) -> bool:
-    """The test uses the PostgreSQL server: it asks for ``postgres_server`` (a test that opens
-    a store of its own says so with ``usefixtures``) or runs with a store parameter, of a
-    fixture such as ``store``, set to ``postgres``."""
+    """The test uses the PostgreSQL server: it asks for ``postgres_server`` (so does any
+    fixture opening a PostgreSQL store of its own: ``fresh_store`` checks) or a fixture it
+    uses, such as ``store``, is parametrized with ``postgres``."""
     if "postgres_server" in getattr(item, "fixturenames", ()):
         return True
     callspec = getattr(item, "callspec", None)
-    params = callspec.params.values() if callspec is not None else ()
-    return any(isinstance(value, str) and value == "postgres" for value in params)
+    if callspec is None:
+        return False
+    direct = given_by_parametrize(item)
+    return any(
+        isinstance(value, str) and value == "postgres"
+        for name, value in callspec.params.items()
+        if name not in direct
+    )
+
+
+def given_by_parametrize(item: pytest.Item) -> set[str]:
+    """The arguments ``@pytest.mark.parametrize`` gives the test itself, not a fixture (a
+    value "postgres" there is only a word, as in tests/test_docs.py)."""
+    names: set[str] = set()
+    for mark in item.iter_markers("parametrize"):
+        argnames = mark.args[0] if mark.args else mark.kwargs["argnames"]
+        if isinstance(argnames, str):
+            argnames = [name.strip() for name in argnames.split(",")]
+        indirect = mark.kwargs.get("indirect", False)
+        names.update(
+            name
+            for name in argnames
+            if not (indirect is True or (isinstance(indirect, list | tuple) and name in indirect))
+        )
+    return names
 
 
 def needs_browser(item: pytest.Item) -> bool:
@@ -160,6 +183,9 @@ def fresh_store(
     request: pytest.FixtureRequest, folder: Path, kind: str | None = None
 ) -> Iterator[Settings]:
     """Settings for a fresh, empty store of the ``kind`` (default: ``request.param``)."""
+    test = request.node
+    if kind == "postgres" and isinstance(test, pytest.Item) and not needs_postgres(test):
+        raise RuntimeError(f"{test.nodeid} opens PostgreSQL: ask for postgres_server")
     if (kind or request.param) == "sqlite":
         yield Settings(data_dir=folder / "var", database_url=None)
         return

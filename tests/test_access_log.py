@@ -92,11 +92,11 @@ def raw(store: Settings) -> Iterator[tuple[Callable[..., Any], str]]:
 
             yield run, f'"{store.database_schema}".access_log'
         return
-    conn = sqlite3.connect(store.sqlite_path, isolation_level=None)
+    lite = sqlite3.connect(store.sqlite_path, isolation_level=None)
     try:
-        yield conn.execute, "access_log"
+        yield lite.execute, "access_log"
     finally:
-        conn.close()
+        lite.close()
 
 
 def named(log: AccessLog) -> set[tuple[int, str]]:
@@ -129,6 +129,7 @@ def test_records_are_chained_from_one_head_and_listed_newest_first(log: AccessLo
     assert cli_key().startswith("cli:")
 
 
+@pytest.mark.slow  # threads and another process
 def test_appends_from_many_threads_and_another_process_keep_one_chain(
     store: Settings, log: AccessLog
 ) -> None:
@@ -269,6 +270,7 @@ def test_an_append_that_fails_raises_so_that_the_read_is_refused(
     assert asyncio.run(log.record_async([access()])) == [2]
 
 
+@pytest.mark.usefixtures("postgres_server")
 def test_a_writer_whose_connection_was_cut_opens_another(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -297,6 +299,7 @@ def test_a_writer_whose_connection_was_cut_opens_another(
             assert log.verify().ok
 
 
+@pytest.mark.usefixtures("postgres_server")
 def test_a_loop_whose_connection_was_cut_opens_another(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -335,7 +338,7 @@ def test_a_loop_whose_connection_was_cut_opens_another(
 
 
 def test_entries_are_checked_when_made() -> None:
-    refusals = [
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"purpose": "x" * 501}, "purpose"),
         ({"purpose": "a\x00b"}, "purpose"),
         ({"interface": "fax"}, "interface"),

@@ -23,6 +23,8 @@ from tests.api.conftest import LiveServer, serve
 
 REF = "CUST-LOOKED"
 
+pytestmark = pytest.mark.slow  # a live API server for each test
+
 
 @pytest.fixture
 def served(store_env: Settings) -> Iterator[tuple[LiveServer, dict[str, str]]]:

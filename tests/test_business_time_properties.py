@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -252,6 +253,7 @@ def run(ledger: Ledger, fields: dict[str, Any]) -> bool:
     return True
 
 
+@pytest.mark.slow  # many random worlds
 @settings(
     max_examples=12,
     deadline=None,

@@ -14,6 +14,8 @@ from ledger.config import Settings
 from ledger.demo import DEFAULT_START, DemoSummary, build_world, plan_world
 from tests.conftest import fresh_store
 
+pytestmark = pytest.mark.slow  # builds demo worlds: 40 customers over a year, on each store
+
 EVENT_TYPES = {  # one per command type
     "Registered",
     "ProfileChanged",

@@ -14,7 +14,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
+from ledger.chain import ChainedMapper
 from ledger.cli.main import main
 from ledger.commands import parse_command
 from ledger.config import Settings
@@ -224,10 +226,16 @@ def test_a_process_that_held_the_key_loses_it_when_another_forgets_the_customer(
     shop: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     serving = Ledger(shop)  # a long-running process (the API) that has read the customer
-    assert serving.history("customer", "CUST-Q")[0].name == NAME
+    registered = serving.history("customer", "CUST-Q")[0]
+    assert isinstance(registered, Customer.Registered)
+    assert registered.name == NAME
     assert main(["forget", "CUST-Q", "--reason", "asked"]) == 0  # another process
-    serving.mapper.keys.ttl = 0  # (instead of waiting out the seconds between its checks)
-    assert serving.history("customer", "CUST-Q")[0].name is None  # the key is gone here too
+    mapper = serving.mapper
+    assert isinstance(mapper, ChainedMapper) and mapper.keys is not None
+    mapper.keys.ttl = 0  # (instead of waiting out the seconds between its checks)
+    registered = serving.history("customer", "CUST-Q")[0]
+    assert isinstance(registered, Customer.Registered)
+    assert registered.name is None  # the key is gone here too
     serving.close()
     assert main(["forget", "CUST-NOBODY", "--reason", "x"]) == 1
     assert "no customer with reference 'CUST-NOBODY'" in capsys.readouterr().err

@@ -7,13 +7,13 @@ import threading
 import pytest
 
 from ledger.application import Ledger
-from ledger.commands import parse_command
+from ledger.commands import Command, parse_command
 from ledger.errors import LedgerError, UnknownReference
 from ledger.group_commit import GroupCommit
 from tests.conftest import at, run
 
 
-def contact(customer: str, n: int) -> object:
+def contact(customer: str, n: int) -> Command:
     return parse_command(
         {
             "type": "log_contact",
@@ -42,7 +42,7 @@ def test_concurrent_commands_each_get_their_own_outcome_and_all_are_written(ledg
             except LedgerError as error:
                 outcomes[(customer, n)] = error
         try:  # a refused command is refused alone
-            writer.execute(contact("CUST-NOBODY", 0), actor="t")  # type: ignore[arg-type]
+            writer.execute(contact("CUST-NOBODY", 0), actor="t")
         except UnknownReference as error:
             outcomes[(customer, -1)] = error
 
@@ -58,11 +58,11 @@ def test_concurrent_commands_each_get_their_own_outcome_and_all_are_written(ledg
         versions = [outcomes[(customer, n)].version for n in range(25)]  # type: ignore[attr-defined]
         assert versions == list(range(2, 27))  # each customer's commands in the order sent
         assert len(ledger.history("customer", customer)) == 26
-    assert ledger.recorder.max_notification_id() - transactions_before == 50
+    assert (ledger.recorder.max_notification_id() or 0) - transactions_before == 50
 
 
 def test_a_closed_writer_refuses_new_commands(ledger: Ledger) -> None:
     writer = GroupCommit(ledger)
     writer.close()
     with pytest.raises(RuntimeError, match="stopped"):
-        writer.execute(contact("CUST-A", 0), actor="t")  # type: ignore[arg-type]
+        writer.execute(contact("CUST-A", 0), actor="t")

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from eventsourcing.cipher import AESCipher
 
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.commands import parse_command
@@ -66,11 +67,11 @@ def raw(store: Settings) -> Iterator[tuple[Callable[..., Any], str, Callable[[UU
 
             yield run, f'"{store.database_schema}"."{name}"', lambda s: s
         return
-    conn = sqlite3.connect(store.sqlite_path, isolation_level=None)
+    lite = sqlite3.connect(store.sqlite_path, isolation_level=None)
     try:
-        yield conn.execute, name, lambda s: s.hex
+        yield lite.execute, name, lambda s: s.hex
     finally:
-        conn.close()
+        lite.close()
 
 
 def state(store: Settings, ref: str, version: int) -> bytes:
@@ -232,7 +233,9 @@ def test_whole_events_can_be_encrypted_at_rest_and_still_verify(store: Settings)
     )
     states = b"".join(n.state for n in app.recorder.select_notifications(start=1, limit=10))
     assert b"plain-subject-words" not in states and b"REP-1" not in states
-    assert app.history("customer", "CUST-X")[-1].subject == "plain-subject-words"
+    contact = app.history("customer", "CUST-X")[-1]
+    assert isinstance(contact, Customer.ContactLogged)
+    assert contact.subject == "plain-subject-words"
     app.close()
     app = Ledger(sealed)
     integrity = Integrity(app)

@@ -172,7 +172,9 @@ def test_the_sqlite_pool_opens_the_ledger_file_with_its_settings(tmp_path: Any) 
 
 
 @pytest.fixture
-def on_postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+def on_postgres(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_server: str
+) -> Iterator[Ledger]:
     for settings in fresh_store(request, tmp_path, "postgres"):
         ledger = Ledger(settings)
         yield ledger

@@ -215,7 +215,7 @@ def raw_files(store: Settings) -> Iterator[Path]:
 
 def found_in(files: Iterator[Path], secrets: list[str]) -> set[str]:
     wanted = {secret: secret.encode() for secret in secrets}
-    found = set()
+    found: set[str] = set()
     for path in files:
         try:
             data = path.read_bytes()
@@ -244,6 +244,7 @@ def team(store_env: Settings) -> Settings:
     return store_env
 
 
+@pytest.mark.slow  # every way in, then every file of the store read
 def test_no_personal_marker_is_ever_written_in_the_clear(
     team: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,6 +11,7 @@ import itertools
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -306,6 +307,7 @@ def replace_settings(store: Settings, **changes: Any) -> Settings:
     return store.model_copy(update={"snapshot_interval": 3, **changes})
 
 
+@pytest.mark.slow  # many random worlds
 @settings(
     max_examples=75,
     deadline=None,

@@ -226,7 +226,12 @@ def test_one_scheduler_of_a_store_acts_at_a_time(shop: Settings) -> None:
     assert not second.try_acquire()
     taken = threading.Event()
     stop = threading.Event()
-    waiter = threading.Thread(target=lambda: second.acquire(stop, poll=0.05) and taken.set())
+
+    def wait_for_the_lock() -> None:
+        if second.acquire(stop, poll=0.05):
+            taken.set()
+
+    waiter = threading.Thread(target=wait_for_the_lock)
     waiter.start()
     assert not taken.wait(0.3)  # the second waits while the first holds the lock
     first.release()  # as when its process dies: the lock goes with the file or connection
@@ -235,6 +240,7 @@ def test_one_scheduler_of_a_store_acts_at_a_time(shop: Settings) -> None:
     second.release()
 
 
+@pytest.mark.slow  # a demo world
 def test_on_the_demo_world_the_seeded_overdue_promises_and_expired_quotes(
     store_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,9 @@ from tests.api.conftest import Api, fresh_customer, new_ref, problem
 from tests.conftest import at
 
 
-def post(client: Any, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def post(
+    client: Any, path: str, body: dict[str, Any] | list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     reply = client.post(path, json=body) if body is not None else client.post(path)
     assert reply.status_code == 201, f"{path}: {reply.text}"
     found: dict[str, Any] = reply.json()

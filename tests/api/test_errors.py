@@ -93,7 +93,7 @@ def test_an_oversized_body_is_refused_with_413(api: Api) -> None:
         found = problem(m.post(f"/customers/{ref}/contacts", json=huge), 413)
         assert found["where"] == "body"
 
-        def chunks() -> httpx.SyncByteStream:  # no Content-Length: counted as it arrives
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
             yield b'{"rep": "REP-A", "channel": "phone", "direction": "in", "summary": "'
             for _ in range(300):
                 yield b"x" * 4096

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
 from ledger.cli.main import main
 from ledger.config import Settings
@@ -34,7 +36,7 @@ SETUP = [
 ]
 
 
-def write_lines(path: Path, commands: list[dict[str, object]]) -> Path:
+def write_lines(path: Path, commands: Sequence[Mapping[str, object]]) -> Path:
     path.write_text(
         "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in commands), encoding="utf-8"
     )
@@ -407,6 +409,7 @@ def test_full_width_digits_in_a_purchase_history_are_read_as_digits(
     assert main(["import-purchases", str(history), *PURCHASE_COLUMNS]) == 0
     app = Ledger(store_env)
     bought = app.history("customer", "C-2")[1]
+    assert isinstance(bought, Customer.PurchaseRecorded)
     assert (str(bought.amount), bought.occurred_at.isoformat()) == (
         "12.5",
         "2025-01-03T00:00:00+00:00",

@@ -11,10 +11,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
 from ledger.commands import parse_command
 from ledger.config import Settings
 from tests.cli.test_serve import free_port
+
+pytestmark = pytest.mark.slow  # schedulers and a server run as processes of their own
 
 
 def promise_due_long_ago(store: Settings, promise_id: str) -> None:
@@ -64,7 +69,7 @@ def overdue(store: Settings) -> set[str]:
         return {
             e.promise_id
             for e in ledger.history("customer", "CUST-1")
-            if type(e).__name__ == "PromiseMarkedOverdue"
+            if isinstance(e, Customer.PromiseMarkedOverdue)
         }
     finally:
         ledger.close()

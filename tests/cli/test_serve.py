@@ -11,10 +11,13 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from api.keys import KeyStore
 from ledger.application import Ledger
 from ledger.config import Settings
+
+pytestmark = pytest.mark.slow  # `ledger serve` runs as a process of its own
 
 
 def free_port() -> int:

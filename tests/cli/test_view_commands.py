@@ -17,6 +17,8 @@ from tests.conftest import fresh_store
 
 AS_OF = "2025-11-01T00:00:00Z"
 
+pytestmark = pytest.mark.slow  # a demo world of 40 customers over a year
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def demo(

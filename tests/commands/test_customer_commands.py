@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.aggregates.customer import Customer
 from ledger.application import Ledger
 from ledger.errors import DuplicateReference, RuleViolation, UnknownReference
 from ledger.history import history_lines
@@ -55,6 +56,7 @@ def test_profile_update_changes_only_the_fields_given(world: Ledger) -> None:
 def test_owner_assignment_records_who_handed_over_to_whom(world: Ledger) -> None:
     run(world, type="assign_owner", customer="CUST-1", rep="REP-2", reason="REP-1 on leave")
     event = world.history("customer", "CUST-1")[-1]
+    assert isinstance(event, Customer.OwnerAssigned)
     assert (event.from_rep, event.to_rep, event.reason) == ("REP-1", "REP-2", "REP-1 on leave")
     with pytest.raises(RuleViolation, match="REP-2 already owns customer CUST-1"):
         run(world, type="assign_owner", customer="CUST-1", rep="REP-2", reason="again")
@@ -269,7 +271,7 @@ def test_a_touch_after_opt_out_is_recorded_and_flagged(world: Ledger) -> None:
         occurred_at=at(3),
     )
     touches = [
-        e for e in world.history("customer", "CUST-1") if type(e).__name__ == "CampaignTouched"
+        e for e in world.history("customer", "CUST-1") if isinstance(e, Customer.CampaignTouched)
     ]
     assert [(t.channel, t.opted_out) for t in touches] == [
         ("email", False),
@@ -302,7 +304,7 @@ def test_a_late_recorded_opt_out_counts_from_when_it_happened(world: Ledger) -> 
     flags = [
         e.opted_out
         for e in world.history("customer", "CUST-1")
-        if type(e).__name__ == "CampaignTouched"
+        if isinstance(e, Customer.CampaignTouched)
     ]
     assert flags == [True, False]
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ledger.commands import COMMANDS, parse_command
+from ledger.commands.models import RecordPurchase
 from ledger.errors import CommandInvalid
 
 QUOTE = {
@@ -80,8 +81,9 @@ def test_json_numbers_become_exact_decimals_and_times_utc() -> None:
         '"amount": 0.1, "currency": "cny", '
         '"occurred_at": "2025-01-01T08:00:00+08:00"}'
     )
-    assert command.amount == Decimal("0.1")  # type: ignore[attr-defined]
-    assert command.currency == "CNY"  # type: ignore[attr-defined]
+    assert isinstance(command, RecordPurchase) and command.occurred_at is not None
+    assert command.amount == Decimal("0.1")
+    assert command.currency == "CNY"
     assert command.occurred_at.isoformat() == "2025-01-01T00:00:00+00:00"
 
 

@@ -23,6 +23,7 @@ def test_a_rep_is_hired_moved_and_departs(world: Ledger) -> None:
     )
     run(world, type="depart_rep", rep="REP-2", reason="resigned", occurred_at=at(20))
     rep = world.rep("REP-2")
+    assert rep.departed_at is not None
     assert (rep.team, rep.manager, rep.departed_at.isoformat()) == ("key-accounts", "REP-1", at(20))
     with pytest.raises(RuleViolation, match="REP-2 departed on") as caught:
         run(world, type="depart_rep", rep="REP-2", reason="again", occurred_at=at(21))

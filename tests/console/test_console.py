@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,9 +27,8 @@ from ledger.projections import queries
 from replay.catalogue import Ask, report
 from replay.core import Reading
 from tests.api.conftest import serve
-from tests.conftest import fresh_store
+from tests.conftest import CHROMIUM, chromium_missing, fresh_store
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAST = "2025-02-01"  # a reading of the log as it was known then
 PERIODS = "2024-11..2025-03"
 
@@ -49,8 +47,8 @@ class Console:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is not installed: `apt-get install chromium` (.ci/run does)")
+    if why := chromium_missing():  # removed since the session began
+        pytest.fail(why)
     with sync_playwright() as playwright:
         found = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]

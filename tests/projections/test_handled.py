@@ -5,6 +5,7 @@ event, rather than leaving the view silently behind."""
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 
 import pytest
@@ -36,7 +37,7 @@ VIEWS = list(VIEW_CLASSES.values())
 EVERY_KIND = [view for view in VIEWS if view.sees_every_kind]
 
 
-def names(classes: set[EventClass]) -> str:
+def names(classes: AbstractSet[EventClass]) -> str:
     return ", ".join(sorted(c.__qualname__ for c in classes))
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,24 +25,26 @@ from ledger.projections.base import Refs, View
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
 from ledger.sql import ViewDb, Writes, iso
-from tests.test_properties import BATCH, CUSTOMERS, REPS, T0, in_world, parsed
+from tests.conftest import T0
+from tests.test_properties import BATCH, CUSTOMERS, REPS, in_world, parsed
 
 _worlds = itertools.count()
 
 
-class Crashing(View):
-    """A view that dies on its n-th event, as a process killed mid-batch would."""
+def crashing(inner: View, after: int) -> View:
+    """``inner``, dying on its n-th event, as a process killed mid-batch would."""
 
-    def __init__(self, inner: View, after: int) -> None:
-        self.inner, self.left = inner, after
-        self.name, self.tables, self.indexes = inner.name, inner.tables, inner.indexes
-        self.version = inner.version
+    class Crashing(View):
+        name, tables, indexes, version = inner.name, inner.tables, inner.indexes, inner.version
+        left = after
 
-    def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
-        self.inner.apply(db, events, refs)
-        self.left -= len(events)
-        if self.left < 0:
-            raise RuntimeError("crash")
+        def apply(self, db: ViewDb, events: Sequence[Any], refs: Refs) -> None:
+            inner.apply(db, events, refs)
+            self.left -= len(events)
+            if self.left < 0:
+                raise RuntimeError("crash")
+
+    return Crashing()
 
 
 def setup_world(app: Ledger, prefix: str) -> None:
@@ -74,6 +77,7 @@ def setup_world(app: Ledger, prefix: str) -> None:
     )
 
 
+@pytest.mark.slow  # many random worlds, each kept live and rebuilt
 @settings(
     max_examples=25,
     deadline=None,
@@ -90,8 +94,8 @@ def test_views_kept_live_with_a_crash_equal_a_rebuild(
     app = Ledger(store)
     setup_world(app, f"w{next(_worlds)}-")
     prefix = f"w{next(_worlds) - 1}-"
-    crashing = [Crashing(view, crash_after) for view in all_views()]
-    runner = Runner(app, crashing, batch_size=batch_sizes[0])
+    views = [crashing(view, crash_after) for view in all_views()]
+    runner = Runner(app, views, batch_size=batch_sizes[0])
     for n, raw in enumerate(batches):
         app.execute_many(parsed(raw, prefix), actor="property")
         runner.catch_up()
@@ -108,6 +112,7 @@ def test_views_kept_live_with_a_crash_equal_a_rebuild(
     app.close()
 
 
+@pytest.mark.slow  # runners as processes, killed
 def test_killing_the_runner_mid_batch_loses_and_duplicates_nothing(store: Settings) -> None:
     app = Ledger(store)
     build_world(app, seed=3, customers=60, days=400)
@@ -145,6 +150,7 @@ def test_killing_the_runner_mid_batch_loses_and_duplicates_nothing(store: Settin
     app.close()
 
 
+@pytest.mark.slow  # two runners racing over a larger log
 def test_two_runners_on_one_store_neither_skip_nor_repeat(store: Settings) -> None:
     app = Ledger(store)
     build_world(app, seed=5, customers=30, days=300)

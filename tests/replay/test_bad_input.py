@@ -7,6 +7,7 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,8 +49,9 @@ def test_a_period_outside_the_years_reports_cover_is_refused(
 def test_a_reading_past_the_years_reports_cover_is_refused(
     world: Ledger, temp_dir: Path, name: str
 ) -> None:
+    last: dict[str, Any] = {name: LAST}
     with pytest.raises(CommandInvalid) as refused:
-        report(world, Ask("retention", period="2025"), Reading(**{name: LAST}))
+        report(world, Ask("retention", period="2025"), Reading(**last))
     assert refused.value.where == name
     assert "past the last instant reports cover, 9998-12-31T23:59:59Z" in refused.value.message
     with pytest.raises(CommandInvalid) as refused:
@@ -90,11 +92,13 @@ def test_a_replay_that_fails_leaves_no_folder_and_no_half_kept_file(
 
 @pytest.mark.parametrize("name", ["window", "quick", "days"])
 def test_a_span_of_days_past_a_century_is_refused(name: str) -> None:
+    too_long: dict[str, Any] = {name: 36_501}
     with pytest.raises(CommandInvalid) as refused:
-        Ask("complaints", period="2025", **{name: 36_501})
+        Ask("complaints", period="2025", **too_long)
     assert refused.value.where == name
     assert "from 1 to 36,500" in refused.value.message
-    assert Ask("complaints", period="2025", **{name: 36_500}).period == "2025"
+    longest: dict[str, Any] = {name: 36_500}
+    assert Ask("complaints", period="2025", **longest).period == "2025"
 
 
 def test_windows_that_run_past_the_calendars_end_read_to_its_end(world: Ledger) -> None:

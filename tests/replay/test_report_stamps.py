@@ -25,6 +25,8 @@ from tests.test_integrity import raw, state
 SPRING = datetime(2025, 7, 1, tzinfo=timezone.utc)  # when the first purchases were recorded
 SUMMER = datetime(2025, 8, 1, tzinfo=timezone.utc)  # when more were recorded
 
+pytestmark = pytest.mark.slow  # each report replays the log into a store of its own
+
 
 def told(app: Ledger, recorded: datetime, **command: Any) -> None:
     with clock.recording_at(recorded):

@@ -115,10 +115,10 @@ def main(kind: str) -> None:
         manifest = build(kind, folder)
         if kind == "sqlite":
             path = folder / "ledger.sqlite"
-            conn = sqlite3.connect(path)
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.execute("VACUUM")  # the same rows and tables, in fewer pages
-            conn.close()
+            lite = sqlite3.connect(path)
+            lite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            lite.execute("VACUUM")  # the same rows and tables, in fewer pages
+            lite.close()
             shutil.copyfile(path, target / "ledger.sqlite")
         else:
             dump = subprocess.run(

@@ -22,6 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
 
@@ -113,9 +115,11 @@ class BgNbd:
             "customers": self.customers,
         }
 
-    def p_alive(self, x: Any, t_x: Any, T: Any) -> Any:
+    def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Floats:
         """The probability that a customer with this history is still active."""
-        x, t_x, T = np.asarray(x, float), np.asarray(t_x, float), np.asarray(T, float)
+        return self._p_alive(*floats(x, t_x, T))
+
+    def _p_alive(self, x: Floats, t_x: Floats, T: Floats) -> Floats:
         odds = np.where(
             x > 0,
             self.a
@@ -123,21 +127,32 @@ class BgNbd:
             * ((self.alpha + T) / (self.alpha + t_x)) ** (self.r + x),
             0.0,
         )
-        return 1.0 / (1.0 + odds)
+        return np.asarray(1.0 / (1.0 + odds), float)
 
-    def expected_purchases(self, horizon: float, x: Any, t_x: Any, T: Any) -> Any:
+    def expected_purchases(
+        self, horizon: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike
+    ) -> Floats:
         """Expected purchases in the next ``horizon`` units, given the history."""
-        x, t_x, T = np.asarray(x, float), np.asarray(t_x, float), np.asarray(T, float)
+        return self._expected_purchases(horizon, *floats(x, t_x, T))
+
+    def _expected_purchases(self, horizon: float, x: Floats, t_x: Floats, T: Floats) -> Floats:
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         z = horizon / (alpha + T + horizon)
         head = (a + b + x - 1) / (a - 1)
         tail = 1 - ((alpha + T) / (alpha + T + horizon)) ** (r + x) * hyp2f1(
             r + x, b + x, a + b + x - 1, z
         )
-        return head * tail * self.p_alive(x, t_x, T)
+        return np.asarray(head * tail * self._p_alive(x, t_x, T), float)
 
 
-def log_likelihood(params: Any, x: Any, t_x: Any, T: Any) -> Any:
+Floats = npt.NDArray[np.float64]
+
+
+def floats(*values: ArrayLike) -> tuple[Floats, ...]:
+    return tuple(np.asarray(v, float) for v in values)
+
+
+def log_likelihood(params: Floats, x: Floats, t_x: Floats, T: Floats) -> Floats:
     """Each customer's log-likelihood under BG/NBD (Fader, Hardie & Lee 2005, eq. 6)."""
     r, alpha, a, b = params
     head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
@@ -148,7 +163,7 @@ def log_likelihood(params: Any, x: Any, t_x: Any, T: Any) -> Any:
         np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) - (r + x) * np.log(alpha + t_x),
         -np.inf,
     )
-    return head + np.logaddexp(stays, drops)
+    return np.asarray(head + np.logaddexp(stays, drops), float)
 
 
 def fit_bgnbd(found: list[Summary]) -> BgNbd:
@@ -162,7 +177,7 @@ def fit_bgnbd(found: list[Summary]) -> BgNbd:
     t_x = np.array([s.recency for s in found], float)
     T = np.array([s.T for s in found], float)
 
-    def loss(logs: Any) -> float:
+    def loss(logs: Floats) -> float:
         return -float(np.sum(log_likelihood(np.exp(logs), x, t_x, T)))
 
     best = minimize(

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,15 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 found.tokens[name] = found.key(name, role, rep)
         yield found
         server.stop()
+
+
+@contextmanager
+def signed_in(api: Api, who: str) -> Iterator[httpx.Client]:
+    """A console visitor with a session, as the browser would hold one."""
+    with httpx.Client(base_url=api.url, timeout=30) as client:
+        reply = client.post("/console/signin", data={"api_key": api.tokens[who]})
+        assert reply.status_code == 303, reply.text
+        yield client
 
 
 def new_ref(prefix: str = "CUST") -> str:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ledger.ids import stream_id
-from tests.api.conftest import Api, fresh_customer, new_ref, problem
+from tests.api.conftest import Api, fresh_customer, new_ref, problem, signed_in
 from tests.conftest import at
 
 PAST_THE_START = "0001-01-01T00:30:00+01:00"  # 0000-12-31T23:30:00Z: before year 1
@@ -220,15 +220,6 @@ def test_a_huge_offset_into_a_dossier_list_is_refused(api: Api, offset: int) -> 
         )  # the largest is read
         for path in ("/customers/CUST-x/promises", "/service/inbox", "/reps/REP-A/dossier"):
             refused(m.get(path, params={"limit": offset}), "limit")
-
-
-@contextmanager
-def signed_in(api: Api, who: str) -> Iterator[httpx.Client]:
-    """A console visitor with a session, as the browser would hold one."""
-    with httpx.Client(base_url=api.url, timeout=30) as client:
-        reply = client.post("/console/signin", data={"api_key": api.tokens[who]})
-        assert reply.status_code == 303, reply.text
-        yield client
 
 
 @pytest.mark.parametrize("offset", HUGE)

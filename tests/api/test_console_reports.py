@@ -5,29 +5,18 @@ the app and store that ran it only."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 
 from api.console.jobs import ReportJobs
 from api.main import create_app
 from ledger.config import Settings
-from tests.api.conftest import Api, fresh_customer
+from tests.api.conftest import Api, fresh_customer, signed_in
 
 TOMORROW = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
 FORM = {"name": "relationship", "reading": "now", "as_of": TOMORROW}  # contacts of the year
-
-
-@contextmanager
-def signed_in(api: Api, who: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=api.url, timeout=30) as client:
-        reply = client.post("/console/signin", data={"api_key": api.tokens[who]})
-        assert reply.status_code == 303, reply.text
-        yield client
 
 
 def caught_up(api: Api) -> None:

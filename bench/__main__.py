@@ -73,7 +73,7 @@ from bench import access_log as access_log_bench
 from bench import docs
 from bench.api_reads import free_port, load, percentile, start_server
 from bench.common import POSTGRES_URL, drop, read_log, settle, throwaway_settings
-from bench.import_purchases import raw_copy_stored, write_file
+from bench.import_purchases import COLUMNS, raw_copy_stored, write_file
 from bench.load_customer import build as build_customer
 from bench.replay import read_until, replayed
 from ledger.aggregates import Customer
@@ -88,7 +88,7 @@ from ledger.integrity import Integrity
 from ledger.projections.dossier import Dossier
 from ledger.projections.registry import all_views
 from ledger.projections.runner import Runner
-from ledger.purchases import PurchaseColumns, import_purchases
+from ledger.purchases import import_purchases
 from ledger.sql import Database
 from replay.core import Reading, recorded_at
 
@@ -254,14 +254,7 @@ def bulk_import(settings: Settings, args: argparse.Namespace) -> list[Figure]:
     write_file(folder / "purchases.csv", rows, rows // 10)
     fresh = throwaway_settings(args)
     try:
-        columns = PurchaseColumns(
-            customer="customer",
-            date="date",
-            amount="amount",
-            order="order_id",
-            quantity="quantity",
-            currency="EUR",
-        )
+        columns = COLUMNS
         lines = (folder / "purchases.csv").read_text(encoding="utf-8").splitlines()
         started = time.perf_counter()
         report = import_purchases(fresh, lines, columns, workers=2)

@@ -29,7 +29,6 @@ In a throwaway store:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import sqlite3
@@ -52,7 +51,7 @@ from api.deps import Caller, Svc, may_read_customer, recorded
 from api.keys import KeyStore
 from api.main import create_app
 from bench.api_reads import free_port, load, percentile
-from bench.common import drop, store_arguments, throwaway_settings
+from bench.common import drop, store_arguments, store_env, throwaway_settings
 from ledger.access_log import Access, AccessLog
 from ledger.application import Ledger
 from ledger.config import Settings
@@ -210,12 +209,7 @@ def serve(port: int) -> None:
 
 
 def start_server(settings: Settings, port: int, switch_interval: float) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir)}
-    if settings.database_url:
-        env.update(
-            LEDGER_DATABASE_URL=settings.database_url,
-            LEDGER_DATABASE_SCHEMA=settings.database_schema,
-        )
+    env = store_env(settings)
     server = subprocess.Popen(
         [
             sys.executable,

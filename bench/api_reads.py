@@ -12,7 +12,6 @@ Target: p99 under 25 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import socket
 import statistics
@@ -26,7 +25,7 @@ from typing import Any
 import httpx
 
 from api.keys import KeyStore
-from bench.common import drop, store_arguments, throwaway_settings
+from bench.common import drop, store_arguments, store_env, throwaway_settings
 from ledger.application import Ledger
 from ledger.config import Settings
 from ledger.demo import build_world
@@ -45,12 +44,7 @@ def free_port() -> int:
 
 
 def start_server(settings: Settings, port: int, *options: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir)}
-    if settings.database_url:
-        env.update(
-            LEDGER_DATABASE_URL=settings.database_url,
-            LEDGER_DATABASE_SCHEMA=settings.database_schema,
-        )
+    env = store_env(settings)
     server = subprocess.Popen(
         [
             sys.executable,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -29,6 +30,17 @@ def store_arguments(parser: argparse.ArgumentParser) -> None:
         default=POSTGRES_URL,
         help=f"PostgreSQL server for --store postgres (default {POSTGRES_URL})",
     )
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """This process's environment, pointing a ``ledger`` subprocess at the store of ``settings``."""
+    env = {**os.environ, "LEDGER_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env.update(
+            LEDGER_DATABASE_URL=settings.database_url,
+            LEDGER_DATABASE_SCHEMA=settings.database_schema,
+        )
+    return env
 
 
 def throwaway_settings(args: argparse.Namespace, **changes: Any) -> Settings:

@@ -40,6 +40,17 @@ from ledger.store import COMMANDS_TABLE
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
+# The columns of the file ``write_file`` writes, as an analyst would name them.
+COLUMNS = PurchaseColumns(
+    customer="customer",
+    date="date",
+    amount="amount",
+    order="order_id",
+    quantity="quantity",
+    currency="EUR",
+)
+
+
 def write_file(path: Path, rows: int, customers: int, seed: int = 7) -> None:
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as out:
@@ -144,14 +155,7 @@ def main() -> None:
     path = folder / "purchases.csv"
     write_file(path, args.rows, args.customers)
     lines = path.read_text(encoding="utf-8").splitlines()
-    columns = PurchaseColumns(
-        customer="customer",
-        date="date",
-        amount="amount",
-        order="order_id",
-        quantity="quantity",
-        currency="EUR",
-    )
+    columns = COLUMNS
     plain = max(raw_copy(args.database_url, path) for _ in range(2))
     rates, raws = [], []
     for run in range(args.runs):

@@ -479,7 +479,7 @@ class Batch:
             for stream in erased:
                 mapper.forget_key(stream)
             library.take_snapshots(self.app, processing)
-            library.notify(self.app, recordings)
+            self.app.recorded(recordings)
             positions = {id(r.domain_event): r.notification.id for r in recordings}
             for p in pending:
                 result = results[id(p)]

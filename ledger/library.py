@@ -22,7 +22,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-# -- the application: what ``Application.save`` does, in three steps -------------------------
+# -- the application: what ``Application.save`` does, step by step -------------------------
 
 
 class SavingApplication(Application[UUID]):
@@ -32,7 +32,7 @@ class SavingApplication(Application[UUID]):
         self.recorded(recordings)
 
     def recorded(self, recordings: list[Recording[UUID]]) -> None:
-        """Called once events are stored (by ``save`` and by ``notify`` below)."""
+        """Called once events are stored (by ``save``; a ledger's batch calls it itself)."""
 
 
 def record(app: Application[UUID], processing: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
@@ -45,12 +45,6 @@ def record(app: Application[UUID], processing: ProcessingEvent[UUID]) -> list[Re
 def take_snapshots(app: Application[UUID], processing: ProcessingEvent[UUID]) -> None:
     """Snapshot the aggregates of ``processing`` whose new version reaches their interval."""
     app._take_snapshots(processing)
-
-
-def notify(app: Application[UUID], recordings: list[Recording[UUID]]) -> None:
-    """Call the hook ``Application.save`` calls after recording (``SavingApplication``'s
-    ``recorded``)."""
-    app._notify(recordings)
 
 
 # -- the recorders: their hooks inside ``insert_events``' transaction ------------------------

@@ -102,9 +102,7 @@ def test_take_snapshots_snapshots_at_the_interval(app: Ledger) -> None:
     assert [s.originator_version for s in app.snapshots.get(thing.id)] == [2]
 
 
-def test_save_and_notify_call_the_recorded_hook(
-    app: Ledger, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_save_calls_the_recorded_hook(app: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[int]] = []
 
     def recorded(recordings: list[Recording[UUID]]) -> None:
@@ -114,7 +112,7 @@ def test_save_and_notify_call_the_recorded_hook(
     thing = Thing("one")
     app.save(thing)
     thing.rename("two")
-    library.notify(app, library.record(app, saving(thing)))
+    app.save(thing)
     assert seen == [[1], [2]]
 
 

@@ -87,6 +87,14 @@ class Activity(HandlerView):
             " channel TEXT NOT NULL, direction TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " retracted {bool} NOT NULL, PRIMARY KEY (customer, contact_id)"
         ),
+        # The contacts that stand (not retracted) of each rep with each customer: how many,
+        # the first and the last. A dossier lists a rep's customers from it, the one contacted
+        # last first, without counting their contacts on each read.
+        "rep_contacts": (
+            "rep TEXT NOT NULL, customer TEXT NOT NULL, contacts {int} NOT NULL,"
+            " first_contact_at TEXT NOT NULL, last_contact_at TEXT NOT NULL,"
+            " PRIMARY KEY (rep, customer)"
+        ),
         "campaign_touches": (
             "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
             " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
@@ -103,10 +111,13 @@ class Activity(HandlerView):
             " PRIMARY KEY (campaign, version)"
         ),
     }
-    version = 2  # 2: a lapse keeps the start of the quiet time it was judged on
-    # a rep's contacts per customer, for the dossier, from the index alone
+    # 2: a lapse keeps the start of the quiet time it was judged on; 3: contacts per rep and
+    # customer kept (rep_contacts)
+    version = 3
     indexes: ClassVar[list[tuple[str, str]]] = [
-        ("contacts", "rep, customer, occurred_at, retracted")
+        ("contacts", "rep, customer, occurred_at, retracted"),  # to count a pair again
+        ("rep_contacts", "rep, last_contact_at DESC, customer"),  # a rep's, the last first
+        ("rep_contacts", "customer"),  # who has talked to a customer
     ]
     sees_every_kind = True
     ignores = (
@@ -237,6 +248,7 @@ class Activity(HandlerView):
             "INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?, ?)",
             (customer, e.contact_id, e.rep, e.channel, e.direction, iso(e.occurred_at), False),
         )
+        db.later(CONTACTED, (e.rep, customer, iso(e.occurred_at), iso(e.occurred_at)))
 
     @handles(Customer.CampaignTouched)
     def campaign_touched(self, db: Writes, e: Customer.CampaignTouched, customer: str) -> None:
@@ -269,6 +281,11 @@ class Activity(HandlerView):
 
     @handles(Customer.EntryCorrected)
     def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, customer: str) -> None:
+        was = (
+            self.contact_rep(db, customer, e.entry_id)
+            if e.fields.keys() & {"rep", "occurred_at"}
+            else None
+        )
         for table, (id_column, fields) in CORRECTABLE.items():
             changes = [
                 (fields[name], plain(name, value))
@@ -283,15 +300,52 @@ class Activity(HandlerView):
                     f"UPDATE {{{table}}} SET {sets} WHERE customer = ? AND {id_column} = ?",
                     (*(v for _, v in changes), customer, e.entry_id),
                 )
+        if was is not None:
+            recount(db, customer, {was, e.fields.get("rep", was)})
 
     @handles(Customer.EntryRetracted)
     def entry_retracted(self, db: Writes, e: Customer.EntryRetracted, customer: str) -> None:
+        was = self.contact_rep(db, customer, e.entry_id)
         for table in RETRACTABLE:
             db.execute(
                 f"UPDATE {{{table}}} SET retracted = ? WHERE customer = ? AND "
                 f"{CORRECTABLE[table][0]} = ?",
                 (True, customer, e.entry_id),
             )
+        if was is not None:
+            recount(db, customer, {was})
+
+    def contact_rep(self, db: Writes, customer: str, entry_id: str) -> str | None:
+        """The rep of a contact that stands, if the entry is one."""
+        row = db.one(
+            "SELECT rep FROM {contacts} WHERE customer = ? AND contact_id = ? AND retracted = ?",
+            (customer, entry_id, False),
+        )
+        return row["rep"] if row else None
+
+
+# One more contact of a rep with a customer (rep, customer, when, when). Contacts commute: the
+# count grows by one whatever their order, the first is the earliest, the last the latest.
+CONTACTED = (
+    "INSERT INTO {rep_contacts} AS p VALUES (?, ?, 1, ?, ?) ON CONFLICT (rep, customer) DO"
+    " UPDATE SET contacts = p.contacts + 1, first_contact_at = CASE WHEN"
+    " excluded.first_contact_at < p.first_contact_at THEN excluded.first_contact_at ELSE"
+    " p.first_contact_at END, last_contact_at = CASE WHEN excluded.last_contact_at >"
+    " p.last_contact_at THEN excluded.last_contact_at ELSE p.last_contact_at END"
+)
+
+
+def recount(db: Writes, customer: str, reps: set[str]) -> None:
+    """Count again the contacts of these reps with the customer, after one was corrected or
+    retracted (a count cannot be undone by one: the first or last may be the one that went)."""
+    for rep in sorted(reps):
+        db.execute("DELETE FROM {rep_contacts} WHERE rep = ? AND customer = ?", (rep, customer))
+        db.execute(
+            "INSERT INTO {rep_contacts} SELECT rep, customer, COUNT(*), MIN(occurred_at),"
+            " MAX(occurred_at) FROM {contacts} WHERE rep = ? AND customer = ? AND retracted = ?"
+            " GROUP BY rep, customer",
+            (rep, customer, False),
+        )
 
 
 def plain(name: str, value: Any) -> Any:

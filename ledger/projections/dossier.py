@@ -40,16 +40,6 @@ INDEXED = frozenset({"name", "email", "phone", "company"})  # what a search find
 NEEDS = "rep_dossier needs the promises, quotes, service, dossier and activity views"
 
 
-def contacts_per_pair(where: str) -> str:
-    """SQL for the contacts that stand (not retracted) per rep and customer, of the pairs
-    ``where`` selects: how many, the first and the last. Its first parameter is False."""
-    return (
-        "SELECT rep, customer, COUNT(*) AS contacts, MIN(occurred_at) AS first_contact_at,"
-        " MAX(occurred_at) AS last_contact_at FROM {contacts} WHERE retracted = ?"
-        f" AND {where} GROUP BY rep, customer"
-    )
-
-
 class Dossier(HandlerView):
     name = "dossier"
     tables: ClassVar[dict[str, str]] = {
@@ -83,7 +73,7 @@ class Dossier(HandlerView):
     version = 3
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("customers", "owner"),
-        ("owner_history", "rep"),
+        ("owner_history", "rep, until, customer"),  # whom a rep handed on, in order
         ("customer_index", "customer"),
         ("team_members", "rep"),
     ]
@@ -264,10 +254,8 @@ LISTS: dict[str, tuple[str, str]] = {
     ),
     "customers_touched": (
         "SELECT rc.customer, c.name, c.owner, rc.contacts, rc.first_contact_at,"
-        " rc.last_contact_at FROM (SELECT customer, COUNT(*) AS contacts,"
-        " MIN(occurred_at) AS first_contact_at, MAX(occurred_at) AS last_contact_at"
-        " FROM {contacts} WHERE rep = ? AND retracted = ? GROUP BY customer) rc"
-        " LEFT JOIN {customers} c ON c.ref = rc.customer",
+        " rc.last_contact_at FROM {rep_contacts} rc LEFT JOIN {customers} c"
+        " ON c.ref = rc.customer WHERE rc.rep = ?",
         "rc.last_contact_at DESC, rc.customer",
     ),
     # Open work the rep is responsible for now: their own, and what was handed to them (each
@@ -457,7 +445,7 @@ def with_contacts(tx: ViewDb, rep: str, owned: list[dict[str, Any]]) -> None:
     refs = [customer["customer"] for customer in owned]
     contacts: dict[str, list[dict[str, Any]]] = {}
     marks = ", ".join("?" for _ in refs)
-    for row in tx.rows(contacts_per_pair(f"customer IN ({marks})"), (False, *refs)):
+    for row in tx.rows(f"SELECT * FROM {{rep_contacts}} WHERE customer IN ({marks})", refs):
         contacts.setdefault(row["customer"], []).append(row)
     for customer in owned:
         customer["erased"] = bool(customer["erased"])

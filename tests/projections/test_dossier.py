@@ -9,6 +9,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import UnknownReference, ViewNotBuilt
+from ledger.projections.activity import Activity
 from ledger.projections.dossier import Dossier, needed_views, rep_dossier
 from ledger.projections.runner import Runner
 from ledger.sql import Database, iso
@@ -195,6 +196,12 @@ def test_a_corrected_or_retracted_contact_moves_to_the_right_rep(world: Ledger) 
     assert [
         (t["customer"], t["contacts"], t["last_contact_at"]) for t in rep_2["customers_touched"]
     ] == [("CUST-1", 1, iso(on(1.5)))]
+    contact(world, "CUST-1", "REP-2", 0.5, contact_id="K-3")  # recorded late: the first
+    db = caught_up(world)
+    assert [
+        (t["contacts"], t["first_contact_at"], t["last_contact_at"])
+        for t in rep_dossier(db, "REP-2", as_of=on(5))["customers_touched"]
+    ] == [(2, iso(on(0.5)), iso(on(1.5)))]
 
     run(
         world,
@@ -363,6 +370,7 @@ def test_a_rebuild_of_the_dossier_equals_the_live_view(world: Ledger) -> None:
     runner.catch_up()
 
     assert runner.rebuild(Dossier(), verify=True) is True
+    assert runner.rebuild(Activity(), verify=True) is True  # its contacts per rep too
     assert rep_dossier(runner.db, "REP-3", as_of=on(12))["handover"]
 
 

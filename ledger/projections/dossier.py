@@ -72,7 +72,7 @@ class Dossier(HandlerView):
     # business time
     version = 3
     indexes: ClassVar[list[tuple[str, str]]] = [
-        ("customers", "owner"),
+        ("customers", "owner, ref"),  # a rep's customers, in order
         ("owner_history", "rep, until, customer"),  # whom a rep handed on, in order
         ("customer_index", "customer"),
         ("team_members", "rep"),
@@ -428,9 +428,19 @@ def listed(
     return rows
 
 
+# How lists that join another table for what they show are counted, without the join.
+COUNTS = {
+    "customers_touched": "SELECT COUNT(*) AS n FROM {rep_contacts} WHERE rep = ?",
+    "customers_handed_on": (
+        "SELECT COUNT(*) AS n FROM {owner_history} WHERE rep = ? AND until IS NOT NULL"
+    ),
+}
+
+
 def count(tx: ViewDb, rep: str, name: str) -> int:
     query = LISTS[name][0]
-    found = tx.one(f"SELECT COUNT(*) AS n FROM ({query}) counted", parameters(rep, query))
+    counting = COUNTS.get(name, f"SELECT COUNT(*) AS n FROM ({query}) counted")
+    found = tx.one(counting, parameters(rep, query))
     return int(found["n"]) if found else 0
 
 

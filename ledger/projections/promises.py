@@ -39,7 +39,7 @@ class Promises(HandlerView):
     }
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("promises", "rep, status"),
-        ("promises", "responsible, status"),
+        ("promises", "responsible, retracted, status, due_by"),  # a rep's, counted from it
         ("promises", "status, due_by"),
     ]
     version = 3  # 2: free text kept sealed; 3: responsibility apart from who promised

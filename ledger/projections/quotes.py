@@ -74,7 +74,7 @@ class Quotes(View):
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("quotes", "customer, product"),
         ("quotes", "rep, status"),
-        ("quotes", "responsible, status"),
+        ("quotes", "responsible, retracted, status, valid_until"),  # a rep's, in order
     ]
     version = 2  # 2: responsibility apart from who quoted
 

@@ -123,9 +123,9 @@ class Service(HandlerView):
     }
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("requests", "status, respond_by"),
-        ("requests", "responsible, status"),
+        ("requests", "responsible, retracted, status, respond_by"),  # a rep's, in order
         ("complaints", "status, respond_by"),
-        ("complaints", "responsible, status"),
+        ("complaints", "responsible, retracted, status"),
         ("complaint_periods", "customer, opened_at"),
         ("touches", "customer, material"),
         ("sales", "customer, occurred_at"),

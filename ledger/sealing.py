@@ -37,7 +37,7 @@ from ledger.ids import stream_id
 from ledger.sql import Database, iso
 
 # A customer's profile fields that identify them.
-PROFILE = frozenset({"name", "email", "phone", "address", "company"})
+PROFILE = frozenset({"name", "email", "phone", "address", "company", "title"})
 # Free text typed about a customer: what was said, promised, complained of, and why.
 FREE_TEXT = frozenset({"subject", "summary", "description", "text", "note", "reason", "resolution"})
 PERSONAL = PROFILE | FREE_TEXT

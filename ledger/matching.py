@@ -25,35 +25,32 @@ HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 PARTS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\d_]+")
 # A company's parts: its words, numbers and Chinese characters.
 TOKENS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\d_]+|\d+")
-# Surnames read otherwise than the character's commonest reading.
+# Surnames read otherwise than the character's commonest reading (some, either way).
 SURNAMES = {
-    "曾": "zeng",
-    "单": "shan",
-    "区": "ou",
-    "仇": "qiu",
-    "解": "xie",
-    "查": "zha",
-    "朴": "piao",
-    "乐": "yue",
-    "覃": "qin",
-    "盖": "ge",
-    "尉": "yu",
-    "员": "yun",
-    "种": "chong",
-    "秘": "bi",
-    "缪": "miao",
-    "翟": "zhai",
-    "召": "shao",
-    "黑": "he",
-    "重": "chong",
-    "藏": "zang",
-    "折": "she",
+    "曾": ("zeng",),
+    "单": ("shan",),
+    "区": ("ou",),
+    "仇": ("qiu",),
+    "解": ("xie",),
+    "查": ("zha",),
+    "朴": ("piao",),
+    "乐": ("yue", "le"),
+    "覃": ("qin", "tan"),
+    "盖": ("ge", "gai"),
+    "尉": ("yu", "wei"),
+    "员": ("yun", "yuan"),
+    "种": ("chong",),
+    "秘": ("bi",),
+    "缪": ("miao",),
+    "翟": ("zhai", "di"),
+    "召": ("shao",),
+    "黑": ("he", "hei"),
+    "重": ("chong",),
+    "藏": ("zang",),
+    "折": ("she",),
 }
-# Two-character surnames: the given name follows them, not their second character.
-COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容".split()
-    + "长孙 宇文 司徒 夏侯 令狐 澹台 轩辕 端木 独孤".split()
-)
+# ü as Latin letters write it: 吕 is Lü, Lv or Lyu (and Lu is another surname, 陆).
+UMLAUT = {"lü": "lv", "lyu": "lv", "nü": "nv", "nyu": "nv"}
 # Words that say what kind of company, not which: left out of the company's key.
 COMPANY_SUFFIXES = re.compile(
     "(股份有限公司|有限责任公司|有限公司|集团公司|集团|公司|分公司|工作室|事务所)$"
@@ -101,9 +98,8 @@ def normal_phone(text: str | None, region: str = DEFAULT_REGION) -> str | None:
 
 @lru_cache(maxsize=65_536)
 def syllable(char: str) -> str:
-    """A Chinese character's pinyin, without tones (ü as u: 吕 is "lu", as it is spelled in
-    Latin letters)."""
-    return strip_marks(lazy_pinyin(char, v_to_u=True)[0])
+    """A Chinese character's pinyin, without tones (ü as v: 吕 is "lv")."""
+    return lazy_pinyin(char)[0]
 
 
 def strip_marks(text: str) -> str:
@@ -111,39 +107,44 @@ def strip_marks(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def name_parts(name: str) -> list[str]:
+def is_han(name: str | None) -> bool:
+    """Whether the name is written in Chinese characters."""
+    return bool(name) and HAN.match(plain(name or "").replace(" ", "")) is not None
+
+
+def name_parts(name: str) -> list[tuple[str, ...]]:
     """The name's parts in lower-case Latin letters: its words, or each Chinese character's
-    pinyin (a surname by its reading as a surname)."""
-    parts: list[str] = []
+    pinyin (a surname by its readings as a surname)."""
+    parts: list[tuple[str, ...]] = []
     for found in PARTS.finditer(plain(name)):
         part = found.group()
         if HAN.fullmatch(part):
-            reading = None if parts else SURNAMES.get(part)
-            parts.append(reading or syllable(part))
+            readings = None if parts else SURNAMES.get(part)
+            parts.append(readings or (syllable(part),))
         else:
-            parts.append(strip_marks(part))
-    return [part for part in parts if part]
+            latin = strip_marks(part.replace("ü", "v"))
+            parts.append((UMLAUT.get(part, latin),))
+    return [part for part in parts if part[0]]
 
 
 @lru_cache(maxsize=131_072)
 def name_keys(name: str | None) -> tuple[str, ...]:
-    """Keys two spellings of one person's name share: its parts joined in order, and with
-    the family name moved to the other end (张伟: "zhangwei" and "weizhang"; "Wei Zhang":
-    "weizhang" and "zhangwei"). Empty for a name without letters."""
+    """Keys two spellings of one person's name share. A name in Chinese characters: its
+    pinyin, family name first (张伟: "zhangwei"; a surname of two readings gives two keys);
+    in Latin letters, whose order varies: its words in order and with the last one first
+    ("Wei Zhang": "weizhang" and "zhangwei"). So 张伟 and "Wei Zhang" share a key, and 彭远
+    and 袁鹏 do not. Empty for a name without letters."""
     if not name:
         return ()
     parts = name_parts(name)
     if not parts:
         return ()
-    cleaned = plain(name).replace(" ", "")
-    # Chinese writes the family name first (欧阳修: ou yang + xiu); Latin letters mostly last.
-    if HAN.match(cleaned):
-        family = 2 if cleaned[:2] in COMPOUND_SURNAMES else 1
-        turned = parts[family:] + parts[:family]
-    else:
-        turned = parts[-1:] + parts[:-1]
-    first, second = "".join(parts), "".join(turned)
-    return (first,) if first == second else (first, second)
+    given = "".join(part[0] for part in parts[1:])
+    if is_han(name):
+        return tuple(dict.fromkeys(reading + given for reading in parts[0]))
+    words = [part[0] for part in parts]
+    first, turned = "".join(words), "".join(words[-1:] + words[:-1])
+    return (first,) if first == turned else (first, turned)
 
 
 def company_key(company: str | None) -> str | None:
@@ -164,10 +165,10 @@ def company_key(company: str | None) -> str | None:
 
 def similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     """How alike two names are, from 0 to 100, by their keys (``name_keys``): the best
-    match of the first one's key with either of the other's."""
+    match of any key of one with any of the other."""
     if not a or not b:
         return 0.0
-    return max(fuzz.ratio(a[0], key) for key in b)
+    return max(fuzz.ratio(one, other) for one in a for other in b)
 
 
 def match_keys(field: str, text: str) -> set[str]:

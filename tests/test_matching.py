@@ -51,7 +51,12 @@ def test_a_chinese_name_and_its_pinyin_in_either_order_share_a_key() -> None:
     assert set(name_keys("欧阳修")) & set(name_keys("Ouyang Xiu"))
     assert set(name_keys("曾国藩")) & set(name_keys("Zeng Guofan"))  # read as a surname
     assert set(name_keys("吕芳")) & set(name_keys("Lü Fang"))
+    assert set(name_keys("覃帅琪")) & set(name_keys("Tan Shuaiqi"))  # read either way
+    assert set(name_keys("覃帅琪")) & set(name_keys("Qin Shuaiqi"))
+    assert set(name_keys("吕霞")) & set(name_keys("Xia Lyu"))
+    assert not set(name_keys("吕霞")) & set(name_keys("Lu Xia"))  # 陆霞, another surname
     assert not set(name_keys("张伟")) & set(name_keys("张薇薇"))
+    assert not set(name_keys("彭远")) & set(name_keys("袁鹏"))  # characters say the order
 
 
 def test_a_company_is_known_without_its_legal_form_and_in_pinyin() -> None:

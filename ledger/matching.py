@@ -16,7 +16,6 @@ import unicodedata
 from functools import lru_cache
 
 import phonenumbers
-from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
 DEFAULT_REGION = "CN"
@@ -99,6 +98,8 @@ def normal_phone(text: str | None, region: str = DEFAULT_REGION) -> str | None:
 @lru_cache(maxsize=65_536)
 def syllable(char: str) -> str:
     """A Chinese character's pinyin, without tones (ü as v: 吕 is "lv")."""
+    from pypinyin import lazy_pinyin  # its dictionaries load in ~0.2 s: not at every start
+
     return lazy_pinyin(char)[0]
 
 

@@ -191,7 +191,11 @@ class OrphanedItem(BaseModel):
 
 
 class InboxItem(BaseModel):
-    item: str = Field(examples=["request"])
+    item: str = Field(
+        examples=["request"],
+        description="request, complaint, or card: a customer from a source (`what`) whom "
+        "nobody had contacted within the follow-up days (the customer's ref is the `id`).",
+    )
     customer: str
     id: str
     what: str
@@ -207,6 +211,32 @@ class InboxItem(BaseModel):
     overdue_hours: int
 
 
+class DuplicatePair(BaseModel):
+    customer: str
+    name: str | None
+    owner: str | None
+    source: str | None
+    other: str
+    other_name: str | None
+    other_owner: str | None
+    other_source: str | None
+    score: float = Field(description="How sure, from 0 to 1: the reasons combined.")
+    reasons: list[str] = Field(
+        description="phone, email (the same), company_name (the same company and name, "
+        "in characters or pinyin), company_similar_name (the same company, a similar name).",
+        examples=[["phone", "company_name"]],
+    )
+    why: str = Field(examples=["same phone, same company and name"])
+
+
+class Duplicates(BaseModel):
+    """Pairs of customers likely to be one, most likely first."""
+
+    total: int = Field(description="Pairs in all.")
+    offset: int
+    data: list[DuplicatePair]
+
+
 class Dossier(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -220,6 +250,10 @@ class Dossier(BaseModel):
     open_quotes: list[dict[str, Any]]
     open_complaints: list[dict[str, Any]]
     unanswered_requests: list[dict[str, Any]]
+    cards_not_followed_up: list[dict[str, Any]] = Field(
+        description="Customers the rep owns from a source (a stack of cards, a fair's list) "
+        "whom nobody had contacted within 14 days of their registration."
+    )
     handover: list[dict[str, Any]] = Field(
         description="For a departed rep: everything that needs a new owner, most urgent first."
     )

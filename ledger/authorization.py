@@ -24,6 +24,10 @@ from ledger.errors import Forbidden, UnknownReference, a
 
 ROLES = ("rep", "manager", "compliance", "analyst", "admin")
 READS_CUSTOMERS = frozenset({"rep", "manager", "compliance"})
+# Who lists likely duplicates, which compares customers' contact data across a whole team:
+# a manager, over the customers their team reaches (both of a pair); compliance, over all.
+# A rep asks their manager; a duplicate across two teams is compliance's to see.
+FINDS_DUPLICATES = ("manager", "compliance")
 
 
 def _types(*commands: type[m.Command]) -> frozenset[str]:

@@ -21,7 +21,10 @@ LATE = timedelta(days=1)
 
 # Event class -> (label, fields shown in the line, in order).
 FORMATS: dict[EventClass, tuple[str, tuple[str, ...]]] = {
-    Customer.Registered: ("registered", ("name", "kind", "company", "email", "phone", "owner")),
+    Customer.Registered: (
+        "registered",
+        ("name", "kind", "title", "company", "email", "phone", "owner", "source"),
+    ),
     Customer.ProfileChanged: ("profile changed", ("changes",)),
     Customer.OwnerAssigned: ("owner assigned", ("from_rep", "to_rep", "reason")),
     Customer.ResponsibilityMoved: (

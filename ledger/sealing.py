@@ -37,7 +37,7 @@ from ledger.ids import stream_id
 from ledger.sql import Database, iso
 
 # A customer's profile fields that identify them.
-PROFILE = frozenset({"name", "email", "phone", "address", "company"})
+PROFILE = frozenset({"name", "email", "phone", "address", "company", "title"})
 # Free text typed about a customer: what was said, promised, complained of, and why.
 FREE_TEXT = frozenset({"subject", "summary", "description", "text", "note", "reason", "resolution"})
 PERSONAL = PROFILE | FREE_TEXT
@@ -118,6 +118,16 @@ class CustomerKeys:
                     )
                 found.update(self.read(missing))  # another process may have made one first
             self.remember(found)
+
+    def preload(self, streams: Iterable[UUID | str]) -> None:
+        """Read at once the keys of these customers (a statement per ``KEY_CHUNK``), making
+        none: before opening the values of thousands of them, which would otherwise read
+        their keys one statement each."""
+        self.refresh()
+        with self.lock:
+            names = sorted({str(s) for s in streams} - self.known.keys() - self.destroyed)
+        for start in range(0, len(names), KEY_CHUNK):
+            self.remember(self.read(names[start : start + KEY_CHUNK]))
 
     def remember(self, found: dict[str, str | None]) -> None:
         with self.lock:
@@ -300,8 +310,13 @@ def reveal(data: Any, keys: CustomerKeys | None, *, customer: str | None = None)
 
 def revealed(db: Database, data: Any) -> Any:
     """``reveal`` with the keys of the ledger whose views ``db`` holds."""
+    return reveal(data, keys_of(db))
+
+
+def keys_of(db: Database) -> CustomerKeys | None:
+    """The key store of the ledger whose views ``db`` holds (None: nothing is sealed)."""
     keys = getattr(db.log.mapper, "keys", None) if db.log is not None else None
-    return reveal(data, keys)
+    return keys if isinstance(keys, CustomerKeys) else None
 
 
 # -- blind index -----------------------------------------------------------------------------

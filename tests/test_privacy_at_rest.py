@@ -1,8 +1,9 @@
 """No personal data in the clear reaches the database: the raw files the database writes —
 SQLite's file, its -wal and -shm; PostgreSQL's relation files and its write-ahead log, after a
 checkpoint — hold none of a customer's personal markers, whether they came in through
-`ledger import`, the HTTP API with Idempotency-Keys or the console; not before `forget`
-(only ciphertext and keyed hashes were ever written), not after it, a rebuild and a replay.
+`ledger import`, `ledger import-customers`, the HTTP API with Idempotency-Keys or the
+console; not before `forget` (only ciphertext and keyed hashes were ever written), not after
+it, a rebuild and a replay.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def markers(tag: str, who: str) -> dict[str, str]:
         "phone": f"+49 40 {digits}",
         "address": f"Elbchaussee {who}{tag}",
         "company": f"Quistorp{who}{tag} GmbH",
+        "title": f"Einkaufsleiter{who}{tag}",
         "subject": f"subject {who}{tag}",
         "summary": f"asked {who}{tag} for the catalogue",
         "request": f"please call {who}{tag}",
@@ -260,6 +262,16 @@ def test_no_personal_marker_is_ever_written_in_the_clear(
         + "\n"
     )
     assert main(["import", str(lines)]) == 0
+    by_cards = markers(tag, "k")
+    secrets += [by_cards[f] for f in ("name", "email", "phone", "address", "company", "title")]
+    cards = tmp_path / "cards.csv"
+    cards.write_text(
+        "姓名,公司,职位,手机,邮箱,地址,负责人\n"
+        + ",".join(by_cards[f] for f in ("name", "company", "title", "phone", "email", "address"))
+        + ",REP-1\n",
+        encoding="utf-8",
+    )
+    assert main(["import-customers", str(cards), "--source", "expo"]) == 0
 
     server, services = serve(team)
     try:

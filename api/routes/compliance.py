@@ -24,6 +24,7 @@ from api.schemas import ConflictingQuotes, InboxItem, OrphanedItem, Page, Violat
 from ledger.commands.fields import Moment
 from ledger.errors import Forbidden
 from ledger.projections import queries
+from ledger.projections.dossier import FOLLOW_UP_DAYS
 from ledger.projections.service import WHY
 
 router = APIRouter()
@@ -127,16 +128,25 @@ async def inbox(
     rep: Reference | None = None,
     as_of: Annotated[Moment | None, Query(description="Default: now.")] = None,
     min_position: MinPosition = None,
+    follow_up_days: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=36_500,
+            description="Days in which a customer from a source is to be contacted.",
+        ),
+    ] = FOLLOW_UP_DAYS,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """Requests and complaints past their deadline, oldest deadline first. A rep sees their
-    own; a manager names one rep of their team (default: themselves)."""
+    """Requests and complaints past their deadline, and customers from a source nobody
+    contacted within `follow_up_days`, oldest deadline first. A rep sees their own; a
+    manager names one rep of their team (default: themselves)."""
     if key.role != "compliance":
         rep = rep or key.rep
         if rep not in await svc.call(team_of, svc, key):
             raise Forbidden(f"{rep} is not {key.rep} or a rep of their team", where="rep")
-    await wait_for(svc, ("service",), min_position)
+    await wait_for(svc, ("service", "dossier", "activity"), min_position)
     await svc.access.record_async(
         [access(key, request, customer=None, fields=("inbox",), purpose=purpose)]
     )
@@ -147,5 +157,6 @@ async def inbox(
         rep=rep,
         limit=limit,
         cursor=cursor,
+        follow_up_days=follow_up_days,
     )
     return page.to_dict()

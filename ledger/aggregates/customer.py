@@ -117,6 +117,15 @@ class Customer(LedgerAggregate):
         return stream_id("customer", ref)
 
     class Registered(LedgerAggregate.Created):
+        # 2: a title and where the record came from (a list, a fair's cards); registrations
+        # stored before have neither.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["title"] = None
+            state["source"] = None
+
         ref: str
         name: str
         kind: str
@@ -127,6 +136,8 @@ class Customer(LedgerAggregate):
         segment: str | None
         locale: str | None
         owner: str | None
+        title: str | None
+        source: str | None
         occurred_at: datetime
         actor: str
 
@@ -143,6 +154,8 @@ class Customer(LedgerAggregate):
         segment: str | None,
         locale: str | None,
         owner: str | None,
+        title: str | None,
+        source: str | None,
         occurred_at: datetime,
         actor: str,
     ) -> None:
@@ -156,6 +169,8 @@ class Customer(LedgerAggregate):
             "company": company,
             "segment": segment,
             "locale": locale,
+            "title": title,
+            "source": source,
         }
         self.owner = owner
         self.registered_at = occurred_at

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.persistence import MapperDeserialisationError
 
-from ledger.cli import audit, integrity, migrations, reports, scheduling, server
+from ledger.cli import audit, customers, integrity, migrations, reports, scheduling, server
 from ledger.cli.common import (
     CENTURY,
     looked,
@@ -267,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     handing.add_argument("--json", action="store_true")
     handing.set_defaults(run=run_hand_over)
     add_commands(commands)
+    customers.add_commands(commands)
     reports.add_commands(commands)
     scheduling.add_commands(commands)
     integrity.add_commands(commands)

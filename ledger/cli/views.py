@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ledger.cli.common import (
+    CENTURY,
     Commands,
     looked,
     open_ledger,
@@ -18,13 +19,14 @@ from ledger.cli.common import (
     progress_bar,
     reference_arg,
     seconds,
+    whole,
 )
 from ledger.cli.tables import table
 from ledger.commands.fields import in_utc
 from ledger.errors import CommandInvalid
 from ledger.projections import queries
 from ledger.projections.base import Page
-from ledger.projections.dossier import LISTS
+from ledger.projections.dossier import FOLLOW_UP_DAYS, LISTS
 from ledger.projections.registry import VIEW_NAMES, views_named
 from ledger.projections.runner import BATCH_SIZE, Runner
 
@@ -127,8 +129,19 @@ def add_commands(commands: Commands) -> None:
     service = commands.add_parser("service", help="the service inbox").add_subparsers(
         title="service commands", metavar="COMMAND"
     )
-    inbox = service.add_parser("inbox", help="requests and complaints past their deadline")
+    inbox = service.add_parser(
+        "inbox",
+        help="requests and complaints past their deadline, and customers from a source "
+        "(cards, a fair's list) nobody contacted in time",
+    )
     inbox.add_argument("--rep", type=reference_arg, help="only this rep's")
+    inbox.add_argument(
+        "--follow-up-days",
+        type=whole(1, CENTURY),
+        default=FOLLOW_UP_DAYS,
+        help="days in which a customer from a source is to be contacted "
+        f"(default {FOLLOW_UP_DAYS})",
+    )
     add_query_options(inbox, listing=True)
     inbox.set_defaults(run=service_inbox)
 
@@ -323,6 +336,11 @@ def rep_dossier(args: argparse.Namespace) -> int:
             dossier["unanswered_requests"],
             ["customer", "request_id", "kind", "received_at", "respond_by", "overdue"],
         ),
+        (
+            "cards not followed up",
+            dossier["cards_not_followed_up"],
+            ["customer", "name", "source", "registered_at"],
+        ),
     ]
     if rep.get("departed"):
         sections.append(
@@ -445,7 +463,12 @@ def service_inbox(args: argparse.Namespace) -> int:
     runner = caught_up(args)
     looked(runner.app, "ledger service inbox", fields=("inbox",), purpose=args.purpose)
     page = queries.service_inbox(
-        runner.db, as_of=as_of(args), rep=args.rep, limit=args.limit, cursor=args.cursor
+        runner.db,
+        as_of=as_of(args),
+        rep=args.rep,
+        limit=args.limit,
+        cursor=args.cursor,
+        follow_up_days=args.follow_up_days,
     )
     print_page(
         args, page, ["due", "overdue_days", "item", "customer", "id", "what", "rep", "escalated_to"]

@@ -77,7 +77,11 @@ Email = Annotated[
 Phone = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./-]+$"
+        strip_whitespace=True,
+        min_length=3,
+        max_length=40,
+        # as typed on a Chinese keyboard too: full-width digits, signs and spaces
+        pattern="^[+\uff0b]?[0-9\uff10-\uff19 \u3000()\uff08\uff09./\\-\uff0d]+$",
     ),
 ]
 

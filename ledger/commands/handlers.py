@@ -97,6 +97,8 @@ def register_customer(c: m.RegisterCustomer, batch: UnitOfWork) -> Handled:
             segment=c.segment,
             locale=c.locale,
             owner=c.owner,
+            title=c.title,
+            source=c.source,
             occurred_at=when(c),
             actor=batch.actor,
         )

@@ -174,6 +174,13 @@ class RegisterCustomer(Command):
     segment: Short | None = None
     locale: Short | None = None
     owner: Ref | None = Field(None, description="Rep who owns the relationship.")
+    title: Short | None = Field(None, description="Their job title, e.g. 采购经理.")
+    source: Short | None = Field(
+        None,
+        description="Where the record came from: a list, a fair's business cards "
+        '("trade show 2025"). Not personal data: kept unsealed, shown to whoever sees '
+        "the customer.",
+    )
 
     def target_ref(self) -> str:
         return self.ref
@@ -189,6 +196,7 @@ class UpdateProfile(Command):
     company: Name | None = None
     segment: Short | None = None
     locale: Short | None = None
+    title: Short | None = None
 
     PROFILE_FIELDS: ClassVar[tuple[str, ...]] = (
         "name",
@@ -198,6 +206,7 @@ class UpdateProfile(Command):
         "company",
         "segment",
         "locale",
+        "title",
     )
 
     @model_validator(mode="after")

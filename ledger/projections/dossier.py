@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
 from ledger.aggregates import Campaign, Customer, Rep
 from ledger.clock import shifted
 from ledger.errors import UnknownReference, ViewNotBuilt
+from ledger.matching import match_keys
 from ledger.projections.activity import Activity
 from ledger.projections.base import (
     HandlerView,
@@ -33,7 +34,7 @@ from ledger.projections.service import (
     UNANSWERED_REQUESTS,
     Service,
 )
-from ledger.sealing import blind, query_tokens, revealed
+from ledger.sealing import blind, blind_tokens, query_tokens, reveal, revealed
 from ledger.sql import Database, ViewDb, Writes, iso, parse_iso
 
 INDEXED = frozenset({"name", "email", "phone", "company"})  # what a search finds customers by
@@ -46,7 +47,7 @@ class Dossier(HandlerView):
         "customers": (
             "ref TEXT PRIMARY KEY, name TEXT, kind TEXT NOT NULL, owner TEXT, owner_since TEXT,"
             " registered_at TEXT NOT NULL, churned_at TEXT, churn_id TEXT,"
-            " erased {bool} NOT NULL"
+            " erased {bool} NOT NULL, source TEXT"
         ),
         "reps": (
             "ref TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, manager TEXT,"
@@ -67,15 +68,22 @@ class Dossier(HandlerView):
             "token TEXT NOT NULL, customer TEXT NOT NULL, field TEXT NOT NULL,"
             " PRIMARY KEY (token, customer, field)"
         ),
+        # How the search for duplicates finds candidates: keyed hashes of each customer's
+        # normalised phone, e-mail, company and name keys (ledger/matching.py), never the text.
+        "match_keys": (
+            "customer TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+            " PRIMARY KEY (customer, kind, key)"
+        ),
     }
     # 2: names and reasons kept sealed, the blind index, team members; 3: owners in
-    # business time
-    version = 3
+    # business time; 4: the source of a customer, and keys to match duplicates by
+    version = 4
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("customers", "owner, ref"),  # a rep's customers, in order
         ("owner_history", "rep, until, customer"),  # whom a rep handed on, in order
         ("customer_index", "customer"),
         ("team_members", "rep"),
+        ("match_keys", "kind, key"),
     ]
     sees_every_kind = True
     ignores = (
@@ -116,7 +124,7 @@ class Dossier(HandlerView):
     @handles(Customer.Registered)
     def registered(self, db: Writes, e: Customer.Registered, ref: str) -> None:
         db.later(
-            "INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+            "INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?)",
             (
                 ref,
                 e.name,
@@ -125,12 +133,13 @@ class Dossier(HandlerView):
                 iso(e.occurred_at) if e.owner else None,
                 iso(e.occurred_at),
                 False,
+                e.source,
             ),
         )
         if e.owner is not None:
             self.new_owner(db, ref, e.owner, e.occurred_at, "registered")
         for field in INDEXED:
-            self.index(db, ref, field, getattr(e, field))
+            self.index(db, ref, field, reveal(getattr(e, field), self.refs.keys))
 
     @handles(Customer.ProfileChanged)
     def profile_changed(self, db: Writes, e: Customer.ProfileChanged, ref: str) -> None:
@@ -140,11 +149,22 @@ class Dossier(HandlerView):
             db.execute(
                 "DELETE FROM {customer_index} WHERE customer = ? AND field = ?", (ref, field)
             )
-            self.index(db, ref, field, e.changes[field])
+            db.execute("DELETE FROM {match_keys} WHERE customer = ? AND kind = ?", (ref, field))
+            self.index(db, ref, field, reveal(e.changes[field], self.refs.keys))
 
-    def index(self, db: Writes, ref: str, field: str, value: Any) -> None:
-        for token in self.refs.blind_tokens(value):
+    def index(self, db: Writes, ref: str, field: str, text: Any) -> None:
+        """Find the customer by this field's value (opened): its tokens for a search, its
+        normalised keys for matching duplicates; a forgotten customer's opens to nothing."""
+        if not isinstance(text, str):
+            return
+        key = self.refs.index_key
+        for token in blind_tokens(key, text):
             db.later("INSERT INTO {customer_index} VALUES (?, ?, ?)", (token, ref, field))
+        for found in match_keys(field, text):
+            db.later(
+                "INSERT INTO {match_keys} VALUES (?, ?, ?)",
+                (ref, field, blind(key, f"{field}:{found}")),
+            )
 
     @handles(Customer.TeamMemberAdded)
     def team_member_added(self, db: Writes, e: Customer.TeamMemberAdded, ref: str) -> None:
@@ -199,6 +219,7 @@ class Dossier(HandlerView):
     def personal_data_erased(self, db: Writes, e: Customer.PersonalDataErased, ref: str) -> None:
         db.execute("UPDATE {customers} SET name = NULL, erased = ? WHERE ref = ?", (True, ref))
         db.execute("DELETE FROM {customer_index} WHERE customer = ?", (ref,))
+        db.execute("DELETE FROM {match_keys} WHERE customer = ?", (ref,))
 
     @handles(Customer.EntryCorrected)
     def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, ref: str) -> None:
@@ -273,8 +294,19 @@ LISTS: dict[str, tuple[str, str]] = {
     ),
     "open_complaints": OPEN_COMPLAINTS,
     "unanswered_requests": UNANSWERED_REQUESTS,
+    # Customers from a list or a stack of cards (a source) whom nobody has contacted within
+    # FOLLOW_UP_DAYS of their registration, by "now": a contact recorded late counts from
+    # when it happened.
+    "cards_not_followed_up": (
+        "SELECT ref AS customer, name, source, registered_at FROM {customers} c"
+        " WHERE owner = ? AND source IS NOT NULL AND erased = ? AND registered_at < ?"
+        " AND NOT EXISTS (SELECT 1 FROM {contacts} k WHERE k.customer = c.ref"
+        " AND k.retracted = ? AND k.occurred_at <= ?)",
+        "registered_at, customer",
+    ),
 }
 SECTIONS = (*LISTS, "handover")
+FOLLOW_UP_DAYS = 14  # days in which a customer from a source is to be contacted
 
 
 def rep_dossier(
@@ -300,7 +332,7 @@ def rep_dossier(
             name: (
                 len(found[name])
                 if limit is None or len(found[name]) < limit
-                else count(tx, rep, name)
+                else count(tx, rep, name, now)
             )
             for name in LISTS
         }
@@ -348,7 +380,7 @@ def dossier_page(
             items, total = every[offset : offset + limit], len(every)
         else:
             items = listed(tx, rep, section, now, offset, limit)
-            total = count(tx, rep, section) if items or offset else 0
+            total = count(tx, rep, section, now) if items or offset else 0
     return {
         "rep": rep,
         "section": section,
@@ -413,7 +445,7 @@ def listed(
     assert limit is not None or not offset
     rows = tx.rows(
         f"{query} ORDER BY {order}{' LIMIT ? OFFSET ?' if window else ''}",
-        (*parameters(rep, query), *window),
+        (*parameters(rep, name, now), *window),
     )
     if name == "customers_owned":
         with_contacts(tx, rep, rows)
@@ -437,15 +469,29 @@ COUNTS = {
 }
 
 
-def count(tx: ViewDb, rep: str, name: str) -> int:
+def count(tx: ViewDb, rep: str, name: str, now: str) -> int:
     query = LISTS[name][0]
     counting = COUNTS.get(name, f"SELECT COUNT(*) AS n FROM ({query}) counted")
-    found = tx.one(counting, parameters(rep, query))
+    found = tx.one(counting, parameters(rep, name, now))
     return int(found["n"]) if found else 0
 
 
-def parameters(rep: str, query: str) -> tuple[Any, ...]:
-    return (rep, False) if "retracted = ?" in query else (rep,)
+def parameters(rep: str, name: str, now: str) -> tuple[Any, ...]:
+    if name == "cards_not_followed_up":
+        return (rep, False, follow_up_cutoff(now, FOLLOW_UP_DAYS), False, now)
+    return (rep, False) if "retracted = ?" in LISTS[name][0] else (rep,)
+
+
+def follow_up_cutoff(now: str, days: int) -> str:
+    """Registrations before this were due a contact by ``now``."""
+    moment = parse_iso(now)
+    assert moment is not None
+    try:
+        found = iso(moment - timedelta(days=days))
+    except OverflowError:  # before the calendar's first day: no registration is
+        found = iso(datetime.min.replace(tzinfo=timezone.utc))
+    assert found is not None
+    return found
 
 
 def with_contacts(tx: ViewDb, rep: str, owned: list[dict[str, Any]]) -> None:
@@ -854,9 +900,16 @@ def service_inbox(
     rep: str | None = None,
     limit: int = 100,
     cursor: str | None = None,
+    follow_up_days: int = FOLLOW_UP_DAYS,
 ) -> Page:
     """Requests unanswered and complaints unresolved at ``as_of`` whose deadline had passed,
-    oldest deadline first; with ``rep``, only those assigned (or escalated) to that rep."""
+    oldest deadline first; with ``rep``, only those assigned (or escalated) to that rep.
+
+    With them, customers from a source (a stack of cards, a fair's list) that nobody had
+    contacted by ``as_of`` though they were registered ``follow_up_days`` before it (item
+    ``card``, the customer's source as ``what``, due ``follow_up_days`` after registering;
+    with ``rep``, those the rep owns). Cards need the dossier and activity views: without
+    them, the inbox has none."""
     now = iso(as_of)
     request_where, complaint_where = "", ""
     params: list[Any] = [False, now, now, now]
@@ -867,12 +920,18 @@ def service_inbox(
     if rep is not None:
         complaint_where = " AND (c.responsible = ? OR c.escalated_to = ?)"
         params += [rep, rep]
+    tables = {**Service().table_names(), **Dossier().table_names(), **Activity().table_names()}
     outer, after = "", decode_cursor(cursor, (str,) * len(INBOX_KEY))
-    if after:
-        outer, more = after_key(INBOX_KEY, after)
-        outer = f"WHERE {outer}"
-        params += more
-    with db.transaction(Service().table_names(), commit=False) as tx:
+    with db.transaction(tables, commit=False) as tx:
+        cards = ""
+        if db.table_exists(tx, tables["customers"]) and db.table_exists(tx, tables["contacts"]):
+            assert now is not None
+            cards, more = cards_due(tx, now, rep, follow_up_days)
+            params += more
+        if after:
+            outer, more = after_key(INBOX_KEY, after)
+            outer = f"WHERE {outer}"
+            params += more
         rows = tx.rows(
             "SELECT * FROM ("
             " SELECT 'request' AS item, r.customer, r.request_id AS id, r.kind AS what, r.rep,"
@@ -889,6 +948,7 @@ def service_inbox(
             " WHERE c.retracted = ? AND c.respond_by < ? AND p.opened_at <= ?"
             "  AND (p.closed_at IS NULL OR p.closed_at > ?)"
             f"{complaint_where}"
+            f"{cards}"
             f") items {outer} ORDER BY due, item, customer, id LIMIT ?",
             (*params, limit + 1),
         )
@@ -902,6 +962,41 @@ def service_inbox(
         row["overdue_days"] = late.days
         row["overdue_hours"] = int(late.total_seconds() // 3600)
     return page
+
+
+def cards_due(tx: ViewDb, now: str, rep: str | None, days: int) -> tuple[str, list[Any]]:
+    """The inbox's part (SQL to add to its union, and its parameters) of customers from a
+    source not contacted ``days`` after their registration, by ``now``; due then."""
+    params: list[Any] = [days, False, follow_up_cutoff(now, days)]
+    owned = ""
+    if rep is not None:
+        owned = " AND c.owner = ?"
+        params.append(rep)
+    params += [False, now]
+    return (
+        " UNION ALL"
+        " SELECT 'card' AS item, c.ref AS customer, c.ref AS id, c.source AS what,"
+        "  c.owner AS rep, c.owner AS responsible, NULL AS escalated_to,"
+        f"  c.registered_at AS opened_at, {days_after(tx, 'c.registered_at')} AS due"
+        " FROM {customers} c WHERE c.source IS NOT NULL AND c.erased = ?"
+        f"  AND c.registered_at < ?{owned}"
+        "  AND NOT EXISTS (SELECT 1 FROM {contacts} k WHERE k.customer = c.ref"
+        "  AND k.retracted = ? AND k.occurred_at <= ?)",
+        params,
+    )
+
+
+def days_after(tx: ViewDb, column: str) -> str:
+    """SQL for the time (ISO text, as ``iso`` writes it) a number of days (the parameter)
+    after the time in ``column``, in the same form, on either engine."""
+    if tx.postgres:
+        shifted = (
+            f"to_char((({column})::timestamptz + make_interval(days => ?::int))"
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        )
+    else:
+        shifted = f"strftime('%Y-%m-%dT%H:%M:%S', {column}, '+' || ? || ' days')"
+    return f"{shifted} || substr({column}, 20)"
 
 
 def departed_by(db: Database, moment: str | None) -> set[str]:

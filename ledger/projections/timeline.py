@@ -73,7 +73,7 @@ REP_FIELD: dict[EventClass, str] = {
     Customer.ResponsibilityMoved: "to_rep",
 }
 # Profile fields that identify a person, not shown once their personal data is erased.
-PERSONAL = ("name", "email", "phone", "address", "company")
+PERSONAL = ("name", "email", "phone", "address", "company", "title")
 PROFILE_KINDS = (Customer.Registered, Customer.ProfileChanged)
 PROFILE_NAMES = frozenset(kind.__name__ for kind in PROFILE_KINDS)  # as the view's rows say
 AMENDING = (Customer.EntryCorrected, Customer.EntryRetracted)

@@ -30,6 +30,8 @@ def customer() -> Customer:
         segment=None,
         locale="zh-CN",
         owner="REP-1",
+        title=None,
+        source=None,
         occurred_at=T0,
         actor="test",
     )

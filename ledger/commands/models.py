@@ -486,6 +486,22 @@ class RecordPurchase(Command):
     quote_id: EntryId | None = None
 
 
+class RecordRefund(Command):
+    """Money given back to the customer (a return, a complaint settled), linked to the
+    purchase when ``order_id`` says which; the value reports net it, purchase counts leave it
+    out."""
+
+    type: Literal["record_refund"] = "record_refund"
+    customer: Ref
+    amount: Amount = Field(description="What was given back, a positive amount.")
+    currency: Currency
+    order_id: EntryId | None = None
+    quantity: Quantity | None = None
+    rep: Ref | None = None
+    reason: Text | None = None
+    refund_id: EntryId | None = None
+
+
 class RecordChurn(Command):
     type: Literal["record_churn"] = "record_churn"
     customer: Ref
@@ -625,6 +641,7 @@ AnyCommand = Annotated[
     | ReopenComplaint
     | RecordSatisfaction
     | RecordPurchase
+    | RecordRefund
     | RecordChurn
     | RecordWinBack
     | CorrectEntry
@@ -654,6 +671,7 @@ _ENTRY_SOURCES: dict[str, type[Command]] = {
     "complaint": FileComplaint,
     "satisfaction": RecordSatisfaction,
     "purchase": RecordPurchase,
+    "refund": RecordRefund,
     "consent": ChangeConsent,
     "churn": RecordChurn,
 }

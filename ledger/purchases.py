@@ -315,7 +315,7 @@ def purchase_commands(
 def customers_commands(
     customers: list[list[Row]], columns: PurchaseColumns, app: Ledger | None
 ) -> Iterator[tuple[int, list[Command] | LedgerError]]:
-    earlier = earlier_numbers(app, customers, columns) if app is not None else {}
+    earlier = earlier_numbers(app, customers, columns) if app is not None and customers else {}
     for rows in customers:
         first = min(rows, key=lambda row: (row.occurred, row.line))
         customer = first.customer

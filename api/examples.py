@@ -98,6 +98,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "rep": "REP-7",
         "quote_id": "Q-2025-0193",
     },
+    "record_refund": {
+        **C,
+        "order_id": "SO-5521",
+        "amount": "152.00",
+        "currency": "CNY",
+        "reason": "one tin returned damaged",
+    },
     "record_churn": {**C, "defection_type": "price", "competitor": "TeaCo"},
     "record_win_back": {**C, "rep": "REP-7", "reason": "loyalty offer"},
     "correct_entry": {

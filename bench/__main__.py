@@ -260,9 +260,8 @@ def bulk_import(settings: Settings, args: argparse.Namespace) -> list[Figure]:
     fresh = throwaway_settings(args)
     try:
         columns = COLUMNS
-        lines = (folder / "purchases.csv").read_text(encoding="utf-8").splitlines()
         started = time.perf_counter()
-        report = import_purchases(fresh, lines, columns, workers=2)
+        report = import_purchases(fresh, folder / "purchases.csv", columns, workers=2)
         rate = report.lines / (time.perf_counter() - started)
         app = Ledger(fresh)
         raw = raw_copy_stored(args.database_url, app, report.lines)

@@ -154,7 +154,6 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="ledger-bench-purchases-"))
     path = folder / "purchases.csv"
     write_file(path, args.rows, args.customers)
-    lines = path.read_text(encoding="utf-8").splitlines()
     columns = COLUMNS
     plain = max(raw_copy(args.database_url, path) for _ in range(2))
     rates, raws = [], []
@@ -163,7 +162,7 @@ def main() -> None:
         try:
             started = time.perf_counter()
             report = import_purchases(
-                settings, lines, columns, workers=args.workers, batch_size=args.batch_size
+                settings, path, columns, workers=args.workers, batch_size=args.batch_size
             )
             rates.append(report.lines / (time.perf_counter() - started))
             assert not report.errors, report.errors[:3]

@@ -58,6 +58,7 @@ INTERACTIONS = _types(
     m.ReopenComplaint,
     m.RecordSatisfaction,
     m.RecordPurchase,
+    m.RecordRefund,
     m.RecordChurn,
     m.RecordWinBack,
 )

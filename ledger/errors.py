@@ -6,6 +6,8 @@ The HTTP layer maps the classes to status codes: ``CommandInvalid`` 422,
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LedgerError(Exception):
     """Base of every error the ledger reports to its users."""
@@ -53,6 +55,15 @@ class RuleViolation(LedgerError):
 
     def __init__(self, message: str, *, where: str = "") -> None:
         super().__init__(message, where=where)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str]]:
+        """Pickled by its rule: a class ``rule`` made has no name to be found by (an import
+        process hands its refusals to its parent)."""
+        return _violation, (self.rule, self.message, self.where)
+
+
+def _violation(name: str, message: str, where: str) -> RuleViolation:
+    return rule(name)(message, where=where)
 
 
 class ViewNotBuilt(LedgerError):

@@ -115,9 +115,12 @@ class Table:
 class UnreadableLine(CommandInvalid):
     """A line of a text file that is not text in the file's encoding."""
 
-    def __init__(self, line: int, message: str, *, where: str) -> None:
+    def __init__(self, line: int, message: str, where: str = "") -> None:
         super().__init__(message, where=where)
         self.line = line
+
+    def __reduce__(self) -> tuple[type[UnreadableLine], tuple[int, str, str]]:
+        return type(self), (self.line, self.message, self.where)  # to a parent process
 
 
 def read_rows(

@@ -73,6 +73,10 @@ FORMATS: dict[EventClass, tuple[str, tuple[str, ...]]] = {
         "purchase",
         ("order_id", "amount", "currency", "cost", "product", "quantity", "rep", "quote_id"),
     ),
+    Customer.PurchaseRefunded: (
+        "refund",
+        ("refund_id", "order_id", "amount", "currency", "quantity", "rep", "reason"),
+    ),
     Customer.Churned: ("churned", ("defection_type", "competitor", "reason")),
     Customer.WonBack: ("won back", ("rep", "reason")),
     Customer.EntryCorrected: ("correction", ("entry_id", "fields", "reason")),
@@ -90,6 +94,7 @@ OPENING: dict[EventClass, str] = {
     Customer.ComplaintFiled: "complaint_id",
     Customer.SatisfactionRecorded: "survey_id",
     Customer.PurchaseRecorded: "order_id",
+    Customer.PurchaseRefunded: "refund_id",
     Customer.Churned: "churn_id",
 }
 

@@ -175,51 +175,78 @@ def purchases(tx: ViewDb) -> list[dict[str, Any]]:
     )
 
 
+def refunds(tx: ViewDb) -> list[dict[str, Any]]:
+    """Every refund not retracted, oldest first."""
+    return rows_of(
+        tx,
+        "SELECT customer, refund_id, order_id, occurred_at, amount, currency "
+        "FROM {refunds} WHERE retracted = ? ORDER BY occurred_at, customer",
+        (False,),
+    )
+
+
 def value(tx: ViewDb, periods: list[Period]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Revenue, and profit where every purchase's cost is known, per customer and currency
-    over the periods' span; and per currency the share of revenue from the top fifth of
-    customers (by revenue; at least one customer)."""
+    """Revenue net of refunds, and profit where every purchase's cost is known, per customer
+    and currency over the periods' span; and per currency the share of revenue from the top
+    fifth of customers (by revenue; at least one customer). A refund counts in the period it
+    was given in (as the books would), whenever its purchase was; it is not an order, and its
+    goods' cost is not taken back (profit = net revenue - the purchases' cost)."""
     start, end = text(periods[0].start), text(periods[-1].end)
     totals: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in purchases(tx):
-        if not start <= row["occurred_at"] < end:
-            continue
+
+    def of(row: dict[str, Any]) -> dict[str, Any]:
         key = (row["customer"], row["currency"])
-        found = totals.setdefault(
+        return totals.setdefault(
             key,
             {
                 "customer": key[0],
                 "currency": key[1],
                 "orders": 0,
                 "revenue": Decimal(0),
+                "refunded": Decimal(0),
                 "cost": Decimal(0),
                 "costed": True,
             },
         )
+
+    for row in purchases(tx):
+        if not start <= row["occurred_at"] < end:
+            continue
+        found = of(row)
         found["orders"] += 1
         found["revenue"] += Decimal(row["amount"])
         if row["cost"] is None:
             found["costed"] = False
         else:
             found["cost"] += Decimal(row["cost"])
+    for row in refunds(tx):
+        if start <= row["occurred_at"] < end:
+            found = of(row)
+            found["refunded"] += Decimal(row["amount"])
+            found["revenue"] -= Decimal(row["amount"])
     rows = sorted(totals.values(), key=lambda r: (r["currency"], -r["revenue"], r["customer"]))
     for row in rows:
         costed = row.pop("costed")
         row["profit"] = str(row["revenue"] - row["cost"]) if costed else None
         row["cost"] = str(row["cost"]) if costed else None
         row["revenue"] = str(row["revenue"])
+        row["refunded"] = str(row["refunded"])
     shares = []
     for currency in sorted({r["currency"] for r in rows}):
         ranked = [Decimal(r["revenue"]) for r in rows if r["currency"] == currency]
         top = max(1, round(len(ranked) * 0.2))
         total = sum(ranked, Decimal(0))
         orders = sum(r["orders"] for r in rows if r["currency"] == currency)
+        refunded = sum(
+            (Decimal(r["refunded"]) for r in rows if r["currency"] == currency), Decimal(0)
+        )
         shares.append(
             {
                 "currency": currency,
                 "customers": len(ranked),
                 "orders": orders,
                 "revenue": str(total),
+                "refunded": str(refunded),
                 "top_customers": top,
                 "top_20_percent_share": round(float(sum(ranked[:top], Decimal(0)) / total), 4)
                 if total
@@ -229,7 +256,7 @@ def value(tx: ViewDb, periods: list[Period]) -> tuple[list[dict[str, Any]], list
     return rows, shares
 
 
-VALUE_COLUMNS = ["customer", "currency", "orders", "revenue", "cost", "profit"]
+VALUE_COLUMNS = ["customer", "currency", "orders", "revenue", "refunded", "cost", "profit"]
 
 
 def cohorts(tx: ViewDb, periods: list[Period]) -> tuple[list[dict[str, Any]], list[str]]:

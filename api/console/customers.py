@@ -37,6 +37,7 @@ TIMELINE_KINDS = tuple(
         Customer.ComplaintFiled,
         Customer.ComplaintResolved,
         Customer.PurchaseRecorded,
+        Customer.PurchaseRefunded,
         Customer.CampaignTouched,
         Customer.ConsentChanged,
         Customer.OwnerAssigned,

@@ -96,6 +96,7 @@ ROUTES = [
     ),
     Route(f"{C}/satisfaction", "record_satisfaction", "interactions"),
     Route(f"{C}/purchases", "record_purchase", "interactions"),
+    Route(f"{C}/refunds", "record_refund", "interactions"),
     Route(f"{C}/churn", "record_churn", "customers"),
     Route(f"{C}/win-back", "record_win_back", "customers"),
     Route(f"{C}/corrections", "correct_entry", "corrections"),

@@ -74,11 +74,22 @@ CORRECTABLE: dict[str, frozenset[str]] = {
     "purchase": frozenset(
         {"amount", "currency", "cost", "rep", "product", "quantity", "occurred_at"}
     ),
+    "refund": frozenset({"amount", "currency", "quantity", "rep", "reason", "occurred_at"}),
     "consent": frozenset({"occurred_at"}),
     "churn": frozenset({"defection_type", "competitor", "reason", "occurred_at"}),
 }
 RETRACTABLE = frozenset(
-    {"contact", "request", "quote", "promise", "touch", "complaint", "satisfaction", "purchase"}
+    {
+        "contact",
+        "request",
+        "quote",
+        "promise",
+        "touch",
+        "complaint",
+        "satisfaction",
+        "purchase",
+        "refund",
+    }
 )
 # Entry kinds whose open/closed state the aggregate tracks, and the state fields a
 # correction keeps in step. Other entries are remembered by id and kind alone, so that a
@@ -850,6 +861,39 @@ class Customer(LedgerAggregate):
         self._open_entry(order_id, "purchase", occurred_at)
         self._active(occurred_at)
         self.lapsed_at = None
+
+    class PurchaseRefunded(LedgerAggregate.Event):
+        refund_id: str
+        order_id: str | None
+        amount: Decimal
+        currency: str
+        quantity: Decimal | None
+        rep: str | None
+        reason: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(PurchaseRefunded)
+    def record_refund(
+        self,
+        refund_id: str,
+        order_id: str | None,
+        amount: Decimal,
+        currency: str,
+        quantity: Decimal | None,
+        rep: str | None,
+        reason: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """Money given back, for a return or a complaint; of the purchase ``order_id`` when
+        it is known which. Not a purchase: the customer did not buy again."""
+        if order_id is not None:
+            self.check_linked(order_id, "purchase")
+            bought = (self.entry_times or {}).get(order_id)
+            if bought is not None:
+                self.check_not_before(bought, occurred_at, f"the refund of purchase {order_id}")
+        self._open_entry(refund_id, "refund", occurred_at)
 
     class Churned(LedgerAggregate.Event):
         churn_id: str

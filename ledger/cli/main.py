@@ -148,11 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     purchases = commands.add_parser(
         "import-purchases",
-        help="record an analyst's purchase history (CSV or whitespace)",
-        description="Record one purchase per row of a CSV or whitespace-separated file; "
-        "customers the ledger does not know are registered first. Importing the same file "
-        "again writes nothing new. A bad row is reported with its line and reason; the other "
-        "rows are written. Exit status 1 if any row failed.",
+        help="record an analyst's purchase history (CSV, whitespace or .xlsx)",
+        description="Record one purchase per row of a CSV, whitespace-separated or .xlsx "
+        "file; a negative amount is a refund (of the row's order, if it names one). Customers "
+        "the ledger does not know are registered first. Importing the same file again, fixed "
+        "or reordered, writes only the rows not yet recorded. A bad row is reported with its "
+        "line and reason; the other rows are written. Exit status 1 if any row failed.",
         epilog="example (CDNOW: id, sample id, yyyymmdd, quantity, dollars):\n"
         "  ledger import-purchases CDNOW_sample.txt --whitespace --no-header --customer-column 2"
         " \\\n      --date-column 3 --quantity-column 4 --amount-column 5 --date-format %Y%m%d"
@@ -167,7 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purchases.add_argument("--date-column", required=True, help="the purchase's date")
     purchases.add_argument("--amount-column", required=True, help="what the purchase came to")
-    purchases.add_argument("--order-column", help="the order id (default: customer-date-n)")
+    purchases.add_argument(
+        "--order-column",
+        help="the order id (default: one made from the row's customer, date, amount and quantity)",
+    )
     purchases.add_argument("--quantity-column", help="how many items")
     purchases.add_argument(
         "--date-format",
@@ -187,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     purchases.add_argument(
         "--no-header", action="store_true", help="the first row is a purchase, not column names"
     )
+    purchases.add_argument(
+        "--encoding",
+        help="the text file's encoding, e.g. gbk or cp1252 (default: UTF-8, UTF-16 with its "
+        "mark or GB18030, whichever reads the file)",
+    )
+    purchases.add_argument("--sheet", help="the .xlsx workbook's sheet (default: its first)")
     purchases.add_argument("--actor", default="import", help="who is recording (default: import)")
     purchases.add_argument(
         "--batch-size", type=positive, default=5000, help="commands per transaction (default 5000)"
@@ -393,9 +403,6 @@ def run_import(args: argparse.Namespace) -> int:
 def run_import_purchases(args: argparse.Namespace) -> int:
     from ledger.purchases import PurchaseColumns, import_purchases
 
-    lines = read_lines(args.file)
-    if lines is None:
-        return 2
     columns = PurchaseColumns(
         customer=args.customer_column,
         date=args.date_column,
@@ -406,12 +413,15 @@ def run_import_purchases(args: argparse.Namespace) -> int:
         currency=args.currency,
         delimiter=None if args.whitespace else args.delimiter.replace("\\t", "\t"),
         header=not args.no_header,
+        encoding=args.encoding,
+        sheet=args.sheet,
     )
-    rows = sum(1 for line in lines if line.strip()) - (0 if args.no_header else 1)
+    table = columns.read(args.file)
+    rows = sum(1 for _ in table.rows()) + len(table.unreadable)
     with progress_bar(rows, " rows") as progress:
         report = import_purchases(
             settings_of(args),
-            lines,
+            table,
             columns,
             workers=args.workers,
             actor=args.actor,

@@ -465,6 +465,25 @@ def record_purchase(c: m.RecordPurchase, batch: UnitOfWork) -> Handled:
     return agg, c.order_id
 
 
+@handles(m.RecordRefund)
+def record_refund(c: m.RecordRefund, batch: UnitOfWork) -> Handled:
+    agg = customer(c, batch)
+    known_rep(batch, c.rep)
+    refund_id = new_id(c, c.refund_id)
+    agg.record_refund(
+        refund_id=refund_id,
+        order_id=c.order_id,
+        amount=c.amount,
+        currency=c.currency,
+        quantity=c.quantity,
+        rep=c.rep,
+        reason=c.reason,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
+    return agg, refund_id
+
+
 @handles(m.RecordChurn)
 def record_churn(c: m.RecordChurn, batch: UnitOfWork) -> Handled:
     agg = customer(c, batch)

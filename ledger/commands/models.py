@@ -495,6 +495,22 @@ class RecordPurchase(Command):
     quote_id: EntryId | None = None
 
 
+class RecordRefund(Command):
+    """Money given back to the customer (a return, a complaint settled), linked to the
+    purchase when ``order_id`` says which; the value reports net it, purchase counts leave it
+    out."""
+
+    type: Literal["record_refund"] = "record_refund"
+    customer: Ref
+    amount: Amount = Field(description="What was given back, a positive amount.")
+    currency: Currency
+    order_id: EntryId | None = None
+    quantity: Quantity | None = None
+    rep: Ref | None = None
+    reason: Text | None = None
+    refund_id: EntryId | None = None
+
+
 class RecordChurn(Command):
     type: Literal["record_churn"] = "record_churn"
     customer: Ref
@@ -634,6 +650,7 @@ AnyCommand = Annotated[
     | ReopenComplaint
     | RecordSatisfaction
     | RecordPurchase
+    | RecordRefund
     | RecordChurn
     | RecordWinBack
     | CorrectEntry
@@ -663,6 +680,7 @@ _ENTRY_SOURCES: dict[str, type[Command]] = {
     "complaint": FileComplaint,
     "satisfaction": RecordSatisfaction,
     "purchase": RecordPurchase,
+    "refund": RecordRefund,
     "consent": ChangeConsent,
     "churn": RecordChurn,
 }

@@ -30,6 +30,10 @@ CORRECTABLE: dict[str, tuple[str, dict[str, str]]] = {
             "occurred_at": "occurred_at",
         },
     ),
+    "refunds": (
+        "refund_id",
+        {"amount": "amount", "currency": "currency", "occurred_at": "occurred_at"},
+    ),
     "standing": (
         "entry_id",
         {
@@ -51,7 +55,7 @@ CORRECTABLE: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "campaign_touches": ("touch_id", {"occurred_at": "occurred_at"}),
 }
-RETRACTABLE = ("purchases", "surveys", "resolutions", "contacts", "campaign_touches")
+RETRACTABLE = ("purchases", "refunds", "surveys", "resolutions", "contacts", "campaign_touches")
 
 
 class Activity(HandlerView):
@@ -61,6 +65,12 @@ class Activity(HandlerView):
             "customer TEXT NOT NULL, order_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " amount TEXT NOT NULL, currency TEXT NOT NULL, cost TEXT, rep TEXT,"
             " retracted {bool} NOT NULL, PRIMARY KEY (customer, order_id)"
+        ),
+        # Money given back: not purchases (no report counts one as an order), netted in value.
+        "refunds": (
+            "customer TEXT NOT NULL, refund_id TEXT NOT NULL, order_id TEXT,"
+            " occurred_at TEXT NOT NULL, amount TEXT NOT NULL, currency TEXT NOT NULL,"
+            " retracted {bool} NOT NULL, PRIMARY KEY (customer, refund_id)"
         ),
         # kind: churned (entry_id: the churn's id), lapsed (defection_type 'lapsed': no
         # purchase or contact since quiet_since, until a purchase) or won_back
@@ -163,6 +173,21 @@ class Activity(HandlerView):
                 e.currency,
                 money(e.cost),
                 e.rep,
+                False,
+            ),
+        )
+
+    @handles(Customer.PurchaseRefunded)
+    def purchase_refunded(self, db: Writes, e: Customer.PurchaseRefunded, customer: str) -> None:
+        db.later(
+            "INSERT INTO {refunds} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                customer,
+                e.refund_id,
+                e.order_id,
+                iso(e.occurred_at),
+                money(e.amount),
+                e.currency,
                 False,
             ),
         )

@@ -112,6 +112,7 @@ class Dossier(HandlerView):
         Customer.ComplaintReopened,
         Customer.SatisfactionRecorded,
         Customer.PurchaseRecorded,
+        Customer.PurchaseRefunded,
         Customer.Lapsed,  # a lapse is a figure of the reports (activity), not a standing here
         Customer.EntryRetracted,  # a churn, the one entry it keeps, cannot be retracted
         Campaign.Launched,

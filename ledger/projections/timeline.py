@@ -407,6 +407,10 @@ SUMMARIES: dict[EventClass, Callable[[dict[str, Any]], str]] = {
         f"{' on ' + f['product'] if f.get('product') else ''}"
     ),
     Customer.PurchaseRecorded: _purchase,
+    Customer.PurchaseRefunded: lambda f: (
+        f"refund {f['refund_id']}: {f['amount']} {f['currency']}"
+        f"{' of order ' + f['order_id'] if f.get('order_id') else ''}{_also(f.get('reason'))}"
+    ),
     Customer.Churned: lambda f: (
         f"churned ({f['defection_type']})"
         f"{' to ' + f['competitor'] if f.get('competitor') else ''}"

@@ -110,6 +110,10 @@ def test_every_command_endpoint_writes_its_event(api: Api) -> None:
             f"{c}/corrections",
             {"entry_id": purchase, "fields": {"amount": "1200.00"}, "reason": "typo"},
         )
+        refund = {"order_id": purchase, "amount": "-80.00", "currency": "CNY"}
+        refused = problem(m.post(f"{c}/refunds", json=refund), 422)
+        assert refused["code"] == "invalid_request" and "amount" in str(refused)
+        run(f"{c}/refunds", {**refund, "amount": "80.00", "reason": "one box returned"})
         run(f"{c}/retractions", {"entry_id": purchase, "reason": "test order"})
         run(f"{c}/churn", {"defection_type": "price"})
         run(f"{c}/win-back", {"reason": "new offer"})
@@ -144,6 +148,7 @@ def test_every_command_endpoint_writes_its_event(api: Api) -> None:
         "SatisfactionRecorded",
         "PurchaseRecorded",
         "EntryCorrected",
+        "PurchaseRefunded",
         "EntryRetracted",
         "Churned",
         "WonBack",

@@ -71,6 +71,7 @@ def test_a_report_over_http_is_the_cli_report_with_the_same_stamp(
             "customers": 2,
             "orders": 2,
             "revenue": "650.00",
+            "refunded": "0",
             "top_customers": 1,
             "top_20_percent_share": 0.5385,
         }
@@ -96,7 +97,7 @@ def test_a_csv_download_carries_its_stamp_in_headers_and_name(api: Api) -> None:
         f'attachment; filename="value-position-{stamped["reading"]["position"]}.csv"'
     )
     lines = reply.text.splitlines()
-    assert lines[0] == "customer,currency,orders,revenue,cost,profit"
+    assert lines[0] == "customer,currency,orders,revenue,refunded,cost,profit"
     assert lines[1].startswith("P-")  # customers by pseudonym, as in the JSON
     assert lines[1].split(",")[0] == stamped["data"][0]["customer"]
 

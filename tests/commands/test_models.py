@@ -31,7 +31,7 @@ def refusal(data: Any) -> CommandInvalid:
 NAMED = """register_customer log_contact receive_request answer_request issue_quote accept_quote
 decline_quote expire_quote withdraw_quote make_promise keep_promise break_promise cancel_promise
 mark_promise_overdue touch_campaign change_consent file_complaint escalate_complaint
-resolve_complaint reopen_complaint record_satisfaction record_purchase record_churn
+resolve_complaint reopen_complaint record_satisfaction record_purchase record_refund record_churn
 record_win_back correct_entry retract_entry assign_owner update_profile hire_rep move_rep
 depart_rep launch_campaign record_campaign_cost close_campaign flag_missed_deadline
 mark_lapsed erase_personal_data add_team_member remove_team_member move_responsibility""".split()

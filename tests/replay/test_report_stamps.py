@@ -112,6 +112,7 @@ def test_a_report_states_its_reading_position_and_digest_in_every_format(
                 "customers": 3,
                 "orders": 3,
                 "revenue": "650.00",
+                "refunded": "0",
                 "top_customers": 1,
                 "top_20_percent_share": 0.3846,
             }
@@ -131,7 +132,9 @@ def test_a_report_states_its_reading_position_and_digest_in_every_format(
     assert "customers 3, orders 3, revenue 650.00" in shown
 
     rows = cli(capsys, "report", "value", "--period", "2025-Q2", "--format", "csv")
-    assert rows.splitlines()[0] == "customer,currency,orders,revenue,cost,profit"  # no stamp
+    assert (
+        rows.splitlines()[0] == "customer,currency,orders,revenue,refunded,cost,profit"
+    )  # no stamp
     stamped = cli(capsys, "report", "value", "--period", "2025-Q2", "--format", "csv", "--stamp")
     assert (
         stamped.splitlines()[0] == f"# report value: as known now, log position "
@@ -305,6 +308,7 @@ def test_a_diff_names_the_totals_that_changed_with_their_change(
         ("C1", "CNY", "revenue"): ("200.00", "250.00", "50.00"),
         ("C4", "CNY", "orders"): (None, 1, None),  # no row before: no change
         ("C4", "CNY", "revenue"): (None, "400.00", None),
+        ("C4", "CNY", "refunded"): (None, "0", None),
     }
     shown = cli(capsys, "report", "diff", "value", "--period", "2025-Q2", "--a", "2025-07-15")
     assert "totals  -         CNY       revenue" in shown and "450.00" in shown

@@ -262,6 +262,7 @@ def test_value_per_customer_and_the_top_fifths_share(
             "customers": 4,
             "orders": 5,
             "revenue": "500.00",
+            "refunded": "0",
             "top_customers": 1,
             "top_20_percent_share": 0.4,
         }

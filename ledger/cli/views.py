@@ -33,6 +33,7 @@ VIOLATION_KINDS = [
     "touch_during_open_complaint",
     "sale_during_open_complaint",
     "same_material_two_departments",
+    "same_material_two_records",
 ]
 
 

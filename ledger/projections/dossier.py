@@ -46,7 +46,7 @@ class Dossier(HandlerView):
         "customers": (
             "ref TEXT PRIMARY KEY, name TEXT, kind TEXT NOT NULL, owner TEXT, owner_since TEXT,"
             " registered_at TEXT NOT NULL, churned_at TEXT, churn_id TEXT,"
-            " erased {bool} NOT NULL"
+            " erased {bool} NOT NULL, merged_into TEXT"
         ),
         "reps": (
             "ref TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, manager TEXT,"
@@ -69,8 +69,8 @@ class Dossier(HandlerView):
         ),
     }
     # 2: names and reasons kept sealed, the blind index, team members; 3: owners in
-    # business time
-    version = 3
+    # business time; 4: a record merged into another says which (it is not listed as owned)
+    version = 4
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("customers", "owner"),
         ("owner_history", "rep, until, customer"),  # whom a rep handed on, in order
@@ -106,6 +106,8 @@ class Dossier(HandlerView):
         Customer.PurchaseRecorded,
         Customer.Lapsed,  # a lapse is a figure of the reports (activity), not a standing here
         Customer.EntryRetracted,  # a churn, the one entry it keeps, cannot be retracted
+        Customer.Merged,  # kept on the merged record's row (MergedInto)
+        Customer.Unmerged,
         Campaign.Launched,
         Campaign.CostRecorded,
         Campaign.Closed,
@@ -116,7 +118,7 @@ class Dossier(HandlerView):
     @handles(Customer.Registered)
     def registered(self, db: Writes, e: Customer.Registered, ref: str) -> None:
         db.later(
-            "INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+            "INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL)",
             (
                 ref,
                 e.name,
@@ -200,6 +202,14 @@ class Dossier(HandlerView):
         db.execute("UPDATE {customers} SET name = NULL, erased = ? WHERE ref = ?", (True, ref))
         db.execute("DELETE FROM {customer_index} WHERE customer = ?", (ref,))
 
+    @handles(Customer.MergedInto)
+    def merged_into(self, db: Writes, e: Customer.MergedInto, ref: str) -> None:
+        db.execute("UPDATE {customers} SET merged_into = ? WHERE ref = ?", (e.survivor, ref))
+
+    @handles(Customer.UnmergedFrom)
+    def unmerged_from(self, db: Writes, e: Customer.UnmergedFrom, ref: str) -> None:
+        db.execute("UPDATE {customers} SET merged_into = NULL WHERE ref = ?", (ref,))
+
     @handles(Customer.EntryCorrected)
     def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, ref: str) -> None:
         if "occurred_at" in e.fields:
@@ -241,9 +251,10 @@ def needed_views() -> list[View]:
 # Each list of a dossier: (query, order); the query's parameters are the rep and, where it
 # says "retracted = ?", False.
 LISTS: dict[str, tuple[str, str]] = {
+    # (A record merged into another is the survivor's: its owner owns the customer.)
     "customers_owned": (
         "SELECT ref AS customer, name, owner_since, churned_at, erased FROM {customers}"
-        " WHERE owner = ?",
+        " WHERE owner = ? AND merged_into IS NULL",
         "customer",
     ),
     "customers_handed_on": (
@@ -469,7 +480,9 @@ def handover_of(tx: ViewDb, person: dict[str, Any], now: str) -> list[dict[str, 
     }
     # Who the owned customers are is all the list needs (not their contacts).
     found["customers_owned"] = tx.rows(
-        "SELECT ref AS customer FROM {customers} WHERE owner = ? ORDER BY ref", (rep,)
+        "SELECT ref AS customer FROM {customers} WHERE owner = ? AND merged_into IS NULL"
+        " ORDER BY ref",
+        (rep,),
     )
     reps = {r["ref"]: r for r in tx.rows("SELECT ref, team, manager, departed_at FROM {reps}")}
     customers = {i["customer"] for items in found.values() for i in items}
@@ -730,7 +743,7 @@ def find_customers(
     tables = {k: v for view in needed_views() for k, v in view.table_names().items()}
     with db.transaction(tables, commit=False, snapshot=False) as tx:
         rows = tx.rows(
-            f"SELECT ref, name, owner, churned_at, erased FROM {{customers}} "
+            f"SELECT ref, name, owner, churned_at, erased, merged_into FROM {{customers}} "
             f"WHERE ({' OR '.join(where)}){reach} ORDER BY ref LIMIT ?",
             (*params, limit),
         )

@@ -1095,6 +1095,13 @@ class Customer(LedgerAggregate):
         """Unmerge ``other``: it is its own customer again, with its own history; what was
         recorded on this survivor after the merge stays with the survivor."""
         other.check_merged()
+        for record in (self, other):
+            if record.erased:
+                raise MergeWithForgotten(
+                    f"customer {record.ref} was forgotten (personal data erased): its records "
+                    "stay as they are",
+                    where="customer",
+                )
         if other.merged_into != self.ref:
             raise NotMerged(
                 f"customer {other.ref} was merged into {other.merged_into}, not {self.ref}",

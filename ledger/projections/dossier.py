@@ -24,6 +24,7 @@ from ledger.projections.base import (
     after_key,
     decode_cursor,
     handles,
+    keyset_page,
     page_of,
 )
 from ledger.projections.promises import Promises
@@ -66,6 +67,13 @@ class Dossier(HandlerView):
         "customer_index": (
             "token TEXT NOT NULL, customer TEXT NOT NULL, field TEXT NOT NULL,"
             " PRIMARY KEY (token, customer, field)"
+        ),
+        # Every merge of two records of a customer and every unmerge, with who recorded it
+        # and why (the reason kept sealed, as the merged record's): what compliance reviews.
+        "merge_history": (
+            "id TEXT PRIMARY KEY, merged TEXT NOT NULL, survivor TEXT NOT NULL,"
+            " action TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL,"
+            " actor TEXT NOT NULL, reason TEXT"
         ),
     }
     # 2: names and reasons kept sealed, the blind index, team members; 3: owners in
@@ -205,10 +213,30 @@ class Dossier(HandlerView):
     @handles(Customer.MergedInto)
     def merged_into(self, db: Writes, e: Customer.MergedInto, ref: str) -> None:
         db.execute("UPDATE {customers} SET merged_into = ? WHERE ref = ?", (e.survivor, ref))
+        self.merge_noted(db, e, ref, "merged")
 
     @handles(Customer.UnmergedFrom)
     def unmerged_from(self, db: Writes, e: Customer.UnmergedFrom, ref: str) -> None:
         db.execute("UPDATE {customers} SET merged_into = NULL WHERE ref = ?", (ref,))
+        self.merge_noted(db, e, ref, "unmerged")
+
+    @staticmethod
+    def merge_noted(
+        db: Writes, e: Customer.MergedInto | Customer.UnmergedFrom, ref: str, action: str
+    ) -> None:
+        db.later(
+            "INSERT INTO {merge_history} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                f"{ref}#{e.originator_version}",
+                ref,
+                e.survivor,
+                action,
+                iso(e.occurred_at),
+                iso(e.timestamp),
+                e.actor,
+                e.reason,
+            ),
+        )
 
     @handles(Customer.EntryCorrected)
     def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, ref: str) -> None:
@@ -770,6 +798,23 @@ def reached_by(reps: Sequence[str]) -> tuple[str, list[Any]]:
         f" UNION SELECT customer FROM {{complaints}} WHERE rep IN ({marks})"
         " AND status = 'open' AND retracted = ?",
         [*reps, *reps, *reps, False, *reps, False, *reps, False, *reps, False],
+    )
+
+
+def merges(
+    db: Database, *, customer: str | None = None, limit: int = 100, cursor: str | None = None
+) -> Page:
+    """Every merge of two records of a customer and every unmerge (of ``customer`` as the
+    survivor, if given), in the order they happened: which record into which, when, who
+    recorded it and why."""
+    return keyset_page(
+        db,
+        Dossier().table_names(),
+        "merge_history",
+        {"survivor": customer},
+        ("occurred_at", "id"),
+        limit,
+        cursor,
     )
 
 

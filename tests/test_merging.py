@@ -391,3 +391,28 @@ def test_the_command_line_merges_and_refuses_with_exit_status_two(
     assert '"survivor": "CUST-A"' in capsys.readouterr().out
     assert main(["customer", "unmerge", "CUST-B", "--reason", "two people"]) == 0
     assert main(["customer", "unmerge", "CUST-B", "--reason", "again"]) == 2
+
+
+def test_one_departments_brochure_to_both_records_is_a_duplicate_sending_once_merged(
+    ledger: Ledger,
+) -> None:
+    story(ledger)
+    run(
+        ledger,
+        type="touch_campaign",
+        customer="CUST-B",
+        campaign="K-SALES",
+        touch_id="T-B2",
+        occurred_at=at(-6),
+    )
+    runner = caught_up(ledger)
+    before = kinds_of_violation(runner.db)
+    assert before == [("same_material_two_departments", "CUST-B")]  # (B's own two sendings)
+    merge(ledger)
+    runner.catch_up()
+    assert sorted(kinds_of_violation(runner.db)) == [
+        ("same_material_two_departments", "CUST-A"),
+        ("same_material_two_departments", "CUST-A"),
+        ("same_material_two_records", "CUST-A"),  # sales' brochure, to A and to B
+    ]
+    runner.close()

@@ -21,6 +21,7 @@ from ledger.access_log import Access, AccessLog
 from ledger.aggregates import Customer
 from ledger.application import Ledger
 from ledger.authorization import (
+    CUSTOMER_FIELDS,
     READS_CUSTOMERS,
     REP_FIELDS,
     Holders,
@@ -166,9 +167,23 @@ def customer_or_none(svc: Services, ref: str) -> Customer | None:
 
 def holders_of(svc: Services, ref: str) -> Holders | None:
     """Who holds the customer now, from the customer itself (so that a write is judged on
-    the state it will change); None if there is no such customer."""
+    the state it will change): of every record of theirs, if records were merged; None if
+    there is no such customer."""
     customer = customer_or_none(svc, ref)
-    return None if customer is None else customer.holders()
+    if customer is None:
+        return None
+    return holders_of_records(svc.ledger.records_as_stored(survivor_of(svc, customer)))
+
+
+def survivor_of(svc: Services, customer: Customer) -> Customer:
+    """The customer a record reads as: itself, or the survivor it was merged into."""
+    if customer.merged_into is None:
+        return customer
+    return svc.ledger.customer_as_stored(customer.merged_into)
+
+
+def holders_of_records(records: list[Customer]) -> Holders:
+    return Holders.of_records(*(record.holders() for record in records))
 
 
 def rep_manager(svc: Services, rep: str) -> str | None:
@@ -192,6 +207,7 @@ def may_run(
     owners (this one's, if it registers one, is added)."""
     ref = command.target_ref()
     named = {f: getattr(command, f) for f in REP_FIELDS if f in type(command).model_fields}
+    others = [getattr(command, f) for f in CUSTOMER_FIELDS if f in type(command).model_fields]
     known = registered if registered is not None else {}
     check_command(
         principal(svc, key),
@@ -201,6 +217,7 @@ def may_run(
         ref=ref,
         holders=lambda: known[ref] if ref in known else holders_of(svc, ref),
         rep_manager=lambda rep: known_rep_manager(svc, rep),
+        customers={other: functools.partial(holders_of, svc, other) for other in others},
     )
     if isinstance(command, RegisterCustomer):
         known[ref] = Holders(command.owner)
@@ -208,12 +225,15 @@ def may_run(
 
 def may_read_customer(svc: Services, key: ApiKey, ref: str) -> Customer:
     """The customer, if the key may read them: 403 for a role that reads no customers, 404
-    for a customer unknown or outside the key's reach alike. (The customer as stored: to be
+    for a customer unknown or outside the key's reach alike. A record merged into another
+    reads as the survivor (whose ``ref`` says which it is). (The customer as stored: to be
     read, never changed.)"""
     customer = customer_or_none(svc, ref) if key.role in READS_CUSTOMERS else None
-    check_read(principal(svc, key), ref, None if customer is None else customer.holders())
-    assert customer is not None
-    return customer
+    survivor = None if customer is None else survivor_of(svc, customer)
+    records = [] if survivor is None else svc.ledger.records_as_stored(survivor)
+    check_read(principal(svc, key), ref, holders_of_records(records) if records else None)
+    assert survivor is not None
+    return survivor
 
 
 def may_read_rep(svc: Services, key: ApiKey, ref: str) -> None:

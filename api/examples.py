@@ -72,6 +72,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "flag_missed_deadline": {**C, "entry_id": "R-118", "deadline": "2025-06-12T18:00:00+08:00"},
     "mark_lapsed": {**C, "days": 180},
     "erase_personal_data": {**C, "reason": "the customer asked to be forgotten (GDPR art. 17)"},
+    "merge_customers": {
+        **C,
+        "merged": "CUST-00917",
+        "reason": "same person: registered by sales and by marketing",
+    },
+    "unmerge_customers": {"customer": "CUST-00917", "reason": "two people with one name"},
     "touch_campaign": {**C, "campaign": "CMP-2025-EXPO"},
     "change_consent": {**C, "channel": "sms", "purpose": "marketing", "granted": False},
     "file_complaint": {

@@ -65,6 +65,29 @@ class Customer(BaseModel):
         description="Ids of open requests, quotes, promises and complaints."
     )
     consents: list[dict[str, Any]]
+    merged_records: list[str] = Field(
+        [],
+        description="Records of this customer merged into this one: their history is read "
+        "as this customer's (counted once, as one customer's) until unmerged.",
+    )
+    resolved_from: str | None = Field(
+        None,
+        description="The reference asked for, when it names a record merged into this "
+        "customer: a merged record reads as its survivor.",
+    )
+
+
+class MergeRecord(BaseModel):
+    """A merge of two records of one customer, or its undoing, as compliance reviews it."""
+
+    id: str = Field(description="The merged record's reference and the event's version.")
+    merged: str = Field(description="The record merged into the survivor (or split off).")
+    survivor: str
+    action: str = Field(examples=["merged"], description="merged or unmerged")
+    occurred_at: str
+    recorded_at: str
+    actor: str = Field(description="Who recorded it.")
+    reason: str | None = Field(description="Why (None once the customer is forgotten).")
 
 
 class ExportLog(BaseModel):
@@ -99,6 +122,10 @@ class CustomerExport(BaseModel):
 
 class Promise(BaseModel):
     customer: str
+    origin: str | None = Field(
+        None,
+        description="The record it was made on: the customer's own, or one merged into it.",
+    )
     promise_id: str
     rep: str
     text: str
@@ -116,6 +143,10 @@ class Promise(BaseModel):
 
 class Quote(BaseModel):
     customer: str
+    origin: str | None = Field(
+        None,
+        description="The record it was made on: the customer's own, or one merged into it.",
+    )
     quote_id: str
     rep: str
     product: str

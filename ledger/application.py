@@ -295,6 +295,18 @@ class Ledger(library.SavingApplication):
         """The customer as the cache holds it: to be read, never changed (no copy made)."""
         return self.load("customer", ref, copy=False)  # type: ignore[return-value]
 
+    def survivor_as_stored(self, ref: str) -> Customer:
+        """The customer a reference reads as: its record or, if that record was merged into
+        another, the survivor (as the cache holds it: to be read, never changed)."""
+        found = self.customer_as_stored(ref)
+        if found.merged_into is None:
+            return found
+        return self.customer_as_stored(found.merged_into)
+
+    def records_as_stored(self, survivor: Customer) -> list[Customer]:
+        """A survivor and the records merged into it (to be read, never changed)."""
+        return [survivor, *map(self.customer_as_stored, survivor.merged_records)]
+
     def rep_as_stored(self, ref: str) -> Rep:
         return self.load("rep", ref, copy=False)  # type: ignore[return-value]
 
@@ -327,6 +339,9 @@ class _Pending:
     first_event: int
     last_event: int
     entry_id: str | None
+    # Events the command wrote to other aggregates (a merge writes to both records): saved
+    # with its own, in one transaction; the result speaks of ``aggregate``'s.
+    others: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -414,8 +429,14 @@ class Batch:
         try:
             aggregate, entry_id = HANDLERS[type(command)](command, self)
             first = self.touched.get(aggregate.id, 0)
+            others = tuple(
+                event
+                for other_id, start in self.touched.items()
+                if other_id != aggregate.id
+                for event in self.aggregates[other_id].pending_events[start:]
+            )
             self.outcomes.append(
-                _Pending(command, aggregate, first, len(aggregate.pending_events), entry_id)
+                _Pending(command, aggregate, first, len(aggregate.pending_events), entry_id, others)
             )
         except LedgerError as error:
             self.outcomes.append(error)
@@ -460,7 +481,7 @@ class Batch:
         if changed:
             # The log follows the order of the commands, not of the aggregates: handing the
             # events over first, and the emptied aggregates after (for snapshots), does that.
-            in_order = [e for p in pending for e in written[id(p)]]
+            in_order = [e for p in pending for e in (*written[id(p)], *p.others)]
             for aggregate in changed:
                 aggregate.collect_events()
             mapper = self.app.mapper
@@ -504,7 +525,8 @@ class Batch:
         return CommandResult(
             command=command.type,  # type: ignore[attr-defined]
             target=command.target,
-            ref=command.target_ref(),
+            # Where it was written: a command naming a merged record writes to its survivor.
+            ref=getattr(pending.aggregate, "ref", command.target_ref()),
             id=pending.aggregate.id,
             version=events[-1].originator_version if events else pending.aggregate.version,
             events=tuple(WrittenEvent(e.originator_version, type(e).__name__) for e in events),

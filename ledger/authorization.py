@@ -16,7 +16,7 @@ learn which references exist by trying them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ledger.commands import models as m
@@ -62,6 +62,8 @@ INTERACTIONS = _types(
     m.RecordChurn,
     m.RecordWinBack,
 )
+# Two records of one customer merged, or a merge undone: by a rep or manager who reaches both.
+MERGING = _types(m.MergeCustomers, m.UnmergeCustomers)
 CORRECTIONS = _types(m.CorrectEntry, m.RetractEntry)
 (ERASURE,) = _types(m.ErasePersonalData)
 (REGISTRATION,) = _types(m.RegisterCustomer)
@@ -86,6 +88,9 @@ CAMPAIGNS = _types(m.LaunchCampaign, m.RecordCampaignCost, m.CloseCampaign)
 # Fields of a command that name a rep: a rep key names only itself there, and a manager
 # only reps of their team (a new owner may be anyone: handing a customer on widens nothing).
 REP_FIELDS = ("rep", "owner", "manager", "to_rep", "from_rep")
+# Fields of a command that name a second customer (a merge's merged record): the key must
+# reach it as it reaches the target, so that a merge never widens what it reads.
+CUSTOMER_FIELDS = ("merged",)
 NAMES_ANYONE = _types(m.AssignOwner)
 
 
@@ -99,6 +104,19 @@ class Holders:
 
     def reps(self) -> frozenset[str]:
         return self.responsible | self.members | ({self.owner} if self.owner else set())
+
+    @classmethod
+    def of_records(cls, survivor: Holders, *merged: Holders) -> Holders:
+        """Who holds a customer whose records were merged: they are one customer, so whoever
+        holds one record (its owner, its open work, its team) holds the customer; the
+        survivor's owner is its owner."""
+        return cls(
+            survivor.owner,
+            survivor.responsible.union(*(h.responsible for h in merged)),
+            survivor.members.union(
+                *(h.members for h in merged), (h.owner for h in merged if h.owner)
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -155,11 +173,13 @@ def check_command(
     ref: str,
     holders: Callable[[], Holders | None],
     rep_manager: Callable[[str], str | None],
+    customers: Mapping[str, Callable[[], Holders | None]] | None = None,
 ) -> None:
     """Refuse (403, or 404 outside reach) a command this principal may not run.
 
     ``named`` are the command's rep fields; ``holders`` tells who holds the target customer
-    (None: unknown); ``rep_manager`` a rep's manager (for a manager's commands on reps)."""
+    (None: unknown); ``rep_manager`` a rep's manager (for a manager's commands on reps);
+    ``customers`` who holds each other customer the command names (``CUSTOMER_FIELDS``)."""
     role = principal.role
     if target == "customer" and kind == ERASURE:
         if role not in ("compliance", "admin"):
@@ -178,8 +198,8 @@ def check_command(
     if role == "manager" and kind in CAMPAIGNS:
         return
     if target != "customer" or not (
-        (role == "rep" and kind in INTERACTIONS)
-        or (role == "manager" and (kind in INTERACTIONS or kind in MANAGING))
+        (role == "rep" and (kind in INTERACTIONS or kind in MERGING))
+        or (role == "manager" and (kind in INTERACTIONS or kind in MANAGING or kind in MERGING))
     ):
         raise Forbidden(f"{a(role)} key may not run {kind}", where="type")
     for name, rep in named.items():
@@ -188,6 +208,9 @@ def check_command(
             raise Forbidden(f"{a(role)} key names only {whose} as {name}, not {rep}", where=name)
     if kind != REGISTRATION and not reaches(principal, holders()):
         raise not_found(ref)
+    for other, held in (customers or {}).items():
+        if not reaches(principal, held()):
+            raise not_found(other)
 
 
 def _check_team(

@@ -28,24 +28,35 @@ from ledger.sql import Database
 def forget(ledger: Ledger, ref: str, *, reason: str, actor: str) -> dict[str, Any]:
     """Forget a customer: record the erasure (which destroys their key), let the views drop
     what they found the customer by, and clear what the database keeps of overwritten pages.
-    Forgetting twice only repeats the last steps."""
+    Forgetting twice only repeats the last steps.
+
+    A customer whose records were merged is one person: every record of theirs (the survivor
+    and those merged into it, whichever is named) is erased, and each record's key destroyed,
+    in one transaction."""
+    records = [record.ref for record in ledger.records_as_stored(ledger.survivor_as_stored(ref))]
     try:
         result = ledger.execute(ErasePersonalData(customer=ref, reason=reason), actor=actor)
         recorded: int | None = result.position
     except RuleViolation as error:
         if error.rule != "customer_erased":
             raise
-        recorded = None  # erased before; make sure of the rest, the key's end included
+        recorded = None  # erased before; make sure of the rest, the keys' end included
         mapper = ledger.mapper
         assert isinstance(mapper, ChainedMapper) and mapper.keys is not None
-        mapper.keys.destroy(stream_id("customer", ref))
+        for record in records:
+            mapper.keys.destroy(stream_id("customer", record))
     runner = Runner(ledger, all_views())
     try:
         runner.catch_up()
     finally:
         runner.close()
     scrub(Database.of(ledger))
-    return {"customer": ref, "erased_at_position": recorded, "key": "destroyed"}
+    return {
+        "customer": ref,
+        "records": records,
+        "erased_at_position": recorded,
+        "key": "destroyed",
+    }
 
 
 # The tables whose overwritten rows held a forgotten customer's key or blind index.

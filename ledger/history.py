@@ -82,6 +82,10 @@ FORMATS: dict[EventClass, tuple[str, tuple[str, ...]]] = {
     Customer.EntryCorrected: ("correction", ("entry_id", "fields", "reason")),
     Customer.EntryRetracted: ("retraction", ("entry_id", "reason")),
     Customer.PersonalDataErased: ("personal data erased", ("reason",)),
+    Customer.MergedInto: ("merged into", ("survivor", "reason")),
+    Customer.Merged: ("record merged in", ("merged", "reason")),
+    Customer.UnmergedFrom: ("unmerged from", ("survivor", "reason")),
+    Customer.Unmerged: ("record unmerged", ("merged", "reason")),
 }
 # Events that open an entry, and the field holding the entry's id.
 OPENING: dict[EventClass, str] = {

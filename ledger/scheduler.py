@@ -183,7 +183,7 @@ class Jobs:
         with self.runner.db.transaction(self.tables, commit=False) as tx:  # one snapshot
             customers = tx.rows(
                 "SELECT ref, registered_at FROM {customers} WHERE "
-                "churned_at IS NULL AND erased = ?",
+                "churned_at IS NULL AND erased = ? AND merged_into IS NULL",
                 (False,),
             )
             until = iso(now)

@@ -84,12 +84,14 @@ async def timeline(
 ) -> Response:
     """Whoever may read the customer (``may_read_customer``: the rule the API follows)."""
     await wait_for(svc, ("timeline", "dossier", "promises", "quotes"), min_position)
-    await svc.call(may_read_customer, svc, key, ref)
+    customer = await svc.call(may_read_customer, svc, key, ref)
+    asked, ref = ref, customer.ref  # a merged record is shown as its survivor, saying so
     await looked(request, svc, key, customer=ref, fields=("timeline", "promises"))
     lines = await svc.call(
         queries.timeline_of,
         svc.db,
         ref,
+        records=customer.merged_records,
         kinds=[kind] if kind else None,
         rep=rep or None,
         since=moment(since, "since"),
@@ -115,6 +117,8 @@ async def timeline(
         open_promises=open_promises.items,
         kinds=TIMELINE_KINDS,
         may_erase=key.role == "compliance",
+        merged_from=asked if asked != ref else None,
+        merged_records=list(customer.merged_records),
     )
 
 

@@ -87,6 +87,8 @@ ROUTES = [
     Route(f"{C}/missed-deadlines", "flag_missed_deadline", "interactions"),
     Route(f"{C}/lapse", "mark_lapsed", "customers"),
     Route(f"{C}/erasure", "erase_personal_data", "customers"),
+    Route(f"{C}/merge", "merge_customers", "customers"),
+    Route(f"{C}/unmerge", "unmerge_customers", "customers"),
     Route(f"{C}/campaign-touches", "touch_campaign", "interactions"),
     Route(f"{C}/consents", "change_consent", "interactions"),
     Route(f"{C}/complaints", "file_complaint", "complaints"),

@@ -20,7 +20,14 @@ from api.deps import (
 from api.keys import ApiKey
 from api.problems import responses
 from api.routes.customers import Cursor, Limit
-from api.schemas import ConflictingQuotes, InboxItem, OrphanedItem, Page, Violation
+from api.schemas import (
+    ConflictingQuotes,
+    InboxItem,
+    MergeRecord,
+    OrphanedItem,
+    Page,
+    Violation,
+)
 from ledger.commands.fields import Moment
 from ledger.errors import Forbidden
 from ledger.projections import queries
@@ -112,6 +119,32 @@ async def orphaned(
         limit=limit,
         cursor=cursor,
     )
+    return page.to_dict()
+
+
+@router.get(
+    "/compliance/merges",
+    response_model=Page[MergeRecord],
+    tags=["compliance"],
+    responses=responses(422),
+)
+async def merges(
+    svc: Svc,
+    key: Annotated[ApiKey, Depends(requires("compliance", doing="review merges of customers"))],
+    request: Request,
+    purpose: Purpose = None,
+    customer: Reference | None = None,
+    min_position: MinPosition = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Every merge of two records of a customer and every unmerge, in the order they
+    happened: which record into which, who recorded it and why."""
+    await svc.access.record_async(
+        [access(key, request, customer=customer, fields=("merges",), purpose=purpose)]
+    )
+    await wait_for(svc, ("dossier",), min_position)
+    page = await svc.call(queries.merges, svc.db, customer=customer, limit=limit, cursor=cursor)
     return page.to_dict()
 
 

@@ -48,15 +48,30 @@ async def read(
     min_position: int | None,
     purpose: str | None,
     query: Callable[..., base.Page],
+    response: Response,
     **filters: Any,
 ) -> dict[str, Any]:
     """Wait for the view to reach ``min_position``, check that the key may read this
-    customer, then ask the view, recording the read in the access log meanwhile."""
+    customer, then ask the view, recording the read in the access log meanwhile. A record
+    merged into another is read as the survivor, and the answer says so (``merged``)."""
     await wait_for(svc, (view, *ACCESS_VIEWS), min_position)
-    await svc.call(may_read_customer, svc, key, ref)
-    entry = access(key, request, customer=ref, fields=(view,), purpose=purpose)
-    page = await recorded(svc, entry, svc.call(query, svc.db, ref, **filters))
+    customer = await svc.call(may_read_customer, svc, key, ref)
+    merged(response, ref, customer.ref)
+    entry = access(key, request, customer=customer.ref, fields=(view,), purpose=purpose)
+    if filters.get("records"):  # the timeline: each record's own lines
+        filters["records"] = customer.merged_records
+    page = await recorded(svc, entry, svc.call(query, svc.db, customer.ref, **filters))
     return page.to_dict()
+
+
+MERGED_INTO = "X-Merged-Into"
+
+
+def merged(response: Response, asked: str, survivor: str) -> None:
+    """Say that the record asked for was merged: the answer is its survivor's (header
+    ``X-Merged-Into: <survivor>``)."""
+    if survivor != asked:
+        response.headers[MERGED_INTO] = survivor
 
 
 @router.get("", response_model=Customer, responses=responses(404))
@@ -68,11 +83,15 @@ async def get_customer(
     response: Response,
     purpose: Purpose = None,
 ) -> Customer:
-    """The customer now: profile, owner, open entries. The ETag is their version."""
+    """The customer now: profile, owner, open entries. The ETag is their version. A record
+    merged into another answers as the survivor (``resolved_from`` names the record asked
+    for), its entries and consents with the survivor's."""
     customer = await svc.call(may_read_customer, svc, key, ref)
+    merged(response, ref, customer.ref)
     await svc.access.record_async(
-        [access(key, request, customer=ref, fields=("profile",), purpose=purpose)]
+        [access(key, request, customer=customer.ref, fields=("profile",), purpose=purpose)]
     )
+    records = await svc.call(svc.ledger.records_as_stored, customer)
     response.headers["ETag"] = f'"{customer.version}"'
     return Customer(
         ref=customer.ref,
@@ -87,15 +106,22 @@ async def get_customer(
         entries=dict(
             Counter(
                 kind
-                for entry_id, kind in customer.kinds.items()
-                if entry_id not in customer.retracted
+                for record in records
+                for entry_id, kind in record.kinds.items()
+                if entry_id not in record.retracted
             )
         ),
-        open={kind: sorted(customer.open_entries(kind)) for kind in STATES},
+        open={
+            kind: sorted(entry for record in records for entry in record.open_entries(kind))
+            for kind in STATES
+        },
         consents=[
             {k: iso(v) if isinstance(v, datetime) else v for k, v in c.items()}
-            for c in customer.consents
+            for record in records
+            for c in record.consents
         ],
+        merged_records=list(customer.merged_records),
+        resolved_from=ref if ref != customer.ref else None,
     )
 
 
@@ -135,6 +161,7 @@ async def timeline(
     svc: Svc,
     key: Caller,
     request: Request,
+    response: Response,
     purpose: Purpose = None,
     min_position: MinPosition = None,
     kind: Annotated[
@@ -156,6 +183,8 @@ async def timeline(
         min_position,
         purpose,
         queries.timeline_of,
+        response,
+        records=True,
         kinds=kind,
         rep=rep,
         since=since,
@@ -171,6 +200,7 @@ async def promises(
     svc: Svc,
     key: Caller,
     request: Request,
+    response: Response,
     purpose: Purpose = None,
     min_position: MinPosition = None,
     rep: Reference | None = None,
@@ -188,6 +218,7 @@ async def promises(
         min_position,
         purpose,
         queries.promises_of,
+        response,
         rep=rep,
         status=status,
         limit=limit,
@@ -201,6 +232,7 @@ async def quotes(
     svc: Svc,
     key: Caller,
     request: Request,
+    response: Response,
     purpose: Purpose = None,
     min_position: MinPosition = None,
     rep: Reference | None = None,
@@ -220,6 +252,7 @@ async def quotes(
         min_position,
         purpose,
         queries.quotes_of,
+        response,
         rep=rep,
         status=status,
         limit=limit,

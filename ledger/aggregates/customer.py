@@ -15,7 +15,7 @@ from eventsourcing.domain import event
 
 from ledger.aggregates.base import LedgerAggregate
 from ledger.authorization import Holders
-from ledger.errors import UnknownReference, rule
+from ledger.errors import CommandInvalid, UnknownReference, rule
 from ledger.ids import stream_id
 
 EntryIdTaken = rule("entry_id_taken")
@@ -47,6 +47,26 @@ DeadlineFlagged = rule("deadline_already_flagged")
 NotLapsing = rule("not_lapsing")
 AlreadyTeamMember = rule("already_team_member")
 NotTeamMember = rule("not_team_member")
+
+
+class MergeRefused(CommandInvalid):
+    """A merge or unmerge that cannot be: refused as invalid input (422; the CLI exits 2),
+    saying what to do instead. ``code`` names the case."""
+
+    code = "merge_refused"
+
+
+def _merge_refusal(code: str) -> type[MergeRefused]:
+    name = "".join(part.title() for part in code.split("_")) + "Error"
+    return type(name, (MergeRefused,), {"code": code})
+
+
+MergeIntoItself = _merge_refusal("merge_into_itself")
+MergeWithForgotten = _merge_refusal("merge_with_forgotten")
+AlreadyMerged = _merge_refusal("already_merged")
+MergedHasRecords = _merge_refusal("merged_has_records")
+EntryIdsShared = _merge_refusal("entry_ids_shared")
+NotMerged = _merge_refusal("not_merged")
 
 OPEN = "open"
 OVERDUE = "overdue"
@@ -122,6 +142,13 @@ class Customer(LedgerAggregate):
     # Entry id -> when it happened (as corrected), for every entry made since this was kept.
     entry_times: dict[str, datetime] | None = None
     owner_since: datetime | None = None  # when the owner now became the owner
+    # A record merged into another: the survivor's reference (``absorb``).
+    merged_into: str | None = None
+    # A survivor: the records merged into it, and each of their entries (entry id ->
+    # (record, kind)), so that a command naming the survivor reaches an entry of theirs and
+    # no new entry takes one's id.
+    merged_records: tuple[str, ...] = ()
+    foreign: dict[str, tuple[str, str]] | None = None
 
     @staticmethod
     def create_id(ref: str, **_: Any) -> UUID:
@@ -283,6 +310,22 @@ class Customer(LedgerAggregate):
     ) -> None:
         """Make ``to_rep`` responsible for the open items named, or for every open item
         ``from_rep`` is responsible for. Who made each item does not change."""
+        moving = self.handing_over(to_rep, entry_ids=entry_ids, from_rep=from_rep)
+        self.check_something_moves(moving, to_rep, from_rep)
+        self._responsibility_moved(
+            entry_ids=moving,
+            from_rep=from_rep,
+            to_rep=to_rep,
+            reason=reason,
+            occurred_at=occurred_at,
+            actor=actor,
+        )
+
+    def handing_over(
+        self, to_rep: str, *, entry_ids: list[str] | None, from_rep: str | None
+    ) -> list[str]:
+        """The open items a hand-over to ``to_rep`` moves (none may be): refused if one named
+        is not open work, or not ``from_rep``'s."""
         if entry_ids is None:
             if from_rep is None:
                 raise NothingToHandOver(
@@ -305,19 +348,14 @@ class Customer(LedgerAggregate):
                 )
             if responsible_for(entry) != to_rep:
                 moving.append(entry_id)
+        return moving
+
+    def check_something_moves(self, moving: list[str], to_rep: str, from_rep: str | None) -> None:
         if not moving:
             raise NothingToHandOver(
                 f"nothing to hand to {to_rep}: no open item of customer "
                 f"{self.ref} " + (f"is {from_rep}'s" if from_rep else "named moves")
             )
-        self._responsibility_moved(
-            entry_ids=moving,
-            from_rep=from_rep,
-            to_rep=to_rep,
-            reason=reason,
-            occurred_at=occurred_at,
-            actor=actor,
-        )
 
     class ResponsibilityMoved(LedgerAggregate.Event):
         entry_ids: list[str]
@@ -1030,6 +1068,143 @@ class Customer(LedgerAggregate):
         self.profile = dict.fromkeys(self.profile)
         self.erased = True
 
+    # -- two records of one customer ------------------------------------------------------------
+
+    def absorb(self, other: Customer, reason: str, occurred_at: datetime, actor: str) -> None:
+        """Merge ``other``, a second record of this customer, into this one (the survivor):
+        recorded on both. Nothing of either is rewritten; reads, views and reports take the
+        two as one customer until ``release``."""
+        self.check_may_absorb(other)
+        other._merged_into(survivor=self.ref, reason=reason, occurred_at=occurred_at, actor=actor)
+        self._merged(
+            merged=other.ref,
+            entries=dict(other.kinds),
+            reason=reason,
+            occurred_at=occurred_at,
+            actor=actor,
+        )
+
+    def check_may_absorb(self, other: Customer) -> None:
+        if other.ref == self.ref:
+            raise MergeIntoItself(
+                f"customer {self.ref} cannot be merged into itself; name two records",
+                where="merged",
+            )
+        for record in (self, other):
+            if record.erased:
+                raise MergeWithForgotten(
+                    f"customer {record.ref} was forgotten (personal data erased): a forgotten "
+                    "record cannot be merged, nor another merged into it",
+                    where="merged" if record is other else "customer",
+                )
+        if other.merged_into is not None:
+            raise AlreadyMerged(
+                f"customer {other.ref} was merged into {other.merged_into} already; unmerge it "
+                "first to merge it elsewhere",
+                where="merged",
+            )
+        if self.merged_into is not None:
+            raise AlreadyMerged(
+                f"customer {self.ref} was merged into {self.merged_into}: merge into "
+                f"{self.merged_into} instead",
+                where="customer",
+            )
+        if other.merged_records:
+            raise MergedHasRecords(
+                f"customer {other.ref} has {', '.join(other.merged_records)} merged into it: "
+                f"merge {self.ref} into {other.ref} instead, or unmerge those first",
+                where="merged",
+            )
+        shared = sorted((self.kinds.keys() | (self.foreign or {}).keys()) & other.kinds.keys())
+        if shared:
+            raise EntryIdsShared(
+                f"customers {self.ref} and {other.ref} both have entries with the ids "
+                f"{', '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}: merged, one id "
+                "would name two entries. Retract or correct one record's entries first",
+                where="merged",
+            )
+
+    class MergedInto(LedgerAggregate.Event):
+        survivor: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(MergedInto)
+    def _merged_into(self, survivor: str, reason: str, occurred_at: datetime, actor: str) -> None:
+        self.merged_into = survivor
+
+    class Merged(LedgerAggregate.Event):
+        merged: str
+        entries: dict[str, str]
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Merged)
+    def _merged(
+        self, merged: str, entries: dict[str, str], reason: str, occurred_at: datetime, actor: str
+    ) -> None:
+        self.merged_records = (*self.merged_records, merged)
+        foreign = dict(self.foreign or {})
+        foreign.update((entry_id, (merged, kind)) for entry_id, kind in entries.items())
+        self.foreign = foreign
+
+    def release(self, other: Customer, reason: str, occurred_at: datetime, actor: str) -> None:
+        """Unmerge ``other``: it is its own customer again, with its own history; what was
+        recorded on this survivor after the merge stays with the survivor."""
+        other.check_merged()
+        for record in (self, other):
+            if record.erased:
+                raise MergeWithForgotten(
+                    f"customer {record.ref} was forgotten (personal data erased): its records "
+                    "stay as they are",
+                    where="customer",
+                )
+        if other.merged_into != self.ref:
+            raise NotMerged(
+                f"customer {other.ref} was merged into {other.merged_into}, not {self.ref}",
+                where="customer",
+            )
+        other._unmerged_from(survivor=self.ref, reason=reason, occurred_at=occurred_at, actor=actor)
+        self._unmerged(merged=other.ref, reason=reason, occurred_at=occurred_at, actor=actor)
+
+    def check_merged(self) -> None:
+        if self.merged_into is None:
+            raise NotMerged(
+                f"customer {self.ref} is not merged into another record; there is nothing to "
+                "unmerge",
+                where="customer",
+            )
+
+    class UnmergedFrom(LedgerAggregate.Event):
+        survivor: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(UnmergedFrom)
+    def _unmerged_from(self, survivor: str, reason: str, occurred_at: datetime, actor: str) -> None:
+        self.merged_into = None
+
+    class Unmerged(LedgerAggregate.Event):
+        merged: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(Unmerged)
+    def _unmerged(self, merged: str, reason: str, occurred_at: datetime, actor: str) -> None:
+        self.merged_records = tuple(ref for ref in self.merged_records if ref != merged)
+        self.foreign = {
+            entry_id: held for entry_id, held in (self.foreign or {}).items() if held[0] != merged
+        } or None
+
+    def holding(self, entry_id: str) -> str:
+        """The record that holds an entry: this one, or a record merged into it."""
+        held = (self.foreign or {}).get(entry_id)
+        return self.ref if held is None else held[0]
+
     # -- queries used by handlers and views ------------------------------------------------
 
     def entry_kind(self, entry_id: str) -> str:
@@ -1066,7 +1241,8 @@ class Customer(LedgerAggregate):
             )
 
     def check_linked(self, entry_id: str, kind: str) -> None:
-        if self.kinds.get(entry_id) != kind:
+        held = (self.foreign or {}).get(entry_id)
+        if self.kinds.get(entry_id, held[1] if held else None) != kind:
             raise LinkedEntryMissing(f"customer {self.ref} has no {kind} {entry_id}")
 
     @staticmethod
@@ -1097,6 +1273,12 @@ class Customer(LedgerAggregate):
             raise EntryIdTaken(
                 f"customer {self.ref} already has an entry {entry_id} "
                 f"(a {self.kinds[entry_id]}); use a new id"
+            )
+        held = (self.foreign or {}).get(entry_id)
+        if held is not None:
+            raise EntryIdTaken(
+                f"customer {self.ref} already has an entry {entry_id} (a {held[1]} of "
+                f"{held[0]}, merged into it); use a new id"
             )
         self.kinds[entry_id] = kind
         if self.entry_times is None:

@@ -229,5 +229,12 @@ def run_forget(args: argparse.Namespace) -> int:
     if args.json:
         print_json(done)
     else:
-        print(f"{args.ref}: personal data erased; its key is destroyed")
+        others = [record for record in done["records"] if record != args.ref]
+        if others:
+            print(
+                f"{args.ref}: personal data erased, and of {', '.join(others)} (records of the "
+                "same customer); their keys are destroyed"
+            )
+        else:
+            print(f"{args.ref}: personal data erased; its key is destroyed")
     return 0

@@ -276,6 +276,39 @@ def build_parser() -> argparse.ArgumentParser:
     handing.add_argument("--actor", default="cli", help="who is recording it")
     handing.add_argument("--json", action="store_true")
     handing.set_defaults(run=run_hand_over)
+    merging = customer.add_parser(
+        "merge",
+        help="merge two records of one customer: MERGED then reads as SURVIVOR",
+        description="Record that two records are one customer: the merged record's reference "
+        "then reads as the survivor, and its history is counted with the survivor's, once, "
+        "in every view and report. Nothing is rewritten: the merge is an event on both "
+        "records, and `ledger customer unmerge` undoes it. Refused (exit 2): a record into "
+        "itself, a forgotten record, a record merged already, a survivor of other records, "
+        "records sharing an entry id. Into a record that was merged: into its survivor.",
+        epilog="example:\n  ledger customer merge CUST-00042 CUST-00917 --reason 'same person, "
+        "registered twice'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    merging.add_argument("survivor", type=reference_arg, help="the record that remains")
+    merging.add_argument("merged", type=reference_arg, help="the record merged into it")
+    unmerging = customer.add_parser(
+        "unmerge",
+        help="undo a merge: the merged record is its own customer again",
+        description="The record is its own customer again, with its own history; what was "
+        "recorded on the survivor after the merge stays the survivor's.",
+    )
+    unmerging.add_argument("merged", type=reference_arg, help="the record that was merged")
+    for either in (merging, unmerging):
+        either.add_argument("--reason", required=True, help="why, for the record")
+        either.add_argument(
+            "--occurred-at",
+            help="when it was decided, ISO 8601 with a zone (default now): replays as "
+            "occurred by a time count it from then",
+        )
+        either.add_argument("--actor", default="cli", help="who is recording it")
+        either.add_argument("--json", action="store_true")
+    merging.set_defaults(run=run_merge)
+    unmerging.set_defaults(run=run_merge)
     add_commands(commands)
     customers.add_commands(commands)
     reports.add_commands(commands)
@@ -318,6 +351,40 @@ def run_hand_over(args: argparse.Namespace) -> int:
         )
     else:
         print(f"{args.ref}: {', '.join(moved)} handed to {args.to}")
+    return 0
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """``ledger customer merge`` and ``unmerge``."""
+    merging = hasattr(args, "survivor")
+    fields = (
+        {"type": "merge_customers", "customer": args.survivor, "merged": args.merged}
+        if merging
+        else {"type": "unmerge_customers", "customer": args.merged}
+    )
+    if args.occurred_at is not None:
+        fields["occurred_at"] = args.occurred_at
+    command = parse_command(
+        {**fields, "reason": args.reason}, where="merge" if merging else "unmerge"
+    )
+    app = open_ledger(args)
+    try:
+        result = app.execute(command, actor=args.actor)
+        survivor = app.customer_as_stored(args.merged).merged_into if merging else None
+    finally:
+        app.close()
+    done = {
+        "merged": args.merged,
+        "survivor": survivor,
+        "action": "merged" if merging else "unmerged",
+        "position": result.position,
+    }
+    if args.json:
+        print_json(done)
+    elif merging:
+        print(f"{args.merged} merged into {survivor}: it now reads as {survivor}")
+    else:
+        print(f"{args.merged} unmerged: it is its own customer again")
     return 0
 
 
@@ -456,15 +523,18 @@ def run_customer_show(args: argparse.Namespace) -> int:
         )
         return 2
     app = open_ledger(args)
-    customer = app.customer(args.ref)
+    customer = app.survivor_as_stored(args.ref)
     looked(
         app,
         "ledger customer show",
-        customer=args.ref,
+        customer=customer.ref,
         fields=("profile", "history"),
         purpose=args.purpose,
     )
-    lines = history_lines(app.history("customer", args.ref))
+    records = app.records_as_stored(customer)
+    lines = history_lines(
+        [event for record in records for event in app.history("customer", record.ref)]
+    )
     if args.json:
         print_json(
             {
@@ -472,15 +542,21 @@ def run_customer_show(args: argparse.Namespace) -> int:
                 "version": customer.version,
                 "owner": customer.owner,
                 "profile": customer.profile,
+                "merged_records": list(customer.merged_records),
+                "resolved_from": args.ref if args.ref != customer.ref else None,
                 "history": [line.to_dict() for line in lines],
             }
         )
         return 0
+    if customer.ref != args.ref:
+        print(f"{args.ref} was merged into {customer.ref}; showing {customer.ref}")
     profile = customer.profile
     company = f", {profile['company']}" if profile.get("company") else ""
     print(f"{customer.ref}  {profile['name'] or '(erased)'}  ({profile['kind']}{company})")
+    if customer.merged_records:
+        print(f"with the records merged into it: {', '.join(customer.merged_records)}")
     print(
-        f"owner {customer.owner or '-'}, {customer.version} events, "
+        f"owner {customer.owner or '-'}, {sum(r.version for r in records)} events, "
         f"shown in {zone.key}, now {datetime.now(timezone.utc).astimezone(zone):%Y-%m-%d %H:%M}"
     )
     print(render(lines, zone=zone))
@@ -489,16 +565,19 @@ def run_customer_show(args: argparse.Namespace) -> int:
 
 def customer_promises(args: argparse.Namespace) -> int:
     runner = caught_up(args)
-    runner.app.customer_as_stored(args.ref)  # an unknown customer is an error, not a list
+    # An unknown customer is an error, not a list; a merged record reads as its survivor.
+    ref = runner.app.survivor_as_stored(args.ref).ref
+    if ref != args.ref:
+        print(f"{args.ref} was merged into {ref}; showing {ref}", file=sys.stderr)
     looked(
         runner.app,
         "ledger customer promises",
-        customer=args.ref,
+        customer=ref,
         fields=("promises",),
         purpose=args.purpose,
     )
     page = queries.promises_of(
-        runner.db, args.ref, rep=args.rep, status=args.status, limit=args.limit, cursor=args.cursor
+        runner.db, ref, rep=args.rep, status=args.status, limit=args.limit, cursor=args.cursor
     )
     print_page(args, page, ["promise_id", "rep", "made_at", "due_by", "status", "category", "text"])
     return 0

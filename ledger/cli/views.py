@@ -35,6 +35,7 @@ VIOLATION_KINDS = [
     "touch_during_open_complaint",
     "sale_during_open_complaint",
     "same_material_two_departments",
+    "same_material_two_records",
 ]
 
 
@@ -102,7 +103,7 @@ def add_commands(commands: Commands) -> None:
     handover.set_defaults(run=rep_handover)
 
     compliance = commands.add_parser(
-        "compliance", help="conflicting quotes, violations and orphaned work"
+        "compliance", help="conflicting quotes, violations, orphaned work and merges"
     ).add_subparsers(title="compliance commands", metavar="COMMAND")
     conflicts = compliance.add_parser(
         "conflicts", help="quotes to one customer for one product, overlapping, different prices"
@@ -125,6 +126,14 @@ def add_commands(commands: Commands) -> None:
     )
     add_query_options(orphaned, listing=True)
     orphaned.set_defaults(run=compliance_orphaned)
+    merges = compliance.add_parser(
+        "merges",
+        help="every merge of two records of a customer and every unmerge: which into which, "
+        "when, who recorded it and why",
+    )
+    merges.add_argument("--customer", type=reference_arg, help="only into this survivor")
+    add_query_options(merges, listing=True)
+    merges.set_defaults(run=compliance_merges)
 
     service = commands.add_parser("service", help="the service inbox").add_subparsers(
         title="service commands", metavar="COMMAND"
@@ -455,6 +464,24 @@ def compliance_orphaned(args: argparse.Namespace) -> int:
             "departed_at",
             "manager",
         ],
+    )
+    return 0
+
+
+def compliance_merges(args: argparse.Namespace) -> int:
+    runner = caught_up(args)
+    looked(
+        runner.app,
+        "ledger compliance merges",
+        customer=args.customer,
+        fields=("merges",),
+        purpose=args.purpose,
+    )
+    page = queries.merges(runner.db, customer=args.customer, limit=args.limit, cursor=args.cursor)
+    print_page(
+        args,
+        page,
+        ["occurred_at", "action", "merged", "survivor", "actor", "recorded_at", "reason"],
     )
     return 0
 

@@ -64,7 +64,26 @@ def new_id(command: m.Command, given: str | None) -> str:
 
 
 def customer(command: m.Command, batch: UnitOfWork) -> Customer:
-    return cast(Customer, batch.target(command))
+    """The customer the command is for: the record it names or, if that record was merged
+    into another, the survivor (a new fact about the customer is the survivor's)."""
+    named = cast(Customer, batch.target(command))
+    if named.merged_into is None:
+        return named
+    return cast(Customer, batch.get("customer", named.merged_into))
+
+
+def holder(command: m.Command, batch: UnitOfWork, entry_id: str) -> Customer:
+    """The record holding the entry a command names: the customer's own, or a record merged
+    into it (an outcome or amendment of an entry stays with the entry, so that an unmerge
+    gives it back with the entry)."""
+    found = customer(command, batch)
+    ref = found.holding(entry_id)
+    return found if ref == found.ref else cast(Customer, batch.get("customer", ref))
+
+
+def group(found: Customer, batch: UnitOfWork) -> list[Customer]:
+    """A survivor and the records merged into it."""
+    return [found, *(cast(Customer, batch.get("customer", ref)) for ref in found.merged_records)]
 
 
 def acting_rep(batch: UnitOfWork, ref: str | None, at: datetime) -> None:
@@ -140,17 +159,37 @@ def assign_owner(c: m.AssignOwner, batch: UnitOfWork) -> Handled:
 
 @handles(m.MoveResponsibility)
 def move_responsibility(c: m.MoveResponsibility, batch: UnitOfWork) -> Handled:
+    """Each item moves on the record that holds it (the survivor's, or a merged record's)."""
     agg = customer(c, batch)
     acting_rep(batch, c.to_rep, when(c))
     known_rep(batch, c.from_rep)
-    agg.hand_over(
-        c.to_rep,
-        entry_ids=c.entry_ids,
-        from_rep=c.from_rep,
-        reason=c.reason,
-        occurred_at=when(c),
-        actor=batch.actor,
+    named: dict[str, list[str] | None] = {}
+    if c.entry_ids is None:
+        named = dict.fromkeys([agg.ref, *agg.merged_records])
+    else:
+        for entry in c.entry_ids:
+            listed = named.setdefault(agg.holding(entry), [])
+            assert listed is not None
+            listed.append(entry)
+    plans = []
+    for ref, entry_ids in named.items():
+        record = agg if ref == agg.ref else cast(Customer, batch.get("customer", ref))
+        plans.append(
+            (record, record.handing_over(c.to_rep, entry_ids=entry_ids, from_rep=c.from_rep))
+        )
+    agg.check_something_moves(
+        [entry for _, moving in plans for entry in moving], c.to_rep, c.from_rep
     )
+    for record, moving in plans:
+        if moving:
+            record.hand_over(
+                c.to_rep,
+                entry_ids=moving,
+                from_rep=c.from_rep,
+                reason=c.reason,
+                occurred_at=when(c),
+                actor=batch.actor,
+            )
     return agg, None
 
 
@@ -207,7 +246,7 @@ def receive_request(c: m.ReceiveRequest, batch: UnitOfWork) -> Handled:
 
 @handles(m.AnswerRequest)
 def answer_request(c: m.AnswerRequest, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.request_id)
     acting_rep(batch, c.rep, when(c))
     agg.answer_request(
         request_id=c.request_id,
@@ -242,28 +281,28 @@ def issue_quote(c: m.IssueQuote, batch: UnitOfWork) -> Handled:
 
 @handles(m.AcceptQuote)
 def accept_quote(c: m.AcceptQuote, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.quote_id)
     agg.accept_quote(quote_id=c.quote_id, note=c.note, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
 @handles(m.DeclineQuote)
 def decline_quote(c: m.DeclineQuote, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.quote_id)
     agg.decline_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
 @handles(m.ExpireQuote)
 def expire_quote(c: m.ExpireQuote, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.quote_id)
     agg.expire_quote(quote_id=c.quote_id, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
 
 @handles(m.WithdrawQuote)
 def withdraw_quote(c: m.WithdrawQuote, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.quote_id)
     agg.withdraw_quote(quote_id=c.quote_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, c.quote_id
 
@@ -289,14 +328,14 @@ def make_promise(c: m.MakePromise, batch: UnitOfWork) -> Handled:
 
 @handles(m.KeepPromise)
 def keep_promise(c: m.KeepPromise, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.promise_id)
     agg.keep_promise(promise_id=c.promise_id, note=c.note, occurred_at=when(c), actor=batch.actor)
     return agg, c.promise_id
 
 
 @handles(m.BreakPromise)
 def break_promise(c: m.BreakPromise, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.promise_id)
     agg.break_promise(
         promise_id=c.promise_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
     )
@@ -305,7 +344,7 @@ def break_promise(c: m.BreakPromise, batch: UnitOfWork) -> Handled:
 
 @handles(m.CancelPromise)
 def cancel_promise(c: m.CancelPromise, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.promise_id)
     agg.cancel_promise(
         promise_id=c.promise_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
     )
@@ -314,14 +353,14 @@ def cancel_promise(c: m.CancelPromise, batch: UnitOfWork) -> Handled:
 
 @handles(m.MarkPromiseOverdue)
 def mark_promise_overdue(c: m.MarkPromiseOverdue, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.promise_id)
     agg.mark_promise_overdue(promise_id=c.promise_id, occurred_at=when(c), actor=batch.actor)
     return agg, c.promise_id
 
 
 @handles(m.FlagMissedDeadline)
 def flag_missed_deadline(c: m.FlagMissedDeadline, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.entry_id)
     agg.flag_missed_deadline(
         entry_id=c.entry_id, deadline=c.deadline, occurred_at=when(c), actor=batch.actor
     )
@@ -339,9 +378,34 @@ def mark_lapsed(c: m.MarkLapsed, batch: UnitOfWork) -> Handled:
 
 @handles(m.ErasePersonalData)
 def erase_personal_data(c: m.ErasePersonalData, batch: UnitOfWork) -> Handled:
+    """Forget the customer: every record of them, the survivor and those merged into it, is
+    one person's (an unmerge later restores two forgotten records)."""
     agg = customer(c, batch)
-    agg.erase_personal_data(reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    records = group(agg, batch)
+    if all(record.erased for record in records):
+        agg.check_not_erased()
+    for record in records:
+        if not record.erased:
+            record.erase_personal_data(reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, None
+
+
+@handles(m.MergeCustomers)
+def merge_customers(c: m.MergeCustomers, batch: UnitOfWork) -> Handled:
+    survivor = customer(c, batch)
+    merged = cast(Customer, batch.get("customer", c.merged))
+    survivor.absorb(merged, reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return survivor, None
+
+
+@handles(m.UnmergeCustomers)
+def unmerge_customers(c: m.UnmergeCustomers, batch: UnitOfWork) -> Handled:
+    merged = cast(Customer, batch.target(c))
+    merged.check_merged()
+    assert merged.merged_into is not None
+    survivor = cast(Customer, batch.get("customer", merged.merged_into))
+    survivor.release(merged, reason=c.reason, occurred_at=when(c), actor=batch.actor)
+    return merged, None
 
 
 @handles(m.TouchCampaign)
@@ -397,7 +461,7 @@ def file_complaint(c: m.FileComplaint, batch: UnitOfWork) -> Handled:
 
 @handles(m.EscalateComplaint)
 def escalate_complaint(c: m.EscalateComplaint, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.complaint_id)
     agg.escalate_complaint(
         complaint_id=c.complaint_id,
         to=c.to,
@@ -410,7 +474,7 @@ def escalate_complaint(c: m.EscalateComplaint, batch: UnitOfWork) -> Handled:
 
 @handles(m.ResolveComplaint)
 def resolve_complaint(c: m.ResolveComplaint, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.complaint_id)
     agg.resolve_complaint(
         complaint_id=c.complaint_id,
         resolution=c.resolution,
@@ -423,7 +487,7 @@ def resolve_complaint(c: m.ResolveComplaint, batch: UnitOfWork) -> Handled:
 
 @handles(m.ReopenComplaint)
 def reopen_complaint(c: m.ReopenComplaint, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.complaint_id)
     agg.reopen_complaint(
         complaint_id=c.complaint_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
     )
@@ -509,7 +573,7 @@ def record_win_back(c: m.RecordWinBack, batch: UnitOfWork) -> Handled:
 
 @handles(m.CorrectEntry)
 def correct_entry(c: m.CorrectEntry, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.entry_id)
     kind = agg.entry_kind(c.entry_id)
     if kind not in CORRECTABLE:
         raise UnknownEntry(f"customer {agg.ref} has no correctable entry {c.entry_id}")
@@ -524,7 +588,7 @@ def correct_entry(c: m.CorrectEntry, batch: UnitOfWork) -> Handled:
 
 @handles(m.RetractEntry)
 def retract_entry(c: m.RetractEntry, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.entry_id)
     agg.check_amends_in_time(c.entry_id, when(c), "retraction")
     agg.retract_entry(entry_id=c.entry_id, reason=c.reason, occurred_at=when(c), actor=batch.actor)
     return agg, c.entry_id

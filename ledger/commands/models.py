@@ -415,6 +415,27 @@ class ErasePersonalData(Command):
     reason: Text
 
 
+class MergeCustomers(Command):
+    """Merge two records of one customer: ``merged`` then reads as the survivor
+    (``customer``), and the views and reports count both records' history once, as one
+    customer's. Recorded on both records; nothing is rewritten, and an unmerge restores both.
+    Into a record that was itself merged: into that record's survivor."""
+
+    type: Literal["merge_customers"] = "merge_customers"
+    customer: Ref = Field(description="The survivor: the record that remains.")
+    merged: Ref = Field(description="The record merged into the survivor.")
+    reason: Text
+
+
+class UnmergeCustomers(Command):
+    """Undo a merge: the merged record (``customer``) is its own customer again, with its own
+    history; what was recorded on the survivor after the merge stays the survivor's."""
+
+    type: Literal["unmerge_customers"] = "unmerge_customers"
+    customer: Ref = Field(description="The record that was merged into another.")
+    reason: Text
+
+
 class TouchCampaign(Command):
     type: Literal["touch_campaign"] = "touch_campaign"
     customer: Ref
@@ -642,6 +663,8 @@ AnyCommand = Annotated[
     | FlagMissedDeadline
     | MarkLapsed
     | ErasePersonalData
+    | MergeCustomers
+    | UnmergeCustomers
     | TouchCampaign
     | ChangeConsent
     | FileComplaint

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from ledger.aggregates import Campaign, Customer, Rep
 from ledger.commands.fields import LEVEL_SCORES, Level
-from ledger.projections.base import HandlerView, handles
+from ledger.projections.base import MERGES, ORIGIN, MergingView, handles, move_records
 from ledger.sql import Writes, iso, money
 
 # Per table: the column holding the entry id, and corrected field -> column.
@@ -58,44 +58,44 @@ CORRECTABLE: dict[str, tuple[str, dict[str, str]]] = {
 RETRACTABLE = ("purchases", "refunds", "surveys", "resolutions", "contacts", "campaign_touches")
 
 
-class Activity(HandlerView):
+class Activity(MergingView):
     name = "activity"
     tables: ClassVar[dict[str, str]] = {
         "purchases": (
             "customer TEXT NOT NULL, order_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " amount TEXT NOT NULL, currency TEXT NOT NULL, cost TEXT, rep TEXT,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, order_id)"
+            " retracted {bool} NOT NULL, " + ORIGIN + ", PRIMARY KEY (customer, order_id)"
         ),
         # Money given back: not purchases (no report counts one as an order), netted in value.
         "refunds": (
             "customer TEXT NOT NULL, refund_id TEXT NOT NULL, order_id TEXT,"
             " occurred_at TEXT NOT NULL, amount TEXT NOT NULL, currency TEXT NOT NULL,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, refund_id)"
+            " retracted {bool} NOT NULL, " + ORIGIN + ", PRIMARY KEY (customer, refund_id)"
         ),
         # kind: churned (entry_id: the churn's id), lapsed (defection_type 'lapsed': no
         # purchase or contact since quiet_since, until a purchase) or won_back
         "standing": (
             "customer TEXT NOT NULL, version {int} NOT NULL, kind TEXT NOT NULL,"
             " entry_id TEXT, occurred_at TEXT NOT NULL, defection_type TEXT,"
-            " competitor TEXT, quiet_since TEXT, PRIMARY KEY (customer, version)"
+            " competitor TEXT, quiet_since TEXT, " + ORIGIN + ", PRIMARY KEY (origin, version)"
         ),
         # csm: the mean of the items' scores on the 7-level scale (90 ... -90)
         "surveys": (
             "customer TEXT NOT NULL, survey_id TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " product TEXT, rep TEXT, items {int} NOT NULL, csm TEXT NOT NULL,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, survey_id)"
+            " retracted {bool} NOT NULL, " + ORIGIN + ", PRIMARY KEY (customer, survey_id)"
         ),
         "resolutions": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, filed_at TEXT NOT NULL,"
             " resolved_at TEXT, satisfied {bool}, reopened {int} NOT NULL,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, complaint_id)"
+            " retracted {bool} NOT NULL, " + ORIGIN + ", PRIMARY KEY (customer, complaint_id)"
         ),
         # The one table of contacts: the dossier (contacts per rep) and the compliance checks
         # (a sale while a complaint was open) read it too, rather than keep copies.
         "contacts": (
             "customer TEXT NOT NULL, contact_id TEXT NOT NULL, rep TEXT NOT NULL,"
             " channel TEXT NOT NULL, direction TEXT NOT NULL, occurred_at TEXT NOT NULL,"
-            " retracted {bool} NOT NULL, PRIMARY KEY (customer, contact_id)"
+            " retracted {bool} NOT NULL, " + ORIGIN + ", PRIMARY KEY (customer, contact_id)"
         ),
         # The contacts that stand (not retracted) of each rep with each customer: how many,
         # the first and the last. A dossier lists a rep's customers from it, the one contacted
@@ -107,7 +107,7 @@ class Activity(HandlerView):
         ),
         "campaign_touches": (
             "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
-            " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
+            " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL, " + ORIGIN + ","
             " PRIMARY KEY (customer, touch_id)"
         ),
         "campaigns": (
@@ -120,10 +120,21 @@ class Activity(HandlerView):
             " currency TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " PRIMARY KEY (campaign, version)"
         ),
+        "activity_merges": MERGES,
     }
+    merging = (
+        "purchases",
+        "refunds",
+        "standing",
+        "surveys",
+        "resolutions",
+        "contacts",
+        "campaign_touches",
+    )
     # 2: a lapse keeps the start of the quiet time it was judged on; 3: contacts per rep and
-    # customer kept (rep_contacts)
-    version = 3
+    # customer kept (rep_contacts); 4: a merged record's rows are the survivor's (and a row of
+    # standing is known by its record and version)
+    version = 4
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("contacts", "rep, customer, occurred_at, retracted"),  # to count a pair again
         ("rep_contacts", "rep, last_contact_at DESC, customer"),  # a rep's, the last first
@@ -139,6 +150,8 @@ class Activity(HandlerView):
         Customer.TeamMemberRemoved,
         Customer.ResponsibilityMoved,
         Customer.PersonalDataErased,  # nothing here is personal
+        Customer.MergedInto,  # a merge moves rows on the survivor's side (Merged)
+        Customer.UnmergedFrom,
         # requests, quotes, promises and consent: the service, quotes and promises views
         Customer.RequestReceived,
         Customer.RequestAnswered,
@@ -164,7 +177,7 @@ class Activity(HandlerView):
     @handles(Customer.PurchaseRecorded)
     def purchase_recorded(self, db: Writes, e: Customer.PurchaseRecorded, customer: str) -> None:
         db.later(
-            "INSERT INTO {purchases} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {purchases} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 customer,
                 e.order_id,
@@ -174,13 +187,14 @@ class Activity(HandlerView):
                 money(e.cost),
                 e.rep,
                 False,
+                self.origin(e),
             ),
         )
 
     @handles(Customer.PurchaseRefunded)
     def purchase_refunded(self, db: Writes, e: Customer.PurchaseRefunded, customer: str) -> None:
         db.later(
-            "INSERT INTO {refunds} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {refunds} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 customer,
                 e.refund_id,
@@ -189,13 +203,14 @@ class Activity(HandlerView):
                 money(e.amount),
                 e.currency,
                 False,
+                self.origin(e),
             ),
         )
 
     @handles(Customer.Churned)
     def churned(self, db: Writes, e: Customer.Churned, customer: str) -> None:
         db.later(
-            "INSERT INTO {standing} VALUES (?, ?, 'churned', ?, ?, ?, ?, NULL)",
+            "INSERT INTO {standing} VALUES (?, ?, 'churned', ?, ?, ?, ?, NULL, ?)",
             (
                 customer,
                 e.originator_version,
@@ -203,14 +218,15 @@ class Activity(HandlerView):
                 iso(e.occurred_at),
                 e.defection_type,
                 e.competitor,
+                self.origin(e),
             ),
         )
 
     @handles(Customer.WonBack)
     def won_back(self, db: Writes, e: Customer.WonBack, customer: str) -> None:
         db.later(
-            "INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL, NULL)",
-            (customer, e.originator_version, iso(e.occurred_at)),
+            "INSERT INTO {standing} VALUES (?, ?, 'won_back', NULL, ?, NULL, NULL, NULL, ?)",
+            (customer, e.originator_version, iso(e.occurred_at), self.origin(e)),
         )
 
     @handles(Customer.Lapsed)
@@ -222,8 +238,8 @@ class Activity(HandlerView):
         except OverflowError:  # before the calendar's start: nothing can void it
             quiet_since = None
         db.later(
-            "INSERT INTO {standing} VALUES (?, ?, 'lapsed', NULL, ?, 'lapsed', NULL, ?)",
-            (customer, e.originator_version, iso(e.occurred_at), quiet_since),
+            "INSERT INTO {standing} VALUES (?, ?, 'lapsed', NULL, ?, 'lapsed', NULL, ?, ?)",
+            (customer, e.originator_version, iso(e.occurred_at), quiet_since, self.origin(e)),
         )
 
     @handles(Customer.SatisfactionRecorded)
@@ -231,7 +247,7 @@ class Activity(HandlerView):
         self, db: Writes, e: Customer.SatisfactionRecorded, customer: str
     ) -> None:
         db.later(
-            "INSERT INTO {surveys} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {surveys} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 customer,
                 e.survey_id,
@@ -241,14 +257,15 @@ class Activity(HandlerView):
                 len(e.items),
                 csm(e.items),
                 False,
+                self.origin(e),
             ),
         )
 
     @handles(Customer.ComplaintFiled)
     def complaint_filed(self, db: Writes, e: Customer.ComplaintFiled, customer: str) -> None:
         db.later(
-            "INSERT INTO {resolutions} VALUES (?, ?, ?, NULL, NULL, 0, ?)",
-            (customer, e.complaint_id, iso(e.occurred_at), False),
+            "INSERT INTO {resolutions} VALUES (?, ?, ?, NULL, NULL, 0, ?, ?)",
+            (customer, e.complaint_id, iso(e.occurred_at), False, self.origin(e)),
         )
 
     @handles(Customer.ComplaintResolved)
@@ -270,16 +287,25 @@ class Activity(HandlerView):
     @handles(Customer.ContactLogged)
     def contact_logged(self, db: Writes, e: Customer.ContactLogged, customer: str) -> None:
         db.later(
-            "INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (customer, e.contact_id, e.rep, e.channel, e.direction, iso(e.occurred_at), False),
+            "INSERT INTO {contacts} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                customer,
+                e.contact_id,
+                e.rep,
+                e.channel,
+                e.direction,
+                iso(e.occurred_at),
+                False,
+                self.origin(e),
+            ),
         )
         db.later(CONTACTED, (e.rep, customer, iso(e.occurred_at), iso(e.occurred_at)))
 
     @handles(Customer.CampaignTouched)
     def campaign_touched(self, db: Writes, e: Customer.CampaignTouched, customer: str) -> None:
         db.later(
-            "INSERT INTO {campaign_touches} VALUES (?, ?, ?, ?, ?)",
-            (customer, e.touch_id, e.campaign, iso(e.occurred_at), False),
+            "INSERT INTO {campaign_touches} VALUES (?, ?, ?, ?, ?, ?)",
+            (customer, e.touch_id, e.campaign, iso(e.occurred_at), False, self.origin(e)),
         )
 
     @handles(Campaign.Launched)
@@ -339,6 +365,22 @@ class Activity(HandlerView):
             )
         if was is not None:
             recount(db, customer, {was})
+
+    @handles(Customer.Merged, Customer.Unmerged)
+    def records_merged(
+        self, db: Writes, e: Customer.Merged | Customer.Unmerged, survivor: str
+    ) -> None:
+        """The merged record's rows move (``MergingView``), and both customers' contacts per
+        rep are counted again."""
+        move_records(db, self, self.merges, e, survivor)
+        for customer in (survivor, e.merged):
+            db.execute("DELETE FROM {rep_contacts} WHERE customer = ?", (customer,))
+            db.execute(
+                "INSERT INTO {rep_contacts} SELECT rep, customer, COUNT(*), MIN(occurred_at),"
+                " MAX(occurred_at) FROM {contacts} WHERE customer = ? AND retracted = ?"
+                " GROUP BY rep, customer",
+                (customer, False),
+            )
 
     def contact_rep(self, db: Writes, customer: str, entry_id: str) -> str | None:
         """The rep of a contact that stands, if the entry is one."""

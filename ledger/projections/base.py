@@ -105,6 +105,10 @@ class View(ABC):
     # (tests/projections/test_handled.py).
     sees_every_kind: ClassVar[bool] = False
     ignores: ClassVar[tuple[EventClass, ...]] = ()
+    # Tables of a view whose rows belong to a customer (``customer``) and came from one of
+    # their records (``origin``): while a record is merged into another its rows read as the
+    # survivor's, so every query and report takes the two as one customer (``merging``).
+    merging: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Find the methods registered with ``@handles``, by name, so that a subclass
@@ -145,19 +149,88 @@ class View(ABC):
 class HandlerView(View):
     """A view whose methods, each registered with ``@handles(EventClass, ...)``, are called
     as ``method(writes, event, ref)`` for the events of their classes; inserts are grouped
-    (see ``Writes``) and other events pass by."""
+    (see ``Writes``) and other events pass by.
+
+    With ``merging`` tables, ``ref`` is the customer the event's record belongs to now (the
+    survivor, while the record is merged into it) and ``self.origin(event)`` the record."""
 
     refs: Refs  # of the batch being applied (handlers name streams and index values by it)
+    merges: dict[str, str]  # merged record -> survivor, as the view stands in this batch
 
     def apply(self, db: ViewDb, events: Sequence[Event], refs: Refs) -> None:
         self.refs = refs
+        self.merges = merges_of(db, self) if self.merging else {}
         writes = Writes(db)
         handlers = self.handlers
+        merges = self.merges
         for event in events:
             handler = handlers.get(type(event))
             if handler is not None:
-                handler(self, writes, event, refs.ref(event))
+                kind, ref = refs.of(event)
+                handler(self, writes, event, merges.get(ref, ref) if kind == "customer" else ref)
         writes.flush()
+
+    def origin(self, event: Event) -> str:
+        """The record (customer reference) the event was recorded on."""
+        return self.refs.ref(event)
+
+
+# Two records of one customer: a view with ``merging`` tables keeps which records are merged
+# (as of the events it has applied: a replay's reading, or a rebuild part way) in a table of
+# its own, ``<view>_merges`` (``MERGES``), and moves the merged record's rows to the survivor
+# and back. Each such table has an ``origin`` column (``ORIGIN``): the record a row came from.
+MERGES = "merged TEXT PRIMARY KEY, survivor TEXT NOT NULL"
+ORIGIN = "origin TEXT NOT NULL"
+
+
+def merges_table(view: type[View] | View) -> str:
+    """The logical name of the view's table of merged records."""
+    return f"{view.name}_merges"
+
+
+def merges_of(db: ViewDb, view: View) -> dict[str, str]:
+    """Merged record -> survivor, as the view stands."""
+    rows = db.rows(f"SELECT merged, survivor FROM {{{merges_table(view)}}}")
+    return {row["merged"]: row["survivor"] for row in rows}
+
+
+def move_records(
+    db: ViewDb | Writes,
+    view: View,
+    merges: dict[str, str],
+    event: Customer.Merged | Customer.Unmerged,
+    survivor: str,
+) -> None:
+    """A merge (recorded on the survivor's stream) moves the merged record's rows to the
+    survivor; an unmerge moves them back. ``merges`` follows."""
+    table = merges_table(view)
+    if isinstance(event, Customer.Merged):
+        merges[event.merged] = survivor
+        db.execute(
+            f"INSERT INTO {{{table}}} VALUES (?, ?) ON CONFLICT (merged) DO UPDATE "
+            "SET survivor = excluded.survivor",
+            (event.merged, survivor),
+        )
+        moved = "UPDATE {%s} SET customer = ? WHERE origin = ?"
+        for rows in view.merging:
+            db.execute(moved % rows, (survivor, event.merged))
+    else:
+        merges.pop(event.merged, None)
+        db.execute(f"DELETE FROM {{{table}}} WHERE merged = ?", (event.merged,))
+        back = "UPDATE {%s} SET customer = origin WHERE origin = ?"
+        for rows in view.merging:
+            db.execute(back % rows, (event.merged,))
+
+
+class MergingView(HandlerView):
+    """A handler view whose ``merging`` tables read a merged record's rows as the
+    survivor's."""
+
+    @handles(Customer.Merged, Customer.Unmerged)
+    def records_merged(
+        self, db: Writes, e: Customer.Merged | Customer.Unmerged, survivor: str
+    ) -> None:
+        move_records(db, self, self.merges, e, survivor)
 
 
 # An open item's responsibility, beside who made it (``rep``): the rep responsible now, and

@@ -25,6 +25,7 @@ from ledger.projections.base import (
     after_key,
     decode_cursor,
     handles,
+    keyset_page,
     page_of,
 )
 from ledger.projections.promises import Promises
@@ -47,7 +48,7 @@ class Dossier(HandlerView):
         "customers": (
             "ref TEXT PRIMARY KEY, name TEXT, kind TEXT NOT NULL, owner TEXT, owner_since TEXT,"
             " registered_at TEXT NOT NULL, churned_at TEXT, churn_id TEXT,"
-            " erased {bool} NOT NULL, source TEXT"
+            " erased {bool} NOT NULL, source TEXT, merged_into TEXT"
         ),
         "reps": (
             "ref TEXT PRIMARY KEY, name TEXT NOT NULL, team TEXT NOT NULL, manager TEXT,"
@@ -74,10 +75,18 @@ class Dossier(HandlerView):
             "customer TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
             " PRIMARY KEY (customer, kind, key)"
         ),
+        # Every merge of two records of a customer and every unmerge, with who recorded it
+        # and why (the reason kept sealed, as the merged record's): what compliance reviews.
+        "merge_history": (
+            "id TEXT PRIMARY KEY, merged TEXT NOT NULL, survivor TEXT NOT NULL,"
+            " action TEXT NOT NULL, occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL,"
+            " actor TEXT NOT NULL, reason TEXT"
+        ),
     }
     # 2: names and reasons kept sealed, the blind index, team members; 3: owners in
-    # business time; 4: the source of a customer, and keys to match duplicates by
-    version = 4
+    # business time; 4: the source of a customer, and keys to match duplicates by; 5: a
+    # record merged into another says which (it is not listed as owned)
+    version = 5
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("customers", "owner, ref"),  # a rep's customers, in order
         ("owner_history", "rep, until, customer"),  # whom a rep handed on, in order
@@ -115,6 +124,8 @@ class Dossier(HandlerView):
         Customer.PurchaseRefunded,
         Customer.Lapsed,  # a lapse is a figure of the reports (activity), not a standing here
         Customer.EntryRetracted,  # a churn, the one entry it keeps, cannot be retracted
+        Customer.Merged,  # kept on the merged record's row (MergedInto)
+        Customer.Unmerged,
         Campaign.Launched,
         Campaign.CostRecorded,
         Campaign.Closed,
@@ -125,7 +136,7 @@ class Dossier(HandlerView):
     @handles(Customer.Registered)
     def registered(self, db: Writes, e: Customer.Registered, ref: str) -> None:
         db.later(
-            "INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?)",
+            "INSERT INTO {customers} VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, NULL)",
             (
                 ref,
                 e.name,
@@ -222,6 +233,34 @@ class Dossier(HandlerView):
         db.execute("DELETE FROM {customer_index} WHERE customer = ?", (ref,))
         db.execute("DELETE FROM {match_keys} WHERE customer = ?", (ref,))
 
+    @handles(Customer.MergedInto)
+    def merged_into(self, db: Writes, e: Customer.MergedInto, ref: str) -> None:
+        db.execute("UPDATE {customers} SET merged_into = ? WHERE ref = ?", (e.survivor, ref))
+        self.merge_noted(db, e, ref, "merged")
+
+    @handles(Customer.UnmergedFrom)
+    def unmerged_from(self, db: Writes, e: Customer.UnmergedFrom, ref: str) -> None:
+        db.execute("UPDATE {customers} SET merged_into = NULL WHERE ref = ?", (ref,))
+        self.merge_noted(db, e, ref, "unmerged")
+
+    @staticmethod
+    def merge_noted(
+        db: Writes, e: Customer.MergedInto | Customer.UnmergedFrom, ref: str, action: str
+    ) -> None:
+        db.later(
+            "INSERT INTO {merge_history} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                f"{ref}#{e.originator_version}",
+                ref,
+                e.survivor,
+                action,
+                iso(e.occurred_at),
+                iso(e.timestamp),
+                e.actor,
+                e.reason,
+            ),
+        )
+
     @handles(Customer.EntryCorrected)
     def entry_corrected(self, db: Writes, e: Customer.EntryCorrected, ref: str) -> None:
         if "occurred_at" in e.fields:
@@ -263,9 +302,10 @@ def needed_views() -> list[View]:
 # Each list of a dossier: (query, order); the query's parameters are the rep and, where it
 # says "retracted = ?", False.
 LISTS: dict[str, tuple[str, str]] = {
+    # (A record merged into another is the survivor's: its owner owns the customer.)
     "customers_owned": (
         "SELECT ref AS customer, name, owner_since, churned_at, erased FROM {customers}"
-        " WHERE owner = ?",
+        " WHERE owner = ? AND merged_into IS NULL",
         "customer",
     ),
     "customers_handed_on": (
@@ -526,7 +566,9 @@ def handover_of(tx: ViewDb, person: dict[str, Any], now: str) -> list[dict[str, 
     }
     # Who the owned customers are is all the list needs (not their contacts).
     found["customers_owned"] = tx.rows(
-        "SELECT ref AS customer FROM {customers} WHERE owner = ? ORDER BY ref", (rep,)
+        "SELECT ref AS customer FROM {customers} WHERE owner = ? AND merged_into IS NULL"
+        " ORDER BY ref",
+        (rep,),
     )
     reps = {r["ref"]: r for r in tx.rows("SELECT ref, team, manager, departed_at FROM {reps}")}
     customers = {i["customer"] for items in found.values() for i in items}
@@ -787,7 +829,7 @@ def find_customers(
     tables = {k: v for view in needed_views() for k, v in view.table_names().items()}
     with db.transaction(tables, commit=False, snapshot=False) as tx:
         rows = tx.rows(
-            f"SELECT ref, name, owner, churned_at, erased FROM {{customers}} "
+            f"SELECT ref, name, owner, churned_at, erased, merged_into FROM {{customers}} "
             f"WHERE ({' OR '.join(where)}){reach} ORDER BY ref LIMIT ?",
             (*params, limit),
         )
@@ -814,6 +856,23 @@ def reached_by(reps: Sequence[str]) -> tuple[str, list[Any]]:
         f" UNION SELECT customer FROM {{complaints}} WHERE rep IN ({marks})"
         " AND status = 'open' AND retracted = ?",
         [*reps, *reps, *reps, False, *reps, False, *reps, False, *reps, False],
+    )
+
+
+def merges(
+    db: Database, *, customer: str | None = None, limit: int = 100, cursor: str | None = None
+) -> Page:
+    """Every merge of two records of a customer and every unmerge (of ``customer`` as the
+    survivor, if given), in the order they happened: which record into which, when, who
+    recorded it and why."""
+    return keyset_page(
+        db,
+        Dossier().table_names(),
+        "merge_history",
+        {"survivor": customer},
+        ("occurred_at", "id"),
+        limit,
+        cursor,
     )
 
 

@@ -7,8 +7,10 @@ from typing import ClassVar
 from ledger.aggregates import Customer
 from ledger.projections.base import (
     FOLLOWS_REP,
+    MERGES,
+    ORIGIN,
     RESPONSIBLE,
-    HandlerView,
+    MergingView,
     Page,
     hand_over,
     handles,
@@ -25,7 +27,7 @@ CORRECTABLE = {
 }
 
 
-class Promises(HandlerView):
+class Promises(MergingView):
     name = "promises"
     tables: ClassVar[dict[str, str]] = {
         "promises": (
@@ -34,21 +36,25 @@ class Promises(HandlerView):
             " category TEXT NOT NULL, made_at TEXT NOT NULL, due_by TEXT NOT NULL,"
             " status TEXT NOT NULL, closed_at TEXT, outcome_note TEXT, quote_id TEXT,"
             " complaint_id TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
-            f" {RESPONSIBLE}, PRIMARY KEY (customer, promise_id)"
-        )
+            f" {RESPONSIBLE}, {ORIGIN}, PRIMARY KEY (customer, promise_id)"
+        ),
+        "promises_merges": MERGES,
     }
+    merging = ("promises",)
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("promises", "rep, status"),
         ("promises", "responsible, retracted, status, due_by"),  # a rep's, counted from it
         ("promises", "status, due_by"),
     ]
-    version = 3  # 2: free text kept sealed; 3: responsibility apart from who promised
+    # 2: free text kept sealed; 3: responsibility apart from who promised; 4: a merged
+    # record's promises are the survivor's
+    version = 4
 
     @handles(Customer.PromiseMade)
     def promise_made(self, db: Writes, e: Customer.PromiseMade, customer: str) -> None:
         db.later(
             "INSERT INTO {promises} VALUES (?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?, ?,"
-            " ?, ?, ?, NULL, NULL)",
+            " ?, ?, ?, NULL, NULL, ?)",
             (
                 customer,
                 e.promise_id,
@@ -62,6 +68,7 @@ class Promises(HandlerView):
                 False,
                 iso(e.timestamp),
                 e.rep,
+                self.origin(e),
             ),
         )
 

@@ -12,6 +12,8 @@ from typing import Any, ClassVar, TypeAlias
 from ledger.aggregates import Customer
 from ledger.projections.base import (
     FOLLOWS_REP,
+    MERGES,
+    ORIGIN,
     RESPONSIBLE,
     Event,
     EventClass,
@@ -22,6 +24,8 @@ from ledger.projections.base import (
     hand_over,
     handles,
     keyset_page,
+    merges_of,
+    move_records,
     page_of,
 )
 from ledger.sql import Database, ViewDb, iso, money
@@ -68,29 +72,44 @@ class Quotes(View):
             " currency TEXT NOT NULL, discount TEXT NOT NULL, net_price TEXT NOT NULL,"
             " issued_at TEXT NOT NULL, valid_until TEXT NOT NULL, status TEXT NOT NULL,"
             " closed_at TEXT, retracted {bool} NOT NULL, recorded_at TEXT NOT NULL,"
-            f" {RESPONSIBLE}, PRIMARY KEY (customer, quote_id)"
-        )
+            f" {RESPONSIBLE}, {ORIGIN}, PRIMARY KEY (customer, quote_id)"
+        ),
+        "quotes_merges": MERGES,
     }
+    merging = ("quotes",)
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("quotes", "customer, product"),
         ("quotes", "rep, status"),
         ("quotes", "responsible, retracted, status, valid_until"),  # a rep's, in order
     ]
-    version = 2  # 2: responsibility apart from who quoted
+    version = 3  # 2: responsibility apart from who quoted; 3: merged records' quotes
 
     def apply(self, db: ViewDb, events: Sequence[Event], refs: Refs) -> None:
         # Issues, outcomes, retractions and corrections write disjoint columns, and an
         # outcome or retraction always follows its issue: so all issues of the batch go in
-        # first, then the rest, each kind in log order, in as few statements as possible.
+        # first, then the rest, each kind in log order, in as few statements as possible. A
+        # merge or unmerge moves rows between customers: what comes before it is written
+        # first.
         pending = Pending()
         handlers = self.handlers
+        merges = merges_of(db, self)
         for event in events:
+            if isinstance(event, Customer.Merged | Customer.Unmerged):
+                self.write(db, pending)
+                pending = Pending()
+                move_records(db, self, merges, event, refs.ref(event))
+                continue
             handler = handlers.get(type(event))
             if handler is not None:
-                handler(self, pending, event, refs.ref(event))
+                ref = refs.ref(event)
+                handler(self, pending, event, merges.get(ref, ref), ref)
+        self.write(db, pending)
+
+    @staticmethod
+    def write(db: ViewDb, pending: Pending) -> None:
         db.executemany(
             "INSERT INTO {quotes} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open',"
-            " NULL, ?, ?, ?, NULL, NULL)",
+            " NULL, ?, ?, ?, NULL, NULL, ?)",
             pending.issued,
         )
         db.executemany(
@@ -107,7 +126,9 @@ class Quotes(View):
             hand_over(db, "quotes", "quote_id", customer, moved)
 
     @handles(Customer.QuoteIssued)
-    def quote_issued(self, pending: Pending, e: Customer.QuoteIssued, customer: str) -> None:
+    def quote_issued(
+        self, pending: Pending, e: Customer.QuoteIssued, customer: str, origin: str
+    ) -> None:
         pending.issued.append(
             (
                 customer,
@@ -124,25 +145,30 @@ class Quotes(View):
                 False,
                 iso(e.timestamp),
                 e.rep,
+                origin,
             )
         )
 
     @handles(*OUTCOMES)
-    def quote_closed(self, pending: Pending, e: Outcome, customer: str) -> None:
+    def quote_closed(self, pending: Pending, e: Outcome, customer: str, origin: str) -> None:
         pending.closed.append((OUTCOMES[type(e)], iso(e.occurred_at), customer, e.quote_id))
 
     @handles(Customer.EntryRetracted)
-    def entry_retracted(self, pending: Pending, e: Customer.EntryRetracted, customer: str) -> None:
+    def entry_retracted(
+        self, pending: Pending, e: Customer.EntryRetracted, customer: str, origin: str
+    ) -> None:
         pending.retracted.append((True, customer, e.entry_id))
 
     @handles(Customer.EntryCorrected)
-    def entry_corrected(self, pending: Pending, e: Customer.EntryCorrected, customer: str) -> None:
+    def entry_corrected(
+        self, pending: Pending, e: Customer.EntryCorrected, customer: str, origin: str
+    ) -> None:
         if not CORRECTABLE.keys().isdisjoint(e.fields):
             pending.corrections.append((customer, e))
 
     @handles(Customer.ResponsibilityMoved)
     def responsibility_moved(
-        self, pending: Pending, e: Customer.ResponsibilityMoved, customer: str
+        self, pending: Pending, e: Customer.ResponsibilityMoved, customer: str, origin: str
     ) -> None:
         pending.handed.append((customer, e))
 

@@ -15,8 +15,10 @@ from ledger.aggregates import Customer
 from ledger.errors import ViewNotBuilt
 from ledger.projections.activity import Activity
 from ledger.projections.base import (
+    MERGES,
+    ORIGIN,
     RESPONSIBLE,
-    HandlerView,
+    MergingView,
     Page,
     after_key,
     decode_cursor,
@@ -65,11 +67,17 @@ TIME_COLUMNS = {"received_at", "respond_by", "filed_at", "occurred_at"}
 
 
 def sale(
-    db: Writes, customer: str, entry_id: str, kind: str, rep: str | None, at: datetime
+    db: Writes,
+    customer: str,
+    entry_id: str,
+    kind: str,
+    rep: str | None,
+    at: datetime,
+    origin: str,
 ) -> None:
     db.later(
-        "INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?)",
-        (customer, entry_id, kind, rep, iso(at), False),
+        "INSERT INTO {sales} VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (customer, entry_id, kind, rep, iso(at), False, origin),
     )
 
 
@@ -78,14 +86,14 @@ def day_number(when: datetime) -> int:
     return (when.astimezone(timezone.utc).date() - datetime(1970, 1, 1).date()).days
 
 
-class Service(HandlerView):
+class Service(MergingView):
     name = "service"
     tables: ClassVar[dict[str, str]] = {
         "requests": (
             "customer TEXT NOT NULL, request_id TEXT NOT NULL, kind TEXT NOT NULL,"
             " channel TEXT NOT NULL, rep TEXT, summary TEXT, received_at TEXT NOT NULL,"
             " respond_by TEXT NOT NULL, status TEXT NOT NULL, answered_at TEXT,"
-            " answered_by TEXT, retracted {bool} NOT NULL, " + RESPONSIBLE + ","
+            " answered_by TEXT, retracted {bool} NOT NULL, " + RESPONSIBLE + ", " + ORIGIN + ","
             " PRIMARY KEY (customer, request_id)"
         ),
         "complaints": (
@@ -93,23 +101,23 @@ class Service(HandlerView):
             " severity TEXT NOT NULL, description TEXT NOT NULL, rep TEXT,"
             " filed_at TEXT NOT NULL, respond_by TEXT, status TEXT NOT NULL, escalated_to TEXT,"
             " resolved_at TEXT, satisfied {bool}, reopened {int} NOT NULL,"
-            " retracted {bool} NOT NULL, " + RESPONSIBLE + ","
+            " retracted {bool} NOT NULL, " + RESPONSIBLE + ", " + ORIGIN + ","
             " PRIMARY KEY (customer, complaint_id)"
         ),
         "complaint_periods": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, period {int} NOT NULL,"
-            " opened_at TEXT NOT NULL, closed_at TEXT,"
+            " opened_at TEXT NOT NULL, closed_at TEXT, " + ORIGIN + ","
             " PRIMARY KEY (customer, complaint_id, period)"
         ),
         "touches": (
             "customer TEXT NOT NULL, touch_id TEXT NOT NULL, campaign TEXT NOT NULL,"
             " channel TEXT NOT NULL, material TEXT, department TEXT, occurred_at TEXT NOT NULL,"
-            " day {int} NOT NULL, retracted {bool} NOT NULL,"
+            " day {int} NOT NULL, retracted {bool} NOT NULL, " + ORIGIN + ","
             " PRIMARY KEY (customer, touch_id)"
         ),
         "sales": (
             "customer TEXT NOT NULL, entry_id TEXT NOT NULL, kind TEXT NOT NULL, rep TEXT,"
-            " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL,"
+            " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL, " + ORIGIN + ","
             " PRIMARY KEY (customer, entry_id)"
         ),
         # Every change of consent, at its business time: a touch is judged against the last
@@ -118,9 +126,11 @@ class Service(HandlerView):
         "consents": (
             "customer TEXT NOT NULL, consent_id TEXT NOT NULL, channel TEXT NOT NULL,"
             " purpose TEXT NOT NULL, granted {bool} NOT NULL, occurred_at TEXT NOT NULL,"
-            " version {int} NOT NULL, PRIMARY KEY (customer, consent_id)"
+            " version {int} NOT NULL, " + ORIGIN + ", PRIMARY KEY (customer, consent_id)"
         ),
+        "service_merges": MERGES,
     }
+    merging = ("requests", "complaints", "complaint_periods", "touches", "sales", "consents")
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("requests", "status, respond_by"),
         ("requests", "responsible, retracted, status, respond_by"),  # a rep's, in order
@@ -132,8 +142,9 @@ class Service(HandlerView):
         ("consents", "customer, channel, purpose, occurred_at, version"),
     ]
     # 2: free text kept sealed; 3: touches judged against consents in business time;
-    # 4: responsibility for requests and complaints apart from who took them
-    version = 4
+    # 4: responsibility for requests and complaints apart from who took them; 5: a merged
+    # record's rows are the survivor's
+    version = 5
 
     # -- requests --------------------------------------------------------------------------------
 
@@ -141,7 +152,7 @@ class Service(HandlerView):
     def request_received(self, db: Writes, e: Customer.RequestReceived, customer: str) -> None:
         db.later(
             "INSERT INTO {requests} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL, ?,"
-            " ?, NULL, NULL)",
+            " ?, NULL, NULL, ?)",
             (
                 customer,
                 e.request_id,
@@ -153,6 +164,7 @@ class Service(HandlerView):
                 iso(e.respond_by),
                 False,
                 e.rep,
+                self.origin(e),
             ),
         )
 
@@ -170,7 +182,7 @@ class Service(HandlerView):
     def complaint_filed(self, db: Writes, e: Customer.ComplaintFiled, customer: str) -> None:
         db.later(
             "INSERT INTO {complaints} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
-            " NULL, 0, ?, ?, NULL, NULL)",
+            " NULL, 0, ?, ?, NULL, NULL, ?)",
             # A forgotten customer's description reads as None: the view keeps "".
             (
                 customer,
@@ -183,11 +195,12 @@ class Service(HandlerView):
                 iso(e.respond_by),
                 False,
                 e.rep,
+                self.origin(e),
             ),
         )
         db.later(
-            "INSERT INTO {complaint_periods} VALUES (?, ?, 1, ?, NULL)",
-            (customer, e.complaint_id, iso(e.occurred_at)),
+            "INSERT INTO {complaint_periods} VALUES (?, ?, 1, ?, NULL, ?)",
+            (customer, e.complaint_id, iso(e.occurred_at), self.origin(e)),
         )
 
     @handles(Customer.ComplaintEscalated)
@@ -221,7 +234,7 @@ class Service(HandlerView):
         )
         db.execute(
             "INSERT INTO {complaint_periods} SELECT customer, complaint_id, reopened + 1,"
-            " ?, NULL FROM {complaints} WHERE customer = ? AND complaint_id = ?",
+            " ?, NULL, origin FROM {complaints} WHERE customer = ? AND complaint_id = ?",
             (iso(e.occurred_at), customer, e.complaint_id),
         )
 
@@ -230,7 +243,7 @@ class Service(HandlerView):
     @handles(Customer.CampaignTouched)
     def campaign_touched(self, db: Writes, e: Customer.CampaignTouched, customer: str) -> None:
         db.later(
-            "INSERT INTO {touches} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {touches} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 customer,
                 e.touch_id,
@@ -241,13 +254,14 @@ class Service(HandlerView):
                 iso(e.occurred_at),
                 day_number(e.occurred_at),
                 False,
+                self.origin(e),
             ),
         )
 
     @handles(Customer.ConsentChanged)
     def consent_changed(self, db: Writes, e: Customer.ConsentChanged, customer: str) -> None:
         db.later(
-            "INSERT INTO {consents} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {consents} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 customer,
                 e.consent_id,
@@ -256,16 +270,17 @@ class Service(HandlerView):
                 bool(e.granted),
                 iso(e.occurred_at),
                 e.originator_version,
+                self.origin(e),
             ),
         )
 
     @handles(Customer.QuoteIssued)
     def quote_issued(self, db: Writes, e: Customer.QuoteIssued, customer: str) -> None:
-        sale(db, customer, e.quote_id, "quote", e.rep, e.occurred_at)
+        sale(db, customer, e.quote_id, "quote", e.rep, e.occurred_at, self.origin(e))
 
     @handles(Customer.PurchaseRecorded)
     def purchase_recorded(self, db: Writes, e: Customer.PurchaseRecorded, customer: str) -> None:
-        sale(db, customer, e.order_id, "purchase", e.rep, e.occurred_at)
+        sale(db, customer, e.order_id, "purchase", e.rep, e.occurred_at, self.origin(e))
 
     # -- corrections and retractions -------------------------------------------------------------
 
@@ -311,9 +326,10 @@ class Service(HandlerView):
     def personal_data_erased(
         self, db: Writes, e: Customer.PersonalDataErased, customer: str
     ) -> None:
-        """The free text the customer wrote goes with their personal data."""
-        db.execute("UPDATE {requests} SET summary = NULL WHERE customer = ?", (customer,))
-        db.execute("UPDATE {complaints} SET description = '' WHERE customer = ?", (customer,))
+        """The free text the customer wrote goes with their personal data (the record's)."""
+        origin = self.origin(e)
+        db.execute("UPDATE {requests} SET summary = NULL WHERE origin = ?", (origin,))
+        db.execute("UPDATE {complaints} SET description = '' WHERE origin = ?", (origin,))
 
     @handles(Customer.EntryRetracted)
     def entry_retracted(self, db: Writes, e: Customer.EntryRetracted, customer: str) -> None:
@@ -373,6 +389,16 @@ JOIN {touches} b ON b.customer = a.customer AND b.material = a.material
   AND b.department <> a.department AND b.day >= a.day - ?
   AND (b.occurred_at < a.occurred_at OR (b.occurred_at = a.occurred_at AND b.touch_id < a.touch_id))
 WHERE a.retracted = ? AND b.retracted = ?
+UNION ALL
+SELECT 'same_material_two_records', a.customer, a.occurred_at, a.touch_id, 'touch', NULL,
+  a.campaign, a.channel, a.material, a.department, b.touch_id, 'touch', b.occurred_at, NULL,
+  b.campaign, b.department
+FROM {touches} a
+JOIN {touches} b ON b.customer = a.customer AND b.material = a.material AND b.origin <> a.origin
+  AND (b.department = a.department OR b.department IS NULL OR a.department IS NULL)
+  AND b.day >= a.day - ?
+  AND (b.occurred_at < a.occurred_at OR (b.occurred_at = a.occurred_at AND b.touch_id < a.touch_id))
+WHERE a.retracted = ? AND b.retracted = ?
 """
 WHY = {
     "touch_after_opt_out": "marketed on {channel} after the customer opted out",
@@ -380,6 +406,10 @@ WHY = {
     "sale_during_open_complaint": "{entry_kind} while complaint {related_id} was open",
     "same_material_two_departments": "{material} sent by {department} and by "
     "{related_department} within {days} days",
+    # Two records of one customer, merged since: the one person got it twice. (Sent by two
+    # departments, it is listed as that.)
+    "same_material_two_records": "{material} sent to two records of one customer within "
+    "{days} days",
 }
 
 
@@ -387,12 +417,17 @@ def violations(
     db: Database, *, kind: str | None = None, limit: int = 100, cursor: str | None = None
 ) -> Page:
     """Touches after opt-out or during an open complaint, sales during an open complaint, and
-    the same material from two departments within 30 days; in order of when they happened.
+    the same material from two departments, or to two records of one customer (merged since),
+    within 30 days; in order of when they happened.
 
     A contact logged by the rep handling (or given) the complaint is the complaint being
     handled, not a sale, and is not listed. Contacts are read from the activity view.
     """
-    params: list[Any] = [False, False, False, False, False, False, SAME_MATERIAL_DAYS, False, False]
+    params: list[Any] = [
+        *(False, False, False, False, False, False),
+        *(SAME_MATERIAL_DAYS, False, False),
+        *(SAME_MATERIAL_DAYS, False, False),
+    ]
     conditions, after = [], decode_cursor(cursor, (str,) * len(VIOLATION_KEY))
     if kind is not None:
         conditions.append("kind = ?")

@@ -38,6 +38,9 @@ ENVELOPE = frozenset(
 # it (a touch's opt-out: the violations and the customer's history judge it in business
 # time), so a line does not show it.
 JUDGED_WHEN_RECORDED = frozenset({"opted_out"})
+# What a survivor keeps of a record merged into it (its entries' ids, to reach them): the
+# merge's bookkeeping, not news; the line names the record.
+BOOKKEEPING = frozenset({"entries"})
 # Event class -> the field naming the entry it opens or concerns.
 ENTRY_FIELD: dict[EventClass, str] = {
     **OPENING,
@@ -215,7 +218,7 @@ def line(
     details = {
         name: plain(value)
         for name, value in vars(event).items()
-        if name not in ENVELOPE and name not in JUDGED_WHEN_RECORDED
+        if name not in ENVELOPE and name not in JUDGED_WHEN_RECORDED and name not in BOOKKEEPING
     }
     happened, occurred_at = event.occurred_at, iso(event.occurred_at)
     trail = json.loads(row["trail"]) if row["trail"] else []
@@ -424,6 +427,10 @@ SUMMARIES: dict[EventClass, Callable[[dict[str, Any]], str]] = {
     Customer.PersonalDataErased: lambda f: f"personal data erased{_also(f['reason'])}",
     Customer.DeadlineMissed: lambda f: f"{f['entry_id']} not answered by {_day(f['deadline'])}",
     Customer.Lapsed: lambda f: f"lapsed: no purchase or contact for {f['days']} days",
+    Customer.MergedInto: lambda f: f"merged into {f['survivor']}{_also(f['reason'])}",
+    Customer.Merged: lambda f: f"{f['merged']} merged into this record{_also(f['reason'])}",
+    Customer.UnmergedFrom: lambda f: f"unmerged from {f['survivor']}{_also(f['reason'])}",
+    Customer.Unmerged: lambda f: f"{f['merged']} unmerged from this record{_also(f['reason'])}",
 }
 
 
@@ -443,6 +450,7 @@ def timeline_of(
     db: Database,
     customer: str,
     *,
+    records: Sequence[str] = (),
     kinds: Sequence[str] | None = None,
     rep: str | None = None,
     since: datetime | None = None,
@@ -451,14 +459,15 @@ def timeline_of(
     cursor: str | None = None,
 ) -> Page:
     """A customer's history in the order it happened (since <= occurred_at < until), filtered
-    by event kind (e.g. ``QuoteIssued``) and rep; corrections applied, trail attached.
+    by event kind (e.g. ``QuoteIssued``) and rep; corrections applied, trail attached. With
+    ``records`` (the records merged into the customer), theirs too, each line saying whose
+    (``customer``) it is.
 
     The view orders and annotates the entries; what each says is read from its event."""
     if db.log is None:
         raise RuntimeError("the timeline is read with the event log: open it with Database.of")
-    stream = stream_id("customer", customer)
     where: list[str] = ["t.customer = ?"]
-    params: list[Any] = [customer]
+    params: list[Any] = []
     if kinds:
         where.append(f"t.kind IN ({', '.join('?' * len(kinds))})")
         params += list(kinds)
@@ -471,51 +480,69 @@ def timeline_of(
     if until is not None:
         where.append("t.occurred_at < ?")
         params.append(iso(until))
-    after = decode_cursor(cursor, (str, int))  # occurred_at, version
-    if after:
-        where.append("(t.occurred_at > ? OR (t.occurred_at = ? AND t.version > ?))")
-        params += [after[0], after[0], after[1]]
+    after = decode_cursor(cursor, (str, int, str))  # occurred_at, version, customer
+    lines: list[dict[str, Any]] = []
     tables = {**Timeline().table_names(), "events": db.log.table}
-    with db.transaction(tables, commit=False, snapshot=False) as tx:
-        rows = tx.rows(
-            "SELECT t.*, e.topic, e.state FROM {timeline} t JOIN {events} e "
-            "ON e.originator_id = ? AND e.originator_version = t.version "
-            f"WHERE {' AND '.join(where)} ORDER BY t.occurred_at, t.version LIMIT ?",
-            (db.stream_key(stream), *params, limit + 1),
+    with db.transaction(tables, commit=False, snapshot=bool(records)) as tx:
+        for ref in dict.fromkeys([customer, *records]):
+            more_where, more = list(where), list(params)
+            if after:
+                # After (occurred_at, version, customer) in that order; the customer is this one.
+                later = ">=" if ref > after[2] else ">"
+                more_where.append(
+                    f"(t.occurred_at > ? OR (t.occurred_at = ? AND t.version {later} ?))"
+                )
+                more += [after[0], after[0], after[1]]
+            lines += lines_of(db, tx, ref, " AND ".join(more_where), more, limit + 1)
+    lines.sort(key=lambda line: (line["occurred_at"], line["version"], line["customer"]))
+    return page_of(revealed(db, lines[: limit + 1]), limit, ("occurred_at", "version", "customer"))
+
+
+def lines_of(
+    db: Database, tx: ViewDb, customer: str, where: str, params: list[Any], limit: int
+) -> list[dict[str, Any]]:
+    """The first ``limit`` lines of one record's history that match ``where``."""
+    assert db.log is not None
+    stream = stream_id("customer", customer)
+    rows = tx.rows(
+        "SELECT t.*, e.topic, e.state FROM {timeline} t JOIN {events} e "
+        "ON e.originator_id = ? AND e.originator_version = t.version "
+        f"WHERE {where} ORDER BY t.occurred_at, t.version LIMIT ?",
+        (db.stream_key(stream), customer, *params, limit),
+    )
+    erased = (
+        any(row["kind"] in PROFILE_NAMES for row in rows)
+        and tx.one(
+            "SELECT 1 AS erased FROM {timeline} WHERE customer = ? AND kind = ? LIMIT 1",
+            (customer, Customer.PersonalDataErased.__name__),
         )
-        erased = (
-            any(row["kind"] in PROFILE_NAMES for row in rows)
-            and tx.one(
-                "SELECT 1 AS erased FROM {timeline} WHERE customer = ? AND kind = ? LIMIT 1",
-                (customer, Customer.PersonalDataErased.__name__),
-            )
-            is not None
+        is not None
+    )
+    wanted = sorted(
+        {
+            note["version"]
+            for row in rows
+            if row["trail"]
+            for note in json.loads(row["trail"])
+            if note["kind"] == "corrected" and note["fields"].keys() & SEALED
+        }
+    )
+    found = (
+        tx.rows(
+            f"SELECT originator_version, topic, state FROM {{events}} WHERE originator_id = ? "
+            f"AND originator_version IN ({', '.join('?' * len(wanted))})",
+            (db.stream_key(stream), *wanted),
         )
-        wanted = sorted(
-            {
-                note["version"]
-                for row in rows
-                if row["trail"]
-                for note in json.loads(row["trail"])
-                if note["kind"] == "corrected" and note["fields"].keys() & SEALED
-            }
-        )
-        found = (
-            tx.rows(
-                f"SELECT originator_version, topic, state FROM {{events}} WHERE originator_id = ? "
-                f"AND originator_version IN ({', '.join('?' * len(wanted))})",
-                (db.stream_key(stream), *wanted),
-            )
-            if wanted
-            else []
-        )
+        if wanted
+        else []
+    )
     corrections = {
         r["originator_version"]: db.log.decode(
             stream, r["originator_version"], r["topic"], r["state"]
         ).fields
         for r in found
     }
-    lines = [
+    return [
         line(
             row,
             db.log.decode(stream, row["version"], row["topic"], row["state"]),
@@ -524,4 +551,3 @@ def timeline_of(
         )
         for row in rows
     ]
-    return page_of(revealed(db, lines), limit, ("occurred_at", "version"))

@@ -12,7 +12,7 @@ import pytest
 
 from api.examples import EXAMPLES
 from api.routes.commands import ROUTES, Route, path_fields
-from ledger.authorization import CORRECTIONS, INTERACTIONS, MANAGING
+from ledger.authorization import CORRECTIONS, INTERACTIONS, MANAGING, MERGING
 from tests.api.conftest import Api, fresh_customer, new_ref, problem
 from tests.conftest import at
 
@@ -44,8 +44,8 @@ def expected(role: str, command: str) -> int:
     """What a key of this role gets writing to a customer outside its reach (or unknown):
     403 for a command its role never runs, else 404."""
     runs = {
-        "rep": INTERACTIONS,
-        "manager": INTERACTIONS | MANAGING,
+        "rep": INTERACTIONS | MERGING,
+        "manager": INTERACTIONS | MANAGING | MERGING,
         "compliance": CORRECTIONS | {"erase_personal_data"},
         "admin": {"erase_personal_data"},
         "analyst": set(),

@@ -340,7 +340,8 @@ LISTS: dict[str, tuple[str, str]] = {
     # when it happened.
     "cards_not_followed_up": (
         "SELECT ref AS customer, name, source, registered_at FROM {customers} c"
-        " WHERE owner = ? AND source IS NOT NULL AND erased = ? AND registered_at < ?"
+        " WHERE owner = ? AND source IS NOT NULL AND erased = ? AND merged_into IS NULL"
+        " AND registered_at < ?"
         " AND NOT EXISTS (SELECT 1 FROM {contacts} k WHERE k.customer = c.ref"
         " AND k.retracted = ? AND k.occurred_at <= ?)",
         "registered_at, customer",
@@ -1039,6 +1040,7 @@ def cards_due(tx: ViewDb, now: str, rep: str | None, days: int) -> tuple[str, li
         "  c.owner AS rep, c.owner AS responsible, NULL AS escalated_to,"
         f"  c.registered_at AS opened_at, {days_after(tx, 'c.registered_at')} AS due"
         " FROM {customers} c WHERE c.source IS NOT NULL AND c.erased = ?"
+        " AND c.merged_into IS NULL"
         f"  AND c.registered_at < ?{owned}"
         "  AND NOT EXISTS (SELECT 1 FROM {contacts} k WHERE k.customer = c.ref"
         "  AND k.retracted = ? AND k.occurred_at <= ?)",

@@ -79,7 +79,9 @@ def likely_duplicates(
         people = {
             row["ref"]: row
             for row in tx.rows(
-                "SELECT ref, name, owner, source FROM {customers} WHERE erased = ?", (False,)
+                "SELECT ref, name, owner, source FROM {customers} WHERE erased = ?"
+                " AND merged_into IS NULL",
+                (False,),
             )
         }
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)

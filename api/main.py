@@ -18,7 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import console, problems
 from api.deps import Services, no_nul
 from api.keys import KeyStore
-from api.routes import audit, commands, compliance, customers, integrity, reports, reps, system
+from api.routes import (
+    audit,
+    campaigns,
+    commands,
+    compliance,
+    customers,
+    integrity,
+    reports,
+    reps,
+    system,
+)
 from ledger.access_log import AccessLog
 from ledger.application import Ledger
 from ledger.config import Settings
@@ -156,7 +166,17 @@ def create_app(
         dependencies=[Depends(no_nul)],
     )
     problems.install(app, pages=console.error_page)
-    for module in (commands, customers, reps, compliance, integrity, audit, reports, system):
+    for module in (
+        commands,
+        customers,
+        reps,
+        campaigns,
+        compliance,
+        integrity,
+        audit,
+        reports,
+        system,
+    ):
         app.include_router(module.router)
     console.install(app)
     app.add_middleware(BodyLimit)

@@ -327,6 +327,21 @@ class _Pending:
     first_event: int
     last_event: int
     entry_id: str | None
+    # Other aggregates the command changed with its own (a confirmation takes a seat of the
+    # campaign): (aggregate, first event, last event), saved in the same transaction.
+    others: list[tuple[LedgerAggregate, int, int]] = field(default_factory=list)
+
+    def events(self) -> list[Any]:
+        """Every event the command recorded: the others' first, so that its own (whose
+        position the result gives) come last in the log."""
+        return [
+            event
+            for aggregate, first, last in (
+                *self.others,
+                (self.aggregate, self.first_event, self.last_event),
+            )
+            for event in aggregate.pending_events[first:last]
+        ]
 
 
 @dataclass
@@ -414,8 +429,13 @@ class Batch:
         try:
             aggregate, entry_id = HANDLERS[type(command)](command, self)
             first = self.touched.get(aggregate.id, 0)
+            others = [
+                (self.aggregates[other], before, len(self.aggregates[other].pending_events))
+                for other, before in self.touched.items()
+                if other != aggregate.id and len(self.aggregates[other].pending_events) > before
+            ]
             self.outcomes.append(
-                _Pending(command, aggregate, first, len(aggregate.pending_events), entry_id)
+                _Pending(command, aggregate, first, len(aggregate.pending_events), entry_id, others)
             )
         except LedgerError as error:
             self.outcomes.append(error)
@@ -460,7 +480,7 @@ class Batch:
         if changed:
             # The log follows the order of the commands, not of the aggregates: handing the
             # events over first, and the emptied aggregates after (for snapshots), does that.
-            in_order = [e for p in pending for e in written[id(p)]]
+            in_order = [e for p in pending for e in p.events()]
             for aggregate in changed:
                 aggregate.collect_events()
             mapper = self.app.mapper

@@ -96,6 +96,17 @@ class Service(HandlerView):
             " retracted {bool} NOT NULL, " + RESPONSIBLE + ","
             " PRIMARY KEY (customer, complaint_id)"
         ),
+        # Registrations for events: open until confirmed or declined (``answered_at``: the
+        # first of the two, which is what the inbox judges a respond-by against); a confirmed
+        # one declined later is cancelled (its seat freed); attendance once the event is held.
+        "registrations": (
+            "customer TEXT NOT NULL, registration_id TEXT NOT NULL, campaign TEXT NOT NULL,"
+            " channel TEXT NOT NULL, rep TEXT, note TEXT, registered_at TEXT NOT NULL,"
+            " respond_by TEXT NOT NULL, status TEXT NOT NULL, answered_at TEXT,"
+            " confirmed_at TEXT, declined_at TEXT, reason TEXT, attended {bool},"
+            " attended_at TEXT, " + RESPONSIBLE + ","
+            " PRIMARY KEY (customer, registration_id)"
+        ),
         "complaint_periods": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, period {int} NOT NULL,"
             " opened_at TEXT NOT NULL, closed_at TEXT,"
@@ -127,6 +138,8 @@ class Service(HandlerView):
         ("complaints", "status, respond_by"),
         ("complaints", "responsible, status"),
         ("complaint_periods", "customer, opened_at"),
+        ("registrations", "campaign, status"),
+        ("registrations", "responsible, status"),
         ("touches", "customer, material"),
         ("sales", "customer, occurred_at"),
         ("consents", "customer, channel, purpose, occurred_at, version"),
@@ -162,6 +175,58 @@ class Service(HandlerView):
             "UPDATE {requests} SET status = 'answered', answered_at = ?, answered_by = ? "
             "WHERE customer = ? AND request_id = ?",
             (iso(e.occurred_at), e.rep, customer, e.request_id),
+        )
+
+    # -- registrations for events ------------------------------------------------------------
+
+    @handles(Customer.RegistrationReceived)
+    def registration_received(
+        self, db: Writes, e: Customer.RegistrationReceived, customer: str
+    ) -> None:
+        db.later(
+            "INSERT INTO {registrations} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
+            " NULL, NULL, NULL, NULL, ?, NULL, NULL)",
+            (
+                customer,
+                e.registration_id,
+                e.campaign,
+                e.channel,
+                e.rep,
+                e.note,
+                iso(e.occurred_at),
+                iso(e.respond_by),
+                e.rep,
+            ),
+        )
+
+    @handles(Customer.RegistrationConfirmed)
+    def registration_confirmed(
+        self, db: Writes, e: Customer.RegistrationConfirmed, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {registrations} SET status = 'confirmed', confirmed_at = ?,"
+            " answered_at = COALESCE(answered_at, ?) WHERE customer = ? AND registration_id = ?",
+            (iso(e.occurred_at), iso(e.occurred_at), customer, e.registration_id),
+        )
+
+    @handles(Customer.RegistrationDeclined)
+    def registration_declined(
+        self, db: Writes, e: Customer.RegistrationDeclined, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {registrations} SET status = 'declined', declined_at = ?, reason = ?,"
+            " answered_at = COALESCE(answered_at, ?) WHERE customer = ? AND registration_id = ?",
+            (iso(e.occurred_at), e.reason, iso(e.occurred_at), customer, e.registration_id),
+        )
+
+    @handles(Customer.AttendanceRecorded)
+    def attendance_recorded(
+        self, db: Writes, e: Customer.AttendanceRecorded, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {registrations} SET attended = ?, attended_at = ? WHERE customer = ?"
+            " AND registration_id = ?",
+            (bool(e.attended), iso(e.occurred_at), customer, e.registration_id),
         )
 
     # -- complaints ------------------------------------------------------------------------------
@@ -306,6 +371,7 @@ class Service(HandlerView):
     ) -> None:
         hand_over(db, "requests", "request_id", customer, e)
         hand_over(db, "complaints", "complaint_id", customer, e)
+        hand_over(db, "registrations", "registration_id", customer, e)
 
     @handles(Customer.PersonalDataErased)
     def personal_data_erased(
@@ -314,6 +380,9 @@ class Service(HandlerView):
         """The free text the customer wrote goes with their personal data."""
         db.execute("UPDATE {requests} SET summary = NULL WHERE customer = ?", (customer,))
         db.execute("UPDATE {complaints} SET description = '' WHERE customer = ?", (customer,))
+        db.execute(
+            "UPDATE {registrations} SET note = NULL, reason = NULL WHERE customer = ?", (customer,)
+        )
 
     @handles(Customer.EntryRetracted)
     def entry_retracted(self, db: Writes, e: Customer.EntryRetracted, customer: str) -> None:

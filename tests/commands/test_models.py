@@ -34,7 +34,8 @@ mark_promise_overdue touch_campaign change_consent file_complaint escalate_compl
 resolve_complaint reopen_complaint record_satisfaction record_purchase record_churn
 record_win_back correct_entry retract_entry assign_owner update_profile hire_rep move_rep
 depart_rep launch_campaign record_campaign_cost close_campaign flag_missed_deadline
-mark_lapsed erase_personal_data add_team_member remove_team_member move_responsibility""".split()
+mark_lapsed erase_personal_data add_team_member remove_team_member move_responsibility
+register_for_event confirm_registration decline_registration record_attendance""".split()
 
 
 def test_every_command_type_is_known() -> None:

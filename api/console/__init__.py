@@ -6,8 +6,9 @@ that write carry a token against cross-site requests and go through the same com
 Every error the API can return is shown as a page that says what was wrong and where.
 
 A module per page: ``signin``, ``customers``, ``dossier`` (and hand-over), ``compliance``
-(and the access log), ``service``, ``reports``, ``admin`` (keys); what they share is in
-``pages``, and the work they run apart from a request in ``jobs``.
+(and the access log), ``service``, ``events`` (and their registrations), ``reports``,
+``admin`` (keys); what they share is in ``pages``, and the work they run apart from a
+request in ``jobs``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api.console import admin, compliance, customers, dossier, reports, service, signin
+from api.console import admin, compliance, customers, dossier, events, reports, service, signin
 from api.console.jobs import ReportJobs
 from api.console.pages import HERE, SignInNeeded, error_page
 
 __all__ = ["error_page", "install"]
-PAGES = (signin, customers, dossier, compliance, service, reports, admin)
+PAGES = (signin, customers, dossier, compliance, service, events, reports, admin)
 
 
 def install(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ def on(day: int, hour: int = 9) -> str:
     return f"2025-06-{day:02d}T{hour:02d}:00:00Z"
 
 
-SETUP = [
+SETUP: list[dict[str, Any]] = [
     {"type": "hire_rep", "ref": "REP-1", "name": "李娜", "team": "east", "occurred_at": on(1)},
     {
         "type": "register_customer",
@@ -85,7 +85,7 @@ def test_the_event_registration_story_from_the_command_line(
         "SEM-1",
         "REP-1",
     )
-    answered = [
+    answered: list[dict[str, Any]] = [
         {
             "type": "confirm_registration",
             "customer": "CUST-1",

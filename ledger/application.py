@@ -327,21 +327,9 @@ class _Pending:
     first_event: int
     last_event: int
     entry_id: str | None
-    # Other aggregates the command changed with its own (a confirmation takes a seat of the
-    # campaign): (aggregate, first event, last event), saved in the same transaction.
-    others: list[tuple[LedgerAggregate, int, int]] = field(default_factory=list)
-
-    def events(self) -> list[Any]:
-        """Every event the command recorded: the others' first, so that its own (whose
-        position the result gives) come last in the log."""
-        return [
-            event
-            for aggregate, first, last in (
-                *self.others,
-                (self.aggregate, self.first_event, self.last_event),
-            )
-            for event in aggregate.pending_events[first:last]
-        ]
+    # Events the command wrote to other aggregates (a merge writes to both records): saved
+    # with its own, in one transaction; the result speaks of ``aggregate``'s.
+    others: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -429,11 +417,12 @@ class Batch:
         try:
             aggregate, entry_id = HANDLERS[type(command)](command, self)
             first = self.touched.get(aggregate.id, 0)
-            others = [
-                (self.aggregates[other], before, len(self.aggregates[other].pending_events))
-                for other, before in self.touched.items()
-                if other != aggregate.id and len(self.aggregates[other].pending_events) > before
-            ]
+            others = tuple(
+                event
+                for other_id, start in self.touched.items()
+                if other_id != aggregate.id
+                for event in self.aggregates[other_id].pending_events[start:]
+            )
             self.outcomes.append(
                 _Pending(command, aggregate, first, len(aggregate.pending_events), entry_id, others)
             )
@@ -480,7 +469,7 @@ class Batch:
         if changed:
             # The log follows the order of the commands, not of the aggregates: handing the
             # events over first, and the emptied aggregates after (for snapshots), does that.
-            in_order = [e for p in pending for e in p.events()]
+            in_order = [e for p in pending for e in (*written[id(p)], *p.others)]
             for aggregate in changed:
                 aggregate.collect_events()
             mapper = self.app.mapper

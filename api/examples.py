@@ -134,6 +134,16 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "material": "brochure-2025",
         "department": "marketing",
     },
+    "register_for_event": {
+        **C,
+        "campaign": "CMP-2025-SEMINAR",
+        "channel": "web",
+        "respond_by": "2025-06-12T18:00:00+08:00",
+        "note": "brings a colleague",
+    },
+    "confirm_registration": {**C, "registration_id": "REG-88"},
+    "decline_registration": {**C, "registration_id": "REG-88", "reason": "the seminar is full"},
+    "record_attendance": {**C, "registration_id": "REG-88", "attended": True},
     "record_campaign_cost": {
         "campaign": "CMP-2025-EXPO",
         "amount": "3500.00",

@@ -20,6 +20,7 @@ from api.deps import Services, no_nul
 from api.keys import KeyStore
 from api.routes import (
     audit,
+    campaigns,
     commands,
     compliance,
     customers,
@@ -171,6 +172,7 @@ def create_app(
         customers,
         duplicates,
         reps,
+        campaigns,
         compliance,
         integrity,
         audit,

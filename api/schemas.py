@@ -268,6 +268,44 @@ class Duplicates(BaseModel):
     data: list[DuplicatePair]
 
 
+class Event(BaseModel):
+    """A campaign, and if it is an event its registrations counted as they stand."""
+
+    campaign: str = Field(examples=["CMP-2025-SEMINAR"])
+    name: str
+    kind: str | None = Field(description="seminar, trade_show or training; None: not an event.")
+    event_at: str | None = Field(description="When the event takes place.")
+    capacity: int | None = Field(description="The most confirmed registrations (None: no limit).")
+    starts_at: str
+    ends_at: str
+    registrations: int
+    open: int = Field(description="Neither confirmed nor declined yet (waiting, when full).")
+    confirmed: int
+    declined: int = Field(description="Declined, or confirmed and then cancelled.")
+    attended: int
+    no_shows: int
+    seats_left: int | None
+
+
+class Registration(BaseModel):
+    customer: str
+    registration_id: str
+    campaign: str
+    channel: str
+    rep: str | None = Field(description="Who answers it: named, or the customer's owner.")
+    responsible: str | None = Field(None, description="Who answers for it now.")
+    note: str | None
+    registered_at: str
+    respond_by: str
+    status: str = Field(examples=["open", "confirmed", "declined"])
+    answered_at: str | None = Field(description="When it was first confirmed or declined.")
+    confirmed_at: str | None
+    declined_at: str | None
+    reason: str | None = Field(description="Why it was declined.")
+    attended: bool | None = Field(description="Came (true), a no-show (false), not yet known.")
+    attended_at: str | None
+
+
 class Dossier(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -34,6 +34,13 @@ FORMATS: dict[EventClass, tuple[str, tuple[str, ...]]] = {
     Customer.ContactLogged: ("contact", ("rep", "channel", "direction", "subject", "summary")),
     Customer.RequestReceived: ("request", ("kind", "channel", "respond_by", "rep", "summary")),
     Customer.RequestAnswered: ("request answered", ("request_id", "rep", "channel", "summary")),
+    Customer.RegistrationReceived: (
+        "registration",
+        ("registration_id", "campaign", "channel", "respond_by", "rep", "note"),
+    ),
+    Customer.RegistrationConfirmed: ("registration confirmed", ("registration_id", "note")),
+    Customer.RegistrationDeclined: ("registration declined", ("registration_id", "reason")),
+    Customer.AttendanceRecorded: ("attendance", ("registration_id", "attended")),
     Customer.QuoteIssued: (
         "quote",
         (
@@ -91,6 +98,7 @@ FORMATS: dict[EventClass, tuple[str, tuple[str, ...]]] = {
 OPENING: dict[EventClass, str] = {
     Customer.ContactLogged: "contact_id",
     Customer.RequestReceived: "request_id",
+    Customer.RegistrationReceived: "registration_id",
     Customer.QuoteIssued: "quote_id",
     Customer.PromiseMade: "promise_id",
     Customer.CampaignTouched: "touch_id",

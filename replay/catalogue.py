@@ -26,6 +26,7 @@ from replay.reports import (
     CAMPAIGN_COLUMNS,
     COMPLAINT_COLUMNS,
     DEFECTION_TYPES,
+    EVENT_COUNTS,
     LEVELS,
     RETENTION_COLUMNS,
     VALUE_COLUMNS,
@@ -221,7 +222,7 @@ def campaigns_report(tx: ViewDb, ask: Ask) -> Report:
         )
     totals = {
         "campaigns": len(rows),
-        **sums(rows, "touches", "customers", "contacted", "bought"),
+        **sums(rows, "touches", "customers", "contacted", "bought", *EVENT_COUNTS),
         "by_currency": money,
     }
     return Report(rows, CAMPAIGN_COLUMNS, totals, ["campaign"])

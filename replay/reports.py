@@ -402,11 +402,31 @@ COMPLAINT_COLUMNS = [
 ]
 
 
+def registrations(tx: ViewDb, start: str, end: str) -> dict[str, Counter[str]]:
+    """Per event, of the registrations made in [start, end), how they stand: registrations,
+    confirmed (and not cancelled since), declined (cancellations too), attended, no-shows."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows_of(
+        tx,
+        "SELECT campaign, status, attended FROM {event_registrations}"
+        " WHERE registered_at >= ? AND registered_at < ?",
+        (start, end),
+    ):
+        found = counts[row["campaign"]]
+        found["registrations"] += 1
+        found[row["status"]] += 1
+        if row["attended"] is not None:
+            found["attended" if row["attended"] else "no_shows"] += 1
+    return counts
+
+
 def campaigns(tx: ViewDb, periods: list[Period], *, window: int) -> list[dict[str, Any]]:
-    """Per campaign touching customers in the periods' span: touches, customers touched, and
-    of those the ones who contacted the company (an inbound contact) or bought within
-    ``window`` days after their first touch; the revenue of those purchases (in the
-    campaign's currency) against what the campaign cost in the span."""
+    """Per campaign touching customers, or taking registrations for its event, in the
+    periods' span: touches, customers touched, and of those the ones who contacted the
+    company (an inbound contact) or bought within ``window`` days after their first touch;
+    the revenue of those purchases (in the campaign's currency) against what the campaign
+    cost in the span. For an event, the registrations made in the span and how they stand
+    in the reading (confirmed, declined, attended, no-shows), and the spend per attendee."""
     start, end = text(periods[0].start), text(periods[-1].end)
     known = {c["campaign"]: c for c in rows_of(tx, "SELECT * FROM {campaigns}")}
     spent: dict[str, Decimal] = defaultdict(Decimal)
@@ -434,8 +454,9 @@ def campaigns(tx: ViewDb, periods: list[Period], *, window: int) -> list[dict[st
     sales = defaultdict(list)
     for sale in purchases(tx):
         sales[sale["customer"]].append(sale)
+    registered = registrations(tx, start, end)
     rows = []
-    for campaign in sorted(touches):
+    for campaign in sorted(touches.keys() | registered.keys()):
         about = known.get(campaign, {})
         currency = about.get("currency")
         touched = [(customer, at) for (name, customer), at in first.items() if name == campaign]
@@ -450,6 +471,7 @@ def campaigns(tx: ViewDb, periods: list[Period], *, window: int) -> list[dict[st
                 (Decimal(s["amount"]) for s in within if s["currency"] == currency), Decimal(0)
             )
         cost = spent.get(campaign, Decimal(0))
+        event = registered.get(campaign, Counter())
         rows.append(
             {
                 "campaign": campaign,
@@ -463,9 +485,22 @@ def campaigns(tx: ViewDb, periods: list[Period], *, window: int) -> list[dict[st
                 "spend": str(cost),
                 "budget": about.get("budget"),
                 "revenue_per_spend": round(float(revenue / cost), 4) if cost else None,
+                "event": about.get("kind"),
+                "event_at": about.get("event_at"),
+                "capacity": about.get("capacity"),
+                **{name: event[name] for name in EVENT_COUNTS},
+                "spend_per_attendee": (
+                    str((cost / event["attended"]).quantize(CENT, ROUND_HALF_UP))
+                    if event["attended"]
+                    else None
+                ),
             }
         )
     return rows
+
+
+EVENT_COUNTS = ("registrations", "confirmed", "declined", "attended", "no_shows")
+CENT = Decimal("0.01")
 
 
 CAMPAIGN_COLUMNS = [
@@ -479,6 +514,11 @@ CAMPAIGN_COLUMNS = [
     "revenue",
     "spend",
     "revenue_per_spend",
+    "event",
+    "event_at",
+    "capacity",
+    *EVENT_COUNTS,
+    "spend_per_attendee",
 ]
 FACE_TO_FACE = ("visit", "event")
 LEVELS = ("intimate", "face_to_face", "general", "no_contact")

@@ -6,8 +6,9 @@ that write carry a token against cross-site requests and go through the same com
 Every error the API can return is shown as a page that says what was wrong and where.
 
 A module per page: ``signin``, ``customers``, ``dossier`` (and hand-over), ``duplicates``,
-``compliance`` (and the access log), ``service``, ``reports``, ``admin`` (keys); what they
-share is in ``pages``, and the work they run apart from a request in ``jobs``.
+``compliance`` (and the access log), ``service``, ``events`` (and their registrations),
+``reports``, ``admin`` (keys); what they share is in ``pages``, and the work they run apart
+from a request in ``jobs``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from api.console import (
     customers,
     dossier,
     duplicates,
+    events,
     reports,
     service,
     signin,
@@ -32,7 +34,7 @@ from api.console.jobs import ReportJobs
 from api.console.pages import HERE, SignInNeeded, error_page
 
 __all__ = ["error_page", "install"]
-PAGES = (signin, customers, dossier, duplicates, compliance, service, reports, admin)
+PAGES = (signin, customers, dossier, duplicates, compliance, service, events, reports, admin)
 
 
 def install(app: FastAPI) -> None:

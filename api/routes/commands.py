@@ -60,6 +60,7 @@ PATH_FIELDS: dict[str, str | dict[str, str]] = {
     "quote_id": "quote_id",
     "promise_id": "promise_id",
     "complaint_id": "complaint_id",
+    "registration_id": "registration_id",
 }
 
 C = "/customers/{ref}"
@@ -73,6 +74,12 @@ ROUTES = [
     Route(f"{C}/contacts", "log_contact", "interactions"),
     Route(f"{C}/requests", "receive_request", "interactions"),
     Route(f"{C}/requests/{{request_id}}/answer", "answer_request", "interactions"),
+    Route(f"{C}/registrations", "register_for_event", "events"),
+    *(
+        Route(f"{C}/registrations/{{registration_id}}/{verb}", f"{verb}_registration", "events")
+        for verb in ("confirm", "decline")
+    ),
+    Route(f"{C}/registrations/{{registration_id}}/attendance", "record_attendance", "events"),
     Route(f"{C}/quotes", "issue_quote", "quotes"),
     *(
         Route(f"{C}/quotes/{{quote_id}}/{verb}", f"{verb}_quote", "quotes")

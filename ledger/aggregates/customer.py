@@ -47,6 +47,9 @@ DeadlineFlagged = rule("deadline_already_flagged")
 NotLapsing = rule("not_lapsing")
 AlreadyTeamMember = rule("already_team_member")
 NotTeamMember = rule("not_team_member")
+AlreadyRegistered = rule("already_registered")
+RegistrationNotConfirmed = rule("registration_not_confirmed")
+AttendanceKnown = rule("attendance_already_recorded")
 
 
 class MergeRefused(CommandInvalid):
@@ -70,6 +73,8 @@ NotMerged = _merge_refusal("not_merged")
 
 OPEN = "open"
 OVERDUE = "overdue"
+CONFIRMED = "confirmed"
+DECLINED = "declined"
 
 # Which fields of which kind of entry a correction may change.
 CORRECTABLE: dict[str, frozenset[str]] = {
@@ -114,7 +119,7 @@ RETRACTABLE = frozenset(
 # Entry kinds whose open/closed state the aggregate tracks, and the state fields a
 # correction keeps in step. Other entries are remembered by id and kind alone, so that a
 # customer with thousands of contacts stays small to snapshot and quick to load.
-STATEFUL = frozenset({"request", "quote", "promise", "complaint"})
+STATEFUL = frozenset({"request", "quote", "promise", "complaint", "registration"})
 _TRACKED_FIELDS = {
     "respond_by",
     "valid_until",
@@ -338,8 +343,8 @@ class Customer(LedgerAggregate):
             if entry["kind"] not in STATEFUL or entry["status"] not in (OPEN, OVERDUE):
                 raise NothingToHandOver(
                     f"{entry['kind']} {entry_id} is not open work: only "
-                    "open requests, quotes, promises and complaints "
-                    "move"
+                    "open requests, quotes, promises, complaints and "
+                    "registrations move"
                 )
             if from_rep is not None and responsible_for(entry) != from_rep:
                 raise NothingToHandOver(
@@ -455,6 +460,132 @@ class Customer(LedgerAggregate):
         actor: str,
     ) -> None:
         self._close_entry(request_id, "request", "answered", occurred_at, "answer")
+
+    # -- registrations for events -------------------------------------------------------------
+
+    class RegistrationReceived(LedgerAggregate.Event):
+        registration_id: str
+        campaign: str
+        channel: str
+        respond_by: datetime
+        rep: str | None
+        note: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(RegistrationReceived)
+    def receive_registration(
+        self,
+        registration_id: str,
+        campaign: str,
+        channel: str,
+        respond_by: datetime,
+        rep: str | None,
+        note: str | None,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        """The customer registers for an event (a campaign that is one): open until
+        confirmed or declined by ``respond_by``."""
+        self.check_due_not_before(respond_by, occurred_at, "respond_by")
+        for entry_id, entry in self.entries.items():
+            if (
+                entry["kind"] == "registration"
+                and entry["campaign"] == campaign
+                and entry["status"] != DECLINED
+            ):
+                raise AlreadyRegistered(
+                    f"customer {self.ref} is registered for {campaign} already "
+                    f"({entry_id}, {entry['status']}); confirm or decline that one"
+                )
+        self._open_entry(
+            registration_id,
+            "registration",
+            occurred_at,
+            status=OPEN,
+            respond_by=respond_by,
+            rep=rep,
+            campaign=campaign,
+        )
+
+    def registration(self, registration_id: str) -> dict[str, Any]:
+        """A registration as it stands (a copy): its campaign, status and times."""
+        return dict(self._entry(registration_id, "registration"))
+
+    def check_confirmable(self, registration_id: str, occurred_at: datetime) -> None:
+        registration = self._open(registration_id, "registration")
+        self.check_not_before(
+            registration["occurred_at"], occurred_at, f"the confirmation of {registration_id}"
+        )
+
+    class RegistrationConfirmed(LedgerAggregate.Event):
+        registration_id: str
+        note: str | None
+        occurred_at: datetime
+        actor: str
+
+    @event(RegistrationConfirmed)
+    def confirm_registration(
+        self, registration_id: str, note: str | None, occurred_at: datetime, actor: str
+    ) -> None:
+        self._close_entry(registration_id, "registration", CONFIRMED, occurred_at, "confirmation")
+
+    def check_declinable(self, registration_id: str, occurred_at: datetime) -> None:
+        """Open or confirmed, with no attendance known yet: a confirmed registration declined
+        is a cancellation, and frees its seat."""
+        registration = self._entry(registration_id, "registration")
+        if registration["status"] not in (OPEN, CONFIRMED) or "attended" in registration:
+            raise EntryClosed(
+                f"registration {registration_id} is "
+                f"{'attended' if registration.get('attended') else registration['status']}"
+                "; it can no longer be declined"
+            )
+        self.check_not_before(
+            registration.get("closed_at") or registration["occurred_at"],
+            occurred_at,
+            f"the decline of {registration_id}",
+        )
+
+    class RegistrationDeclined(LedgerAggregate.Event):
+        registration_id: str
+        reason: str
+        occurred_at: datetime
+        actor: str
+
+    @event(RegistrationDeclined)
+    def decline_registration(
+        self, registration_id: str, reason: str, occurred_at: datetime, actor: str
+    ) -> None:
+        self.check_declinable(registration_id, occurred_at)
+        registration = self.entries[registration_id]
+        registration["status"] = DECLINED
+        registration["closed_at"] = occurred_at
+
+    class AttendanceRecorded(LedgerAggregate.Event):
+        registration_id: str
+        attended: bool
+        occurred_at: datetime
+        actor: str
+
+    @event(AttendanceRecorded)
+    def record_attendance(
+        self, registration_id: str, attended: bool, occurred_at: datetime, actor: str
+    ) -> None:
+        registration = self._entry(registration_id, "registration")
+        if registration["status"] != CONFIRMED:
+            raise RegistrationNotConfirmed(
+                f"registration {registration_id} is {registration['status']}, not confirmed: "
+                "attendance is recorded for confirmed registrations"
+            )
+        if "attended" in registration:
+            raise AttendanceKnown(
+                f"the attendance of registration {registration_id} was recorded already "
+                f"({'attended' if registration['attended'] else 'no-show'})"
+            )
+        self.check_not_before(
+            registration["closed_at"], occurred_at, f"the attendance of {registration_id}"
+        )
+        registration["attended"] = attended
 
     # -- quotes --------------------------------------------------------------------------------
 

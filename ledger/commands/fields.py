@@ -222,6 +222,14 @@ class RequestKind(StrEnum):
     info = "info"
 
 
+class EventKind(StrEnum):
+    """What kind of event a campaign is, when it is one."""
+
+    seminar = "seminar"
+    trade_show = "trade_show"
+    training = "training"
+
+
 class PromiseCategory(StrEnum):
     price = "price"
     delivery = "delivery"

@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar, cast
 from ledger import clock
 from ledger.aggregates import Campaign, Customer, Rep
 from ledger.aggregates.base import LedgerAggregate
-from ledger.aggregates.customer import CORRECTABLE, UnknownEntry
+from ledger.aggregates.customer import CONFIRMED, CORRECTABLE, UnknownEntry
 from ledger.commands import models as m
 from ledger.ids import Kind, entry_id
 
@@ -257,6 +257,79 @@ def answer_request(c: m.AnswerRequest, batch: UnitOfWork) -> Handled:
         actor=batch.actor,
     )
     return agg, c.request_id
+
+
+def campaign_of(batch: UnitOfWork, ref: str) -> Campaign:
+    return cast(Campaign, batch.get("campaign", ref))
+
+
+@handles(m.RegisterForEvent)
+def register_for_event(c: m.RegisterForEvent, batch: UnitOfWork) -> Handled:
+    agg = customer(c, batch)
+    acting_rep(batch, c.rep, when(c))
+    cast(Campaign, batch.peek("campaign", c.campaign)).check_takes_registrations(when(c))
+    registration_id = new_id(c, c.registration_id)
+    agg.receive_registration(
+        registration_id=registration_id,
+        campaign=c.campaign,
+        channel=c.channel,
+        respond_by=c.respond_by,
+        rep=c.rep or agg.owner,
+        note=c.note,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
+    return agg, registration_id
+
+
+# A confirmation (or a cancellation) changes the customer and the campaign, saved together:
+# every check of both comes before either changes, so a refusal leaves neither changed.
+
+
+@handles(m.ConfirmRegistration)
+def confirm_registration(c: m.ConfirmRegistration, batch: UnitOfWork) -> Handled:
+    agg = customer(c, batch)
+    agg.check_confirmable(c.registration_id, when(c))
+    campaign = campaign_of(batch, agg.registration(c.registration_id)["campaign"])
+    campaign.take_seat(
+        customer=agg.ref, registration_id=c.registration_id, occurred_at=when(c), actor=batch.actor
+    )
+    agg.confirm_registration(
+        registration_id=c.registration_id, note=c.note, occurred_at=when(c), actor=batch.actor
+    )
+    return agg, c.registration_id
+
+
+@handles(m.DeclineRegistration)
+def decline_registration(c: m.DeclineRegistration, batch: UnitOfWork) -> Handled:
+    agg = customer(c, batch)
+    agg.check_declinable(c.registration_id, when(c))
+    registration = agg.registration(c.registration_id)
+    if registration["status"] == CONFIRMED:
+        campaign_of(batch, registration["campaign"]).release_seat(
+            customer=agg.ref,
+            registration_id=c.registration_id,
+            occurred_at=when(c),
+            actor=batch.actor,
+        )
+    agg.decline_registration(
+        registration_id=c.registration_id, reason=c.reason, occurred_at=when(c), actor=batch.actor
+    )
+    return agg, c.registration_id
+
+
+@handles(m.RecordAttendance)
+def record_attendance(c: m.RecordAttendance, batch: UnitOfWork) -> Handled:
+    agg = customer(c, batch)
+    campaign = agg.registration(c.registration_id)["campaign"]
+    cast(Campaign, batch.peek("campaign", campaign)).check_held_by(when(c))
+    agg.record_attendance(
+        registration_id=c.registration_id,
+        attended=c.attended,
+        occurred_at=when(c),
+        actor=batch.actor,
+    )
+    return agg, c.registration_id
 
 
 @handles(m.IssueQuote)
@@ -648,6 +721,9 @@ def launch_campaign(c: m.LaunchCampaign, batch: UnitOfWork) -> Handled:
             ends_at=c.ends_at,
             material=c.material,
             department=c.department,
+            kind=c.kind,
+            event_at=c.event_at,
+            capacity=c.capacity,
             occurred_at=when(c),
             actor=batch.actor,
         )

@@ -36,6 +36,7 @@ from ledger.commands.fields import (
     Direction,
     Email,
     EntryId,
+    EventKind,
     Fraction,
     Instant,
     Level,
@@ -304,6 +305,54 @@ class AnswerRequest(Command):
     rep: Ref
     channel: Channel
     summary: Text | None = None
+
+
+class RegisterForEvent(Command):
+    """Register the customer for an event (a campaign launched as one): open until it is
+    confirmed or declined, and in the service inbox once ``respond_by`` passes unanswered."""
+
+    type: Literal["register_for_event"] = "register_for_event"
+    customer: Ref
+    campaign: Ref = Field(description="The event: a campaign launched with a kind and a date.")
+    channel: Channel = Field(Channel.web, description="How the registration came in.")
+    respond_by: Instant = Field(description="Confirm or decline it by then.")
+    note: Text | None = None
+    rep: Ref | None = Field(
+        None, description="Rep who answers it (defaults to the customer's owner)."
+    )
+    registration_id: EntryId | None = None
+
+    _due = _check_due("respond_by")
+
+
+class ConfirmRegistration(Command):
+    """Confirm a registration: it takes one of the event's seats (refused when the event is
+    full; the registration then stays open, waiting for a seat)."""
+
+    type: Literal["confirm_registration"] = "confirm_registration"
+    customer: Ref
+    registration_id: EntryId
+    note: Text | None = None
+
+
+class DeclineRegistration(Command):
+    """Decline a registration, saying why; a confirmed one declined is cancelled, and frees
+    its seat."""
+
+    type: Literal["decline_registration"] = "decline_registration"
+    customer: Ref
+    registration_id: EntryId
+    reason: Text
+
+
+class RecordAttendance(Command):
+    """Whether the customer of a confirmed registration came to the event (attended) or did
+    not (a no-show); recorded once, once the event has begun."""
+
+    type: Literal["record_attendance"] = "record_attendance"
+    customer: Ref
+    registration_id: EntryId
+    attended: bool
 
 
 class IssueQuote(Command):
@@ -610,6 +659,13 @@ class LaunchCampaign(Command):
     ends_at: Instant
     material: Short | None = None
     department: Short | None = None
+    kind: EventKind | None = Field(
+        None, description="For an event: seminar, trade_show or training (needs event_at)."
+    )
+    event_at: Instant | None = Field(None, description="When the event takes place.")
+    capacity: int | None = Field(
+        None, ge=1, le=1_000_000, description="The most registrations confirmed (no limit if none)."
+    )
 
     @model_validator(mode="after")
     def _period(self) -> Self:
@@ -617,6 +673,24 @@ class LaunchCampaign(Command):
             raise ValueError(
                 f"ends_at ({self.ends_at.isoformat()}) is before starts_at "
                 f"({self.starts_at.isoformat()})"
+            )
+        missing = "event_at" if self.event_at is None else "kind"
+        if (self.kind is None) != (self.event_at is None):
+            raise _refusal(
+                type(self),
+                "event_incomplete",
+                "an event takes both kind (seminar, trade_show, training) and event_at "
+                "(when it takes place); a campaign that is not an event takes neither",
+                (missing,),
+                None,
+            )
+        if self.capacity is not None and self.kind is None:
+            raise _refusal(
+                type(self),
+                "event_incomplete",
+                "capacity is for events: give kind and event_at too",
+                ("capacity",),
+                self.capacity,
             )
         return self
 
@@ -650,6 +724,10 @@ AnyCommand = Annotated[
     | LogContact
     | ReceiveRequest
     | AnswerRequest
+    | RegisterForEvent
+    | ConfirmRegistration
+    | DeclineRegistration
+    | RecordAttendance
     | IssueQuote
     | AcceptQuote
     | DeclineQuote

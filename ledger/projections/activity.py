@@ -110,10 +110,18 @@ class Activity(MergingView):
             " occurred_at TEXT NOT NULL, retracted {bool} NOT NULL, " + ORIGIN + ","
             " PRIMARY KEY (customer, touch_id)"
         ),
+        # kind, event_at, capacity: for a campaign that is an event (a seminar, ...)
         "campaigns": (
             "campaign TEXT PRIMARY KEY, name TEXT NOT NULL, channel TEXT NOT NULL,"
             " budget TEXT NOT NULL, currency TEXT NOT NULL, starts_at TEXT NOT NULL,"
-            " ends_at TEXT NOT NULL"
+            " ends_at TEXT NOT NULL, kind TEXT, event_at TEXT, capacity {int}"
+        ),
+        # Registrations for events, as they stand: status open, confirmed or declined (a
+        # confirmed one declined later: cancelled); attended true, false (a no-show) or NULL.
+        "event_registrations": (
+            "customer TEXT NOT NULL, registration_id TEXT NOT NULL, campaign TEXT NOT NULL,"
+            " registered_at TEXT NOT NULL, status TEXT NOT NULL, confirmed_at TEXT,"
+            " declined_at TEXT, attended {bool}, PRIMARY KEY (customer, registration_id)"
         ),
         "campaign_costs": (
             "campaign TEXT NOT NULL, version {int} NOT NULL, amount TEXT NOT NULL,"
@@ -172,6 +180,8 @@ class Activity(MergingView):
         Rep.MovedTeam,
         Rep.Departed,
         Campaign.Closed,  # the reports read a campaign's budget and costs, not if it is open
+        Campaign.SeatTaken,  # the customers' registrations say who holds a seat
+        Campaign.SeatReleased,
     )
 
     @handles(Customer.PurchaseRecorded)
@@ -311,7 +321,7 @@ class Activity(MergingView):
     @handles(Campaign.Launched)
     def launched(self, db: Writes, e: Campaign.Launched, campaign: str) -> None:
         db.later(
-            "INSERT INTO {campaigns} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {campaigns} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 campaign,
                 e.name,
@@ -320,7 +330,49 @@ class Activity(MergingView):
                 e.currency,
                 iso(e.starts_at),
                 iso(e.ends_at),
+                e.kind,
+                iso(e.event_at),
+                e.capacity,
             ),
+        )
+
+    @handles(Customer.RegistrationReceived)
+    def registration_received(
+        self, db: Writes, e: Customer.RegistrationReceived, customer: str
+    ) -> None:
+        db.later(
+            "INSERT INTO {event_registrations} VALUES (?, ?, ?, ?, 'open', NULL, NULL, NULL)",
+            (customer, e.registration_id, e.campaign, iso(e.occurred_at)),
+        )
+
+    @handles(Customer.RegistrationConfirmed)
+    def registration_confirmed(
+        self, db: Writes, e: Customer.RegistrationConfirmed, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {event_registrations} SET status = 'confirmed', confirmed_at = ?"
+            " WHERE customer = ? AND registration_id = ?",
+            (iso(e.occurred_at), customer, e.registration_id),
+        )
+
+    @handles(Customer.RegistrationDeclined)
+    def registration_declined(
+        self, db: Writes, e: Customer.RegistrationDeclined, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {event_registrations} SET status = 'declined', declined_at = ?"
+            " WHERE customer = ? AND registration_id = ?",
+            (iso(e.occurred_at), customer, e.registration_id),
+        )
+
+    @handles(Customer.AttendanceRecorded)
+    def attendance_recorded(
+        self, db: Writes, e: Customer.AttendanceRecorded, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {event_registrations} SET attended = ? WHERE customer = ?"
+            " AND registration_id = ?",
+            (bool(e.attended), customer, e.registration_id),
         )
 
     @handles(Campaign.CostRecorded)

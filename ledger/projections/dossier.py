@@ -129,6 +129,13 @@ class Dossier(HandlerView):
         Campaign.Launched,
         Campaign.CostRecorded,
         Campaign.Closed,
+        # registrations for events: the service view keeps them (and the inbox reads them)
+        Customer.RegistrationReceived,
+        Customer.RegistrationConfirmed,
+        Customer.RegistrationDeclined,
+        Customer.AttendanceRecorded,
+        Campaign.SeatTaken,
+        Campaign.SeatReleased,
     )
 
     # -- customers and owners --------------------------------------------------------------------
@@ -963,8 +970,10 @@ def service_inbox(
     cursor: str | None = None,
     follow_up_days: int = FOLLOW_UP_DAYS,
 ) -> Page:
-    """Requests unanswered and complaints unresolved at ``as_of`` whose deadline had passed,
-    oldest deadline first; with ``rep``, only those assigned (or escalated) to that rep.
+    """Requests unanswered, complaints unresolved and registrations for events neither
+    confirmed nor declined at ``as_of`` whose deadline had passed, oldest deadline first; with
+    ``rep``, only those assigned (or escalated) to that rep (a registration is its
+    customer's owner's unless it named a rep).
 
     With them, customers from a source (a stack of cards, a fair's list) that nobody had
     contacted by ``as_of`` though they were registered ``follow_up_days`` before it (item
@@ -972,7 +981,7 @@ def service_inbox(
     with ``rep``, those the rep owns). Cards need the dossier and activity views: without
     them, the inbox has none."""
     now = iso(as_of)
-    request_where, complaint_where = "", ""
+    request_where, complaint_where, registration_where = "", "", ""
     params: list[Any] = [False, now, now, now]
     if rep is not None:
         request_where = " AND r.responsible = ?"
@@ -981,6 +990,10 @@ def service_inbox(
     if rep is not None:
         complaint_where = " AND (c.responsible = ? OR c.escalated_to = ?)"
         params += [rep, rep]
+    params += [now, now, now]
+    if rep is not None:
+        registration_where = " AND g.responsible = ?"
+        params.append(rep)
     tables = {**Service().table_names(), **Dossier().table_names(), **Activity().table_names()}
     outer, after = "", decode_cursor(cursor, (str,) * len(INBOX_KEY))
     with db.transaction(tables, commit=False) as tx:
@@ -1009,6 +1022,13 @@ def service_inbox(
             " WHERE c.retracted = ? AND c.respond_by < ? AND p.opened_at <= ?"
             "  AND (p.closed_at IS NULL OR p.closed_at > ?)"
             f"{complaint_where}"
+            " UNION ALL"
+            " SELECT 'registration' AS item, g.customer, g.registration_id AS id,"
+            "  g.campaign AS what, g.rep, g.responsible, NULL AS escalated_to,"
+            "  g.registered_at AS opened_at, g.respond_by AS due"
+            " FROM {registrations} g WHERE g.registered_at <= ? AND g.respond_by < ?"
+            "  AND (g.answered_at IS NULL OR g.answered_at > ?)"
+            f"{registration_where}"
             f"{cards}"
             f") items {outer} ORDER BY due, item, customer, id LIMIT ?",
             (*params, limit + 1),

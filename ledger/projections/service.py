@@ -104,6 +104,17 @@ class Service(MergingView):
             " retracted {bool} NOT NULL, " + RESPONSIBLE + ", " + ORIGIN + ","
             " PRIMARY KEY (customer, complaint_id)"
         ),
+        # Registrations for events: open until confirmed or declined (``answered_at``: the
+        # first of the two, which is what the inbox judges a respond-by against); a confirmed
+        # one declined later is cancelled (its seat freed); attendance once the event is held.
+        "registrations": (
+            "customer TEXT NOT NULL, registration_id TEXT NOT NULL, campaign TEXT NOT NULL,"
+            " channel TEXT NOT NULL, rep TEXT, note TEXT, registered_at TEXT NOT NULL,"
+            " respond_by TEXT NOT NULL, status TEXT NOT NULL, answered_at TEXT,"
+            " confirmed_at TEXT, declined_at TEXT, reason TEXT, attended {bool},"
+            " attended_at TEXT, " + RESPONSIBLE + ", " + ORIGIN + ","
+            " PRIMARY KEY (customer, registration_id)"
+        ),
         "complaint_periods": (
             "customer TEXT NOT NULL, complaint_id TEXT NOT NULL, period {int} NOT NULL,"
             " opened_at TEXT NOT NULL, closed_at TEXT, " + ORIGIN + ","
@@ -130,13 +141,23 @@ class Service(MergingView):
         ),
         "service_merges": MERGES,
     }
-    merging = ("requests", "complaints", "complaint_periods", "touches", "sales", "consents")
+    merging = (
+        "requests",
+        "complaints",
+        "registrations",
+        "complaint_periods",
+        "touches",
+        "sales",
+        "consents",
+    )
     indexes: ClassVar[list[tuple[str, str]]] = [
         ("requests", "status, respond_by"),
         ("requests", "responsible, retracted, status, respond_by"),  # a rep's, in order
         ("complaints", "status, respond_by"),
         ("complaints", "responsible, retracted, status"),
         ("complaint_periods", "customer, opened_at"),
+        ("registrations", "campaign, status"),
+        ("registrations", "responsible, status"),
         ("touches", "customer, material"),
         ("sales", "customer, occurred_at"),
         ("consents", "customer, channel, purpose, occurred_at, version"),
@@ -174,6 +195,59 @@ class Service(MergingView):
             "UPDATE {requests} SET status = 'answered', answered_at = ?, answered_by = ? "
             "WHERE customer = ? AND request_id = ?",
             (iso(e.occurred_at), e.rep, customer, e.request_id),
+        )
+
+    # -- registrations for events ------------------------------------------------------------
+
+    @handles(Customer.RegistrationReceived)
+    def registration_received(
+        self, db: Writes, e: Customer.RegistrationReceived, customer: str
+    ) -> None:
+        db.later(
+            "INSERT INTO {registrations} VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL,"
+            " NULL, NULL, NULL, NULL, ?, NULL, NULL, ?)",
+            (
+                customer,
+                e.registration_id,
+                e.campaign,
+                e.channel,
+                e.rep,
+                e.note,
+                iso(e.occurred_at),
+                iso(e.respond_by),
+                e.rep,
+                self.origin(e),
+            ),
+        )
+
+    @handles(Customer.RegistrationConfirmed)
+    def registration_confirmed(
+        self, db: Writes, e: Customer.RegistrationConfirmed, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {registrations} SET status = 'confirmed', confirmed_at = ?,"
+            " answered_at = COALESCE(answered_at, ?) WHERE customer = ? AND registration_id = ?",
+            (iso(e.occurred_at), iso(e.occurred_at), customer, e.registration_id),
+        )
+
+    @handles(Customer.RegistrationDeclined)
+    def registration_declined(
+        self, db: Writes, e: Customer.RegistrationDeclined, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {registrations} SET status = 'declined', declined_at = ?, reason = ?,"
+            " answered_at = COALESCE(answered_at, ?) WHERE customer = ? AND registration_id = ?",
+            (iso(e.occurred_at), e.reason, iso(e.occurred_at), customer, e.registration_id),
+        )
+
+    @handles(Customer.AttendanceRecorded)
+    def attendance_recorded(
+        self, db: Writes, e: Customer.AttendanceRecorded, customer: str
+    ) -> None:
+        db.execute(
+            "UPDATE {registrations} SET attended = ?, attended_at = ? WHERE customer = ?"
+            " AND registration_id = ?",
+            (bool(e.attended), iso(e.occurred_at), customer, e.registration_id),
         )
 
     # -- complaints ------------------------------------------------------------------------------
@@ -321,6 +395,7 @@ class Service(MergingView):
     ) -> None:
         hand_over(db, "requests", "request_id", customer, e)
         hand_over(db, "complaints", "complaint_id", customer, e)
+        hand_over(db, "registrations", "registration_id", customer, e)
 
     @handles(Customer.PersonalDataErased)
     def personal_data_erased(
@@ -330,6 +405,9 @@ class Service(MergingView):
         origin = self.origin(e)
         db.execute("UPDATE {requests} SET summary = NULL WHERE origin = ?", (origin,))
         db.execute("UPDATE {complaints} SET description = '' WHERE origin = ?", (origin,))
+        db.execute(
+            "UPDATE {registrations} SET note = NULL, reason = NULL WHERE origin = ?", (origin,)
+        )
 
     @handles(Customer.EntryRetracted)
     def entry_retracted(self, db: Writes, e: Customer.EntryRetracted, customer: str) -> None:

@@ -67,6 +67,14 @@ ENTRY_FIELD: dict[EventClass, str] = {
         (Customer.ComplaintEscalated, Customer.ComplaintResolved, Customer.ComplaintReopened),
         "complaint_id",
     ),
+    **dict.fromkeys(
+        (
+            Customer.RegistrationConfirmed,
+            Customer.RegistrationDeclined,
+            Customer.AttendanceRecorded,
+        ),
+        "registration_id",
+    ),
     Customer.EntryCorrected: "entry_id",
     Customer.EntryRetracted: "entry_id",
     Customer.DeadlineMissed: "entry_id",
@@ -106,6 +114,8 @@ class Timeline(View):
         Campaign.Launched,
         Campaign.CostRecorded,
         Campaign.Closed,
+        Campaign.SeatTaken,  # the customer's own RegistrationConfirmed is their line
+        Campaign.SeatReleased,
     )
 
     @classmethod
@@ -377,6 +387,20 @@ SUMMARIES: dict[EventClass, Callable[[dict[str, Any]], str]] = {
     ),
     Customer.RequestAnswered: lambda f: (
         f"request {f['request_id']} answered ({f['channel']}){_also(f['summary'])}"
+    ),
+    Customer.RegistrationReceived: lambda f: (
+        f"registration {f['registration_id']} for {f['campaign']} ({f['channel']}), "
+        f"respond by {_day(f['respond_by'])}{_also(f['note'])}"
+    ),
+    Customer.RegistrationConfirmed: _outcome(
+        "registration", "confirmed", "registration_id", "note"
+    ),
+    Customer.RegistrationDeclined: _outcome(
+        "registration", "declined", "registration_id", "reason"
+    ),
+    Customer.AttendanceRecorded: lambda f: (
+        f"registration {f['registration_id']}: "
+        f"{'attended' if f['attended'] else 'did not attend (no-show)'}"
     ),
     Customer.QuoteIssued: _quote,
     Customer.QuoteAccepted: _outcome("quote", "accepted", "quote_id", "note"),

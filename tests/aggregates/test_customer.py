@@ -156,6 +156,9 @@ def test_a_campaign_cannot_end_before_it_starts() -> None:
             ends_at=day(1),
             material=None,
             department=None,
+            kind=None,
+            event_at=None,
+            capacity=None,
             occurred_at=day(0),
             actor="test",
         )

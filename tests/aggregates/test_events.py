@@ -48,7 +48,7 @@ def test_every_event_is_recorded_by_one_method_and_stored_under_its_own_name() -
         if decorator.given_event_cls is not None
     ]
     assert sorted(recorded) == sorted(e.__name__ for a in AGGREGATES for e in event_classes(a))
-    assert len(recorded) == len(set(recorded)) == 45
+    assert len(recorded) == len(set(recorded)) == 51
     for aggregate in AGGREGATES:
         for event in event_classes(aggregate):
             assert get_topic(event) == (

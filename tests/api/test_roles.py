@@ -18,7 +18,13 @@ from tests.conftest import at
 
 CONTACT = {"channel": "phone", "direction": "out", "subject": "follow-up"}
 CUSTOMER_ROUTES = [r for r in ROUTES if r.path.startswith("/customers/{ref}")]
-IDS = {"quote_id": "Q-1", "promise_id": "P-1", "request_id": "R-1", "complaint_id": "K-1"}
+IDS = {
+    "quote_id": "Q-1",
+    "promise_id": "P-1",
+    "request_id": "R-1",
+    "complaint_id": "K-1",
+    "registration_id": "REG-1",
+}
 
 
 def attempt(client: httpx.Client, route: Route, ref: str, rep: str | None) -> httpx.Response:

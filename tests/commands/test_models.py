@@ -35,7 +35,8 @@ resolve_complaint reopen_complaint record_satisfaction record_purchase record_re
 record_win_back correct_entry retract_entry assign_owner update_profile hire_rep move_rep
 depart_rep launch_campaign record_campaign_cost close_campaign flag_missed_deadline
 mark_lapsed erase_personal_data add_team_member remove_team_member move_responsibility
-merge_customers unmerge_customers""".split()
+merge_customers unmerge_customers
+register_for_event confirm_registration decline_registration record_attendance""".split()
 
 
 def test_every_command_type_is_known() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from api.deps import Services
 from ledger.access_log import Access
@@ -27,7 +27,7 @@ from ledger.projections import queries
 from replay.catalogue import Ask, report
 from replay.core import Reading
 from tests.api.conftest import serve
-from tests.conftest import CHROMIUM, chromium_missing, fresh_store
+from tests.conftest import fresh_store
 
 PAST = "2025-02-01"  # a reading of the log as it was known then
 PERIODS = "2024-11..2025-03"
@@ -43,18 +43,6 @@ class Console:
 
     def shot(self, page: Page, name: str) -> None:
         page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if why := chromium_missing():  # removed since the session began
-        pytest.fail(why)
-    with sync_playwright() as playwright:
-        found = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        yield found
-        found.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -267,6 +267,15 @@ def test_campaign_touches_and_what_followed_against_spend(
             "spend": "300",
             "budget": "1000",
             "revenue_per_spend": 0.6667,
+            "event": None,  # K1 is no event: nobody registers for it
+            "event_at": None,
+            "capacity": None,
+            "registrations": 0,
+            "confirmed": 0,
+            "declined": 0,
+            "attended": 0,
+            "no_shows": 0,
+            "spend_per_attendee": None,
         }
     ]
     totals = report_document(capsys, "campaigns", "--period", "2025-Q3")["totals"]
@@ -276,6 +285,11 @@ def test_campaign_touches_and_what_followed_against_spend(
         "customers": 2,
         "contacted": 1,
         "bought": 1,
+        "registrations": 0,
+        "confirmed": 0,
+        "declined": 0,
+        "attended": 0,
+        "no_shows": 0,
         "by_currency": [{"currency": "CNY", "revenue": "200", "spend": "300"}],
     }
 

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.slow
 # reads the log over the network, so fewer events take as long).
 CUSTOMERS = {"sqlite": 1800, "postgres": 800}
 AT_ONCE = 0.05  # seconds: what answering at once means here
+# A blocked event loop would keep /healthz waiting for the whole slow read (a second or more);
+# on two cores another process can still delay one answer by a scheduler's slice or two.
+WORST = 4 * AT_ONCE
 PACE = 0.05  # seconds between two questions
 
 
@@ -45,6 +48,13 @@ def busy(
         token = services.keys.create("compliance", "compliance")[1]
         yield Busy(server.url, token, world.events)
         server.stop()
+
+
+def at_once(took: list[float]) -> bool:
+    """Whether /healthz answered at once: nineteen times in twenty within AT_ONCE, and never
+    as late as a blocked loop would make it."""
+    ordered = sorted(took)
+    return ordered[int(len(ordered) * 0.95) - 1] < AT_ONCE and ordered[-1] < WORST
 
 
 def answers_while(
@@ -77,8 +87,8 @@ def test_health_answers_at_once_while_a_verify_reads_the_whole_log(busy: Busy) -
     took, verified = answers_while(busy, "/integrity/verify", {})
     assert verified.status_code == 200, verified.text
     assert verified.json()["ok"] and verified.json()["events"] >= busy.events
-    assert max(took) < AT_ONCE, f"/healthz took {max(took) * 1000:.0f} ms during the verify"
     assert len(took) >= 5, f"the verify ended before /healthz was asked much: {took}"
+    assert at_once(took), f"/healthz took {max(took) * 1000:.0f} ms during the verify"
 
 
 def test_health_answers_at_once_while_a_report_replays_the_log(busy: Busy) -> None:
@@ -87,5 +97,5 @@ def test_health_answers_at_once_while_a_report_replays_the_log(busy: Busy) -> No
     )
     assert replayed.status_code == 200, replayed.text
     assert replayed.json()["data"]
-    assert max(took) < AT_ONCE, f"/healthz took {max(took) * 1000:.0f} ms during the replay"
     assert len(took) >= 5, f"the replay ended before /healthz was asked much: {took}"
+    assert at_once(took), f"/healthz took {max(took) * 1000:.0f} ms during the replay"

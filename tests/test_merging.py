@@ -416,3 +416,52 @@ def test_one_departments_brochure_to_both_records_is_a_duplicate_sending_once_me
         ("same_material_two_records", "CUST-A"),  # sales' brochure, to A and to B
     ]
     runner.close()
+
+
+def test_a_registration_made_before_a_merge_is_answered_and_counted_after_it(
+    ledger: Ledger,
+) -> None:
+    story(ledger)
+    run(
+        ledger,
+        type="launch_campaign",
+        ref="SEM-1",
+        name="品茶研讨会",
+        channel="event",
+        budget="3000",
+        currency="CNY",
+        starts_at=at(-10),
+        ends_at=at(40),
+        kind="seminar",
+        event_at=at(30),
+        capacity=2,
+        occurred_at=at(-10),
+    )
+    run(
+        ledger,
+        type="register_for_event",
+        customer="CUST-B",
+        campaign="SEM-1",
+        respond_by=at(3),
+        registration_id="REG-B",
+        occurred_at=at(0),
+    )
+    runner = caught_up(ledger)
+    merge(ledger, occurred_at=at(1))
+    run(
+        ledger,
+        type="confirm_registration",
+        customer="CUST-B",
+        registration_id="REG-B",
+        occurred_at=at(2),
+    )
+    runner.catch_up()
+    assert not runner.failed, runner.failed
+
+    found = report(ledger, Ask("campaigns", period="2025-03"), Reading(), stamped=False)
+    [row] = [row for row in found.rows if row["campaign"] == "SEM-1"]
+    assert (row["registrations"], row["confirmed"]) == (1, 1)
+    inbox = queries.service_inbox(runner.db, as_of=T0 + timedelta(days=5)).items
+    assert [i for i in inbox if i["item"] == "registration"] == []
+    each_view_equals_a_rebuild(runner)
+    runner.close()

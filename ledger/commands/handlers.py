@@ -288,7 +288,7 @@ def register_for_event(c: m.RegisterForEvent, batch: UnitOfWork) -> Handled:
 
 @handles(m.ConfirmRegistration)
 def confirm_registration(c: m.ConfirmRegistration, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.registration_id)
     agg.check_confirmable(c.registration_id, when(c))
     campaign = campaign_of(batch, agg.registration(c.registration_id)["campaign"])
     campaign.take_seat(
@@ -302,7 +302,7 @@ def confirm_registration(c: m.ConfirmRegistration, batch: UnitOfWork) -> Handled
 
 @handles(m.DeclineRegistration)
 def decline_registration(c: m.DeclineRegistration, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.registration_id)
     agg.check_declinable(c.registration_id, when(c))
     registration = agg.registration(c.registration_id)
     if registration["status"] == CONFIRMED:
@@ -320,7 +320,7 @@ def decline_registration(c: m.DeclineRegistration, batch: UnitOfWork) -> Handled
 
 @handles(m.RecordAttendance)
 def record_attendance(c: m.RecordAttendance, batch: UnitOfWork) -> Handled:
-    agg = customer(c, batch)
+    agg = holder(c, batch, c.registration_id)
     campaign = agg.registration(c.registration_id)["campaign"]
     cast(Campaign, batch.peek("campaign", campaign)).check_held_by(when(c))
     agg.record_attendance(

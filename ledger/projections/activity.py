@@ -121,7 +121,8 @@ class Activity(MergingView):
         "event_registrations": (
             "customer TEXT NOT NULL, registration_id TEXT NOT NULL, campaign TEXT NOT NULL,"
             " registered_at TEXT NOT NULL, status TEXT NOT NULL, confirmed_at TEXT,"
-            " declined_at TEXT, attended {bool}, PRIMARY KEY (customer, registration_id)"
+            " declined_at TEXT, attended {bool}, " + ORIGIN + ","
+            " PRIMARY KEY (customer, registration_id)"
         ),
         "campaign_costs": (
             "campaign TEXT NOT NULL, version {int} NOT NULL, amount TEXT NOT NULL,"
@@ -133,6 +134,7 @@ class Activity(MergingView):
     merging = (
         "purchases",
         "refunds",
+        "event_registrations",
         "standing",
         "surveys",
         "resolutions",
@@ -341,8 +343,8 @@ class Activity(MergingView):
         self, db: Writes, e: Customer.RegistrationReceived, customer: str
     ) -> None:
         db.later(
-            "INSERT INTO {event_registrations} VALUES (?, ?, ?, ?, 'open', NULL, NULL, NULL)",
-            (customer, e.registration_id, e.campaign, iso(e.occurred_at)),
+            "INSERT INTO {event_registrations} VALUES (?, ?, ?, ?, 'open', NULL, NULL, NULL, ?)",
+            (customer, e.registration_id, e.campaign, iso(e.occurred_at), self.origin(e)),
         )
 
     @handles(Customer.RegistrationConfirmed)

@@ -77,7 +77,15 @@ from api.keys import KeyStore
 from bench import access_log as access_log_bench
 from bench import docs
 from bench.api_reads import free_port, load, percentile, start_server
-from bench.common import POSTGRES_URL, drop, read_log, settle, throwaway_settings
+from bench.common import (
+    POSTGRES_URL,
+    drop,
+    kept_store,
+    mark_built,
+    read_log,
+    settle,
+    throwaway_settings,
+)
 from bench.import_customers import SEARCH_TARGET, import_rate, search_time
 from bench.import_purchases import COLUMNS, raw_copy_stored, write_file
 from bench.load_customer import build as build_customer
@@ -139,20 +147,7 @@ class Figure:
 def world(args: argparse.Namespace) -> Settings:
     """The world of about ``args.events`` events, built now or by an earlier run."""
     name = f"world_{args.events}"
-    if args.store == "sqlite":
-        settings = Settings(data_dir=args.worlds / name, database_url=None)
-        done = (args.worlds / name / "built").exists()
-    else:
-        settings = Settings(database_url=args.database_url, database_schema=f"bench_{name}")
-        with psycopg.connect(args.database_url) as conn:
-            done = (
-                conn.execute(
-                    "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
-                    " AND table_name = 'bench_built'",
-                    (settings.database_schema,),
-                ).fetchone()
-                is not None
-            )
+    settings, done = kept_store(args, name)
     if done:
         print(f"reusing the world of {args.events:,} events in {settings.describe()}")
         return settings
@@ -168,11 +163,7 @@ def world(args: argparse.Namespace) -> Settings:
     summary = build_world(app, customers=customers, days=DAYS)
     settle(app)
     app.close()
-    if args.store == "sqlite":
-        (args.worlds / name / "built").write_text(f"{summary.events}\n")
-    else:
-        with psycopg.connect(args.database_url) as conn:
-            conn.execute(f'CREATE TABLE "{settings.database_schema}".bench_built (events bigint)')
+    mark_built(args, settings, summary.events)
     print(
         f"  {summary.events:,} events of {summary.customers:,} customers in "
         f"{time.perf_counter() - started:.0f} s"

@@ -107,6 +107,32 @@ def read_log(
     return count
 
 
+def kept_store(args: argparse.Namespace, name: str) -> tuple[Settings, bool]:
+    """The store a benchmark keeps between runs under ``name`` (a folder of ``args.worlds``
+    or a PostgreSQL schema), and whether an earlier run finished building it."""
+    if args.store == "sqlite":
+        folder = Path(args.worlds) / name
+        return Settings(data_dir=folder, database_url=None), (folder / "built").exists()
+    settings = Settings(database_url=args.database_url, database_schema=f"bench_{name}")
+    with psycopg.connect(args.database_url) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
+            " AND table_name = 'bench_built'",
+            (settings.database_schema,),
+        ).fetchone()
+    return settings, found is not None
+
+
+def mark_built(args: argparse.Namespace, settings: Settings, count: int) -> None:
+    """Say that the kept store is built (``count``: what it holds), for ``kept_store``."""
+    if args.store == "sqlite":
+        assert settings.data_dir is not None
+        (Path(settings.data_dir) / "built").write_text(f"{count}\n")
+    else:
+        with psycopg.connect(args.database_url) as conn:
+            conn.execute(f'CREATE TABLE "{settings.database_schema}".bench_built (n bigint)')
+
+
 def drop(settings: Settings) -> None:
     if settings.database_url:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:

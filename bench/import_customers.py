@@ -23,10 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-
 from bench.cards import card_stack, scored, write_cards
-from bench.common import drop, settle, store_arguments, throwaway_settings
+from bench.common import drop, kept_store, mark_built, settle, store_arguments, throwaway_settings
 from bench.import_purchases import raw_copy_stored
 from ledger.application import Ledger
 from ledger.commands import parse_command
@@ -95,20 +93,7 @@ def cards_world(args: argparse.Namespace, customers: int) -> tuple[Settings, Pat
     folder = Path(args.worlds) / name
     folder.mkdir(parents=True, exist_ok=True)
     path, people = cards_file(folder, customers)
-    if args.store == "sqlite":
-        settings = Settings(data_dir=folder, database_url=None)
-        done = (folder / "built").exists()
-    else:
-        settings = Settings(database_url=args.database_url, database_schema=f"bench_{name}")
-        with psycopg.connect(args.database_url) as conn:
-            done = (
-                conn.execute(
-                    "SELECT 1 FROM information_schema.tables WHERE table_schema = %s"
-                    " AND table_name = 'bench_built'",
-                    (settings.database_schema,),
-                ).fetchone()
-                is not None
-            )
+    settings, done = kept_store(args, name)
     if done:
         return settings, path, people
     drop(settings)
@@ -123,11 +108,7 @@ def cards_world(args: argparse.Namespace, customers: int) -> tuple[Settings, Pat
     runner.close()
     settle(app)
     app.close()
-    if args.store == "sqlite":
-        (folder / "built").write_text(f"{customers}\n")
-    else:
-        with psycopg.connect(args.database_url) as conn:
-            conn.execute(f'CREATE TABLE "{settings.database_schema}".bench_built (n bigint)')
+    mark_built(args, settings, customers)
     print(f"  imported and indexed in {time.perf_counter() - started:.0f} s", flush=True)
     return settings, path, people
 
